@@ -1,0 +1,1 @@
+"""Pure domain: ids, path rules, errors, roles. Imports nothing else of ours."""

@@ -1,0 +1,130 @@
+"""The one domain error hierarchy. Storage and identity raise these; each protocol renders them."""
+
+from __future__ import annotations
+
+
+class OcisError(Exception):
+    """Base of every expected failure. `status` is the HTTP status most protocols map it to."""
+
+    status = 500
+    code = "generalException"
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message or self.__class__.__doc__ or self.__class__.__name__)
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class BadRequest(OcisError):
+    """The request is malformed."""
+
+    status = 400
+    code = "invalidRequest"
+
+
+class InvalidName(BadRequest):
+    """A path or name breaks the naming rules."""
+
+
+class Unauthenticated(OcisError):
+    """Authentication is required or failed."""
+
+    status = 401
+    code = "unauthenticated"
+
+
+class PermissionDenied(OcisError):
+    """The principal may see the resource but not do this to it."""
+
+    status = 403
+    code = "accessDenied"
+
+
+class NotFound(OcisError):
+    """The resource does not exist or is not visible to the principal."""
+
+    status = 404
+    code = "itemNotFound"
+
+
+class MethodNotAllowed(OcisError):
+    """The operation is not allowed on this kind of resource."""
+
+    status = 405
+    code = "notAllowed"
+
+
+class AlreadyExists(OcisError):
+    """A resource with this name already exists."""
+
+    status = 405
+    code = "nameAlreadyExists"
+
+
+class Conflict(OcisError):
+    """The parent is missing or the operation conflicts with the tree."""
+
+    status = 409
+    code = "conflict"
+
+
+class PreconditionFailed(OcisError):
+    """A conditional header (If-Match, If, Overwrite: F) did not hold."""
+
+    status = 412
+    code = "preconditionFailed"
+
+
+class PayloadTooLarge(OcisError):
+    """The request body is larger than allowed."""
+
+    status = 413
+    code = "invalidRequest"
+
+
+class UnsupportedMediaType(OcisError):
+    """The request body has a type the operation does not accept."""
+
+    status = 415
+    code = "invalidRequest"
+
+
+class RangeNotSatisfiable(OcisError):
+    """The requested range lies outside the resource."""
+
+    status = 416
+    code = "invalidRange"
+
+
+class Locked(OcisError):
+    """The resource is locked by someone else."""
+
+    status = 423
+    code = "itemIsLocked"
+
+
+class ChecksumMismatch(BadRequest):
+    """The computed checksum does not match the one received from the client."""
+
+
+class QuotaExceeded(OcisError):
+    """The space has not enough free quota for this write."""
+
+    status = 507
+    code = "quotaLimitReached"
+
+
+class NotSupported(OcisError):
+    """This server does not support the operation."""
+
+    status = 501
+    code = "notSupported"
+
+
+class BadGateway(OcisError):
+    """The target is on another server."""
+
+    status = 502
+    code = "generalException"

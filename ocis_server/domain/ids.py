@@ -1,0 +1,47 @@
+"""oCIS identifiers: resource id `<storageid>$<spaceid>!<nodeid>`, space id `<storageid>$<spaceid>`."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from .errors import BadRequest
+
+# Fixed storage ids of the virtual providers (reva pkg/utils/utils.go).
+SHARE_JAIL_ID = "a0ca6a90-a365-4782-871e-d44447bbc668"
+PUBLIC_STORAGE_ID = "7993447f-687f-490d-875c-ac95e89a62a4"
+OCM_STORAGE_ID = "89f37a33-858b-45fa-8890-a1f2b27d90e1"
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceId:
+    storage_id: str
+    space_id: str
+    node_id: str = ""
+
+    @property
+    def space(self) -> str:
+        """The space id string `<storageid>$<spaceid>`."""
+        return f"{self.storage_id}${self.space_id}"
+
+    def __str__(self) -> str:
+        if not self.node_id:
+            return self.space
+        return f"{self.storage_id}${self.space_id}!{self.node_id}"
+
+    @classmethod
+    def parse(cls, value: str) -> ResourceId:
+        """Parse a space or resource id; `%24`/`%21` are accepted for `$`/`!`."""
+        text = value.replace("%24", "$").replace("%21", "!")
+        storage, sep, rest = text.partition("$")
+        if not sep:
+            # A bare space id (personal spaces are addressed by user id alone in some clients).
+            storage, rest = "", text
+        space, _, node = rest.partition("!")
+        if not space or any(c in text for c in "/\\\x00") or "$" in rest or "!" in node:
+            raise BadRequest(f"invalid id: {value!r}")
+        return cls(storage, space, node)

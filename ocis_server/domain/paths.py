@@ -1,0 +1,53 @@
+"""The one path normalisation and validation function. Every user path goes through `split_path`.
+
+aiohttp does not clean `..`, `%2f`, `//` or NUL in a path: we do it here, once (DESIGN.md §4).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote_to_bytes
+
+from .errors import InvalidName
+
+MAX_NAME_BYTES = 255
+_FORBIDDEN = set("/\\\r\n\f\x00")
+
+
+def validate_name(name: str) -> str:
+    """oCIS name rules: not empty, not `.`/`..`, no `/ \\ CR LF FF NUL` or control chars, <= 255 bytes."""
+    if name in ("", ".", ".."):
+        raise InvalidName(f"invalid name {name!r}")
+    for ch in name:
+        if ch in _FORBIDDEN or ord(ch) < 0x20 or ord(ch) == 0x7F:
+            raise InvalidName("name contains a forbidden character")
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        raise InvalidName("name is longer than 255 bytes")
+    return name
+
+
+def split_path(raw: str, *, encoded: bool = True) -> tuple[str, ...]:
+    """Turn a request path (relative to a space root) into validated name components.
+
+    `encoded=True` percent-decodes exactly once; an encoded `/` (`%2f`) inside a segment, `..`,
+    empty segments from `//`, invalid UTF-8 and forbidden characters are all refused with
+    InvalidName. A single trailing slash is allowed (collections).
+    """
+    if raw in ("", "/"):
+        return ()
+    body = raw[1:] if raw.startswith("/") else raw
+    if body.endswith("/"):
+        body = body[:-1]
+    parts: list[str] = []
+    for segment in body.split("/"):
+        if encoded:
+            try:
+                segment = unquote_to_bytes(segment).decode("utf-8", errors="strict")
+            except UnicodeDecodeError:
+                raise InvalidName("path is not valid UTF-8") from None
+        parts.append(validate_name(segment))
+    return tuple(parts)
+
+
+def join_path(parts: tuple[str, ...] | list[str]) -> str:
+    """The display path of components: `/a/b`."""
+    return "/" + "/".join(parts)

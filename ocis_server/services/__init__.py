@@ -1,0 +1,50 @@
+"""The service table: every service the runtime can run, declared once as data.
+
+The supervisor, the proxy's routing, `ocis list` and the docs all read `SERVICES`. A service's
+package holds `config.py`, `app.py` (`create_app(ctx, mount) -> web.Application`) and `errors.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    name: str
+    description: str
+    group: int                          # start group: lower groups start (and become ready) first
+    app: str | None = None              # "module:function" creating an aiohttp app, imported lazily
+    mounts: tuple[str, ...] = ()        # proxy prefixes routed to this service, in match order
+    unprotected: tuple[str, ...] = ()   # path prefixes reachable without authentication
+    error_format: str = "dav"           # dav | ocs | graph | json: how the proxy renders a 401
+    depends: tuple[str, ...] = field(default=())
+    default: bool = True                # started by `ocis server` unless excluded
+
+
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("storage-users", "storage provider for personal and project spaces (SQLite + blobs)",
+                group=1),
+    ServiceSpec("users", "builtin user store", group=1),
+    ServiceSpec("ocdav", "ownCloud WebDAV: /webdav, /dav, /remote.php, status.php", group=3,
+                app="ocis_server.services.ocdav.app:create_app",
+                mounts=("/remote.php", "/webdav", "/dav", "/status.php", "/status"),
+                unprotected=("/status.php", "/status"),
+                depends=("storage-users", "users")),
+    ServiceSpec("frontend", "OCS API: capabilities, cloud/user, config", group=4, error_format="ocs",
+                app="ocis_server.services.frontend.app:create_app",
+                mounts=("/ocs",),
+                unprotected=("/ocs/v1.php/cloud/capabilities", "/ocs/v2.php/cloud/capabilities",
+                             "/ocs/v1.php/config", "/ocs/v2.php/config"),
+                depends=("storage-users", "users")),
+    ServiceSpec("graph", "LibreGraph API: me, drives", group=3, error_format="graph",
+                app="ocis_server.services.graph.app:create_app",
+                mounts=("/graph",),
+                depends=("storage-users", "users")),
+    ServiceSpec("proxy", "the public HTTP entry point: authentication and routing", group=5,
+                depends=("ocdav", "frontend", "graph")),
+)
+
+
+def by_name() -> dict[str, ServiceSpec]:
+    return {spec.name: spec for spec in SERVICES}

@@ -1,0 +1,5 @@
+"""Storage providers: spaces, the node tree, blobs, dead properties, locks (DESIGN.md §4)."""
+
+from .api import LockRecord, Node, Space, Storage, UploadResult
+
+__all__ = ["LockRecord", "Node", "Space", "Storage", "UploadResult"]

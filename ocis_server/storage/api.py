@@ -1,0 +1,140 @@
+"""The storage interface every protocol talks to. Handlers never touch the disk themselves.
+
+All methods are coroutines; implementations run SQLite and file I/O off the event loop.
+Paths are tuples of names already validated by `domain.paths.split_path`; `()` is the space root.
+Every change updates etag, tree mtime and tree size of all ancestors up to the space root in the
+same transaction. Errors are the domain errors (NotFound, AlreadyExists, Conflict, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+Parts = Sequence[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Space:
+    id: str                    # the space uuid (personal: the owner's user id); root node id == id
+    storage_id: str
+    type: str                  # personal | project
+    name: str
+    alias: str                 # personal/<username> | project/<name-lowercased-dashed>
+    owner_id: str              # user id of the owner (personal) or creator (project)
+    quota_total: int           # bytes; 0 = unlimited
+    used: int                  # tree size of the root
+    description: str
+    etag: str                  # etag of the root node, unquoted
+    mtime: float               # tree mtime of the root
+    disabled: bool = False
+
+    @property
+    def space_id(self) -> str:
+        """`<storageid>$<spaceid>` as clients see it."""
+        return f"{self.storage_id}${self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    id: str                    # node uuid; a space root's id is the space id
+    space_id: str              # space uuid
+    storage_id: str
+    parent_id: str | None      # None for the space root
+    name: str                  # "" for the space root
+    is_dir: bool
+    size: int                  # bytes for files, tree size for folders
+    mtime: float               # unix seconds; folders: tree mtime
+    etag: str                  # unquoted hex; changes with content/metadata, folders with anything below
+    checksums: dict[str, str] = field(default_factory=dict)   # {"SHA1": hex, "MD5": hex, "ADLER32": hex}
+    blob_id: str | None = None
+    owner_id: str = ""
+
+    @property
+    def resource_id(self) -> str:
+        return f"{self.storage_id}${self.space_id}!{self.id}"
+
+    @property
+    def parent_resource_id(self) -> str | None:
+        if self.parent_id is None:
+            return None
+        return f"{self.storage_id}${self.space_id}!{self.parent_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class UploadResult:
+    node: Node
+    created: bool              # True: new file (201), False: overwritten (204)
+
+
+@dataclass(frozen=True, slots=True)
+class LockRecord:
+    token: str                 # "opaquelocktoken:<uuid>"
+    space_id: str
+    path: tuple[str, ...]      # the lock root; may name a not-yet-existing resource (lock-null)
+    depth_infinity: bool
+    exclusive: bool
+    owner_xml: str             # the <D:owner> content as the client sent it (serialized XML)
+    principal_id: str
+    expires: float             # unix seconds
+
+
+class Storage(Protocol):
+    storage_id: str
+
+    # --- spaces -----------------------------------------------------------------------------
+    async def create_space(self, *, space_type: str, name: str, owner_id: str, alias: str,
+                           space_id: str | None = None, quota_total: int = 0,
+                           description: str = "") -> Space: ...
+    async def get_space(self, space_id: str) -> Space: ...                 # NotFound
+    async def list_spaces(self, *, member_id: str | None = None) -> list[Space]: ...
+    async def update_space(self, space_id: str, *, name: str | None = None,
+                           description: str | None = None, quota_total: int | None = None,
+                           alias: str | None = None, disabled: bool | None = None) -> Space: ...
+    async def delete_space(self, space_id: str) -> None: ...               # purge: nodes + blobs
+    async def set_member(self, space_id: str, principal_id: str, role: str | None) -> None: ...
+    async def members(self, space_id: str) -> dict[str, str]: ...         # principal id -> role
+
+    # --- tree -------------------------------------------------------------------------------
+    async def lookup(self, space_id: str, path: Parts) -> Node: ...        # NotFound
+    async def get_node(self, node_id: str) -> Node: ...                    # NotFound
+    async def node_path(self, node: Node) -> tuple[str, ...]: ...          # names from the root
+    async def children(self, node: Node) -> list[Node]: ...                # sorted by name
+    async def mkdir(self, space_id: str, path: Parts) -> Node: ...
+        # AlreadyExists if the name exists; Conflict if the parent is missing or not a folder
+    async def upload(self, space_id: str, path: Parts, body: AsyncIterator[bytes], *,
+                     length: int | None = None, mtime: float | None = None,
+                     if_match: str | None = None, if_none_match_any: bool = False,
+                     checksum: tuple[str, str] | None = None) -> UploadResult: ...
+        # Streams body to a temp file hashing SHA1/MD5/ADLER32, checks `checksum` (algo, hex) ->
+        # ChecksumMismatch, quota -> QuotaExceeded, if_match against the current etag ->
+        # PreconditionFailed, fsyncs, renames and commits. Parent missing -> Conflict; target is a
+        # folder -> Conflict. The old blob of an overwritten file is kept as a version.
+    def blob_path(self, node: Node) -> Path: ...                           # for GET/sendfile
+    async def delete(self, space_id: str, path: Parts) -> None: ...        # NotFound; root -> PermissionDenied
+    async def move(self, space_id: str, path: Parts, dst_space_id: str, dst_path: Parts, *,
+                   overwrite: bool) -> UploadResult: ...
+        # node id survives; Conflict if dst parent missing; PreconditionFailed if dst exists and
+        # not overwrite; a move into its own subtree -> Conflict (RFC 4918 403 on same resource)
+    async def copy(self, space_id: str, path: Parts, dst_space_id: str, dst_path: Parts, *,
+                   overwrite: bool, depth_infinity: bool = True) -> UploadResult: ...
+    async def set_mtime(self, node_id: str, mtime: float) -> Node: ...
+
+    # --- dead properties (PROPPATCH); keys are "{namespace}localname", values serialized XML
+    async def get_props(self, node_id: str) -> dict[str, str]: ...
+    async def patch_props(self, node_id: str, set_props: dict[str, str],
+                          remove: Sequence[str]) -> Node: ...              # atomic; changes etag
+
+    # --- locks (WebDAV class 2); expired locks are never returned ----------------------------
+    async def locks_covering(self, space_id: str, path: Parts) -> list[LockRecord]: ...
+        # locks on the path itself, on any ancestor with depth infinity
+    async def locks_below(self, space_id: str, path: Parts) -> list[LockRecord]: ...
+    async def get_lock(self, token: str) -> LockRecord: ...                # NotFound
+    async def put_lock(self, lock: LockRecord) -> None: ...                # insert or refresh
+    async def remove_lock(self, token: str) -> None: ...
+
+    # --- health ---------------------------------------------------------------------------
+    async def check(self) -> None: ...                # raises if the database or data dir is unusable
+    async def close(self) -> None: ...
