@@ -1,0 +1,38 @@
+"""The `frontend` aiohttp application: OCS routes under `/ocs/v1.php` and `/ocs/v2.php`.
+
+The runtime mounts it with `root.add_subapp("/ocs", app)` after its proxy has set
+`request["principal"]` (None on the unprotected capabilities/config paths).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ocis_server.domain.errors import NotFound
+from ocis_server.services.context import ServiceContext
+
+from .capabilities import get_capabilities, get_config
+from .config import CONFIG_KEY, CONTEXT_KEY, FrontendConfig
+from .errors import error_middleware
+from .user import get_current_user, get_user, get_user_groups
+
+_V = "/{version:v[12]\\.php}"
+
+
+async def _not_found(request: web.Request) -> web.Response:
+    # A catch-all route, so that unknown OCS paths get an OCS envelope from the error middleware
+    # (an unmatched path never reaches a sub-app's middlewares).
+    raise NotFound("Not found")
+
+
+def create_app(ctx: ServiceContext, mount: str = "/ocs") -> web.Application:
+    app = web.Application(middlewares=[error_middleware])
+    app[CONTEXT_KEY] = ctx
+    app[CONFIG_KEY] = FrontendConfig.from_context(ctx)
+    app.router.add_get(_V + "/cloud/capabilities", get_capabilities)
+    app.router.add_get(_V + "/config", get_config)
+    app.router.add_get(_V + "/cloud/user", get_current_user)
+    app.router.add_get(_V + "/cloud/users/{userid}", get_user)
+    app.router.add_get(_V + "/cloud/users/{userid}/groups", get_user_groups)
+    app.router.add_route("*", "/{tail:.*}", _not_found)
+    return app

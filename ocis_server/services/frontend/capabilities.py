@@ -1,0 +1,162 @@
+"""`cloud/capabilities` and `config`: what this server tells clients about itself.
+
+Key names and spellings follow reva `pkg/owncloud/ocs/capabilities.go`. Deliberately absent:
+`files.tus_support` and `dav.chunking` — owncloudcmd switches every upload to TUS as soon as
+`tus_support.version` is set and moves all DAV traffic to chunking NG when `dav.chunking` >= 1.0
+(clients.md §2), and neither is served yet. Sharing keeps its structure with `api_enabled` false.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ocis_server import LEGACY_VERSION, PRODUCT_VERSION
+
+from . import ocs
+from .config import CONFIG_KEY, FrontendConfig
+
+EDITION = "Community"
+PRODUCT = "Infinite Scale"
+
+
+def legacy_version_string() -> str:
+    """"10.11.0.0" -> "10.11.0" (status.php `versionstring`)."""
+    return ".".join(LEGACY_VERSION.split(".")[:3])
+
+
+def status(cfg: FrontendConfig) -> dict[str, Any]:
+    """The status.php fields, repeated under `core.status`; clients compare `version` >= 10.0.0."""
+    return {
+        "installed": True,
+        "maintenance": False,
+        "needsDbUpgrade": False,
+        "version": LEGACY_VERSION,
+        "versionstring": legacy_version_string(),
+        "edition": EDITION,
+        "productname": PRODUCT,
+        "product": PRODUCT,
+        "productversion": PRODUCT_VERSION,
+        "hostname": cfg.hostname,
+    }
+
+
+def version() -> dict[str, Any]:
+    major, minor, micro = (int(part) for part in LEGACY_VERSION.split(".")[:3])
+    return {
+        "major": major,
+        "minor": minor,
+        "micro": micro,
+        "string": legacy_version_string(),
+        "edition": EDITION,
+        "product": PRODUCT,
+        "productversion": PRODUCT_VERSION,
+    }
+
+
+def _files_sharing() -> dict[str, Any]:
+    # The OCS share API is not served yet: the structure stays so that clients parse it, and
+    # `api_enabled: false` tells them not to call it.
+    return {
+        "api_enabled": False,
+        "group_sharing": False,
+        "sharing_roles": True,
+        "deny_access": False,
+        "auto_accept_share": True,
+        "share_with_group_members_only": True,
+        "share_with_membership_groups_only": True,
+        "search_min_length": 3,
+        "default_permissions": 22,
+        "user_enumeration": {"enabled": True, "group_members_only": True},
+        "federation": {"outgoing": False, "incoming": False},
+        "public": {
+            "enabled": False, "send_mail": False, "social_share": False, "upload": False,
+            "multiple": False, "supports_upload_only": False,
+            "password": {"enforced": False, "enforced_for": {
+                "read_only": False, "read_write": False, "read_write_delete": False,
+                "upload_only": False}},
+            "expire_date": {"enabled": False}, "can_edit": False, "alias": False,
+            "default_permissions": 1,
+        },
+        "user": {"send_mail": False, "profile_picture": False, "settings": [],
+                 "expire_date": {"enabled": False}},
+        "resharing": False,
+    }
+
+
+def capabilities(cfg: FrontendConfig) -> dict[str, Any]:
+    return {
+        "core": {
+            "pollinterval": cfg.poll_interval,
+            "webdav-root": "remote.php/webdav",
+            "status": status(cfg),
+            "support-url-signing": cfg.support_url_signing,
+            "support-sse": False,
+        },
+        "checksums": {
+            "supportedTypes": list(cfg.checksum_types),
+            "preferredUploadType": cfg.preferred_checksum,
+        },
+        "files": {
+            "privateLinks": True,
+            "bigfilechunking": False,
+            "undelete": False,
+            "versioning": False,
+            "favorites": True,
+            "full_text_search": False,
+            "tags": False,
+            "blacklisted_files": list(cfg.blacklisted_files),
+            "archivers": [],
+            "app_providers": [],
+        },
+        "dav": {"reports": []},
+        "files_sharing": _files_sharing(),
+        "spaces": {
+            "version": "1.0.0",
+            "enabled": True,
+            "projects": True,
+            "share_jail": False,
+            "max_quota": cfg.max_quota,
+        },
+        "graph": {
+            "personal-data-export": False,
+            "users": {
+                "read_only_attributes": [],
+                "create_disabled": True,
+                "delete_disabled": True,
+                "change_password_self_disabled": True,
+            },
+            "tags": {"max_tag_length": 100},
+        },
+        "password_policy": {
+            "min_characters": 0,
+            "max_characters": 72,
+            "min_lowercase_characters": 0,
+            "min_uppercase_characters": 0,
+            "min_digits": 0,
+            "min_special_characters": 0,
+        },
+    }
+
+
+def config_data(cfg: FrontendConfig) -> dict[str, Any]:
+    """`GET /ocs/v[12].php/config` (reva `handlers/config`): the legacy server description."""
+    return {
+        "version": "1.7",
+        "website": "ownCloud",
+        "host": cfg.host,
+        "contact": "",
+        "ssl": "true" if cfg.ssl else "false",
+    }
+
+
+async def get_capabilities(request: web.Request) -> web.Response:
+    """Unauthenticated on purpose: owncloudcmd's first and only bootstrap request."""
+    cfg = request.app[CONFIG_KEY]
+    return ocs.respond(request, {"capabilities": capabilities(cfg), "version": version()})
+
+
+async def get_config(request: web.Request) -> web.Response:
+    cfg = request.app[CONFIG_KEY]
+    return ocs.respond(request, config_data(cfg))

@@ -1,0 +1,43 @@
+"""Settings of the `frontend` (OCS) service, derived from the server config in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from ocis_server.services.context import ServiceContext
+
+
+@dataclass(frozen=True, slots=True)
+class FrontendConfig:
+    public_url: str                     # OCIS_URL without a trailing slash
+    poll_interval: int = 60             # core.pollinterval (oCIS default)
+    max_quota: int = 0                  # spaces.max_quota; 0 = no limit (no config field yet)
+    support_url_signing: bool = False   # signed URLs are not implemented yet
+    blacklisted_files: tuple[str, ...] = (".htaccess",)
+    checksum_types: tuple[str, ...] = ("sha1", "md5", "adler32")
+    preferred_checksum: str = "sha1"
+
+    @property
+    def hostname(self) -> str:
+        """The host of the public URL, as status.php's `hostname` and OCS config's `host`."""
+        return urlsplit(self.public_url).hostname or ""
+
+    @property
+    def host(self) -> str:
+        """`host[:port]` without the scheme (reva#2692: the config endpoint's host has none)."""
+        return urlsplit(self.public_url).netloc
+
+    @property
+    def ssl(self) -> bool:
+        return urlsplit(self.public_url).scheme == "https"
+
+    @classmethod
+    def from_context(cls, ctx: ServiceContext) -> FrontendConfig:
+        return cls(public_url=ctx.public_url)
+
+
+CONFIG_KEY = web.AppKey("frontend_config", FrontendConfig)
+CONTEXT_KEY = web.AppKey("frontend_context", ServiceContext)

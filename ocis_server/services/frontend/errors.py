@@ -1,0 +1,57 @@
+"""The one place where a failure becomes an OCS envelope: domain errors -> OCS metas.
+
+Handlers raise `ocis_server.domain.errors`; this middleware renders them (v2 maps statuscodes
+to HTTP statuses, v1 stays on 200). No body ever carries a traceback or a host path.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from ocis_server.domain.errors import (
+    BadRequest,
+    NotFound,
+    OcisError,
+    PermissionDenied,
+    Unauthenticated,
+)
+
+from . import ocs
+
+log = logging.getLogger(__name__)
+
+
+def meta_for(error: OcisError) -> ocs.Meta:
+    """The OCS meta for a domain error (reva response.go predefined metas)."""
+    if isinstance(error, NotFound):
+        return ocs.Meta("failure", ocs.NOT_FOUND, error.message)
+    if isinstance(error, Unauthenticated):
+        return ocs.Meta("failure", ocs.UNAUTHORISED, error.message)
+    if isinstance(error, PermissionDenied):
+        return ocs.Meta("failure", ocs.FORBIDDEN, error.message)
+    if isinstance(error, BadRequest):
+        return ocs.Meta("failure", ocs.INVALID_INPUT, error.message)
+    if error.status >= 500:
+        return ocs.Meta("failure", ocs.SERVER_ERROR, error.message)
+    # 405, 409, 412, 416, 423, ...: v2 passes 200..599 statuscodes through as the HTTP status.
+    return ocs.Meta("failure", error.status, error.message)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except OcisError as error:
+        return ocs.respond(request, None, meta_for(error))
+    except web.HTTPNotFound:
+        return ocs.respond(request, None, ocs.Meta("failure", ocs.NOT_FOUND, "Not found"))
+    except web.HTTPMethodNotAllowed:
+        return ocs.respond(request, None, ocs.Meta("failure", 405, "Method not allowed"))
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("unexpected error in %s %s", request.method, request.path)
+        return ocs.respond(request, None, ocs.Meta("failure", ocs.SERVER_ERROR, "internal error"))

@@ -1,0 +1,6 @@
+"""The `graph` service: the LibreGraph API under `/graph` — `me`, `me/drives` and `drives`.
+Its spec lives in the one service table; the factory is `app.create_app`."""
+
+from ocis_server.services import by_name
+
+SPEC = by_name()["graph"]

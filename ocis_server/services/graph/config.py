@@ -1,0 +1,27 @@
+"""Settings of the `graph` service, derived from the server config in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from ocis_server.services.context import ServiceContext
+
+
+@dataclass(frozen=True, slots=True)
+class GraphConfig:
+    public_url: str                  # OCIS_URL without a trailing slash
+    data_dir: Path | None = None     # where blobs live: its free space is an unlimited drive's `remaining`
+    # Largest quota a project space may get; 0 = no limit. oCIS reads OCIS_SPACES_MAX_QUOTA; the
+    # config schema has no such field yet, so the oCIS default (no limit) applies.
+    max_quota: int = 0
+
+    @classmethod
+    def from_context(cls, ctx: ServiceContext) -> GraphConfig:
+        return cls(public_url=ctx.public_url, data_dir=ctx.config.base_data_path)
+
+
+CONFIG_KEY = web.AppKey("graph_config", GraphConfig)
+CONTEXT_KEY = web.AppKey("graph_context", ServiceContext)

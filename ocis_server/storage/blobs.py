@@ -1,0 +1,189 @@
+"""The blob store: file contents on disk addressed by blob id only (never by a user path), written
+to a temp file while hashing SHA1/MD5/ADLER32, fsynced and renamed into place (DESIGN.md §4).
+All methods here are blocking; the storage provider calls them from its I/O threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import shutil
+import uuid
+import zlib
+from collections.abc import AsyncIterator, Callable, Iterable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ocis_server.domain.errors import BadRequest, ChecksumMismatch
+
+TEMP_PREFIX = "put-"
+CHECKSUM_ALGORITHMS = ("sha1", "md5", "adler32")
+_FLUSH_AT = 1 << 20  # hand at most ~1 MiB per thread hop: hashing and writing overlap receiving
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    size: int
+    sha1: str
+    md5: str
+    adler32: str
+
+    def verify(self, checksum: tuple[str, str] | None) -> None:
+        """Check a client checksum (`OC-Checksum: SHA1:<hex>`); algorithm names are case-insensitive."""
+        if checksum is None:
+            return
+        algo, value = checksum[0].strip().lower(), checksum[1].strip().lower()
+        ours = {"sha1": self.sha1, "md5": self.md5, "adler32": self.adler32}.get(algo)
+        if ours is None:
+            raise BadRequest(f"unsupported checksum algorithm {checksum[0]!r}")
+        if ours != value:
+            raise ChecksumMismatch("The computed checksum does not match the one received from the client.")
+
+
+class TempBlob:
+    """One upload in progress: a temp file plus running hashes. Not thread-safe; one writer."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh: object = None
+        self._sha1 = hashlib.sha1(usedforsecurity=False)
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._adler = 1
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        if self._fh is None:
+            self._fh = open(self.path, "xb")  # noqa: SIM115 - closed in finish/discard
+        self._fh.write(data)  # type: ignore[attr-defined]
+        self._sha1.update(data)
+        self._md5.update(data)
+        self._adler = zlib.adler32(data, self._adler)
+        self.size += len(data)
+
+    def finish(self) -> Digest:
+        """Flush and fsync the content; the file stays in tmp until `BlobStore.place`."""
+        if self._fh is None:
+            self._fh = open(self.path, "xb")  # noqa: SIM115 - an empty upload is a real file
+        fh = self._fh
+        fh.flush()  # type: ignore[attr-defined]
+        os.fsync(fh.fileno())  # type: ignore[attr-defined]
+        fh.close()  # type: ignore[attr-defined]
+        return Digest(self.size, self._sha1.hexdigest(), self._md5.hexdigest(), f"{self._adler:08x}")
+
+    def discard(self) -> None:
+        if self._fh is not None:
+            self._fh.close()  # type: ignore[attr-defined]
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+
+class BlobStore:
+    def __init__(self, root: Path) -> None:
+        self.blobs = root / "blobs"
+        self.tmp = root / "tmp"
+
+    def setup(self) -> None:
+        self.blobs.mkdir(parents=True, exist_ok=True)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        # Temp files of uploads that were never acknowledged (crash, kill -9) leave no trace.
+        for leftover in self.tmp.glob(TEMP_PREFIX + "*"):
+            leftover.unlink(missing_ok=True)
+
+    def path(self, blob_id: str) -> Path:
+        return self.blobs / blob_id[0:2] / blob_id[2:4] / blob_id
+
+    def temp(self) -> TempBlob:
+        return TempBlob(self.tmp / f"{TEMP_PREFIX}{uuid.uuid4()}")
+
+    def place(self, temp: TempBlob, blob_id: str) -> None:
+        """Move a finished temp file to its blob path and make the rename durable."""
+        target = self.path(blob_id)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(temp.path, target)
+        _fsync_dir(target.parent)
+
+    def link(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Give each source blob a second id. Blobs are immutable, so a hard link is a copy."""
+        dirs: set[Path] = set()
+        for src_id, dst_id in pairs:
+            src, dst = self.path(src_id), self.path(dst_id)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copyfile(src, dst)
+                with open(dst, "rb") as fh:
+                    os.fsync(fh.fileno())
+            dirs.add(dst.parent)
+        for folder in dirs:
+            _fsync_dir(folder)
+
+    def remove(self, blob_ids: Iterable[str]) -> None:
+        for blob_id in blob_ids:
+            self.path(blob_id).unlink(missing_ok=True)
+
+    def probe(self) -> None:
+        """Raise if the data directory is not writable."""
+        probe = self.tmp / f"probe-{uuid.uuid4()}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+async def receive(body: AsyncIterator[bytes], temp: TempBlob, io: Executor, length: int | None,
+                  then: Callable[[Digest], None] | None = None) -> Digest:
+    """Stream a request body into `temp`: chunks are buffered up to ~1 MiB and written+hashed in
+    a thread while the next ones arrive. Enforces `length` exactly (fewer or more -> BadRequest).
+    `then(digest)` runs in the same thread hop as the final fsync (verify and place the blob)."""
+    loop = asyncio.get_running_loop()
+    pending: asyncio.Future[Any] | None = None
+    buffer: list[bytes] = []
+    buffered = received = 0
+    try:
+        async for chunk in body:
+            if not chunk:
+                continue
+            received += len(chunk)
+            if length is not None and received > length:
+                raise BadRequest("the body is longer than the announced length")
+            buffer.append(chunk)
+            buffered += len(chunk)
+            if buffered >= _FLUSH_AT:
+                if pending is not None:
+                    await pending
+                pending = loop.run_in_executor(io, temp.write, b"".join(buffer))
+                buffer, buffered = [], 0
+        if length is not None and received < length:
+            raise BadRequest("the body is shorter than the announced length")
+        if pending is not None:
+            await pending
+            pending = None
+        tail = b"".join(buffer)
+
+        def finish() -> Digest:
+            if tail:
+                temp.write(tail)
+            digest = temp.finish()
+            if then is not None:
+                then(digest)
+            return digest
+
+        done: asyncio.Future[Digest] = loop.run_in_executor(io, finish)
+        pending = done
+        return await done
+    finally:
+        if pending is not None and not pending.done():
+            # Writes (and the final place) finish before the caller discards the file.
+            await asyncio.shield(pending)

@@ -1,0 +1,316 @@
+"""`SqliteStorage`: the default storage provider. Metadata in one SQLite database (WAL, one writer
+thread, a small pool of reader threads), contents in the id-addressed blob store (DESIGN.md §4, §9).
+The event loop only awaits: every query and file operation runs in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sqlite3
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ocis_server.domain.errors import BadRequest, NotFound
+from ocis_server.domain.ids import new_id
+
+from . import ops
+from .api import LockRecord, Node, Space, UploadResult
+from .blobs import CHECKSUM_ALGORITHMS, BlobStore, Digest, TempBlob, receive
+from .schema import (
+    LOCK_COLS,
+    NODE_COLS,
+    NODE_FROM,
+    SCHEMA,
+    SPACE_SELECT,
+    get_node,
+    lock_from_row,
+    lock_key,
+    node_from_row,
+    node_path,
+    register_functions,
+    space_from_row,
+    walk,
+)
+from .writer import Tx, Writer
+
+T = TypeVar("T")
+_READERS = 3
+_IO_THREADS = 4
+
+
+def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    if readonly:
+        conn.execute("PRAGMA query_only = ON")
+    else:
+        conn.execute("PRAGMA journal_mode = WAL")
+        # FULL: a commit is on disk before the change is acknowledged (survives kill -9 and power loss).
+        conn.execute("PRAGMA synchronous = FULL")
+        register_functions(conn)
+    return conn
+
+
+class SqliteStorage:
+    """Implements `storage.api.Storage`. Create with `await SqliteStorage.open(root, storage_id)`."""
+
+    def __init__(self, root: Path, storage_id: str) -> None:
+        self.root = root
+        self.storage_id = storage_id
+        self._db_path = root / "metadata.db"
+        self._blobs = BlobStore(root)
+        self._io = ThreadPoolExecutor(_IO_THREADS, thread_name_prefix="ocis-storage-io")
+        self._local = threading.local()
+        self._readers_lock = threading.Lock()
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._read_pool = ThreadPoolExecutor(_READERS, thread_name_prefix="ocis-storage-read")
+        self._writer: Writer | None = None
+
+    @classmethod
+    async def open(cls, root: Path, storage_id: str) -> SqliteStorage:
+        self = cls(Path(root), storage_id)
+        conn, last_stamp = await asyncio.to_thread(self._setup)
+        self._writer = Writer(conn, self._io, last_stamp)
+        return self
+
+    def _setup(self) -> tuple[sqlite3.Connection, int]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._blobs.setup()
+        conn = _connect(self._db_path, readonly=False)
+        conn.executescript(SCHEMA)
+        last = conn.execute("SELECT coalesce(max(tmtime), 0) FROM nodes").fetchone()[0]
+        return conn, int(last)
+
+    async def close(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            await asyncio.to_thread(writer.close)
+            await asyncio.to_thread(self._shutdown, writer)
+
+    def _shutdown(self, writer: Writer) -> None:
+        self._read_pool.shutdown(wait=True)
+        self._io.shutdown(wait=True)
+        with self._readers_lock:
+            for conn in self._reader_conns:
+                conn.close()
+            self._reader_conns.clear()
+        writer._conn.close()
+
+    async def check(self) -> None:
+        if self._writer is None or not self._writer.alive:
+            raise RuntimeError("storage writer is not running")
+        await self._read(lambda conn: conn.execute("SELECT count(*) FROM spaces").fetchone())
+        await asyncio.get_running_loop().run_in_executor(self._io, self._blobs.probe)
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self._db_path, readonly=True)
+            self._local.conn = conn
+            with self._readers_lock:
+                self._reader_conns.append(conn)
+        return conn
+
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._writer is None:
+            raise RuntimeError("storage is closed")
+        call = functools.partial(fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._read_pool, lambda: call(self._reader()))
+
+    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._writer is None:
+            raise RuntimeError("storage is closed")
+        return await self._writer.submit(fn, *args)
+
+    # --- spaces -----------------------------------------------------------------------------
+
+    async def create_space(self, *, space_type: str, name: str, owner_id: str, alias: str,
+                           space_id: str | None = None, quota_total: int = 0,
+                           description: str = "") -> Space:
+        return await self._write(ops.create_space, self.storage_id, space_id or new_id(), space_type,
+                                 name, alias, owner_id, quota_total, description)
+
+    async def get_space(self, space_id: str) -> Space:
+        return await self._read(lambda conn: ops.get_space(conn, space_id))
+
+    async def list_spaces(self, *, member_id: str | None = None) -> list[Space]:
+        def query(conn: sqlite3.Connection) -> list[Space]:
+            if member_id is None:
+                rows = conn.execute(f"{SPACE_SELECT} ORDER BY s.type, s.name").fetchall()
+            else:
+                rows = conn.execute(
+                    f"{SPACE_SELECT} WHERE (s.type = 'personal' AND s.owner_id = ?) OR s.id IN"
+                    " (SELECT space_id FROM members WHERE principal_id = ?) ORDER BY s.type, s.name",
+                    (member_id, member_id)).fetchall()
+            return [space_from_row(r) for r in rows]
+        return await self._read(query)
+
+    async def update_space(self, space_id: str, *, name: str | None = None,
+                           description: str | None = None, quota_total: int | None = None,
+                           alias: str | None = None, disabled: bool | None = None) -> Space:
+        changes: dict[str, object] = {key: value for key, value in (
+            ("name", name), ("description", description), ("quota_total", quota_total),
+            ("alias", alias), ("disabled", None if disabled is None else int(disabled)))
+            if value is not None}
+        return await self._write(ops.update_space, space_id, changes)
+
+    async def delete_space(self, space_id: str) -> None:
+        await self._write(ops.delete_space, self.storage_id, self._blobs, space_id)
+
+    async def set_member(self, space_id: str, principal_id: str, role: str | None) -> None:
+        await self._write(ops.set_member, space_id, principal_id, role)
+
+    async def members(self, space_id: str) -> dict[str, str]:
+        def query(conn: sqlite3.Connection) -> dict[str, str]:
+            ops.get_space(conn, space_id)
+            rows = conn.execute("SELECT principal_id, role FROM members WHERE space_id = ?",
+                                (space_id,)).fetchall()
+            return {str(p): str(r) for p, r in rows}
+        return await self._read(query)
+
+    # --- tree -------------------------------------------------------------------------------
+
+    async def lookup(self, space_id: str, path: Sequence[str]) -> Node:
+        parts = tuple(path)
+        return await self._read(lambda conn: walk(conn, space_id, parts, self.storage_id))
+
+    async def get_node(self, node_id: str) -> Node:
+        return await self._read(lambda conn: get_node(conn, node_id, self.storage_id))
+
+    async def node_path(self, node: Node) -> tuple[str, ...]:
+        return await self._read(lambda conn: node_path(conn, node.id))
+
+    async def children(self, node: Node) -> list[Node]:
+        """One indexed query, every column a PROPFIND needs, sorted by name."""
+        def query(conn: sqlite3.Connection) -> list[Node]:
+            rows = conn.execute(f"SELECT {NODE_COLS} FROM {NODE_FROM} WHERE n.parent_id = ?"
+                                " ORDER BY n.name", (node.id,)).fetchall()
+            return [node_from_row(r, self.storage_id) for r in rows]
+        if not node.is_dir:
+            return []
+        return await self._read(query)
+
+    async def mkdir(self, space_id: str, path: Sequence[str]) -> Node:
+        return await self._write(ops.mkdir, self.storage_id, space_id, tuple(path))
+
+    async def upload(self, space_id: str, path: Sequence[str], body: AsyncIterator[bytes], *,
+                     length: int | None = None, mtime: float | None = None,
+                     if_match: str | None = None, if_none_match_any: bool = False,
+                     checksum: tuple[str, str] | None = None) -> UploadResult:
+        parts = tuple(path)
+        if checksum is not None and checksum[0].strip().lower() not in CHECKSUM_ALGORITHMS:
+            raise BadRequest(f"unsupported checksum algorithm {checksum[0]!r}")
+        # Cheap rejection before any byte is stored; the writer checks everything again.
+        await self._read(lambda conn: ops.check_upload(
+            conn, self.storage_id, space_id, parts, if_match=if_match,
+            if_none_match_any=if_none_match_any, size=length))
+        temp = self._blobs.temp()
+        blob_id = new_id()
+
+        def verify_and_place(digest: Digest) -> None:
+            digest.verify(checksum)
+            self._blobs.place(temp, blob_id)
+
+        try:
+            digest = await receive(body, temp, self._io, length, verify_and_place)
+        except BaseException:
+            # receive() has waited for its thread work, so nothing races this cleanup.
+            self._io.submit(self._discard, temp, blob_id)
+            raise
+
+        def commit(tx: Tx) -> tuple[Node, bool]:
+            tx.on_failure.append(lambda: self._blobs.remove([blob_id]))
+            return ops.commit_upload(tx, self.storage_id, space_id, parts, blob_id, digest, mtime,
+                                     if_match, if_none_match_any)
+        node, created = await self._write(commit)
+        return UploadResult(node, created)
+
+    def _discard(self, temp: TempBlob, blob_id: str) -> None:
+        temp.discard()
+        self._blobs.remove([blob_id])
+
+    def blob_path(self, node: Node) -> Path:
+        if node.is_dir or node.blob_id is None:
+            raise NotFound("not a file")
+        return self._blobs.path(node.blob_id)
+
+    async def delete(self, space_id: str, path: Sequence[str]) -> None:
+        await self._write(ops.delete, self.storage_id, self._blobs, space_id, tuple(path))
+
+    async def move(self, space_id: str, path: Sequence[str], dst_space_id: str,
+                   dst_path: Sequence[str], *, overwrite: bool) -> UploadResult:
+        node, created = await self._write(ops.move, self.storage_id, self._blobs, space_id,
+                                          tuple(path), dst_space_id, tuple(dst_path), overwrite)
+        return UploadResult(node, created)
+
+    async def copy(self, space_id: str, path: Sequence[str], dst_space_id: str,
+                   dst_path: Sequence[str], *, overwrite: bool,
+                   depth_infinity: bool = True) -> UploadResult:
+        node, created = await self._write(ops.copy, self.storage_id, self._blobs, space_id,
+                                          tuple(path), dst_space_id, tuple(dst_path), overwrite,
+                                          depth_infinity)
+        return UploadResult(node, created)
+
+    async def set_mtime(self, node_id: str, mtime: float) -> Node:
+        return await self._write(ops.set_mtime, self.storage_id, node_id, mtime)
+
+    # --- dead properties --------------------------------------------------------------------
+
+    async def get_props(self, node_id: str) -> dict[str, str]:
+        def query(conn: sqlite3.Connection) -> dict[str, str]:
+            get_node(conn, node_id, self.storage_id)
+            rows = conn.execute("SELECT name, value FROM props WHERE node_id = ?", (node_id,))
+            return {str(k): str(v) for k, v in rows}
+        return await self._read(query)
+
+    async def patch_props(self, node_id: str, set_props: dict[str, str],
+                          remove: Sequence[str]) -> Node:
+        return await self._write(ops.patch_props, self.storage_id, node_id, dict(set_props),
+                                 list(remove))
+
+    # --- locks ------------------------------------------------------------------------------
+
+    async def locks_covering(self, space_id: str, path: Sequence[str]) -> list[LockRecord]:
+        parts = tuple(path)
+        ancestors = [lock_key(parts[:i]) for i in range(len(parts))]
+        marks = ",".join("?" * len(ancestors)) or "NULL"
+        sql = (f"SELECT {LOCK_COLS} FROM locks WHERE space_id = ? AND expires > ? AND"
+               f" (path = ? OR (depth_inf = 1 AND path IN ({marks}))) ORDER BY path")
+        args = (space_id, time.time(), lock_key(parts), *ancestors)
+        return await self._read(
+            lambda conn: [lock_from_row(r) for r in conn.execute(sql, args).fetchall()])
+
+    async def locks_below(self, space_id: str, path: Sequence[str]) -> list[LockRecord]:
+        key = lock_key(tuple(path))
+        if key:
+            sql = (f"SELECT {LOCK_COLS} FROM locks WHERE space_id = ? AND expires > ? AND"
+                   " (path = ? OR substr(path, 1, ?) = ?) ORDER BY path")
+            args: tuple[object, ...] = (space_id, time.time(), key, len(key) + 1, key + "/")
+        else:
+            sql = f"SELECT {LOCK_COLS} FROM locks WHERE space_id = ? AND expires > ? ORDER BY path"
+            args = (space_id, time.time())
+        return await self._read(
+            lambda conn: [lock_from_row(r) for r in conn.execute(sql, args).fetchall()])
+
+    async def get_lock(self, token: str) -> LockRecord:
+        def query(conn: sqlite3.Connection) -> LockRecord:
+            row = conn.execute(f"SELECT {LOCK_COLS} FROM locks WHERE token = ? AND expires > ?",
+                               (token, time.time())).fetchone()
+            if row is None:
+                raise NotFound("lock not found")
+            return lock_from_row(row)
+        return await self._read(query)
+
+    async def put_lock(self, lock: LockRecord) -> None:
+        await self._write(ops.put_lock, lock, time.time())
+
+    async def remove_lock(self, token: str) -> None:
+        await self._write(ops.remove_lock, token, time.time())

@@ -1,0 +1,573 @@
+"""SqliteStorage: tree operations, propagation, preconditions, locks, durability."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+import zlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from ocis_server.domain.errors import (
+    AlreadyExists,
+    BadRequest,
+    ChecksumMismatch,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+    QuotaExceeded,
+)
+from ocis_server.storage import LockRecord
+from ocis_server.storage.sqlite import SqliteStorage
+
+STORAGE_ID = "1284d238-aa92-42ce-bdc4-0b0000009157"
+USER = "4c510ada-c86b-4815-8820-42cdf82c3d51"
+
+
+async def body(*chunks: bytes) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+
+
+@pytest.fixture
+async def storage(tmp_path: Path) -> AsyncIterator[SqliteStorage]:
+    store = await SqliteStorage.open(tmp_path / "users", STORAGE_ID)
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+async def space(storage: SqliteStorage) -> str:
+    created = await storage.create_space(space_type="personal", name="Alice", owner_id=USER,
+                                         alias="personal/alice", space_id=USER)
+    return created.id
+
+
+async def put(storage: SqliteStorage, space: str, path: tuple[str, ...], data: bytes,
+              **kwargs: object):
+    return await storage.upload(space, path, body(data), length=len(data), **kwargs)  # type: ignore[arg-type]
+
+
+def blob_files(root: Path) -> list[Path]:
+    return [p for p in (root / "blobs").rglob("*") if p.is_file()]
+
+
+def temp_files(root: Path) -> list[Path]:
+    return [p for p in (root / "tmp").iterdir()]
+
+
+# --- spaces and basic tree --------------------------------------------------------------------
+
+async def test_create_space_and_root(storage: SqliteStorage, space: str) -> None:
+    got = await storage.get_space(space)
+    assert (got.type, got.alias, got.owner_id, got.used) == ("personal", "personal/alice", USER, 0)
+    assert got.space_id == f"{STORAGE_ID}${USER}"
+    root = await storage.lookup(space, ())
+    assert root.id == space and root.parent_id is None and root.is_dir and root.name == ""
+    assert root.etag == got.etag
+    with pytest.raises(AlreadyExists):
+        await storage.create_space(space_type="personal", name="x", owner_id=USER, alias="a",
+                                   space_id=USER)
+    with pytest.raises(NotFound):
+        await storage.get_space("nope")
+
+
+async def test_list_spaces_and_members(storage: SqliteStorage, space: str) -> None:
+    project = await storage.create_space(space_type="project", name="Marketing", owner_id=USER,
+                                         alias="project/marketing", quota_total=1000)
+    bob = "bob-id"
+    assert [s.id for s in await storage.list_spaces(member_id=bob)] == []
+    await storage.set_member(project.id, bob, "editor")
+    assert [s.id for s in await storage.list_spaces(member_id=bob)] == [project.id]
+    assert await storage.members(project.id) == {bob: "editor"}
+    assert {s.id for s in await storage.list_spaces(member_id=USER)} == {space}
+    assert len(await storage.list_spaces()) == 2
+    await storage.set_member(project.id, bob, None)
+    assert await storage.members(project.id) == {}
+    updated = await storage.update_space(project.id, name="Sales", disabled=True, quota_total=5)
+    assert (updated.name, updated.disabled, updated.quota_total) == ("Sales", True, 5)
+
+
+async def test_mkdir_upload_lookup_children(storage: SqliteStorage, space: str) -> None:
+    folder = await storage.mkdir(space, ("docs",))
+    res = await put(storage, space, ("docs", "a.txt"), b"hello", mtime=1_600_000_000.5)
+    assert res.created
+    node = res.node
+    assert (node.size, node.mtime, node.parent_id, node.owner_id) == (5, 1_600_000_000.5, folder.id, USER)
+    assert node.checksums == {"SHA1": hashlib.sha1(b"hello").hexdigest(),
+                              "MD5": hashlib.md5(b"hello").hexdigest(),
+                              "ADLER32": f"{zlib.adler32(b'hello'):08x}"}
+    assert node.resource_id == f"{STORAGE_ID}${space}!{node.id}"
+    assert storage.blob_path(node).read_bytes() == b"hello"
+    await put(storage, space, ("docs", "B.txt"), b"x")
+    names = [c.name for c in await storage.children(await storage.lookup(space, ("docs",)))]
+    assert names == ["B.txt", "a.txt"]
+    assert (await storage.lookup(space, ("docs", "a.txt"))).id == node.id
+    assert await storage.node_path(node) == ("docs", "a.txt")
+    assert (await storage.get_node(node.id)).name == "a.txt"
+    assert await storage.children(node) == []
+    with pytest.raises(NotFound):
+        await storage.lookup(space, ("docs", "missing"))
+    with pytest.raises(NotFound):
+        await storage.lookup(space, ("docs", "a.txt", "below-a-file"))
+
+
+async def test_name_conflicts(storage: SqliteStorage, space: str) -> None:
+    await storage.mkdir(space, ("d",))
+    await put(storage, space, ("f",), b"1")
+    with pytest.raises(AlreadyExists):
+        await storage.mkdir(space, ("d",))
+    with pytest.raises(AlreadyExists):
+        await storage.mkdir(space, ("f",))
+    with pytest.raises(Conflict):
+        await storage.mkdir(space, ("missing", "x"))
+    with pytest.raises(Conflict):
+        await storage.mkdir(space, ("f", "x"))
+    with pytest.raises(Conflict):
+        await put(storage, space, ("d",), b"onto a folder")
+    with pytest.raises(Conflict):
+        await put(storage, space, ("missing", "x"), b"1")
+    with pytest.raises(Conflict):
+        await put(storage, space, ("f", "x"), b"1")
+    with pytest.raises(BadRequest):
+        await storage.upload(space, ("short",), body(b"abc"), length=10)
+    assert temp_files(storage.root) == []
+
+
+# --- propagation ------------------------------------------------------------------------------
+
+async def test_upload_propagates_etag_and_size(storage: SqliteStorage, space: str) -> None:
+    await storage.mkdir(space, ("a",))
+    await storage.mkdir(space, ("a", "b"))
+    before = {p: await storage.lookup(space, p) for p in [(), ("a",), ("a", "b")]}
+    await put(storage, space, ("a", "b", "f"), b"12345")
+    after = {p: await storage.lookup(space, p) for p in [(), ("a",), ("a", "b")]}
+    for p, old in before.items():
+        assert after[p].etag != old.etag
+        assert after[p].size == 5
+    assert (await storage.get_space(space)).used == 5
+    # Two changes in quick succession still give distinct etags.
+    e1 = (await storage.lookup(space, ())).etag
+    await put(storage, space, ("a", "b", "f"), b"1234567")
+    e2 = (await storage.lookup(space, ())).etag
+    assert e1 != e2 and (await storage.get_space(space)).used == 7
+
+
+async def test_delete_propagates_and_removes_blobs(storage: SqliteStorage, space: str) -> None:
+    await storage.mkdir(space, ("a",))
+    await storage.mkdir(space, ("a", "sub"))
+    f1 = (await put(storage, space, ("a", "sub", "f1"), b"abc")).node
+    await put(storage, space, ("a", "sub", "f1"), b"abcd")  # keeps a version blob
+    await put(storage, space, ("a", "f2"), b"xy")
+    await put(storage, space, ("keep",), b"k")
+    await storage.patch_props(f1.id, {"{urn:x}p": "v"}, [])
+    assert len(blob_files(storage.root)) == 4
+    root_etag = (await storage.lookup(space, ())).etag
+    await storage.delete(space, ("a",))
+    root = await storage.lookup(space, ())
+    assert root.etag != root_etag and root.size == 1
+    with pytest.raises(NotFound):
+        await storage.get_node(f1.id)
+    await asyncio.sleep(0.05)  # blob removal runs after the commit, off the writer
+    for _ in range(50):
+        if len(blob_files(storage.root)) == 1:
+            break
+        await asyncio.sleep(0.02)
+    assert len(blob_files(storage.root)) == 1
+    with pytest.raises(NotFound):
+        await storage.get_props(f1.id)
+    with pytest.raises(PermissionDenied):
+        await storage.delete(space, ())
+    with pytest.raises(NotFound):
+        await storage.delete(space, ("a",))
+
+
+async def test_move_keeps_id_and_propagates(storage: SqliteStorage, space: str) -> None:
+    await storage.mkdir(space, ("src",))
+    await storage.mkdir(space, ("dst",))
+    f = (await put(storage, space, ("src", "f"), b"12345")).node
+    await storage.patch_props(f.id, {"{urn:x}color": "red"}, [])
+    src_etag = (await storage.lookup(space, ("src",))).etag
+    dst_etag = (await storage.lookup(space, ("dst",))).etag
+    res = await storage.move(space, ("src", "f"), space, ("dst", "g"), overwrite=False)
+    assert res.created and res.node.id == f.id and res.node.name == "g"
+    src, dst = await storage.lookup(space, ("src",)), await storage.lookup(space, ("dst",))
+    assert (src.size, dst.size) == (0, 5)
+    assert src.etag != src_etag and dst.etag != dst_etag
+    assert await storage.get_props(f.id) == {"{urn:x}color": "red"}
+    assert await storage.node_path(res.node) == ("dst", "g")
+    # overwrite rules
+    await put(storage, space, ("src", "h"), b"1")
+    with pytest.raises(PreconditionFailed):
+        await storage.move(space, ("src", "h"), space, ("dst", "g"), overwrite=False)
+    res = await storage.move(space, ("src", "h"), space, ("dst", "g"), overwrite=True)
+    assert not res.created
+    assert (await storage.lookup(space, ("dst",))).size == 1
+    assert (await storage.get_space(space)).used == 1
+    with pytest.raises(Conflict):
+        await storage.move(space, ("dst",), space, ("dst", "inner"), overwrite=False)
+    with pytest.raises(Conflict):
+        await storage.move(space, ("dst",), space, ("dst",), overwrite=True)
+    with pytest.raises(Conflict):
+        await storage.move(space, ("dst", "g"), space, ("nope", "g"), overwrite=False)
+    await storage.move(space, ("dst",), space, ("renamed",), overwrite=False)
+    assert (await storage.lookup(space, ("renamed", "g"))).size == 1
+
+
+async def test_cross_space_move_and_quota(storage: SqliteStorage, space: str) -> None:
+    project = await storage.create_space(space_type="project", name="P", owner_id=USER,
+                                         alias="project/p", quota_total=10)
+    await storage.mkdir(space, ("dir",))
+    f = (await put(storage, space, ("dir", "f"), b"123456")).node
+    res = await storage.move(space, ("dir",), project.id, ("moved",), overwrite=False)
+    assert res.node.space_id == project.id
+    moved_file = await storage.lookup(project.id, ("moved", "f"))
+    assert moved_file.id == f.id and moved_file.space_id == project.id
+    assert (await storage.get_space(space)).used == 0
+    assert (await storage.get_space(project.id)).used == 6
+    await put(storage, space, ("big",), b"12345")
+    with pytest.raises(QuotaExceeded):
+        await storage.move(space, ("big",), project.id, ("big",), overwrite=False)
+    assert (await storage.lookup(space, ("big",))).size == 5
+
+
+async def test_copy_deep_and_depth_zero(storage: SqliteStorage, space: str) -> None:
+    await storage.mkdir(space, ("a",))
+    await storage.mkdir(space, ("a", "b"))
+    f = (await put(storage, space, ("a", "b", "f"), b"data")).node
+    a = await storage.lookup(space, ("a",))
+    await storage.patch_props(a.id, {"{urn:x}tag": "t"}, [])
+    await storage.patch_props(f.id, {"{urn:x}tag": "ft"}, [])
+    root_etag = (await storage.lookup(space, ())).etag
+    res = await storage.copy(space, ("a",), space, ("c",), overwrite=False)
+    assert res.created and res.node.id != a.id and res.node.size == 4
+    copied = await storage.lookup(space, ("c", "b", "f"))
+    assert copied.id != f.id and copied.blob_id != f.blob_id
+    assert storage.blob_path(copied).read_bytes() == b"data"
+    assert copied.checksums == f.checksums
+    assert await storage.get_props(copied.id) == {"{urn:x}tag": "ft"}
+    assert await storage.get_props(res.node.id) == {"{urn:x}tag": "t"}
+    root = await storage.lookup(space, ())
+    assert root.size == 8 and root.etag != root_etag
+    shallow = await storage.copy(space, ("a",), space, ("d",), overwrite=False, depth_infinity=False)
+    assert shallow.node.size == 0 and await storage.children(shallow.node) == []
+    assert await storage.get_props(shallow.node.id) == {"{urn:x}tag": "t"}
+    with pytest.raises(PreconditionFailed):
+        await storage.copy(space, ("a",), space, ("c",), overwrite=False)
+    res = await storage.copy(space, ("a", "b", "f"), space, ("c",), overwrite=True)
+    assert not res.created and not res.node.is_dir
+    assert (await storage.get_space(space)).used == 8
+    with pytest.raises(Conflict):
+        await storage.copy(space, ("a",), space, ("a", "b", "x"), overwrite=False)
+    # the original is untouched by deleting the copy
+    await storage.delete(space, ("c",))
+    assert storage.blob_path(await storage.lookup(space, ("a", "b", "f"))).read_bytes() == b"data"
+
+
+async def test_copy_quota(storage: SqliteStorage) -> None:
+    project = await storage.create_space(space_type="project", name="P", owner_id=USER,
+                                         alias="project/p", quota_total=10)
+    await put(storage, project.id, ("f",), b"123456")
+    with pytest.raises(QuotaExceeded):
+        await storage.copy(project.id, ("f",), project.id, ("g",), overwrite=False)
+    assert len(blob_files(storage.root)) == 1
+
+
+async def test_proppatch_and_set_mtime_propagate(storage: SqliteStorage, space: str) -> None:
+    await storage.mkdir(space, ("d",))
+    f = (await put(storage, space, ("d", "f"), b"x")).node
+    root_etag = (await storage.lookup(space, ())).etag
+    node = await storage.patch_props(f.id, {"{urn:x}a": "1", "{urn:x}b": "2"}, [])
+    assert node.etag != f.etag
+    assert (await storage.lookup(space, ())).etag != root_etag
+    await storage.patch_props(f.id, {"{urn:x}a": "3"}, ["{urn:x}b"])
+    assert await storage.get_props(f.id) == {"{urn:x}a": "3"}
+    root_etag = (await storage.lookup(space, ())).etag
+    touched = await storage.set_mtime(f.id, 1_234_567_890.0)
+    assert touched.mtime == 1_234_567_890.0 and touched.etag != node.etag
+    assert (await storage.lookup(space, ())).etag != root_etag
+    with pytest.raises(NotFound):
+        await storage.patch_props("missing", {"{urn:x}a": "1"}, [])
+
+
+# --- uploads: versions and preconditions ------------------------------------------------------
+
+async def test_overwrite_keeps_version(storage: SqliteStorage, space: str) -> None:
+    first = (await put(storage, space, ("f",), b"v1")).node
+    res = await put(storage, space, ("f",), b"version 2")
+    assert not res.created and res.node.id == first.id and res.node.etag != first.etag
+    assert storage.blob_path(res.node).read_bytes() == b"version 2"
+    with sqlite3.connect(storage.root / "metadata.db") as db:
+        rows = db.execute("SELECT blob_id, size, etag FROM versions WHERE node_id = ?",
+                          (first.id,)).fetchall()
+    assert rows == [(first.blob_id, 2, first.etag)]
+    assert storage.blob_path(first).read_bytes() == b"v1"
+
+
+async def test_if_match_and_if_none_match(storage: SqliteStorage, space: str) -> None:
+    node = (await put(storage, space, ("f",), b"1")).node
+    with pytest.raises(PreconditionFailed):
+        await put(storage, space, ("f",), b"2", if_match='"not-the-etag"')
+    with pytest.raises(PreconditionFailed):
+        await put(storage, space, ("g",), b"2", if_match=node.etag)
+    with pytest.raises(PreconditionFailed):
+        await put(storage, space, ("f",), b"2", if_none_match_any=True)
+    res = await put(storage, space, ("f",), b"2", if_match=f'"{node.etag}"')
+    assert not res.created
+    res = await put(storage, space, ("f",), b"3", if_match=res.node.etag)
+    assert storage.blob_path(res.node).read_bytes() == b"3"
+    assert temp_files(storage.root) == []
+
+
+async def test_checksum_mismatch_leaves_no_trace(storage: SqliteStorage, space: str) -> None:
+    with pytest.raises(ChecksumMismatch):
+        await put(storage, space, ("f",), b"content", checksum=("SHA1", "0" * 40))
+    with pytest.raises(NotFound):
+        await storage.lookup(space, ("f",))
+    await asyncio.sleep(0.05)
+    assert blob_files(storage.root) == [] and temp_files(storage.root) == []
+    with pytest.raises(BadRequest):
+        await put(storage, space, ("f",), b"content", checksum=("CRC99", "00"))
+    good = hashlib.md5(b"content").hexdigest()
+    res = await put(storage, space, ("f",), b"content", checksum=("md5", good.upper()))
+    assert res.created
+    adler = f"{zlib.adler32(b'content'):08x}"
+    assert (await put(storage, space, ("f",), b"content", checksum=("Adler32", adler))).node.size == 7
+
+
+async def test_quota_exceeded_leaves_no_trace(storage: SqliteStorage) -> None:
+    project = await storage.create_space(space_type="project", name="P", owner_id=USER,
+                                         alias="project/p", quota_total=10)
+    await put(storage, project.id, ("a",), b"12345678")
+    before = await storage.get_space(project.id)
+    with pytest.raises(QuotaExceeded):
+        await put(storage, project.id, ("b",), b"123")
+    # without a length the check happens at commit, after the blob was written
+    with pytest.raises(QuotaExceeded):
+        await storage.upload(project.id, ("c",), body(b"1", b"23"))
+    await asyncio.sleep(0.05)
+    assert len(blob_files(storage.root)) == 1 and temp_files(storage.root) == []
+    after = await storage.get_space(project.id)
+    assert (after.used, after.etag) == (before.used, before.etag)
+    # shrinking the file that is there is always fine
+    assert (await put(storage, project.id, ("a",), b"1234567890")).node.size == 10
+
+
+# --- locks ------------------------------------------------------------------------------------
+
+def lock(token: str, space: str, path: tuple[str, ...], *, depth_infinity: bool,
+         expires: float | None = None) -> LockRecord:
+    return LockRecord(token=f"opaquelocktoken:{token}", space_id=space, path=path,
+                      depth_infinity=depth_infinity, exclusive=True, owner_xml="<D:href>me</D:href>",
+                      principal_id=USER, expires=expires or time.time() + 60)
+
+
+async def test_locks_covering_below_expiry(storage: SqliteStorage, space: str) -> None:
+    await storage.put_lock(lock("deep", space, ("a",), depth_infinity=True))
+    await storage.put_lock(lock("flat", space, ("a", "b"), depth_infinity=False))
+    await storage.put_lock(lock("other", space, ("ab",), depth_infinity=True))
+    await storage.put_lock(lock("old", space, ("a", "b", "c"), depth_infinity=True,
+                                expires=time.time() - 1))
+    covering = {lk.token for lk in await storage.locks_covering(space, ("a", "b", "c"))}
+    assert covering == {"opaquelocktoken:deep"}
+    covering = {lk.token for lk in await storage.locks_covering(space, ("a", "b"))}
+    assert covering == {"opaquelocktoken:deep", "opaquelocktoken:flat"}
+    below = {lk.token for lk in await storage.locks_below(space, ("a",))}
+    assert below == {"opaquelocktoken:deep", "opaquelocktoken:flat"}
+    assert len(await storage.locks_below(space, ())) == 3
+    got = await storage.get_lock("opaquelocktoken:flat")
+    assert got.path == ("a", "b") and not got.depth_infinity and got.owner_xml.startswith("<D:href>")
+    with pytest.raises(NotFound):
+        await storage.get_lock("opaquelocktoken:old")
+    refreshed = lock("flat", space, ("a", "b"), depth_infinity=False, expires=time.time() + 999)
+    await storage.put_lock(refreshed)
+    assert (await storage.get_lock(refreshed.token)).expires == refreshed.expires
+    await storage.remove_lock("opaquelocktoken:deep")
+    with pytest.raises(NotFound):
+        await storage.get_lock("opaquelocktoken:deep")
+    await storage.mkdir(space, ("ab",))
+    await storage.delete(space, ("ab",))
+    assert {lk.token for lk in await storage.locks_below(space, ())} == {"opaquelocktoken:flat"}
+
+
+# --- durability -------------------------------------------------------------------------------
+
+async def test_reopen_sees_everything(tmp_path: Path) -> None:
+    root = tmp_path / "users"
+    store = await SqliteStorage.open(root, STORAGE_ID)
+    space = (await store.create_space(space_type="personal", name="A", owner_id=USER,
+                                      alias="personal/a", space_id=USER)).id
+    await store.mkdir(space, ("d",))
+    node = (await put(store, space, ("d", "f"), b"persist")).node
+    await store.patch_props(node.id, {"{urn:x}k": "v"}, [])
+    etag = (await store.lookup(space, ())).etag
+    await store.close()
+    store = await SqliteStorage.open(root, STORAGE_ID)
+    try:
+        again = await store.lookup(space, ("d", "f"))
+        assert again.id == node.id and store.blob_path(again).read_bytes() == b"persist"
+        assert await store.get_props(node.id) == {"{urn:x}k": "v"}
+        assert (await store.lookup(space, ())).etag == etag
+        await store.check()
+        await put(store, space, ("d", "g"), b"1")
+        assert (await store.lookup(space, ())).etag != etag
+    finally:
+        await store.close()
+
+
+CRASH_SCRIPT = textwrap.dedent("""
+    import asyncio, sys, time
+    from pathlib import Path
+    from ocis_server.storage.sqlite import SqliteStorage
+
+    async def body(data):
+        yield data
+
+    async def main():
+        store = await SqliteStorage.open(Path(sys.argv[1]), "sid")
+        space = await store.create_space(space_type="personal", name="A", owner_id="u",
+                                         alias="personal/a", space_id="u")
+        data = bytes(range(256)) * 4096
+        await store.upload(space.id, ("f.bin",), body(data), length=len(data))
+        print("acked", flush=True)
+        # keep writing so the kill lands mid-activity
+        i = 0
+        while True:
+            await store.upload(space.id, (f"more{i}",), body(b"x" * 1000))
+            i += 1
+
+    asyncio.run(main())
+""")
+
+
+def test_acknowledged_upload_survives_kill9(tmp_path: Path) -> None:
+    root = tmp_path / "users"
+    repo = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen([sys.executable, "-c", CRASH_SCRIPT, str(root)], cwd=repo,
+                            stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(repo)})
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == b"acked"
+        time.sleep(0.1)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(10)
+    data = bytes(range(256)) * 4096
+
+    async def verify() -> None:
+        store = await SqliteStorage.open(root, "sid")
+        try:
+            node = await store.lookup("u", ("f.bin",))
+            assert node.checksums["SHA1"] == hashlib.sha1(data).hexdigest()
+            assert store.blob_path(node).read_bytes() == data
+            space = await store.get_space("u")
+            total = sum(c.size for c in await store.children(await store.lookup("u", ())))
+            assert space.used == total  # tree size never drifts, even across a crash
+        finally:
+            await store.close()
+        assert temp_files(root) == []  # unacknowledged temp files are cleaned on open
+
+    asyncio.run(verify())
+
+
+# --- performance sanity -----------------------------------------------------------------------
+
+async def test_ten_thousand_children(storage: SqliteStorage, space: str) -> None:
+    folder = await storage.mkdir(space, ("big",))
+    await asyncio.gather(*(storage.mkdir(space, ("big", f"child-{i:05d}")) for i in range(10_000)))
+    folder = await storage.lookup(space, ("big",))
+    started = time.perf_counter()
+    kids = await storage.children(folder)
+    elapsed = time.perf_counter() - started
+    assert len(kids) == 10_000 and kids[0].name == "child-00000"
+    assert elapsed < 1.0, elapsed
+    started = time.perf_counter()
+    for _ in range(100):
+        await storage.lookup(space, ("big", "child-05000"))
+    assert time.perf_counter() - started < 1.0
+
+
+async def test_concurrent_uploads_group_commit(storage: SqliteStorage, space: str) -> None:
+    await asyncio.gather(*(put(storage, space, (f"f{i}",), b"x" * i) for i in range(200)))
+    root = await storage.lookup(space, ())
+    assert root.size == sum(range(200))
+    assert len(await storage.children(root)) == 200
+
+
+async def test_broken_body_leaves_no_trace(storage: SqliteStorage, space: str) -> None:
+    async def broken() -> AsyncIterator[bytes]:
+        yield b"x" * (3 << 20)  # past the first thread hand-off
+        raise ConnectionResetError("client went away")
+
+    with pytest.raises(ConnectionResetError):
+        await storage.upload(space, ("f",), broken())
+    with pytest.raises(NotFound):
+        await storage.lookup(space, ("f",))
+    for _ in range(50):
+        if not temp_files(storage.root):
+            break
+        await asyncio.sleep(0.02)
+    assert temp_files(storage.root) == [] and blob_files(storage.root) == []
+    assert (await storage.get_space(space)).used == 0
+
+
+async def test_failing_change_in_a_batch_is_isolated(storage: SqliteStorage, space: str) -> None:
+    results = await asyncio.gather(*(storage.mkdir(space, ("same",)) for _ in range(20)),
+                                   *(storage.mkdir(space, (f"d{i}",)) for i in range(20)),
+                                   return_exceptions=True)
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert len(errors) == 19 and all(isinstance(e, AlreadyExists) for e in errors)
+    assert len(await storage.children(await storage.lookup(space, ()))) == 21
+
+
+async def test_cross_space_copy_and_delete_space(storage: SqliteStorage, space: str) -> None:
+    project = await storage.create_space(space_type="project", name="P", owner_id=USER,
+                                         alias="project/p")
+    await storage.mkdir(space, ("d",))
+    await put(storage, space, ("d", "f"), b"abc")
+    res = await storage.copy(space, ("d",), project.id, ("d",), overwrite=False)
+    assert res.node.space_id == project.id
+    copied = await storage.lookup(project.id, ("d", "f"))
+    assert copied.space_id == project.id and storage.blob_path(copied).read_bytes() == b"abc"
+    assert (await storage.get_space(project.id)).used == 3
+    assert (await storage.get_space(space)).used == 3
+    await storage.set_member(project.id, "bob", "viewer")
+    await storage.delete_space(project.id)
+    with pytest.raises(NotFound):
+        await storage.get_space(project.id)
+    with pytest.raises(NotFound):
+        await storage.get_node(copied.id)
+    for _ in range(50):
+        if len(blob_files(storage.root)) == 1:
+            break
+        await asyncio.sleep(0.02)
+    assert len(blob_files(storage.root)) == 1
+    assert await storage.list_spaces(member_id="bob") == []
+
+
+async def test_reads_do_not_block_the_loop(storage: SqliteStorage, space: str) -> None:
+    await asyncio.gather(*(storage.mkdir(space, (f"c{i:04d}",)) for i in range(2000)))
+    root = await storage.lookup(space, ())
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    for _ in range(5):
+        await storage.children(root)
+    task.cancel()
+    assert ticks > 5
