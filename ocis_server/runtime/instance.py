@@ -1,0 +1,176 @@
+"""One running node: selects services from the table, binds the listeners, wires the shared
+ServiceContext, and runs the supervisor with the control API and the debug listeners beside it."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import socket
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+from aiohttp import web
+
+from ocis_server.config import Config, ConfigError, split_addr
+from ocis_server.services import SERVICES, ServiceSpec
+from ocis_server.services.context import ServiceContext
+
+from .control import control_app, debug_app
+from .listener import ProxyUnit, bind
+from .supervisor import Supervisor
+from .units import UNITS, HttpUnit, Unavailable, Unit, UnitFactory
+
+log = logging.getLogger("ocis.runtime")
+
+
+def select_services(config: Config, specs: Sequence[ServiceSpec] = SERVICES,
+                    only: Sequence[str] | None = None) -> list[ServiceSpec]:
+    """OCIS_RUN_SERVICES (exactly these), else defaults - OCIS_EXCLUDE_RUN_SERVICES +
+    OCIS_ADD_RUN_SERVICES. `only` (`ocis <svc> server`) runs the named services with what they
+    depend on, plus the proxy when they are HTTP services: in one process the proxy is their listener."""
+    table = {spec.name: spec for spec in specs}
+    for source, names in (("OCIS_RUN_SERVICES", config.run_services),
+                          ("OCIS_EXCLUDE_RUN_SERVICES", config.exclude_run_services),
+                          ("OCIS_ADD_RUN_SERVICES", config.add_run_services), ("server", only or ())):
+        unknown = [n for n in names if n not in table]
+        if unknown:
+            raise ConfigError(f"unknown service(s) in {source}: {', '.join(unknown)} "
+                              f"(known: {', '.join(table)})")
+    if only:
+        chosen: set[str] = set()
+        todo = list(only)
+        while todo:
+            name = todo.pop()
+            if name not in chosen:
+                chosen.add(name)
+                todo.extend(d for d in table[name].depends if name != "proxy")
+        if "proxy" in table and any(table[n].app for n in chosen):
+            chosen.add("proxy")
+    elif config.run_services:
+        chosen = set(config.run_services)
+    else:
+        chosen = {s.name for s in specs if s.default}
+        chosen = (chosen - set(config.exclude_run_services)) | set(config.add_run_services)
+    return [spec for spec in specs if spec.name in chosen]
+
+
+def _listen(addr: str, what: str) -> socket.socket:
+    try:
+        host, port = split_addr(addr)
+        return bind(host, port)
+    except ValueError as exc:
+        raise ConfigError(f"invalid {what} address {addr!r}: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {addr} ({what}): {exc.strerror or exc}") from None
+
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+class Runtime:
+    def __init__(self, config: Config, *, only: Sequence[str] | None = None,
+                 specs: Sequence[ServiceSpec] = SERVICES,
+                 units: Mapping[str, UnitFactory] | None = None) -> None:
+        self.config = config
+        self._only = only
+        self._specs = specs
+        self._factories = {**UNITS, **(units or {})}
+        self._runners: list[web.AppRunner] = []
+        self._stop = asyncio.Event()
+        self.url = ""            # public (proxy) base URL, "" when no proxy runs here
+        self.runtime_url = ""
+        self.supervisor: Supervisor | None = None
+        self.ctx: ServiceContext | None = None
+
+    def _units(self, specs: list[ServiceSpec], ctx: ServiceContext,
+               proxy_sock: socket.socket | None) -> list[Unit]:
+        units: list[Unit] = []
+        http_units: list[HttpUnit] = []
+        for spec in specs:
+            if spec.name in self._factories:
+                units.append(self._factories[spec.name](spec, ctx))
+            elif spec.app:
+                unit = HttpUnit(spec, ctx)
+                http_units.append(unit)
+                units.append(unit)
+        for spec in specs:
+            if spec.name == "proxy" and spec.name not in self._factories:
+                assert proxy_sock is not None
+                for unit in http_units:
+                    unit.proxied = True
+                units.append(ProxyUnit(spec, ctx, http_units, proxy_sock))
+        known = {u.spec.name for u in units}
+        missing = [s.name for s in specs if s.name not in known]
+        if missing:
+            raise ConfigError(f"service(s) {', '.join(missing)} cannot run in this process")
+        return units
+
+    async def _serve(self, app: web.Application, sock: socket.socket) -> None:
+        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await runner.setup()
+        self._runners.append(runner)
+        await web.SockSite(runner, sock).start()
+
+    async def start(self) -> None:
+        """Bind every listener (fail fast on a busy port), then start the services in order."""
+        specs = select_services(self.config, self._specs, self._only)
+        config = self.config
+        names = {s.name for s in specs}
+        for service, attr in (("storage-users", "storage_id"), ("users", "admin_user_id")):
+            if service in names and not getattr(config, attr):
+                raise ConfigError(f"{service} needs {attr}, which `ocis init` generates: run it first")
+        proxy_sock = None
+        if any(s.name == "proxy" for s in specs) and "proxy" not in self._factories:
+            proxy_sock = _listen(config.proxy_http_addr, "PROXY_HTTP_ADDR")
+            self.url = _url(proxy_sock)
+            if config.origin("ocis_url").kind == "default":
+                config = dataclasses.replace(config, ocis_url=self.url)
+        self.config = config
+        try:
+            control_sock = _listen(f"{config.runtime_host}:{config.runtime_port}", "OCIS_RUNTIME")
+        except BaseException:
+            if proxy_sock is not None:
+                proxy_sock.close()
+            raise
+        self.runtime_url = _url(control_sock)
+        self.ctx = ServiceContext(config, cast(Any, Unavailable("storage-users")),
+                                  cast(Any, Unavailable("users")))
+        units = self._units(specs, self.ctx, proxy_sock)
+        self.supervisor = Supervisor(units, backoff=config.restart_backoff,
+                                     max_failures=config.max_failures)
+        try:
+            await self._serve(control_app(self.supervisor), control_sock)
+            for unit in units:
+                addr = config.debug_addr(unit.spec.name)
+                if addr:
+                    await self._serve(debug_app(self.supervisor, unit),
+                                      _listen(addr, f"{unit.spec.name} debug"))
+            await self.supervisor.start()
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("ocis ready: %s (runtime %s)", self.url or "no proxy", self.runtime_url)
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def wait(self) -> int:
+        """Block until a stop is requested (0) or the supervisor gave up (1)."""
+        assert self.supervisor is not None
+        stop = asyncio.create_task(self._stop.wait())
+        gave_up = asyncio.create_task(self.supervisor.gave_up.wait())
+        await asyncio.wait({stop, gave_up}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        gave_up.cancel()
+        return 1 if self.supervisor.gave_up.is_set() else 0
+
+    async def stop(self) -> None:
+        if self.supervisor is not None:
+            await self.supervisor.stop()
+        runners, self._runners = self._runners, []
+        for runner in runners:
+            await runner.cleanup()

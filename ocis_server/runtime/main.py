@@ -1,0 +1,74 @@
+"""`ocis server` / `ocis <service> server`: run the runtime in the foreground until SIGINT/SIGTERM.
+
+Exit status: 0 after a graceful stop, 1 when a service failed too often or the start failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from ocis_server.config import Config, ConfigError, load_config
+
+from .instance import Runtime
+from .supervisor import GaveUp
+
+log = logging.getLogger("ocis.runtime")
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
+           "warning": logging.WARNING, "error": logging.ERROR, "fatal": logging.CRITICAL,
+           "panic": logging.CRITICAL}
+
+
+def setup_logging(level: str) -> None:
+    """Log to stderr at OCIS_LOG_LEVEL (oCIS names: debug, info, warn, error, fatal, panic)."""
+    logging.basicConfig(level=_LEVELS.get(level.lower(), logging.ERROR), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+
+
+async def _serve(config: Config, only: Sequence[str] | None) -> int:
+    runtime = Runtime(config, only=only)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, runtime.request_stop)
+    try:
+        try:
+            await runtime.start()
+        except GaveUp as exc:
+            log.critical("%s", exc)
+            return 1
+        code = await runtime.wait()
+        log.info("stopping (%s)", "a service failed" if code else "signal")
+        await runtime.stop()
+        return code
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def run_server(config: Config, only: list[str] | None = None) -> int:
+    """Run until stopped; blocking. `only` runs just these services (`ocis <svc> server`)."""
+    setup_logging(config.log_level)
+    try:
+        config.require_initialized()
+        return asyncio.run(_serve(config, only))
+    except ConfigError as exc:
+        print(f"ocis: {exc.message}", file=sys.stderr)
+        return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point without the CLI: `python -m ocis_server.runtime.main [service ...]`."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        print(f"ocis: {exc.message}", file=sys.stderr)
+        return 1
+    return run_server(config, only=args or None)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
