@@ -1,0 +1,1 @@
+complete --command ocis --no-files --arguments "(env _OCIS_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) ocis)" --condition "env _OCIS_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) ocis"

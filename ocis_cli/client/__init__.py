@@ -1,0 +1,58 @@
+"""The async client SDK for an oCIS server: one `Client` per server and user, one object per surface.
+
+    async with Client("https://cloud.example", user="einstein", password=pw) as c:
+        drives = await c.graph.my_drives()
+        await c.webdav.mkcol(drives[0].id, "/docs")
+
+Errors are typed (`ocis_cli.client.errors`). Imports no typer, rich, textual or ocis_server.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+from ocis_cli.client.errors import (
+    AuthError,
+    BadRequest,
+    ClientError,
+    Conflict,
+    IntegrityError,
+    Locked,
+    NetworkError,
+    NotFound,
+    PermissionDenied,
+    QuotaExceeded,
+    ServerError,
+    Unavailable,
+)
+from ocis_cli.client.graph import Graph
+from ocis_cli.client.http import HttpClient
+from ocis_cli.client.models import Drive, Health, Resource, ServiceState
+from ocis_cli.client.ocs import Ocs
+from ocis_cli.client.runtime import RuntimeClient
+from ocis_cli.client.webdav import WebDav
+
+__all__ = [
+    "AuthError", "BadRequest", "Client", "ClientError", "Conflict", "Drive", "Health",
+    "IntegrityError", "Locked", "NetworkError", "NotFound", "PermissionDenied", "QuotaExceeded",
+    "Resource", "RuntimeClient", "ServerError", "ServiceState", "Unavailable",
+]
+
+
+class Client:
+    """A signed-in connection to one server: `.graph`, `.webdav`, `.ocs` share one HTTP session."""
+
+    def __init__(self, url: str, *, user: str | None = None, password: str | None = None,
+                 insecure: bool = False, timeout: float = 60.0) -> None:
+        self.http = HttpClient(url, user=user, password=password, insecure=insecure,
+                               timeout=timeout)
+        self.graph = Graph(self.http)
+        self.webdav = WebDav(self.http)
+        self.ocs = Ocs(self.http)
+
+    async def __aenter__(self) -> Self:
+        await self.http.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.http.__aexit__(*exc)

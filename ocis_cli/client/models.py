@@ -1,0 +1,105 @@
+"""Plain dataclasses the SDK returns: drives (Graph), resources (WebDAV), runtime services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Drive:
+    """A storage space as Graph describes it; `raw` keeps the object exactly as the server sent it."""
+
+    id: str
+    name: str
+    drive_type: str
+    alias: str
+    web_dav_url: str
+    quota_used: int | None
+    quota_total: int | None
+    owner_id: str
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_graph(cls, obj: dict[str, Any]) -> Drive:
+        quota = obj.get("quota") or {}
+        root = obj.get("root") or {}
+        owner = ((obj.get("owner") or {}).get("user") or {}).get("id", "")
+        return cls(
+            id=str(obj.get("id", "")),
+            name=str(obj.get("name", "")),
+            drive_type=str(obj.get("driveType", "")),
+            alias=str(obj.get("driveAlias", "")),
+            web_dav_url=str(root.get("webDavUrl", "")),
+            quota_used=_int_or_none(quota.get("used")),
+            quota_total=_int_or_none(quota.get("total")),
+            owner_id=str(owner),
+            raw=obj,
+        )
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """A file or folder from a PROPFIND answer; `path` is space-relative with a leading /."""
+
+    path: str
+    name: str
+    is_folder: bool
+    size: int
+    mtime: datetime | None
+    etag: str
+    id: str
+    permissions: str
+    content_type: str = ""
+    checksums: str = ""
+
+    @property
+    def type(self) -> str:
+        return "folder" if self.is_folder else "file"
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON shape of `ocis ls -o json` / `ocis stat -o json`."""
+        return {
+            "name": self.name,
+            "type": self.type,
+            "size": self.size,
+            "mtime": self.mtime.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if self.mtime else None,
+            "etag": self.etag,
+            "id": self.id,
+            "permissions": self.permissions,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceState:
+    """One service in the runtime's supervisor (`GET /services` of the control API)."""
+
+    name: str
+    state: str
+    group: int | None
+    restarts: int
+    since: str
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> ServiceState:
+        return cls(name=str(obj.get("name", "")), state=str(obj.get("state", "")),
+                   group=_int_or_none(obj.get("group")),
+                   restarts=_int_or_none(obj.get("restarts")) or 0,
+                   since=str(obj.get("since") or ""))
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """The runtime's health answer: healthy or not, and the JSON detail it sent (if any)."""
+
+    healthy: bool
+    status: int
+    detail: Any

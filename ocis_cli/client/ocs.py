@@ -1,0 +1,31 @@
+"""OCS: capabilities and the current user (`/ocs/v2.php/cloud/...?format=json`; ocis-api.md §3.2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ocis_cli.client.errors import ServerError, error_for_status
+from ocis_cli.client.http import HttpClient, ocs_status
+
+
+class Ocs:
+    def __init__(self, http: HttpClient) -> None:
+        self.http = http
+
+    async def _get(self, endpoint: str) -> Any:
+        doc = await self.http.json("GET", f"/ocs/v2.php/{endpoint}", params={"format": "json"})
+        if not isinstance(doc, dict) or "ocs" not in doc:
+            raise ServerError(f"OCS {endpoint}: unexpected answer")
+        status, message = ocs_status(doc)
+        if status != 200:
+            raise error_for_status(status, message or f"OCS {endpoint}: status {status}")
+        return doc["ocs"].get("data")
+
+    async def capabilities(self) -> dict[str, Any]:
+        data = await self._get("cloud/capabilities")
+        return data if isinstance(data, dict) else {}
+
+    async def user(self) -> dict[str, Any]:
+        """`{id, display-name, email, ...}` of the signed-in user."""
+        data = await self._get("cloud/user")
+        return data if isinstance(data, dict) else {}

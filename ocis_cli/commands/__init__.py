@@ -1,0 +1,1 @@
+"""The `ocis` commands, one module per area; each exposes `register(app)`."""

@@ -1,0 +1,45 @@
+"""The `ocis` typer app: global options and the registration of every command module.
+
+Kept cheap to import (no aiohttp, no server modules beyond the service table) so `--help` and tab
+completion stay fast.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ocis_cli.commands import account, files, meta, runtime, spaces, transfer
+from ocis_cli.runner import AppState
+
+app = typer.Typer(
+    name="ocis",
+    help="ownCloud Infinite Scale in Python: run the server, and work with its spaces and files.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=("Examples:\n\n  ocis init --insecure true --admin-password admin && ocis server\n"
+            "  OCIS_PASSWORD=admin ocis login http://127.0.0.1:9200 --user admin "
+            "--password-from-env\n  ocis spaces ls\n  ocis put ./a.txt /docs/\n\n"
+            "Exit codes: `ocis help exit-codes`. Environment: `ocis help environment`."),
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    context: Annotated[str | None, typer.Option(
+        "--context", "-c", envvar="OCIS_CONTEXT",
+        help="Use this saved context instead of the current one (see `ocis context ls`).")] = None,
+) -> None:
+    """ownCloud Infinite Scale in Python: run the server, and work with its spaces and files."""
+    ctx.obj = AppState(context_name=context)
+
+
+for _module in (runtime, account, spaces, files, transfer, meta):
+    _module.register(app)
+
+
+def main() -> None:
+    """Console script entry point (`ocis`, `ocis-py`, `python -m ocis_cli`)."""
+    app(prog_name="ocis")

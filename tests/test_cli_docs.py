@@ -1,0 +1,95 @@
+"""Docs generated from the CLI are current: man pages (one per command) and shell completions."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ocis_cli.docsgen import SHELLS, command_tree, generate, page_name
+from ocis_cli.main import app
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MAN_DIR = REPO_ROOT / "man"
+COMPLETIONS_DIR = REPO_ROOT / "completions"
+SECTIONS = ("NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "ENVIRONMENT", "EXIT STATUS", "SEE ALSO")
+STALE = "stale: run scripts/gen-docs (python -m ocis_cli.docsgen) and commit man/ and completions/"
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("docs")
+    generate(base / "man", base / "completions")
+    return base / "man", base / "completions"
+
+
+def _files(directory: Path) -> dict[str, str]:
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(directory.iterdir()) if p.is_file()}
+
+
+def test_man_pages_are_current(fresh: tuple[Path, Path]) -> None:
+    expected, actual = _files(fresh[0]), _files(MAN_DIR)
+    assert sorted(actual) == sorted(expected), STALE
+    for name, text in expected.items():
+        assert actual[name] == text, f"man/{name} is {STALE}"
+
+
+def test_completions_are_current(fresh: tuple[Path, Path]) -> None:
+    expected, actual = _files(fresh[1]), _files(COMPLETIONS_DIR)
+    assert sorted(actual) == sorted(expected) == [f"ocis.{s}" for s in sorted(SHELLS)], STALE
+    for name, text in expected.items():
+        assert actual[name] == text, f"completions/{name} is {STALE}"
+
+
+def test_every_command_has_a_complete_page() -> None:
+    commands = list(command_tree())
+    assert len(commands) > 30
+    for words, cmd, _ in commands:
+        page = MAN_DIR / f"{page_name(words)}.1"
+        assert page.is_file(), f"no man page for `{' '.join(words)}`"
+        text = page.read_text(encoding="utf-8")
+        for section in SECTIONS:
+            assert f'.SH {section}' in text, f"{page.name} lacks {section}"
+        if not getattr(cmd, "commands", None):
+            assert ".SH EXAMPLES" in text and "ocis " in (cmd.epilog or ""), \
+                f"`{' '.join(words)}` has no example in its help"
+
+
+def test_every_command_answers_help() -> None:
+    runner = CliRunner()
+    for words, _, _ in command_tree():
+        result = runner.invoke(app, [*words[1:], "--help"], prog_name="ocis")
+        assert result.exit_code == 0, (words, result.output)
+        assert f"Usage: {' '.join(words)}" in " ".join(result.output.split())
+
+
+def test_man_pages_render_without_warnings() -> None:
+    if shutil.which("man") is None:
+        pytest.skip("man is not installed")
+    for page in sorted(MAN_DIR.glob("*.1")):
+        proc = subprocess.run(["man", "--warnings", "-l", str(page)], check=False, capture_output=True,
+                              text=True, timeout=30, env={**os.environ, "MANWIDTH": "80"})
+        assert proc.returncode == 0 and proc.stderr == "", (page.name, proc.stderr)
+
+
+def test_completion_scripts_match_what_the_program_prints() -> None:
+    for shell in SHELLS:
+        proc = subprocess.run([sys.executable, "-m", "ocis_cli"], check=False, cwd=REPO_ROOT, text=True,
+                              capture_output=True, timeout=60,
+                              env={**os.environ, "_OCIS_COMPLETE": f"source_{shell}"})
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout == (COMPLETIONS_DIR / f"ocis.{shell}").read_text(), shell
+
+
+def test_bash_completion_completes_subcommands() -> None:
+    proc = subprocess.run([sys.executable, "-m", "ocis_cli"], check=False, cwd=REPO_ROOT, text=True,
+                          capture_output=True, timeout=60,
+                          env={**os.environ, "_OCIS_COMPLETE": "complete_bash",
+                               "COMP_WORDS": "ocis spaces ", "COMP_CWORD": "2"})
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(proc.stdout.split()) == ["create", "ls"]
