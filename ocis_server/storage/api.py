@@ -114,6 +114,7 @@ class Storage(Protocol):
         # folder -> Conflict. The old blob of an overwritten file is kept as a version.
     def blob_path(self, node: Node) -> Path: ...                           # for GET/sendfile
     async def delete(self, space_id: str, path: Parts) -> None: ...        # NotFound; root -> PermissionDenied
+        # (delete and move also drop the locks at and below the source path, RFC 4918 §7.7)
     async def move(self, space_id: str, path: Parts, dst_space_id: str, dst_path: Parts, *,
                    overwrite: bool) -> UploadResult: ...
         # node id survives; Conflict if dst parent missing; PreconditionFailed if dst exists and
@@ -124,6 +125,9 @@ class Storage(Protocol):
 
     # --- dead properties (PROPPATCH); keys are "{namespace}localname", values serialized XML
     async def get_props(self, node_id: str) -> dict[str, str]: ...
+    async def get_props_many(self, node_ids: Sequence[str]) -> dict[str, dict[str, str]]: ...
+        # the dead properties of many nodes in one query (a PROPFIND Depth 1 of a big folder);
+        # nodes without properties are left out of the result
     async def patch_props(self, node_id: str, set_props: dict[str, str],
                           remove: Sequence[str]) -> Node: ...              # atomic; changes etag
 

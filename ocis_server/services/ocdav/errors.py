@@ -1,0 +1,78 @@
+"""The one error renderer of ocdav: domain errors and DAV conditions become SabreDAV-style XML
+bodies (`d:error` + `s:exception` + `s:message`); anything unexpected becomes a generic 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from ocis_server.domain.errors import OcisError
+
+from .xml import CONTENT_TYPE, XML_DECL, esc
+
+log = logging.getLogger("ocis.ocdav")
+
+# Exception class names as SabreDAV (and therefore reva's ocdav) reports them per status.
+_SABRE = {
+    400: "BadRequest", 401: "NotAuthenticated", 403: "Forbidden", 404: "NotFound",
+    405: "MethodNotAllowed", 409: "Conflict", 411: "LengthRequired", 412: "PreconditionFailed",
+    415: "UnsupportedMediaType", 416: "RequestedRangeNotSatisfiable", 423: "Locked",
+    501: "NotImplemented", 503: "ServiceUnavailable", 507: "InsufficientStorage",
+}
+
+
+class DavError(Exception):
+    """A protocol-level failure with an optional RFC 4918 precondition element (raw XML)."""
+
+    def __init__(self, status: int, message: str, condition: str = "",
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.condition = condition
+        self.headers = headers or {}
+
+
+def exception_name(status: int) -> str:
+    name = _SABRE.get(status)
+    return f"Sabre\\DAV\\Exception\\{name}" if name else "Sabre\\DAV\\Exception"
+
+
+def error_body(status: int, message: str, condition: str = "", code: str = "") -> bytes:
+    errorcode = f"<s:errorcode>{esc(code)}</s:errorcode>" if code else ""
+    return XML_DECL + (
+        '<d:error xmlns:d="DAV:" xmlns:s="http://sabredav.org/ns">'
+        f"{condition}<s:exception>{exception_name(status)}</s:exception>"
+        f"<s:message>{esc(message)}</s:message>{errorcode}</d:error>").encode()
+
+
+def error_response(status: int, message: str, condition: str = "", code: str = "",
+                   headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, body=error_body(status, message, condition, code),
+                        headers={"Content-Type": CONTENT_TYPE, **(headers or {})})
+
+
+@web.middleware
+async def error_middleware(request: web.Request,
+                           handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                           ) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except DavError as exc:
+        return error_response(exc.status, exc.message, exc.condition, headers=exc.headers)
+    except OcisError as exc:
+        headers = {"WWW-Authenticate": 'Basic realm="ocis"'} if exc.status == 401 else None
+        return error_response(exc.status, exc.message, code=exc.code, headers=headers)
+    except web.HTTPException as exc:
+        if exc.status >= 400 and not exc.body:
+            return error_response(exc.status, exc.reason, headers=dict(exc.headers))
+        raise
+    except ConnectionResetError:
+        raise
+    except Exception:
+        # Never leak host paths or tracebacks to the client (security.md #33).
+        log.exception("ocdav: unexpected error on %s %s", request.method, request.path)
+        return error_response(500, "Internal Server Error")

@@ -1,0 +1,182 @@
+"""GET/HEAD (sendfile, single Range, conditional requests) and PUT (streamed into storage,
+X-OC-Mtime, OC-Checksum, If-Match) with the headers ownCloud clients read (ocis-api.md §3.4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from ocis_server.domain.errors import BadRequest, Conflict, MethodNotAllowed, NotFound
+from ocis_server.storage import Node
+
+from .errors import DavError
+from .locking import check_locks
+from .namespaces import DavTarget, request_target, storage_of
+from .propfind import http_date, mimetype
+
+CHECKSUM_ALGOS = ("SHA1", "MD5", "ADLER32")
+# Conditional headers evaluated here against the node etag, so FileResponse never sees them.
+_CONDITIONAL = ("If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since",
+                "If-Range", "Accept-Encoding")
+
+
+def node_headers(node: Node, target: DavTarget) -> dict[str, str]:
+    """ETag, OC-ETag, OC-FileId, Last-Modified: what PUT, MOVE and GET all report."""
+    etag = f'"{node.etag}"'
+    return {"ETag": etag, "OC-ETag": etag, "OC-FileId": node.resource_id,
+            "Last-Modified": http_date(node.mtime),
+            "OC-Perm": target.access.webdav_permissions(is_dir=node.is_dir)}
+
+
+def _etag_list(header: str) -> list[str]:
+    return [e.strip().removeprefix("W/") for e in header.split(",") if e.strip()]
+
+
+def _precondition(request: web.Request, node: Node | None, *, safe: bool) -> None:
+    """If-Match / If-None-Match / If-Modified-Since against the node (RFC 9110 §13.2.2)."""
+    etag = f'"{node.etag}"' if node else None
+    if_match = request.headers.get("If-Match")
+    if if_match is not None:
+        tags = _etag_list(if_match)
+        if etag is None or ("*" not in tags and etag not in tags):
+            raise DavError(412, "The If-Match precondition failed")
+    if_none = request.headers.get("If-None-Match")
+    if if_none is not None and etag is not None:
+        tags = _etag_list(if_none)
+        if "*" in tags or etag in tags:
+            if safe:
+                raise web.HTTPNotModified(headers={"ETag": etag})
+            raise DavError(412, "The If-None-Match precondition failed")
+    ims = request.headers.get("If-Modified-Since")
+    if safe and ims and if_none is None and node is not None:
+        try:
+            since = parsedate_to_datetime(ims).timestamp()
+        except (TypeError, ValueError):
+            return
+        if int(node.mtime) <= since:
+            raise web.HTTPNotModified(headers={"ETag": f'"{node.etag}"'})
+
+
+class BlobResponse(web.FileResponse):
+    """FileResponse (sendfile, Range) that reports the node's etag and mtime, not the blob's."""
+
+    def __init__(self, node: Node, path: Any, headers: dict[str, str]) -> None:
+        super().__init__(path, headers=headers)
+        self._node = node
+
+    async def prepare(self, request: Any) -> Any:
+        # The handler prepares with a request stripped of conditional headers; aiohttp's own
+        # second call (with the original request) must not send the file again.
+        if self.prepared:
+            return None
+        return await super().prepare(request)
+
+    @property
+    def etag(self) -> Any:
+        return web.StreamResponse.etag.fget(self)  # type: ignore[attr-defined]
+
+    @etag.setter
+    def etag(self, value: Any) -> None:
+        web.StreamResponse.etag.fset(self, self._node.etag)  # type: ignore[attr-defined]
+
+    @property
+    def last_modified(self) -> Any:
+        return web.StreamResponse.last_modified.fget(self)  # type: ignore[attr-defined]
+
+    @last_modified.setter
+    def last_modified(self, value: Any) -> None:
+        web.StreamResponse.last_modified.fset(self, self._node.mtime)  # type: ignore[attr-defined]
+
+
+async def handle_get(request: web.Request) -> web.StreamResponse:
+    target = await request_target(request)
+    storage = storage_of(request)
+    node = await storage.lookup(target.space_id, target.path)
+    _precondition(request, node, safe=True)
+    if node.is_dir:
+        if request.method == "HEAD":   # a stat of a folder: its etag and id, no body
+            return web.Response(status=200, headers=node_headers(node, target))
+        raise MethodNotAllowed("GET is not supported on collections")
+    headers = node_headers(node, target)
+    headers["Content-Type"] = mimetype(node.name)
+    headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(node.name, safe='')}"
+    headers["Accept-Ranges"] = "bytes"
+    if "SHA1" in node.checksums:
+        headers["OC-Checksum"] = f"SHA1:{node.checksums['SHA1']}"
+    if node.size == 0 or node.blob_id is None:
+        return web.Response(status=200, body=b"", headers=headers)
+    clean = CIMultiDict(request.headers)
+    if_range = clean.get("If-Range")
+    if if_range is not None and if_range.strip().removeprefix("W/") != headers["ETag"]:
+        clean.popall("Range", None)     # a stale If-Range means: send the whole file
+    for name in _CONDITIONAL:
+        clean.popall(name, None)
+    response = BlobResponse(node, storage.blob_path(node), headers)
+    await response.prepare(request.clone(headers=clean))
+    return response
+
+
+async def _body(request: web.Request) -> AsyncIterator[bytes]:
+    async for chunk in request.content.iter_chunked(256 * 1024):
+        yield chunk
+
+
+def _mtime(request: web.Request) -> float | None:
+    value = request.headers.get("X-OC-Mtime")     # header names are case-insensitive (rclone)
+    if value is None:
+        return None
+    try:
+        return float(value.strip())
+    except ValueError:
+        raise BadRequest("invalid X-OC-Mtime header") from None
+
+
+def _checksum(request: web.Request) -> tuple[str, str] | None:
+    value = request.headers.get("OC-Checksum")
+    if not value:
+        return None
+    algo, sep, digest = value.strip().partition(":")
+    if not sep or not digest:
+        raise BadRequest("invalid OC-Checksum header")
+    algo = algo.upper()
+    if algo not in CHECKSUM_ALGOS:
+        return None
+    return algo, digest.strip().lower()
+
+
+async def handle_put(request: web.Request) -> web.StreamResponse:
+    target = await request_target(request)
+    if "Content-Range" in request.headers:
+        raise BadRequest("Content-Range is not allowed on PUT")   # reva put.go
+    if not target.rel and not target.base:
+        raise Conflict("cannot PUT to the space root")
+    target.access.require_write()
+    storage = storage_of(request)
+    try:
+        node: Node | None = await storage.lookup(target.space_id, target.path)
+    except NotFound:
+        node = None
+    if node is not None and node.is_dir:
+        raise Conflict("a folder with this name exists")
+    await check_locks(request, target, membership=node is None, exists=node is not None)
+    _precondition(request, node, safe=False)
+    length = request.content_length
+    expected = request.headers.get("X-Expected-Entity-Length", "")
+    if length is None and expected.isdigit():
+        length = int(expected)
+    mtime = _mtime(request)
+    result = await storage.upload(
+        target.space_id, target.path, _body(request), length=length, mtime=mtime,
+        if_match=node.etag if node is not None and "If-Match" in request.headers else None,
+        if_none_match_any=request.headers.get("If-None-Match", "").strip() == "*",
+        checksum=_checksum(request))
+    headers = node_headers(result.node, target)
+    if mtime is not None:
+        headers["X-OC-Mtime"] = "accepted"
+    return web.Response(status=201 if result.created else 204, headers=headers)

@@ -1,0 +1,143 @@
+"""XML for ocdav: hardened request parsing (defusedxml, size and depth caps) and the byte
+fragments responses are built from (no DOM for responses, DESIGN.md §9).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from xml.etree.ElementTree import Element, ParseError
+
+import defusedxml.ElementTree as DefusedET  # type: ignore[import-untyped]
+from aiohttp import web
+from defusedxml import DefusedXmlException
+
+from ocis_server.domain.errors import BadRequest, PayloadTooLarge
+
+from .config import OcdavConfig
+
+NS_DAV = "DAV:"
+NS_OC = "http://owncloud.org/ns"
+NS_OCS = "http://open-collaboration-services.org/ns"
+NS_NC = "http://nextcloud.org/ns"
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+# Prefixes declared once on every multistatus root; other namespaces are declared inline.
+PREFIXES = {NS_DAV: "d", NS_OC: "oc", NS_OCS: "ocs", NS_NC: "nc"}
+ROOT_XMLNS = " ".join(f'xmlns:{p}="{ns}"' for ns, p in PREFIXES.items())
+XML_DECL = b'<?xml version="1.0" encoding="utf-8"?>\n'
+CONTENT_TYPE = "application/xml; charset=utf-8"   # owncloudcmd checks this exact substring
+
+QName = tuple[str, str]   # (namespace, local name); "" is the empty namespace
+
+
+async def read_xml(request: web.Request, conf: OcdavConfig) -> Element | None:
+    """The parsed XML body of a request, None when empty. A declared Content-Length over the
+    cap is refused with 413 before a byte is read; a chunked body is cut off at the cap."""
+    limit = conf.max_xml_body
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge("the request body is too large")
+    data = bytearray()
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        data += chunk
+        if len(data) > limit:
+            raise PayloadTooLarge("the request body is too large")
+    return parse_body(bytes(data), max_depth=conf.max_xml_depth)
+
+
+def parse_body(data: bytes, *, max_depth: int) -> Element | None:
+    """Parse a request body; None when it is empty. Entities, DTDs and deep nesting -> 400."""
+    if not data.strip():
+        return None
+    try:
+        root: Element = DefusedET.fromstring(data, forbid_dtd=True, forbid_entities=True,
+                                    forbid_external=True)
+    except (ParseError, DefusedXmlException, ValueError) as exc:
+        raise BadRequest(f"invalid XML body: {type(exc).__name__}") from None
+    _check_depth(root, max_depth)
+    return root
+
+
+def _check_depth(root: Element, max_depth: int) -> None:
+    # Iterative: a 100 000-deep body parses fine, so the cap is ours (security.md §1a.9).
+    stack = [(root, 1)]
+    while stack:
+        el, depth = stack.pop()
+        if depth > max_depth:
+            raise BadRequest("XML body nests too deeply")
+        stack.extend((child, depth + 1) for child in el)
+
+
+def qname(tag: str) -> QName:
+    """ElementTree's `{ns}local` (or bare `local` for the empty namespace) as a pair."""
+    if tag.startswith("{"):
+        ns, _, local = tag[1:].partition("}")
+        return ns, local
+    return "", tag
+
+
+def prop_key(name: QName) -> str:
+    """The storage key of a dead property: `{namespace}localname` (`{}x` for no namespace)."""
+    return f"{{{name[0]}}}{name[1]}"
+
+
+def key_qname(key: str) -> QName:
+    ns, _, local = key[1:].partition("}")
+    return ns, local
+
+
+def is_tag(el: Element, ns: str, local: str) -> bool:
+    return el.tag == f"{{{ns}}}{local}"
+
+
+def esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def esc_attr(text: str) -> str:
+    return esc(text).replace('"', "&quot;")
+
+
+@lru_cache(maxsize=4096)
+def tags(name: QName) -> tuple[str, str, str]:
+    """(open, close, empty) tags of a property, with an inline xmlns when needed."""
+    ns, local = name
+    prefix = PREFIXES.get(ns)
+    if prefix is not None:
+        full = f"{prefix}:{local}"
+        decl = ""
+    elif ns == "":
+        full, decl = local, ' xmlns=""'
+    else:
+        full, decl = f"x:{local}", f' xmlns:x="{esc_attr(ns)}"'
+    return f"<{full}{decl}>", f"</{full}>", f"<{full}{decl}/>"
+
+
+def inner_xml(el: Element) -> str:
+    """The content of `el` (text and child elements) as self-contained XML: every element
+    declares its own namespace, so the fragment can be embedded anywhere later."""
+    parts = [esc(el.text or "")]
+    for child in el:
+        parts.append(_element_xml(child))
+        parts.append(esc(child.tail or ""))
+    return "".join(parts)
+
+
+def _element_xml(el: Element) -> str:
+    ns, local = qname(el.tag)
+    attrs = [f' xmlns="{esc_attr(ns)}"']
+    for i, (key, value) in enumerate(el.attrib.items()):
+        ans, alocal = qname(key)
+        if ans == XML_NS:          # xml:lang and friends: the prefix is reserved, never declared
+            attrs.append(f' xml:{alocal}="{esc_attr(value)}"')
+        elif ans:
+            attrs.append(f' xmlns:a{i}="{esc_attr(ans)}" a{i}:{alocal}="{esc_attr(value)}"')
+        else:
+            attrs.append(f' {alocal}="{esc_attr(value)}"')
+    content = inner_xml(el)
+    if not content:
+        return f"<{local}{''.join(attrs)}/>"
+    return f"<{local}{''.join(attrs)}>{content}</{local}>"
+
+
+def text_of(el: Element) -> str:
+    """All text below an element (for simple values such as oc:favorite)."""
+    return "".join(el.itertext()).strip()
