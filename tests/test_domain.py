@@ -25,6 +25,7 @@ def test_split_path_accepts(raw, parts):
     "/a%2fb", "/a%2Fb", "//a", "/a//b",
     "/a%00b", "/a\x00b", "/a%0ab", "/a%0db", "/a%0cb", "/a%5cb", "/a\\b", "/a%7f",
     "/%ff%fe", "/" + "x" * 256, "/" + "é" * 128,
+    "/evil\udcff",                   # a raw 0xFF byte after aiohttp's surrogateescape decoding
 ])
 def test_split_path_refuses(raw):
     with pytest.raises(InvalidName):
@@ -50,3 +51,9 @@ def test_resource_id_roundtrip_and_encoded_separators():
 def test_resource_id_refuses_garbage(bad):
     with pytest.raises(BadRequest):
         ResourceId.parse(bad)
+
+
+def test_unencoded_paths_refuse_lone_surrogates():
+    with pytest.raises(InvalidName):
+        split_path("/a/\udcff", encoded=False)
+    assert split_path("/a/b c", encoded=False) == ("a", "b c")

@@ -42,7 +42,14 @@ def split_path(raw: str, *, encoded: bool = True) -> tuple[str, ...]:
         if encoded:
             try:
                 segment = unquote_to_bytes(segment).decode("utf-8", errors="strict")
-            except UnicodeDecodeError:
+            except UnicodeError:
+                # Decode: bad percent-encoded bytes. Encode: aiohttp hands raw non-UTF-8 header
+                # bytes over as lone surrogates (surrogateescape), which cannot be re-encoded.
+                raise InvalidName("path is not valid UTF-8") from None
+        else:
+            try:
+                segment.encode("utf-8")
+            except UnicodeEncodeError:
                 raise InvalidName("path is not valid UTF-8") from None
         parts.append(validate_name(segment))
     return tuple(parts)
