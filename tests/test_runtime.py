@@ -167,6 +167,28 @@ async def test_stop_lets_in_flight_requests_finish(tmp_path: Path,
         await http.get(f"{runtime.url}/echo/public/")           # no longer accepting
 
 
+async def test_early_error_with_an_unread_body_completes_and_stop_is_prompt(tmp_path: Path) -> None:
+    """A 409 answered before a big PUT body is read must finish (a shadowed aiohttp flow-control
+    flag once left such responses hanging in drain until the shutdown timeout)."""
+    runtime = Runtime(make_test_config(tmp_path))
+    await runtime.start()
+    try:
+        host, port = runtime.url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        body = os.urandom(1_200_000)
+        auth = base64.b64encode(b"admin:admin").decode()
+        writer.write(f"PUT /remote.php/webdav/no-such-folder/f.bin HTTP/1.1\r\nHost: x\r\n"
+                     f"Authorization: Basic {auth}\r\nContent-Length: {len(body)}\r\n\r\n".encode())
+        writer.write(body)
+        status = await asyncio.wait_for(reader.readline(), 5)
+        assert status.startswith(b"HTTP/1.1 409")
+        writer.close()
+    finally:
+        started = time.monotonic()
+        await runtime.stop()
+    assert time.monotonic() - started < 5
+
+
 async def test_without_a_user_store_the_proxy_answers_502(tmp_path: Path,
                                                          http: aiohttp.ClientSession) -> None:
     specs = (ECHO, ServiceSpec("proxy", "front door", group=5))

@@ -50,7 +50,8 @@ FIELDS: tuple[Field, ...] = (
           ("PROXY_HEADER_READ_TIMEOUT",),
           "seconds a new connection may take to send its request headers (slowloris guard)"),
     Field("proxy_idle_timeout", "proxy.idle_timeout", "float", 75.0, ("PROXY_IDLE_TIMEOUT",),
-          "seconds an idle keep-alive connection stays open"),
+          "seconds an idle keep-alive connection stays open; also how long a request body may "
+          "stall between chunks before the connection is closed"),
     Field("proxy_max_body_size", "proxy.max_body_size", "int", 16 * 1024 * 1024,
           ("PROXY_MAX_BODY_SIZE",),
           "bytes a request body read in one piece may have (XML/JSON); uploads stream and are not capped"),

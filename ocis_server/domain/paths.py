@@ -40,12 +40,7 @@ def split_path(raw: str, *, encoded: bool = True) -> tuple[str, ...]:
     parts: list[str] = []
     for segment in body.split("/"):
         if encoded:
-            try:
-                segment = unquote_to_bytes(segment).decode("utf-8", errors="strict")
-            except UnicodeError:
-                # Decode: bad percent-encoded bytes. Encode: aiohttp hands raw non-UTF-8 header
-                # bytes over as lone surrogates (surrogateescape), which cannot be re-encoded.
-                raise InvalidName("path is not valid UTF-8") from None
+            segment = decode_segment(segment)
         else:
             try:
                 segment.encode("utf-8")
@@ -53,6 +48,17 @@ def split_path(raw: str, *, encoded: bool = True) -> tuple[str, ...]:
                 raise InvalidName("path is not valid UTF-8") from None
         parts.append(validate_name(segment))
     return tuple(parts)
+
+
+def decode_segment(segment: str) -> str:
+    """Percent-decode one URL segment as strict UTF-8 (no name validation); InvalidName if it
+    is not valid UTF-8."""
+    try:
+        return unquote_to_bytes(segment).decode("utf-8", errors="strict")
+    except UnicodeError:
+        # Decode: bad percent-encoded bytes. Encode: aiohttp hands raw non-UTF-8 header
+        # bytes over as lone surrogates (surrogateescape), which cannot be re-encoded.
+        raise InvalidName("path is not valid UTF-8") from None
 
 
 def join_path(parts: tuple[str, ...] | list[str]) -> str:

@@ -1,9 +1,11 @@
-"""The public HTTP listener: aiohttp's server behind a header-read deadline.
+"""The public HTTP listener: aiohttp's server with read deadlines and input-free error bodies.
 
-aiohttp has no header-read timeout (reference/security.md #49: slowloris connections stayed open),
-so each connection is wrapped in a protocol that closes it when the first request's headers have
-not fully arrived in time. Later requests on a kept-alive connection are bounded by aiohttp's
-keep-alive timeout, which closes a connection whose next request is incomplete.
+aiohttp has no header-read or body-read timeout (reference/security.md #49: slowloris connections
+stayed open), so each connection's request handler closes it when a request's headers have not
+fully arrived `header_timeout` seconds after its first byte (after connect for the first request),
+or when a request body stalls for `body_timeout` seconds between chunks (not while the server
+itself has paused reading). Parser errors (e.g. a header over the size limit) answer a generic
+body: aiohttp's default one quotes the start of the offending line, which may be credentials.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ import asyncio
 import logging
 import socket
 from collections.abc import Callable, Sequence
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
 
 from ocis_server.services import ServiceSpec
 from ocis_server.services.context import ServiceContext
@@ -24,64 +29,123 @@ from .units import HttpUnit
 
 log = logging.getLogger("ocis.proxy")
 
-_END_OF_HEADERS = b"\r\n\r\n"
 
+class GuardedRequestHandler(RequestHandler):
+    """aiohttp's per-connection handler plus the header/body read deadlines and a generic
+    body for protocol errors. Reads two aiohttp internals: `_request_count` (requests parsed
+    so far) and `_messages` (parsed requests with their body streams, not yet handled).
+    Attribute names must not collide with aiohttp's own slots: `_paused` there is the write
+    flow-control flag, and shadowing it once made every early error response hang in drain."""
 
-class HeaderDeadline(asyncio.Protocol):
-    """Delegates everything to aiohttp's request handler; closes the transport if the request
-    headers are not complete `timeout` seconds after the connection opened."""
+    __slots__ = ("_body", "_body_timeout", "_deadline", "_due", "_header_timeout", "_app_paused",
+                 "_what")
 
-    def __init__(self, inner: Any, timeout: float) -> None:
-        self._inner = inner
-        self._timeout = timeout
-        self._timer: asyncio.TimerHandle | None = None
-        self._transport: asyncio.Transport | None = None
-        self._tail = b""
+    def __init__(self, manager: Any, *, header_timeout: float, body_timeout: float,
+                 **kwargs: Any) -> None:
+        super().__init__(manager, **kwargs)
+        self._header_timeout = header_timeout
+        self._body_timeout = body_timeout
+        self._deadline: asyncio.TimerHandle | None = None
+        self._due = 0.0                 # loop time the current deadline is due
+        self._what = ""                 # what the current deadline waits for (for the log)
+        self._body: Any = None          # the body stream of the last request, until complete
+        self._app_paused = False        # reading paused by the server (backpressure)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-        if self._timeout > 0:
-            self._timer = asyncio.get_running_loop().call_later(self._timeout, self._expire)
-        self._inner.connection_made(transport)
-
-    def _expire(self) -> None:
-        self._timer = None
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.abort()
+        super().connection_made(transport)
+        self._arm(self._header_timeout, "request headers")
 
     def data_received(self, data: bytes) -> None:
-        if self._timer is not None:
-            # Keep only the last 3 bytes to find CRLFCRLF split across reads.
-            window = self._tail + data
-            if _END_OF_HEADERS in window:
-                self._timer.cancel()
-                self._timer = None
-                self._tail = b""
-            else:
-                self._tail = window[-3:]
-        self._inner.data_received(data)
+        parsed = self._request_count
+        super().data_received(data)
+        new = self._request_count > parsed and bool(self._messages)
+        if new:
+            self._body = self._messages[-1][1]         # headers complete: a new request
+            self._cancel()
+        if self._body is not None and not self._body.is_eof():
+            if not self._app_paused:                   # a body chunk: the stall clock restarts
+                self._arm(self._body_timeout, "request body", restart=True)
+        elif new or self._body is not None:            # this data completed a request
+            self._body = None
+            self._cancel()
+        elif data:                                     # first bytes of the next request
+            self._arm(self._header_timeout, "request headers")
 
-    def eof_received(self) -> bool | None:
-        result: bool | None = self._inner.eof_received()
-        return result
+    def pause_reading(self) -> None:
+        """The app is not consuming the body yet: the client is not the one stalling."""
+        self._app_paused = True
+        self._cancel()
+        super().pause_reading()
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._transport = None
-        self._inner.connection_lost(exc)
+    def resume_reading(self, resume_parser: bool = True) -> None:
+        self._app_paused = False
+        super().resume_reading(resume_parser)
+        if self._body is not None and not self._body.is_eof() and not self._app_paused:
+            self._arm(self._body_timeout, "request body", restart=True)
 
-    def pause_writing(self) -> None:
-        self._inner.pause_writing()
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._cancel()
+        self._body = None
+        super().connection_lost(exc)
 
-    def resume_writing(self) -> None:
-        self._inner.resume_writing()
+    def handle_error(self, request: BaseRequest, status: int = 500,
+                     exc: BaseException | None = None, message: str | None = None) -> web.StreamResponse:
+        if isinstance(exc, ConnectionError) and self.transport is None:
+            # The client went away (or a read deadline closed the connection) mid-request.
+            log.debug("connection lost during %s %s", request.method, request.path)
+            response = web.Response(status=status)
+            response.force_close()
+            return response
+        if status >= 500:
+            return super().handle_error(request, status, exc, message)   # generic, no traceback
+        # The parser's message quotes the rejected input (a header may hold credentials).
+        log.info("HTTP %d for a malformed request from %s: %s", status, request.remote,
+                 type(exc).__name__ if exc is not None else "protocol error")
+        if request.writer.output_size > 0:
+            raise ConnectionError("response already started, cannot send the error")
+        try:
+            text = f"{status} {HTTPStatus(status).phrase}"
+        except ValueError:
+            text = str(status)
+        response = web.Response(status=status, text=text + "\n")
+        response.force_close()
+        return response
+
+    def _arm(self, timeout: float, what: str, *, restart: bool = False) -> None:
+        """Start a deadline; `restart` pushes a running one back (cheap: no new timer per read,
+        the timer re-checks `_due` when it fires)."""
+        if timeout <= 0 or (self._deadline is not None and not restart):
+            return
+        loop = asyncio.get_running_loop()
+        self._due, self._what = loop.time() + timeout, what
+        if self._deadline is not None and self._deadline.when() > self._due:
+            self._cancel()                             # a shorter deadline than the running one
+        if self._deadline is None:
+            self._deadline = loop.call_at(self._due, self._expire)
+
+    def _cancel(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expire(self) -> None:
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._due:                    # pushed back by a later read
+            self._deadline = loop.call_at(self._due, self._expire)
+            return
+        self._deadline = None
+        if self.transport is not None and not self.transport.is_closing():
+            log.info("closing a connection: %s not received in time", self._what)
+            self.transport.abort()
 
 
-def guarded_factory(factory: Callable[[], Any], header_timeout: float) -> Callable[[], HeaderDeadline]:
-    return lambda: HeaderDeadline(factory(), header_timeout)
+def guarded_factory(server: Any, handler_args: dict[str, Any], header_timeout: float,
+                    body_timeout: float) -> Callable[[], GuardedRequestHandler]:
+    """The protocol factory for `loop.create_server`: one GuardedRequestHandler per connection
+    of the aiohttp `server` (the runner's), with the same arguments the runner was given."""
+    loop = asyncio.get_running_loop()
+    return lambda: GuardedRequestHandler(server, loop=loop, header_timeout=header_timeout,
+                                         body_timeout=body_timeout, **handler_args)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -110,17 +174,18 @@ class ProxyUnit:
     async def start(self) -> None:
         config = self.ctx.config
         mounted = [(unit.spec, mount, app) for unit in self._http_units for mount, app in unit.apps()]
+        handler_args: dict[str, Any] = {"keepalive_timeout": config.proxy_idle_timeout,
+                                        "max_line_size": config.proxy_max_header_size,
+                                        "max_field_size": config.proxy_max_header_size}
         runner = web.AppRunner(build_app(self.ctx, mounted), handle_signals=False,
-                               keepalive_timeout=config.proxy_idle_timeout,
-                               shutdown_timeout=config.proxy_shutdown_timeout,
-                               max_line_size=config.proxy_max_header_size,
-                               max_field_size=config.proxy_max_header_size)
+                               shutdown_timeout=config.proxy_shutdown_timeout, **handler_args)
         await runner.setup()
         sock, self._sock = self._sock or bind(*self.address), None
         assert runner.server is not None
         try:
             self._server = await asyncio.get_running_loop().create_server(
-                guarded_factory(runner.server, config.proxy_header_read_timeout), sock=sock)
+                guarded_factory(runner.server, handler_args, config.proxy_header_read_timeout,
+                                config.proxy_idle_timeout), sock=sock)
         except BaseException:
             sock.close()
             await runner.cleanup()

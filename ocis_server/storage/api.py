@@ -113,6 +113,7 @@ class Storage(Protocol):
         # PreconditionFailed, fsyncs, renames and commits. Parent missing -> Conflict; target is a
         # folder -> Conflict. The old blob of an overwritten file is kept as a version.
     def blob_path(self, node: Node) -> Path: ...                           # for GET/sendfile
+    async def read_small(self, node: Node) -> bytes: ...                    # whole small file; NotFound
     async def delete(self, space_id: str, path: Parts) -> None: ...        # NotFound; root -> PermissionDenied
         # (delete and move also drop the locks at and below the source path, RFC 4918 §7.7)
     async def move(self, space_id: str, path: Parts, dst_space_id: str, dst_path: Parts, *,

@@ -1,5 +1,5 @@
 """The blob store: file contents on disk addressed by blob id only (never by a user path), written
-to a temp file while hashing SHA1/MD5/ADLER32, fsynced and renamed into place (DESIGN.md §4).
+to a temp file while hashing SHA1/MD5/ADLER32, renamed into place and fsynced (DESIGN.md §4).
 All methods here are blocking; the storage provider calls them from its I/O threads.
 """
 
@@ -12,7 +12,7 @@ import shutil
 import uuid
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from ocis_server.domain.errors import BadRequest, ChecksumMismatch
 
 TEMP_PREFIX = "put-"
 CHECKSUM_ALGORITHMS = ("sha1", "md5", "adler32")
+_PARALLEL_HASH_AT = 256 * 1024   # blocks from this size hash MD5 in the helper thread
 _FLUSH_AT = 1 << 20  # hand at most ~1 MiB per thread hop: hashing and writing overlap receiving
 
 
@@ -46,8 +47,9 @@ class Digest:
 class TempBlob:
     """One upload in progress: a temp file plus running hashes. Not thread-safe; one writer."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, helper: Executor | None = None) -> None:
         self.path = path
+        self._helper = helper   # hashes MD5 of big blocks beside the write (never waits itself)
         self._fh: object = None
         self._sha1 = hashlib.sha1(usedforsecurity=False)
         self._md5 = hashlib.md5(usedforsecurity=False)
@@ -57,21 +59,35 @@ class TempBlob:
     def write(self, data: bytes) -> None:
         if self._fh is None:
             self._fh = open(self.path, "xb")  # noqa: SIM115 - closed in finish/discard
-        self._fh.write(data)  # type: ignore[attr-defined]
-        self._sha1.update(data)
-        self._md5.update(data)
-        self._adler = zlib.adler32(data, self._adler)
+        # hashlib releases the GIL on big blocks: MD5 (the slowest) runs on another core
+        # while this thread writes and hashes SHA1 and ADLER32.
+        md5 = (self._helper.submit(self._md5.update, data)
+               if self._helper is not None and len(data) >= _PARALLEL_HASH_AT else None)
+        try:
+            self._fh.write(data)  # type: ignore[attr-defined]
+            self._sha1.update(data)
+            self._adler = zlib.adler32(data, self._adler)
+        finally:
+            if md5 is not None:
+                md5.result()
+        if md5 is None:
+            self._md5.update(data)
         self.size += len(data)
 
     def finish(self) -> Digest:
-        """Flush and fsync the content; the file stays in tmp until `BlobStore.place`."""
+        """Flush the content; the file stays open in tmp until `BlobStore.place` makes it durable
+        (or `discard` drops it)."""
         if self._fh is None:
             self._fh = open(self.path, "xb")  # noqa: SIM115 - an empty upload is a real file
-        fh = self._fh
-        fh.flush()  # type: ignore[attr-defined]
-        os.fsync(fh.fileno())  # type: ignore[attr-defined]
-        fh.close()  # type: ignore[attr-defined]
+        self._fh.flush()  # type: ignore[attr-defined]
         return Digest(self.size, self._sha1.hexdigest(), self._md5.hexdigest(), f"{self._adler:08x}")
+
+    def sync_and_close(self) -> None:
+        """fsync the (finished) content and close the file."""
+        fh = self._fh
+        if fh is not None:
+            os.fsync(fh.fileno())  # type: ignore[attr-defined]
+            fh.close()  # type: ignore[attr-defined]
 
     def discard(self) -> None:
         if self._fh is not None:
@@ -86,6 +102,10 @@ class BlobStore:
     def __init__(self, root: Path) -> None:
         self.blobs = root / "blobs"
         self.tmp = root / "tmp"
+        self._hasher = ThreadPoolExecutor(2, thread_name_prefix="ocis-storage-hash")
+
+    def close(self) -> None:
+        self._hasher.shutdown(wait=True)
 
     def setup(self) -> None:
         self.blobs.mkdir(parents=True, exist_ok=True)
@@ -98,13 +118,17 @@ class BlobStore:
         return self.blobs / blob_id[0:2] / blob_id[2:4] / blob_id
 
     def temp(self) -> TempBlob:
-        return TempBlob(self.tmp / f"{TEMP_PREFIX}{uuid.uuid4()}")
+        return TempBlob(self.tmp / f"{TEMP_PREFIX}{uuid.uuid4()}", self._hasher)
 
     def place(self, temp: TempBlob, blob_id: str) -> None:
-        """Move a finished temp file to its blob path and make the rename durable."""
+        """Move a finished temp file to its blob path, then make content and rename durable.
+        The content is synced after the rename so one journal commit carries both (the
+        directory sync then finds nothing left to do); the blob is not referenced by any node
+        until the metadata commit that follows, so a crash in between leaves nothing visible."""
         target = self.path(blob_id)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.rename(temp.path, target)
+        temp.sync_and_close()
         _fsync_dir(target.parent)
 
     def link(self, pairs: Iterable[tuple[str, str]]) -> None:

@@ -1,6 +1,7 @@
 """`SqliteStorage`: the default storage provider. Metadata in one SQLite database (WAL, one writer
 thread, a small pool of reader threads), contents in the id-addressed blob store (DESIGN.md §4, §9).
-The event loop only awaits: every query and file operation runs in a thread.
+The event loop only awaits: every query and file operation runs in a thread; reads clients repeat
+(lookups, listings, locks) are answered from memory until the next commit.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import functools
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -41,6 +43,11 @@ from .writer import Tx, Writer
 T = TypeVar("T")
 _READERS = 3
 _IO_THREADS = 4
+_CACHE_WEIGHT = 30_000   # cached results (a listing counts per entry); cleared by every commit
+_PRECHECK_ABOVE = 64 * 1024   # uploads up to this size are only checked at commit
+_SMALL_BLOB = 64 * 1024             # blobs up to this size may be kept in memory ...
+_SMALL_CACHE_BYTES = 8 * 1024 * 1024   # ... up to this many bytes in all
+_IN_CHUNK = 900   # ids per IN (...) list, under SQLite's default 999 parameters
 
 
 def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
@@ -70,6 +77,15 @@ class SqliteStorage:
         self._reader_conns: list[sqlite3.Connection] = []
         self._read_pool = ThreadPoolExecutor(_READERS, thread_name_prefix="ocis-storage-read")
         self._writer: Writer | None = None
+        # Results of metadata reads, valid while no transaction has committed since (a poll or a
+        # GET then costs no thread hop). Cleared whenever the writer's generation moves.
+        self._cache: dict[tuple[Any, ...], Any] = {}
+        self._cache_gen = -1
+        self._cache_weight = 0
+        self._lock_cache: dict[tuple[Any, ...], list[LockRecord]] = {}
+        self._lock_gen = 0
+        self._small: OrderedDict[str, bytes] = OrderedDict()   # blob id -> content
+        self._small_bytes = 0
 
     @classmethod
     async def open(cls, root: Path, storage_id: str) -> SqliteStorage:
@@ -95,6 +111,7 @@ class SqliteStorage:
     def _shutdown(self, writer: Writer) -> None:
         self._read_pool.shutdown(wait=True)
         self._io.shutdown(wait=True)
+        self._blobs.close()
         with self._readers_lock:
             for conn in self._reader_conns:
                 conn.close()
@@ -125,6 +142,44 @@ class SqliteStorage:
         return await asyncio.get_running_loop().run_in_executor(
             self._read_pool, lambda: call(self._reader()))
 
+    async def _cached(self, key: tuple[Any, ...], fn: Callable[[sqlite3.Connection], T],
+                      weight: Callable[[T], int] | None = None) -> T:
+        """`_read(fn)`, remembered under `key` until the next commit. Only successful results are
+        kept, and only when no commit happened while reading (the result may be older then).
+        `weight(value)` is what the entry costs of the cache budget (default 1; a listing
+        counts its entries)."""
+        writer = self._writer
+        if writer is None:
+            raise RuntimeError("storage is closed")
+        generation = writer.generation
+        if generation != self._cache_gen:
+            self._cache.clear()
+            self._cache_gen = generation
+            self._cache_weight = 0
+        try:
+            return self._cache[key]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        value = await self._read(fn)
+        cost = 1 if weight is None else weight(value)
+        if (writer.generation == generation == self._cache_gen
+                and self._cache_weight + cost <= _CACHE_WEIGHT):
+            self._cache[key] = value
+            self._cache_weight += cost
+        return value
+
+    async def _lock_write(self, fn: Callable[..., T], *args: Any) -> T:
+        """`_write` for the changes that can add or remove locks: forgets the cached lock
+        queries once the change is done (before its caller hears of it; a cancelled caller
+        does not stop the change, so the task is shielded and forgets on its own)."""
+        change = asyncio.ensure_future(self._write(fn, *args))
+        change.add_done_callback(self._forget_locks)
+        return await asyncio.shield(change)
+
+    def _forget_locks(self, _done: object = None) -> None:
+        self._lock_gen += 1
+        self._lock_cache.clear()
+
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
         if self._writer is None:
             raise RuntimeError("storage is closed")
@@ -139,7 +194,7 @@ class SqliteStorage:
                                  name, alias, owner_id, quota_total, description)
 
     async def get_space(self, space_id: str) -> Space:
-        return await self._read(lambda conn: ops.get_space(conn, space_id))
+        return await self._cached(("space", space_id), lambda conn: ops.get_space(conn, space_id))
 
     async def list_spaces(self, *, member_id: str | None = None) -> list[Space]:
         def query(conn: sqlite3.Connection) -> list[Space]:
@@ -163,7 +218,7 @@ class SqliteStorage:
         return await self._write(ops.update_space, space_id, changes)
 
     async def delete_space(self, space_id: str) -> None:
-        await self._write(ops.delete_space, self.storage_id, self._blobs, space_id)
+        await self._lock_write(ops.delete_space, self.storage_id, self._blobs, space_id)
 
     async def set_member(self, space_id: str, principal_id: str, role: str | None) -> None:
         await self._write(ops.set_member, space_id, principal_id, role)
@@ -174,19 +229,21 @@ class SqliteStorage:
             rows = conn.execute("SELECT principal_id, role FROM members WHERE space_id = ?",
                                 (space_id,)).fetchall()
             return {str(p): str(r) for p, r in rows}
-        return await self._read(query)
+        return dict(await self._cached(("members", space_id), query))
 
     # --- tree -------------------------------------------------------------------------------
 
     async def lookup(self, space_id: str, path: Sequence[str]) -> Node:
         parts = tuple(path)
-        return await self._read(lambda conn: walk(conn, space_id, parts, self.storage_id))
+        return await self._cached(("lookup", space_id, parts),
+                                  lambda conn: walk(conn, space_id, parts, self.storage_id))
 
     async def get_node(self, node_id: str) -> Node:
-        return await self._read(lambda conn: get_node(conn, node_id, self.storage_id))
+        return await self._cached(("node", node_id),
+                                  lambda conn: get_node(conn, node_id, self.storage_id))
 
     async def node_path(self, node: Node) -> tuple[str, ...]:
-        return await self._read(lambda conn: node_path(conn, node.id))
+        return await self._cached(("path", node.id), lambda conn: node_path(conn, node.id))
 
     async def children(self, node: Node) -> list[Node]:
         """One indexed query, every column a PROPFIND needs, sorted by name."""
@@ -196,7 +253,8 @@ class SqliteStorage:
             return [node_from_row(r, self.storage_id) for r in rows]
         if not node.is_dir:
             return []
-        return await self._read(query)
+        # Keyed by id and etag: a folder's etag changes with anything below it.
+        return list(await self._cached(("children", node.id, node.etag), query, len))
 
     async def mkdir(self, space_id: str, path: Sequence[str]) -> Node:
         return await self._write(ops.mkdir, self.storage_id, space_id, tuple(path))
@@ -208,10 +266,12 @@ class SqliteStorage:
         parts = tuple(path)
         if checksum is not None and checksum[0].strip().lower() not in CHECKSUM_ALGORITHMS:
             raise BadRequest(f"unsupported checksum algorithm {checksum[0]!r}")
-        # Cheap rejection before any byte is stored; the writer checks everything again.
-        await self._read(lambda conn: ops.check_upload(
-            conn, self.storage_id, space_id, parts, if_match=if_match,
-            if_none_match_any=if_none_match_any, size=length))
+        # Cheap rejection before any byte is stored; the writer checks everything again, so a
+        # small body skips it (storing a few KiB costs less than the extra query).
+        if length is None or length > _PRECHECK_ABOVE:
+            await self._read(lambda conn: ops.check_upload(
+                conn, self.storage_id, space_id, parts, if_match=if_match,
+                if_none_match_any=if_none_match_any, size=length))
         temp = self._blobs.temp()
         blob_id = new_id()
 
@@ -242,13 +302,34 @@ class SqliteStorage:
             raise NotFound("not a file")
         return self._blobs.path(node.blob_id)
 
+    async def read_small(self, node: Node) -> bytes:
+        """The whole content of a small file (a GET without sendfile). Blobs never change, so
+        recently read ones are kept by blob id in a byte-bounded LRU; NotFound if gone."""
+        path = self.blob_path(node)
+        blob_id = str(node.blob_id)
+        data = self._small.get(blob_id)
+        if data is not None:
+            self._small.move_to_end(blob_id)
+            return data
+        try:
+            data = await asyncio.get_running_loop().run_in_executor(self._io, path.read_bytes)
+        except FileNotFoundError:
+            raise NotFound("resource not found") from None
+        if len(data) <= _SMALL_BLOB and blob_id not in self._small:
+            self._small[blob_id] = data
+            self._small_bytes += len(data)
+            while self._small_bytes > _SMALL_CACHE_BYTES:
+                self._small_bytes -= len(self._small.popitem(last=False)[1])
+        return data
+
     async def delete(self, space_id: str, path: Sequence[str]) -> None:
-        await self._write(ops.delete, self.storage_id, self._blobs, space_id, tuple(path))
+        await self._lock_write(ops.delete, self.storage_id, self._blobs, space_id, tuple(path))
 
     async def move(self, space_id: str, path: Sequence[str], dst_space_id: str,
                    dst_path: Sequence[str], *, overwrite: bool) -> UploadResult:
-        node, created = await self._write(ops.move, self.storage_id, self._blobs, space_id,
-                                          tuple(path), dst_space_id, tuple(dst_path), overwrite)
+        node, created = await self._lock_write(ops.move, self.storage_id, self._blobs, space_id,
+                                               tuple(path), dst_space_id, tuple(dst_path),
+                                               overwrite)
         return UploadResult(node, created)
 
     async def copy(self, space_id: str, path: Sequence[str], dst_space_id: str,
@@ -271,6 +352,26 @@ class SqliteStorage:
             return {str(k): str(v) for k, v in rows}
         return await self._read(query)
 
+    async def get_props_many(self, node_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Dead properties of many nodes, one query per ~900 ids (SQLite's parameter limit);
+        nodes without properties (or unknown ids) are left out."""
+        ids = list(dict.fromkeys(node_ids))
+
+        def query(conn: sqlite3.Connection) -> dict[str, dict[str, str]]:
+            out: dict[str, dict[str, str]] = {}
+            for start in range(0, len(ids), _IN_CHUNK):
+                chunk = ids[start:start + _IN_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                for nid, name, value in conn.execute(
+                        f"SELECT node_id, name, value FROM props WHERE node_id IN ({marks})", chunk):
+                    out.setdefault(str(nid), {})[str(name)] = str(value)
+            return out
+        if not ids:
+            return {}
+        # Through the read cache (a repeated listing of an unchanged folder costs no query).
+        found = await self._cached(("props", tuple(ids)), query, lambda _: 1 + len(ids) // 16)
+        return {nid: dict(props) for nid, props in found.items()}
+
     async def patch_props(self, node_id: str, set_props: dict[str, str],
                           remove: Sequence[str]) -> Node:
         return await self._write(ops.patch_props, self.storage_id, node_id, dict(set_props),
@@ -285,8 +386,7 @@ class SqliteStorage:
         sql = (f"SELECT {LOCK_COLS} FROM locks WHERE space_id = ? AND expires > ? AND"
                f" (path = ? OR (depth_inf = 1 AND path IN ({marks}))) ORDER BY path")
         args = (space_id, time.time(), lock_key(parts), *ancestors)
-        return await self._read(
-            lambda conn: [lock_from_row(r) for r in conn.execute(sql, args).fetchall()])
+        return await self._cached_locks(("covering", space_id, parts), sql, args)
 
     async def locks_below(self, space_id: str, path: Sequence[str]) -> list[LockRecord]:
         key = lock_key(tuple(path))
@@ -297,8 +397,24 @@ class SqliteStorage:
         else:
             sql = f"SELECT {LOCK_COLS} FROM locks WHERE space_id = ? AND expires > ? ORDER BY path"
             args = (space_id, time.time())
-        return await self._read(
-            lambda conn: [lock_from_row(r) for r in conn.execute(sql, args).fetchall()])
+        return await self._cached_locks(("below", space_id, key), sql, args)
+
+    async def _cached_locks(self, key: tuple[Any, ...], sql: str,
+                            args: tuple[object, ...]) -> list[LockRecord]:
+        """Lock queries, cached until the lock table changes (only the `_lock_write` operations
+        change it), so a write that checks for locks usually costs no query. A cached lock that
+        has expired since is dropped here: the answer is what the query would return now."""
+        generation = self._lock_gen
+        locks = self._lock_cache.get(key)
+        if locks is None:
+            locks = await self._read(
+                lambda conn: [lock_from_row(r) for r in conn.execute(sql, args).fetchall()])
+            if generation == self._lock_gen:   # no lock change finished while reading
+                if len(self._lock_cache) >= _CACHE_WEIGHT // 8:
+                    self._lock_cache.clear()
+                self._lock_cache[key] = locks
+        now = time.time()
+        return [lock for lock in locks if lock.expires > now]
 
     async def get_lock(self, token: str) -> LockRecord:
         def query(conn: sqlite3.Connection) -> LockRecord:
@@ -310,7 +426,7 @@ class SqliteStorage:
         return await self._read(query)
 
     async def put_lock(self, lock: LockRecord) -> None:
-        await self._write(ops.put_lock, lock, time.time())
+        await self._lock_write(ops.put_lock, lock, time.time())
 
     async def remove_lock(self, token: str) -> None:
-        await self._write(ops.remove_lock, token, time.time())
+        await self._lock_write(ops.remove_lock, token, time.time())

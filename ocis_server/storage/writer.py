@@ -50,6 +50,9 @@ class Writer:
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="ocis-storage-writer", daemon=True)
         self._closed = False
+        # Bumped after every transaction, before any caller hears of it: read caches keyed by it
+        # never serve a state older than a change that was acknowledged.
+        self.generation = 0
         self._thread.start()
 
     async def submit(self, fn: Callable[..., T], *args: Any) -> T:
@@ -121,6 +124,7 @@ class Writer:
             if conn.in_transaction:
                 conn.rollback()
             outcomes = [(False, exc)] * len(batch)
+        self.generation += 1
         for job, (ok, value) in zip(batch, outcomes, strict=True):
             tx = job.tx
             if tx is not None:

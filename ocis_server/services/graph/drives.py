@@ -16,7 +16,12 @@ from typing import Any
 from aiohttp import web
 
 from ocis_server.auth.authz import ROLE_MANAGER, Access, space_access
-from ocis_server.domain.errors import BadRequest, NotFound, PermissionDenied
+from ocis_server.domain.errors import (
+    BadRequest,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+)
 from ocis_server.domain.ids import ResourceId
 from ocis_server.identity import User
 from ocis_server.storage import Space
@@ -33,12 +38,19 @@ UNIFIED_ROLE_IDS = {
 }
 SPACE_NAME_FORBIDDEN = set('/\\.:?*"><|')
 MAX_SPACE_NAME = 255
+# Request limits (oCIS documents none): a drive's JSON body is a few hundred bytes, 256 KiB is
+# plenty (-> 413); a description is a subtitle (the space readme is a file): 4000 characters.
+MAX_BODY_BYTES = 256 * 1024
+MAX_DESCRIPTION = 4000
 
 
 # --- rendering --------------------------------------------------------------------------------
 
 def iso_time(ts: float) -> str:
-    """Unix seconds -> ISO 8601 UTC with a `Z`, as Graph clients parse it."""
+    """Unix seconds -> ISO 8601 UTC with a `Z`, as Graph clients parse it (an absurd stored
+    value is clamped to 1970..9999 rather than raising)."""
+    if not 0 <= ts < 253402300800:           # also false for nan
+        ts = 253402300799 if ts > 0 else 0
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -199,9 +211,32 @@ async def resolve_drive(request: web.Request, user: User) -> tuple[Space, Access
     return await storage.get_space(rid.space_id), None
 
 
+def validate_text(value: Any, what: str, *, multiline: bool = False) -> str:
+    """A JSON string storable as UTF-8 without control characters (tab, CR and LF only when
+    `multiline`); lone surrogates from `\\ud800` escapes and NUL -> 400."""
+    if not isinstance(value, str):
+        raise BadRequest(f"{what} must be a string")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(f"{what} is not valid Unicode") from None
+    allowed = "\t\r\n" if multiline else ""
+    if any((ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0) and ch not in allowed for ch in value):
+        raise BadRequest(f"{what} must not contain control characters")
+    return value
+
+
+def validate_description(value: Any) -> str:
+    text = validate_text(value, "description", multiline=True)
+    if len(text) > MAX_DESCRIPTION:
+        raise BadRequest(f"description must not be longer than {MAX_DESCRIPTION} characters")
+    return text
+
+
 def validate_space_name(name: Any) -> str:
     if not isinstance(name, str) or not name.strip():
         raise BadRequest("the drive name must not be empty")
+    validate_text(name, "the drive name")
     if len(name) > MAX_SPACE_NAME:
         raise BadRequest("the drive name must not be longer than 255 characters")
     if any(ch in SPACE_NAME_FORBIDDEN for ch in name):
@@ -212,6 +247,8 @@ def validate_space_name(name: Any) -> str:
 def validate_alias(space: Space, alias: Any) -> str:
     """A drive alias keeps its type prefix: `project/<one non-empty segment>`."""
     prefix = f"{space.type}/"
+    if isinstance(alias, str):
+        validate_text(alias, "driveAlias")
     rest = alias[len(prefix):] if isinstance(alias, str) and alias.startswith(prefix) else ""
     if not rest or "/" in rest or rest.strip() != rest:
         raise BadRequest(f"driveAlias must look like '{prefix}<name>'")
@@ -235,13 +272,20 @@ def validate_quota(request: web.Request, body: dict[str, Any]) -> int | None:
 
 
 async def read_body(request: web.Request) -> dict[str, Any]:
-    """The JSON object in the request body; `{}` for an empty body, 400 for anything else."""
-    raw = await request.read()
+    """The JSON object in the request body; `{}` for an empty body, 413 over MAX_BODY_BYTES
+    (refused before reading when announced), 400 for anything else."""
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise PayloadTooLarge("the request body is too large")
+    raw = bytearray()
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        raw += chunk
+        if len(raw) > MAX_BODY_BYTES:
+            raise PayloadTooLarge("the request body is too large")
     if not raw.strip():
         return {}
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):   # RecursionError: `[[[[...`
         raise BadRequest("the request body is not valid JSON") from None
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")
@@ -300,9 +344,7 @@ async def create_drive(request: web.Request) -> web.Response:
     name = validate_space_name(body.get("name"))
     if body.get("driveType", "project") != "project":
         raise BadRequest("only drives of type 'project' can be created")
-    description = body.get("description", "")
-    if not isinstance(description, str):
-        raise BadRequest("description must be a string")
+    description = validate_description(body.get("description", ""))
     quota_total = validate_quota(request, body) or 0
     storage = request.app[CONTEXT_KEY].storage
     space = await storage.create_space(space_type="project", name=name, owner_id=user.id,
@@ -339,9 +381,7 @@ async def update_drive(request: web.Request) -> web.Response:
     if "name" in body:
         changes["name"] = validate_space_name(body["name"])
     if "description" in body:
-        if not isinstance(body["description"], str):
-            raise BadRequest("description must be a string")
-        changes["description"] = body["description"]
+        changes["description"] = validate_description(body["description"])
     if "driveAlias" in body:
         changes["alias"] = validate_alias(space, body["driveAlias"])
     quota_total = validate_quota(request, body)

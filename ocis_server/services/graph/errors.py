@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from ocis_server.domain.errors import OcisError
+from ocis_server.domain.errors import OcisError, PayloadTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except OcisError as error:
         status = STATUS_BY_CODE.get(error.code, error.status)
+        if isinstance(error, PayloadTooLarge):
+            status = 413        # its code is invalidRequest (400), but it stays a 413
         return error_response(request, error.code, error.message, status)
     except web.HTTPNotFound:
         return error_response(request, "itemNotFound", "not found")

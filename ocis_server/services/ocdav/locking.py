@@ -34,6 +34,10 @@ from .xml import CONTENT_TYPE, NS_DAV, XML_DECL, esc, inner_xml, is_tag, read_xm
 NO_LOCK = "DAV:no-lock"
 # The caller's lock tokens from the If header, evaluated once per request.
 SUBMITTED_KEY: web.RequestKey[set[str]] = web.RequestKey("ocdav_submitted", set)
+# The only lock tokens this server issues; anything else can match no lock, so it never
+# reaches the storage (a non-UTF-8 header byte would not even survive the query).
+_OUR_TOKEN = re.compile(r"opaquelocktoken:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-"
+                        r"[0-9a-f]{12}", re.IGNORECASE)
 _IF_TOKEN = re.compile(r'\s*(?:(<[^>]*>)|(\()|(\))|(\[[^\]]*\])|(Not)\b)', re.IGNORECASE)
 
 
@@ -155,6 +159,8 @@ async def _own_tokens(request: web.Request, tokens: set[str]) -> set[str]:
     storage = storage_of(request)
     own = set()
     for token in tokens:
+        if not _OUR_TOKEN.fullmatch(token):
+            continue
         try:
             lock = await storage.get_lock(token)
         except NotFound:
@@ -343,10 +349,12 @@ async def handle_unlock(request: web.Request) -> web.StreamResponse:
     if not (token.startswith("<") and token.endswith(">")):
         raise BadRequest("missing or malformed Lock-Token header")
     storage = storage_of(request)
-    try:
-        lock = await storage.get_lock(token[1:-1])
-    except NotFound:
-        lock = None
+    lock: LockRecord | None = None
+    if _OUR_TOKEN.fullmatch(token[1:-1]):
+        try:
+            lock = await storage.get_lock(token[1:-1])
+        except NotFound:
+            pass
     if lock is None or not covers(lock, target.space_id, target.path):
         raise DavError(409, "The lock token does not match the resource",
                        "<d:lock-token-matches-request-uri/>")

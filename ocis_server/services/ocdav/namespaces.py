@@ -8,7 +8,7 @@ the client sent it, so a percent-decoded href always starts with the decoded req
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote, unquote_to_bytes, urlsplit
+from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
@@ -16,12 +16,11 @@ from ocis_server.auth.authz import Access, space_access
 from ocis_server.domain.errors import (
     BadGateway,
     BadRequest,
-    InvalidName,
     NotFound,
     Unauthenticated,
 )
 from ocis_server.domain.ids import ResourceId
-from ocis_server.domain.paths import split_path
+from ocis_server.domain.paths import decode_segment, split_path
 from ocis_server.identity import User
 from ocis_server.storage import Storage
 
@@ -94,13 +93,6 @@ def split_namespace(raw: str) -> tuple[str, str, str, str]:
     raise NotFound("no DAV namespace at this path")
 
 
-def _decode(segment: str) -> str:
-    try:
-        return unquote_to_bytes(segment).decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidName("path is not valid UTF-8") from None
-
-
 async def resolve(storage: Storage, user: User | None, raw: str) -> DavTarget:
     """Map an encoded URL path to the caller's access and a validated space path."""
     kind, arg, root_href, tail = split_namespace(raw)
@@ -111,13 +103,13 @@ async def resolve(storage: Storage, user: User | None, raw: str) -> DavTarget:
     if kind == "home":
         space_id = user.id
     elif kind == "files":
-        name = _decode(arg)
+        name = decode_segment(arg)
         if name not in (user.username, user.id):
             raise NotFound("no such user namespace")
         space_id = user.id
     else:
         try:
-            rid = ResourceId.parse(_decode(arg))
+            rid = ResourceId.parse(decode_segment(arg))
         except BadRequest:
             raise NotFound("invalid space id") from None
         if rid.storage_id and rid.storage_id != storage.storage_id:
@@ -137,7 +129,10 @@ def destination_path(header: str | None, request_host: str, public_url: str) -> 
     absolute path (owncloudcmd sends `/remote.php/webdav/b`). Another host -> 502."""
     if not header:
         raise BadRequest("missing Destination header")
-    parts = urlsplit(header)
+    try:
+        parts = urlsplit(header)
+    except ValueError:            # e.g. `http://[::1` (an unclosed IPv6 literal)
+        raise BadRequest("invalid Destination header") from None
     if parts.scheme or parts.netloc:
         own_hosts = {request_host.lower(), urlsplit(public_url).netloc.lower()}
         if parts.scheme not in ("http", "https") or parts.netloc.lower() not in own_hosts:

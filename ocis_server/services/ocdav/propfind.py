@@ -33,13 +33,15 @@ from .xml import (
     esc,
     is_tag,
     key_qname,
+    parse_body,
     prop_key,
     qname,
-    read_xml,
+    read_body,
     tags,
 )
 
 FAVORITE_KEY = prop_key((NS_OC, "favorite"))
+_PARSED_MAX = 4096   # PROPFIND bodies up to this size are parsed once and remembered
 STATUS_200 = "<d:status>HTTP/1.1 200 OK</d:status></d:propstat>"
 STATUS_404 = "<d:status>HTTP/1.1 404 Not Found</d:status></d:propstat>"
 
@@ -96,18 +98,38 @@ _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
+# Mtimes a client may set: 1970 up to the end of year 9999 (X-OC-Mtime outside -> 400).
+MAX_MTIME = 253402300800.0
+
+
+def clamp_mtime(mtime: float) -> float:
+    """A stored mtime made renderable: nan, inf and out-of-range values become 0 or the end of
+    year 9999, so one bad row can never break a listing or a download."""
+    if 0 <= mtime < MAX_MTIME:               # false for nan too
+        return mtime
+    return MAX_MTIME - 1 if mtime > 0 else 0.0
+
+
 def http_date(mtime: float) -> str:
-    """RFC 1123 GMT date (`Mon, 02 Jan 2006 15:04:05 GMT`), locale-independent and fast."""
-    t = time.gmtime(mtime)
+    """RFC 1123 GMT date (`Mon, 02 Jan 2006 15:04:05 GMT`), locale-independent and fast;
+    never raises (the mtime is clamped)."""
+    return _http_date_of_second(int(clamp_mtime(mtime)))
+
+
+@lru_cache(maxsize=4096)   # the files of a listing mostly share a few seconds
+def _http_date_of_second(second: int) -> str:
+    t = time.gmtime(second)
     return (f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year} "
             f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT")
 
 
 def _checksums(node: Node, _p: tuple[str, ...], _rc: RenderContext) -> str | None:
-    if node.is_dir or not node.checksums:
+    sums = node.checksums
+    if node.is_dir or not sums:
         return None
-    values = " ".join(f"{algo}:{node.checksums[algo]}" for algo in ("SHA1", "MD5", "ADLER32")
-                      if algo in node.checksums)
+    if len(sums) == 3:   # the usual case: all three, in oCIS order
+        return f"<oc:checksum>SHA1:{sums['SHA1']} MD5:{sums['MD5']} ADLER32:{sums['ADLER32']}</oc:checksum>"
+    values = " ".join(f"{algo}:{sums[algo]}" for algo in ("SHA1", "MD5", "ADLER32") if algo in sums)
     return f"<oc:checksum>{values}</oc:checksum>"
 
 
@@ -191,21 +213,47 @@ class PropSpec:
         return rc.dead.get(node.id, {}).get(prop_key(self.name))
 
 
+@lru_cache(maxsize=256)
+def _specs(names: tuple[QName, ...]) -> tuple[PropSpec, ...]:
+    """The renderers of a property list (clients ask for the same few lists)."""
+    return tuple(PropSpec(name) for name in names)
+
+
 def parse_request(body: Element | None) -> tuple[str, list[QName]]:
     """(mode, names): mode is allprop | propname | prop."""
     if body is None:
         return "allprop", []
     if not is_tag(body, NS_DAV, "propfind"):
         raise BadRequest("PROPFIND body must be a DAV:propfind")
-    for child in body:
-        if is_tag(child, NS_DAV, "allprop"):
-            return "allprop", []
-        if is_tag(child, NS_DAV, "propname"):
-            return "propname", []
-        if is_tag(child, NS_DAV, "prop"):
-            names = [qname(el.tag) for el in child if isinstance(el.tag, str)]
-            return ("prop", names) if names else ("allprop", [])
-    raise BadRequest("PROPFIND body has no allprop, propname or prop")
+    # RFC 4918 §14.20: exactly one of allprop | propname | prop; include only beside allprop.
+    tags = [qname(child.tag) for child in body if isinstance(child.tag, str)]
+    kinds = [local for ns, local in tags
+             if ns == NS_DAV and local in ("allprop", "propname", "prop", "include")]
+    modes = set(kinds) - {"include"}
+    if len(modes) != 1 or len(kinds) - kinds.count("include") != 1:
+        raise BadRequest("PROPFIND body needs exactly one of allprop, propname or prop")
+    if "include" in kinds and modes != {"allprop"}:
+        raise BadRequest("DAV:include is only allowed with DAV:allprop")
+    mode = modes.pop()
+    if mode != "prop":
+        return mode, []
+    names = [qname(el.tag) for el in body.iterfind("{DAV:}prop/*") if isinstance(el.tag, str)]
+    return ("prop", names) if names else ("allprop", [])
+
+
+def _parse_propfind(data: bytes, max_depth: int) -> tuple[str, list[QName]]:
+    """`parse_request` of a raw body; clients repeat the same few bodies, so small ones are
+    parsed once (a bad body is never cached: it raises)."""
+    if len(data) > _PARSED_MAX:
+        return parse_request(parse_body(data, max_depth=max_depth))
+    mode, names = _parse_small(data, max_depth)
+    return mode, list(names)
+
+
+@lru_cache(maxsize=256)
+def _parse_small(data: bytes, max_depth: int) -> tuple[str, tuple[QName, ...]]:
+    mode, names = parse_request(parse_body(data, max_depth=max_depth))
+    return mode, tuple(names)
 
 
 def _depth(request: web.Request) -> str:
@@ -220,11 +268,14 @@ async def _walk(storage: Storage, node: Node, path: tuple[str, ...],
                 depth: str) -> list[tuple[Node, tuple[str, ...]]]:
     if depth == "0" or not node.is_dir:
         return []
+    kids = await storage.children(node)
+    if depth != "infinity":
+        return [(child, (*path, child.name)) for child in kids]
     out = []
-    for child in await storage.children(node):
-        out.append((child, path + (child.name,)))
-        if depth == "infinity" and child.is_dir:
-            out.extend(await _walk(storage, child, path + (child.name,), depth))
+    for child in kids:
+        out.append((child, (*path, child.name)))
+        if child.is_dir:
+            out.extend(await _walk(storage, child, (*path, child.name), depth))
     return out
 
 
@@ -232,30 +283,36 @@ async def handle_propfind(request: web.Request) -> web.StreamResponse:
     target = await request_target(request)
     depth = _depth(request)
     conf = config_of(request)
-    body = await read_xml(request, conf)
-    mode, names = parse_request(body)
+    mode, names = _parse_propfind(await read_body(request, conf), conf.max_xml_depth)
     storage = storage_of(request)
     node = await storage.lookup(target.space_id, target.path)
     entries = await _walk(storage, node, tuple(target.path), depth)
     rc = await _render_context(request, target)
-    specs = [PropSpec(n) for n in (ALLPROP if mode != "prop" else names)]
+    wanted = ALLPROP if mode != "prop" else tuple(names)
+    specs = list(_specs(wanted)) if len(wanted) <= 64 else [PropSpec(n) for n in wanted]
     if mode != "prop" or any(s.name not in LIVE or s.name == (OC, "favorite") for s in specs):
         await _load_dead(storage, rc, [node] + [n for n, _ in entries])
     if any(s.name == (D, "lockdiscovery") for s in specs):
         rc.locks = await _load_locks(storage, target, depth)
     minimal = "return=minimal" in request.headers.get("Prefer", "").replace(" ", "").lower()
-    response = web.StreamResponse(status=207, headers={"Content-Type": CONTENT_TYPE})
-    await response.prepare(request)
+    headers = {"Content-Type": CONTENT_TYPE}
+    response: web.StreamResponse | None = None   # started once the body outgrows one chunk
     chunk: list[str] = []
     size = 0
     for fragment in _multistatus(target, node, entries, specs, rc, mode, minimal):
         chunk.append(fragment)
         size += len(fragment)
         if size >= conf.stream_chunk:
+            if response is None:
+                response = web.StreamResponse(status=207, headers=headers)
+                await response.prepare(request)
             await response.write("".join(chunk).encode())
             chunk, size = [], 0
             await asyncio.sleep(0)   # a 10k listing must not stall concurrent requests
-    await response.write("".join(chunk).encode())
+    tail = "".join(chunk).encode()
+    if response is None:   # a small multistatus (a Depth 0 poll): one send, with Content-Length
+        return web.Response(status=207, body=tail, headers=headers)
+    await response.write(tail)
     await response.write_eof()
     return response
 
@@ -296,9 +353,14 @@ def _multistatus(target: DavTarget, node: Node, entries: list[tuple[Node, tuple[
     self_href = target.self_href(is_dir=node.is_dir)
     yield _response(self_href, node, tuple(target.path), specs, rc, mode, minimal)
     base_len = len(target.path)
+    child_href = target.child_href
     for child, path in entries:
-        rel = "".join(target.child_href("", name, is_dir=True) for name in path[base_len:-1])
-        href = target.child_href(self_href + rel, child.name, is_dir=child.is_dir)
+        if len(path) == base_len + 1:   # Depth 1: every entry sits right below the request path
+            parent_href = self_href
+        else:
+            parent_href = self_href + "".join(child_href("", name, is_dir=True)
+                                              for name in path[base_len:-1])
+        href = child_href(parent_href, child.name, is_dir=child.is_dir)
         yield _response(href, child, path, specs, rc, mode, minimal)
     yield "</d:multistatus>"
 

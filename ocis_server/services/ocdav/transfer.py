@@ -18,9 +18,10 @@ from ocis_server.storage import Node
 from .errors import DavError
 from .locking import check_locks
 from .namespaces import DavTarget, request_target, storage_of
-from .propfind import http_date, mimetype
+from .propfind import MAX_MTIME, clamp_mtime, http_date, mimetype
 
 CHECKSUM_ALGOS = ("SHA1", "MD5", "ADLER32")
+SMALL_FILE = 64 * 1024   # GETs up to this size are read into memory instead of sendfile
 # Conditional headers evaluated here against the node etag, so FileResponse never sees them.
 _CONDITIONAL = ("If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since",
                 "If-Range", "Accept-Encoding")
@@ -59,7 +60,7 @@ def _precondition(request: web.Request, node: Node | None, *, safe: bool) -> Non
             since = parsedate_to_datetime(ims).timestamp()
         except (TypeError, ValueError):
             return
-        if int(node.mtime) <= since:
+        if int(clamp_mtime(node.mtime)) <= since:
             raise web.HTTPNotModified(headers={"ETag": f'"{node.etag}"'})
 
 
@@ -91,7 +92,10 @@ class BlobResponse(web.FileResponse):
 
     @last_modified.setter
     def last_modified(self, value: Any) -> None:
-        web.StreamResponse.last_modified.fset(self, self._node.mtime)  # type: ignore[attr-defined]
+        # Whole seconds, rounded down like PROPFIND's getlastmodified: aiohttp would round a float
+        # up, and nextcloudcmd then "corrects" the local mtime on every sync.
+        web.StreamResponse.last_modified.fset(  # type: ignore[attr-defined]
+            self, int(clamp_mtime(self._node.mtime)))
 
 
 async def handle_get(request: web.Request) -> web.StreamResponse:
@@ -111,6 +115,10 @@ async def handle_get(request: web.Request) -> web.StreamResponse:
         headers["OC-Checksum"] = f"SHA1:{node.checksums['SHA1']}"
     if node.size == 0 or node.blob_id is None:
         return web.Response(status=200, body=b"", headers=headers)
+    if request.method == "GET" and node.size <= SMALL_FILE and "Range" not in request.headers:
+        # Small whole-file GETs: one read (often from the storage's memory) beats sendfile's
+        # per-request set-up.
+        return web.Response(status=200, body=await storage.read_small(node), headers=headers)
     clean = CIMultiDict(request.headers)
     if_range = clean.get("If-Range")
     if if_range is not None and if_range.strip().removeprefix("W/") != headers["ETag"]:
@@ -132,9 +140,13 @@ def _mtime(request: web.Request) -> float | None:
     if value is None:
         return None
     try:
-        return float(value.strip())
+        mtime = float(value.strip())
     except ValueError:
         raise BadRequest("invalid X-OC-Mtime header") from None
+    # oCIS parses integer seconds; nan, inf and absurd values would only break rendering later.
+    if not 0 <= mtime < MAX_MTIME:
+        raise BadRequest("X-OC-Mtime is out of range")
+    return mtime
 
 
 def _checksum(request: web.Request) -> tuple[str, str] | None:

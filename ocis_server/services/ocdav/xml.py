@@ -32,6 +32,11 @@ QName = tuple[str, str]   # (namespace, local name); "" is the empty namespace
 async def read_xml(request: web.Request, conf: OcdavConfig) -> Element | None:
     """The parsed XML body of a request, None when empty. A declared Content-Length over the
     cap is refused with 413 before a byte is read; a chunked body is cut off at the cap."""
+    return parse_body(await read_body(request, conf), max_depth=conf.max_xml_depth)
+
+
+async def read_body(request: web.Request, conf: OcdavConfig) -> bytes:
+    """The raw body of an XML request, with the size checks of `read_xml`."""
     limit = conf.max_xml_body
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge("the request body is too large")
@@ -40,7 +45,7 @@ async def read_xml(request: web.Request, conf: OcdavConfig) -> Element | None:
         data += chunk
         if len(data) > limit:
             raise PayloadTooLarge("the request body is too large")
-    return parse_body(bytes(data), max_depth=conf.max_xml_depth)
+    return bytes(data)
 
 
 def parse_body(data: bytes, *, max_depth: int) -> Element | None:
@@ -50,7 +55,8 @@ def parse_body(data: bytes, *, max_depth: int) -> Element | None:
     try:
         root: Element = DefusedET.fromstring(data, forbid_dtd=True, forbid_entities=True,
                                     forbid_external=True)
-    except (ParseError, DefusedXmlException, ValueError) as exc:
+    except (ParseError, DefusedXmlException, ValueError, LookupError) as exc:
+        # LookupError: an unknown `encoding=` in the XML declaration (expat asks the codec registry).
         raise BadRequest(f"invalid XML body: {type(exc).__name__}") from None
     _check_depth(root, max_depth)
     return root
