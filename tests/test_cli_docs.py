@@ -69,8 +69,7 @@ def test_every_command_answers_help() -> None:
 
 
 def test_man_pages_render_without_warnings() -> None:
-    if shutil.which("man") is None:
-        pytest.skip("man is not installed")
+    assert shutil.which("man") is not None, "man is missing: scripts/install-test-tools.sh installs man-db"
     for page in sorted(MAN_DIR.glob("*.1")):
         proc = subprocess.run(["man", "--warnings", "-l", str(page)], check=False, capture_output=True,
                               text=True, timeout=30, env={**os.environ, "MANWIDTH": "80"})

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Install the third-party programs the test suite drives (Debian 12 packages):
+# litmus (WebDAV compliance), rclone, owncloudcmd, nextcloudcmd, tmux, man-db (the man page
+# test renders every page), and python3-venv.
+# Does nothing when everything is already there; uses sudo when not root.
+set -euo pipefail
+
+# command -> Debian package
+declare -A wanted=(
+  [litmus]=litmus
+  [rclone]=rclone
+  [owncloudcmd]=owncloud-client-cmd
+  [nextcloudcmd]=nextcloud-desktop-cmd
+  [tmux]=tmux
+  [man]=man-db
+)
+
+missing=()
+for cmd in "${!wanted[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${wanted[$cmd]}")
+done
+# owncloud-client-cmd needs an exclude list; nextcloudcmd reads /etc/Nextcloud/sync-exclude.lst.
+if command -v nextcloudcmd >/dev/null 2>&1 && [ ! -e /etc/Nextcloud/sync-exclude.lst ]; then
+  missing+=(nextcloud-desktop-cmd)
+fi
+# `python3 -m venv` fails on Debian without python3-venv (ensurepip is split out).
+py=${PYTHON:-python3.11}
+command -v "$py" >/dev/null 2>&1 || py=python3
+probe=$(mktemp -d)
+if ! "$py" -m venv "$probe/v" >/dev/null 2>&1; then
+  missing+=(python3-venv)
+  command -v python3.11 >/dev/null 2>&1 && missing+=(python3.11-venv)
+fi
+rm -rf "$probe"
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-test-tools: litmus, rclone, owncloudcmd, nextcloudcmd, tmux and venv already present"
+  exit 0
+fi
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    sudo=(sudo)
+  else
+    echo "install-test-tools: need root or sudo to install: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+echo "install-test-tools: installing ${missing[*]}"
+"${sudo[@]}" apt-get update
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
