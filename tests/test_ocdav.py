@@ -183,7 +183,7 @@ async def test_options_without_auth(env):
     resp = await env.client.options("/remote.php/webdav/")
     assert resp.status == 204
     assert resp.headers["DAV"] == "1, 2" and resp.headers["MS-Author-Via"] == "DAV"
-    assert "PROPFIND" in resp.headers["Allow"] and "Tus-Resumable" not in resp.headers
+    assert "PROPFIND" in resp.headers["Allow"] and resp.headers["Tus-Resumable"] == "1.0.0"
 
 
 async def test_unauthenticated_propfind_is_401(env):

@@ -385,3 +385,25 @@ def test_real_server_refuses_to_start_without_config(tmp_path: Path) -> None:
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 1
     assert "ocis init" in err
+
+
+# --- event loop (OCIS_EVENT_LOOP) -------------------------------------------------------------
+
+def test_event_loop_setting_picks_the_loop(tmp_path: Path) -> None:
+    import uvloop
+
+    from ocis_server.runtime.main import loop_factory
+    assert load_config({"OCIS_CONFIG_DIR": str(tmp_path)}).event_loop == "uvloop"
+    assert load_config({"OCIS_CONFIG_DIR": str(tmp_path),
+                        "OCIS_EVENT_LOOP": "asyncio"}).event_loop == "asyncio"
+    assert loop_factory("uvloop") is uvloop.new_event_loop
+    assert loop_factory(" AsyncIO ") is asyncio.new_event_loop
+    with pytest.raises(ConfigError, match="uvloop or asyncio"):
+        loop_factory("trio")
+
+
+def test_event_loop_falls_back_without_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ocis_server.runtime.main import loop_factory
+    monkeypatch.setitem(sys.modules, "uvloop", None)     # `import uvloop` raises ImportError
+    assert loop_factory("uvloop") is asyncio.new_event_loop
+

@@ -178,6 +178,9 @@ async def test_delete_propagates_and_removes_blobs(storage: SqliteStorage, space
     assert root.etag != root_etag and root.size == 1
     with pytest.raises(NotFound):
         await storage.get_node(f1.id)
+    # A delete moves the subtree to the trash (blobs kept); purging the trash removes them.
+    assert len(blob_files(storage.root)) == 4
+    assert await storage.empty_trash(space) == 1
     await asyncio.sleep(0.05)  # blob removal runs after the commit, off the writer
     for _ in range(50):
         if len(blob_files(storage.root)) == 1:
@@ -298,6 +301,56 @@ async def test_proppatch_and_set_mtime_propagate(storage: SqliteStorage, space: 
     assert (await storage.lookup(space, ())).etag != root_etag
     with pytest.raises(NotFound):
         await storage.patch_props("missing", {"{urn:x}a": "1"}, [])
+
+
+async def test_get_props_many(storage: SqliteStorage, space: str) -> None:
+    folder = await storage.mkdir(space, ("many",))
+    kids = await asyncio.gather(*(storage.mkdir(space, ("many", f"k{i:04d}")) for i in range(2000)))
+    tagged = kids[::3]   # spread over more than two chunks of the IN list
+    for node in tagged[:5]:
+        await storage.patch_props(node.id, {"{urn:x}tag": node.name, "{urn:x}two": "2"}, [])
+    await asyncio.gather(*(storage.patch_props(n.id, {"{urn:x}tag": n.name}, []) for n in tagged[5:]))
+    ids = [folder.id] + [n.id for n in kids] + ["missing"]
+    got = await storage.get_props_many(ids)
+    assert set(got) == {n.id for n in tagged}
+    assert got[tagged[0].id] == {"{urn:x}tag": tagged[0].name, "{urn:x}two": "2"}
+    assert got[tagged[-1].id] == {"{urn:x}tag": tagged[-1].name}
+    for node in (tagged[0], tagged[400], tagged[-1]):
+        assert got[node.id] == await storage.get_props(node.id)
+    assert await storage.get_props_many([]) == {}
+    assert await storage.get_props_many([kids[1].id, kids[1].id]) == {}
+
+
+async def test_read_cache_follows_changes(storage: SqliteStorage, space: str) -> None:
+    """Cached reads (lookup, children, props, locks, small blobs) never outlive a change."""
+    folder = await storage.mkdir(space, ("c",))
+    first = (await put(storage, space, ("c", "f"), b"one")).node
+    assert (await storage.lookup(space, ("c", "f"))).etag == first.etag
+    assert [n.name for n in await storage.children(await storage.lookup(space, ("c",)))] == ["f"]
+    assert await storage.read_small(first) == b"one"
+    second = (await put(storage, space, ("c", "f"), b"two")).node
+    assert (await storage.lookup(space, ("c", "f"))).etag == second.etag != first.etag
+    assert await storage.read_small(await storage.lookup(space, ("c", "f"))) == b"two"
+    await put(storage, space, ("c", "g"), b"x")
+    kids = await storage.children(await storage.lookup(space, ("c",)))
+    assert [n.name for n in kids] == ["f", "g"]
+    assert await storage.get_props_many([second.id]) == {}
+    await storage.patch_props(second.id, {"{urn:x}a": "1"}, [])
+    assert await storage.get_props_many([second.id]) == {second.id: {"{urn:x}a": "1"}}
+    assert await storage.locks_covering(space, ("c", "f")) == []
+    await storage.put_lock(lock("c", space, ("c",), depth_infinity=True))
+    assert [lk.token for lk in await storage.locks_covering(space, ("c", "f"))] == ["opaquelocktoken:c"]
+    await storage.remove_lock("opaquelocktoken:c")
+    assert await storage.locks_covering(space, ("c", "f")) == []
+    await storage.put_lock(lock("short", space, ("c",), depth_infinity=True,
+                                expires=time.time() + 0.3))
+    assert len(await storage.locks_below(space, ())) == 1           # cached now ...
+    await asyncio.sleep(0.35)
+    assert await storage.locks_below(space, ()) == []               # ... and expired since
+    await storage.delete(space, ("c", "f"))
+    with pytest.raises(NotFound):
+        await storage.lookup(space, ("c", "f"))
+    assert folder.id == (await storage.lookup(space, ("c",))).id
 
 
 # --- uploads: versions and preconditions ------------------------------------------------------
@@ -571,3 +624,38 @@ async def test_reads_do_not_block_the_loop(storage: SqliteStorage, space: str) -
         await storage.children(root)
     task.cancel()
     assert ticks > 5
+
+
+async def test_read_cache_never_serves_state_older_than_an_acknowledged_write(
+        storage: SqliteStorage, space: str) -> None:
+    """Readers racing commits (a lookup or listing read before a commit may finish after it) never
+    make a read issued after a write was acknowledged show the tree from before it."""
+    for depth in range(1, 4):
+        await storage.mkdir(space, ("a", "b", "c")[:depth])
+    deep = ("a", "b", "c", "f")
+    await put(storage, space, deep, b"000")
+    stop = False
+
+    async def reader() -> None:
+        while not stop:
+            for depth in range(4):
+                await storage.children(await storage.lookup(space, deep[:depth]))
+            # A cache hit never suspends: yield for real so the writer's replies get the loop
+            # (and the GIL) even on a starved machine; a bare sleep(0) could spin for minutes.
+            await asyncio.sleep(0.0005)
+
+    readers = [asyncio.create_task(reader()) for _ in range(3)]
+    try:
+        seen: set[str] = set()
+        for i in range(1, 50):
+            done = (await put(storage, space, deep, f"{i:03d}".encode())).node  # same size
+            folder = await storage.lookup(space, ("a",))
+            listed = {n.name: n for n in await storage.children(await storage.lookup(space, ()))}
+            assert (await storage.lookup(space, deep)).etag == done.etag
+            assert listed["a"].etag == folder.etag and folder.etag not in seen, i
+            kids = await storage.children(await storage.lookup(space, deep[:3]))
+            assert [(n.name, n.etag) for n in kids] == [("f", done.etag)], i
+            seen.add(folder.etag)
+    finally:
+        stop = True
+        await asyncio.gather(*readers)

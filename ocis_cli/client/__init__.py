@@ -30,12 +30,15 @@ from ocis_cli.client.http import HttpClient
 from ocis_cli.client.models import Drive, Health, Resource, ServiceState
 from ocis_cli.client.ocs import Ocs
 from ocis_cli.client.runtime import RuntimeClient
+from ocis_cli.client.trash import Trash, TrashEntry, VersionEntry, Versions
+from ocis_cli.client.tus import Tus
 from ocis_cli.client.webdav import WebDav
 
 __all__ = [
     "AuthError", "BadRequest", "Client", "ClientError", "Conflict", "Drive", "Health",
     "IntegrityError", "Locked", "NetworkError", "NotFound", "PermissionDenied", "QuotaExceeded",
-    "Resource", "RuntimeClient", "ServerError", "ServiceState", "Unavailable",
+    "Resource", "RuntimeClient", "ServerError", "ServiceState", "TrashEntry", "Unavailable",
+    "VersionEntry",
 ]
 
 
@@ -49,6 +52,9 @@ class Client:
         self.graph = Graph(self.http)
         self.webdav = WebDav(self.http)
         self.ocs = Ocs(self.http)
+        self.tus = Tus(self.http, self.ocs.capabilities)
+        self.trash = Trash(self.http)
+        self.versions = Versions(self.http)
 
     async def __aenter__(self) -> Self:
         await self.http.__aenter__()

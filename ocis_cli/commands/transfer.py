@@ -16,7 +16,7 @@ import typer
 from ocis_cli.exitcodes import ExitCode
 from ocis_cli.output import CliError, err, human_size, is_tty
 from ocis_cli.remotepath import PATH_HELP, SpaceResolver, parse_remote, wants_folder
-from ocis_cli.runner import open_client, run
+from ocis_cli.runner import current_context, open_client, run
 
 PANEL = "Spaces and files"
 
@@ -48,8 +48,18 @@ def put(
     ctx: typer.Context,
     local: Annotated[Path, typer.Argument(help="Local file to upload.")],
     remote: Annotated[str, typer.Argument(help="Remote file, or a folder (ending in / or existing).")],
+    no_resume: Annotated[bool, typer.Option(
+        "--no-resume", help="Start over instead of resuming an interrupted upload.")] = False,
+    chunk_size: Annotated[int | None, typer.Option(
+        "--chunk-size", envvar="OCIS_TUS_CHUNK_SIZE", hidden=True,
+        help="TUS PATCH size in bytes (capped by the server's max_chunk_size).")] = None,
 ) -> None:
-    """Upload a local file (streamed PUT with its SHA1, which the server verifies, and its mtime)."""
+    """Upload a local file with its SHA1 and mtime.
+
+    Over TUS when the server supports it: resumable, so after Ctrl-C (exit 130) the same command
+    continues from the server's offset; the server's SHA1 of the result is checked. Otherwise one
+    streamed PUT whose SHA1 the server verifies.
+    """
 
     async def body() -> None:
         if not local.exists():
@@ -67,17 +77,25 @@ def put(
             from ocis_cli.client import Conflict
             from ocis_cli.client.webdav import sha1_of_file
 
-            sha1 = await asyncio.to_thread(sha1_of_file, local)
             size = local.stat().st_size
-            with progress_bar(size, local.name) as advance:
-                try:
-                    await client.webdav.upload(drive.id, rp.path, local, sha1=sha1,
-                                               mtime=int(local.stat().st_mtime), progress=advance)
-                except Conflict as exc:
-                    if exc.status != 409:
-                        raise
-                    raise CliError(f"{rp}: the parent folder does not exist",
-                                   ExitCode.NOT_FOUND) from None
+            try:
+                if await client.tus.support() is not None:
+                    from ocis_cli.commands.resumable import put_over_tus
+
+                    await put_over_tus(client, current_context(ctx), drive, rp, local,
+                                       fresh=no_resume, chunk_size=chunk_size,
+                                       progress_bar=progress_bar)
+                else:
+                    sha1 = await asyncio.to_thread(sha1_of_file, local)
+                    with progress_bar(size, local.name) as advance:
+                        await client.webdav.upload(drive.id, rp.path, local, sha1=sha1,
+                                                   mtime=int(local.stat().st_mtime),
+                                                   progress=advance)
+            except Conflict as exc:
+                if exc.status not in (409, 412) or await client.webdav.exists(drive.id, rp.parent):
+                    raise
+                raise CliError(f"{rp}: the parent folder does not exist",
+                               ExitCode.NOT_FOUND) from None
         err(f"uploaded {local} ({human_size(size)}) to {rp}")
 
     run(body)

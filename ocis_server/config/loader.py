@@ -52,6 +52,7 @@ class Config:
     machine_auth_api_key: str
     admin_user_id: str
     storage_id: str
+    upload_expiration: int
     admin_password: str
     create_demo_users: bool
     idm_ldaps_addr: str
@@ -63,6 +64,7 @@ class Config:
     restart_backoff: float
     max_failures: int
     health_interval: float
+    event_loop: str
     proxy_debug_addr: str
     ocdav_debug_addr: str
     frontend_debug_addr: str

@@ -72,6 +72,9 @@ FIELDS: tuple[Field, ...] = (
     Field("storage_id", "storage_users.mount_id", "str", "",
           ("STORAGE_USERS_MOUNT_ID", "GATEWAY_STORAGE_USERS_MOUNT_ID"),
           "storage id of the users storage provider (first part of every space id)"),
+    Field("upload_expiration", "storage_users.upload_expiration", "int", 86400,
+          ("STORAGE_USERS_UPLOAD_EXPIRATION",),
+          "seconds an unfinished upload session (TUS, chunking NG) is kept; expired ones are cleaned"),
     # --- identity ----------------------------------------------------------------------------
     Field("admin_password", "idm.admin_password", "str", "", ("IDM_ADMIN_PASSWORD",),
           "password of the admin user; only used when the admin is created", secret=True),
@@ -98,6 +101,9 @@ FIELDS: tuple[Field, ...] = (
     Field("health_interval", "runtime.health_interval", "float", 10.0,
           ("OCIS_RUNTIME_HEALTH_INTERVAL",),
           "seconds between background health checks of storage and user store"),
+    Field("event_loop", "runtime.event_loop", "str", "uvloop", ("OCIS_EVENT_LOOP",),
+          "asyncio event loop of the server: uvloop (faster; falls back to asyncio when the "
+          "package is missing) | asyncio"),
     # --- debug listeners (off by default so two instances never collide) ----------------------
     _debug("proxy", "PROXY"),
     _debug("ocdav", "OCDAV"),

@@ -34,9 +34,8 @@ def split_path(raw: str, *, encoded: bool = True) -> tuple[str, ...]:
     """
     if raw in ("", "/"):
         return ()
-    body = raw[1:] if raw.startswith("/") else raw
-    if body.endswith("/"):
-        body = body[:-1]
+    body = raw.removeprefix("/")
+    body = body.removesuffix("/")
     parts: list[str] = []
     for segment in body.split("/"):
         if encoded:

@@ -37,8 +37,15 @@ class GuardedRequestHandler(RequestHandler):
     Attribute names must not collide with aiohttp's own slots: `_paused` there is the write
     flow-control flag, and shadowing it once made every early error response hang in drain."""
 
-    __slots__ = ("_body", "_body_timeout", "_deadline", "_due", "_header_timeout", "_app_paused",
-                 "_what")
+    __slots__ = (
+        "_app_paused",
+        "_body",
+        "_body_timeout",
+        "_deadline",
+        "_due",
+        "_header_timeout",
+        "_what",
+    )
 
     def __init__(self, manager: Any, *, header_timeout: float, body_timeout: float,
                  **kwargs: Any) -> None:

@@ -9,7 +9,7 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ocis_server.config import Config, ConfigError, load_config
 
@@ -48,12 +48,29 @@ async def _serve(config: Config, only: Sequence[str] | None) -> int:
             loop.remove_signal_handler(sig)
 
 
+def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    """The event loop OCIS_EVENT_LOOP asks for: `uvloop` (the default; libuv-based, less
+    per-request overhead) or `asyncio`. Without the uvloop package it falls back to asyncio."""
+    choice = name.strip().lower() or "uvloop"
+    if choice not in ("uvloop", "asyncio"):
+        raise ConfigError(f"runtime.event_loop: expected uvloop or asyncio, got {name!r}")
+    if choice == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            log.warning("uvloop is not installed: running on the asyncio event loop")
+        else:
+            return uvloop.new_event_loop
+    return asyncio.new_event_loop
+
+
 def run_server(config: Config, only: list[str] | None = None) -> int:
     """Run until stopped; blocking. `only` runs just these services (`ocis <svc> server`)."""
     setup_logging(config.log_level)
     try:
         config.require_initialized()
-        return asyncio.run(_serve(config, only))
+        with asyncio.Runner(loop_factory=loop_factory(config.event_loop)) as runner:
+            return runner.run(_serve(config, only))
     except ConfigError as exc:
         print(f"ocis: {exc.message}", file=sys.stderr)
         return 1

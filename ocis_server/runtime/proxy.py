@@ -48,9 +48,12 @@ def route_for(routes: Sequence[Route], path: str) -> Route | None:
     return best
 
 
-def is_unprotected(spec: ServiceSpec, method: str, path: str) -> bool:
-    if method == "OPTIONS" and spec.error_format == "dav":
-        return True      # CORS preflight and DAV capability discovery carry no credentials
+def open_method(spec: ServiceSpec, method: str) -> bool:
+    """CORS preflight and DAV capability discovery carry no credentials."""
+    return method == "OPTIONS" and spec.error_format == "dav"
+
+
+def public_path(spec: ServiceSpec, path: str) -> bool:
     return any(_under(path, prefix) for prefix in spec.unprotected)
 
 
@@ -97,17 +100,36 @@ def unauthorized(spec: ServiceSpec, request: web.Request, message: str,
     return response
 
 
+_ROUTES_CACHED = 4096   # paths whose route is remembered (polls and syncs repeat their paths) ...
+_PATH_CACHED_MAX = 512  # ... if they are at most this long (bounds the memory it can take)
+
+
 def auth_middleware(ctx: ServiceContext, routes: Sequence[Route]) -> Callable[..., Awaitable[web.StreamResponse]]:
+    # Per-request work kept small: the route of a path and the authenticators are remembered
+    # (the latter rebuilt only if the runtime swaps the user store).
+    known: dict[str, tuple[Route | None, bool]] = {}   # path -> (route, public path)
+    auths = [Authenticators(ctx.users, ctx.config.basic_auth)]
+
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         path = request.rel_url.path_safe
-        route = route_for(routes, path)
+        try:
+            route, public = known[path]
+        except KeyError:
+            route = route_for(routes, path)
+            public = route is not None and public_path(route.spec, path)
+            if len(path) <= _PATH_CACHED_MAX:
+                if len(known) >= _ROUTES_CACHED:
+                    known.clear()
+                known[path] = (route, public)
         request["principal"] = None
         if route is None:
             return await handler(request)          # nobody serves it: the router answers 404
-        auth = Authenticators(ctx.users, ctx.config.basic_auth)
+        auth = auths[0]
+        if auth.users is not ctx.users:
+            auth = auths[0] = Authenticators(ctx.users, ctx.config.basic_auth)
         header = request.headers.get("Authorization")
-        if is_unprotected(route.spec, request.method, path):
+        if public or open_method(route.spec, request.method):
             try:
                 request["principal"] = await auth.principal(header)
             except OcisError:

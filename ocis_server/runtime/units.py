@@ -70,9 +70,23 @@ class StorageUnit:
         self.ctx.storage = self._storage
 
     async def run(self) -> None:
+        next_clean = 0.0
         while True:
             await asyncio.sleep(self.ctx.config.health_interval)
             await self.check()
+            now = asyncio.get_running_loop().time()
+            if now >= next_clean:   # expired upload sessions, at most every few minutes
+                next_clean = now + min(300.0, max(1.0, self.ctx.config.upload_expiration / 4))
+                await self._clean_uploads()
+
+    async def _clean_uploads(self) -> None:
+        try:
+            count, freed = await self._storage.clean_uploads(expired_only=True)
+        except Exception:
+            log.exception("cleaning expired upload sessions failed")
+            return
+        if count:
+            log.info("removed %d expired upload sessions (%d bytes)", count, freed)
 
     async def check(self) -> None:
         if self._storage is None:

@@ -8,6 +8,7 @@ same transaction. Errors are the domain errors (NotFound, AlreadyExists, Conflic
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +82,54 @@ class LockRecord:
     expires: float             # unix seconds
 
 
+# --- trash and versions (TRASH+VERSIONS) ---------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class TrashItem:
+    key: str                   # the id of the trashed root node (ids survive trash and restore)
+    space_id: str              # space uuid
+    name: str                  # the name it had when it was deleted
+    original_path: tuple[str, ...]   # where it was, from the space root (ends with `name`)
+    is_dir: bool
+    size: int                  # bytes (tree size for folders)
+    deleted: float             # unix seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    key: str                   # opaque per file (decimal); newest versions have the largest keys
+    node_id: str
+    size: int
+    mtime: float               # the mtime the content had when it was current
+    etag: str                  # the etag it had when it was current, unquoted
+    checksums: dict[str, str] = field(default_factory=dict)
+
+
+# --- upload sessions (TUS, chunking NG) ------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class UploadSession:
+    """A resumable upload in progress: a record plus partial data under the storage root."""
+
+    id: str
+    kind: str                  # tus (bytes appended in order) | chunks (chunking NG, any order)
+    user_id: str
+    space_id: str              # "" for a chunked upload until its final MOVE names the target
+    path: tuple[str, ...]
+    size: int                  # announced total; -1 when not announced (chunked)
+    offset: int                # bytes received (tus: the resume offset)
+    mtime: float | None
+    checksum: tuple[str, str] | None   # (algo, hex) the whole file must match
+    if_match: str | None
+    created: float             # unix seconds
+    expires: float             # unix seconds
+    transfer: str = ""         # chunking NG: the client's transfer id
+
+    @property
+    def expired(self) -> bool:
+        return time.time() >= self.expires
+
+
 class Storage(Protocol):
     storage_id: str
 
@@ -139,6 +188,52 @@ class Storage(Protocol):
     async def get_lock(self, token: str) -> LockRecord: ...                # NotFound
     async def put_lock(self, lock: LockRecord) -> None: ...                # insert or refresh
     async def remove_lock(self, token: str) -> None: ...
+
+    # --- trash (a DELETE moves the subtree here; trashed nodes are invisible to the tree, their
+    # bytes leave the space's tree size and `used`; blobs go only on purge) ----------------------
+    async def list_trash(self, space_id: str) -> list[TrashItem]: ...    # newest first; NotFound
+    async def restore_trash(self, space_id: str, key: str, *, dst_path: Parts | None = None,
+                            overwrite: bool) -> UploadResult: ...
+        # to `dst_path` or the original location; NotFound (key), Conflict (parent missing),
+        # PreconditionFailed (exists and not overwrite; with overwrite the existing one is trashed)
+    async def purge_trash(self, space_id: str, key: str) -> None: ...     # NotFound
+    async def empty_trash(self, space_id: str) -> int: ...                # items purged
+
+    # --- versions (every overwrite keeps the previous content as a version) ----------------------
+    async def list_versions(self, node_id: str) -> list[Version]: ...     # newest first; NotFound
+    async def version_blob_path(self, node_id: str, key: str) -> Path: ...  # NotFound
+    async def restore_version(self, node_id: str, key: str) -> Node: ...
+        # the current content becomes a new version, the chosen one becomes current (new etag)
+
+    # --- upload sessions (storage/uploads.py) ---------------------------------------------
+    async def create_upload(self, space_id: str, path: Parts, *, size: int, user_id: str,
+                            mtime: float | None = None, checksum: tuple[str, str] | None = None,
+                            if_match: str | None = None, expires_in: float) -> UploadSession: ...
+        # validated up front: parent missing / target a folder -> Conflict; if_match ->
+        # PreconditionFailed; `size` over quota -> QuotaExceeded
+    async def get_upload(self, upload_id: str) -> UploadSession: ...       # NotFound (or expired)
+    async def append_upload(self, upload_id: str, offset: int, body: AsyncIterator[bytes], *,
+                            length: int | None = None,
+                            chunk_checksum: tuple[str, str] | None = None
+                            ) -> tuple[UploadSession, UploadResult | None]: ...
+        # offset != session offset -> Conflict; past `size` -> BadRequest; chunk checksum
+        # mismatch -> ChecksumMismatch (chunk discarded). Durable before returning. When the
+        # offset reaches `size` the file is committed like upload() and the session removed.
+    async def delete_upload(self, upload_id: str) -> None: ...             # NotFound
+    async def list_uploads(self, expired: bool | None = None) -> list[UploadSession]: ...
+    async def clean_uploads(self, expired_only: bool = True) -> tuple[int, int]: ...
+        # (sessions removed, bytes freed)
+    async def create_chunked_upload(self, user_id: str, transfer: str, *, size: int | None = None,
+                                    expires_in: float) -> UploadSession: ...   # AlreadyExists
+    async def find_chunked_upload(self, user_id: str, transfer: str) -> UploadSession: ...
+    async def put_upload_chunk(self, upload_id: str, name: str, body: AsyncIterator[bytes], *,
+                               length: int | None = None) -> int: ...
+    async def upload_chunks(self, upload_id: str) -> list[tuple[str, int, float]]: ...
+        # (name, size, mtime) of the chunks received, in offset order
+    async def finish_chunked_upload(self, upload_id: str, space_id: str, path: Parts, *,
+                                    size: int | None = None, mtime: float | None = None,
+                                    checksum: tuple[str, str] | None = None,
+                                    if_match: str | None = None) -> UploadResult: ...
 
     # --- health ---------------------------------------------------------------------------
     async def check(self) -> None: ...                # raises if the database or data dir is unusable

@@ -19,6 +19,7 @@ from ocis_server.domain.errors import (
 )
 from ocis_server.domain.ids import new_id
 
+from . import trash
 from .api import LockRecord, Node, Space
 from .blobs import BlobStore, Digest
 from .schema import (
@@ -123,7 +124,7 @@ def _keep_version(tx: Tx, old: Node) -> None:
 
 def remove_subtree(tx: Tx, blobs: BlobStore, node: Node, path: Sequence[str]) -> None:
     """Drop a node and everything below it: rows, dead props, versions, locks; blobs after commit.
-    (The trash bin will hook in here: move the rows to a trash table instead of deleting them.)"""
+    (A DELETE trashes instead, trash.py; this purges an overwritten destination or a space.)"""
     conn = tx.conn
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS doomed(id TEXT PRIMARY KEY) WITHOUT ROWID")
     conn.execute("DELETE FROM temp.doomed")
@@ -151,7 +152,9 @@ def delete(tx: Tx, storage_id: str, blobs: BlobStore, space_id: str, parts: Sequ
     node = walk(tx.conn, space_id, parts, storage_id)
     if node.parent_id is None:
         raise PermissionDenied("the space root cannot be deleted")
-    remove_subtree(tx, blobs, node, parts)
+    # Into the trash, not gone: restore brings back ids, dead props and versions (trash.py).
+    trash.trash_subtree(tx, node, parts)
+    remove_locks_below(tx.conn, space_id, parts)
     propagate(tx.conn, node.parent_id, -node.size, tx.stamp)
 
 
@@ -170,7 +173,9 @@ def _prepare_target(tx: Tx, storage_id: str, blobs: BlobStore, src: Node, dst_sp
         raise PreconditionFailed("the destination exists and Overwrite is F")
     if existing.id in ancestor_ids(conn, src.id):
         raise Conflict("the destination contains the source")
-    remove_subtree(tx, blobs, existing, dst_parts)
+    # reva ocdav deletes an overwritten destination first, and a delete goes to the trash.
+    trash.trash_subtree(tx, existing, dst_parts)
+    remove_locks_below(conn, dst_space_id, dst_parts)
     return dst_parent, existing.size, False
 
 
@@ -295,6 +300,7 @@ def update_space(tx: Tx, space_id: str, changes: dict[str, object]) -> Space:
 def delete_space(tx: Tx, storage_id: str, blobs: BlobStore, space_id: str) -> None:
     get_space(tx.conn, space_id)
     root = walk(tx.conn, space_id, (), storage_id)
+    trash.empty(tx, blobs, space_id)
     remove_subtree(tx, blobs, root, ())
     tx.conn.execute("DELETE FROM members WHERE space_id = ?", (space_id,))
     tx.conn.execute("DELETE FROM spaces WHERE id = ?", (space_id,))

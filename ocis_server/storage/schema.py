@@ -41,6 +41,24 @@ CREATE TABLE IF NOT EXISTS versions(
     size INTEGER NOT NULL, mtime REAL NOT NULL, etag TEXT NOT NULL, checksums TEXT NOT NULL,
     created REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS versions_node ON versions(node_id);
+CREATE TABLE IF NOT EXISTS uploads(
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, user_id TEXT NOT NULL, space_id TEXT NOT NULL,
+    path TEXT NOT NULL, size INTEGER NOT NULL, offset INTEGER NOT NULL, mtime REAL,
+    checksum TEXT, if_match TEXT, created REAL NOT NULL, expires REAL NOT NULL,
+    transfer TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS uploads_transfer ON uploads(user_id, transfer);
+-- trash: one row per deleted item; its nodes move to trash_nodes (same columns, plus the key of
+-- the item they belong to) so no query of the live tree ever sees them (trash.py).
+CREATE TABLE IF NOT EXISTS trash(
+    key TEXT PRIMARY KEY, space_id TEXT NOT NULL, name TEXT NOT NULL, location TEXT NOT NULL,
+    is_dir INTEGER NOT NULL, size INTEGER NOT NULL, deleted REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS trash_space ON trash(space_id, deleted);
+CREATE TABLE IF NOT EXISTS trash_nodes(
+    id TEXT PRIMARY KEY, space_id TEXT NOT NULL, parent_id TEXT, name TEXT NOT NULL,
+    is_dir INTEGER NOT NULL, size INTEGER NOT NULL DEFAULT 0, tree_size INTEGER NOT NULL DEFAULT 0,
+    mtime REAL NOT NULL, tmtime INTEGER NOT NULL, etag TEXT NOT NULL,
+    sha1 TEXT, md5 TEXT, adler32 TEXT, blob_id TEXT, root TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS trash_nodes_root ON trash_nodes(root);
 """
 
 # Every column a Node needs, in one indexed join (the space gives the owner).

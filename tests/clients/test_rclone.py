@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import TREE, Dav, describe, require_tool, run, write_tree
+from .helpers import TREE, Dav, debian_rclone, describe, run, write_tree
 
 pytestmark = pytest.mark.slow
 REMOTE_DIR = "rclone-sync"
@@ -18,7 +18,7 @@ REMOTE_DIR = "rclone-sync"
 def rclone_env(server_url: str, user: str, password: str, tmp: Path,
                vendor: str = "owncloud", dav_path: str = "/remote.php/webdav/") -> dict[str, str]:
     """Remote `oc:` configured through the environment only (clients.md §3)."""
-    rclone = require_tool("rclone")
+    rclone = debian_rclone()
     obscured = run([rclone, "obscure", password]).stdout.strip()
     (tmp / "rclone.conf").write_text("")
     return {**os.environ,
@@ -44,7 +44,7 @@ def final_stats(stderr: str) -> dict[str, object]:
                                              ("nextcloud", "/remote.php/dav/files/admin/")])
 def test_rclone_sync_check_and_noop_resync(real_server, tmp_path: Path, vendor: str,
                                            dav_path: str) -> None:
-    rclone = require_tool("rclone")
+    rclone = debian_rclone()
     env = rclone_env(real_server.url, real_server.admin_user, real_server.admin_password, tmp_path,
                      vendor, dav_path)
     src = tmp_path / "src"
@@ -79,7 +79,7 @@ def test_rclone_sync_check_and_noop_resync(real_server, tmp_path: Path, vendor: 
 
 def test_rclone_check_detects_a_file_changed_on_the_server(real_server, tmp_path: Path) -> None:
     """Same size, other bytes: only a real checksum comparison can notice."""
-    rclone = require_tool("rclone")
+    rclone = debian_rclone()
     env = rclone_env(real_server.url, real_server.admin_user, real_server.admin_password, tmp_path)
     src = tmp_path / "src"
     write_tree(src)

@@ -1,9 +1,9 @@
 """`cloud/capabilities` and `config`: what this server tells clients about itself.
 
-Key names and spellings follow reva `pkg/owncloud/ocs/capabilities.go`. Deliberately absent:
-`files.tus_support` and `dav.chunking` — owncloudcmd switches every upload to TUS as soon as
-`tus_support.version` is set and moves all DAV traffic to chunking NG when `dav.chunking` >= 1.0
-(clients.md §2), and neither is served yet. Sharing keeps its structure with `api_enabled` false.
+Key names and spellings follow reva `pkg/owncloud/ocs/capabilities.go`. `files.tus_support`
+makes owncloudcmd upload everything over TUS; `dav.chunking` >= 1.0 moves its DAV traffic to
+/remote.php/dav/files/<id>/ and big files (without TUS) to chunking NG (clients.md §2, docs/
+decisions/0002-uploads.md). Sharing keeps its structure with `api_enabled` false.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from . import ocs
 from .config import CONFIG_KEY, FrontendConfig
 
 EDITION = "Community"
+TUS_MAX_CHUNK_SIZE = 0
 PRODUCT = "Infinite Scale"
 
 
@@ -100,9 +101,19 @@ def capabilities(cfg: FrontendConfig) -> dict[str, Any]:
         },
         "files": {
             "privateLinks": True,
-            "bigfilechunking": False,
-            "undelete": False,
-            "versioning": False,
+            "bigfilechunking": True,
+            # max_chunk_size 0 = no limit: owncloudcmd 2.11 then sends each file in one request
+            # (its multi-chunk size computation is broken, see docs/decisions/0002-uploads.md).
+            "tus_support": {
+                "version": "1.0.0",
+                "resumable": "1.0.0",
+                "extension": "creation,creation-with-upload",
+                "max_chunk_size": TUS_MAX_CHUNK_SIZE,
+                "http_method_override": "",
+            },
+            # Trash bin (ocdav trashbin.py) and versions (ocdav versions.py) are served.
+            "undelete": True,
+            "versioning": True,
             "favorites": True,
             "full_text_search": False,
             "tags": False,
@@ -110,7 +121,7 @@ def capabilities(cfg: FrontendConfig) -> dict[str, Any]:
             "archivers": [],
             "app_providers": [],
         },
-        "dav": {"reports": []},
+        "dav": {"reports": [], "chunking": "1.0"},
         "files_sharing": _files_sharing(),
         "spaces": {
             "version": "1.0.0",

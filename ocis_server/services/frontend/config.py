@@ -18,7 +18,10 @@ class FrontendConfig:
     support_url_signing: bool = False   # signed URLs are not implemented yet
     blacklisted_files: tuple[str, ...] = (".htaccess",)
     checksum_types: tuple[str, ...] = ("sha1", "md5", "adler32")
-    preferred_checksum: str = "sha1"
+    # Spelled as in OC-Checksum headers: the desktop engines match checksum names case-sensitively
+    # (nextcloudcmd 3.7 takes "sha1" for unknown, then sees equal empty checksums and drops a
+    # server edit that kept the mtime second).
+    preferred_checksum: str = "SHA1"
 
     @property
     def hostname(self) -> str:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from ocis_server.services.context import ServiceContext
 
+from .chunking import handle_uploads, is_uploads_path
 from .config import CONFIG_KEY, CONTEXT_KEY, OcdavConfig
 from .errors import DavError, error_middleware
 from .locking import handle_lock, handle_unlock
@@ -17,19 +18,23 @@ from .propfind import handle_propfind
 from .proppatch import handle_proppatch
 from .status import handle_status
 from .transfer import handle_get, handle_put
+from .trashbin import TRASH_ROOTS, handle_trash
 from .tree import handle_copy, handle_delete, handle_mkcol, handle_move
+from .tus import DATA_MOUNT, TUS_HEADERS, add_data_routes, handle_post
+from .versions import META_ROOTS, handle_meta
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 STATUS_MOUNTS = ("/status.php", "/status")
 
 
 async def handle_options(request: web.Request) -> web.StreamResponse:
-    """Answered without authentication (reva options.go); TUS is not advertised yet."""
+    """Answered without authentication (reva options.go); advertises TUS (tus.py)."""
     return web.Response(status=204, headers={
         "DAV": "1, 2",
         "Allow": ", ".join(METHODS),
         "MS-Author-Via": "DAV",
         "Accept-Ranges": "bytes",
+        **TUS_HEADERS,
     })
 
 
@@ -46,10 +51,19 @@ METHODS: dict[str, Handler] = {
     "PROPPATCH": handle_proppatch,
     "LOCK": handle_lock,
     "UNLOCK": handle_unlock,
+    "POST": handle_post,            # TUS creation (tus.py)
 }
 
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
+    # The trash bin and versions live beside the file namespaces, with their own verbs.
+    raw = request.raw_path
+    if raw.startswith(TRASH_ROOTS):
+        return await handle_trash(request)
+    if raw.startswith(META_ROOTS):
+        return await handle_meta(request)
+    if is_uploads_path(raw):        # chunking NG transfers (chunking.py)
+        return await handle_uploads(request)
     handler = METHODS.get(request.method)
     if handler is None:
         raise DavError(405, f"{request.method} is not supported",
@@ -62,7 +76,9 @@ def create_app(ctx: ServiceContext, mount: str) -> web.Application:
     app = web.Application(middlewares=[error_middleware])
     app[CONTEXT_KEY] = ctx
     app[CONFIG_KEY] = OcdavConfig.from_config(ctx.config)
-    if mount in STATUS_MOUNTS:
+    if mount == DATA_MOUNT:         # the TUS data gateway: the token in the URL is the credential
+        add_data_routes(app)
+    elif mount in STATUS_MOUNTS:
         app.router.add_get("", handle_status)
         app.router.add_get("/", handle_status)
     else:

@@ -8,6 +8,7 @@ the client sent it, so a percent-decoded href always starts with the decoded req
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
 from aiohttp import web
@@ -93,10 +94,22 @@ def split_namespace(raw: str) -> tuple[str, str, str, str]:
     raise NotFound("no DAV namespace at this path")
 
 
+def _split(tail: str) -> tuple[str, ...]:
+    """`split_path`, remembered for the short paths clients repeat (it validates every
+    character in Python); an invalid path raises every time and is never remembered."""
+    if len(tail) > _SPLIT_CACHED_MAX:
+        return split_path(tail)
+    return _split_cached(tail)
+
+
+_SPLIT_CACHED_MAX = 512
+_split_cached = lru_cache(maxsize=4096)(split_path)
+
+
 async def resolve(storage: Storage, user: User | None, raw: str) -> DavTarget:
     """Map an encoded URL path to the caller's access and a validated space path."""
     kind, arg, root_href, tail = split_namespace(raw)
-    rel = split_path(tail)
+    rel = _split(tail)
     if user is None:
         raise Unauthenticated("authentication required")
     base: tuple[str, ...] = ()

@@ -128,7 +128,8 @@ def _checksums(node: Node, _p: tuple[str, ...], _rc: RenderContext) -> str | Non
     if node.is_dir or not sums:
         return None
     if len(sums) == 3:   # the usual case: all three, in oCIS order
-        return f"<oc:checksum>SHA1:{sums['SHA1']} MD5:{sums['MD5']} ADLER32:{sums['ADLER32']}</oc:checksum>"
+        return (f"<oc:checksum>SHA1:{sums['SHA1']} MD5:{sums['MD5']} "
+                f"ADLER32:{sums['ADLER32']}</oc:checksum>")
     values = " ".join(f"{algo}:{sums[algo]}" for algo in ("SHA1", "MD5", "ADLER32") if algo in sums)
     return f"<oc:checksum>{values}</oc:checksum>"
 

@@ -1,0 +1,116 @@
+"""`ocis storage-users uploads sessions`: list and clean the storage's resumable upload sessions.
+
+An operator command like oCIS's (`services/storage-users/pkg/command/uploads.go`): it works on the
+server's data directly, found through the server's config (OCIS_CONFIG_DIR, OCIS_BASE_DATA_PATH).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ocis_cli.exitcodes import ExitCode
+from ocis_cli.output import human_size, print_json, print_table
+
+if TYPE_CHECKING:
+    from ocis_server.runtime.maintenance import UploadSession
+
+_HEADERS = ["ID", "SPACE", "PATH", "SIZE", "OFFSET", "USER", "CREATED", "EXPIRES"]
+
+
+def _stamp(value: float) -> str:
+    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def session_json(session: UploadSession) -> dict[str, Any]:
+    """The JSON shape of one session in `--json` output."""
+    return {
+        "id": session.id,
+        "kind": session.kind,
+        "space": session.space_id or None,
+        "path": "/" + "/".join(session.path) if session.path else None,
+        "size": session.size if session.size >= 0 else None,
+        "offset": session.offset,
+        "user": session.user_id,
+        "created": _stamp(session.created),
+        "expires": _stamp(session.expires),
+        "expired": session.expired,
+    }
+
+
+def _print_sessions(sessions: list[UploadSession]) -> None:
+    rows = []
+    for item in map(session_json, sessions):
+        rows.append([item["id"], item["space"] or "-", item["path"] or "-",
+                     "-" if item["size"] is None else item["size"], item["offset"], item["user"],
+                     item["created"], item["expires"]])
+    print_table(_HEADERS, rows, no_wrap=("ID", "SPACE", "USER", "CREATED", "EXPIRES"))
+
+
+def sessions(
+    expired: Annotated[bool, typer.Option(
+        "--expired", help="Only sessions whose expiry has passed.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    clean: Annotated[bool, typer.Option(
+        "--clean", help="Remove the listed sessions and their partial data; report the space "
+                        "freed.")] = False,
+    data_path: Annotated[Path | None, typer.Option(
+        "--data-path", "-p", help="Data path (default: the server config's "
+                                  "OCIS_BASE_DATA_PATH).")] = None,
+) -> None:
+    """List the upload sessions (TUS and chunked uploads not yet finished) of the users' storage.
+
+    Reads the server's data path directly, with the same config resolution as `ocis server`; it
+    works with the server stopped. Columns: id, space, path, size, offset (bytes received), user,
+    created, expires.
+    """
+    from ocis_server.config import ConfigError
+    from ocis_server.runtime import maintenance
+
+    try:
+        if clean:
+            listed, removed, freed = asyncio.run(
+                maintenance.clean_upload_sessions(data_path, expired_only=expired))
+        else:
+            listed = asyncio.run(maintenance.upload_sessions(data_path, expired=expired or None))
+    except ConfigError as exc:
+        raise _exit(exc.message, ExitCode.NOT_INITIALISED) from None
+    except KeyboardInterrupt:
+        raise _exit("interrupted", ExitCode.INTERRUPTED) from None
+    except Exception as exc:                      # noqa: BLE001 - any storage failure, one line
+        raise _exit(f"cannot read the upload sessions: {exc}", ExitCode.FAILURE) from None
+    if as_json:
+        doc: Any = [session_json(s) for s in listed]
+        if clean:
+            doc = {"sessions": doc, "removed": removed, "freed": freed}
+        print_json(doc)
+        return
+    _print_sessions(listed)
+    if clean:
+        print(f"removed {removed} upload session(s), freed {human_size(freed)} ({freed} bytes)")
+
+
+def _exit(message: str, code: ExitCode) -> typer.Exit:
+    from ocis_cli.output import print_error
+
+    print_error(message)
+    return typer.Exit(int(code))
+
+
+def register(app: typer.Typer) -> None:
+    """Add `uploads sessions` to the `storage-users` group that `runtime.register` created."""
+    group = next((info.typer_instance for info in app.registered_groups
+                  if info.name == "storage-users" and info.typer_instance is not None), None)
+    if group is None:
+        raise RuntimeError("no storage-users command group to extend")
+    uploads = typer.Typer(help="Upload sessions of the users' storage (resumable uploads).",
+                          no_args_is_help=True)
+    uploads.command("sessions", epilog=(
+        "Examples:\n\n  ocis storage-users uploads sessions\n"
+        "  ocis storage-users uploads sessions --expired --clean\n"
+        "  OCIS_CONFIG_DIR=/etc/ocis ocis storage-users uploads sessions --json"))(sessions)
+    group.add_typer(uploads, name="uploads")

@@ -1,0 +1,149 @@
+"""Offline maintenance of a data path (`ocis backup consistency`, `ocis storage-users uploads
+sessions`): resolves the storage root like the server does and runs the consistency check (and
+repair) with the server's database lock rules, or lists and cleans upload sessions.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+from ocis_server.config import ConfigError, load_config
+from ocis_server.storage.api import UploadSession
+from ocis_server.storage.consistency import (
+    DB_NAME,
+    Report,
+    StorageBusy,
+    check,
+    open_db,
+    repair,
+)
+
+_REPAIR_PASSES = 3
+
+__all__ = ["MaintenanceRefused", "Report", "UploadSession", "clean_upload_sessions", "consistency",
+           "storage_root", "upload_sessions"]
+
+
+class MaintenanceRefused(Exception):
+    """Repair was refused: a server is running on the data path (or on the configured runtime)."""
+
+
+def storage_root(data_path: Path | None) -> Path:
+    """The users' storage root: `<data path>/storage/users`, the data path from the server config
+    (OCIS_CONFIG_DIR, OCIS_BASE_DATA_PATH) unless given. A path that itself holds metadata.db is
+    taken as the storage root."""
+    if data_path is None:
+        data_path = load_config().base_data_path
+    data_path = Path(data_path).expanduser()
+    if (data_path / DB_NAME).is_file():
+        return data_path
+    return data_path / "storage" / "users"
+
+
+def _is_configured(root: Path) -> bool:
+    """Is `root` the data path of the configured server?"""
+    try:
+        return storage_root(None).resolve() == root.resolve()
+    except (ConfigError, OSError):
+        return False
+
+
+def _runtime_answers(timeout: float = 0.5) -> bool:
+    """True when something listens on the configured runtime control port."""
+    try:
+        config = load_config()
+    except ConfigError:
+        return False
+    if not config.runtime_port:
+        return False
+    try:
+        with socket.create_connection((config.runtime_host, int(config.runtime_port)), timeout):
+            return True
+    except OSError:
+        return False
+
+
+def consistency(data_path: Path | None = None, *, do_repair: bool = False,
+                checksums: bool = False) -> tuple[Report, Report | None]:
+    """Check (and with `do_repair` repair, then re-check) a storage root.
+
+    Returns (first report, re-check report or None). Without a running server the database is
+    locked exclusively for the whole run, so a server cannot start half-way. With one running the
+    check reads a snapshot and skips recent temp files and blobs (uploads in flight); a repair is
+    refused (MaintenanceRefused) when the runtime answers on OCIS_RUNTIME_PORT (for the configured
+    data path, however named) or when the database's exclusive lock cannot be taken."""
+    root = storage_root(data_path)
+    if do_repair and _is_configured(root) and _runtime_answers():
+        raise MaintenanceRefused("the server's runtime answers on OCIS_RUNTIME_PORT: stop the "
+                                 "server before --repair")
+    try:
+        conn = open_db(root, exclusive=True)
+        live = False
+    except StorageBusy:
+        if do_repair:
+            raise MaintenanceRefused("the metadata database is in use by another process (a "
+                                     "running server?): stop it before --repair") from None
+        conn, live = open_db(root, exclusive=False), True
+    try:
+        first = check(conn, root, live=live, checksums=checksums)
+        if not do_repair or first.ok:
+            return first, None
+        lines: list[str] = []
+        target = first
+        for _ in range(_REPAIR_PASSES):   # a dropped row can leave rows naming it: go again
+            repair(conn, root, target)
+            lines.extend(line for line in target.repaired if line not in lines)
+            after = check(conn, root, checksums=checksums)
+            left = {(f.kind, f.subject) for f in after.findings if f.repairable}
+            if not left or left & {(f.kind, f.subject) for f in target.findings}:
+                break   # nothing left to do, or a repair did not hold: no point going round
+            target = after
+        first.repaired[:] = lines
+        return first, after
+    finally:
+        conn.close()
+
+
+# --- upload sessions (`ocis storage-users uploads sessions`) -----------------------------------
+
+async def _open_storage(data_path: Path | None) -> Any | None:
+    """The users' storage provider at the configured (or given) data path; None when it has no
+    database yet (a server that never started has no upload sessions)."""
+    from ocis_server.runtime.units import STORAGE_DRIVER, load
+
+    config = load_config()
+    if data_path is None:
+        config.require_initialized()        # ConfigError: `ocis init` was not run
+    root = storage_root(data_path)
+    if not (root / DB_NAME).is_file():
+        return None
+    return await load(STORAGE_DRIVER).open(root, config.storage_id)
+
+
+async def upload_sessions(data_path: Path | None = None, *,
+                          expired: bool | None = None) -> list[UploadSession]:
+    """The upload sessions of the storage (only the expired ones with `expired=True`)."""
+    storage = await _open_storage(data_path)
+    if storage is None:
+        return []
+    try:
+        return list(await storage.list_uploads(expired=expired))
+    finally:
+        await storage.close()
+
+
+async def clean_upload_sessions(data_path: Path | None = None, *,
+                                expired_only: bool) -> tuple[list[UploadSession], int, int]:
+    """Remove upload sessions (every one, or only the expired): (the sessions listed before the
+    clean, sessions removed, bytes freed)."""
+    storage = await _open_storage(data_path)
+    if storage is None:
+        return [], 0, 0
+    try:
+        listed = list(await storage.list_uploads(expired=True if expired_only else None))
+        removed, freed = await storage.clean_uploads(expired_only=expired_only)
+        return listed, int(removed), int(freed)
+    finally:
+        await storage.close()

@@ -1,0 +1,210 @@
+"""File versions over WebDAV (reva ocdav meta.go, versions.go): `/[remote.php/]dav/meta/<fileid>/v`
+PROPFIND lists them, `/v/<key>` GET/HEAD downloads one, COPY `/v/<key>` restores it (204; the
+Destination header is ignored, as in reva).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from aiohttp import web
+
+from ocis_server.auth.authz import Access, space_access
+from ocis_server.domain.errors import BadRequest, NotFound
+from ocis_server.domain.ids import ResourceId
+from ocis_server.domain.paths import decode_segment
+from ocis_server.storage import Node, Version
+
+from .errors import DavError
+from .locking import SUBMITTED_KEY, check_locks, evaluate_if
+from .namespaces import DavTarget, config_of, storage_of, strip_query, user_of
+from .propfind import http_date, mimetype, parse_request
+from .transfer import BlobResponse
+from .xml import (
+    CONTENT_TYPE,
+    NS_DAV,
+    NS_OC,
+    ROOT_XMLNS,
+    XML_DECL,
+    QName,
+    esc,
+    parse_body,
+    read_body,
+    tags,
+)
+
+META_ROOTS = ("/remote.php/dav/meta/", "/dav/meta/")
+_OK = "<d:status>HTTP/1.1 200 OK</d:status></d:propstat>"
+_MISSING = "<d:status>HTTP/1.1 404 Not Found</d:status></d:propstat>"
+_ALLPROP: tuple[QName, ...] = (
+    (NS_DAV, "resourcetype"), (NS_DAV, "getetag"), (NS_DAV, "getcontentlength"),
+    (NS_DAV, "getcontenttype"), (NS_DAV, "getlastmodified"), (NS_OC, "size"), (NS_OC, "checksums"))
+
+
+@dataclass(frozen=True, slots=True)
+class MetaTarget:
+    access: Access
+    node: Node
+    versions_href: str        # the encoded `.../meta/<fileid>/v` as the client sent it
+    key: str                  # "" for the versions collection
+
+
+async def _target(request: web.Request) -> MetaTarget:
+    raw = strip_query(request.raw_path)
+    root = next((r for r in META_ROOTS if raw.startswith(r)), None)
+    if root is None:   # pragma: no cover - dispatch only sends meta URLs here
+        raise NotFound("no meta data at this path")
+    segment, _, rest = raw[len(root):].partition("/")
+    parts = [p for p in rest.split("/") if p]
+    if not segment or not parts or parts[0] != "v" or len(parts) > 2:
+        raise NotFound("no meta data at this path")
+    user = user_of(request)
+    storage = storage_of(request)
+    try:
+        rid = ResourceId.parse(decode_segment(segment))
+    except BadRequest:
+        raise NotFound("invalid file id") from None
+    if not rid.node_id or (rid.storage_id and rid.storage_id != storage.storage_id):
+        raise NotFound("resource not found")
+    node = await storage.get_node(rid.node_id)
+    if node.space_id != rid.space_id:
+        raise NotFound("resource not found")
+    access = await space_access(storage, user, node.space_id)
+    key = decode_segment(parts[1]) if len(parts) == 2 else ""
+    return MetaTarget(access, node, f"{root}{segment}/v", key)
+
+
+async def handle_meta(request: web.Request) -> web.StreamResponse:
+    handler = _METHODS.get(request.method)
+    if handler is None:
+        raise DavError(405, f"{request.method} is not supported on versions",
+                       headers={"Allow": ", ".join(_METHODS)})
+    return await handler(request)
+
+
+async def _propfind(request: web.Request) -> web.StreamResponse:
+    target = await _target(request)
+    depth = request.headers.get("Depth", "1").strip().lower()
+    if depth not in ("0", "1", "infinity"):
+        raise BadRequest("Invalid Depth header value")
+    conf = config_of(request)
+    mode, names = parse_request(parse_body(await read_body(request, conf),
+                                           max_depth=conf.max_xml_depth))
+    versions = await storage_of(request).list_versions(target.node.id)
+    if target.key:
+        versions = [v for v in versions if v.key == target.key]
+        if not versions:
+            raise NotFound("no such version")
+    wanted = tuple(names) if mode == "prop" else _ALLPROP
+    allprop = mode != "prop"
+    out = [XML_DECL.decode(), f"<d:multistatus {ROOT_XMLNS}>"]
+    if not target.key:   # the version folder itself (reva adds this "." entry)
+        out.append(_response(f"{target.versions_href}/", None, target.node, wanted, allprop))
+    if depth != "0" or target.key:
+        out.extend(_response(f"{target.versions_href}/{quote(v.key, safe='')}", v, target.node,
+                             wanted, allprop) for v in versions)
+    out.append("</d:multistatus>")
+    return web.Response(status=207, body="".join(out).encode(), headers={
+        "Content-Type": CONTENT_TYPE, "DAV": "1, 3, extended-mkcol", "Vary": "Prefer"})
+
+
+def _value(version: Version | None, node: Node, name: QName) -> str | None:
+    ns, local = name
+    if version is None:   # the collection
+        return "<d:collection/>" if name == (NS_DAV, "resourcetype") else None
+    if ns == NS_DAV:
+        match local:
+            case "resourcetype":
+                return ""
+            case "getetag":
+                return esc(f'"{version.etag}"')
+            case "getcontentlength":
+                return str(version.size)
+            case "getcontenttype":
+                return esc(mimetype(node.name))
+            case "getlastmodified":
+                return http_date(version.mtime)
+    elif ns == NS_OC:
+        match local:
+            case "size":
+                return str(version.size)
+            case "checksums":
+                sums = " ".join(f"{k}:{v}" for k, v in version.checksums.items())
+                return f"<oc:checksum>{esc(sums)}</oc:checksum>" if sums else None
+    return None
+
+
+def _response(href: str, version: Version | None, node: Node, wanted: tuple[QName, ...],
+              allprop: bool) -> str:
+    found: list[str] = []
+    missing: list[str] = []
+    for name in wanted:
+        value = _value(version, node, name)
+        open_tag, close_tag, empty = tags(name)
+        if value is None:
+            if not allprop:
+                missing.append(empty)
+        else:
+            found.append(f"{open_tag}{value}{close_tag}" if value else empty)
+    parts = [f"<d:response><d:href>{esc(href)}</d:href>"]
+    if found:
+        parts.append(f"<d:propstat><d:prop>{''.join(found)}</d:prop>{_OK}")
+    if missing:
+        parts.append(f"<d:propstat><d:prop>{''.join(missing)}</d:prop>{_MISSING}")
+    parts.append("</d:response>")
+    return "".join(parts)
+
+
+async def _get(request: web.Request) -> web.StreamResponse:
+    target = await _target(request)
+    if not target.key:
+        raise DavError(405, "GET is not supported on the versions collection")
+    storage = storage_of(request)
+    version = next((v for v in await storage.list_versions(target.node.id)
+                    if v.key == target.key), None)
+    if version is None:
+        raise NotFound("no such version")
+    path = await storage.version_blob_path(target.node.id, target.key)
+    shown = dataclasses.replace(target.node, size=version.size, mtime=version.mtime,
+                                etag=version.etag, checksums=version.checksums)
+    headers = {
+        "Content-Type": mimetype(target.node.name),
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(target.node.name, safe='')}",
+        "OC-ETag": f'"{version.etag}"',
+        "Accept-Ranges": "bytes",
+    }
+    if "SHA1" in version.checksums:
+        headers["OC-Checksum"] = f"SHA1:{version.checksums['SHA1']}"
+    if version.size == 0:
+        return web.Response(status=200, body=b"", headers={**headers, "ETag": f'"{version.etag}"'})
+    response = BlobResponse(shown, path, headers)
+    await response.prepare(request)
+    return response
+
+
+async def _copy(request: web.Request) -> web.StreamResponse:
+    """Restore a version (reva doRestore): 204, whatever Destination says."""
+    target = await _target(request)
+    if not target.key:
+        raise DavError(405, "COPY needs a version key")
+    target.access.require_write()
+    storage = storage_of(request)
+    # A locked file keeps its content: the lock holder must submit its token (If header),
+    # evaluated against the file's spaces URL (the meta URL is no file namespace).
+    path = tuple(await storage.node_path(target.node))
+    root = f"/remote.php/dav/spaces/{quote(target.access.space.space_id, safe='')}"
+    file_target = DavTarget(target.access, (), path, root,
+                            root + "".join("/" + quote(n, safe="") for n in path))
+    request[SUBMITTED_KEY] = await evaluate_if(request, file_target)
+    await check_locks(request, file_target)
+    await storage.restore_version(target.node.id, target.key)
+    return web.Response(status=204)
+
+
+async def _options(request: web.Request) -> web.StreamResponse:
+    return web.Response(status=204, headers={"DAV": "1, 2", "Allow": ", ".join(_METHODS)})
+
+
+_METHODS = {"OPTIONS": _options, "PROPFIND": _propfind, "GET": _get, "HEAD": _get, "COPY": _copy}
