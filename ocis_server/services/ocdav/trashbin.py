@@ -33,15 +33,13 @@ from .xml import (
     esc,
     parse_body,
     read_body,
-    tags,
+    response_xml,
 )
 
 SPACES_TRASH_ROOTS = ("/remote.php/dav/spaces/trash-bin/", "/dav/spaces/trash-bin/")
 LEGACY_TRASH_ROOTS = ("/remote.php/dav/trash-bin/", "/dav/trash-bin/")
 TRASH_ROOTS = SPACES_TRASH_ROOTS + LEGACY_TRASH_ROOTS
 _STREAM_BATCH = 500   # items per write of a big listing
-_OK = "<d:status>HTTP/1.1 200 OK</d:status></d:propstat>"
-_MISSING = "<d:status>HTTP/1.1 404 Not Found</d:status></d:propstat>"
 # allprop as reva renders it (itemToPropResponse): size as oc:size for folders, length for files.
 _ALLPROP: tuple[QName, ...] = (
     (NS_OC, "trashbin-original-filename"), (NS_OC, "trashbin-original-location"),
@@ -114,8 +112,8 @@ async def _propfind(request: web.Request) -> web.StreamResponse:
     wanted = tuple(names) if mode == "prop" else _ALLPROP
     head = [XML_DECL.decode(), f"<d:multistatus {ROOT_XMLNS}>"]
     if not target.key:
-        head.append(f"<d:response><d:href>{esc(target.root_href)}/</d:href><d:propstat><d:prop>"
-                    f"<d:resourcetype><d:collection/></d:resourcetype></d:prop>{_OK}</d:response>")
+        head.append(response_xml(f"{target.root_href}/", [((NS_DAV, "resourcetype"),
+                                                            "<d:collection/>")], allprop=True))
     if depth == "0" and not target.key:
         items = []
     headers = {"Content-Type": CONTENT_TYPE, "DAV": "1, 3, extended-mkcol"}
@@ -171,25 +169,10 @@ def _value(item: TrashItem, name: QName, space_id: str) -> str | None:
 def _item_response(root_href: str, item: TrashItem, space_id: str, wanted: tuple[QName, ...], *,
                    allprop: bool) -> str:
     href = f"{root_href}/{quote(item.key, safe='')}" + ("/" if item.is_dir else "")
-    found: list[str] = []
-    missing: list[str] = []
-    for name in wanted:
-        value = _value(item, name, space_id)
-        if allprop and name == (NS_OC, "size") and not item.is_dir:
-            continue   # reva's allprop: files report d:getcontentlength only
-        open_tag, close_tag, empty = tags(name)
-        if value is None:
-            if not allprop:
-                missing.append(empty)
-        else:
-            found.append(f"{open_tag}{value}{close_tag}" if value else empty)
-    parts = [f"<d:response><d:href>{esc(href)}</d:href>"]
-    if found:
-        parts.append(f"<d:propstat><d:prop>{''.join(found)}</d:prop>{_OK}")
-    if missing:
-        parts.append(f"<d:propstat><d:prop>{''.join(missing)}</d:prop>{_MISSING}")
-    parts.append("</d:response>")
-    return "".join(parts)
+    # reva's allprop: files report d:getcontentlength only, not oc:size
+    values = ((name, _value(item, name, space_id)) for name in wanted
+              if not (allprop and name == (NS_OC, "size") and not item.is_dir))
+    return response_xml(href, values, allprop=allprop)
 
 
 async def _move(request: web.Request) -> web.StreamResponse:

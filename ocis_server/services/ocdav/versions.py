@@ -32,12 +32,10 @@ from .xml import (
     esc,
     parse_body,
     read_body,
-    tags,
+    response_xml,
 )
 
 META_ROOTS = ("/remote.php/dav/meta/", "/dav/meta/")
-_OK = "<d:status>HTTP/1.1 200 OK</d:status></d:propstat>"
-_MISSING = "<d:status>HTTP/1.1 404 Not Found</d:status></d:propstat>"
 _ALLPROP: tuple[QName, ...] = (
     (NS_DAV, "resourcetype"), (NS_DAV, "getetag"), (NS_DAV, "getcontentlength"),
     (NS_DAV, "getcontenttype"), (NS_DAV, "getlastmodified"), (NS_OC, "size"), (NS_OC, "checksums"))
@@ -138,23 +136,8 @@ def _value(version: Version | None, node: Node, name: QName) -> str | None:
 
 def _response(href: str, version: Version | None, node: Node, wanted: tuple[QName, ...],
               allprop: bool) -> str:
-    found: list[str] = []
-    missing: list[str] = []
-    for name in wanted:
-        value = _value(version, node, name)
-        open_tag, close_tag, empty = tags(name)
-        if value is None:
-            if not allprop:
-                missing.append(empty)
-        else:
-            found.append(f"{open_tag}{value}{close_tag}" if value else empty)
-    parts = [f"<d:response><d:href>{esc(href)}</d:href>"]
-    if found:
-        parts.append(f"<d:propstat><d:prop>{''.join(found)}</d:prop>{_OK}")
-    if missing:
-        parts.append(f"<d:propstat><d:prop>{''.join(missing)}</d:prop>{_MISSING}")
-    parts.append("</d:response>")
-    return "".join(parts)
+    return response_xml(href, ((name, _value(version, node, name)) for name in wanted),
+                        allprop=allprop)
 
 
 async def _get(request: web.Request) -> web.StreamResponse:

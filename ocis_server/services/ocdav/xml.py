@@ -4,6 +4,7 @@ fragments responses are built from (no DOM for responses, DESIGN.md §9).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 from xml.etree.ElementTree import Element, ParseError
 
@@ -100,6 +101,31 @@ def esc(text: str) -> str:
 
 def esc_attr(text: str) -> str:
     return esc(text).replace('"', "&quot;")
+
+
+_PROPSTAT_OK = "<d:status>HTTP/1.1 200 OK</d:status></d:propstat>"
+_PROPSTAT_MISSING = "<d:status>HTTP/1.1 404 Not Found</d:status></d:propstat>"
+
+
+def response_xml(href: str, values: Iterable[tuple[QName, str | None]], *, allprop: bool) -> str:
+    """One `<d:response>` of a small listing (trash, versions): a 200 propstat for the properties
+    with a value ("" renders an empty element) and, unless allprop, a 404 one for those without."""
+    found: list[str] = []
+    missing: list[str] = []
+    for name, value in values:
+        open_tag, close_tag, empty = tags(name)
+        if value is None:
+            if not allprop:
+                missing.append(empty)
+        else:
+            found.append(f"{open_tag}{value}{close_tag}" if value else empty)
+    parts = [f"<d:response><d:href>{esc(href)}</d:href>"]
+    if found:
+        parts.append(f"<d:propstat><d:prop>{''.join(found)}</d:prop>{_PROPSTAT_OK}")
+    if missing:
+        parts.append(f"<d:propstat><d:prop>{''.join(missing)}</d:prop>{_PROPSTAT_MISSING}")
+    parts.append("</d:response>")
+    return "".join(parts)
 
 
 @lru_cache(maxsize=4096)
