@@ -620,10 +620,14 @@ async def test_reads_do_not_block_the_loop(storage: SqliteStorage, space: str) -
             await asyncio.sleep(0)
 
     task = asyncio.create_task(ticker())
-    for _ in range(5):
-        await storage.children(root)
+    for i in range(5):
+        await storage.mkdir(space, (f"new{i}",))     # a commit: the next listing is not cached
+        root = await storage.lookup(space, ())
+        before = ticks
+        listed = await storage.children(root)
+        assert len(listed) == 2001 + i
+        assert ticks > before, "the loop did not run while 2,000 entries were read"
     task.cancel()
-    assert ticks > 5
 
 
 async def test_read_cache_never_serves_state_older_than_an_acknowledged_write(
