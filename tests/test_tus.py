@@ -415,3 +415,25 @@ async def test_clean_removes_old_orphan_data_only(srv):
     os.utime(old, (time.time() - 3600, time.time() - 3600))
     assert await srv.storage.clean_uploads() == (0, 5)
     assert not old.exists() and young.exists()
+
+
+def test_lagging_running_hashes_match_inline_hashing():
+    """The whole-file hashes fed block by block to the helper chains (bounded lag) equal
+    hashing the same bytes in one go, whatever the block sizes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ocis_server.storage.uploads import _Running
+
+    data = os.urandom(9 * (1 << 20) + 12345)
+    sizes = [1 << 20, 1, 777_777, 3 << 20, 5, 2 << 20]
+    with ThreadPoolExecutor(2) as helper:
+        running, pos = _Running(helper), 0
+        while pos < len(data):
+            size = sizes[pos % len(sizes)]
+            running.update(data[pos:pos + size])
+            pos += size
+        digest = running.digest()
+    assert digest is not None and digest.size == len(data)
+    assert digest.sha1 == hashlib.sha1(data).hexdigest()
+    assert digest.md5 == hashlib.md5(data).hexdigest()
+    assert digest.adler32 == f"{zlib.adler32(data):08x}"

@@ -104,6 +104,11 @@ class BlobStore:
         self.tmp = root / "tmp"
         self._hasher = ThreadPoolExecutor(2, thread_name_prefix="ocis-storage-hash")
 
+    @property
+    def helper(self) -> Executor:
+        """Threads that hash beside an I/O thread (hashlib releases the GIL on big blocks)."""
+        return self._hasher
+
     def close(self) -> None:
         self._hasher.shutdown(wait=True)
 

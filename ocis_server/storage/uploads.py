@@ -10,9 +10,12 @@ import hashlib
 import os
 import shutil
 import sqlite3
+import threading
 import time
 import zlib
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,7 @@ CHUNK_ALGORITHMS = ("md5", "sha1", "adler32", "crc32")
 _COLS = ("id, kind, user_id, space_id, path, size, offset, mtime, checksum, if_match, created,"
          " expires, transfer")
 _BLOCK = 1 << 20
+_LAG = 4 * _BLOCK   # bytes a running hash chain may be behind the writes (memory bound)
 _ORPHAN_AGE = 600   # seconds partial data without a session row must be old before it is removed
 
 
@@ -83,20 +87,88 @@ class _Hasher:
         return self._h.hexdigest() if self._h is not None else f"{self._v:08x}"
 
 
-class _Running:
-    """Whole-file hashes of a TUS upload kept while the process lives (no re-read at the end)."""
+class _Lagging:
+    """Hashers fed in order by one thread and drained, in order, in a helper thread at most
+    _LAG bytes behind: a PATCH is acknowledged without waiting for its hashing."""
 
-    def __init__(self) -> None:
+    def __init__(self, hashers: Sequence[_Hasher], helper: Executor) -> None:
+        self._hashers, self._helper = hashers, helper
+        self._queue: deque[bytes] = deque()
+        self._queued = 0
+        self._busy = self.broken = False
+        self._cond = threading.Condition()
+
+    def feed(self, data: bytes) -> None:
+        with self._cond:
+            if self.broken:
+                return
+            while self._queued >= _LAG and self._busy:
+                self._cond.wait()
+            self._queue.append(data)
+            self._queued += len(data)
+            if not self._busy:
+                try:
+                    self._helper.submit(self._drain)
+                except RuntimeError:   # the pool is shut down: the digest re-reads the file
+                    self.broken = True
+                    self._queue.clear()
+                    return
+                self._busy = True
+
+    def _drain(self) -> None:
+        try:
+            while True:
+                with self._cond:
+                    if not self._queue:
+                        self._busy = False   # under the lock: a feed now starts a new drain
+                        self._cond.notify_all()
+                        return
+                    data = self._queue[0]
+                for h in self._hashers:
+                    h.update(data)
+                with self._cond:
+                    self._queue.popleft()
+                    self._queued -= len(data)
+                    self._cond.notify_all()
+        except BaseException:
+            with self._cond:
+                self.broken, self._busy = True, False
+                self._queue.clear()
+                self._cond.notify_all()
+            raise
+
+    def wait(self) -> None:
+        with self._cond:
+            while self._busy:
+                self._cond.wait()
+
+
+class _Running:
+    """Whole-file hashes of a TUS upload kept while the process lives (no re-read at the end);
+    with a `helper`, hashed there in two lagging chains (MD5 alone: it is the slowest)."""
+
+    def __init__(self, helper: Executor | None = None) -> None:
         self.offset = 0
-        self.hashers = [_Hasher(a) for a in ("sha1", "md5", "adler32")]
+        self.hashers = [_Hasher(a) for a in ("sha1", "adler32", "md5")]
+        self._chains = ([_Lagging(self.hashers[:2], helper), _Lagging(self.hashers[2:], helper)]
+                        if helper is not None else [])
 
     def update(self, data: bytes) -> None:
-        for h in self.hashers:
-            h.update(data)
+        if self._chains:
+            for chain in self._chains:
+                chain.feed(data)
+        else:
+            for h in self.hashers:
+                h.update(data)
         self.offset += len(data)
 
-    def digest(self) -> Digest:
-        sha1, md5, adler = (h.hexdigest() for h in self.hashers)
+    def digest(self) -> Digest | None:
+        """The hashes once everything fed is hashed (blocking); None if hashing broke."""
+        for chain in self._chains:
+            chain.wait()
+        if any(chain.broken for chain in self._chains):
+            return None
+        sha1, adler, md5 = (h.hexdigest() for h in self.hashers)
         return Digest(self.offset, sha1, md5, adler)
 
 
@@ -105,7 +177,9 @@ def _hash_file(path: Path) -> Digest:
     with open(path, "rb") as fh:
         while block := fh.read(_BLOCK):
             running.update(block)
-    return running.digest()
+    digest = running.digest()
+    assert digest is not None   # hashed inline: nothing can break
+    return digest
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -285,34 +359,55 @@ class UploadSessions:
         path, start, room = self._partial(session.id), session.offset, session.size - session.offset
         running = self._running().get(session.id)
         if running is None and start == 0:
-            running = self._running()[session.id] = _Running()
+            running = self._running()[session.id] = _Running(self._blobs.helper)
         if running is not None and running.offset != start:
             running = None
             self._running().pop(session.id, None)
         hasher = _Hasher(chunk_checksum[0].lower()) if chunk_checksum else None
         fd = await self._in_io(_open_at, path, start)
-        written = 0
+        loop = asyncio.get_running_loop()
+        written = received = 0
         ok = False
         buffer: list[bytes] = []
         buffered = 0
+        # One ~1 MiB block is written and hashed in a thread while the next one arrives; blocks
+        # stay in order (the next is handed over only once the previous one is done).
+        pending: asyncio.Future[Any] | None = None
+        pending_len = 0
         try:
             async for data in body:
                 if not data:
                     continue
-                if written + buffered + len(data) > room:
+                received += len(data)
+                if received > room:
                     raise BadRequest("the chunk goes past the upload length")
                 buffer.append(data)
                 buffered += len(data)
                 if buffered >= _BLOCK:
                     block, buffer, buffered = b"".join(buffer), [], 0
-                    await self._in_io(_write_block, fd, block, hasher, running)
-                    written += len(block)
-            if hasher is not None and buffer:
-                hasher.update(b"".join(buffer))
+                    if pending is not None:   # shielded: a cancel must not orphan the write
+                        await asyncio.shield(pending)
+                        written, pending = written + pending_len, None
+                    pending = loop.run_in_executor(
+                        self._io, _write_block, fd, block, hasher, running)
+                    pending_len = len(block)
+            if pending is not None:
+                await asyncio.shield(pending)
+                written, pending = written + pending_len, None
+            if buffer:   # the tail, hashed off the loop; cut off again below if the check fails
+                block, buffer = b"".join(buffer), []
+                await self._in_io(_write_block, fd, block, hasher, running)
+                written += len(block)
             if hasher is not None and hasher.hexdigest() != chunk_checksum[1].lower():  # type: ignore[index]
                 raise ChecksumMismatch("the chunk checksum does not match (Upload-Checksum)")
             ok = True
         finally:
+            if pending is not None:   # interrupted while a block was in flight
+                try:
+                    await asyncio.shield(pending)
+                except OSError:   # the original error propagates; this block is not counted
+                    pending_len = 0
+                written += pending_len
             # Without a chunk checksum what arrived before an interruption is kept (TUS resume).
             keep = ok or chunk_checksum is None
             if keep and buffer:
@@ -332,9 +427,10 @@ class UploadSessions:
         blob store, commit like a PUT and drop the session in the same transaction."""
         path = self._partial(session.id)
         running = self._running().get(session.id)
+        digest = None
         if running is not None and running.offset == session.size:
-            digest = running.digest()
-        else:
+            digest = await self._in_io(running.digest)
+        if digest is None:
             digest = await self._in_io(_hash_file, path)
         try:
             digest.verify(session.checksum)
