@@ -33,9 +33,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 log() { echo "[uploads $(date +%H:%M:%S)] $*" >&2; }
-free_port() {
-  "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+. "$repo/scripts/lib/ours.sh"
 
 # --- nginx + WebDAV, configured as peers.sh configures its nginx-dav peer ------------------------
 nport=$(free_port); nd="$work/nginx"; mkdir -p "$nd/data" "$nd/tmp"
@@ -72,26 +70,13 @@ nginx -e "$nd/error.log" -p "$nd" -c "$nd/nginx.conf" > "$nd/stdout.log" 2>&1 &
 nginx_pid=$!
 nurl="http://127.0.0.1:$nport"
 
-# --- our server, started as scripts/bench.sh starts it ----------------------------------------
-port=$(free_port); rport=$(free_port)
-export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
-export OCIS_CONFIG_DIR="$work/config" OCIS_BASE_DATA_PATH="$work/data" OCIS_INSECURE=true \
-       OCIS_URL="http://127.0.0.1:$port" PROXY_HTTP_ADDR="127.0.0.1:$port" OCIS_RUNTIME_PORT=$rport \
-       PROXY_ENABLE_BASIC_AUTH=true
-"$PY" -m ocis_cli init --insecure true --admin-password admin > "$work/init.log" 2>&1 \
-  || { cat "$work/init.log" >&2; exit 1; }
-"$PY" -m ocis_cli server > "$work/server.log" 2>&1 &
-server_pid=$!
-ourl="http://127.0.0.1:$port"
-
+# --- our server (scripts/lib/ours.sh), then wait for nginx too -------------------------------
+start_ours
 for _ in $(seq 1 300); do
-  curl -fs -o /dev/null "$ourl/status.php" \
-    && [ "$(curl -s -o /dev/null -w '%{http_code}' -X PROPFIND -H 'Depth: 0' "$nurl/")" = 207 ] && break
-  kill -0 "$server_pid" 2>/dev/null || { tail -n 40 "$work/server.log" >&2; exit 1; }
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -X PROPFIND -H 'Depth: 0' "$nurl/")" = 207 ] && break
   kill -0 "$nginx_pid" 2>/dev/null || { cat "$nd/error.log" "$nd/stdout.log" >&2; exit 1; }
   sleep 0.1
 done
-curl -fs -o /dev/null "$ourl/status.php" || { echo "server not ready" >&2; exit 1; }
 
 # --- the source file, hashed once -------------------------------------------------------------
 log "writing $SIZE_MIB MiB of random bytes to $src"

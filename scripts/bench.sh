@@ -26,30 +26,14 @@ fi
 export PATH="$PATH:/usr/sbin"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ocis-bench.XXXXXX")
-port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-rport=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
-export OCIS_CONFIG_DIR="$work/config" OCIS_BASE_DATA_PATH="$work/data" OCIS_INSECURE=true \
-       OCIS_URL="http://127.0.0.1:$port" PROXY_HTTP_ADDR="127.0.0.1:$port" OCIS_RUNTIME_PORT=$rport \
-       PROXY_ENABLE_BASIC_AUTH=true
-
-"$PY" -m ocis_cli init --insecure true --admin-password admin > "$work/init.log" 2>&1 \
-  || { cat "$work/init.log" >&2; exit 1; }
-"$PY" -m ocis_cli server > "$work/server.log" 2>&1 &
-server_pid=$!
+. "$repo/scripts/lib/ours.sh"
+server_pid=
 stop_server() {
-  kill -TERM "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
+  [ -n "$server_pid" ] && { kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; }
   rm -rf "$work"          # the server's data: up to a few GiB after the big-file phase
 }
 trap stop_server EXIT
-for _ in $(seq 1 300); do
-  curl -fs -o /dev/null "http://127.0.0.1:$port/status.php" && break
-  kill -0 "$server_pid" 2>/dev/null || { tail -n 40 "$work/server.log" >&2; exit 1; }
-  sleep 0.1
-done
-curl -fs -o /dev/null "http://127.0.0.1:$port/status.php" \
-  || { echo "bench: server not ready after 30 s" >&2; tail -n 40 "$work/server.log" >&2; exit 1; }
+start_ours
 
 export OUT=${OUT:-${TMPDIR:-/tmp}/davbench-results/$(date +%Y%m%d-%H%M%S)}
 TARGET_URL="http://127.0.0.1:$port/remote.php/dav/files/admin" TARGET_PID=$server_pid \
