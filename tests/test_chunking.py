@@ -190,3 +190,104 @@ async def test_byte_range_chunk_names_are_checked(srv):
         await req(srv, "PUT", f"{ROOT}/rg/{range_name(start, len(piece))}", 201, data=piece)
     await req(srv, "MOVE", f"{ROOT}/rg/.file", 201, headers={**dest, "OC-Total-Length": "8"})
     assert (await srv.get("/remote.php/webdav/bad.bin")) == b"abcdefgh"
+
+
+# --- chunks sent one after another go to one file (.joined), hashed on the way ----------------
+
+def chunk_dir(srv, transfer_id: str):
+    return srv.data_dir / "uploads" / f"{transfer_id}.chunks"
+
+
+async def session_of(srv, transfer: str):
+    return await srv.storage.find_chunked_upload(srv.alice.id, transfer)
+
+
+async def move_and_check(srv, transfer: str, data: bytes, name: str) -> None:
+    await req(srv, "MOVE", f"{ROOT}/{transfer}/.file", 201, headers={
+        "Destination": f"/remote.php/dav/files/alice/{name}", "OC-Total-Length": str(len(data)),
+        "OC-Checksum": f"SHA1:{hashlib.sha1(data).hexdigest()}"})
+    node = await srv.storage.lookup(srv.alice.id, (name,))
+    assert node.checksums["SHA1"] == hashlib.sha1(data).hexdigest()
+    assert node.checksums["MD5"] == hashlib.md5(data).hexdigest()
+    import zlib
+    assert node.checksums["ADLER32"] == f"{zlib.adler32(data):08x}"
+    assert (await srv.get(f"/remote.php/webdav/{name}")) == data
+
+
+async def test_in_order_chunks_are_joined(srv):
+    data = bytes(range(256)) * 50
+    await req(srv, "MKCOL", f"{ROOT}/j1", 201)
+    await upload_chunks(srv, "j1", data, 3000)
+    folder = chunk_dir(srv, (await session_of(srv, "j1")).id)
+    assert sorted(p.name for p in folder.iterdir()) == [".joined", ".joined.idx"]
+    assert (folder / ".joined").read_bytes() == data
+    resp = await req(srv, "PROPFIND", f"{ROOT}/j1", 207, headers={"Depth": "1"})
+    sizes = [e.text for e in ET.fromstring(resp.body).iter("{DAV:}getcontentlength")]
+    assert sizes == ["3000"] * 4 + [str(len(data) - 12000)]
+    assert [s.offset for s in await srv.storage.list_uploads()] == [len(data)]
+    await move_and_check(srv, "j1", data, "j1.bin")
+    assert not folder.exists()
+
+
+async def test_sequence_numbers_in_order_are_joined(srv):
+    data = b"nextcloud sequence " * 100
+    await req(srv, "MKCOL", f"{ROOT}/seq", 201)
+    pieces = [data[o:o + 512] for o in range(0, len(data), 512)]
+    for number, piece in enumerate(pieces, start=1):
+        await req(srv, "PUT", f"{ROOT}/seq/{number:05d}", 201, data=piece)
+    folder = chunk_dir(srv, (await session_of(srv, "seq")).id)
+    assert (folder / ".joined").read_bytes() == data
+    await move_and_check(srv, "seq", data, "seq.bin")
+
+
+async def test_resent_and_out_of_order_chunks_win_over_joined(srv):
+    data = bytearray(b"a" * 4000)
+    await req(srv, "MKCOL", f"{ROOT}/rs2", 201)
+    await upload_chunks(srv, "rs2", bytes(data), 1000)
+    data[1000:2000] = b"b" * 1000            # the client re-sends chunk 1000 with other bytes
+    await req(srv, "PUT", f"{ROOT}/rs2/{chunk_name(1000)}", 201, data=bytes(data[1000:2000]))
+    data += b"c" * 10                         # and a last one
+    await req(srv, "PUT", f"{ROOT}/rs2/{chunk_name(4000)}", 201, data=b"c" * 10)
+    await move_and_check(srv, "rs2", bytes(data), "rs2.bin")
+
+
+async def test_joined_transfer_after_restart_is_hashed_from_disk(srv):
+    data = bytes(range(200)) * 30
+    await req(srv, "MKCOL", f"{ROOT}/rj", 201)
+    await req(srv, "PUT", f"{ROOT}/rj/{chunk_name(0)}", 201, data=data[:2500])
+    await srv.restart()
+    await req(srv, "PUT", f"{ROOT}/rj/{chunk_name(2500)}", 201, data=data[2500:])
+    await move_and_check(srv, "rj", data, "rj.bin")
+
+
+async def test_crash_leftovers_in_joined_are_cut(srv):
+    data = b"0123456789" * 300
+    await req(srv, "MKCOL", f"{ROOT}/cr", 201)
+    await req(srv, "PUT", f"{ROOT}/cr/{chunk_name(0)}", 201, data=data[:1000])
+    folder = chunk_dir(srv, (await session_of(srv, "cr")).id)
+    await srv.restart()
+    with open(folder / ".joined", "ab") as fh:    # appended, never indexed: a crash mid-chunk
+        fh.write(b"GARBAGE" * 10)
+    with open(folder / ".joined.idx", "ab") as fh:  # and a torn index line
+        fh.write(b"0000000000009999 10")
+    await req(srv, "PUT", f"{ROOT}/cr/{chunk_name(1000)}", 201, data=data[1000:2000])
+    await req(srv, "PUT", f"{ROOT}/cr/{chunk_name(2000)}", 201, data=data[2000:])
+    with open(folder / ".joined", "ab") as fh:    # again, after the last chunk
+        fh.write(b"GARBAGE")
+    await move_and_check(srv, "cr", data, "cr.bin")
+
+
+async def test_failed_joined_chunk_is_cut_off(srv):
+    await req(srv, "MKCOL", f"{ROOT}/fc", 201)
+    await req(srv, "PUT", f"{ROOT}/fc/{chunk_name(0)}", 201, data=b"x" * 100)
+    session = await session_of(srv, "fc")
+
+    async def broken():
+        yield b"y" * 50
+        raise ConnectionResetError("client went away")
+
+    with pytest.raises(ConnectionResetError):
+        await srv.storage.put_upload_chunk(session.id, chunk_name(100), broken())
+    assert (chunk_dir(srv, session.id) / ".joined").read_bytes() == b"x" * 100
+    await req(srv, "PUT", f"{ROOT}/fc/{chunk_name(100)}", 201, data=b"z" * 100)
+    await move_and_check(srv, "fc", b"x" * 100 + b"z" * 100, "fc.bin")

@@ -206,6 +206,7 @@ class UploadSessions:
     _read: Callable[..., Any]
     _write: Callable[..., Any]
     _commit_blob: Callable[..., Any]
+    _chunk_bytes: Callable[[str], int]      # chunked.ChunkedUploads: bytes a chunked session holds
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -286,7 +287,7 @@ class UploadSessions:
         out = []
         for s in sessions:   # a chunked session's offset is what its folder holds
             if s.kind == "chunks":
-                received = await self._in_io(_tree_bytes, self._chunk_dir(s.id))
+                received = await self._in_io(self._chunk_bytes, s.id)
                 s = UploadSession(**{**_fields(s), "offset": received})
             out.append(s)
         return out
