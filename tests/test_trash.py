@@ -424,3 +424,80 @@ async def test_webdav_restore_into_a_locked_folder_needs_the_token(env):
     await dav.move(url, "/box/f.txt", status=423)
     await dav.move(url, "/box/f.txt", status=201,
                    headers={"If": f"({lock.headers['Lock-Token']})"})
+
+
+# --- inside a trashed folder: list, restore and purge what it held -----------------------------
+
+async def test_browse_restore_and_purge_inside_a_trashed_folder(store):
+    s, st = store, store.storage
+    await st.mkdir(s.space, ("top",))
+    await st.mkdir(s.space, ("top", "sub"))
+    deep = await put(s, ("top", "sub", "deep.txt"), b"12345")
+    await put(s, ("top", "a.txt"), b"aa")
+    await put(s, ("top", "b.txt"), b"bbb")
+    await st.delete(s.space, ("top",))
+    [item] = await st.list_trash(s.space)
+    assert item.size == 10
+    inside = await st.list_trash_folder(s.space, item.key)
+    assert [(i.key, i.name, i.is_dir, i.size, i.original_path) for i in inside] == [
+        (f"{item.key}/a.txt", "a.txt", False, 2, ("top", "a.txt")),
+        (f"{item.key}/b.txt", "b.txt", False, 3, ("top", "b.txt")),
+        (f"{item.key}/sub", "sub", True, 5, ("top", "sub"))]
+    deeper = await st.list_trash_folder(s.space, f"{item.key}/sub")
+    assert [(i.name, i.size, i.deleted) for i in deeper] == [("deep.txt", 5, item.deleted)]
+    assert await st.list_trash_folder(s.space, f"{item.key}/a.txt") == []
+    with pytest.raises(NotFound):
+        await st.trash_item(s.space, f"{item.key}/nope")
+    with pytest.raises(NotFound):
+        await st.trash_item(s.space, f"{item.key}/a.txt/below-a-file")
+    # Restoring one file to its original place needs that place (its folder is in the trash).
+    with pytest.raises(Conflict):
+        await st.restore_trash(s.space, f"{item.key}/sub/deep.txt", overwrite=False)
+    result = await st.restore_trash(s.space, f"{item.key}/sub/deep.txt", dst_path=("deep.txt",),
+                                    overwrite=False)
+    assert result.created and result.node.id == deep.id and result.node.size == 5
+    assert (await st.get_space(s.space)).used == 5
+    [item] = await st.list_trash(s.space)
+    assert item.size == 5
+    assert (await st.trash_item(s.space, f"{item.key}/sub")).size == 0
+    # Purge one file inside; the rest stays and restores whole.
+    await st.purge_trash(s.space, f"{item.key}/b.txt")
+    assert (await st.list_trash(s.space))[0].size == 2
+    assert await blobs_settle(s.root, 2) == 2
+    restored = await st.restore_trash(s.space, item.key, overwrite=False)
+    assert restored.node.size == 2
+    names = [n.name for n in await st.children(await st.lookup(s.space, ("top",)))]
+    assert names == ["a.txt", "sub"]
+    assert await st.list_trash(s.space) == []
+
+
+async def test_webdav_lists_inside_trashed_folders(env):
+    dav = env.dav
+    await dav.mkcol("/Photos")
+    await dav.mkcol("/Photos/2026")
+    await dav.put("/Photos/2026/sea view.jpg", b"jpeg")
+    await dav.delete("/Photos")
+    base = trash_url(env)
+    [item] = await env.storage.list_trash(env.users["alice"].id)
+    # Depth 1 on an item lists what the folder held (reva appends "/" to the key).
+    listing = await dav.propfind(f"{base}/{item.key}", depth="1")
+    hrefs = list(props_of(listing.xml))
+    assert hrefs == [f"{base}/{item.key}/2026/"]
+    listing = await dav.propfind(f"{base}/{item.key}/2026/", propfind_body(
+        "oc:trashbin-original-location", "oc:trashbin-original-filename", "d:getcontentlength"))
+    [(href, prop)] = props_of(listing.xml).items()
+    assert href == f"{base}/{item.key}/2026/sea%20view.jpg"
+    assert prop.findtext(f"{OC}trashbin-original-location") == "Photos/2026/sea view.jpg"
+    assert prop.findtext(f"{OC}trashbin-original-filename") == "sea view.jpg"
+    assert prop.findtext(f"{D}getcontentlength") == "4"
+    zero = await dav.propfind(f"{base}/{item.key}/2026", depth="0")
+    assert list(props_of(zero.xml)) == [f"{base}/{item.key}/2026/"]
+    everything = await dav.propfind(base + "/", depth="infinity")
+    assert len(everything.xml.findall(f"{D}response")) == 4   # root, Photos, 2026, the file
+    await dav.propfind(f"{base}/{item.key}/missing", status=404)
+    # Restore the file alone, then purge the (now empty) sub folder.
+    await dav.move(href, "/sea.jpg", status=201)
+    assert (await dav.get("/sea.jpg")).data == b"jpeg"
+    await dav.delete(f"{base}/{item.key}/2026", status=204)
+    listing = await dav.propfind(f"{base}/{item.key}", depth="1")
+    assert list(props_of(listing.xml)) == []

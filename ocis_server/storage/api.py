@@ -86,7 +86,8 @@ class LockRecord:
 
 @dataclass(frozen=True, slots=True)
 class TrashItem:
-    key: str                   # the id of the trashed root node (ids survive trash and restore)
+    key: str                   # the id of the trashed root node (ids survive trash and restore);
+                               # `<key>/<name>/...` for something inside a trashed folder
     space_id: str              # space uuid
     name: str                  # the name it had when it was deleted
     original_path: tuple[str, ...]   # where it was, from the space root (ends with `name`)
@@ -196,6 +197,10 @@ class Storage(Protocol):
                             overwrite: bool) -> UploadResult: ...
         # to `dst_path` or the original location; NotFound (key), Conflict (parent missing),
         # PreconditionFailed (exists and not overwrite; with overwrite the existing one is trashed)
+    async def trash_item(self, space_id: str, key: str) -> TrashItem: ...   # NotFound
+    async def list_trash_folder(self, space_id: str, key: str) -> list[TrashItem]: ...
+        # what a trashed folder (or a folder inside one) holds; [] for a file; NotFound
+        # restore_trash and purge_trash take such nested keys too
     async def purge_trash(self, space_id: str, key: str) -> None: ...     # NotFound
     async def empty_trash(self, space_id: str) -> int: ...                # items purged
 

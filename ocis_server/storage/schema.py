@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS trash_nodes(
     mtime REAL NOT NULL, tmtime INTEGER NOT NULL, etag TEXT NOT NULL,
     sha1 TEXT, md5 TEXT, adler32 TEXT, blob_id TEXT, root TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS trash_nodes_root ON trash_nodes(root);
+CREATE INDEX IF NOT EXISTS trash_nodes_parent ON trash_nodes(parent_id, name);
 """
 
 # Every column a Node needs, in one indexed join (the space gives the owner).

@@ -367,6 +367,12 @@ class SqliteStorage(UploadSessions, ChunkedUploads):
             return trash.list_items(conn, space_id)
         return await self._read(query)
 
+    async def trash_item(self, space_id: str, key: str) -> TrashItem:
+        return await self._read(lambda conn: trash.get_item(conn, space_id, key))
+
+    async def list_trash_folder(self, space_id: str, key: str) -> list[TrashItem]:
+        return await self._read(lambda conn: trash.list_children(conn, space_id, key))
+
     async def restore_trash(self, space_id: str, key: str, *, dst_path: Sequence[str] | None = None,
                             overwrite: bool) -> UploadResult:
         dst = None if dst_path is None else tuple(dst_path)

@@ -16,7 +16,7 @@ from ocis_server.auth.authz import Access, space_access
 from ocis_server.domain.errors import BadRequest, NotFound, PermissionDenied
 from ocis_server.domain.ids import ResourceId
 from ocis_server.domain.paths import decode_segment
-from ocis_server.storage import TrashItem
+from ocis_server.storage import Storage, TrashItem
 
 from .errors import DavError
 from .locking import SUBMITTED_KEY, check_locks, evaluate_if
@@ -51,7 +51,7 @@ _ALLPROP: tuple[QName, ...] = (
 class TrashTarget:
     access: Access
     root_href: str            # the encoded trash root as the client sent it, no trailing slash
-    key: str                  # "" for the trash root
+    key: str                  # "" for the trash root; `<key>/<name>/...` inside a trashed folder
 
 
 async def _target(request: web.Request) -> TrashTarget:
@@ -65,9 +65,8 @@ async def _target(request: web.Request) -> TrashTarget:
     segment, _, rest = raw[len(root):].partition("/")
     if not segment:
         raise NotFound("no trash bin at this path")
-    key = decode_segment(rest.strip("/"))
-    if "/" in key:
-        raise NotFound("items inside a trashed folder cannot be addressed")
+    rest = rest.strip("/")
+    key = "/".join(decode_segment(part) for part in rest.split("/")) if rest else ""
     user = user_of(request)
     name = decode_segment(segment)
     if root in LEGACY_TRASH_ROOTS:
@@ -104,18 +103,12 @@ async def _propfind(request: web.Request) -> web.StreamResponse:
     conf = config_of(request)
     mode, names = parse_request(parse_body(await read_body(request, conf),
                                            max_depth=conf.max_xml_depth))
-    items = await storage_of(request).list_trash(target.access.space.id)
-    if target.key:
-        items = [item for item in items if item.key == target.key]
-        if not items:
-            raise NotFound("no such item in the trash")
+    items = await _listing(storage_of(request), target, depth)
     wanted = tuple(names) if mode == "prop" else _ALLPROP
     head = [XML_DECL.decode(), f"<d:multistatus {ROOT_XMLNS}>"]
     if not target.key:
         head.append(response_xml(f"{target.root_href}/", [((NS_DAV, "resourcetype"),
                                                             "<d:collection/>")], allprop=True))
-    if depth == "0" and not target.key:
-        items = []
     headers = {"Content-Type": CONTENT_TYPE, "DAV": "1, 3, extended-mkcol"}
     space_id, allprop = target.access.space.id, mode != "prop"
     if len(items) <= _STREAM_BATCH:
@@ -166,9 +159,30 @@ def _value(item: TrashItem, name: QName, space_id: str) -> str | None:
     return None
 
 
+async def _listing(storage: Storage, target: TrashTarget, depth: str) -> list[TrashItem]:
+    """As reva lists a trash: the root's items (Depth 1); an item itself (Depth 0) or what a
+    trashed folder holds (Depth 1); with Depth infinity everything below, folder by folder."""
+    space_id = target.access.space.id
+    if not target.key:
+        items = [] if depth == "0" else await storage.list_trash(space_id)
+    else:
+        item = await storage.trash_item(space_id, target.key)
+        if depth == "0" or not item.is_dir:
+            return [item]
+        items = await storage.list_trash_folder(space_id, target.key)
+    if depth != "infinity":
+        return items
+    listed, folders = list(items), [i.key for i in reversed(items) if i.is_dir]
+    while folders:
+        children = await storage.list_trash_folder(space_id, folders.pop())
+        listed += children
+        folders += [i.key for i in reversed(children) if i.is_dir]
+    return listed
+
+
 def _item_response(root_href: str, item: TrashItem, space_id: str, wanted: tuple[QName, ...], *,
                    allprop: bool) -> str:
-    href = f"{root_href}/{quote(item.key, safe='')}" + ("/" if item.is_dir else "")
+    href = f"{root_href}/{quote(item.key, safe='/')}" + ("/" if item.is_dir else "")
     # reva's allprop: files report d:getcontentlength only, not oc:size
     values = ((name, _value(item, name, space_id)) for name in wanted
               if not (allprop and name == (NS_OC, "size") and not item.is_dir))
