@@ -102,7 +102,8 @@ class BlobStore:
     def __init__(self, root: Path) -> None:
         self.blobs = root / "blobs"
         self.tmp = root / "tmp"
-        self._hasher = ThreadPoolExecutor(2, thread_name_prefix="ocis-storage-hash")
+        # Three: a TUS upload hashes in three chains (SHA1+ADLER32, MD5, the chunk checksum).
+        self._hasher = ThreadPoolExecutor(3, thread_name_prefix="ocis-storage-hash")
 
     @property
     def helper(self) -> Executor:

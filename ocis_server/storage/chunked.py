@@ -26,7 +26,7 @@ from ocis_server.domain.ids import new_id
 
 from . import ops
 from .api import UploadResult, UploadSession
-from .blobs import Digest
+from .blobs import BlobStore, Digest
 from .uploads import (
     _BLOCK,
     _COLS,
@@ -63,7 +63,7 @@ class ChunkedUploads:
 
     storage_id: str
     _io: Any
-    _blobs: Any
+    _blobs: BlobStore
     _read: Callable[..., Any]
     _write: Callable[..., Any]
     _commit_blob: Callable[..., Any]
@@ -256,7 +256,7 @@ class ChunkedUploads:
         hashes were computed on the way, or are computed now if the process restarted since."""
         joined = self._chunk_dir(upload_id) / JOINED
         running = self._running().get(upload_id)
-        digest = None
+        digest: Digest | None = None
         if running is not None and running.offset == total:
             digest = await self._in_io(running.digest)
         await self._in_io(_cut, joined, total)   # bytes of a chunk a crash left unindexed

@@ -30,14 +30,14 @@ from ocis_server.domain.ids import new_id
 
 from . import ops
 from .api import UploadResult, UploadSession
-from .blobs import CHECKSUM_ALGORITHMS, Digest
+from .blobs import CHECKSUM_ALGORITHMS, BlobStore, Digest
 from .writer import Tx
 
 CHUNK_ALGORITHMS = ("md5", "sha1", "adler32", "crc32")
 _COLS = ("id, kind, user_id, space_id, path, size, offset, mtime, checksum, if_match, created,"
          " expires, transfer")
 _BLOCK = 1 << 20
-_LAG = 4 * _BLOCK   # bytes a running hash chain may be behind the writes (memory bound)
+_LAG = 8 * _BLOCK   # bytes a running hash chain may be behind the writes (memory bound)
 _ORPHAN_AGE = 600   # seconds partial data without a session row must be old before it is removed
 
 
@@ -137,6 +137,8 @@ class _Lagging:
                 self._cond.notify_all()
             raise
 
+    update = feed   # fed where a _Hasher would be (a chunk checksum hashed beside the write)
+
     def wait(self) -> None:
         with self._cond:
             while self._busy:
@@ -202,7 +204,7 @@ class UploadSessions:
     root: Path
     storage_id: str
     _io: Any
-    _blobs: Any
+    _blobs: BlobStore
     _read: Callable[..., Any]
     _write: Callable[..., Any]
     _commit_blob: Callable[..., Any]
@@ -365,6 +367,8 @@ class UploadSessions:
             running = None
             self._running().pop(session.id, None)
         hasher = _Hasher(chunk_checksum[0].lower()) if chunk_checksum else None
+        # The chunk checksum is computed in a helper thread beside the writes, awaited at the end.
+        chain = _Lagging([hasher], self._blobs.helper) if hasher is not None else None
         fd = await self._in_io(_open_at, path, start)
         loop = asyncio.get_running_loop()
         written = received = 0
@@ -390,15 +394,19 @@ class UploadSessions:
                         await asyncio.shield(pending)
                         written, pending = written + pending_len, None
                     pending = loop.run_in_executor(
-                        self._io, _write_block, fd, block, hasher, running)
+                        self._io, _write_block, fd, block, chain, running)
                     pending_len = len(block)
             if pending is not None:
                 await asyncio.shield(pending)
                 written, pending = written + pending_len, None
             if buffer:   # the tail, hashed off the loop; cut off again below if the check fails
                 block, buffer = b"".join(buffer), []
-                await self._in_io(_write_block, fd, block, hasher, running)
+                await self._in_io(_write_block, fd, block, chain, running)
                 written += len(block)
+            if chain is not None:
+                await self._in_io(chain.wait)
+                if chain.broken:
+                    raise OSError("the chunk checksum could not be computed")
             if hasher is not None and hasher.hexdigest() != chunk_checksum[1].lower():  # type: ignore[index]
                 raise ChecksumMismatch("the chunk checksum does not match (Upload-Checksum)")
             ok = True
@@ -480,7 +488,8 @@ def _open_at(path: Path, offset: int) -> int:
     return fd
 
 
-def _write_block(fd: int, data: bytes, hasher: _Hasher | None, running: _Running | None) -> None:
+def _write_block(fd: int, data: bytes, hasher: _Hasher | _Lagging | None,
+                 running: _Running | None) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
