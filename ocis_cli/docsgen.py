@@ -160,7 +160,8 @@ def render(words: list[str], cmd: Any, ctx: Any) -> str:
 
 
 def generate(man_dir: Path, completions_dir: Path) -> list[Path]:
-    """Write every man page and completion script; return the paths written."""
+    """Write every man page and completion script, and remove the pages of commands that no
+    longer exist; return the paths written."""
     from ocis_cli.commands.meta import completion_script
 
     man_dir.mkdir(parents=True, exist_ok=True)
@@ -174,6 +175,8 @@ def generate(man_dir: Path, completions_dir: Path) -> list[Path]:
         path = completions_dir / f"ocis.{shell}"
         path.write_text(completion_script(shell), encoding="utf-8")
         written.append(path)
+    for stale in set(man_dir.glob("ocis*.1")) - set(written):
+        stale.unlink()
     return written
 
 
