@@ -1,7 +1,8 @@
-"""Client contexts (server URL + user + credentials) in `user_config_dir("ocis")/config.toml`.
+"""Client contexts (server URL + user + how they sign in) in `user_config_dir("ocis")/config.toml`.
 
-No keyring exists on headless machines, so the password is stored in this file (mode 0600) and
-`ocis auth status` says so. Written with tomlkit so a user's comments survive.
+An OIDC context's tokens live in the credential store (`ocis_cli.credentials`: keyring or a 0600
+file). A password context (`--user` + password, for scripts) keeps its password in this file (mode
+0600), and `ocis auth status` says so. Written with tomlkit so a user's comments survive.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import tomlkit
 
 HEADER = (
     "ocis CLI contexts, written by `ocis login`.\n"
-    "WARNING: passwords below are stored in PLAIN TEXT (no system keyring is used).\n"
+    "WARNING: passwords below (logins with --user) are stored in PLAIN TEXT.\n"
+    "OIDC logins keep their tokens in the system keyring, or in tokens.toml beside this file.\n"
     "This file must stay private (mode 0600). Remove a context with `ocis context rm NAME`."
 )
 
@@ -32,6 +34,8 @@ class Context:
     user: str
     password: str
     insecure: bool = False
+    auth: str = "basic"           # "basic" (user + password) or "oidc" (tokens in the credential store)
+    credentials: str = ""         # oidc: where the tokens are, "keyring" or "file"
 
 
 def config_path() -> Path:
@@ -94,7 +98,7 @@ class ContextStore:
             return self.get(name)
         current = self.current_name()
         if not current:
-            raise ContextError("not logged in: run `ocis login URL --user NAME` first")
+            raise ContextError("not logged in: run `ocis login URL` first")
         return self.get(current)
 
     def save(self, ctx: Context, *, make_current: bool) -> None:
@@ -104,7 +108,11 @@ class ContextStore:
         table = tomlkit.table()
         table["url"] = ctx.url
         table["user"] = ctx.user
-        table["password"] = ctx.password
+        if ctx.auth == "oidc":
+            table["auth"] = "oidc"
+            table["credentials"] = ctx.credentials
+        else:
+            table["password"] = ctx.password
         table["insecure"] = ctx.insecure
         doc["contexts"][ctx.name] = table
         if make_current:
@@ -130,4 +138,6 @@ class ContextStore:
 def _context(name: str, table: dict[str, object]) -> Context:
     return Context(name=name, url=str(table.get("url", "")), user=str(table.get("user", "")),
                    password=str(table.get("password", "")),
-                   insecure=bool(table.get("insecure", False)))
+                   insecure=bool(table.get("insecure", False)),
+                   auth=str(table.get("auth", "basic")),
+                   credentials=str(table.get("credentials", "")))

@@ -12,14 +12,18 @@ import typer
 
 from ocis_cli.commands import (
     account,
+    authapp,
     backup,
     files,
+    groups,
     meta,
     runtime,
     spaces,
     transfer,
     trash,
+    tui,
     uploads,
+    users,
     versions,
 )
 from ocis_cli.runner import AppState
@@ -47,7 +51,8 @@ def _root(
     ctx.obj = AppState(context_name=context)
 
 
-for _module in (runtime, account, spaces, files, transfer, meta, backup, uploads, trash, versions):
+for _module in (runtime, account, spaces, files, transfer, meta, backup, uploads, trash, versions,
+                tui, users, groups, authapp):
     _module.register(app)
 
 

@@ -49,6 +49,14 @@ def print_json(value: Any) -> None:
     sys.stdout.write("\n")
 
 
+def print_result(output: Format, value: Any, message: str) -> None:
+    """What a command changed: `value` as JSON on stdout with -o json, else `message` on stderr."""
+    if output is Format.json:
+        print_json(value)
+    else:
+        err(message)
+
+
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *,
                 stream: TextIO | None = None, no_wrap: Sequence[str] = ()) -> None:
     """A rich table on a terminal; tab-separated lines without a header when piped (gh style).

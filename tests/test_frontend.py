@@ -128,7 +128,7 @@ async def test_capabilities_json_unauthenticated(client, version, code):
     assert caps["spaces"]["enabled"] is True and caps["spaces"]["version"] == "1.0.0"
     assert caps["files"]["bigfilechunking"] is True   # owncloudcmd's chunkingNg() needs it
     assert caps["files"]["blacklisted_files"] == [".htaccess"]
-    assert caps["files_sharing"]["api_enabled"] is False
+    assert caps["files_sharing"]["api_enabled"] is True
     version_data = body["data"]["version"]
     assert (version_data["major"], version_data["minor"], version_data["micro"]) == (10, 11, 0)
     assert version_data["string"] == "10.11.0" and version_data["edition"] == "Community"

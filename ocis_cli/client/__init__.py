@@ -1,6 +1,6 @@
 """The async client SDK for an oCIS server: one `Client` per server and user, one object per surface.
 
-    async with Client("https://cloud.example", user="einstein", password=pw) as c:
+    async with Client("https://cloud.example", user="einstein", password=pw) as c:   # or bearer=
         drives = await c.graph.my_drives()
         await c.webdav.mkcol(drives[0].id, "/docs")
 
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Self
 
+from ocis_cli.client.authapp import AppTokenInfo, AppTokens
+from ocis_cli.client.bearer import BearerAuth
 from ocis_cli.client.errors import (
     AuthError,
     BadRequest,
@@ -32,13 +34,14 @@ from ocis_cli.client.ocs import Ocs
 from ocis_cli.client.runtime import RuntimeClient
 from ocis_cli.client.trash import Trash, TrashEntry, VersionEntry, Versions
 from ocis_cli.client.tus import Tus
+from ocis_cli.client.users import GroupInfo, UserInfo, Users
 from ocis_cli.client.webdav import WebDav
 
 __all__ = [
-    "AuthError", "BadRequest", "Client", "ClientError", "Conflict", "Drive", "Health",
-    "IntegrityError", "Locked", "NetworkError", "NotFound", "PermissionDenied", "QuotaExceeded",
-    "Resource", "RuntimeClient", "ServerError", "ServiceState", "TrashEntry", "Unavailable",
-    "VersionEntry",
+    "AppTokenInfo", "AppTokens", "AuthError", "BadRequest", "BearerAuth", "Client", "ClientError",
+    "Conflict", "Drive", "GroupInfo", "Health", "IntegrityError", "Locked", "NetworkError",
+    "NotFound", "PermissionDenied", "QuotaExceeded", "Resource", "RuntimeClient", "ServerError",
+    "ServiceState", "TrashEntry", "Unavailable", "UserInfo", "Users", "VersionEntry",
 ]
 
 
@@ -46,15 +49,18 @@ class Client:
     """A signed-in connection to one server: `.graph`, `.webdav`, `.ocs` share one HTTP session."""
 
     def __init__(self, url: str, *, user: str | None = None, password: str | None = None,
-                 insecure: bool = False, timeout: float = 60.0) -> None:
-        self.http = HttpClient(url, user=user, password=password, insecure=insecure,
-                               timeout=timeout)
+                 bearer: BearerAuth | None = None, insecure: bool = False,
+                 timeout: float = 60.0) -> None:
+        self.http = HttpClient(url, user=user, password=password, bearer=bearer,
+                               insecure=insecure, timeout=timeout)
         self.graph = Graph(self.http)
         self.webdav = WebDav(self.http)
         self.ocs = Ocs(self.http)
         self.tus = Tus(self.http, self.ocs.capabilities)
         self.trash = Trash(self.http)
         self.versions = Versions(self.http)
+        self.users = Users(self.http)
+        self.app_tokens = AppTokens(self.http)
 
     async def __aenter__(self) -> Self:
         await self.http.__aenter__()

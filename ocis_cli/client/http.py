@@ -1,4 +1,5 @@
-"""One aiohttp session per client, with HTTP Basic auth, and the parsing of error bodies.
+"""One aiohttp session per client, with HTTP Basic auth or an OIDC bearer token (refreshed silently,
+see `bearer.py`), and the parsing of error bodies.
 
 Every surface module (webdav, graph, ocs) sends through `HttpClient.request`; a non-2xx answer becomes
 a typed error from `ocis_cli.client.errors`, its message taken from the DAV XML (`s:message`), OCS
@@ -11,8 +12,8 @@ import json
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, Self
-from urllib.parse import urljoin
+from typing import TYPE_CHECKING, Any, Self
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 from defusedxml import ElementTree  # type: ignore[import-untyped]
@@ -25,6 +26,9 @@ from ocis_cli.client.errors import (
     ServerError,
     error_for_status,
 )
+
+if TYPE_CHECKING:
+    from ocis_cli.client.bearer import BearerAuth
 
 _SABRE = "{http://sabredav.org/ns}"
 # OCS status codes that travel inside a 200 (v1), and the HTTP status each stands for
@@ -81,10 +85,12 @@ class HttpClient:
     """An aiohttp session bound to one server URL and one set of credentials."""
 
     def __init__(self, base_url: str, *, user: str | None = None, password: str | None = None,
-                 insecure: bool = False, timeout: float = 60.0) -> None:
+                 bearer: BearerAuth | None = None, insecure: bool = False,
+                 timeout: float = 60.0) -> None:
         self.base_url = base_url.rstrip("/") + "/"
         self._auth = (aiohttp.BasicAuth(user, password or "", encoding="utf-8")
-                      if user is not None else None)
+                      if user is not None and bearer is None else None)
+        self.bearer = bearer
         self._insecure = insecure
         self._timeout = timeout
         self._session: aiohttp.ClientSession | None = None
@@ -116,20 +122,43 @@ class HttpClient:
         """Send a request and yield the response unread; non-2xx (not in `ok`) raises a typed error."""
         if self._session is None:
             raise RuntimeError("HttpClient used outside `async with`")
+        url = self.url(path)
         try:
-            # encoded=True: send the path exactly as quoted here (yarl would turn %24 back into $).
-            async with self._session.request(method, URL(self.url(path), encoded=True),
-                                             headers=headers, data=data,
-                                             params=params, allow_redirects=False) as resp:
-                if not (200 <= resp.status < 300 or resp.status in ok):
-                    body = await resp.read()
-                    raise error_from_response(resp.status, body, resp.content_type,
-                                              f"{method} {path}")
-                yield resp
+            for attempt in (1, 2):
+                sent, all_headers = await self._with_token(url, headers)
+                # encoded=True: send the path exactly as quoted here (yarl would turn %24 back).
+                async with self._session.request(method, URL(url, encoded=True),
+                                                 headers=all_headers, data=data,
+                                                 params=params, allow_redirects=False) as resp:
+                    if (resp.status == 401 and attempt == 1 and sent and self.bearer is not None
+                            and _replayable(data)
+                            and await self.bearer.refresh(self._session, stale=sent)):
+                        continue               # the token was revoked or expired early: once more
+                    if not (200 <= resp.status < 300 or resp.status in ok):
+                        body = await resp.read()
+                        raise error_from_response(resp.status, body, resp.content_type,
+                                                  f"{method} {path}")
+                    yield resp
+                    return
         except aiohttp.ClientConnectionError as exc:
             raise NetworkError(f"cannot reach {self.base_url}: {exc}") from exc
         except TimeoutError as exc:
             raise NetworkError(f"timed out talking to {self.base_url}") from exc
+
+    async def _with_token(self, url: str, headers: Mapping[str, str] | None
+                          ) -> tuple[str, Mapping[str, str] | None]:
+        """(the access token sent, the headers): the token goes to this server's origin only,
+        never to a host a Location header or a redirect names."""
+        if self.bearer is None or self._session is None or not _same_origin(url, self.base_url):
+            return "", headers
+        value = await self.bearer.header(self._session)
+        return value.removeprefix("Bearer "), {**(headers or {}), "Authorization": value}
+
+    async def access_token(self) -> str:
+        """The current OIDC access token, refreshed first if it is about to expire ("" for Basic)."""
+        if self.bearer is None or self._session is None:
+            return ""
+        return (await self.bearer.header(self._session)).removeprefix("Bearer ")
 
     async def request(self, method: str, path: str, *, headers: Mapping[str, str] | None = None,
                       data: Any = None, params: Mapping[str, str] | None = None,
@@ -155,3 +184,13 @@ class HttpClient:
             return json.loads(raw)
         except ValueError as exc:
             raise ServerError(f"{method} {path}: the server sent invalid JSON", status=200) from exc
+
+
+def _same_origin(url: str, base: str) -> bool:
+    a, b = urlsplit(url), urlsplit(base)
+    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
+
+
+def _replayable(data: Any) -> bool:
+    """A body that can be sent a second time (not a stream already consumed)."""
+    return data is None or isinstance(data, bytes | bytearray | str | Mapping)

@@ -1,11 +1,12 @@
-"""Signing in and choosing a server: `ocis login`, `ocis auth status`, `ocis context ls|use|rm`."""
+"""Signing in and choosing a server: `ocis login|logout|whoami`, `ocis auth status|token`,
+`ocis context ls|use|rm`."""
 
 from __future__ import annotations
 
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -14,7 +15,7 @@ from ocis_cli.output import CliError, Format, err, is_tty, print_json, print_tab
 from ocis_cli.runner import current_context, run
 
 PANEL = "Account"
-auth_app = typer.Typer(help="Show how you are signed in.", no_args_is_help=True)
+auth_app = typer.Typer(help="Show how you are signed in, or print the access token.", no_args_is_help=True)
 context_app = typer.Typer(help="Manage contexts: saved server URL + user pairs.",
                           no_args_is_help=True)
 
@@ -40,7 +41,13 @@ def _read_password(from_env: bool, password_file: Path | None) -> str:
 
 def login(
     url: Annotated[str, typer.Argument(help="Server URL, e.g. https://cloud.example.com")],
-    user: Annotated[str, typer.Option("--user", "-u", envvar="OCIS_USER", help="User name.")],
+    device: Annotated[bool, typer.Option(
+        "--device", help="Device flow: print a URL and a one-time code to enter in any browser "
+        "(works over SSH).")] = False,
+    user: Annotated[str | None, typer.Option(
+        "--user", "-u", envvar="OCIS_USER",
+        help="Log in with this user name and a password (HTTP Basic) instead of OpenID Connect.")
+    ] = None,
     password_from_env: Annotated[bool, typer.Option(
         "--password-from-env", help="Read the password from $OCIS_PASSWORD (or $OC_PASS).")] = False,
     password_file: Annotated[Path | None, typer.Option(
@@ -50,49 +57,220 @@ def login(
         help="Name of the saved context (default: the server's host[:port]).")] = None,
     insecure: Annotated[bool, typer.Option(
         "--insecure", "-k", help="Do not verify the server's TLS certificate.")] = False,
+    no_browser: Annotated[bool, typer.Option(
+        "--no-browser", help="Only print the sign-in URL; do not try to open a browser.")] = False,
+    insecure_storage: Annotated[bool, typer.Option(
+        "--insecure-storage",
+        help="Store tokens in a plain-text 0600 file even when a system keyring exists.")] = False,
+    issuer: Annotated[str | None, typer.Option(
+        "--issuer", help="OpenID provider to use (default: the one the server names via "
+        "webfinger or its own discovery document).")] = None,
+    client_id: Annotated[str, typer.Option(
+        "--client-id", envvar="OCIS_CLI_CLIENT_ID",
+        help="OAuth client id registered for this CLI at the provider.")] = "ocis-cli",
+    timeout: Annotated[float, typer.Option(
+        "--timeout", min=1.0, help="Seconds to wait for the login in the browser.")] = 300.0,
 ) -> None:
-    """Check credentials against the server and save them as a context, then make it current.
+    """Log in to a server and make it the current context.
 
-    The password is never taken from the command line. It is stored in plain text in the
-    client config file (mode 0600), as no keyring is used; `ocis auth status` shows where.
+    By default this is OpenID Connect: authorization code + PKCE, answered on a loopback port of
+    this machine; `--device` prints a URL and a one-time code instead. Tokens go to the system
+    keyring, or where none is usable to a 0600 file (`ocis auth status` says which), and refresh
+    silently. With `--user` (and `--password-from-env`/`--password-file` in scripts) the password
+    is checked with HTTP Basic and kept in plain text in the client config file (mode 0600); it is
+    never taken from the command line.
     """
     if not url.startswith(("http://", "https://")):
         raise typer.BadParameter("the URL must start with http:// or https://", param_hint="URL")
+    if device and (user or password_from_env or password_file):
+        raise typer.BadParameter("--device logs in with OpenID Connect; drop --user and the "
+                                 "password options", param_hint="--device")
+    if user is None and (password_from_env or password_file):
+        raise typer.BadParameter("a password login needs --user NAME", param_hint="--user")
+    if user is not None:
+        run(lambda: _password_login(url, user, _read_password(password_from_env, password_file),
+                                    context_name, insecure))
+        return
 
     async def body() -> None:
-        from ocis_cli.client import Client
-        from ocis_cli.contexts import Context, ContextStore, default_name
+        from ocis_cli.login import LoginOptions, oidc_login
 
-        password = _read_password(password_from_env, password_file)
-        async with Client(url, user=user, password=password, insecure=insecure) as client:
-            me = await client.graph.me()
-        ctx = Context(name=context_name or default_name(url), url=url.rstrip("/"), user=user,
-                      password=password, insecure=insecure)
-        store = ContextStore()
-        store.save(ctx, make_current=True)
-        shown = me.get("displayName") or me.get("onPremisesSamAccountName") or user
-        err(f"Logged in to {ctx.url} as {shown} (context {ctx.name!r}).")
-        err(f"WARNING: the password is stored in plain text in {store.path} (mode 0600).")
+        await oidc_login(LoginOptions(url=url, device=device, issuer=issuer, client_id=client_id,
+                                      open_browser=not no_browser, timeout=timeout,
+                                      insecure=insecure, context_name=context_name,
+                                      insecure_storage=insecure_storage))
 
     run(body)
 
 
-def auth_status(ctx: typer.Context) -> None:
-    """Show the current context, where its credentials are stored, and whether they still work."""
+async def _password_login(url: str, user: str, password: str, context_name: str | None,
+                          insecure: bool) -> None:
+    from ocis_cli.client import Client
+    from ocis_cli.contexts import Context, ContextStore, default_name
+    from ocis_cli.credentials import CredentialStore
+
+    async with Client(url, user=user, password=password, insecure=insecure) as client:
+        me = await client.graph.me()
+    ctx = Context(name=context_name or default_name(url), url=url.rstrip("/"), user=user,
+                  password=password, insecure=insecure)
+    store = ContextStore()
+    store.save(ctx, make_current=True)
+    CredentialStore().delete(ctx.name)            # tokens of an earlier OIDC login of this name
+    shown = me.get("displayName") or me.get("onPremisesSamAccountName") or user
+    err(f"Logged in to {ctx.url} as {shown} (context {ctx.name!r}).")
+    err(f"WARNING: the password is stored in plain text in {store.path} (mode 0600).")
+
+
+def logout(ctx: typer.Context) -> None:
+    """Log out of the current context (or --context NAME): revoke its tokens where the provider
+    allows it, forget them and the saved context."""
 
     async def body() -> None:
-        from ocis_cli.client import Client
         from ocis_cli.contexts import ContextStore
+        from ocis_cli.credentials import CredentialStore
 
         context = current_context(ctx)
-        print(f"context:     {context.name}")
-        print(f"server:      {context.url}")
-        print(f"user:        {context.user}")
-        print(f"credentials: password in PLAIN TEXT in {ContextStore().path} (no keyring)")
-        async with Client(context.url, user=context.user, password=context.password,
-                          insecure=context.insecure) as client:
+        store = CredentialStore()
+        revoked = await _revoke(store, context) if context.auth == "oidc" else False
+        store.delete(context.name)
+        ContextStore().remove(context.name)
+        note = "; the provider revoked its tokens" if revoked else ""
+        err(f"Logged out of {context.url}: context {context.name!r} and its credentials "
+            f"removed{note}.")
+
+    run(body)
+
+
+async def _revoke(store: Any, context: Any) -> bool:
+    """Best effort RFC 7009 revocation of the refresh token; a failure never blocks a logout."""
+    import aiohttp
+
+    from ocis_cli.client.errors import ClientError
+    from ocis_cli.client.oidc import OidcClient, Provider
+    from ocis_cli.credentials import CredentialError
+
+    try:
+        stored = store.load(context.name, context.credentials or "file")
+    except (CredentialError, ValueError, KeyError):
+        return False
+    if stored is None or not stored.revocation_endpoint:
+        return False
+    provider = Provider(issuer=stored.issuer, token_endpoint=stored.token_endpoint,
+                        revocation_endpoint=stored.revocation_endpoint)
+    refresh = str(stored.tokens.get("refresh_token") or "")
+    timeout = aiohttp.ClientTimeout(total=15)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=not context.insecure),
+                                     timeout=timeout) as session:
+        client = OidcClient(session, provider, client_id=stored.client_id)
+        try:
+            if refresh:
+                return await client.revoke(refresh, "refresh_token")
+            return await client.revoke(str(stored.tokens.get("access_token", "")), "access_token")
+        except ClientError:
+            return False
+
+
+def whoami(
+    ctx: typer.Context,
+    output: Annotated[Format, typer.Option("--output", "-o", help="table or json")] = Format.table,
+) -> None:
+    """Show who the server says you are, on which server and context."""
+
+    async def body() -> None:
+        from ocis_cli.runner import open_client
+
+        context = current_context(ctx)
+        async with open_client(ctx) as client:
             me = await client.graph.me()
-        print(f"status:      signed in as {me.get('displayName') or context.user}")
+        info = {"user": me.get("onPremisesSamAccountName") or context.user,
+                "displayName": me.get("displayName") or "", "email": me.get("mail") or "",
+                "id": me.get("id") or "", "server": context.url, "context": context.name,
+                "auth": "oidc" if context.auth == "oidc" else "password"}
+        if output is Format.json:
+            print_json(info)
+            return
+        for key in ("user", "displayName", "email", "id", "server", "context", "auth"):
+            print(f"{key + ':':<13}{info[key]}")
+
+    run(body)
+
+
+def auth_status(
+    ctx: typer.Context,
+    output: Annotated[Format, typer.Option("--output", "-o", help="table or json")] = Format.table,
+) -> None:
+    """Show the current context, how it signs in, where its credentials are stored, and whether
+    they still work (an expired access token is refreshed silently; exit 4 when rejected)."""
+
+    async def body() -> ExitCode:
+        from ocis_cli.client.errors import AuthError
+        from ocis_cli.runner import open_client
+
+        context = current_context(ctx)
+        info = _credential_facts(context)
+        code = ExitCode.OK
+        try:
+            async with open_client(ctx) as client:
+                me = await client.graph.me()
+                info["status"] = f"signed in as {me.get('displayName') or context.user}"
+                bearer = client.http.bearer
+                if bearer is not None:
+                    info["expires"] = _when(bearer.tokens.expires_at)
+        except AuthError as exc:               # still show where the credentials are
+            info["status"] = f"REJECTED: {exc.message}; run `ocis login {context.url}`"
+            code = ExitCode.AUTH
+        if output is Format.json:
+            print_json(info)
+        else:
+            for key, value in info.items():
+                print(f"{key + ':':<13}{value}")
+        return code
+
+    run(body)
+
+
+def _credential_facts(context: Any) -> dict[str, Any]:
+    from ocis_cli.contexts import ContextStore
+    from ocis_cli.credentials import FILE, CredentialStore
+
+    info: dict[str, Any] = {"context": context.name, "server": context.url, "user": context.user}
+    if context.auth != "oidc":
+        info["method"] = "password (HTTP Basic)"
+        info["credentials"] = f"password in PLAIN TEXT in {ContextStore().path} (mode 0600)"
+        return info
+    store = CredentialStore()
+    stored = store.load(context.name, context.credentials or FILE)
+    info["method"] = "OpenID Connect"
+    info["credentials"] = store.describe(context.credentials or FILE)
+    if stored is not None:
+        info["issuer"] = stored.issuer
+        info["expires"] = _when(float(stored.tokens.get("expires_at", 0)))
+        info["refresh"] = "yes" if stored.tokens.get("refresh_token") else "no"
+    return info
+
+
+def _when(timestamp: float) -> str:
+    import time
+    from datetime import UTC, datetime
+
+    left = timestamp - time.time()
+    stamp = datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"{stamp} (expired)" if left <= 0 else f"{stamp} (in {int(left)} s)"
+
+
+def auth_token(ctx: typer.Context) -> None:
+    """Print the current context's access token (refreshed first if needed), e.g. for
+    `rclone --webdav-bearer-token-command "ocis auth token"`."""
+
+    async def body() -> None:
+        from ocis_cli.runner import open_client
+
+        context = current_context(ctx)
+        if context.auth != "oidc":
+            raise CliError(f"context {context.name!r} signs in with a password, not a token; "
+                           f"run `ocis login {context.url}`", ExitCode.USAGE)
+        async with open_client(ctx) as client:
+            print(await client.http.access_token())
 
     run(body)
 
@@ -131,12 +309,14 @@ def context_use(name: Annotated[str, typer.Argument(help="Context name.")]) -> N
 
 
 def context_rm(name: Annotated[str, typer.Argument(help="Context name.")]) -> None:
-    """Forget a saved context and its stored password."""
+    """Forget a saved context and its stored password or tokens."""
 
     async def body() -> None:
         from ocis_cli.contexts import ContextStore
+        from ocis_cli.credentials import CredentialStore
 
         ContextStore().remove(name)
+        CredentialStore().delete(name)
         err(f"Removed context {name!r}.")
 
     run(body)
@@ -144,11 +324,21 @@ def context_rm(name: Annotated[str, typer.Argument(help="Context name.")]) -> No
 
 def register(app: typer.Typer) -> None:
     app.command("login", rich_help_panel=PANEL, epilog=(
-        "Examples:\n\n  OCIS_PASSWORD=secret ocis login https://cloud.example.com --user einstein "
+        "Examples:\n\n  ocis login https://cloud.example.com\n"
+        "  ocis login https://cloud.example.com --device\n"
+        "  OCIS_PASSWORD=secret ocis login https://cloud.example.com --user einstein "
         "--password-from-env\n"
         "  ocis login http://127.0.0.1:9200 -u admin --password-file ~/.ocis-pw "
         "--context-name local"))(login)
-    auth_app.command("status", epilog="Example:\n\n  ocis auth status")(auth_status)
+    app.command("logout", rich_help_panel=PANEL, epilog=(
+        "Examples:\n\n  ocis logout\n  ocis --context old-server logout"))(logout)
+    app.command("whoami", rich_help_panel=PANEL, epilog=(
+        "Examples:\n\n  ocis whoami\n  ocis whoami -o json"))(whoami)
+    auth_app.command("status", epilog="Examples:\n\n  ocis auth status\n  ocis auth status -o json")(
+        auth_status)
+    auth_app.command("token", epilog=(
+        "Example:\n\n  curl -H \"Authorization: Bearer $(ocis auth token)\" "
+        "https://cloud.example.com/graph/v1.0/me"))(auth_token)
     context_app.command("ls", epilog="Examples:\n\n  ocis context ls\n  ocis context ls -o json")(
         context_ls)
     context_app.command("use", epilog="Example:\n\n  ocis context use cloud.example.com")(context_use)

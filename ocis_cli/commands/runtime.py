@@ -186,8 +186,14 @@ def _service_names() -> list[tuple[str, str]]:
     return [(spec.name, spec.description) for spec in SERVICES]
 
 
+# The `ocis <service>` groups by service name, so a command module that manages what a service
+# holds (`ocis users add`) adds its verbs to the same group instead of hiding `server`.
+SERVICE_APPS: dict[str, typer.Typer] = {}
+
+
 def _service_app(name: str, description: str) -> typer.Typer:
     sub = typer.Typer(help=f"The {name} service: {description}.", no_args_is_help=True)
+    SERVICE_APPS[name] = sub
 
     def serve_one() -> None:
         _serve([name])

@@ -12,12 +12,13 @@ from ocis_cli.output import (
     CliError,
     Format,
     human_size,
-    is_tty,
     print_json,
     print_table,
 )
 from ocis_cli.remotepath import SpaceResolver, parse_remote
 from ocis_cli.runner import open_client, run
+
+from .common import YesOption, confirm
 
 if TYPE_CHECKING:
     from ocis_cli.client import TrashEntry
@@ -100,23 +101,13 @@ def trash_restore(
     run(body)
 
 
-def _confirm(question: str, yes: bool) -> bool:
-    """-y answers yes; a terminal is asked (default No); without a terminal it is a usage error."""
-    if yes:
-        return True
-    if not is_tty(sys.stdin):
-        raise CliError("confirmation needed: run it again with -y (stdin is not a terminal)",
-                       ExitCode.USAGE)
-    return typer.confirm(question, default=False)
-
-
 def trash_purge(
     ctx: typer.Context,
     key: Annotated[str | None, typer.Argument(
         help="Key of the item to delete for good (with --all: the space).")] = None,
     space: SpaceArg = None,
     all_items: Annotated[bool, typer.Option("--all", help="Empty the whole trash bin.")] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: YesOption = False,
 ) -> None:
     """Delete trashed items for good (one by KEY, or everything with --all). Cannot be undone."""
 
@@ -135,7 +126,7 @@ def trash_purge(
                 if not entries:
                     print("the trash bin is already empty", file=sys.stderr)
                     return ExitCode.OK
-                if not _confirm(f"Delete all {len(entries)} items in the trash of "
+                if not confirm(f"Delete all {len(entries)} items in the trash of "
                                 f"{drive.name!r} for good?", yes):
                     print("aborted", file=sys.stderr)
                     return ExitCode.FAILURE
@@ -143,7 +134,7 @@ def trash_purge(
                 print(f"purged {len(entries)} items", file=sys.stderr)
                 return None
             entry = pick_entry(entries, str(key))
-            if not _confirm(f"Delete {entry.name!r} (was /{entry.original_location}) for good?",
+            if not confirm(f"Delete {entry.name!r} (was /{entry.original_location}) for good?",
                             yes):
                 print("aborted", file=sys.stderr)
                 return ExitCode.FAILURE

@@ -1,43 +1,65 @@
-"""Deny-by-default authorization: the one function that says what a principal may do in a space.
+"""Deny-by-default authorization: the one place that says what a principal may do on a node.
 
-Every protocol asks `space_role`/`permissions`; none re-implements it. Unauthorized looks like not
-found (404) so ids do not leak existence.
+Grants come from the space (owner, membership roles) and from user/group shares on the node or
+any ancestor (groups from the user store), minus expired shares and disabled spaces. Every
+protocol asks `space_access` / `node_access` / `share_access`; none re-implements it.
+Unauthorized looks like not found (404) so ids do not leak existence.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ocis_server.domain import roles
 from ocis_server.domain.errors import NotFound, PermissionDenied
-from ocis_server.identity import User
-from ocis_server.storage import Space, Storage
+from ocis_server.identity import User, UserStore
+from ocis_server.storage import Node, ReceivedShare, Share, Space, Storage
 
 # Space roles as oCIS names them (unified roles Space Viewer / Space Editor / Manager).
 ROLE_VIEWER = "viewer"
 ROLE_EDITOR = "editor"
 ROLE_MANAGER = "manager"
 _RANK = {ROLE_VIEWER: 1, ROLE_EDITOR: 2, ROLE_MANAGER: 3}
+_BITS = {ROLE_VIEWER: roles.READ, ROLE_EDITOR: 15, ROLE_MANAGER: roles.ALL}
+_WRITE_BITS = roles.UPDATE | roles.CREATE | roles.DELETE
 
 
 @dataclass(frozen=True, slots=True)
 class Access:
     space: Space
-    role: str
+    role: str                      # the space role, or for a share the nearest one (label only)
+    bits: int = 0                  # OCS bitmask granted; 0 = the space role's bits
+    share: Share | None = None     # set when the access comes from a share received
+
+    @property
+    def permissions(self) -> int:
+        return self.bits or _BITS[self.role]
 
     @property
     def can_write(self) -> bool:
-        return _RANK[self.role] >= _RANK[ROLE_EDITOR]
+        return bool(self.permissions & _WRITE_BITS)
 
     @property
     def can_manage(self) -> bool:
-        return self.role == ROLE_MANAGER
+        return self.share is None and self.role == ROLE_MANAGER
 
-    def webdav_permissions(self, *, is_dir: bool) -> str:
+    @property
+    def shared(self) -> bool:
+        """True when the caller reaches the resource through a share (WebDAV `S`)."""
+        return self.share is not None
+
+    def webdav_permissions(self, *, is_dir: bool, mounted: bool = False) -> str:
         """`oc:permissions` letters (reva conversions WebDAVPermissions): owner file `RDNVW`,
-        owner folder `RDNVCK`; editors may not reshare (no `R`); viewers get none."""
-        if not self.can_write:
-            return ""
-        return ("R" if self.can_manage else "") + "DNV" + ("CK" if is_dir else "W")
+        owner folder `RDNVCK`; editors may not reshare (no `R`); viewers get none; a received
+        share adds `S`, and `M` on the mount point itself."""
+        return roles.webdav_permissions(self.permissions, is_dir=is_dir, shared=self.shared,
+                                        mounted=mounted)
+
+    def grantable(self, *, is_dir: bool) -> int:
+        """`ocs:share-permissions`: the OCS bits the caller could grant (files never 4/8)."""
+        return roles.grantable_bits(self.permissions, is_dir=is_dir)
 
     def require_write(self) -> None:
         if not self.can_write:
@@ -55,3 +77,91 @@ async def space_access(storage: Storage, user: User, space_id: str) -> Access:
     if role is None or role not in _RANK or (space.disabled and role != ROLE_MANAGER):
         raise NotFound("space not found")
     return Access(space, role)
+
+
+async def group_ids(users: UserStore, user: User) -> list[str]:
+    """The ids of the user's groups; none from a store that keeps no groups."""
+    groups_of = getattr(users, "groups_of", None)
+    if groups_of is None:
+        return []
+    try:
+        return [group.id for group in await groups_of(user.id)]
+    except NotFound:
+        return []
+
+
+def _union(space: Space, shares: Sequence[Share]) -> Access | None:
+    """The access several shares give together (their bits OR-ed), or None."""
+    now = time.time()
+    live = [share for share in shares if not share.expired(now)]
+    if not live or space.disabled:
+        return None
+    if any(share.permissions == roles.DENIED_BITS for share in live):
+        return None                      # an explicit deny wins over every grant (role Denied)
+    bits = 0
+    for share in live:
+        bits |= share.permissions
+    role = ROLE_EDITOR if bits & _WRITE_BITS else ROLE_VIEWER
+    return Access(space, role, bits, live[0])
+
+
+async def member_access(storage: Storage, users: UserStore, user: User, space_id: str) -> Access:
+    """`space_access`, also counting memberships of the user's groups (OCS share type 8)."""
+    try:
+        return await space_access(storage, user, space_id)
+    except NotFound:
+        pass
+    space = await storage.get_space(space_id)
+    members = await storage.members(space_id)
+    ranked = [members[gid] for gid in await group_ids(users, user) if members.get(gid) in _RANK]
+    if not ranked or space.disabled:
+        raise NotFound("space not found")
+    return Access(space, max(ranked, key=_RANK.__getitem__))
+
+
+async def node_access(storage: Storage, users: UserStore, user: User, node: Node) -> Access:
+    """What the user may do on `node`: the space grant if any, else the shares with the user
+    or their groups on the node or an ancestor. NotFound when nothing grants access."""
+    try:
+        return await member_access(storage, users, user, node.space_id)
+    except NotFound:
+        pass
+    space = await storage.get_space(node.space_id)
+    gids = set(await group_ids(users, user))
+    mine = [share for share in await storage.shares_covering(node.id)
+            if (share.grantee_type == "user" and share.grantee_id == user.id)
+            or (share.grantee_type == "group" and share.grantee_id in gids)]
+    access = _union(space, mine)
+    if access is None:
+        raise NotFound("resource not found")
+    return access
+
+
+async def received_share(storage: Storage, users: UserStore, user: User,
+                         share_id: str) -> ReceivedShare:
+    """The user's received share with this id (direct or through a group). NotFound if none."""
+    gids = await group_ids(users, user)
+    for received in await storage.received_shares(user.id, gids):
+        if received.share.id == share_id:
+            return received
+    raise NotFound("share not found")
+
+
+async def share_access(storage: Storage, users: UserStore, user: User,
+                       share_id: str) -> tuple[Access, ReceivedShare]:
+    """Access through an accepted, unexpired share (a share jail mount point). A pending or
+    declined share is not mounted: NotFound, like any resource the user cannot reach."""
+    received = await received_share(storage, users, user, share_id)
+    return await received_access(storage, received), received
+
+
+async def received_access(storage: Storage, received: ReceivedShare) -> Access:
+    """The access one received share gives; NotFound unless accepted, unexpired and the
+    space is enabled."""
+    if received.state != "accepted":
+        raise NotFound("share not found")
+    space = await storage.get_space(received.share.space_id)
+    access = _union(space, [received.share])
+    if access is None:
+        raise NotFound("share not found")
+    return access

@@ -37,6 +37,11 @@ def parse_basic(value: str) -> tuple[str, str]:
     return username, password
 
 
+def looks_like_app_token(password: str) -> bool:
+    """App tokens are 16 ASCII letters and digits (oCIS auth-app); anything else is a password."""
+    return len(password) == 16 and password.isascii() and password.isalnum()
+
+
 async def authenticate_basic(users: UserStore, header: str) -> User:
     """The user the Basic header names, or Unauthenticated (malformed or wrong credentials)."""
     username, password = parse_basic(header)

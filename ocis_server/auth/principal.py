@@ -1,36 +1,114 @@
 """Who is calling: turn a request's `Authorization` header into a User, one scheme at a time.
 
-Each scheme is one entry in `Authenticators`; OIDC bearer tokens and app tokens join here later.
+Bearer: an OpenID Connect token of a trusted issuer (oidc.py, accounts.py). Basic: the password
+(PROXY_ENABLE_BASIC_AUTH) or an app token (PROXY_ENABLE_APP_AUTH); failures are throttled per
+account and per client address in the throttle every password path shares (throttle.py), and a
+throttled caller gets 429 before any password is checked.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from ocis_server.domain.errors import Unauthenticated
+from ocis_server.domain.errors import BadRequest, NotFound, Unauthenticated
 from ocis_server.identity import User, UserStore
 
+from .accounts import resolve_user
 from .basic import CHALLENGE as BASIC_CHALLENGE
-from .basic import authenticate_basic
+from .basic import authenticate_basic, looks_like_app_token, parse_basic
+from .oidc import OidcVerifier
+from .throttle import Throttle, address_key
+
+log = logging.getLogger("ocis.auth")
+BEARER_CHALLENGE = 'Bearer realm="ocis"'
+THROTTLE_SOURCE = "basic"     # this path's failures in the shared throttle (throttle.py)
 
 
 @dataclass(frozen=True, slots=True)
+class Caller:
+    """An authenticated principal and how it proved who it is."""
+    user: User
+    method: str                          # basic | app | bearer
+    claims: dict[str, Any] | None = None  # the verified token claims (bearer only)
+
+
+@dataclass(slots=True)
 class Authenticators:
     users: UserStore
     basic: bool          # PROXY_ENABLE_BASIC_AUTH: off means Basic is refused, not ignored-and-allowed
+    app_auth: bool = False               # PROXY_ENABLE_APP_AUTH
+    app_tokens: Callable[[], Any] = lambda: None   # () -> the AppTokenStore, None when not running
+    verifier: OidcVerifier | None = None
+    throttle: Throttle | None = None   # failed logins per account and address, all paths
+    storage: Callable[[], Any] = lambda: None      # () -> Storage (personal spaces of new accounts)
 
     @property
     def challenge(self) -> str:
         """The `WWW-Authenticate` value a 401 carries."""
-        return BASIC_CHALLENGE if self.basic else 'Bearer realm="ocis"'
+        # Basic clients (neon, litmus) send credentials only after a Basic challenge: app tokens
+        # need one too, even with password Basic off.
+        return BASIC_CHALLENGE if self.basic or self.app_auth else BEARER_CHALLENGE
 
-    async def principal(self, authorization: str | None) -> User | None:
+    async def principal(self, authorization: str | None, address: str = "") -> User | None:
         """None without credentials; the user for valid ones; Unauthenticated for anything else."""
+        caller = await self.caller(authorization, address)
+        return caller.user if caller else None
+
+    async def caller(self, authorization: str | None, address: str = "") -> Caller | None:
         if not authorization or not authorization.strip():
             return None
-        scheme = authorization.strip().split(" ", 1)[0].lower()
+        scheme, _, rest = authorization.strip().partition(" ")
+        scheme = scheme.lower()
         if scheme == "basic":
-            if not self.basic:
-                raise Unauthenticated("HTTP Basic authentication is disabled on this server")
-            return await authenticate_basic(self.users, authorization)
-        raise Unauthenticated(f"unsupported authorization scheme {scheme!r}")
+            return await self._basic(authorization, address)
+        if scheme == "bearer":
+            if self.verifier is None:
+                raise Unauthenticated("bearer tokens are not accepted by this server")
+            try:
+                token = await self.verifier.verify(rest.strip())
+                user = await resolve_user(self.users, self.storage(), token)
+            except Unauthenticated as exc:
+                # The reason goes to the log; the client learns only that the token failed.
+                log.info("bearer token refused: %s", exc.message)
+                raise Unauthenticated("invalid or expired token") from None
+            return Caller(user, "bearer", token.claims)
+        raise Unauthenticated(f"unsupported authorization scheme {scheme[:20]!r}")
+
+    async def _basic(self, header: str, address: str) -> Caller:
+        store = self.app_tokens() if self.app_auth else None
+        if not self.basic and store is None:
+            raise Unauthenticated("HTTP Basic authentication is disabled on this server")
+        username, password = parse_basic(header)
+        account, origin = f"user:{username.lower()}", address_key(address)
+        self._check(account, origin)          # 429 before any password is looked at
+        caller: Caller | None = None
+        if store is not None and looks_like_app_token(password):
+            caller = await self._app_token(store, username, password)
+        if caller is None and self.basic:
+            try:
+                caller = Caller(await authenticate_basic(self.users, header), "basic")
+            except Unauthenticated:
+                caller = None
+        if caller is None:
+            if self.throttle is not None:
+                self.throttle.failure(account, origin, source=THROTTLE_SOURCE)
+            raise Unauthenticated("username or password was incorrect")
+        if self.throttle is not None and caller.method == "basic":
+            # Only the password proves the password: a valid app token does not reset the count
+            # of password guesses (throttle.py). The address keeps its count too.
+            self.throttle.success(account, source=THROTTLE_SOURCE)
+        return caller
+
+    def _check(self, account: str, origin: str) -> None:
+        if self.throttle is not None:
+            self.throttle.check(account, origin)
+
+    async def _app_token(self, store: Any, username: str, token: str) -> Caller | None:
+        try:
+            user = await self.users.get_by_name(username)
+        except (NotFound, BadRequest):   # unknown, or a name the store refuses: the same failure
+            return None
+        return Caller(user, "app") if await store.verify(user.id, token) else None

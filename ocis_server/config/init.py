@@ -12,6 +12,7 @@ from pathlib import Path
 
 import tomlkit
 
+from .certs import ensure_self_signed
 from .loader import CONFIG_FILE, ConfigError, parse_value
 from .schema import by_attr
 
@@ -29,6 +30,12 @@ def _config_dir(config_dir: Path | None, env: Mapping[str, str]) -> Path:
         return Path(config_dir).expanduser()
     spec = by_attr()["config_dir"]
     value: Path = parse_value(spec, env.get("OCIS_CONFIG_DIR", spec.default), "OCIS_CONFIG_DIR")
+    return value
+
+
+def _base_data_path(env: Mapping[str, str]) -> Path:
+    spec = by_attr()["base_data_path"]
+    value: Path = parse_value(spec, env.get("OCIS_BASE_DATA_PATH", spec.default), "OCIS_BASE_DATA_PATH")
     return value
 
 
@@ -51,6 +58,10 @@ def _document(*, insecure: bool, admin_password: str) -> tomlkit.TOMLDocument:
     idm = tomlkit.table()
     idm.add(tomlkit.comment("used only when the admin user is created at first start"))
     idm.add("admin_password", admin_password)
+    passwords = tomlkit.table()      # the service accounts of idm's ou=sysusers, as oCIS generates
+    for name in ("idm_password", "idp_password", "reva_password"):
+        passwords.add(name, secrets.token_urlsafe(24))
+    idm.add("service_user_passwords", passwords)
     doc.add("idm", idm)
     return doc
 
@@ -102,6 +113,8 @@ def run_init(*, insecure: bool, admin_password: str | None, force_overwrite: boo
             backup = _backup_name(path)
             os.replace(path, backup)
         _write_private(path, tomlkit.dumps(_document(insecure=insecure, admin_password=password)))
+        base = _base_data_path(env) / "idm"     # idm's LDAPS certificate, kept when it exists
+        ensure_self_signed(base / "ldap.crt", base / "ldap.key")
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
     return InitResult(path, password, backup, generated)

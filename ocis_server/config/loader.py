@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -56,6 +57,69 @@ class Config:
     admin_password: str
     create_demo_users: bool
     idm_ldaps_addr: str
+    idm_ldap_addr: str
+    idm_ldaps_cert: str
+    idm_ldaps_key: str
+    idm_svc_password: str
+    idm_idp_password: str
+    idm_reva_password: str
+    idm_allow_anonymous: bool
+    idm_size_limit: int
+    idm_time_limit: int
+    idm_max_connections: int
+    idm_idle_timeout: float
+    graph_application_id: str
+    ldap_uri: str
+    ldap_insecure: bool
+    ldap_cacert: str
+    ldap_bind_dn: str
+    ldap_bind_password: str
+    ldap_user_base_dn: str
+    ldap_group_base_dn: str
+    ldap_user_scope: str
+    ldap_group_scope: str
+    ldap_user_filter: str
+    ldap_group_filter: str
+    ldap_user_objectclass: str
+    ldap_group_objectclass: str
+    ldap_user_schema_id: str
+    ldap_user_schema_id_is_octetstring: bool
+    ldap_user_schema_username: str
+    ldap_user_schema_mail: str
+    ldap_user_schema_displayname: str
+    ldap_user_schema_user_type: str
+    ldap_group_schema_id: str
+    ldap_group_schema_groupname: str
+    ldap_group_schema_member: str
+    ldap_disable_user_mechanism: str
+    ldap_user_enabled_attribute: str
+    ldap_disabled_users_group_dn: str
+    ldap_write_enabled: bool
+    ldap_pool_size: int
+    oidc_issuer: str
+    oidc_trusted_issuers: list[str]
+    oidc_issuers: list[dict[str, Any]]
+    oidc_audiences: list[str]
+    oidc_jwks_refresh_rate_limit: float
+    oidc_jwks_refresh_interval: float
+    user_oidc_claim: str
+    user_cs3_claim: str
+    autoprovision_accounts: bool
+    app_auth: bool
+    trusted_proxies: list[str]
+    login_max_failures: int
+    login_max_failures_per_address: int
+    login_failure_window: float
+    webfinger_instance_url: str
+    webfinger_instances: list[dict[str, Any]]
+    idp_access_token_expiration: int
+    idp_id_token_expiration: int
+    idp_refresh_token_expiration: int
+    idp_signing_method: str
+    idp_key_rotation_interval: float
+    idp_device_poll_interval: int
+    idp_trusted_clients: list[str]
+    sharing_auto_accept: bool
     runtime_host: str
     runtime_port: int
     run_services: list[str]
@@ -71,6 +135,8 @@ class Config:
     graph_debug_addr: str
     storage_users_debug_addr: str
     users_debug_addr: str
+    idm_debug_addr: str
+    idp_debug_addr: str
     origins: dict[str, Origin] = field(default_factory=dict, repr=False, compare=False)
 
     def __repr__(self) -> str:
@@ -150,6 +216,12 @@ def _convert(kind: str, raw: object) -> Any:
         if isinstance(raw, list):
             return [str(item).strip() for item in raw if str(item).strip()]
         return [part.strip() for part in str(raw).split(",") if part.strip()]
+    if kind == "tables":      # TOML array of tables ([[x.y]]), or the same as JSON in an env var
+        if isinstance(raw, str):
+            raw = json.loads(raw) if raw.strip() else []
+        if not isinstance(raw, list) or not all(isinstance(item, Mapping) for item in raw):
+            raise TypeError("expected an array of tables")
+        return [dict(item) for item in raw]
     if kind == "addr":
         text = str(raw).strip()
         if text:

@@ -116,6 +116,17 @@ class QuotaExceeded(OcisError):
     code = "quotaLimitReached"
 
 
+class TooManyRequests(OcisError):
+    """Too many failed attempts: wait before trying again."""
+
+    status = 429
+    code = "tooManyRequests"
+
+    def __init__(self, message: str = "", *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class NotSupported(OcisError):
     """This server does not support the operation."""
 

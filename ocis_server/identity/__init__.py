@@ -1,5 +1,5 @@
-"""Users and groups: the interface, and backends loaded by name (builtin SQLite store; LDAP later)."""
+"""Users and groups: the interface, and backends loaded by name (builtin SQLite store, LDAP)."""
 
-from .api import User, UserStore
+from .api import ROLES, USER_TYPES, Group, User, UserStore
 
-__all__ = ["User", "UserStore"]
+__all__ = ["ROLES", "USER_TYPES", "Group", "User", "UserStore"]

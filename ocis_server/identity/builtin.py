@@ -1,132 +1,85 @@
-"""The builtin user store: users in SQLite (`<base>/idm/users.db`), passwords hashed with scrypt.
+"""The builtin user store: users, groups, memberships and linked foreign identities in SQLite
+(`<base>/idm/users.db`), passwords hashed with scrypt.
 
 All SQLite work runs on one dedicated thread; scrypt runs in the default thread pool. A successful
-authentication is cached briefly (keyed by an HMAC of user and password) because HTTP Basic sends
+authentication is cached briefly (keyed by a MAC of user and password) because HTTP Basic sends
 the password with every request and one scrypt costs tens of milliseconds.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
+import builtins
 import hashlib
-import hmac
-import re
 import secrets
 import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from ocis_server.domain.errors import AlreadyExists, BadRequest, NotFound
 from ocis_server.domain.ids import new_id
 
-from .api import User
+from . import validate
+from .api import ROLES, Group, User
+from .passwords import DUMMY_HASH, hash_password, verify_password
+from .schema import link_identity, migrate
+from .sqlitedb import SqliteThread
 
-T = TypeVar("T")
-ROLES = ("admin", "spaceadmin", "user", "guest")
-# scrypt parameters: n=2**14, r=8 -> 16 MiB per hash (memory-hard), p=1.
-_N, _R, _P, _DKLEN = 2**14, 8, 1, 32
+__all__ = ["ROLES", "BuiltinUserStore", "hash_password", "verify_password"]
+
 _CACHE_TTL = 60.0
 _CACHE_SIZE = 1024
-# Usernames end up in URLs (/dav/files/<name>) and in HTTP Basic, which splits at the first ':'.
-_USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,255}$")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    id TEXT PRIMARY KEY,
-    username TEXT NOT NULL UNIQUE COLLATE NOCASE,
-    display_name TEXT NOT NULL,
-    email TEXT NOT NULL,
-    role TEXT NOT NULL,
-    password_hash TEXT NOT NULL,
-    created REAL NOT NULL
-);
-"""
-_COLUMNS = "id, username, display_name, email, role"
-
-
-def hash_password(password: str, *, salt: bytes | None = None) -> str:
-    """`scrypt$n$r$p$<salt b64>$<hash b64>`; blocking (~50 ms): call it in a thread."""
-    salt = salt or secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=_DKLEN)
-    return "$".join(("scrypt", str(_N), str(_R), str(_P),
-                     base64.b64encode(salt).decode(), base64.b64encode(digest).decode()))
-
-
-def verify_password(password: str, encoded: str) -> bool:
-    """Constant-time check of a password against `hash_password` output; blocking."""
-    try:
-        algo, n, r, p, salt_b64, digest_b64 = encoded.split("$")
-        if algo != "scrypt":
-            return False
-        expected = base64.b64decode(digest_b64)
-        actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt_b64), n=int(n),
-                                r=int(r), p=int(p), dklen=len(expected))
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(actual, expected)
-
-
-# Checked when the username is unknown, so a miss costs as much as a wrong password.
-_DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$" + base64.b64encode(bytes(32)).decode()
+_COLUMNS = "id, username, display_name, email, role, user_type"
+_USER_COLUMNS = "u.id, u.username, u.display_name, u.email, u.role, u.user_type"
+_GROUP_COLUMNS = "id, name, description"
 
 
 def _row_to_user(row: tuple[Any, ...]) -> User:
-    return User(id=row[0], username=row[1], display_name=row[2], email=row[3], role=row[4])
+    return User(id=row[0], username=row[1], display_name=row[2], email=row[3], role=row[4],
+                user_type=row[5])
+
+
+def _row_to_group(row: tuple[Any, ...]) -> Group:
+    return Group(id=row[0], name=row[1], description=row[2])
 
 
 class BuiltinUserStore:
     """UserStore over one SQLite file."""
 
-    def __init__(self, conn: sqlite3.Connection, executor: ThreadPoolExecutor) -> None:
-        self._conn = conn
-        self._executor = executor
+    def __init__(self, db: SqliteThread) -> None:
+        self._db = db
         self._cache_key = secrets.token_bytes(32)
         self._cache: OrderedDict[bytes, tuple[User, float]] = OrderedDict()
         self._inflight: dict[bytes, asyncio.Task[User | None]] = {}
         self._by_id: dict[str, User] = {}
-        self._generation = 0      # bumped by every password change or deletion
-        self._closed = False
+        self._generation = 0      # bumped by every change to a user
 
     @classmethod
     async def open(cls, path: Path) -> BuiltinUserStore:
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="users-db")
+        def setup(conn: sqlite3.Connection) -> None:
+            conn.execute("PRAGMA foreign_keys=ON")
+            migrate(conn)
 
-        def connect() -> sqlite3.Connection:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA busy_timeout=5000")
-            conn.executescript(_SCHEMA)
-            return conn
+        return cls(await SqliteThread.open(path, setup, name="users"))
 
-        loop = asyncio.get_running_loop()
-        try:
-            conn = await loop.run_in_executor(executor, connect)
-        except BaseException:
-            executor.shutdown(wait=False)
-            raise
-        return cls(conn, executor)
+    async def _one(self, sql: str, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = await self._db.run(lambda c: c.execute(sql, args).fetchone())
+        return row
 
-    async def _db(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self._closed:
-            raise RuntimeError("user store is closed")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, fn, self._conn)
+    async def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = await self._db.run(lambda c: c.execute(sql, args).fetchall())
+        return rows
 
-    # --- queries --------------------------------------------------------------------------
+    # --- user queries ----------------------------------------------------------------------
     async def get(self, user_id: str) -> User:
         """By id; cached (every PROPFIND renders the owner) until a user changes or goes away."""
         cached = self._by_id.get(user_id)
         if cached is not None:
             return cached
         generation = self._generation
-        row = await self._db(lambda c: c.execute(
-            f"SELECT {_COLUMNS} FROM users WHERE id = ?", (user_id,)).fetchone())
+        row = await self._one(f"SELECT {_COLUMNS} FROM users WHERE id = ?", (user_id,))
         if row is None:
             raise NotFound("user not found")
         user = _row_to_user(row)
@@ -137,62 +90,190 @@ class BuiltinUserStore:
         return user
 
     async def get_by_name(self, username: str) -> User:
-        row = await self._db(lambda c: c.execute(
-            f"SELECT {_COLUMNS} FROM users WHERE username = ?", (username,)).fetchone())
+        row = await self._one(f"SELECT {_COLUMNS} FROM users WHERE username = ?", (username,))
         if row is None:
             raise NotFound("user not found")
         return _row_to_user(row)
 
-    async def list(self) -> list[User]:
-        rows = await self._db(lambda c: c.execute(
-            f"SELECT {_COLUMNS} FROM users ORDER BY username").fetchall())
+    async def list(self) -> builtins.list[User]:
+        rows = await self._all(f"SELECT {_COLUMNS} FROM users ORDER BY username")
         return [_row_to_user(row) for row in rows]
 
     async def count(self) -> int:
-        """Number of users; the runtime's readiness query."""
-        row = await self._db(lambda c: c.execute("SELECT count(*) FROM users").fetchone())
+        """Number of users."""
+        row = await self._one("SELECT count(*) FROM users", ())
+        assert row is not None
         return int(row[0])
 
-    # --- changes --------------------------------------------------------------------------
+    async def check(self) -> None:
+        """The runtime's health query: the database answers."""
+        await self.count()
+
+    # --- user changes ------------------------------------------------------------------------
     async def create(self, *, username: str, password: str, display_name: str = "",
-                     email: str = "", role: str = "user", user_id: str | None = None) -> User:
-        if not _USERNAME.match(username):
-            raise BadRequest("invalid username: use letters, digits and . _ @ - only")
-        if role not in ROLES:
-            raise BadRequest(f"invalid role {role!r}: one of {', '.join(ROLES)}")
-        if not password:
+                     email: str = "", role: str = "user", user_id: str | None = None,
+                     user_type: str = "Member") -> User:
+        validate.username(username)
+        validate.role(role)
+        validate.user_type(user_type)
+        validate.email(email)
+        display_name = validate.display_name(display_name)
+        # Only a guest provisioned from a foreign issuer has no password: it can never log in
+        # with one (authenticate compares against a dummy hash and fails).
+        if not password and user_type != "Guest":
             raise BadRequest("the password must not be empty")
         user = User(id=user_id or new_id(), username=username,
-                    display_name=display_name or username, email=email, role=role)
-        encoded = await asyncio.to_thread(hash_password, password)
+                    display_name=display_name or username, email=email, role=role,
+                    user_type=user_type)
+        encoded = await asyncio.to_thread(hash_password, password) if password else ""
 
         def insert(conn: sqlite3.Connection) -> None:
             try:
-                conn.execute("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?, ?)",
-                             (user.id, user.username, user.display_name, user.email, user.role,
-                              encoded, time.time()))
+                conn.execute(
+                    "INSERT INTO users (id, username, display_name, email, role, password_hash,"
+                    " created, user_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (user.id, user.username, user.display_name, user.email, user.role,
+                     encoded, time.time(), user.user_type))
             except sqlite3.IntegrityError:
                 raise AlreadyExists(f"user {username!r} already exists") from None
 
-        await self._db(insert)
+        await self._db.run(insert)
         return user
+
+    async def update(self, user_id: str, *, display_name: str | None = None,
+                     email: str | None = None, role: str | None = None,
+                     user_type: str | None = None) -> User:
+        changes: dict[str, str] = {}
+        if display_name is not None:
+            changes["display_name"] = validate.display_name(display_name)
+            if not changes["display_name"]:
+                raise BadRequest("the display name must not be empty")
+        if email is not None:
+            changes["email"] = validate.email(email)
+        if role is not None:
+            changes["role"] = validate.role(role)
+        if user_type is not None:
+            changes["user_type"] = validate.user_type(user_type)
+        if changes:
+            assignments = ", ".join(f"{column} = ?" for column in changes)   # fixed column names
+            changed = await self._db.run(lambda c: c.execute(
+                f"UPDATE users SET {assignments} WHERE id = ?",
+                (*changes.values(), user_id)).rowcount)
+            if not changed:
+                raise NotFound("user not found")
+            self._forget(user_id)
+        return await self.get(user_id)
 
     async def set_password(self, user_id: str, password: str) -> None:
         if not password:
             raise BadRequest("the password must not be empty")
         encoded = await asyncio.to_thread(hash_password, password)
-        changed = await self._db(lambda c: c.execute(
+        changed = await self._db.run(lambda c: c.execute(
             "UPDATE users SET password_hash = ? WHERE id = ?", (encoded, user_id)).rowcount)
         if not changed:
             raise NotFound("user not found")
         self._forget(user_id)
 
     async def delete(self, user_id: str) -> None:
-        removed = await self._db(lambda c: c.execute(
+        """Memberships and linked identities go with the user (ON DELETE CASCADE)."""
+        removed = await self._db.run(lambda c: c.execute(
             "DELETE FROM users WHERE id = ?", (user_id,)).rowcount)
         if not removed:
             raise NotFound("user not found")
         self._forget(user_id)
+
+    # --- groups ------------------------------------------------------------------------------
+    async def list_groups(self) -> builtins.list[Group]:
+        rows = await self._all(f"SELECT {_GROUP_COLUMNS} FROM groups ORDER BY name")
+        return [_row_to_group(row) for row in rows]
+
+    async def get_group(self, group_id: str) -> Group:
+        row = await self._one(f"SELECT {_GROUP_COLUMNS} FROM groups WHERE id = ?", (group_id,))
+        if row is None:
+            raise NotFound("group not found")
+        return _row_to_group(row)
+
+    async def get_group_by_name(self, name: str) -> Group:
+        row = await self._one(f"SELECT {_GROUP_COLUMNS} FROM groups WHERE name = ?", (name,))
+        if row is None:
+            raise NotFound("group not found")
+        return _row_to_group(row)
+
+    async def create_group(self, *, name: str, description: str = "",
+                           group_id: str | None = None) -> Group:
+        validate.group_name(name)
+        group = Group(id=group_id or new_id(), name=name,
+                      description=validate.display_name(description))
+
+        def insert(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute("INSERT INTO groups (id, name, description, created)"
+                             " VALUES (?, ?, ?, ?)",
+                             (group.id, group.name, group.description, time.time()))
+            except sqlite3.IntegrityError:
+                raise AlreadyExists(f"group {name!r} already exists") from None
+
+        await self._db.run(insert)
+        return group
+
+    async def delete_group(self, group_id: str) -> None:
+        removed = await self._db.run(lambda c: c.execute(
+            "DELETE FROM groups WHERE id = ?", (group_id,)).rowcount)
+        if not removed:
+            raise NotFound("group not found")
+
+    async def add_member(self, group_id: str, user_id: str) -> None:
+        def insert(conn: sqlite3.Connection) -> None:
+            _require(conn, "groups", group_id, "group not found")
+            _require(conn, "users", user_id, "user not found")
+            conn.execute("INSERT OR IGNORE INTO memberships (group_id, user_id) VALUES (?, ?)",
+                         (group_id, user_id))
+
+        await self._db.run(insert)
+
+    async def remove_member(self, group_id: str, user_id: str) -> None:
+        def delete(conn: sqlite3.Connection) -> None:
+            _require(conn, "groups", group_id, "group not found")
+            removed = conn.execute("DELETE FROM memberships WHERE group_id = ? AND user_id = ?",
+                                   (group_id, user_id)).rowcount
+            if not removed:
+                raise NotFound("the user is not a member of this group")
+
+        await self._db.run(delete)
+
+    async def members(self, group_id: str) -> builtins.list[User]:
+        def query(conn: sqlite3.Connection) -> builtins.list[tuple[Any, ...]]:
+            _require(conn, "groups", group_id, "group not found")
+            return conn.execute(
+                f"SELECT {_USER_COLUMNS} FROM memberships m JOIN users u ON u.id = m.user_id"
+                " WHERE m.group_id = ? ORDER BY u.username", (group_id,)).fetchall()
+
+        return [_row_to_user(row) for row in await self._db.run(query)]
+
+    async def groups_of(self, user_id: str) -> builtins.list[Group]:
+        rows = await self._all(
+            "SELECT g.id, g.name, g.description FROM memberships m JOIN groups g"
+            " ON g.id = m.group_id WHERE m.user_id = ? ORDER BY g.name", (user_id,))
+        return [_row_to_group(row) for row in rows]
+
+    # --- foreign identities ------------------------------------------------------------------
+    async def get_by_identity(self, issuer: str, subject: str) -> User:
+        row = await self._one(
+            f"SELECT {_USER_COLUMNS} FROM identities i JOIN users u ON u.id = i.user_id"
+            " WHERE i.issuer = ? AND i.subject = ?", (issuer, subject))
+        if row is None:
+            raise NotFound("no account for this identity")
+        return _row_to_user(row)
+
+    async def link_identity(self, issuer: str, subject: str, user_id: str) -> None:
+        if not issuer or not subject:
+            raise BadRequest("issuer and subject must not be empty")
+
+        def insert(conn: sqlite3.Connection) -> None:
+            _require(conn, "users", user_id, "user not found")
+            link_identity(conn, issuer, subject, user_id)
+
+        await self._db.run(insert)
 
     # --- authentication ------------------------------------------------------------------
     async def authenticate(self, username: str, password: str) -> User | None:
@@ -219,7 +300,7 @@ class BuiltinUserStore:
     async def _check_and_cache(self, key: bytes, username: str, password: str) -> User | None:
         generation = self._generation
         user = await self._check(username, password)
-        # A password changed while we were checking: do not cache what may now be stale.
+        # A user changed while we were checking: do not cache what may now be stale.
         if user is not None and generation == self._generation:
             self._cache[key] = (user, time.monotonic() + _CACHE_TTL)
             self._cache.move_to_end(key)
@@ -228,12 +309,12 @@ class BuiltinUserStore:
         return user
 
     async def _check(self, username: str, password: str) -> User | None:
-        row = await self._db(lambda c: c.execute(
-            f"SELECT {_COLUMNS}, password_hash FROM users WHERE username = ?",
-            (username,)).fetchone())
-        encoded = row[5] if row is not None else _DUMMY_HASH
+        row = await self._one(f"SELECT {_COLUMNS}, password_hash FROM users WHERE username = ?",
+                              (username,))
+        usable = row is not None and bool(row[6])
+        encoded = row[6] if usable and row is not None else DUMMY_HASH
         ok = await asyncio.to_thread(verify_password, password, encoded)
-        return _row_to_user(row) if ok and row is not None else None
+        return _row_to_user(row) if ok and usable and row is not None else None
 
     def _forget(self, user_id: str) -> None:
         self._generation += 1
@@ -242,8 +323,10 @@ class BuiltinUserStore:
             del self._cache[key]
 
     async def close(self) -> None:
-        if self._closed:
-            return
-        await self._db(lambda c: c.close())
-        self._closed = True
-        self._executor.shutdown(wait=False)
+        await self._db.close()
+
+
+def _require(conn: sqlite3.Connection, table: str, row_id: str, message: str) -> None:
+    # `table` is one of our fixed table names, never input.
+    if conn.execute(f"SELECT 1 FROM {table} WHERE id = ?", (row_id,)).fetchone() is None:
+        raise NotFound(message)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from ocis_server.auth.personal import ensure_personal_space
 from ocis_server.domain.errors import AlreadyExists, NotFound
 from ocis_server.identity import User, UserStore
 from ocis_server.storage import Storage
@@ -64,15 +65,5 @@ async def ensure_users(users: UserStore, config: Config) -> list[User]:
 async def ensure_personal_spaces(storage: Storage, users: list[User]) -> None:
     """Every user owns a personal space whose id is the user id."""
     for user in users:
-        try:
-            await storage.get_space(user.id)
-            continue
-        except NotFound:
-            pass
-        try:
-            await storage.create_space(space_type="personal", name=user.display_name,
-                                       owner_id=user.id, alias=f"personal/{user.username.lower()}",
-                                       space_id=user.id)
-        except AlreadyExists:
-            continue
-        log.info("created personal space of %s", user.username)
+        if await ensure_personal_space(storage, user):
+            log.info("created personal space of %s", user.username)

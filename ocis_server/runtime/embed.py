@@ -50,7 +50,7 @@ def make_test_config(base: Path, *, admin_password: str = "admin", demo_users: b
     """An initialised config under `base` (config in base/config, data in base/data) listening on
     free ports: what a test needs for `embedded_server`. Extra env vars override anything."""
     values = {"OCIS_CONFIG_DIR": str(base / "config"), "OCIS_BASE_DATA_PATH": str(base / "data"),
-              "PROXY_HTTP_ADDR": "127.0.0.1:0", "OCIS_RUNTIME_PORT": "0",
+              "PROXY_HTTP_ADDR": "127.0.0.1:0", "OCIS_RUNTIME_PORT": "0", "IDM_LDAPS_ADDR": "127.0.0.1:0",
               "PROXY_ENABLE_BASIC_AUTH": "true" if basic_auth else "false",
               "IDM_CREATE_DEMO_USERS": "true" if demo_users else "false",
               "OCIS_INSECURE": "true", **env}

@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from aiohttp import web
 
+from ocis_server.auth.throttle import login_throttle
 from ocis_server.config import Config, ConfigError, split_addr
 from ocis_server.services import SERVICES, ServiceSpec
 from ocis_server.services.context import ServiceContext
@@ -138,7 +139,7 @@ class Runtime:
             raise
         self.runtime_url = _url(control_sock)
         self.ctx = ServiceContext(config, cast(Any, Unavailable("storage-users")),
-                                  cast(Any, Unavailable("users")))
+                                  cast(Any, Unavailable("users")), throttle=login_throttle(config))
         units = self._units(specs, self.ctx, proxy_sock)
         self.supervisor = Supervisor(units, backoff=config.restart_backoff,
                                      max_failures=config.max_failures)

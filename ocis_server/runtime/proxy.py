@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -17,8 +18,11 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
-from ocis_server.auth.principal import Authenticators
-from ocis_server.domain.errors import OcisError, Unauthenticated
+from ocis_server.auth.oidc import OidcVerifier
+from ocis_server.auth.principal import BEARER_CHALLENGE, Authenticators, Caller
+from ocis_server.auth.throttle import client_address
+from ocis_server.config import ConfigError
+from ocis_server.domain.errors import OcisError, TooManyRequests, Unauthenticated
 from ocis_server.services import ServiceSpec
 from ocis_server.services.context import ServiceContext
 
@@ -58,16 +62,16 @@ def public_path(spec: ServiceSpec, path: str) -> bool:
 
 
 # --- 401 bodies, one per protocol ----------------------------------------------------------------
-def _dav_body(message: str) -> tuple[str, str]:
+def _dav_body(message: str, exception: str = "NotAuthenticated") -> tuple[str, str]:
     body = ('<?xml version="1.0" encoding="utf-8"?>\n'
             '<d:error xmlns:d="DAV:" xmlns:s="http://sabredav.org/ns">'
-            "<s:exception>Sabre\\DAV\\Exception\\NotAuthenticated</s:exception>"
+            f"<s:exception>Sabre\\DAV\\Exception\\{exception}</s:exception>"
             f"<s:message>{escape(message)}</s:message></d:error>")
     return body, "application/xml; charset=utf-8"
 
 
-def _ocs_body(message: str, request: web.Request) -> tuple[str, str]:
-    meta = {"status": "failure", "statuscode": 997, "message": message,
+def _ocs_body(message: str, request: web.Request, statuscode: int = 997) -> tuple[str, str]:
+    meta = {"status": "failure", "statuscode": statuscode, "message": message,
             "totalitems": "", "itemsperpage": ""}
     wants_json = request.query.get("format") == "json" or (
         "application/json" in request.headers.get("Accept", "") and "format" not in request.query)
@@ -78,8 +82,8 @@ def _ocs_body(message: str, request: web.Request) -> tuple[str, str]:
             "text/xml; charset=utf-8")
 
 
-def _graph_body(message: str) -> tuple[str, str]:
-    error = {"code": "unauthenticated", "message": message,
+def _graph_body(message: str, code: str = "unauthenticated") -> tuple[str, str]:
+    error = {"code": code, "message": message,
              "innererror": {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                             "request-id": str(uuid.uuid4())}}
     return json.dumps({"error": error}), "application/json; charset=utf-8"
@@ -100,6 +104,36 @@ def unauthorized(spec: ServiceSpec, request: web.Request, message: str,
     return response
 
 
+def too_many_requests(spec: ServiceSpec, request: web.Request, exc: TooManyRequests) -> web.Response:
+    """429 in the service's format, with Retry-After (RFC 6585 §4) in whole seconds."""
+    message = exc.message
+    if spec.error_format == "dav":
+        body, ctype = _dav_body(message, "TooManyRequests")
+    elif spec.error_format == "ocs":
+        body, ctype = _ocs_body(message, request, 429)
+    elif spec.error_format == "graph":
+        body, ctype = _graph_body(message, exc.code)
+    else:
+        body, ctype = json.dumps({"error": message}), "application/json; charset=utf-8"
+    response = web.Response(status=429, text=body,
+                            headers={"Retry-After": str(max(1, math.ceil(exc.retry_after)))})
+    response.headers["Content-Type"] = ctype
+    return response
+
+
+def authenticators(ctx: ServiceContext) -> Authenticators:
+    """The request authenticators of this proxy; their key caches live as long as it. Failed
+    logins go to the process's one throttle (ctx.throttle), which every password path shares."""
+    config = ctx.config
+    try:
+        verifier = OidcVerifier(config, lambda: ctx.keys)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return Authenticators(ctx.users, config.basic_auth, app_auth=config.app_auth,
+                          app_tokens=lambda: ctx.app_tokens, verifier=verifier,
+                          throttle=ctx.throttle, storage=lambda: ctx.storage)
+
+
 _ROUTES_CACHED = 4096   # paths whose route is remembered (polls and syncs repeat their paths) ...
 _PATH_CACHED_MAX = 512  # ... if they are at most this long (bounds the memory it can take)
 
@@ -108,7 +142,8 @@ def auth_middleware(ctx: ServiceContext, routes: Sequence[Route]) -> Callable[..
     # Per-request work kept small: the route of a path and the authenticators are remembered
     # (the latter rebuilt only if the runtime swaps the user store).
     known: dict[str, tuple[Route | None, bool]] = {}   # path -> (route, public path)
-    auths = [Authenticators(ctx.users, ctx.config.basic_auth)]
+    auth = authenticators(ctx)
+    trusted = tuple(ctx.config.trusted_proxies)
 
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -122,35 +157,47 @@ def auth_middleware(ctx: ServiceContext, routes: Sequence[Route]) -> Callable[..
                 if len(known) >= _ROUTES_CACHED:
                     known.clear()
                 known[path] = (route, public)
-        request["principal"] = None
+        request["principal"] = request["caller"] = None
         if route is None:
             return await handler(request)          # nobody serves it: the router answers 404
-        auth = auths[0]
-        if auth.users is not ctx.users:
-            auth = auths[0] = Authenticators(ctx.users, ctx.config.basic_auth)
+        if public and route.spec.own_auth:         # e.g. the IdP's token endpoint: a client's
+            return await handler(request)          # credentials are not a user's failed login
+        auth.users = ctx.users                     # the runtime may have swapped the user store
         header = request.headers.get("Authorization")
+        address = client_address(request, trusted) if header else ""
         if public or open_method(route.spec, request.method):
             try:
-                request["principal"] = await auth.principal(header)
+                _identify(request, await auth.caller(header, address))
             except OcisError:
                 pass                               # public paths ignore bad credentials
             return await handler(request)
         try:
-            user = await auth.principal(header)
+            caller = await auth.caller(header, address)
+        except TooManyRequests as exc:
+            log.warning("429 %s %s from %s: %s", request.method, path, address, exc.message)
+            return too_many_requests(route.spec, request, exc)
         except Unauthenticated as exc:
             log.info("401 %s %s: %s", request.method, path, exc.message)
-            return unauthorized(route.spec, request, exc.message, auth.challenge)
+            challenge = auth.challenge
+            if header and header.lstrip()[:7].lower() == "bearer ":
+                challenge = BEARER_CHALLENGE + ', error="invalid_token"'   # RFC 6750 §3.1
+            return unauthorized(route.spec, request, exc.message, challenge)
         except OcisError as exc:       # e.g. the user store does not run on this node (502)
             log.warning("cannot authenticate %s %s: %s", request.method, path, exc.message)
             return web.json_response({"error": {"code": exc.code, "message": exc.message}},
                                      status=exc.status)
-        if user is None:
+        if caller is None:
             return unauthorized(route.spec, request, "No 'Authorization' header provided",
                                 auth.challenge)
-        request["principal"] = user
+        _identify(request, caller)
         return await handler(request)
 
     return authenticate
+
+
+def _identify(request: web.Request, caller: Caller | None) -> None:
+    request["caller"] = caller                     # how they authenticated (webfinger needs claims)
+    request["principal"] = caller.user if caller else None
 
 
 def build_app(ctx: ServiceContext, mounted: Sequence[tuple[ServiceSpec, str, web.Application]]) -> web.Application:

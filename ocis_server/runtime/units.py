@@ -101,39 +101,75 @@ class StorageUnit:
 
 
 class UsersUnit:
-    """users: the builtin user store at <base>/idm/users.db, bootstrapped with admin (and demo users)."""
+    """users: the user store. The builtin one at <base>/idm/users.db, bootstrapped with the admin
+    (and demo users); or, with OCIS_LDAP_URI, an external directory read through ldap3. Every user
+    gets a personal space at start, and one who appears later within a health interval.
+    """
 
     def __init__(self, spec: ServiceSpec, ctx: ServiceContext) -> None:
         self.spec, self.ctx = spec, ctx
-        self._store: BuiltinUserStore | None = None
+        self._store: Any = None
+        self._known: set[str] = set()      # users whose personal space is known to exist
 
     async def start(self) -> None:
-        store = await BuiltinUserStore.open(self.ctx.config.base_data_path / "idm" / "users.db")
+        config = self.ctx.config
+        if config.ldap_uri:
+            store = await _open_ldap(config)
+        else:
+            store = await BuiltinUserStore.open(config.base_data_path / "idm" / "users.db")
         try:
-            users = await ensure_users(store, self.ctx.config)
-            if not isinstance(self.ctx.storage, Unavailable):
-                await ensure_personal_spaces(self.ctx.storage, users)
+            if config.ldap_uri:
+                if config.create_demo_users:
+                    log.warning("IDM_CREATE_DEMO_USERS is ignored: users come from %s",
+                                config.ldap_uri)
+                users = await store.list()
+            else:
+                users = await ensure_users(store, config)
+            await self._ensure_spaces(users)
         except BaseException:
             await store.close()
             raise
         self._store = store
         self.ctx.users = store
 
+    async def _ensure_spaces(self, users: list[Any]) -> None:
+        if isinstance(self.ctx.storage, Unavailable):
+            return
+        fresh = [u for u in users if u.id not in self._known]
+        if fresh:
+            await ensure_personal_spaces(self.ctx.storage, fresh)
+            self._known.update(u.id for u in fresh)
+
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self.ctx.config.health_interval)
             await self.check()
+            # Accounts made elsewhere (the directory, auto-provisioning) get their spaces here.
+            if self._store is not None:
+                try:
+                    await self._ensure_spaces(await self._store.list())
+                except BadGateway as exc:   # storage (or the directory) away: next round
+                    log.warning("personal spaces not checked: %s", exc.message)
 
     async def check(self) -> None:
         if self._store is None:
             raise RuntimeError("user store is not open")
-        await self._store.count()
+        await self._store.check()
 
     async def stop(self) -> None:
         store, self._store = self._store, None
         self.ctx.users = cast(Any, Unavailable(self.spec.name))
         if store is not None:
             await store.close()
+
+
+async def _open_ldap(config: Any) -> Any:
+    """The LDAP user source, imported only when configured (ldap3 is not needed otherwise)."""
+    from ocis_server.identity.ldap import LdapUserStore
+    from ocis_server.identity.ldapconn import LdapSettings
+
+    return await LdapUserStore.open(LdapSettings.from_config(config),
+                                    config.base_data_path / "idm" / "ldap-local.db")
 
 
 class HttpUnit:
@@ -175,5 +211,33 @@ class HttpUnit:
         self._factory, self._fresh, self.mounted = None, [], False
 
 
+class IdmUnit:
+    """idm: the LDAP server (ocis_server.services.idm) over whatever user store runs."""
+
+    def __init__(self, spec: ServiceSpec, ctx: ServiceContext) -> None:
+        self.spec, self.ctx = spec, ctx
+        self.server: Any = None          # IdmServer; tests read its ldaps_port / ldap_port
+
+    async def start(self) -> None:
+        server = load("ocis_server.services.idm.server:IdmServer")(self.ctx)
+        await server.start()
+        self.server = server
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.ctx.config.health_interval)
+            await self.check()
+
+    async def check(self) -> None:
+        if self.server is None:
+            raise RuntimeError("not started")
+        self.server.check()
+
+    async def stop(self) -> None:
+        server, self.server = self.server, None
+        if server is not None:
+            await server.stop()
+
+
 UnitFactory = Callable[[ServiceSpec, ServiceContext], Unit]
-UNITS: dict[str, UnitFactory] = {"storage-users": StorageUnit, "users": UsersUnit}
+UNITS: dict[str, UnitFactory] = {"storage-users": StorageUnit, "users": UsersUnit, "idm": IdmUnit}

@@ -20,6 +20,8 @@ class ServiceSpec:
     error_format: str = "dav"           # dav | ocs | graph | json: how the proxy renders a 401
     depends: tuple[str, ...] = field(default=())
     default: bool = True                # started by `ocis server` unless excluded
+    own_auth: bool = False              # its unprotected paths read Authorization themselves (OAuth
+                                        # client credentials at the IdP): the proxy leaves it alone
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
@@ -41,6 +43,20 @@ SERVICES: tuple[ServiceSpec, ...] = (
                 app="ocis_server.services.graph.app:create_app",
                 mounts=("/graph",),
                 depends=("storage-users", "users")),
+    ServiceSpec("auth-app", "app tokens for clients without OpenID Connect: /auth-app/tokens",
+                group=4, error_format="json", app="ocis_server.services.authapp.app:create_app",
+                mounts=("/auth-app",), depends=("users",)),
+    ServiceSpec("webfinger", "RFC 7033 lookup: an account's OpenID Connect issuer and instance",
+                group=4, error_format="json", app="ocis_server.services.webfinger.app:create_app",
+                mounts=("/.well-known/webfinger",), unprotected=("/.well-known/webfinger",),
+                depends=("users",)),
+    ServiceSpec("idp", "embedded OpenID Connect provider: /konnect, /signin, discovery", group=3,
+                error_format="json", app="ocis_server.services.idp.app:create_app",
+                mounts=("/konnect", "/signin", "/.well-known/openid-configuration"),
+                unprotected=("/konnect", "/signin", "/.well-known/openid-configuration"),
+                depends=("users",), own_auth=True),
+    ServiceSpec("idm", "embedded LDAP server: read-only view of users and groups (LDAPS, StartTLS)",
+                group=2, depends=("users",)),
     ServiceSpec("proxy", "the public HTTP entry point: authentication and routing", group=5,
                 depends=("ocdav", "frontend", "graph")),
 )

@@ -5,14 +5,17 @@ A service never imports another service or the runtime; everything it needs arri
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ocis_server.auth.throttle import Throttle
 from ocis_server.identity import UserStore
 from ocis_server.storage import Storage
 
 if TYPE_CHECKING:
+    from ocis_server.auth.keys import KeySet
     from ocis_server.config import Config
+    from ocis_server.identity.apptokens import AppTokenStore
 
 
 @dataclass(slots=True)
@@ -20,6 +23,11 @@ class ServiceContext:
     config: Config
     storage: Storage
     users: UserStore
+    keys: KeySet | None = None      # the embedded IdP's signing keys while it runs in this process
+    app_tokens: AppTokenStore | None = None   # app token store while auth-app runs here
+    # The one failed-login throttle every password path shares (auth/throttle.py). The runtime
+    # configures it from PROXY_LOGIN_*; a context built by hand gets the defaults.
+    throttle: Throttle = field(default_factory=Throttle)
 
     @property
     def public_url(self) -> str:

@@ -3,6 +3,8 @@
 from .api import (
     LockRecord,
     Node,
+    ReceivedShare,
+    Share,
     Space,
     Storage,
     TrashItem,
@@ -11,5 +13,5 @@ from .api import (
     Version,
 )
 
-__all__ = ["LockRecord", "Node", "Space", "Storage", "TrashItem", "UploadResult", "UploadSession",
-           "Version"]
+__all__ = ["LockRecord", "Node", "ReceivedShare", "Share", "Space", "Storage", "TrashItem",
+           "UploadResult", "UploadSession", "Version"]

@@ -131,6 +131,41 @@ class UploadSession:
         return time.time() >= self.expires
 
 
+# --- shares (SHARING; storage/shares.py) --------------------------------------------------------
+
+SHARE_STATES = ("pending", "accepted", "declined")
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """A user or group share of one node. Shares of a trashed node are invisible until restore."""
+
+    id: str                    # `<storageid>:<spaceid>:<uuid>` as oCIS spells share ids
+    node_id: str
+    space_id: str              # space uuid of the shared node
+    grantee_type: str          # user | group
+    grantee_id: str            # user id or group id
+    role_id: str               # unified role id; "" for a custom OCS bitmask
+    permissions: int           # OCS bitmask (resharing stripped)
+    creator_id: str
+    ctime: float
+    mtime: float
+    expiration: float | None   # unix seconds; None = never
+    initial_state: str = "accepted"   # the recipients' state until they change it
+
+    def expired(self, now: float | None = None) -> bool:
+        return self.expiration is not None and self.expiration <= (now or time.time())
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedShare:
+    share: Share
+    user_id: str               # the recipient
+    state: str                 # one of SHARE_STATES
+    hidden: bool
+    mount_point: str           # the name of the mount in the share jail (unique per recipient)
+
+
 class Storage(Protocol):
     storage_id: str
 
@@ -239,6 +274,29 @@ class Storage(Protocol):
                                     size: int | None = None, mtime: float | None = None,
                                     checksum: tuple[str, str] | None = None,
                                     if_match: str | None = None) -> UploadResult: ...
+
+    # --- shares (storage/shares.py); shares of trashed nodes are left out everywhere ---------
+    async def create_share(self, *, node_id: str, grantee_type: str, grantee_id: str,
+                           role_id: str, permissions: int, creator_id: str,
+                           expiration: float | None = None,
+                           initial_state: str = "accepted") -> Share: ...
+        # NotFound (node); AlreadyExists if the grantee already has a share on the node
+    async def get_share(self, share_id: str) -> Share: ...                 # NotFound
+    async def list_shares(self, *, node_ids: Sequence[str] | None = None,
+                          creator_id: str | None = None,
+                          space_id: str | None = None) -> list[Share]: ...
+    async def shares_covering(self, node_id: str) -> list[Share]: ...
+        # shares on the node and on every ancestor up to its space root
+    async def update_share(self, share_id: str, *, role_id: str | None = None,
+                           permissions: int | None = None, expiration: float | None = None,
+                           clear_expiration: bool = False) -> Share: ...   # NotFound
+    async def delete_share(self, share_id: str) -> None: ...               # NotFound
+    async def received_shares(self, user_id: str,
+                              group_ids: Sequence[str] = ()) -> list[ReceivedShare]: ...
+        # shares with the user or one of the groups, with the user's state; oldest first
+    async def set_received(self, share_id: str, user_id: str, *, state: str | None = None,
+                           hidden: bool | None = None,
+                           mount_point: str | None = None) -> None: ...    # NotFound
 
     # --- health ---------------------------------------------------------------------------
     async def check(self) -> None: ...                # raises if the database or data dir is unusable

@@ -132,7 +132,10 @@ def remove_subtree(tx: Tx, blobs: BlobStore, node: Node, path: Sequence[str]) ->
     blob_ids = [str(r[0]) for r in conn.execute(
         "SELECT blob_id FROM nodes WHERE id IN (SELECT id FROM temp.doomed) AND blob_id IS NOT NULL"
         " UNION ALL SELECT blob_id FROM versions WHERE node_id IN (SELECT id FROM temp.doomed)")]
-    for table, column in (("props", "node_id"), ("versions", "node_id"), ("nodes", "id")):
+    conn.execute("DELETE FROM received WHERE share_id IN (SELECT id FROM shares WHERE node_id"
+                 " IN (SELECT id FROM temp.doomed))")     # shares go with their node (shares.py)
+    for table, column in (("props", "node_id"), ("versions", "node_id"), ("shares", "node_id"),
+                          ("nodes", "id")):
         conn.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT id FROM temp.doomed)")
     remove_locks_below(conn, node.space_id, path)
     if blob_ids:

@@ -60,6 +60,20 @@ CREATE TABLE IF NOT EXISTS trash_nodes(
     sha1 TEXT, md5 TEXT, adler32 TEXT, blob_id TEXT, root TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS trash_nodes_root ON trash_nodes(root);
 CREATE INDEX IF NOT EXISTS trash_nodes_parent ON trash_nodes(parent_id, name);
+-- shares (shares.py): one row per user/group share of a node (its space is the node's, so a
+-- share follows its node anywhere); `received` holds a recipient's
+-- own state (accepted/pending/declined, hidden, mount point) once it differs from the default.
+CREATE TABLE IF NOT EXISTS shares(
+    id TEXT PRIMARY KEY, node_id TEXT NOT NULL,
+    grantee_type TEXT NOT NULL, grantee_id TEXT NOT NULL, role_id TEXT NOT NULL,
+    permissions INTEGER NOT NULL, creator_id TEXT NOT NULL, ctime REAL NOT NULL,
+    mtime REAL NOT NULL, expiration REAL, initial_state TEXT NOT NULL,
+    UNIQUE(node_id, grantee_type, grantee_id));
+CREATE INDEX IF NOT EXISTS shares_grantee ON shares(grantee_type, grantee_id);
+CREATE INDEX IF NOT EXISTS shares_creator ON shares(creator_id);
+CREATE TABLE IF NOT EXISTS received(
+    share_id TEXT NOT NULL, user_id TEXT NOT NULL, state TEXT, hidden INTEGER,
+    mount_point TEXT, PRIMARY KEY(share_id, user_id)) WITHOUT ROWID;
 """
 
 # Every column a Node needs, in one indexed join (the space gives the owner).

@@ -39,6 +39,7 @@ from .schema import (
     space_from_row,
     walk,
 )
+from .shares import ShareStore
 from .uploads import UploadSessions
 from .writer import Tx, Writer
 
@@ -65,7 +66,7 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
     return conn
 
 
-class SqliteStorage(UploadSessions, ChunkedUploads):
+class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore):
     """Implements `storage.api.Storage`. Create with `await SqliteStorage.open(root, storage_id)`."""
 
     def __init__(self, root: Path, storage_id: str) -> None:
@@ -257,7 +258,8 @@ class SqliteStorage(UploadSessions, ChunkedUploads):
         if not node.is_dir:
             return []
         # Keyed by id and etag: a folder's etag changes with anything below it.
-        return list(await self._cached(("children", node.id, node.etag), query, len))
+        cached: list[Node] = await self._cached(("children", node.id, node.etag), query, len)
+        return list(cached)
 
     async def mkdir(self, space_id: str, path: Sequence[str]) -> Node:
         return await self._write(ops.mkdir, self.storage_id, space_id, tuple(path))

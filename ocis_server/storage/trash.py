@@ -168,7 +168,10 @@ def _drop_purged(tx: Tx, blobs: BlobStore) -> None:
         "SELECT blob_id FROM trash_nodes WHERE id IN (SELECT id FROM temp.purged)"
         " AND blob_id IS NOT NULL"
         " UNION ALL SELECT blob_id FROM versions WHERE node_id IN (SELECT id FROM temp.purged)")]
-    for table, column in (("props", "node_id"), ("versions", "node_id"), ("trash_nodes", "id")):
+    conn.execute("DELETE FROM received WHERE share_id IN (SELECT id FROM shares WHERE node_id"
+                 " IN (SELECT id FROM temp.purged))")     # shares go with their node (shares.py)
+    for table, column in (("props", "node_id"), ("versions", "node_id"), ("shares", "node_id"),
+                          ("trash_nodes", "id")):
         conn.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT id FROM temp.purged)")
     if blob_ids:
         tx.after_commit.append(lambda: blobs.remove(blob_ids))

@@ -14,9 +14,21 @@ from ocis_server.services.context import ServiceContext
 from .capabilities import get_capabilities, get_config
 from .config import CONFIG_KEY, CONTEXT_KEY, FrontendConfig
 from .errors import error_middleware
+from .sharing import (
+    accept_share,
+    create_share,
+    decline_share,
+    delete_share,
+    get_share,
+    list_shares,
+    sharees,
+    update_received,
+    update_share,
+)
 from .user import get_current_user, get_user, get_user_groups
 
 _V = "/{version:v[12]\\.php}"
+_SHARING = _V + "/apps/files_sharing/api/v1"
 
 
 async def _not_found(request: web.Request) -> web.Response:
@@ -34,5 +46,15 @@ def create_app(ctx: ServiceContext, mount: str = "/ocs") -> web.Application:
     app.router.add_get(_V + "/cloud/user", get_current_user)
     app.router.add_get(_V + "/cloud/users/{userid}", get_user)
     app.router.add_get(_V + "/cloud/users/{userid}/groups", get_user_groups)
+    # The share API (sharing.py); `pending/{id}` before `{id}` so it is not taken for a share id.
+    app.router.add_get(_SHARING + "/shares", list_shares)
+    app.router.add_post(_SHARING + "/shares", create_share)
+    app.router.add_post(_SHARING + "/shares/pending/{id}", accept_share)
+    app.router.add_delete(_SHARING + "/shares/pending/{id}", decline_share)
+    app.router.add_put(_SHARING + "/shares/pending/{id}", update_received)
+    app.router.add_get(_SHARING + "/shares/{id}", get_share)
+    app.router.add_put(_SHARING + "/shares/{id}", update_share)
+    app.router.add_delete(_SHARING + "/shares/{id}", delete_share)
+    app.router.add_get(_SHARING + "/sharees", sharees)
     app.router.add_route("*", "/{tail:.*}", _not_found)
     return app

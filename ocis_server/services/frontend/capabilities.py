@@ -56,15 +56,14 @@ def version() -> dict[str, Any]:
     }
 
 
-def _files_sharing() -> dict[str, Any]:
-    # The OCS share API is not served yet: the structure stays so that clients parse it, and
-    # `api_enabled: false` tells them not to call it.
+def _files_sharing(cfg: FrontendConfig) -> dict[str, Any]:
+    # User and group shares are served (sharing.py); public links and federation are not yet.
     return {
-        "api_enabled": False,
-        "group_sharing": False,
+        "api_enabled": True,
+        "group_sharing": True,
         "sharing_roles": True,
         "deny_access": False,
-        "auto_accept_share": True,
+        "auto_accept_share": cfg.auto_accept_shares,
         "share_with_group_members_only": True,
         "share_with_membership_groups_only": True,
         "search_min_length": 3,
@@ -122,12 +121,12 @@ def capabilities(cfg: FrontendConfig) -> dict[str, Any]:
             "app_providers": [],
         },
         "dav": {"reports": [], "chunking": "1.0"},
-        "files_sharing": _files_sharing(),
+        "files_sharing": _files_sharing(cfg),
         "spaces": {
             "version": "1.0.0",
             "enabled": True,
             "projects": True,
-            "share_jail": False,
+            "share_jail": True,
             "max_quota": cfg.max_quota,
         },
         "graph": {

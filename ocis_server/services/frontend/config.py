@@ -22,6 +22,7 @@ class FrontendConfig:
     # (nextcloudcmd 3.7 takes "sha1" for unknown, then sees equal empty checksums and drops a
     # server edit that kept the mtime second).
     preferred_checksum: str = "SHA1"
+    auto_accept_shares: bool = True     # files_sharing.auto_accept_share (FRONTEND_AUTO_ACCEPT_SHARES)
 
     @property
     def hostname(self) -> str:
@@ -39,7 +40,8 @@ class FrontendConfig:
 
     @classmethod
     def from_context(cls, ctx: ServiceContext) -> FrontendConfig:
-        return cls(public_url=ctx.public_url)
+        return cls(public_url=ctx.public_url,
+                   auto_accept_shares=ctx.config.sharing_auto_accept)
 
 
 CONFIG_KEY = web.AppKey("frontend_config", FrontendConfig)

@@ -11,7 +11,7 @@ from aiohttp import web
 from ocis_server.domain.errors import NotFound
 from ocis_server.services.context import ServiceContext
 
-from . import drives
+from . import drives, groups, roles, users
 from .config import CONFIG_KEY, CONTEXT_KEY, GraphConfig
 from .errors import error_middleware
 from .me import get_me
@@ -24,11 +24,37 @@ async def _not_found(request: web.Request) -> web.Response:
     raise NotFound("no such endpoint")
 
 
+def _directory_routes(app: web.Application) -> None:
+    """Users, groups and roles (admins write; see users.py, groups.py, roles.py)."""
+    add = app.router.add_route
+    add("GET", "/v1.0/users", users.list_users)
+    add("POST", "/v1.0/users", users.create_user)
+    add("GET", "/v1.0/users/{user_id}", users.get_user)
+    add("PATCH", "/v1.0/users/{user_id}", users.update_user)
+    add("DELETE", "/v1.0/users/{user_id}", users.delete_user)
+    add("GET", "/v1.0/users/{user_id}/appRoleAssignments", roles.list_assignments)
+    add("POST", "/v1.0/users/{user_id}/appRoleAssignments", roles.create_assignment)
+    add("DELETE", "/v1.0/users/{user_id}/appRoleAssignments/{assignment_id}",
+        roles.delete_assignment)
+    add("GET", "/v1.0/applications", roles.list_applications)
+    add("GET", "/v1.0/applications/{app_id}", roles.get_application)
+    add("GET", "/v1.0/groups", groups.list_groups)
+    add("POST", "/v1.0/groups", groups.create_group)
+    add("GET", "/v1.0/groups/{group_id}", groups.get_group)
+    add("PATCH", "/v1.0/groups/{group_id}", groups.update_group)
+    add("DELETE", "/v1.0/groups/{group_id}", groups.delete_group)
+    add("GET", "/v1.0/groups/{group_id}/members", groups.list_members)
+    add("POST", "/v1.0/groups/{group_id}/members/$ref", groups.add_member)
+    add("DELETE", "/v1.0/groups/{group_id}/members/{member_id}/$ref", groups.remove_member)
+
+
 def create_app(ctx: ServiceContext, mount: str = "/graph") -> web.Application:
     app = web.Application(middlewares=[error_middleware])
     app[CONTEXT_KEY] = ctx
     app[CONFIG_KEY] = GraphConfig.from_context(ctx)
     app.router.add_get("/v1.0/me", get_me)
+    app.router.add_post("/v1.0/me/changePassword", users.change_password)
+    _directory_routes(app)
     app.router.add_get(_API + "/me/drives", drives.list_my_drives)
     app.router.add_get(_API + "/me/drive", drives.get_my_drive)
     app.router.add_get(_API + "/drives", drives.list_drives)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,10 +18,17 @@ class GraphConfig:
     # Largest quota a project space may get; 0 = no limit. oCIS reads OCIS_SPACES_MAX_QUOTA; the
     # config schema has no such field yet, so the oCIS default (no limit) applies.
     max_quota: int = 0
+    # The id of the one Graph `application` whose appRoles are the settings roles. oCIS generates
+    # it in `ocis init` (GRAPH_APPLICATION_ID); without one it is derived from the storage id, so
+    # it is stable for an instance and differs between instances.
+    application_id: str = ""
 
     @classmethod
     def from_context(cls, ctx: ServiceContext) -> GraphConfig:
-        return cls(public_url=ctx.public_url, data_dir=ctx.config.base_data_path)
+        app_id = ctx.config.graph_application_id or str(
+            uuid.uuid5(uuid.NAMESPACE_URL, f"ocis:graph-application:{ctx.config.storage_id}"))
+        return cls(public_url=ctx.public_url, data_dir=ctx.config.base_data_path,
+                   application_id=app_id)
 
 
 CONFIG_KEY = web.AppKey("graph_config", GraphConfig)

@@ -1,4 +1,6 @@
-"""`/v1.0/me`: the calling user as a LibreGraph `user` (libre-graph-api `user` schema)."""
+"""`/v1.0/me` and `/v1.0/me/changePassword`: the calling user as a LibreGraph `user`
+(libre-graph-api `user` schema), and the renderers of users and groups the directory routes share.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +8,12 @@ from typing import Any
 
 from aiohttp import web
 
-from ocis_server.domain.errors import Unauthenticated
-from ocis_server.identity import User
+from ocis_server.domain.errors import BadRequest, Unauthenticated
+from ocis_server.identity import Group, User
+
+from .config import CONTEXT_KEY
+
+MAX_PASSWORD = 1024
 
 
 def principal(request: web.Request) -> User:
@@ -30,14 +36,34 @@ def user_json(user: User) -> dict[str, Any]:
         "displayName": user.display_name,
         "mail": user.email,
         "onPremisesSamAccountName": user.username,
-        "userType": "Member",
+        "userType": user.user_type,
         "accountEnabled": True,
     }
+
+
+def user_summary(user: User) -> dict[str, Any]:
+    """What a non-admin sees of another user (enough to pick a share recipient)."""
+    return {"id": user.id, "displayName": user.display_name, "mail": user.email,
+            "userType": user.user_type}
+
+
+def group_json(group: Group) -> dict[str, Any]:
+    return {"id": group.id, "displayName": group.name, "description": group.description,
+            "groupTypes": []}
+
+
+def new_password(value: Any, what: str = "password") -> str:
+    if not isinstance(value, str) or not value:
+        raise BadRequest(f"{what} must be a non-empty string")
+    if len(value) > MAX_PASSWORD or "\x00" in value:
+        raise BadRequest(f"{what} is not acceptable")
+    return value
 
 
 async def get_me(request: web.Request) -> web.Response:
     user = principal(request)
     body = user_json(user)
     if "memberof" in expands(request):
-        body["memberOf"] = []       # groups are not modelled yet: no user is a member of any
+        groups = await request.app[CONTEXT_KEY].users.groups_of(user.id)
+        body["memberOf"] = [group_json(group) for group in groups]
     return web.json_response(body)

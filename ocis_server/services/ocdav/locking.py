@@ -116,7 +116,7 @@ async def _list_target(request: web.Request, default: DavTarget, resource: str |
         return default
     ctx = request.app[CONTEXT_KEY]
     path = strip_query(destination_path(resource, request.host, ctx.public_url))
-    return await resolve(ctx.storage, principal_of(request), path)
+    return await resolve(ctx.storage, principal_of(request), path, ctx.users)
 
 
 async def evaluate_if(request: web.Request, target: DavTarget) -> set[str]:

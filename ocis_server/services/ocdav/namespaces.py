@@ -13,23 +13,31 @@ from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
-from ocis_server.auth.authz import Access, space_access
+from ocis_server.auth.authz import (
+    Access,
+    member_access,
+    node_access,
+    share_access,
+    space_access,
+)
 from ocis_server.domain.errors import (
     BadGateway,
     BadRequest,
     NotFound,
     Unauthenticated,
 )
-from ocis_server.domain.ids import ResourceId
+from ocis_server.domain.ids import SHARE_JAIL_ID, ResourceId
 from ocis_server.domain.paths import decode_segment, split_path
-from ocis_server.identity import User
+from ocis_server.identity import User, UserStore
 from ocis_server.storage import Storage
 
 from .config import CONFIG_KEY, CONTEXT_KEY, OcdavConfig
+from .sharejail import JailListing, jail_listing
 
 HOME_ROOTS = ("/remote.php/webdav", "/webdav")
 FILES_ROOTS = ("/remote.php/dav/files/", "/dav/files/")
 SPACES_ROOTS = ("/remote.php/dav/spaces/", "/dav/spaces/")
+SHARES_FOLDER = "Shares"     # the share jail in the legacy namespaces (oCIS OCDAV_SHARES_NAMESPACE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +49,9 @@ class DavTarget:
     rel: tuple[str, ...]       # path below the namespace root
     root_href: str             # the encoded URL path of the namespace root, no trailing slash
     raw: str                   # the encoded request path as sent (query and fragment removed)
+    mount_id: str | None = None        # a share jail mount point: the shared node's id
+    jail: JailListing | None = None    # the share jail root itself (a virtual listing)
+    legacy: bool = False               # a personal space through /webdav or /dav/files
 
     @property
     def space_id(self) -> str:
@@ -70,7 +81,8 @@ class DavTarget:
 
     def with_rel(self, rel: tuple[str, ...]) -> DavTarget:
         encoded = "".join("/" + quote(name, safe="") for name in rel)
-        return DavTarget(self.access, self.base, rel, self.root_href, self.root_href + encoded)
+        return DavTarget(self.access, self.base, rel, self.root_href, self.root_href + encoded,
+                         self.mount_id, self.jail if not rel else None, self.legacy)
 
 
 def strip_query(raw_path: str) -> str:
@@ -106,20 +118,31 @@ _SPLIT_CACHED_MAX = 512
 _split_cached = lru_cache(maxsize=4096)(split_path)
 
 
-async def resolve(storage: Storage, user: User | None, raw: str) -> DavTarget:
-    """Map an encoded URL path to the caller's access and a validated space path."""
+async def resolve(storage: Storage, user: User | None, raw: str,
+                  users: UserStore | None = None) -> DavTarget:
+    """Map an encoded URL path to the caller's access and a validated space path. With `users`
+    (groups) shares count too: the share jail and resource ids of nodes shared with the caller."""
     kind, arg, root_href, tail = split_namespace(raw)
     rel = _split(tail)
     if user is None:
         raise Unauthenticated("authentication required")
+    if kind == "spaces" and users is not None:
+        shared = await _resolve_shared(storage, users, user, arg, rel, root_href, raw)
+        if shared is not None:
+            return shared
     base: tuple[str, ...] = ()
-    if kind == "home":
-        space_id = user.id
-    elif kind == "files":
+    if kind == "files":
         name = decode_segment(arg)
         if name not in (user.username, user.id):
             raise NotFound("no such user namespace")
+    if kind != "spaces":
         space_id = user.id
+        if users is not None and rel[:1] == (SHARES_FOLDER,) and await _jail_is_shares(
+                storage, users, user):
+            # the legacy namespace's `/Shares` is the share jail (OCDAV_SHARES_NAMESPACE)
+            segment = next(p for p in raw[len(root_href):].split("/") if p)
+            return await _resolve_jail(storage, users, user, "", rel[1:],
+                                       f"{root_href}/{segment}", raw)
     else:
         try:
             rid = ResourceId.parse(decode_segment(arg))
@@ -133,8 +156,86 @@ async def resolve(storage: Storage, user: User | None, raw: str) -> DavTarget:
             if node.space_id != space_id:
                 raise NotFound("resource not found")
             base = tuple(await storage.node_path(node))
-    access = await space_access(storage, user, space_id)
+    access = await (space_access(storage, user, space_id) if users is None
+                    else member_access(storage, users, user, space_id))
+    return DavTarget(access, base, rel, root_href, raw, legacy=kind != "spaces")
+
+
+async def _jail_is_shares(storage: Storage, users: UserStore, user: User) -> bool:
+    """Whether the legacy `/Shares` is the share jail: once something is mounted there, and
+    unless a folder really named `Shares` exists in the personal space (it keeps its name)."""
+    try:
+        await storage.lookup(user.id, (SHARES_FOLDER,))
+        return False
+    except NotFound:
+        pass
+    _, listing = await jail_listing(storage, users, user)
+    return bool(listing.entries)
+
+
+async def _resolve_shared(storage: Storage, users: UserStore, user: User, arg: str,
+                          rel: tuple[str, ...], root_href: str, raw: str) -> DavTarget | None:
+    """A share jail URL, or a resource id the caller reaches only through a share; None for
+    anything else (the space rules apply)."""
+    try:
+        rid = ResourceId.parse(decode_segment(arg))
+    except BadRequest:
+        return None
+    if rid.storage_id == SHARE_JAIL_ID:
+        if rid.space_id != SHARE_JAIL_ID:
+            raise NotFound("space not found")
+        return await _resolve_jail(storage, users, user, rid.node_id, rel, root_href, raw)
+    if not rid.node_id or (rid.storage_id and rid.storage_id != storage.storage_id):
+        return None
+    node = await storage.get_node(rid.node_id)
+    if node.space_id != rid.space_id:
+        raise NotFound("resource not found")
+    access = await node_access(storage, users, user, node)
+    if access.share is None:
+        return None                # a space grant: the usual path below handles it
+    base = tuple(await storage.node_path(node))
+    access = await _below_share(storage, users, user, access, node.space_id, base, rel)
     return DavTarget(access, base, rel, root_href, raw)
+
+
+async def _resolve_jail(storage: Storage, users: UserStore, user: User, share_id: str,
+                        rel: tuple[str, ...], root_href: str, raw: str) -> DavTarget:
+    """The share jail root (no `share_id`), a mount point named by the first path segment
+    below it, or the mount point of `share_id`."""
+    if not share_id:
+        space, listing = await jail_listing(storage, users, user)
+        if not rel:
+            return DavTarget(Access(space, "viewer"), (), rel, root_href, raw, jail=listing)
+        share_id = next((listing.share_ids[node.id] for node, path in listing.entries
+                         if path == rel[:1]), "")
+        if not share_id:
+            raise NotFound("resource not found")
+        segment = next(p for p in raw[len(root_href):].split("/") if p)
+        root_href += "/" + segment      # spelled as the client sent it
+        rel = rel[1:]
+    access, received = await share_access(storage, users, user, share_id)
+    node = await storage.get_node(received.share.node_id)
+    base = tuple(await storage.node_path(node))
+    access = await _below_share(storage, users, user, access, node.space_id, base, rel)
+    return DavTarget(access, base, rel, root_href, raw, mount_id=node.id)
+
+
+async def _below_share(storage: Storage, users: UserStore, user: User, access: Access,
+                       space_id: str, base: tuple[str, ...], rel: tuple[str, ...]) -> Access:
+    """The access on the target itself when it lies below the shared node: shares further
+    down count too (a Denied share on a subfolder wins). For a name that does not exist yet
+    (PUT, MKCOL) its nearest existing ancestor decides."""
+    if not rel:
+        return access
+    path = base + rel
+    while len(path) > len(base):
+        try:
+            node = await storage.lookup(space_id, path)
+        except NotFound:
+            path = path[:-1]
+            continue
+        return await node_access(storage, users, user, node)
+    return access
 
 
 def destination_path(header: str | None, request_host: str, public_url: str) -> str:
@@ -153,6 +254,28 @@ def destination_path(header: str | None, request_host: str, public_url: str) -> 
     if not parts.path.startswith("/"):
         raise BadRequest("invalid Destination header")
     return parts.path
+
+
+async def jail_rename(request: web.Request, source: DavTarget) -> str | None:
+    """The new mount point name when a MOVE renames a share jail mount point (the
+    Destination names a new child of the jail root); None for any other MOVE."""
+    if source.mount_id is None or source.rel or source.access.share is None:
+        return None
+    ctx = request.app[CONTEXT_KEY]
+    raw = destination_path(request.headers.get("Destination"), request.host, ctx.public_url)
+    kind, arg, _, tail = split_namespace(strip_query(raw))
+    rel = _split(tail)
+    if kind == "spaces":
+        try:
+            rid = ResourceId.parse(decode_segment(arg))
+        except BadRequest:
+            return None
+        jail = rid.storage_id == rid.space_id == SHARE_JAIL_ID and not rid.node_id
+        return rel[0] if jail and len(rel) == 1 else None
+    user = user_of(request)
+    if kind == "files" and decode_segment(arg) not in (user.username, user.id):
+        return None
+    return rel[1] if len(rel) == 2 and rel[0] == SHARES_FOLDER else None
 
 
 TARGET_KEY = web.RequestKey("ocdav_target", DavTarget)
@@ -183,7 +306,8 @@ async def request_target(request: web.Request) -> DavTarget:
     cached = request.get(TARGET_KEY)
     if cached is None:
         raw = strip_query(request.raw_path)
-        cached = await resolve(storage_of(request), principal_of(request), raw)
+        cached = await resolve(storage_of(request), principal_of(request), raw,
+                               request.app[CONTEXT_KEY].users)
         request[TARGET_KEY] = cached
     return cached
 
@@ -191,4 +315,4 @@ async def request_target(request: web.Request) -> DavTarget:
 async def destination_target(request: web.Request) -> DavTarget:
     ctx = request.app[CONTEXT_KEY]
     path = destination_path(request.headers.get("Destination"), request.host, ctx.public_url)
-    return await resolve(ctx.storage, principal_of(request), path)
+    return await resolve(ctx.storage, principal_of(request), path, ctx.users)

@@ -8,6 +8,7 @@ when the request asks for something that needs them.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import mimetypes
 import time
 from collections.abc import Callable, Iterator
@@ -17,11 +18,20 @@ from xml.etree.ElementTree import Element
 from aiohttp import web
 
 from ocis_server.domain.errors import BadRequest, NotFound
+from ocis_server.domain.roles import READ
 from ocis_server.storage import LockRecord, Node, Storage
 
 from .config import CONTEXT_KEY
 from .locking import SUPPORTEDLOCK_XML, covers, lockdiscovery_xml
-from .namespaces import DavTarget, config_of, request_target, storage_of
+from .namespaces import (
+    SHARES_FOLDER,
+    DavTarget,
+    config_of,
+    request_target,
+    storage_of,
+    user_of,
+)
+from .sharejail import jail_listing
 from .xml import (
     CONTENT_TYPE,
     NS_DAV,
@@ -54,11 +64,15 @@ class RenderContext:
         "locks",
         "owner_display",
         "owner_name",
+        "owners",
         "perm_dir",
         "perm_file",
+        "perm_of",
         "public_url",
+        "share_ids",
         "share_perm_dir",
         "share_perm_file",
+        "share_types",
         "target",
     )
 
@@ -69,11 +83,15 @@ class RenderContext:
         self.perm_dir = access.webdav_permissions(is_dir=True)
         self.perm_file = access.webdav_permissions(is_dir=False)
         # OCS bitmask of what may be granted further: read 1, update 2, create 4, delete 8, share 16.
-        share = 16 if access.can_manage else 0
-        self.share_perm_dir = str((15 if access.can_write else 1) | share)
-        self.share_perm_file = str((3 if access.can_write else 1) | share)
+        self.share_perm_dir = str(access.grantable(is_dir=True))
+        self.share_perm_file = str(access.grantable(is_dir=False))
+        # Nodes rendered with other permissions: a share's mount point (`M`), the jail's mounts.
+        self.perm_of: dict[str, tuple[str, str]] = {}
+        self.share_ids: dict[str, str] = {}        # jail mount node id -> share id
+        self.share_types: dict[str, str] = {}      # node id -> rendered <oc:share-type> list
         self.owner_name = esc(owner_name)
         self.owner_display = esc(owner_display)
+        self.owners: dict[str, tuple[str, str]] = {}   # other owners (jail mounts): id -> names
         self.public_url = public_url
         self.dead: dict[str, dict[str, str]] = {}
         self.locks: list[LockRecord] = []
@@ -175,18 +193,24 @@ LIVE: dict[QName, Renderer] = {
     (OC, "spaceid"): lambda n, p, rc: f"{n.storage_id}${n.space_id}",
     (OC, "file-parent"): lambda n, p, rc: n.parent_resource_id,
     (OC, "name"): lambda n, p, rc: esc(n.name or rc.target.access.space.name),
-    (OC, "permissions"): lambda n, p, rc: rc.perm_dir if n.is_dir else rc.perm_file,
+    (OC, "permissions"): lambda n, p, rc: (rc.perm_of[n.id][0] if n.id in rc.perm_of
+                                           else rc.perm_dir if n.is_dir else rc.perm_file),
     (OC, "size"): lambda n, p, rc: str(n.size),
     (OC, "checksums"): _checksums,
-    (OC, "owner-id"): lambda n, p, rc: rc.owner_name,
-    (OC, "owner-display-name"): lambda n, p, rc: rc.owner_display,
+    (OC, "owner-id"): lambda n, p, rc: (rc.owners[n.owner_id][0] if n.owner_id in rc.owners
+                                        else rc.owner_name),
+    (OC, "owner-display-name"): lambda n, p, rc: (rc.owners[n.owner_id][1]
+                                                  if n.owner_id in rc.owners
+                                                  else rc.owner_display),
     (OC, "privatelink"): lambda n, p, rc: esc(f"{rc.public_url}/f/{n.resource_id}"),
     (OC, "favorite"): _favorite,
-    (OC, "share-types"): lambda n, p, rc: "",
+    (OC, "share-types"): lambda n, p, rc: rc.share_types.get(n.id, ""),
+    (OC, "shareid"): lambda n, p, rc: rc.share_ids.get(n.id),
     (OC, "data-fingerprint"): lambda n, p, rc: "",
     (OC, "downloadURL"): lambda n, p, rc: None,
-    (NS_OCS, "share-permissions"): lambda n, p, rc: (rc.share_perm_dir if n.is_dir
-                                                     else rc.share_perm_file),
+    (NS_OCS, "share-permissions"): lambda n, p, rc: (
+        rc.perm_of[n.id][1] if n.id in rc.perm_of
+        else rc.share_perm_dir if n.is_dir else rc.share_perm_file),
 }
 # What an empty body / <d:allprop/> returns (oCIS leaves quota, displayname and
 # data-fingerprint to explicit requests).
@@ -195,7 +219,7 @@ ALLPROP: tuple[QName, ...] = (
     (D, "getetag"), (OC, "permissions"), (OC, "size"), (D, "getcontentlength"),
     (D, "getcontenttype"), (D, "resourcetype"), (D, "getlastmodified"), (OC, "checksums"),
     (OC, "owner-id"), (OC, "owner-display-name"), (OC, "favorite"), (OC, "privatelink"),
-    (OC, "share-types"), (D, "lockdiscovery"), (D, "supportedlock"),
+    (OC, "share-types"), (OC, "shareid"), (D, "lockdiscovery"), (D, "supportedlock"),
 )
 # Live properties PROPPATCH may not change (oc:favorite is stored as a dead property).
 PROTECTED = frozenset(LIVE) - {(OC, "favorite")}
@@ -286,13 +310,30 @@ async def handle_propfind(request: web.Request) -> web.StreamResponse:
     conf = config_of(request)
     mode, names = _parse_propfind(await read_body(request, conf), conf.max_xml_depth)
     storage = storage_of(request)
-    node = await storage.lookup(target.space_id, target.path)
-    entries = await _walk(storage, node, tuple(target.path), depth)
     rc = await _render_context(request, target)
+    if target.jail is not None:        # the share jail root: its mount points (sharejail.py)
+        node = target.jail.root
+        entries = target.jail.entries if depth != "0" else []
+        rc.perm_of.update(target.jail.perms)
+        rc.share_ids.update(target.jail.share_ids)
+        await _load_owners(request, rc, {n.owner_id for n, _ in entries})
+    else:
+        node = await storage.lookup(target.space_id, target.path)
+        entries = await _walk(storage, node, tuple(target.path), depth)
+        if target.legacy and not target.path and depth != "0":
+            entries += await _shares_folder(request, rc, node, entries)
+        if target.mount_id is not None:
+            access = target.access
+            rc.perm_of[target.mount_id] = (
+                access.webdav_permissions(is_dir=node.is_dir, mounted=True),
+                str(access.grantable(is_dir=node.is_dir)))
     wanted = ALLPROP if mode != "prop" else tuple(names)
     specs = list(_specs(wanted)) if len(wanted) <= 64 else [PropSpec(n) for n in wanted]
     if mode != "prop" or any(s.name not in LIVE or s.name == (OC, "favorite") for s in specs):
         await _load_dead(storage, rc, [node] + [n for n, _ in entries])
+    if target.jail is None and target.access.can_manage and any(
+            s.name == (OC, "share-types") for s in specs):
+        await _load_share_types(storage, rc, [node] + [n for n, _ in entries])
     if any(s.name == (D, "lockdiscovery") for s in specs):
         rc.locks = await _load_locks(storage, target, depth)
     minimal = "return=minimal" in request.headers.get("Prefer", "").replace(" ", "").lower()
@@ -329,6 +370,33 @@ async def _render_context(request: web.Request, target: DavTarget) -> RenderCont
     return RenderContext(target, name, display, ctx.public_url)
 
 
+async def _shares_folder(request: web.Request, rc: RenderContext, home: Node,
+                         entries: list[tuple[Node, tuple[str, ...]]],
+                         ) -> list[tuple[Node, tuple[str, ...]]]:
+    """The legacy home root lists the share jail as `Shares` once something is mounted there
+    (and no real folder has that name); nothing can be created in it directly."""
+    if any(path == (SHARES_FOLDER,) for _, path in entries):
+        return []
+    ctx = request.app[CONTEXT_KEY]
+    user = user_of(request)
+    _, listing = await jail_listing(ctx.storage, ctx.users, user)
+    if not listing.entries:
+        return []
+    folder = dataclasses.replace(listing.root, name=SHARES_FOLDER, parent_id=home.id)
+    rc.perm_of[folder.id] = ("", str(READ))
+    return [(folder, (SHARES_FOLDER,))]
+
+
+async def _load_owners(request: web.Request, rc: RenderContext, owner_ids: set[str]) -> None:
+    users = request.app[CONTEXT_KEY].users
+    for owner_id in owner_ids:
+        try:
+            owner = await users.get(owner_id)
+            rc.owners[owner_id] = (esc(owner.username), esc(owner.display_name))
+        except NotFound:
+            rc.owners[owner_id] = (esc(owner_id), "")
+
+
 async def _load_dead(storage: Storage, rc: RenderContext, nodes: list[Node]) -> None:
     """Dead properties of every listed node: one batch query where the storage offers it
     (`get_props_many`, added to the interface for this), else one query per node."""
@@ -338,6 +406,16 @@ async def _load_dead(storage: Storage, rc: RenderContext, nodes: list[Node]) -> 
         return
     results = await asyncio.gather(*(storage.get_props(n.id) for n in nodes))
     rc.dead = {n.id: props for n, props in zip(nodes, results) if props}
+
+
+async def _load_share_types(storage: Storage, rc: RenderContext, nodes: list[Node]) -> None:
+    """`oc:share-types` of the listed nodes, for their owner or space manager (one query);
+    never on a space root (ocis-api.md §3.4)."""
+    types: dict[str, set[int]] = {}
+    for share in await storage.list_shares(node_ids=[n.id for n in nodes if n.parent_id]):
+        types.setdefault(share.node_id, set()).add(0 if share.grantee_type == "user" else 1)
+    rc.share_types = {nid: "".join(f"<oc:share-type>{t}</oc:share-type>" for t in sorted(found))
+                      for nid, found in types.items()}
 
 
 async def _load_locks(storage: Storage, target: DavTarget, depth: str) -> list[LockRecord]:

@@ -6,15 +6,27 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ocis_server.auth.authz import group_ids
 from ocis_server.domain.errors import (
     AlreadyExists,
+    BadGateway,
     BadRequest,
     PermissionDenied,
+    PreconditionFailed,
     UnsupportedMediaType,
 )
+from ocis_server.storage import Node
 
+from .config import CONTEXT_KEY
 from .locking import check_locks
-from .namespaces import DavTarget, destination_target, request_target, storage_of
+from .namespaces import (
+    DavTarget,
+    destination_target,
+    jail_rename,
+    request_target,
+    storage_of,
+    user_of,
+)
 from .transfer import node_headers
 
 
@@ -41,9 +53,10 @@ async def handle_mkcol(request: web.Request) -> web.StreamResponse:
 async def handle_delete(request: web.Request) -> web.StreamResponse:
     target = await request_target(request)
     storage = storage_of(request)
-    await storage.lookup(target.space_id, target.path)
+    node = await storage.lookup(target.space_id, target.path)
     if not target.path:
         raise PermissionDenied("the space root cannot be deleted")
+    _not_the_share_root(target, node)
     target.access.require_write()
     await check_locks(request, target, recursive=True, membership=True)
     await storage.delete(target.space_id, target.path)
@@ -61,11 +74,19 @@ async def _prepare(request: web.Request) -> tuple[DavTarget, DavTarget, bool]:
     source = await request_target(request)
     destination = await destination_target(request)
     overwrite = _overwrite(request)
-    await storage_of(request).lookup(source.space_id, source.path)
+    node = await storage_of(request).lookup(source.space_id, source.path)
     if source.space_id == destination.space_id and source.path == destination.path:
         raise PermissionDenied("source and destination are the same resource")
     if not destination.path:
         raise PermissionDenied("cannot replace the space root")
+    if request.method == "MOVE":
+        _not_the_share_root(source, node)
+        if source.space_id != destination.space_id and (
+                source.access.shared or destination.access.shared):
+            # oCIS: no moves across storages/spaces through a share (clients copy and delete)
+            raise BadGateway("cross storage moves are not supported")
+    if destination.access.shared and not destination.rel:
+        raise PermissionDenied("the shared resource itself cannot be replaced")
     destination.access.require_write()
     await check_locks(request, destination, recursive=True, membership=True)
     return source, destination, overwrite
@@ -87,6 +108,9 @@ async def handle_move(request: web.Request) -> web.StreamResponse:
     depth = request.headers.get("Depth", "infinity").strip().lower()
     if depth != "infinity":
         raise BadRequest("Invalid Depth header value")    # RFC 4918 §9.9.2
+    renamed = await _rename_mount(request)
+    if renamed is not None:
+        return renamed
     source, destination, overwrite = await _prepare(request)
     if not source.path:
         raise PermissionDenied("the space root cannot be moved")
@@ -97,3 +121,30 @@ async def handle_move(request: web.Request) -> web.StreamResponse:
         overwrite=overwrite)
     return web.Response(status=201 if result.created else 204,
                         headers=node_headers(result.node, destination))
+
+
+def _not_the_share_root(target: DavTarget, node: Node) -> None:
+    """A recipient may change what is inside a shared folder, never remove or move the shared
+    resource itself (that is the sharer's; the recipient declines the share instead)."""
+    share = target.access.share
+    if share is not None and node.id == share.node_id:
+        raise PermissionDenied("the shared resource itself cannot be deleted or moved")
+
+
+async def _rename_mount(request: web.Request) -> web.StreamResponse | None:
+    """MOVE of a share jail mount point to a new name in the jail renames the recipient's
+    mount point (oCIS: "rename a received share"); the sharer's resource keeps its name."""
+    source = await request_target(request)
+    name = await jail_rename(request, source)
+    share = source.access.share
+    if name is None or share is None:
+        return None
+    ctx = request.app[CONTEXT_KEY]
+    user = user_of(request)
+    gids = await group_ids(ctx.users, user)
+    taken = {r.mount_point for r in await ctx.storage.received_shares(user.id, gids)
+             if r.state == "accepted" and r.share.id != share.id}
+    if name in taken:
+        raise PreconditionFailed("a received share already has this name")
+    await ctx.storage.set_received(share.id, user.id, mount_point=name)
+    return web.Response(status=201)

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from ocis_server.auth.authz import Access, space_access
+from ocis_server.auth.authz import Access, member_access, node_access
 from ocis_server.domain.errors import (
     BadRequest,
     ChecksumMismatch,
@@ -154,7 +154,7 @@ def _require_tus(request: web.Request) -> None:
 
 
 async def _body(request: web.Request) -> AsyncIterator[bytes]:
-    async for chunk in request.content.iter_chunked(256 * 1024):
+    async for chunk in request.content.iter_any():   # as received: no re-chunking copies
         yield chunk
 
 
@@ -263,9 +263,21 @@ async def _session_of(request: web.Request, token: str) -> UploadSession:
 
 
 async def _access(request: web.Request, session: UploadSession) -> Access:
+    """The uploader's access where the upload lands, checked again on every PATCH: the space
+    grant (membership, own or through a group), else the shares covering the file (an update)
+    or its folder (a new file in a folder shared with them)."""
     ctx = request.app[CONTEXT_KEY]
     user = await ctx.users.get(session.user_id)
-    return await space_access(ctx.storage, user, session.space_id)
+    try:
+        return await member_access(ctx.storage, ctx.users, user, session.space_id)
+    except NotFound:
+        pass
+    parts = tuple(session.path)
+    try:
+        node = await ctx.storage.lookup(session.space_id, parts)
+    except NotFound:
+        node = await ctx.storage.lookup(session.space_id, parts[:-1])
+    return await node_access(ctx.storage, ctx.users, user, node)
 
 
 async def handle_data(request: web.Request) -> web.StreamResponse:

@@ -1,0 +1,179 @@
+"""The embedded IdP's signing keys: PEM files under `<base_data_path>/idp/` (`private-key.pem` is the
+current key, as in oCIS; `retired/<kid>.pem` are earlier ones kept until every token they signed has
+expired), the public JWKS built from them, and signing and verifying of JWTs with joserfc.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet as JoseKeySet
+from joserfc.jwk import RSAKey
+
+from ocis_server.domain.errors import Unauthenticated
+
+CURRENT = "private-key.pem"
+RETIRED = "retired"
+ALGORITHMS = ("RS256", "PS256")      # RSA keys sign with either; the IdP's configured one is used
+KEY_BITS = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    kid: str               # RFC 7638 thumbprint: stable for a key, different after rotation
+    key: RSAKey
+    retired_at: float = 0.0   # 0 for the current key
+
+
+def _load_pem(path: Path, retired_at: float = 0.0) -> SigningKey:
+    try:
+        key = RSAKey.import_key(path.read_bytes())
+    except (JoseError, ValueError, TypeError) as exc:
+        raise ValueError(f"{path} is not an RSA private key in PEM: {exc}") from None
+    if not key.is_private:
+        raise ValueError(f"{path} holds no private key")
+    return SigningKey(key.thumbprint(), key, retired_at)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Create the file 0600 and atomically: a crash never leaves half a key behind."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def _new_key() -> RSAKey:
+    return RSAKey.generate_key(KEY_BITS, private=True)
+
+
+class KeySet:
+    """Current signing key plus retired ones. Build it with `await KeySet.open(directory)`; file I/O
+    and key generation run in a thread, never on the event loop."""
+
+    def __init__(self, directory: Path, current: SigningKey, retired: list[SigningKey], *,
+                 algorithm: str = "RS256", keep_retired: float = 3600.0,
+                 since: float | None = None) -> None:
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"unsupported signing algorithm {algorithm!r} (one of {ALGORITHMS})")
+        self.directory = directory
+        self.algorithm = algorithm
+        self.keep_retired = keep_retired      # seconds: the longest lifetime of a signed token
+        self._current = current
+        self._retired = retired
+        self._public = self._build_public()
+        self.since = time.time() if since is None else since   # when the current key took over
+
+    # --- loading ----------------------------------------------------------------------------
+    @classmethod
+    async def open(cls, directory: Path, *, algorithm: str = "RS256",
+                   keep_retired: float = 3600.0) -> KeySet:
+        current, retired, since = await asyncio.to_thread(cls._load, directory, keep_retired)
+        return cls(directory, current, retired, algorithm=algorithm, keep_retired=keep_retired,
+                   since=since)
+
+    @staticmethod
+    def _load(directory: Path, keep_retired: float) -> tuple[SigningKey, list[SigningKey], float]:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = directory / CURRENT
+        if not path.exists():
+            _write_private(path, _new_key().as_pem(private=True))
+        current = _load_pem(path)
+        since = path.stat().st_mtime
+        return current, KeySet._load_retired(directory, keep_retired, current.kid), since
+
+    @staticmethod
+    def _load_retired(directory: Path, keep_retired: float, current_kid: str) -> list[SigningKey]:
+        """Retired keys still inside their grace period; older ones are deleted."""
+        folder = directory / RETIRED
+        if not folder.is_dir():
+            return []
+        now, keys = time.time(), []
+        for path in sorted(folder.glob("*.pem")):
+            retired_at = path.stat().st_mtime
+            if now - retired_at > keep_retired:
+                path.unlink(missing_ok=True)
+                continue
+            try:
+                key = _load_pem(path, retired_at)
+            except (ValueError, JoseError):
+                continue                          # an unreadable file verifies nothing
+            if key.kid != current_kid:
+                keys.append(key)
+        return keys
+
+    # --- rotation -----------------------------------------------------------------------------
+    async def rotate(self) -> str:
+        """Make a new current key; the old one keeps verifying for `keep_retired` seconds.
+        Returns the new kid."""
+        current, retired = await asyncio.to_thread(self._rotate_files)
+        self._current, self._retired = current, retired
+        self._public = self._build_public()
+        self.since = time.time()
+        return current.kid
+
+    def _rotate_files(self) -> tuple[SigningKey, list[SigningKey]]:
+        folder = self.directory / RETIRED
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        old = self._current
+        _write_private(folder / f"{old.kid}.pem", old.key.as_pem(private=True))
+        _write_private(self.directory / CURRENT, _new_key().as_pem(private=True))
+        current = _load_pem(self.directory / CURRENT)
+        return current, self._load_retired(self.directory, self.keep_retired, current.kid)
+
+    async def prune(self) -> None:
+        """Forget retired keys whose grace period ended (called periodically by the IdP)."""
+        now = time.time()
+        if any(now - k.retired_at > self.keep_retired for k in self._retired):
+            self._retired = await asyncio.to_thread(self._load_retired, self.directory,
+                                                    self.keep_retired, self._current.kid)
+            self._public = self._build_public()
+
+    # --- public face ----------------------------------------------------------------------------
+    @property
+    def kid(self) -> str:
+        return self._current.kid
+
+    def kids(self) -> list[str]:
+        return [self._current.kid, *(k.kid for k in self._retired)]
+
+    def _build_public(self) -> JoseKeySet:
+        keys = [RSAKey.import_key({**item.key.as_dict(private=False), "kid": item.kid})
+                for item in (self._current, *self._retired)]
+        return JoseKeySet(keys)   # type: ignore[arg-type]
+
+    def jwks(self) -> dict[str, Any]:
+        """The public JWK Set: the current key first, then retired keys still verifying."""
+        out = []
+        for key in self._public.keys:
+            data = dict(key.as_dict(private=False))
+            data.update({"use": "sig", "alg": self.algorithm})
+            out.append(data)
+        return {"keys": out}
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        """A compact JWS over `claims` with the current key; `kid` names it in the header."""
+        header = {"alg": self.algorithm, "kid": self._current.kid, "typ": "JWT"}
+        return jwt.encode(header, claims, self._current.key, algorithms=[self.algorithm])
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """The claims of a token this key set signed (signature only: the caller checks iss, aud,
+        exp). Unauthenticated for anything else, including alg=none, HMAC and unknown kids."""
+        try:
+            header = jwt.decode(token, self._public, algorithms=list(ALGORITHMS))
+        except (JoseError, ValueError, TypeError, KeyError):
+            raise Unauthenticated("invalid token") from None
+        if header.header.get("kid") not in self.kids():
+            raise Unauthenticated("invalid token")
+        return dict(header.claims)

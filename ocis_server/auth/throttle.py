@@ -1,0 +1,186 @@
+"""Throttling of failed logins: too many failures for a key (an account, an address) lock it for a
+while (reference/security.md). In memory and bounded; `client_address` says which address a request
+comes from, trusting X-Forwarded-For only from configured proxies.
+
+One Throttle per process serves every password path (the runtime puts it on
+`ServiceContext.throttle`): HTTP Basic and app tokens at the proxy (`source="basic"`), the IdP
+login form ("idp"), the LDAP bind of idm ("ldap") and Graph /me/changePassword ("graph"). Every
+path uses the same keys: `user:<login name, lowercased>` for the account and `address_key(...)`
+(`addr:<ip>`, IPv6 per /64) for the client (an LDAP bind as a service account or an unknown DN
+counts as `ldap:<dn>`), so guesses on one path count on all of them and a lock holds everywhere.
+The rules, the same for every path:
+- `check` before any password is looked at: while the account or the address is locked, every
+  path refuses, even the right password (no oracle while locked).
+- `failure` counts against the account and the address; `max_failures` within `window` lock an
+  account, `address_max_failures` (looser: many people share a NAT) lock an address.
+- `success(account, source=...)` forgets only the failures that same path recorded: an owner's
+  typo then success resets their count, but a desktop client syncing with Basic does not wipe an
+  attacker's guesses at the login form. Only a right password is a success (a valid app token
+  is not). A success never lifts a lock in force; only time does.
+- The throttle lives in memory, per process: services split over processes count separately.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from ocis_server.domain.errors import TooManyRequests
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(slots=True)
+class _Entry:
+    failures: deque[tuple[float, str]] = field(default_factory=deque)   # (when, source)
+    locked_until: float = 0.0
+
+
+class Throttle:
+    """`max_failures` failures of a key within `window` seconds lock it for `lockout` seconds
+    (default: the window); `addr:` keys lock after `address_max_failures` (default: the same).
+    At most `max_keys` keys are remembered; the least recently failed go first, expired ones
+    before any still locked."""
+
+    def __init__(self, max_failures: int = 5, window: float = 300.0, *, lockout: float | None = None,
+                 address_max_failures: int | None = None, max_keys: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        per_address = max_failures if address_max_failures is None else address_max_failures
+        if min(max_failures, per_address) < 1 or window <= 0 or max_keys < 1:
+            raise ValueError("max_failures, window and max_keys must be positive")
+        self.max_failures = max_failures
+        self.address_max_failures = per_address
+        self.window = window
+        self.lockout = window if lockout is None else lockout
+        self.max_keys = max_keys
+        self._clock = clock
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._lock = threading.Lock()   # the IdP may record failures from worker threads
+
+    def check(self, *keys: str) -> None:
+        """Raise TooManyRequests while any of `keys` is locked."""
+        now = self._clock()
+        with self._lock:
+            wait = max((e.locked_until - now for k in keys if (e := self._entries.get(k)) is not None),
+                       default=0.0)
+        if wait > 0:
+            raise TooManyRequests("too many failed attempts, try again later", retry_after=wait)
+
+    def locked(self, *keys: str) -> bool:
+        try:
+            self.check(*keys)
+        except TooManyRequests:
+            return True
+        return False
+
+    def failure(self, *keys: str, source: str = "") -> None:
+        """Record one failed attempt of the path `source` against each of `keys`."""
+        now = self._clock()
+        with self._lock:
+            for key in keys:
+                entry = self._entries.pop(key, None) or _Entry()
+                self._entries[key] = entry        # most recently failed last
+                failures = entry.failures
+                failures.append((now, source))
+                while failures and failures[0][0] <= now - self.window:
+                    failures.popleft()
+                if len(failures) >= self._limit(key):
+                    entry.locked_until = now + self.lockout
+                    failures.clear()
+            self._evict(now)
+
+    def success(self, *keys: str, source: str = "") -> None:
+        """Forget the failures the path `source` recorded against `keys` (call it with the account,
+        not with a shared address). Failures of other paths and a lock in force stay."""
+        now = self._clock()
+        with self._lock:
+            for key in keys:
+                entry = self._entries.get(key)
+                if entry is None:
+                    continue
+                entry.failures = deque(f for f in entry.failures if f[1] != source)
+                if not entry.failures and entry.locked_until <= now:
+                    del self._entries[key]
+
+    def _limit(self, key: str) -> int:
+        return self.address_max_failures if key.startswith("addr:") else self.max_failures
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _evict(self, now: float) -> None:
+        if len(self._entries) <= self.max_keys:
+            return
+        stale = [k for k, e in self._entries.items()
+                 if e.locked_until <= now and (not e.failures or e.failures[-1][0] <= now - self.window)]
+        for key in stale:
+            del self._entries[key]
+        while len(self._entries) > self.max_keys:
+            self._entries.popitem(last=False)
+
+
+@lru_cache(maxsize=64)
+def _networks(trusted: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    nets: list[IPNetwork] = []
+    for item in trusted:
+        try:
+            nets.append(ipaddress.ip_network(item.strip(), strict=False))
+        except ValueError:
+            continue                              # a bad entry trusts nothing
+    return tuple(nets)
+
+
+def _trusted(address: str, nets: tuple[IPNetwork, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip().strip("[]"))
+    except ValueError:
+        return False
+    return any(ip in net for net in nets)
+
+
+def address_key(address: str) -> str:
+    """The throttle key of a client address. IPv6 clients count per /64: one host owns a whole
+    /64 and could otherwise rotate through it to dodge the limit (CVE-2021-22915)."""
+    try:
+        ip = ipaddress.ip_address(address.strip().strip("[]"))
+    except ValueError:
+        return f"addr:{address}"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return f"addr:{ip.ipv4_mapped}"
+        return f"addr:{ipaddress.IPv6Network((ip, 64), strict=False)}"
+    return f"addr:{ip}"
+
+
+def client_address(request: Any, trusted_proxies: Iterable[str] = ()) -> str:
+    """The caller's address. X-Forwarded-For is read right to left, and only while each hop is a
+    trusted proxy: the first untrusted hop is the client (an untrusted peer cannot forge it)."""
+    peer = str(getattr(request, "remote", None) or "")
+    nets = _networks(tuple(trusted_proxies))
+    if not nets or not _trusted(peer, nets):
+        return peer
+    forwarded = [h.strip() for v in request.headers.getall("X-Forwarded-For", ())
+                 for h in v.split(",") if h.strip()]
+    address = peer
+    for hop in reversed(forwarded):
+        address = hop
+        if not _trusted(hop, nets):
+            break
+    try:
+        return str(ipaddress.ip_address(address.strip("[]")))
+    except ValueError:
+        return peer                               # garbage in the header: fall back to the peer
+
+
+def login_throttle(config: Any) -> Throttle:
+    """The process's one login throttle from PROXY_LOGIN_MAX_FAILURES,
+    PROXY_LOGIN_MAX_FAILURES_PER_ADDRESS and PROXY_LOGIN_FAILURE_WINDOW (also the lockout)."""
+    return Throttle(max(1, int(config.login_max_failures)),
+                    max(1.0, float(config.login_failure_window)),
+                    address_max_failures=max(1, int(config.login_max_failures_per_address)))

@@ -1,0 +1,79 @@
+"""One SQLite connection served by its own worker thread, so the event loop never blocks: opened in
+WAL mode with a busy timeout and a schema step, every query hopped onto that thread, closed once.
+The identity stores and the IdP's store keep their state this way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def in_transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """`fn(conn)` inside BEGIN IMMEDIATE ... COMMIT, rolled back if it or the commit fails."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return result
+
+
+class SqliteThread:
+    """A connection (autocommit mode) used only on one dedicated thread."""
+
+    def __init__(self, conn: sqlite3.Connection, executor: ThreadPoolExecutor, name: str) -> None:
+        self._conn, self._executor, self._name = conn, executor, name
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: Path, setup: Callable[[sqlite3.Connection], object], *,
+                   name: str, busy_timeout: float = 5.0, dir_mode: int = 0o777) -> SqliteThread:
+        """Create the parent directory, connect, set WAL and the busy timeout, then `setup(conn)`
+        (schema or migration); `name` names the thread (`<name>-db`) and errors."""
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-db")
+
+        def connect() -> sqlite3.Connection:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=dir_mode)
+            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+                setup(conn)
+            except BaseException:
+                conn.close()
+                raise
+            return conn
+
+        try:
+            conn = await asyncio.get_running_loop().run_in_executor(executor, connect)
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        return cls(conn, executor, name)
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """`fn(conn)` on the database thread."""
+        if self._closed:
+            raise RuntimeError(f"the {self._name} database is closed")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, self._conn)
+
+    async def transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """`fn(conn)` on the database thread, in one immediate transaction."""
+        return await self.run(lambda conn: in_transaction(conn, fn))
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        await self.run(lambda conn: conn.close())
+        self._closed = True
+        self._executor.shutdown(wait=True)

@@ -1,0 +1,10 @@
+"""The one place where a failure of the auth-app API becomes a JSON error body:
+`{"error": {"code", "message"}}` with the domain error's HTTP status. No traceback, no host path."""
+
+from __future__ import annotations
+
+import logging
+
+from ocis_server.services import jsonerrors
+
+error_middleware = jsonerrors.error_middleware(logging.getLogger(__name__))

@@ -1,0 +1,358 @@
+"""The OCS share API `/ocs/v{1,2}.php/apps/files_sharing/api/v1/` for user and group shares and
+project-space membership (reva `handlers/apps/sharing/shares`; ocis-api.md §3.3): create, list own
+and received, get, update, delete, accept/decline, sharees. Who may do what is `auth.authz`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ocis_server.auth import authz
+from ocis_server.domain import roles
+from ocis_server.domain.errors import (
+    AlreadyExists,
+    BadRequest,
+    NotFound,
+    PermissionDenied,
+)
+from ocis_server.domain.ids import ResourceId
+from ocis_server.domain.paths import split_path
+from ocis_server.identity import User
+from ocis_server.services.context import ServiceContext
+from ocis_server.storage import Node, ReceivedShare, Share
+
+from . import ocs
+from .config import CONTEXT_KEY
+from .sharerecord import (
+    GROUP,
+    SHARE_PREFIX,
+    SPACE_GROUP,
+    SPACE_USER,
+    STATE_OF_NUMBER,
+    TYPE_OF_GRANTEE,
+    USER,
+    bool_param,
+    int_param,
+    params,
+    parse_expiry,
+    share_record,
+)
+from .spaceshares import create_space_share, delete_space_share
+from .user import principal
+
+
+def _ctx(request: web.Request) -> ServiceContext:
+    return request.app[CONTEXT_KEY]
+
+
+async def resolve_node(ctx: ServiceContext, user: User, values: dict[str, str]) -> Node:
+    """The resource named by `space` (a resource id) or `path` (below the caller's home)."""
+    storage = ctx.storage
+    ref = values.get("space") or values.get("space_ref") or ""
+    try:
+        if ref:
+            rid = ResourceId.parse(ref)
+            if rid.storage_id and rid.storage_id != storage.storage_id:
+                raise NotFound("resource not found")
+            if rid.node_id:
+                node = await storage.get_node(rid.node_id)
+                if node.space_id != rid.space_id:
+                    raise NotFound("resource not found")
+                return node
+            return await storage.lookup(rid.space_id, ())
+        path = values.get("path")
+        if path is None:
+            raise BadRequest("missing path or space")
+        return await storage.lookup(user.id, split_path(path))
+    except NotFound:
+        raise NotFound("Wrong path, file/folder doesn't exist") from None
+
+
+def _kind(node: Node) -> str:
+    return roles.kind_of(is_dir=node.is_dir, is_root=node.parent_id is None)
+
+
+def requested_bits(values: dict[str, str], kind: str) -> tuple[str, int]:
+    """(role id, OCS bits) from `role` or `permissions` (default: all, then stripped)."""
+    role_name = values.get("role", "").strip()
+    if role_name:
+        role = roles.by_name(role_name)
+        roles.require_applicable(role, kind)
+        return role.id, role.bits
+    perms = int_param(values, "permissions")
+    bits = roles.share_bits(roles.ALL if perms is None else perms, kind)
+    matching = roles.role_for_bits(bits, kind)
+    return (matching.id if matching else ""), bits
+
+
+async def _grantee(ctx: ServiceContext, share_type: int, share_with: str) -> tuple[str, str]:
+    if not share_with:
+        raise BadRequest("missing shareWith")
+    if share_type == USER:
+        try:
+            return "user", (await ctx.users.get_by_name(share_with)).id
+        except NotFound:
+            try:
+                return "user", (await ctx.users.get(share_with)).id
+            except NotFound:
+                raise NotFound("user not found") from None
+    try:
+        return "group", (await ctx.users.get_group_by_name(share_with)).id
+    except NotFound:
+        try:
+            return "group", (await ctx.users.get_group(share_with)).id
+        except NotFound:
+            raise NotFound("group not found") from None
+
+
+async def create_share(request: web.Request) -> web.Response:
+    ctx, user, values = _ctx(request), principal(request), await params(request)
+    share_type = int_param(values, "shareType")
+    if share_type in (SPACE_USER, SPACE_GROUP):
+        return ocs.respond(request, await create_space_share(ctx, user, values, share_type))
+    if share_type not in (USER, GROUP):
+        raise BadRequest("unknown share type")
+    node = await resolve_node(ctx, user, values)
+    if node.parent_id is None:
+        raise BadRequest("Can not share space root")
+    kind = _kind(node)
+    sharer = await authz.node_access(ctx.storage, ctx.users, user, node)
+    if not sharer.permissions & roles.SHARE:
+        raise PermissionDenied("no share permission")
+    role_id, bits = requested_bits(values, kind)
+    if bits & ~sharer.permissions and bits != roles.DENIED_BITS:
+        raise PermissionDenied("insufficient permissions to create that kind of share")
+    gtype, gid = await _grantee(ctx, share_type, values.get("shareWith", "").strip())
+    if gtype == "user" and gid == user.id:
+        raise BadRequest("can not share with yourself")
+    expiration = parse_expiry(values.get("expireDate", ""))
+    state = "accepted" if ctx.config.sharing_auto_accept else "pending"
+    try:
+        share = await ctx.storage.create_share(
+            node_id=node.id, grantee_type=gtype, grantee_id=gid, role_id=role_id,
+            permissions=bits, creator_id=user.id, expiration=expiration, initial_state=state)
+    except AlreadyExists:
+        raise PermissionDenied("share already exists") from None
+    return ocs.respond(request, await share_record(ctx.storage, ctx.users, share, node))
+
+
+# --- own shares ---------------------------------------------------------------------------------
+
+async def _may_manage(ctx: ServiceContext, user: User, share: Share) -> bool:
+    """The creator, or whoever manages the shared resource (owner, space manager)."""
+    if share.creator_id == user.id:
+        return True
+    node = await ctx.storage.get_node(share.node_id)
+    try:
+        access = await authz.node_access(ctx.storage, ctx.users, user, node)
+    except NotFound:
+        return False
+    return access.share is None and bool(access.permissions & roles.SHARE)
+
+
+async def _own_shares(ctx: ServiceContext, user: User, values: dict[str, str]) -> list[Share]:
+    storage = ctx.storage
+    if values.get("path") or values.get("space") or values.get("space_ref"):
+        node = await resolve_node(ctx, user, values)
+        await authz.node_access(storage, ctx.users, user, node)
+        ids = [node.id]
+        if bool_param(values, "subfiles"):
+            ids = [child.id for child in await storage.children(node)]
+        found = await storage.list_shares(node_ids=ids)
+    else:
+        found = await storage.list_shares(creator_id=user.id)
+        found += await storage.list_shares(space_id=user.id)
+    unique = {share.id: share for share in found}
+    return [share for share in unique.values() if await _may_manage(ctx, user, share)]
+
+
+def _wanted_types(values: dict[str, str]) -> set[int] | None:
+    raw = values.get("share_types", "").strip()
+    if not raw:
+        return None
+    try:
+        return {int(part) for part in raw.split(",") if part.strip()}
+    except ValueError:
+        raise BadRequest("share_types must be a comma separated list of integers") from None
+
+
+async def list_shares(request: web.Request) -> web.Response:
+    ctx, user, values = _ctx(request), principal(request), await params(request)
+    if bool_param(values, "shared_with_me"):
+        return await _list_received(request, ctx, user, values)
+    types = _wanted_types(values)
+    out: list[dict[str, Any]] = []
+    for share in await _own_shares(ctx, user, values):
+        if types is not None and TYPE_OF_GRANTEE[share.grantee_type] not in types:
+            continue
+        node = await ctx.storage.get_node(share.node_id)
+        out.append(await share_record(ctx.storage, ctx.users, share, node))
+    return ocs.respond(request, out)
+
+
+# --- received shares ----------------------------------------------------------------------------
+
+def _wanted_state(values: dict[str, str]) -> str | None:
+    """`state=0|1|2|all`; default accepted (reva)."""
+    raw = values.get("state", "").strip().lower()
+    if raw == "all":
+        return None
+    if not raw:
+        return "accepted"
+    try:
+        return STATE_OF_NUMBER[int(raw)]
+    except (ValueError, KeyError):
+        raise BadRequest("invalid state") from None
+
+
+async def _list_received(request: web.Request, ctx: ServiceContext, user: User,
+                         values: dict[str, str]) -> web.Response:
+    state = _wanted_state(values)
+    show_hidden = bool_param(values, "show_hidden")
+    path = values.get("path", "").strip().rstrip("/")
+    gids = await authz.group_ids(ctx.users, user)
+    out: list[dict[str, Any]] = []
+    for received in await ctx.storage.received_shares(user.id, gids):
+        if state is not None and received.state != state:
+            continue
+        if received.hidden and not show_hidden:
+            continue
+        if received.share.expired() or received.share.permissions == roles.DENIED_BITS:
+            continue                     # a deny is a restriction, not something received
+        if path and path not in (f"{SHARE_PREFIX}/{received.mount_point}", SHARE_PREFIX):
+            continue
+        node = await ctx.storage.get_node(received.share.node_id)
+        out.append(await share_record(ctx.storage, ctx.users, received.share, node,
+                                      received=received))
+    return ocs.respond(request, out)
+
+
+async def _received(ctx: ServiceContext, user: User, share_id: str) -> ReceivedShare:
+    return await authz.received_share(ctx.storage, ctx.users, user, share_id)
+
+
+async def _received_response(request: web.Request, ctx: ServiceContext, user: User,
+                             share_id: str) -> web.Response:
+    received = await _received(ctx, user, share_id)
+    node = await ctx.storage.get_node(received.share.node_id)
+    record = await share_record(ctx.storage, ctx.users, received.share, node, received=received)
+    return ocs.respond(request, [record])
+
+
+async def accept_share(request: web.Request) -> web.Response:
+    ctx, user = _ctx(request), principal(request)
+    share_id = request.match_info["id"]
+    await _received(ctx, user, share_id)
+    await ctx.storage.set_received(share_id, user.id, state="accepted")
+    return await _received_response(request, ctx, user, share_id)
+
+
+async def decline_share(request: web.Request) -> web.Response:
+    ctx, user = _ctx(request), principal(request)
+    share_id = request.match_info["id"]
+    await _received(ctx, user, share_id)
+    await ctx.storage.set_received(share_id, user.id, state="declined")
+    return await _received_response(request, ctx, user, share_id)
+
+
+async def update_received(request: web.Request) -> web.Response:
+    """PUT pending/{id}: `hidden=true|false` (reva UpdateReceivedShare)."""
+    ctx, user, values = _ctx(request), principal(request), await params(request)
+    share_id = request.match_info["id"]
+    await _received(ctx, user, share_id)
+    if "hidden" not in values:
+        raise BadRequest("nothing to update")
+    await ctx.storage.set_received(share_id, user.id, hidden=bool_param(values, "hidden"))
+    return await _received_response(request, ctx, user, share_id)
+
+
+# --- one share ----------------------------------------------------------------------------------
+
+async def _visible(ctx: ServiceContext, user: User, share_id: str) -> tuple[Share, bool]:
+    """(share, caller manages it); recipients see it too; anyone else gets 404."""
+    try:
+        share = await ctx.storage.get_share(share_id)
+        if await _may_manage(ctx, user, share):
+            return share, True
+        await _received(ctx, user, share_id)
+        return share, False
+    except NotFound:
+        raise NotFound("share not found") from None
+
+
+async def get_share(request: web.Request) -> web.Response:
+    ctx, user = _ctx(request), principal(request)
+    share, manages = await _visible(ctx, user, request.match_info["id"])
+    if not manages:
+        return await _received_response(request, ctx, user, share.id)
+    node = await ctx.storage.get_node(share.node_id)
+    return ocs.respond(request, [await share_record(ctx.storage, ctx.users, share, node)])
+
+
+async def update_share(request: web.Request) -> web.Response:
+    ctx, user, values = _ctx(request), principal(request), await params(request)
+    share, manages = await _visible(ctx, user, request.match_info["id"])
+    if not manages:
+        raise PermissionDenied("only the sharer may change a share")
+    node = await ctx.storage.get_node(share.node_id)
+    role_id = bits = None
+    if values.get("role", "").strip() or values.get("permissions", "").strip():
+        role_id, bits = requested_bits(values, _kind(node))
+        sharer = await authz.node_access(ctx.storage, ctx.users, user, node)
+        if bits & ~sharer.permissions and bits != roles.DENIED_BITS:
+            raise PermissionDenied("insufficient permissions to set that kind of share")
+    expire = values.get("expireDate")
+    if role_id is None and expire is None:
+        raise BadRequest("Wrong or no update parameter given")
+    share = await ctx.storage.update_share(
+        share.id, role_id=role_id, permissions=bits,
+        expiration=parse_expiry(expire) if expire else None,
+        clear_expiration=expire is not None and not expire.strip())
+    return ocs.respond(request, await share_record(ctx.storage, ctx.users, share, node))
+
+
+async def delete_share(request: web.Request) -> web.Response:
+    """The sharer removes the share; a recipient's DELETE declines it (reva RemoveShare)."""
+    ctx, user = _ctx(request), principal(request)
+    if await delete_space_share(ctx, user, request.match_info["id"]):
+        return ocs.respond(request, None)
+    share, manages = await _visible(ctx, user, request.match_info["id"])
+    if manages:
+        await ctx.storage.delete_share(share.id)
+    else:
+        await ctx.storage.set_received(share.id, user.id, state="declined")
+    return ocs.respond(request, None)
+
+
+# --- sharees ------------------------------------------------------------------------------------
+
+def _sharee(label: str, share_type: int, share_with: str, info: str, user_type: int) -> dict[str, Any]:
+    return {"label": label, "value": {"shareType": share_type, "shareWith": share_with,
+                                      "shareWithProvider": "", "shareWithAdditionalInfo": info,
+                                      "userType": user_type}}
+
+
+async def sharees(request: web.Request) -> web.Response:
+    """Users and groups matching `search` (login, display name, mail; group name)."""
+    ctx, user, values = _ctx(request), principal(request), await params(request)
+    term = values.get("search", "").strip().lower()
+    limit = max(1, int_param(values, "perPage") or 200)
+    exact: dict[str, list[dict[str, Any]]] = {"users": [], "groups": [], "remotes": []}
+    found: dict[str, list[dict[str, Any]]] = {"users": [], "groups": [], "remotes": []}
+    if term and values.get("itemType", "") != "remote":
+        for other in await ctx.users.list():
+            fields = (other.username.lower(), other.display_name.lower(), other.email.lower())
+            if other.id == user.id or not any(term in f for f in fields):
+                continue
+            bucket = exact if term in (fields[0], fields[2]) else found
+            bucket["users"].append(_sharee(other.display_name or other.username, USER,
+                                           other.username, other.email, int(other.is_guest)))
+        for group in await ctx.users.list_groups():
+            if term in group.name.lower():
+                bucket = exact if term == group.name.lower() else found
+                bucket["groups"].append(_sharee(group.name, GROUP, group.name, "", 0))
+    found = {key: items[:limit] for key, items in found.items()}
+    return ocs.respond(request, {"exact": exact, **found})
+

@@ -1,0 +1,99 @@
+"""OCS share types 7 and 8: a user or group becomes a member of a project space (reva
+`handlers/apps/sharing/shares/spaces.go`). Only `manager`, `spaceeditor`, `spaceviewer` apply;
+legacy `viewer`/`editor` and the bitmasks 1/15/31 are translated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ocis_server.auth import authz
+from ocis_server.domain import roles
+from ocis_server.domain.errors import BadRequest, NotFound, PermissionDenied
+from ocis_server.domain.ids import ResourceId
+from ocis_server.identity import User
+from ocis_server.services.context import ServiceContext
+
+from .sharerecord import SPACE_GROUP, int_param
+
+# unified role -> the space role the storage keeps in `members` (authz ROLE_*)
+_MEMBER_ROLE = {roles.SPACE_VIEWER.id: authz.ROLE_VIEWER, roles.SPACE_EDITOR.id: authz.ROLE_EDITOR,
+                roles.MANAGER.id: authz.ROLE_MANAGER}
+_LEGACY = {"viewer": roles.SPACE_VIEWER, "editor": roles.SPACE_EDITOR}
+
+
+def _member_role(values: dict[str, str]) -> tuple[roles.Role, str]:
+    name = values.get("role", "").strip().lower()
+    if name:
+        role = _LEGACY.get(name) or roles.by_name(name)
+    else:
+        perms = int_param(values, "permissions")
+        found = roles.role_for_bits(perms if perms is not None else roles.READ, roles.ROOT)
+        if found is None:
+            raise BadRequest("permissions do not match a space role")
+        role = found
+    if role.id not in _MEMBER_ROLE:
+        raise BadRequest("role not applicable to this resource")
+    return role, _MEMBER_ROLE[role.id]
+
+
+async def create_space_share(ctx: ServiceContext, user: User, values: dict[str, str],
+                             share_type: int) -> dict[str, Any]:
+    if values.get("expireDate", "").strip():
+        raise BadRequest("space memberships do not expire on this server")
+    try:
+        rid = ResourceId.parse(values.get("space") or values.get("space_ref") or "")
+    except BadRequest:
+        raise BadRequest("missing or invalid space") from None
+    access = await authz.space_access(ctx.storage, user, rid.space_id)
+    space = access.space
+    if space.type != "project":
+        raise BadRequest("Can not share space root")
+    if not access.can_manage:
+        raise PermissionDenied("only space managers may add members")
+    role, member_role = _member_role(values)
+    share_with = values.get("shareWith", "").strip()
+    try:
+        if share_type == SPACE_GROUP:
+            group = await ctx.users.get_group_by_name(share_with)
+            principal_id, display, info = group.id, group.name, ""
+        else:
+            member = await ctx.users.get_by_name(share_with)
+            principal_id, display, info = member.id, member.display_name, member.email
+    except NotFound:
+        raise NotFound("group not found" if share_type == SPACE_GROUP else "user not found") from None
+    await ctx.storage.set_member(space.id, principal_id, member_role)
+    return {
+        "id": f"{space.storage_id}:{space.id}:{principal_id}",
+        "share_type": share_type, "uid_owner": user.username,
+        "displayname_owner": user.display_name, "permissions": role.bits,
+        "stime": int(space.mtime), "expiration": "", "state": 0, "path": "/",
+        "item_type": "folder", "mimetype": "httpd/unix-directory",
+        "space_id": space.space_id, "storage_id": space.space_id,
+        "item_source": f"{space.space_id}!{space.id}", "file_source": f"{space.space_id}!{space.id}",
+        "file_target": "/", "share_with": share_with, "share_with_displayname": display,
+        "share_with_additional_info": info, "role": role.name,
+    }
+
+
+async def delete_space_share(ctx: ServiceContext, user: User, share_id: str) -> bool:
+    """DELETE of a membership id `<storageid>:<spaceid>:<principalid>` (as created above): the
+    member leaves the project space. False when the id names no membership the caller manages."""
+    parts = share_id.split(":")
+    if len(parts) != 3 or parts[0] != ctx.storage.storage_id:
+        return False
+    _, space_id, principal_id = parts
+    try:
+        access = await authz.space_access(ctx.storage, user, space_id)
+    except NotFound:
+        return False
+    if access.space.type != "project" or principal_id not in await ctx.storage.members(space_id):
+        return False
+    if not access.can_manage:
+        raise PermissionDenied("only space managers may remove members")
+    managers = [p for p, r in (await ctx.storage.members(space_id)).items()
+                if r == authz.ROLE_MANAGER]
+    if managers == [principal_id]:
+        raise BadRequest("the last manager of a space cannot be removed")
+    await ctx.storage.set_member(space_id, principal_id, None)
+    return True

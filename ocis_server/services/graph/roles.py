@@ -1,0 +1,133 @@
+"""oCIS settings roles as Graph `appRole`s of the one application, and a user's role as its single
+`appRoleAssignment` (`/v1.0/applications`, `/v1.0/users/{id}/appRoleAssignments`).
+
+Role ids are the fixed ones of oCIS `services/settings/pkg/store/defaults/defaults.go`; a user
+holds exactly one role, so assigning a role replaces the previous one, as oCIS's settings do.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from ocis_server.domain.errors import BadRequest, NotFound, PermissionDenied
+from ocis_server.identity import User
+
+from .config import CONFIG_KEY, CONTEXT_KEY
+from .drives import read_body
+from .me import principal
+
+# role name in the user store -> (appRole id, display name, description)
+ROLE_IDS: dict[str, tuple[str, str, str]] = {
+    "admin": ("71881883-1768-46bd-a24d-a356a2afdf7f", "Admin",
+              "Grants admin permissions on all resources"),
+    "spaceadmin": ("2aadd357-682c-406b-8874-293091995fdd", "Space Admin",
+                   "Grants Space admin permissions on all resources"),
+    "user": ("d7beeea8-8ff4-406b-8fb6-ab2dd81e6b11", "User",
+             "Grants user permissions on all resources"),
+    "guest": ("38071a68-456a-4553-846a-fa67bf5596cc", "User Light",
+              "Grants User Light permissions on all resources"),
+}
+ROLE_BY_ID = {role_id: name for name, (role_id, _, _) in ROLE_IDS.items()}
+APPLICATION_NAME = "ownCloud Infinite Scale"
+DEFAULT_ROLE = "user"
+_ASSIGNMENT_NS = uuid.UUID("6f1f4f0c-7a55-4a8c-9f0e-0c4b2b9f7a11")
+
+
+def role_id(role: str) -> str:
+    return ROLE_IDS[role][0]
+
+
+def role_from_id(value: Any) -> str:
+    """appRoleId -> role name; 400 for anything else."""
+    if not isinstance(value, str) or value not in ROLE_BY_ID:
+        raise BadRequest("unknown appRoleId")
+    return ROLE_BY_ID[value]
+
+
+def application_id(request: web.Request) -> str:
+    return request.app[CONFIG_KEY].application_id
+
+
+def assignment_id(user: User) -> str:
+    """Stable per (user, role): the same assignment keeps its id, a new role gets a new one."""
+    return str(uuid.uuid5(_ASSIGNMENT_NS, f"{user.id}:{user.role}"))
+
+
+def assignment_json(request: web.Request, user: User) -> dict[str, Any]:
+    return {
+        "id": assignment_id(user),
+        "appRoleId": role_id(user.role),
+        "principalId": user.id,
+        "principalType": "User",
+        "principalDisplayName": user.display_name,
+        "resourceId": application_id(request),
+        "resourceDisplayName": APPLICATION_NAME,
+    }
+
+
+def application_json(request: web.Request) -> dict[str, Any]:
+    return {
+        "id": application_id(request),
+        "displayName": APPLICATION_NAME,
+        "appRoles": [{"id": rid, "displayName": name, "description": text,
+                      "allowedMemberTypes": ["User"]}
+                     for rid, name, text in ROLE_IDS.values()],
+    }
+
+
+async def _target(request: web.Request, *, write: bool) -> User:
+    """The user named in the path; reading needs admin or oneself, writing needs admin."""
+    caller = principal(request)
+    ctx = request.app[CONTEXT_KEY]
+    user = await ctx.users.get(request.match_info["user_id"])
+    if write and not caller.is_admin:
+        raise PermissionDenied("only admins may assign roles")
+    if not caller.is_admin and caller.id != user.id:
+        raise NotFound("user not found")
+    if write and caller.id == user.id:
+        # An admin who drops their own Admin role may lock every admin out (oCIS refuses too).
+        raise PermissionDenied("you cannot change your own role")
+    return user
+
+
+# --- handlers --------------------------------------------------------------------------------
+
+async def list_applications(request: web.Request) -> web.Response:
+    principal(request)
+    return web.json_response({"value": [application_json(request)]})
+
+
+async def get_application(request: web.Request) -> web.Response:
+    principal(request)
+    if request.match_info["app_id"] != application_id(request):
+        raise NotFound("application not found")
+    return web.json_response(application_json(request))
+
+
+async def list_assignments(request: web.Request) -> web.Response:
+    user = await _target(request, write=False)
+    return web.json_response({"value": [assignment_json(request, user)]})
+
+
+async def create_assignment(request: web.Request) -> web.Response:
+    user = await _target(request, write=True)
+    body = await read_body(request)
+    if body.get("principalId", user.id) != user.id:
+        raise BadRequest("principalId must be the user of this path")
+    if body.get("resourceId", application_id(request)) != application_id(request):
+        raise BadRequest("resourceId must be the id of this application")
+    role = role_from_id(body.get("appRoleId"))
+    updated = await request.app[CONTEXT_KEY].users.update(user.id, role=role)
+    return web.json_response(assignment_json(request, updated), status=201)
+
+
+async def delete_assignment(request: web.Request) -> web.Response:
+    """Removing the role a user holds leaves them with the default role (User)."""
+    user = await _target(request, write=True)
+    if request.match_info["assignment_id"] != assignment_id(user):
+        raise NotFound("role assignment not found")
+    await request.app[CONTEXT_KEY].users.update(user.id, role=DEFAULT_ROLE)
+    return web.Response(status=204)

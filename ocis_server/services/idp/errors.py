@@ -1,0 +1,69 @@
+"""How the IdP answers failures: OAuth error JSON at the API endpoints (RFC 6749 §5.2), a plain
+HTML page in the browser. Domain errors never leak detail, and a bad request is never a 500."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from ocis_server.domain.errors import OcisError, TooManyRequests
+
+from .pages import message_page
+
+log = logging.getLogger("ocis.idp")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class OAuthError(Exception):
+    """An error a token/device/userinfo endpoint returns as `{"error": ..., ...}`."""
+
+    def __init__(self, error: str, description: str = "", status: int = 400,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(description or error)
+        self.error, self.description, self.status = error, description, status
+        self.headers = headers or {}
+
+    def response(self) -> web.Response:
+        body = {"error": self.error}
+        if self.description:
+            body["error_description"] = self.description
+        return web.json_response(body, status=self.status, headers={**NO_STORE, **self.headers})
+
+
+class PageError(Exception):
+    """A failure shown to the person in the browser (never a redirect to an unchecked URI)."""
+
+    def __init__(self, status: int, title: str, text: str) -> None:
+        super().__init__(text)
+        self.status, self.title, self.text = status, title, text
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except OAuthError as exc:
+        return exc.response()
+    except PageError as exc:
+        return message_page(exc.title, exc.text, status=exc.status)
+    except TooManyRequests as exc:
+        retry = {"Retry-After": str(max(1, int(exc.retry_after + 0.999)))}
+        if request.path.startswith("/konnect/"):
+            return OAuthError("slow_down", exc.message, 429, retry).response()
+        response = message_page("Too many attempts", "Too many failed attempts. Please wait a "
+                                "few minutes and try again.", status=429)
+        response.headers.update(retry)
+        return response
+    except OcisError as exc:
+        log.info("idp %s %s: %s", request.method, request.path, exc.message)
+        unavailable = exc.status >= 500          # e.g. the user store is not running here
+        if request.path.startswith("/konnect/"):
+            if unavailable:
+                return OAuthError("temporarily_unavailable", exc.message, 503).response()
+            return OAuthError("invalid_request", exc.message, exc.status).response()
+        return message_page("Request failed", exc.message, status=503 if unavailable
+                            else exc.status)
+

@@ -1,0 +1,176 @@
+"""What a mounted IdP app works with (config, clients, keys, store, throttles), its lifecycle, and
+the browser-facing helpers: the sign-in session cookie and the CSRF token (double-submit cookie,
+SameSite=Strict, compared in constant time)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from ocis_server.auth.keys import KeySet
+from ocis_server.auth.throttle import Throttle, address_key, client_address
+from ocis_server.domain.errors import NotFound
+from ocis_server.identity import User, UserStore
+from ocis_server.services.context import ServiceContext
+
+from .clients import Client, builtin_clients
+from .config import DEVICE_CODE_MAX_FAILURES, SESSION_TTL, STATE_KEY, IdpConfig
+from .errors import PageError
+from .store import IdpStore
+
+log = logging.getLogger("ocis.idp")
+SESSION_COOKIE = "ocis-idp-session"
+CSRF_COOKIE = "ocis-idp-csrf"
+COOKIE_PATH = "/signin/"
+MAINTENANCE_INTERVAL = 600.0
+
+
+@dataclass(slots=True)
+class IdpState:
+    ctx: ServiceContext
+    cfg: IdpConfig
+    clients: dict[str, Client]
+    keys: KeySet
+    store: IdpStore
+    codes: Throttle            # wrong device user codes per address
+
+    @property
+    def users(self) -> UserStore:
+        return self.ctx.users   # read each time: the runtime swaps it when `users` restarts
+
+    @property
+    def logins(self) -> Throttle:
+        """Failed sign-ins per account and per address: the throttle every password path of
+        this process shares (Basic at the proxy, LDAP binds, Graph changePassword)."""
+        return self.ctx.throttle
+
+    def address_key(self, request: web.Request) -> str:
+        """`addr:<ip>` (IPv6 per /64) of the caller; X-Forwarded-For only from trusted proxies."""
+        return address_key(client_address(request, self.cfg.trusted_proxies))
+
+
+def idp_state(request: web.Request) -> IdpState:
+    return request.app[STATE_KEY]
+
+
+def lifecycle(ctx: ServiceContext, *, with_store: bool,
+              maintain: bool = False) -> Callable[[web.Application], AsyncIterator[None]]:
+    """aiohttp cleanup context: load (or create) the signing keys and open idp.db when the proxy
+    starts this app, close them when it stops. The keys go on ctx.keys for the proxy's verifier.
+    One app (`maintain`) also purges expired records and rotates the key when it is due."""
+    async def run(app: web.Application) -> AsyncIterator[None]:
+        cfg = IdpConfig.from_context(ctx)
+        directory = ctx.config.base_data_path / "idp"
+        keys = ctx.keys
+        if keys is None or keys.directory != directory:
+            keys = await KeySet.open(directory, algorithm=cfg.signing_method,
+                                     keep_retired=max(cfg.access_token_ttl, cfg.id_token_ttl) + 60)
+        ctx.keys = keys
+        store = await IdpStore.open(directory / "idp.db") if with_store else None
+        app[STATE_KEY] = IdpState(
+            ctx, cfg, builtin_clients(ctx.public_url, cfg.trusted_clients), keys,
+            store,   # type: ignore[arg-type]  # the discovery app never touches the store
+            Throttle(DEVICE_CODE_MAX_FAILURES, cfg.failure_window))
+        task = None
+        if maintain and store is not None:
+            task = asyncio.create_task(_maintain(cfg, keys, store))
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if store is not None:
+                await store.close()
+            if ctx.keys is keys:
+                ctx.keys = None
+    return run
+
+
+async def _maintain(cfg: IdpConfig, keys: KeySet, store: IdpStore) -> None:
+    rotation = cfg.key_rotation_interval
+    pause = MAINTENANCE_INTERVAL if rotation <= 0 else max(1.0, min(MAINTENANCE_INTERVAL,
+                                                                    rotation / 10))
+    while True:
+        try:
+            if rotation > 0 and time.time() - keys.since >= rotation:
+                log.info("idp: rotating the signing key (kid %s is %.0f s old)", keys.kid,
+                         time.time() - keys.since)
+                await keys.rotate()
+            await store.purge()
+            await keys.prune()
+        except Exception:
+            log.exception("idp maintenance failed")
+        await asyncio.sleep(pause)
+
+
+# --- CSRF ------------------------------------------------------------------------------------
+def csrf_token(request: web.Request) -> str:
+    """The browser's CSRF token (its cookie), or a fresh one `render` must set."""
+    token = request.cookies.get(CSRF_COOKIE, "")
+    if len(token) < 32 or not token.replace("-", "").replace("_", "").isalnum():
+        token = request.get("idp_new_csrf") or secrets.token_urlsafe(32)
+        request["idp_new_csrf"] = token
+    return token
+
+
+def render(request: web.Request, response: web.Response) -> web.Response:
+    """Attach the CSRF cookie a page's form relies on, if this request created it."""
+    fresh = request.get("idp_new_csrf")
+    if fresh:
+        secure = idp_state(request).cfg.secure_cookies
+        response.set_cookie(CSRF_COOKIE, fresh, path=COOKIE_PATH, httponly=True,
+                            samesite="Strict", secure=secure)
+    return response
+
+
+def check_csrf(request: web.Request, form: Mapping[str, str]) -> None:
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    sent = form.get("csrf", "")
+    if not cookie or not sent or not hmac.compare_digest(cookie.encode(), sent.encode()):
+        raise PageError(403, "Session expired",
+                        "This form expired or did not come from this site. Go back, reload the "
+                        "page and try again.")
+
+
+# --- the sign-in session ----------------------------------------------------------------------
+async def current_user(request: web.Request) -> tuple[User, int] | None:
+    """The signed-in user and when they signed in, or None."""
+    sid = request.cookies.get(SESSION_COOKIE)
+    if not sid:
+        return None
+    state = idp_state(request)
+    found = await state.store.session(sid)
+    if found is None:
+        return None
+    try:
+        return await state.users.get(found[0]), found[1]
+    except NotFound:
+        return None
+
+
+async def start_session(request: web.Request, response: web.StreamResponse, user: User) -> int:
+    state = idp_state(request)
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:
+        await state.store.drop_session(old)      # no session fixation: always a new id
+    sid, auth_time = await state.store.add_session(user.id, SESSION_TTL)
+    response.set_cookie(SESSION_COOKIE, sid, path=COOKIE_PATH, httponly=True, samesite="Lax",
+                        secure=state.cfg.secure_cookies, max_age=SESSION_TTL)
+    return auth_time
+
+
+async def end_session(request: web.Request, response: web.StreamResponse) -> None:
+    sid = request.cookies.get(SESSION_COOKIE)
+    if sid:
+        await idp_state(request).store.drop_session(sid)
+    response.del_cookie(SESSION_COOKIE, path=COOKIE_PATH)

@@ -1,0 +1,239 @@
+"""The IdP's durable state in SQLite (`<base_data_path>/idp/idp.db`): authorization codes, device
+codes, refresh tokens (rotated, grouped in families) and browser sessions. Secrets are stored only as
+SHA-256 hashes. Every query runs on one worker thread, never on the event loop."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ocis_server.identity.sqlitedb import SqliteThread
+
+USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"   # RFC 8628 §6.1: no vowels, no look-alikes
+USER_CODE_LENGTH = 8
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS codes (
+    hash TEXT PRIMARY KEY, client_id TEXT NOT NULL, user_id TEXT NOT NULL,
+    redirect_uri TEXT NOT NULL, scope TEXT NOT NULL, nonce TEXT, challenge TEXT,
+    auth_time INTEGER NOT NULL, expires REAL NOT NULL, used INTEGER NOT NULL DEFAULT 0,
+    family TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS devices (
+    hash TEXT PRIMARY KEY, user_code TEXT NOT NULL UNIQUE, client_id TEXT NOT NULL,
+    scope TEXT NOT NULL, expires REAL NOT NULL, interval INTEGER NOT NULL,
+    last_poll REAL NOT NULL DEFAULT 0, status TEXT NOT NULL DEFAULT 'pending',
+    user_id TEXT, auth_time INTEGER, family TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS refresh (
+    hash TEXT PRIMARY KEY, family TEXT NOT NULL, client_id TEXT NOT NULL, user_id TEXT NOT NULL,
+    scope TEXT NOT NULL, auth_time INTEGER NOT NULL, expires REAL NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS refresh_family ON refresh(family);
+CREATE TABLE IF NOT EXISTS sessions (
+    hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, auth_time INTEGER NOT NULL, expires REAL NOT NULL);
+"""
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def normalize_user_code(text: str) -> str:
+    """What a person typed -> the stored form (`BCDF-GHJK`): case and separators do not matter."""
+    letters = "".join(ch for ch in text.upper() if ch.isalnum())
+    return f"{letters[:4]}-{letters[4:]}" if len(letters) == USER_CODE_LENGTH else letters
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What a code, device code or refresh token stands for."""
+    client_id: str
+    user_id: str
+    scope: str
+    auth_time: int
+    family: str
+    nonce: str | None = None
+    redirect_uri: str = ""
+    challenge: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRequest:
+    user_code: str
+    client_id: str
+    scope: str
+    expires: float
+    status: str                     # pending | approved | denied | used
+
+
+class IdpStore:
+    def __init__(self, db: SqliteThread) -> None:
+        self._db = db
+
+    @classmethod
+    async def open(cls, path: Path) -> IdpStore:
+        def setup(conn: sqlite3.Connection) -> None:
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(SCHEMA)
+
+        store = cls(await SqliteThread.open(path, setup, name="idp", busy_timeout=10.0,
+                                            dir_mode=0o700))
+        await store.purge()
+        return store
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def purge(self) -> None:
+        """Drop everything expired (codes, device codes, refresh tokens, sessions)."""
+        now = time.time()
+
+        def fn(db: sqlite3.Connection) -> None:
+            for table in ("codes", "devices", "refresh", "sessions"):
+                db.execute(f"DELETE FROM {table} WHERE expires < ?", (now - 60,))
+        await self._db.transaction(fn)
+
+    # --- authorization codes: single use; a replay revokes what the code produced ------------
+    async def add_code(self, grant: Grant, ttl: float) -> str:
+        code = secrets.token_urlsafe(32)
+        await self._db.transaction(lambda db: db.execute(
+            "INSERT INTO codes VALUES (?,?,?,?,?,?,?,?,?,0,?)",
+            (digest(code), grant.client_id, grant.user_id, grant.redirect_uri, grant.scope,
+             grant.nonce, grant.challenge, grant.auth_time, time.time() + ttl, grant.family)))
+        return code
+
+    async def redeem_code(self, code: str) -> Grant | None:
+        """The grant of an unused, unexpired code, now used. None otherwise; redeeming a code a
+        second time also revokes the refresh tokens it produced (RFC 6749 §4.1.2)."""
+        def fn(db: sqlite3.Connection) -> Grant | None:
+            row = db.execute("SELECT client_id, user_id, scope, auth_time, family, nonce, "
+                             "redirect_uri, challenge, expires, used FROM codes WHERE hash=?",
+                             (digest(code),)).fetchone()
+            if row is None:
+                return None
+            if row[9]:
+                db.execute("UPDATE refresh SET used=1 WHERE family=?", (row[4],))
+                return None
+            db.execute("UPDATE codes SET used=1 WHERE hash=?", (digest(code),))
+            if row[8] < time.time():
+                return None
+            return Grant(*row[:8])
+        return await self._db.transaction(fn)
+
+    # --- refresh tokens: rotated on every use; reuse of a rotated one revokes the family ------
+    async def add_refresh(self, grant: Grant, ttl: float) -> str:
+        token = secrets.token_urlsafe(48)
+        await self._db.transaction(lambda db: db.execute(
+            "INSERT INTO refresh VALUES (?,?,?,?,?,?,?,0)",
+            (digest(token), grant.family, grant.client_id, grant.user_id, grant.scope,
+             grant.auth_time, time.time() + ttl)))
+        return token
+
+    async def use_refresh(self, token: str) -> Grant | None:
+        def fn(db: sqlite3.Connection) -> Grant | None:
+            row = db.execute("SELECT client_id, user_id, scope, auth_time, family, expires, used "
+                             "FROM refresh WHERE hash=?", (digest(token),)).fetchone()
+            if row is None:
+                return None
+            if row[6]:                    # a rotated token came back: someone copied it
+                db.execute("UPDATE refresh SET used=1 WHERE family=?", (row[4],))
+                return None
+            db.execute("UPDATE refresh SET used=1 WHERE hash=?", (digest(token),))
+            return Grant(*row[:5]) if row[5] >= time.time() else None
+        return await self._db.transaction(fn)
+
+    async def revoke_refresh(self, token: str, client_id: str) -> None:
+        """RFC 7009: revoke the token's whole family (a logout ends the session on that client)."""
+        await self._db.transaction(lambda db: db.execute(
+            "UPDATE refresh SET used=1 WHERE family IN "
+            "(SELECT family FROM refresh WHERE hash=? AND client_id=?)", (digest(token), client_id)))
+
+    # --- device authorization (RFC 8628) -----------------------------------------------------
+    async def add_device(self, client_id: str, scope: str, ttl: float,
+                         interval: int) -> tuple[str, str]:
+        device_code = secrets.token_urlsafe(32)
+        family = secrets.token_hex(16)
+        for _ in range(10):               # a user code is short: retry the rare collision
+            user_code = normalize_user_code("".join(
+                secrets.choice(USER_CODE_ALPHABET) for _ in range(USER_CODE_LENGTH)))
+            row = (digest(device_code), user_code, client_id, scope, time.time() + ttl, interval,
+                   family)
+
+            def insert(db: sqlite3.Connection, row: tuple[Any, ...] = row) -> None:
+                db.execute("INSERT INTO devices (hash, user_code, client_id, scope, expires, "
+                           "interval, family) VALUES (?,?,?,?,?,?,?)", row)
+            try:
+                await self._db.transaction(insert)
+            except sqlite3.IntegrityError:
+                continue
+            return device_code, user_code
+        raise RuntimeError("no free user code")
+
+    async def device(self, user_code: str) -> DeviceRequest | None:
+        """The pending request a person typed the code of; None when unknown or expired."""
+        def fn(db: sqlite3.Connection) -> DeviceRequest | None:
+            row = db.execute("SELECT user_code, client_id, scope, expires, status FROM devices "
+                             "WHERE user_code=?", (normalize_user_code(user_code),)).fetchone()
+            if row is None or row[3] < time.time() or row[4] != "pending":
+                return None
+            return DeviceRequest(*row)
+        return await self._db.transaction(fn)
+
+    async def decide_device(self, user_code: str, user_id: str | None, auth_time: int) -> bool:
+        """Approve (user_id set) or deny (None) a pending request; False if it is not pending."""
+        status = "approved" if user_id else "denied"
+        cursor = await self._db.transaction(lambda db: db.execute(
+            "UPDATE devices SET status=?, user_id=?, auth_time=? "
+            "WHERE user_code=? AND status='pending' AND expires>=?",
+            (status, user_id, auth_time, normalize_user_code(user_code), time.time())))
+        return bool(cursor.rowcount)
+
+    async def poll_device(self, device_code: str, client_id: str) -> tuple[str, Grant | None]:
+        """(outcome, grant): outcome is one of approved, authorization_pending, slow_down,
+        access_denied, expired_token, invalid_grant (RFC 8628 §3.5)."""
+        now = time.time()
+
+        def fn(db: sqlite3.Connection) -> tuple[str, Grant | None]:
+            key = digest(device_code)
+            row = db.execute("SELECT client_id, scope, expires, interval, last_poll, status, "
+                             "user_id, auth_time, family FROM devices WHERE hash=?",
+                             (key,)).fetchone()
+            if row is None or row[0] != client_id or row[5] == "used":
+                return "invalid_grant", None
+            if row[2] < now:
+                return "expired_token", None
+            if row[5] == "denied":
+                db.execute("UPDATE devices SET status='used' WHERE hash=?", (key,))
+                return "access_denied", None
+            if row[5] == "approved":
+                db.execute("UPDATE devices SET status='used' WHERE hash=?", (key,))
+                return "approved", Grant(row[0], row[6], row[1], row[7], row[8])
+            if now - row[4] < row[3]:     # polled faster than the interval: slow down by 5 s
+                db.execute("UPDATE devices SET interval=interval+5, last_poll=? WHERE hash=?",
+                           (now, key))
+                return "slow_down", None
+            db.execute("UPDATE devices SET last_poll=? WHERE hash=?", (now, key))
+            return "authorization_pending", None
+        return await self._db.transaction(fn)
+
+    # --- browser sessions at the IdP ---------------------------------------------------------
+    async def add_session(self, user_id: str, ttl: float) -> tuple[str, int]:
+        sid, auth_time = secrets.token_urlsafe(32), int(time.time())
+        await self._db.transaction(lambda db: db.execute("INSERT INTO sessions VALUES (?,?,?,?)",
+                                              (digest(sid), user_id, auth_time, time.time() + ttl)))
+        return sid, auth_time
+
+    async def session(self, sid: str) -> tuple[str, int] | None:
+        """(user_id, auth_time) of a live session."""
+        def fn(db: sqlite3.Connection) -> Any:
+            return db.execute("SELECT user_id, auth_time FROM sessions WHERE hash=? AND expires>=?",
+                              (digest(sid), time.time())).fetchone()
+        row = await self._db.transaction(fn)
+        return (row[0], int(row[1])) if row else None
+
+    async def drop_session(self, sid: str) -> None:
+        await self._db.transaction(lambda db: db.execute("DELETE FROM sessions WHERE hash=?", (digest(sid),)))

@@ -1,0 +1,42 @@
+"""The error renderer the small JSON services share (auth-app, webfinger): a failure becomes
+`{"error": {"code", "message"}}` with the domain error's HTTP status; 404/405 for unrouted requests;
+a bug is logged and answered 500 with nothing more. No traceback, no host path in a body."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from ocis_server.domain.errors import OcisError
+
+
+def error_response(status: int, code: str, message: str,
+                   headers: Mapping[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status,
+                             headers=headers)
+
+
+def error_middleware(log: logging.Logger, *,
+                     headers: Mapping[str, str] | None = None) -> Middleware:
+    """A middleware rendering every failure of the app as above; `headers` go on each error."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except OcisError as error:
+            return error_response(error.status, error.code, error.message, headers)
+        except web.HTTPNotFound:
+            return error_response(404, "itemNotFound", "not found", headers)
+        except web.HTTPMethodNotAllowed:
+            return error_response(405, "notAllowed", "method not allowed", headers)
+        except web.HTTPException:
+            raise
+        except Exception:
+            log.exception("unexpected error in %s %s", request.method, request.path)
+            return error_response(500, "generalException", "internal error", headers)
+
+    return middleware

@@ -1,0 +1,1 @@
+"""Modal dialogs, each a typed `ModalScreen[T]`: confirm, prompt, help, text, trash."""

@@ -1,0 +1,186 @@
+"""What the TUI asks of a server, as one small async interface over `ocis_cli.client`.
+
+`Remote` wraps a signed-in `Client`; tests can hand the app another object with the same methods.
+No URL, XML or HTTP here: that is the SDK's business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+from ocis_cli.client import Client, Drive, IntegrityError, Resource, TrashEntry
+
+# progress(done_bytes): the absolute number of bytes transferred so far.
+Progress = Callable[[int], None]
+PREVIEW_LIMIT = 256 * 1024
+DEFAULT_POLL = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    server: str        # the server URL
+    user: str          # the user name
+    display_name: str
+    context: str       # the CLI context it came from ("" when none)
+
+
+class RemoteApi(Protocol):
+    """The operations the browser uses; `Remote` is the real one."""
+
+    identity: Identity
+
+    async def drives(self) -> list[Drive]: ...
+    async def listing(self, space_id: str, path: str) -> list[Resource]: ...
+    async def root_etag(self, space_id: str) -> str: ...
+    async def poll_interval(self) -> float: ...
+    async def mkdir(self, space_id: str, path: str) -> None: ...
+    async def rename(self, space_id: str, src: str, dst: str) -> None: ...
+    async def delete(self, space_id: str, path: str) -> None: ...
+    async def upload(self, space_id: str, path: str, local: Path, progress: Progress) -> None: ...
+    async def download(self, space_id: str, path: str, local: Path,
+                       progress: Progress) -> None: ...
+    async def read_head(self, space_id: str, path: str, limit: int = PREVIEW_LIMIT) -> bytes: ...
+    async def trash(self, space_id: str) -> list[TrashEntry]: ...
+    async def restore(self, space_id: str, entry: TrashEntry) -> None: ...
+
+
+class _Limited(io.RawIOBase):
+    """A sink that keeps the first `limit` bytes and then stops the download."""
+
+    def __init__(self, limit: int) -> None:
+        self.buffer = bytearray()
+        self.limit = limit
+
+    def write(self, data: Any) -> int:
+        room = self.limit - len(self.buffer)
+        self.buffer += bytes(data[:room])
+        if len(self.buffer) >= self.limit:
+            raise _Enough
+        return len(data)
+
+
+class _Enough(Exception):
+    """Raised by `_Limited` to end a preview download early."""
+
+
+class Remote:
+    """`RemoteApi` over a live `Client` (the caller opens and closes it)."""
+
+    def __init__(self, client: Client, identity: Identity) -> None:
+        self.client = client
+        self.identity = identity
+
+    async def drives(self) -> list[Drive]:
+        return await self.client.graph.my_drives()
+
+    async def listing(self, space_id: str, path: str) -> list[Resource]:
+        found = await self.client.webdav.propfind(space_id, path, depth=1)
+        return found[1:]
+
+    async def root_etag(self, space_id: str) -> str:
+        return (await self.client.webdav.stat(space_id, "/")).etag
+
+    async def poll_interval(self) -> float:
+        """`core.pollinterval` from the capabilities, in seconds (oCIS sends seconds, ownCloud 10
+        sent milliseconds: a value of 1000 or more is read as milliseconds)."""
+        caps = await self.client.ocs.capabilities()
+        caps = caps.get("capabilities", caps)
+        value = (caps.get("core") or {}).get("pollinterval") if isinstance(caps, dict) else None
+        if not isinstance(value, int | float) or value <= 0:
+            return DEFAULT_POLL
+        seconds = value / 1000 if value >= 1000 else float(value)
+        return max(seconds, 5.0)
+
+    async def mkdir(self, space_id: str, path: str) -> None:
+        await self.client.webdav.mkcol(space_id, path)
+
+    async def rename(self, space_id: str, src: str, dst: str) -> None:
+        await self.client.webdav.move(space_id, src, space_id, dst, overwrite=False)
+
+    async def delete(self, space_id: str, path: str) -> None:
+        await self.client.webdav.delete(space_id, path)
+
+    async def upload(self, space_id: str, path: str, local: Path, progress: Progress) -> None:
+        """TUS when the server offers it (the SDK reports absolute offsets), else one PUT."""
+        from ocis_cli.client.webdav import checksum_from_header, sha1_of_file
+
+        stat = await asyncio.to_thread(local.stat)
+        sha1 = await asyncio.to_thread(sha1_of_file, local)
+        mtime = int(stat.st_mtime)
+        if await self.client.tus.support() is not None:
+            # The first chunk travels with the creation request, which reports no progress: keep
+            # it to about 5% of the file so the bar moves from the start (at least 1 MiB a PATCH).
+            chunk = max(1024 * 1024, stat.st_size // 20)
+            await self.client.tus.upload(space_id, path, local, sha1=sha1, mtime=mtime,
+                                         chunk_size=chunk, progress=progress)
+            found = await self.client.webdav.stat(space_id, path)
+            if checksum_from_header(found.checksums) not in (None, sha1):
+                raise IntegrityError(f"{path}: the server's SHA1 is not the local file's")
+            return
+        done = 0
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            progress(done)
+
+        await self.client.webdav.upload(space_id, path, local, sha1=sha1, mtime=mtime,
+                                        progress=advance)
+
+    async def download(self, space_id: str, path: str, local: Path, progress: Progress) -> None:
+        """Into a temporary file beside `local`, renamed into place once complete and verified."""
+        from ocis_cli.client.webdav import verify_download
+
+        done = 0
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            progress(done)
+
+        fd, tmp_name = await asyncio.to_thread(
+            tempfile.mkstemp, prefix=f".{local.name}.", suffix=".part", dir=local.parent)
+        tmp = Path(tmp_name)
+        try:
+            with _sink(fd) as sink:
+                result = await self.client.webdav.download(space_id, path, sink, progress=advance)
+            verify_download(result, path)
+            await asyncio.to_thread(os.replace, tmp, local)
+        finally:
+            await asyncio.to_thread(tmp.unlink, missing_ok=True)
+        if result.last_modified is not None:
+            stamp = result.last_modified.timestamp()
+            await asyncio.to_thread(os.utime, local, (stamp, stamp))
+
+    async def read_head(self, space_id: str, path: str, limit: int = PREVIEW_LIMIT) -> bytes:
+        sink = _Limited(limit)
+        try:
+            await self.client.webdav.download(space_id, path, sink)   # type: ignore[arg-type]
+        except _Enough:
+            pass
+        return bytes(sink.buffer)
+
+    async def trash(self, space_id: str) -> list[TrashEntry]:
+        return await self.client.trash.list(space_id)
+
+    async def restore(self, space_id: str, entry: TrashEntry) -> None:
+        await self.client.trash.restore(space_id, entry.key, "/" + entry.original_location.lstrip("/"))
+
+
+def _sink(fd: int) -> BinaryIO:
+    """The open temporary file a download streams into."""
+    return os.fdopen(fd, "wb")
+
+
+async def whoami(client: Client, server: str, context: str) -> Identity:
+    me = await client.graph.me()
+    user = str(me.get("onPremisesSamAccountName") or me.get("displayName") or "")
+    return Identity(server=server, user=user, display_name=str(me.get("displayName") or user),
+                    context=context)

@@ -1,0 +1,1 @@
+"""Screens: the browser (spaces on the left, files on the right)."""

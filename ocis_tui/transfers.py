@@ -1,0 +1,120 @@
+"""Transfers in flight and done: per-file and total progress, speed and ETA (UI-neutral model).
+
+The browser starts each transfer in a worker and feeds `Transfer.update`; the panel only reads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+
+Clock = Callable[[], float]
+
+
+class State(Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(slots=True)
+class Transfer:
+    id: int
+    direction: str            # "upload" | "download"
+    name: str
+    total: int
+    clock: Clock = time.monotonic
+    done: int = 0
+    state: State = State.QUEUED
+    error: str = ""
+    started: float = 0.0
+    finished: float = 0.0
+    _samples: list[tuple[float, int]] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.state = State.RUNNING
+        self.started = self.clock()
+        self._samples = [(self.started, self.done)]
+
+    def update(self, done: int) -> None:
+        self.done = min(max(done, 0), self.total) if self.total else max(done, 0)
+        now = self.clock()
+        self._samples.append((now, self.done))
+        # Speed over the last ~3 s, so a stall shows up quickly.
+        while len(self._samples) > 2 and now - self._samples[0][0] > 3.0:
+            self._samples.pop(0)
+
+    def finish(self, state: State, error: str = "") -> None:
+        self.state = state
+        self.error = error
+        self.finished = self.clock()
+        if state is State.DONE:
+            self.done = self.total
+
+    @property
+    def active(self) -> bool:
+        return self.state in (State.QUEUED, State.RUNNING)
+
+    @property
+    def fraction(self) -> float:
+        return 1.0 if not self.total else self.done / self.total
+
+    @property
+    def speed(self) -> float:
+        """Bytes per second, recently."""
+        if len(self._samples) < 2:
+            return 0.0
+        (t0, b0), (t1, b1) = self._samples[0], self._samples[-1]
+        return (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the current speed; None when unknown."""
+        speed = self.speed
+        if not self.active or speed <= 0:
+            return None
+        return (self.total - self.done) / speed
+
+
+class Transfers:
+    """All transfers of this session, newest last."""
+
+    def __init__(self, clock: Clock = time.monotonic) -> None:
+        self.items: list[Transfer] = []
+        self.clock = clock
+        self._next = 1
+
+    def add(self, direction: str, name: str, total: int) -> Transfer:
+        item = Transfer(self._next, direction, name, total, clock=self.clock)
+        self._next += 1
+        self.items.append(item)
+        return item
+
+    @property
+    def active(self) -> list[Transfer]:
+        return [t for t in self.items if t.active]
+
+    def totals(self) -> tuple[int, int, float]:
+        """(done, total, speed) over the active transfers."""
+        act = self.active
+        return (sum(t.done for t in act), sum(t.total for t in act), sum(t.speed for t in act))
+
+
+def human_size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{int(n)} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def human_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(seconds + 0.5)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:02d}:{rest % 60:02d}"

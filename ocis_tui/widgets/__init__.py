@@ -1,0 +1,1 @@
+"""The browser's widgets: spaces list, file table, preview pane, transfers panel."""

@@ -1,0 +1,134 @@
+"""The TUI's pure parts: settings from `[tui]`, key remapping, CLI equivalents, transfer speed/ETA."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ocis_tui.bindings import KEYS, display, effective_keys
+from ocis_tui.cli import command
+from ocis_tui.dialogs.prompt import name_problem
+from ocis_tui.dialogs.text import help_text
+from ocis_tui.settings import SettingsError, load_settings, settings_from_table
+from ocis_tui.transfers import State, Transfers, human_eta
+
+
+def test_settings_come_from_the_tui_table(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('current-context = "x"\n[tui]\ntheme = "nord"\n'
+                    '[tui.keys]\ndelete = ["x", "delete"]\nquit = "Q"\n')
+    settings = load_settings(path, readonly=True, environ={})
+    assert settings.theme == "nord" and settings.readonly and not settings.no_color
+    assert settings.keys == {"delete": "x,delete", "quit": "Q"}
+    assert load_settings(tmp_path / "missing.toml", environ={}).theme == "textual-dark"
+
+
+@pytest.mark.parametrize("table, message", [
+    ({"keys": {"explode": "x"}}, "not a binding id"),
+    ({"keys": {"quit": 3}}, "must be a key"),
+    ({"theme": ""}, "theme"),
+    ({"keys": "q"}, "table"),
+])
+def test_bad_settings_are_refused_with_the_reason(table: dict[str, object], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        settings_from_table(table)
+
+
+def test_remapped_keys_reach_help_and_bindings() -> None:
+    delete = next(k for k in KEYS if k.id == "delete")
+    assert effective_keys(delete, {"delete": "x"}) == "x"
+    assert effective_keys(delete, {}) == "D,delete"
+    text = help_text({"delete": "x"}, readonly=True)
+    line = next(line for line in text.splitlines() if "Delete the marked" in line)
+    assert line.split()[0] == "x" and "read-only" in line
+    assert display("question_mark,f1") == "? f1"
+
+
+def test_every_binding_id_is_unique_and_every_action_exists() -> None:
+    from ocis_tui.screens.browser import BrowserScreen
+
+    assert len({k.id for k in KEYS}) == len(KEYS)
+    for key in KEYS:
+        assert callable(getattr(BrowserScreen, f"action_{key.action}", None)), key.action
+
+
+def test_cli_equivalents_are_real_ocis_commands() -> None:
+    assert command("ls", path="/docs") == "ocis ls /docs"
+    assert command("ls", space="Physics", path="/runs", context="paris") == \
+        "ocis --context paris ls Physics:/runs"
+    assert command("delete", path="/old", folder=True) == "ocis rm -r /old"
+    assert command("rename", path="/a b.txt", target="/c.txt") == "ocis mv '/a b.txt' /c.txt"
+    assert command("upload", space="Physics", path="/r.pdf", local="/tmp/r.pdf") == \
+        "ocis put /tmp/r.pdf Physics:/r.pdf"
+    assert command("restore", space="Physics", target="k1") == "ocis trash restore k1 Physics"
+    with pytest.raises(ValueError):
+        command("share")
+
+
+def test_cli_equivalents_parse_with_the_real_cli() -> None:
+    """Each line names a command and arguments `ocis` accepts (checked with --help parsing)."""
+    import shlex
+
+    from typer.main import get_command
+
+    from ocis_cli.main import app
+
+    root = get_command(app)
+    lines = [command("ls", path="/d"), command("mkdir", path="/d"), command("delete", path="/d",
+             folder=True), command("rename", path="/a", target="/b"),
+             command("upload", path="/a", local="x"), command("download", path="/a", local="x"),
+             command("trash", space="P"), command("restore", target="k", space="P")]
+    for line in lines:
+        args = shlex.split(line)[1:]
+        cmd = root
+        while hasattr(cmd, "commands"):               # descend the groups: `trash restore ...`
+            cmd = cmd.commands[args.pop(0)]
+        cmd.make_context(line, args)                  # parses, raises on a bad argument
+
+
+def test_transfer_speed_eta_and_totals() -> None:
+    now = [0.0]
+    model = Transfers(clock=lambda: now[0])
+    item = model.add("download", "a.bin", 1000)
+    item.start()
+    now[0] = 1.0
+    item.update(250)
+    now[0] = 2.0
+    item.update(500)
+    assert item.speed == 250.0 and item.eta == 2.0 and item.fraction == 0.5
+    other = model.add("upload", "b.bin", 1000)
+    other.start()
+    assert model.totals() == (500, 2000, 250.0)
+    item.finish(State.DONE)
+    assert item.done == 1000 and not item.active and item.eta is None
+    assert [t.name for t in model.active] == ["b.bin"]
+    assert human_eta(75) == "01:15" and human_eta(3725) == "1:02:05" and human_eta(None) == "--:--"
+
+
+def test_names_are_checked_before_any_request() -> None:
+    assert name_problem("report.pdf") is None
+    for bad in (".", "..", "a/b", "a\\b", "x" * 256):
+        assert name_problem(bad)
+
+
+def test_ocis_tui_without_a_context_or_with_bad_settings(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from ocis_cli.main import app
+
+    for key in ("OCIS_CONTEXT", "NO_COLOR"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    runner = CliRunner()
+    result = runner.invoke(app, ["tui"], prog_name="ocis")
+    assert result.exit_code == 10 and "not logged in" in result.output
+    result = runner.invoke(app, ["tui", "--context", "nowhere"], prog_name="ocis")
+    assert result.exit_code == 10 and "nowhere" in result.output
+    config = tmp_path / "ocis" / "config.toml"
+    config.parent.mkdir()
+    config.write_text('current-context = "h"\n[contexts.h]\nurl = "http://127.0.0.1:9"\n'
+                      'user = "u"\npassword = "p"\n[tui.keys]\nexplode = "x"\n')
+    result = runner.invoke(app, ["tui"], prog_name="ocis")
+    assert result.exit_code == 2 and "explode" in result.output
