@@ -30,7 +30,7 @@ from ocis_server.domain.ids import new_id
 
 from . import ops
 from .api import UploadResult, UploadSession
-from .blobs import CHECKSUM_ALGORITHMS, BlobStore, Digest
+from .blobs import CHECKSUM_ALGORITHMS, BlobStore, Digest, start_writeback
 from .writer import Tx
 
 CHUNK_ALGORITHMS = ("md5", "sha1", "adler32", "crc32")
@@ -493,6 +493,8 @@ def _write_block(fd: int, data: bytes, hasher: _Hasher | _Lagging | None,
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
+    if len(data) >= _BLOCK // 4:
+        start_writeback(fd)   # the PATCH's closing fsync then waits for the last block only
     if hasher is not None:
         hasher.update(data)
     if running is not None:
