@@ -4,12 +4,17 @@ pages, token claims, refresh rotation, userinfo, end-session, and what it refuse
 from __future__ import annotations
 
 import asyncio
+import base64
+import subprocess
+import sys
 import time
+import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from authlib.deprecate import AuthlibDeprecationWarning
 from authlib.oidc.discovery import OpenIDProviderMetadata
 from idp_helpers import ISSUER, Flow, forms, idp_root, make_context, query_of
 from joserfc import jwt
@@ -452,3 +457,130 @@ async def test_revocation_ends_the_refresh_family(client: Any) -> None:
     resp = await client.post("/konnect/v1/revocation", data={"token": "unknown",
                                                              "client_id": "ocis-cli"})
     assert resp.status == 200                      # RFC 7009 §2.2: unknown tokens too
+
+
+# --- on authlib's server framework ----------------------------------------------------------------
+def test_authlib_jose_is_never_imported() -> None:
+    """The IdP signs with joserfc: importing it must not pull in authlib's deprecated jose."""
+    code = ("import sys, ocis_server.services.idp.app, ocis_server.services.idp.oauth; "
+            "print(sorted(m for m in sys.modules if m.startswith('authlib.jose')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+async def test_no_authlib_deprecation_warning_in_any_flow(client: Any) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        flow = Flow(client, extra={"prompt": "consent"})
+        tokens = await flow.exchange(await flow.code())
+        resp = await client.post("/konnect/v1/token", data={
+            "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
+            "client_id": "ocis-cli"})
+        assert resp.status == 200
+        resp = await client.post("/konnect/v1/device_authorization", data={"client_id": "ocis-cli"})
+        assert resp.status == 200
+        resp = await client.post("/konnect/v1/revocation", data={
+            "token": (await resp.json())["device_code"], "client_id": "ocis-cli"})
+        assert resp.status == 200
+        denied = Flow(client, extra={"prompt": "none"}, client_id=DESKTOP_ID,
+                      redirect_uri="http://127.0.0.1:4000")
+        resp = await client.get(denied.authorize_url(), allow_redirects=False)
+        assert query_of(resp.headers["Location"])["error"] == "consent_required"
+    assert [str(w.message) for w in caught if issubclass(w.category, AuthlibDeprecationWarning)] == []
+
+
+async def test_prompt_none_for_an_untrusted_client_is_consent_required(client: Any) -> None:
+    flow = Flow(client)
+    await flow.exchange(await flow.code())                 # signed in now
+    desktop = Flow(client, client_id=DESKTOP_ID, redirect_uri="http://127.0.0.1:4000",
+                   extra={"prompt": "none"})
+    resp = await client.get(desktop.authorize_url(), allow_redirects=False)
+    query = query_of(resp.headers["Location"])
+    assert resp.status == 302 and query["error"] == "consent_required"
+    assert query["state"] == desktop.state and query["iss"] == ISSUER
+    both = Flow(client, extra={"prompt": "none login"})
+    resp = await client.get(both.authorize_url(), allow_redirects=False)
+    assert query_of(resp.headers["Location"])["error"] == "invalid_request"
+
+
+async def test_pkce_needs_the_s256_method_named(client: Any) -> None:
+    flow = Flow(client)
+    url = flow.authorize_url().replace("&code_challenge_method=S256", "")
+    resp = await client.get(url, allow_redirects=False)
+    assert resp.status == 302 and query_of(resp.headers["Location"])["error"] == "invalid_request"
+    code = await flow.code()
+    missing = await flow.exchange(code, status=400, code_verifier="")
+    assert missing["error"] == "invalid_request"
+
+
+async def test_confidential_client_with_basic_auth(client: Any) -> None:
+    flow = Flow(client, client_id=DESKTOP_ID, redirect_uri="http://127.0.0.1:34567",
+                extra={"prompt": "consent"})
+    code = await flow.code()
+    basic = {"Authorization": "Basic " + base64.b64encode(
+        f"{DESKTOP_ID}:{DESKTOP_SECRET}".encode()).decode()}
+    resp = await client.post("/konnect/v1/token", headers=basic, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": flow.redirect_uri,
+        "code_verifier": flow.verifier, "client_id": "web"})
+    assert resp.status == 400 and (await resp.json())["error"] == "invalid_request"
+    code = await flow.code()
+    resp = await client.post("/konnect/v1/token", headers=basic, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": flow.redirect_uri,
+        "code_verifier": flow.verifier})
+    assert resp.status == 200 and resp.headers["Cache-Control"] == "no-store"
+    tokens = await resp.json()
+    wrong = {"Authorization": "Basic " + base64.b64encode(f"{DESKTOP_ID}:nope".encode()).decode()}
+    resp = await client.post("/konnect/v1/token", headers=wrong, data={
+        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    assert resp.status == 401 and resp.headers["WWW-Authenticate"].startswith("Basic")
+    resp = await client.post("/konnect/v1/token", headers=basic, data={
+        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    assert resp.status == 200
+
+
+async def test_refresh_may_narrow_the_scope_never_widen_it(client: Any) -> None:
+    flow = Flow(client, scope="openid profile offline_access")
+    tokens = await flow.exchange(await flow.code())
+
+    async def refresh(token: str, scope: str) -> Any:
+        return await client.post("/konnect/v1/token", data={
+            "grant_type": "refresh_token", "refresh_token": token, "client_id": "ocis-cli",
+            "scope": scope})
+
+    resp = await refresh(tokens["refresh_token"], "openid")
+    assert resp.status == 200
+    narrowed = await resp.json()
+    assert narrowed["scope"] == "openid" and narrowed["id_token"]
+    assert (await decode(client, narrowed["access_token"]))["scope"] == "openid"
+    resp = await refresh(narrowed["refresh_token"], "openid email")
+    assert resp.status == 400 and (await resp.json())["error"] == "invalid_scope"
+
+
+async def test_revocation_by_another_client_is_refused(client: Any) -> None:
+    flow = Flow(client)
+    tokens = await flow.exchange(await flow.code())
+    resp = await client.post("/konnect/v1/revocation", data={
+        "token": tokens["refresh_token"], "client_id": "web"})
+    assert resp.status == 400 and (await resp.json())["error"] == "invalid_grant"
+    resp = await client.post("/konnect/v1/token", data={
+        "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
+        "client_id": "ocis-cli"})
+    assert resp.status == 200                        # still valid: nothing was revoked
+    for bad in ({"client_id": "ocis-cli"}, {"client_id": "ocis-cli", "token": ""},
+                {"client_id": "ocis-cli", "token": "x\r\ny"}):
+        resp = await client.post("/konnect/v1/revocation", data=bad)
+        assert resp.status == 400 and (await resp.json())["error"] == "invalid_request"
+
+
+async def test_public_client_may_name_itself_with_basic_and_no_password(client: Any) -> None:
+    flow = Flow(client)
+    code = await flow.code()
+    basic = {"Authorization": "Basic " + base64.b64encode(b"ocis-cli:").decode()}
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": flow.redirect_uri,
+            "code_verifier": flow.verifier}
+    resp = await client.post("/konnect/v1/token", headers=basic, data={**data, "client_id": "web"})
+    assert resp.status == 400 and (await resp.json())["error"] == "invalid_request"
+    code = await flow.code()                       # a new request: a new code and verifier
+    resp = await client.post("/konnect/v1/token", headers=basic, data={
+        **data, "code": code, "code_verifier": flow.verifier})
+    assert resp.status == 200

@@ -120,3 +120,18 @@ async def test_device_pages_need_csrf(client: Any) -> None:
     form = forms(await page.text())["device"]
     resp = await client.post(form["action"], data={"user_code": grant["user_code"]})
     assert resp.status == 403
+
+
+async def test_unknown_or_missing_device_codes(client: Any) -> None:
+    resp = await poll(client, "no-such-code")
+    assert resp.status == 400 and (await resp.json())["error"] == "invalid_grant"
+    resp = await client.post("/konnect/v1/token", data={"grant_type": DEVICE_GRANT,
+                                                         "client_id": "ocis-cli"})
+    assert resp.status == 400 and (await resp.json())["error"] == "invalid_request"
+    resp = await client.post("/konnect/v1/device_authorization", data={"client_id": "nobody"})
+    assert resp.status == 401 and (await resp.json())["error"] == "invalid_client"
+    resp = await client.post("/konnect/v1/device_authorization",
+                             data={"client_id": "ocis-cli", "scope": "openid bogus"})
+    assert resp.status == 200 and resp.headers["Cache-Control"] == "no-store"
+    assert set(await resp.json()) == {"device_code", "user_code", "verification_uri",
+                                      "verification_uri_complete", "expires_in", "interval"}

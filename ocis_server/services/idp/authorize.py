@@ -1,24 +1,26 @@
 """The browser side of the authorization code flow (OIDC Core §3.1, PKCE RFC 7636): the authorize
-endpoint, the sign-in and consent forms it shows, and end-session. A client or redirect URI that does
-not check out gets an error page, never a redirect (no open redirects)."""
+endpoint, the sign-in and consent forms it shows, and end-session. authlib's code grant validates
+the request and issues the code; a client or redirect URI that does not check out gets our error
+page, never a redirect (no open redirects)."""
 
 from __future__ import annotations
 
 import logging
-import secrets
-from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from aiohttp import web
+from authlib.oauth2 import OAuth2Error  # type: ignore[import-untyped]
+from authlib.oidc.core.errors import ConsentRequiredError  # type: ignore[import-untyped]
 
 from ocis_server.domain.errors import OcisError, Unauthenticated
 
-from .clients import Client
-from .config import AUTHORIZE_PATH, CODE_TTL, CONSENT_PATH, LOGIN_PATH
+from .config import AUTHORIZE_PATH, CONSENT_PATH, LOGIN_PATH
 from .errors import PageError
 from .forms import read_form
+from .oauth import AioRequest, oauth_request
 from .pages import consent_page, login_page, message_page, redirect
 from .state import (
+    IdpState,
     check_csrf,
     csrf_token,
     current_user,
@@ -27,71 +29,30 @@ from .state import (
     render,
     start_session,
 )
-from .store import Grant
-from .tokens import granted_scope
 
 log = logging.getLogger("ocis.idp")
 MAX_PARAM = 2048          # longest accepted value of one authorize parameter
 THROTTLE_SOURCE = "idp"   # sign-in failures in the shared login throttle (auth/throttle.py)
 
 
-@dataclass(frozen=True, slots=True)
-class AuthRequest:
-    client: Client
-    redirect_uri: str
-    scope: str
-    state: str | None
-    nonce: str | None
-    challenge: str | None
-    prompt: frozenset[str]
-
-
-class RedirectError(Exception):
-    """An error reported back to a verified redirect URI (RFC 6749 §4.1.2.1)."""
-
-    def __init__(self, error: str, description: str = "") -> None:
-        super().__init__(error)
-        self.error, self.description = error, description
-
-
-def _redirect(request: web.Request, req: AuthRequest, params: dict[str, str]) -> web.Response:
-    if req.state is not None:
-        params["state"] = req.state
-    params["iss"] = idp_state(request).cfg.issuer    # RFC 9207: mix-up defence
-    sep = "&" if "?" in req.redirect_uri else "?"
-    return redirect(req.redirect_uri + sep + urlencode(params))
-
-
-def parse_authorize(request: web.Request, params: dict[str, str]) -> AuthRequest:
-    state = idp_state(request)
-    if any(len(v) > MAX_PARAM for v in params.values()):
-        raise PageError(400, "Invalid request", "A parameter of this sign-in request is too long.")
+def _page_error(state: IdpState, params: dict[str, str]) -> PageError:
+    """A refusal that cannot go back to the client: no verified redirect URI (RFC 6749 §4.1.2.1)."""
     client = state.clients.get(params.get("client_id", ""))
     if client is None:
-        raise PageError(400, "Unknown application", "The application that sent you here is not "
-                        "registered with this server.")
-    redirect_uri = params.get("redirect_uri", "")
-    if not client.redirect_allowed(redirect_uri):
-        raise PageError(400, "Invalid redirect", "The application asked to return to an address "
-                        "that is not registered for it.")
-    return AuthRequest(client, redirect_uri, granted_scope(params.get("scope", "")),
-                       params.get("state"), params.get("nonce"), params.get("code_challenge"),
-                       frozenset(params.get("prompt", "").split()))
+        return PageError(400, "Unknown application", "The application that sent you here is not "
+                         "registered with this server.")
+    if not client.redirect_allowed(params.get("redirect_uri", "")):
+        return PageError(400, "Invalid redirect", "The application asked to return to an address "
+                         "that is not registered for it.")
+    return PageError(400, "Invalid request", "This sign-in request is not valid.")
 
 
-def check_request(req: AuthRequest, params: dict[str, str]) -> None:
-    """What can be reported to the (verified) redirect URI."""
-    if params.get("response_type") != "code":
-        raise RedirectError("unsupported_response_type", "only response_type=code is supported")
-    if "authorization_code" not in req.client.grant_types:
-        raise RedirectError("unauthorized_client")
-    if req.challenge is None:
-        if req.client.public:
-            raise RedirectError("invalid_request", "PKCE (code_challenge, S256) is required")
-    elif params.get("code_challenge_method") != "S256" or not 43 <= len(req.challenge) <= 128:
-        raise RedirectError("invalid_request", "code_challenge_method must be S256")
-    if "none" in req.prompt and len(req.prompt) > 1:
-        raise RedirectError("invalid_request", "prompt=none cannot be combined")
+def _refuse(state: IdpState, oauth_req: AioRequest, exc: OAuth2Error) -> web.Response:
+    """authlib's error redirect when it verified the redirect URI, else our error page."""
+    if exc.redirect_uri:
+        response: web.Response = state.oauth.handle_error_response(oauth_req, exc)
+        return response
+    raise _page_error(state, oauth_req.payload.data)
 
 
 def _continue_target(raw: str) -> str:
@@ -120,41 +81,45 @@ async def handle_authorize(request: web.Request) -> web.StreamResponse:
     params = dict(request.query)
     if len(params) != len(request.query):     # RFC 6749 §3.1: no parameter more than once
         raise PageError(400, "Invalid request", "A parameter of this sign-in request is repeated.")
-    req = parse_authorize(request, params)
-    try:
-        check_request(req, params)
-        signed = await current_user(request)
-        if signed is None or "login" in req.prompt:
-            if "none" in req.prompt:
-                raise RedirectError("login_required")
-            return show_login(request, request.path_qs,   # login_hint prefills the name
-                              username=params.get("login_hint", "")[:256])
-        user, auth_time = signed
-        if "consent" in req.prompt or not req.client.trusted:
-            if "none" in req.prompt:
-                raise RedirectError("consent_required")
-            return render(request, consent_page(
-                CONSENT_PATH, csrf_token(request), {"continue": request.path_qs}, req.client.name,
-                user.username, req.scope))
-        return await _grant(request, req, user.id, auth_time)
-    except RedirectError as exc:
-        return _error_redirect(request, req, exc)
+    return await _authorize(request, params, request.path_qs)
 
 
-def _error_redirect(request: web.Request, req: AuthRequest, exc: RedirectError) -> web.Response:
-    params = {"error": exc.error}
-    if exc.description:
-        params["error_description"] = exc.description
-    return _redirect(request, req, params)
-
-
-async def _grant(request: web.Request, req: AuthRequest, user_id: str,
-                 auth_time: int) -> web.Response:
+async def _authorize(request: web.Request, params: dict[str, str], continue_to: str,
+                     decision: str | None = None) -> web.StreamResponse:
+    """authlib validates the request (client, redirect URI, response type, scope, PKCE, nonce,
+    prompt); we ask the person to sign in and to consent; authlib issues the code. `decision`
+    is the consent form's answer when it resumes the request."""
     state = idp_state(request)
-    grant = Grant(req.client.id, user_id, req.scope, auth_time, secrets.token_hex(16), req.nonce,
-                  req.redirect_uri, req.challenge)
-    code = await state.store.add_code(grant, CODE_TTL)
-    return _redirect(request, req, {"code": code})
+    if any(len(v) > MAX_PARAM for v in params.values()):
+        raise PageError(400, "Invalid request", "A parameter of this sign-in request is too long.")
+    if not all(v.isprintable() for v in params.values()):   # nothing to smuggle into a header
+        raise _page_error(state, params)
+    signed = await current_user(request)
+    user, auth_time = signed if signed else (None, 0)
+    oauth_req = oauth_request(state, request, params, path=AUTHORIZE_PATH)
+    oauth_req.auth_time = auth_time
+    oauth = state.oauth
+    try:
+        grant = await oauth.run(oauth.get_consent_grant, oauth_req, end_user=user)
+        prompt = set(params.get("prompt", "").split())
+        if decision is None and (user is None or "login" in prompt):
+            return show_login(request, continue_to,    # login_hint prefills the name
+                              username=params.get("login_hint", "")[:256])
+        if user is None:
+            return redirect(continue_to, 303)     # the session ended meanwhile: sign in again
+        if decision is None and ("consent" in prompt or not grant.client.trusted):
+            if "none" in prompt:
+                raise ConsentRequiredError(redirect_uri=grant.redirect_uri,
+                                           state=oauth_req.payload.state)
+            return render(request, consent_page(
+                CONSENT_PATH, csrf_token(request), {"continue": continue_to}, grant.client.name,
+                user.username, oauth_req.scope))
+    except OAuth2Error as exc:
+        return _refuse(state, oauth_req, exc)
+    approved = user if decision in (None, "allow") else None
+    response: web.Response = await oauth.run(oauth.create_authorization_response, oauth_req,
+                                             grant_user=approved, grant=grant)
+    return response
 
 
 async def handle_login(request: web.Request) -> web.StreamResponse:
@@ -203,18 +168,12 @@ async def handle_consent(request: web.Request) -> web.StreamResponse:
     parts = urlsplit(continue_to)
     if parts.path != AUTHORIZE_PATH:
         raise PageError(400, "Invalid request", "The consent form was altered.")
-    params = dict(parse_qsl(parts.query))
-    req = parse_authorize(request, params)
-    try:
-        check_request(req, params)
-        signed = await current_user(request)
-        if signed is None:
-            return redirect(continue_to, 303)     # the session ended meanwhile: sign in again
-        if fields.get("decision") != "allow":
-            raise RedirectError("access_denied", "the user denied the request")
-        return await _grant(request, req, signed[0].id, signed[1])
-    except RedirectError as exc:
-        return _error_redirect(request, req, exc)
+    query = parse_qsl(parts.query)
+    params = dict(query)
+    if len(params) != len(query):
+        raise PageError(400, "Invalid request", "The consent form was altered.")
+    return await _authorize(request, params, continue_to,
+                            "allow" if fields.get("decision") == "allow" else "deny")
 
 
 async def handle_endsession(request: web.Request) -> web.StreamResponse:

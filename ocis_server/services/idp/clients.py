@@ -1,6 +1,7 @@
 """The IdP's registered clients, exactly as oCIS ships them (reference/ocis-api.md §6) plus our public
 `ocis-cli`, and the redirect-URI rule: exact match, except loopback redirects of native clients,
-whose port (and path) may vary (RFC 8252 §7.3)."""
+whose port (and path) may vary (RFC 8252 §7.3). A Client is authlib's client model (ClientMixin):
+authlib's grants and endpoints ask it about secrets, auth methods, redirects and grant types."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from authlib.oauth2.rfc6749 import ClientMixin  # type: ignore[import-untyped]
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 CODE_GRANTS = frozenset({"authorization_code", "refresh_token"})
@@ -20,10 +23,18 @@ ANDROID_SECRET = "dInFYGV33xKzhbRmpqQltYNdfLdJIfJ9L5ISoKhNoT9qZftpdWSP71VrpGR9pm
 IOS_ID = "mxd5OQDk6es5LzOzRvidJNfXLUZS2oN3oUFeXPP8LpPrhx3UroJFduGEYIBOxkY1"
 IOS_SECRET = "KFeFWWEZO9TkisIQzR3fo7hfiMXlOpaqP8CFuTbSHzV1TUuGECglPxpiVKJfOXIx"
 CLI_ID = "ocis-cli"
+SUPPORTED_SCOPES = ("openid", "profile", "email", "offline_access")
+SECRET_METHODS = frozenset({"client_secret_basic", "client_secret_post"})
+
+
+def granted_scope(requested: str | None) -> str:
+    """The supported scopes out of a request, in a stable order; unknown ones are dropped."""
+    asked = set((requested or "").split())
+    return " ".join(s for s in SUPPORTED_SCOPES if s in asked)
 
 
 @dataclass(frozen=True, slots=True)
-class Client:
+class Client(ClientMixin):  # type: ignore[misc]
     id: str
     name: str
     redirect_uris: tuple[str, ...]
@@ -48,6 +59,33 @@ class Client:
         if uri in self.redirect_uris:
             return True
         return self.native and _loopback(uri) and any(_loopback(r) for r in self.redirect_uris)
+
+    # --- authlib's ClientMixin -------------------------------------------------------------
+    def get_client_id(self) -> str:
+        return self.id
+
+    def get_default_redirect_uri(self) -> None:
+        return None                       # redirect_uri is required in every request
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        return granted_scope(scope)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return self.redirect_allowed(redirect_uri)
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return self.secret is not None and self.check_secret(client_secret)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        """Public clients authenticate with `none` only, confidential ones with their secret
+        (Basic or in the form), at every endpoint."""
+        return method == "none" if self.public else method in SECRET_METHODS
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code" and "authorization_code" in self.grant_types
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in self.grant_types
 
 
 def _loopback(uri: str) -> bool:

@@ -10,12 +10,11 @@ from aiohttp import web
 from ocis_server.domain.errors import NotFound, Unauthenticated
 
 from . import config as paths
-from .clients import DEVICE_GRANT
+from .clients import DEVICE_GRANT, SUPPORTED_SCOPES
 from .errors import NO_STORE, OAuthError
 from .state import IdpState, idp_state
 from .tokens import (
     CLAIMS_SUPPORTED,
-    SUPPORTED_SCOPES,
     check_access_token,
     profile_claims,
 )

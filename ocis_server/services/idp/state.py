@@ -24,6 +24,7 @@ from ocis_server.services.context import ServiceContext
 from .clients import Client, builtin_clients
 from .config import DEVICE_CODE_MAX_FAILURES, SESSION_TTL, STATE_KEY, IdpConfig
 from .errors import PageError
+from .oauth import OAuthServer
 from .store import IdpStore
 
 log = logging.getLogger("ocis.idp")
@@ -41,6 +42,7 @@ class IdpState:
     keys: KeySet
     store: IdpStore
     codes: Throttle            # wrong device user codes per address
+    oauth: OAuthServer = None  # type: ignore[assignment]  # authlib's server (not in discovery)
 
     @property
     def users(self) -> UserStore:
@@ -75,10 +77,12 @@ def lifecycle(ctx: ServiceContext, *, with_store: bool,
                                      keep_retired=max(cfg.access_token_ttl, cfg.id_token_ttl) + 60)
         ctx.keys = keys
         store = await IdpStore.open(directory / "idp.db") if with_store else None
-        app[STATE_KEY] = IdpState(
+        state = app[STATE_KEY] = IdpState(
             ctx, cfg, builtin_clients(ctx.public_url, cfg.trusted_clients), keys,
             store,   # type: ignore[arg-type]  # the discovery app never touches the store
             Throttle(DEVICE_CODE_MAX_FAILURES, cfg.failure_window))
+        if store is not None:
+            state.oauth = OAuthServer(state, asyncio.get_running_loop())
         task = None
         if maintain and store is not None:
             task = asyncio.create_task(_maintain(cfg, keys, store))
@@ -89,6 +93,8 @@ def lifecycle(ctx: ServiceContext, *, with_store: bool,
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if state.oauth is not None:
+                state.oauth.close()
             if store is not None:
                 await store.close()
             if ctx.keys is keys:

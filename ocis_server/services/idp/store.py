@@ -14,8 +14,7 @@ from typing import Any
 
 from ocis_server.identity.sqlitedb import SqliteThread
 
-USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"   # RFC 8628 §6.1: no vowels, no look-alikes
-USER_CODE_LENGTH = 8
+USER_CODE_LENGTH = 8   # authlib's user codes: BCDF-GHJK (RFC 8628 §6.1: no vowels, no look-alikes)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS codes (
@@ -98,13 +97,11 @@ class IdpStore:
         await self._db.transaction(fn)
 
     # --- authorization codes: single use; a replay revokes what the code produced ------------
-    async def add_code(self, grant: Grant, ttl: float) -> str:
-        code = secrets.token_urlsafe(32)
+    async def add_code(self, code: str, grant: Grant, ttl: float) -> None:
         await self._db.transaction(lambda db: db.execute(
             "INSERT INTO codes VALUES (?,?,?,?,?,?,?,?,?,0,?)",
             (digest(code), grant.client_id, grant.user_id, grant.redirect_uri, grant.scope,
              grant.nonce, grant.challenge, grant.auth_time, time.time() + ttl, grant.family)))
-        return code
 
     async def redeem_code(self, code: str) -> Grant | None:
         """The grant of an unused, unexpired code, now used. None otherwise; redeeming a code a
@@ -125,13 +122,11 @@ class IdpStore:
         return await self._db.transaction(fn)
 
     # --- refresh tokens: rotated on every use; reuse of a rotated one revokes the family ------
-    async def add_refresh(self, grant: Grant, ttl: float) -> str:
-        token = secrets.token_urlsafe(48)
+    async def add_refresh(self, token: str, grant: Grant, ttl: float) -> None:
         await self._db.transaction(lambda db: db.execute(
             "INSERT INTO refresh VALUES (?,?,?,?,?,?,?,0)",
             (digest(token), grant.family, grant.client_id, grant.user_id, grant.scope,
              grant.auth_time, time.time() + ttl)))
-        return token
 
     async def use_refresh(self, token: str) -> Grant | None:
         def fn(db: sqlite3.Connection) -> Grant | None:
@@ -146,32 +141,35 @@ class IdpStore:
             return Grant(*row[:5]) if row[5] >= time.time() else None
         return await self._db.transaction(fn)
 
-    async def revoke_refresh(self, token: str, client_id: str) -> None:
-        """RFC 7009: revoke the token's whole family (a logout ends the session on that client)."""
+    async def find_refresh(self, token: str) -> Grant | None:
+        """The grant of a refresh token, used or not (revocation looks it up before revoking)."""
+        def fn(db: sqlite3.Connection) -> Grant | None:
+            row = db.execute("SELECT client_id, user_id, scope, auth_time, family FROM refresh "
+                             "WHERE hash=?", (digest(token),)).fetchone()
+            return Grant(*row) if row else None
+        return await self._db.transaction(fn)
+
+    async def revoke_family(self, family: str) -> None:
+        """RFC 7009: revoke every refresh token of a family (a logout ends it on that client)."""
         await self._db.transaction(lambda db: db.execute(
-            "UPDATE refresh SET used=1 WHERE family IN "
-            "(SELECT family FROM refresh WHERE hash=? AND client_id=?)", (digest(token), client_id)))
+            "UPDATE refresh SET used=1 WHERE family=?", (family,)))
 
     # --- device authorization (RFC 8628) -----------------------------------------------------
-    async def add_device(self, client_id: str, scope: str, ttl: float,
-                         interval: int) -> tuple[str, str]:
-        device_code = secrets.token_urlsafe(32)
-        family = secrets.token_hex(16)
-        for _ in range(10):               # a user code is short: retry the rare collision
-            user_code = normalize_user_code("".join(
-                secrets.choice(USER_CODE_ALPHABET) for _ in range(USER_CODE_LENGTH)))
-            row = (digest(device_code), user_code, client_id, scope, time.time() + ttl, interval,
-                   family)
+    async def add_device(self, device_code: str, user_code: str, client_id: str, scope: str,
+                         ttl: float, interval: int) -> bool:
+        """Record a device request; False when `user_code` is taken (the caller picks another:
+        a user code is short, collisions are rare but possible)."""
+        row = (digest(device_code), normalize_user_code(user_code), client_id, scope,
+               time.time() + ttl, interval, secrets.token_hex(16))
 
-            def insert(db: sqlite3.Connection, row: tuple[Any, ...] = row) -> None:
-                db.execute("INSERT INTO devices (hash, user_code, client_id, scope, expires, "
-                           "interval, family) VALUES (?,?,?,?,?,?,?)", row)
-            try:
-                await self._db.transaction(insert)
-            except sqlite3.IntegrityError:
-                continue
-            return device_code, user_code
-        raise RuntimeError("no free user code")
+        def insert(db: sqlite3.Connection) -> None:
+            db.execute("INSERT INTO devices (hash, user_code, client_id, scope, expires, "
+                       "interval, family) VALUES (?,?,?,?,?,?,?)", row)
+        try:
+            await self._db.transaction(insert)
+        except sqlite3.IntegrityError:
+            return False
+        return True
 
     async def device(self, user_code: str) -> DeviceRequest | None:
         """The pending request a person typed the code of; None when unknown or expired."""
