@@ -65,6 +65,8 @@ class Throttle:
 
     def check(self, *keys: str) -> None:
         """Raise TooManyRequests while any of `keys` is locked."""
+        if not self._entries:   # nobody failed lately: the per-request fast path, no lock taken
+            return
         now = self._clock()
         with self._lock:
             wait = max((e.locked_until - now for k in keys if (e := self._entries.get(k)) is not None),
@@ -98,6 +100,8 @@ class Throttle:
     def success(self, *keys: str, source: str = "") -> None:
         """Forget the failures the path `source` recorded against `keys` (call it with the account,
         not with a shared address). Failures of other paths and a lock in force stay."""
+        if not self._entries:
+            return
         now = self._clock()
         with self._lock:
             for key in keys:
@@ -144,6 +148,7 @@ def _trusted(address: str, nets: tuple[IPNetwork, ...]) -> bool:
     return any(ip in net for net in nets)
 
 
+@lru_cache(maxsize=4096)
 def address_key(address: str) -> str:
     """The throttle key of a client address. IPv6 clients count per /64: one host owns a whole
     /64 and could otherwise rotate through it to dodge the limit (CVE-2021-22915)."""
