@@ -16,8 +16,11 @@ from ocis_cli.commands import (
     backup,
     files,
     groups,
+    links,
     meta,
     runtime,
+    shares,
+    spaceadmin,
     spaces,
     transfer,
     trash,
@@ -51,8 +54,8 @@ def _root(
     ctx.obj = AppState(context_name=context)
 
 
-for _module in (runtime, account, spaces, files, transfer, meta, backup, uploads, trash, versions,
-                tui, users, groups, authapp):
+for _module in (runtime, account, spaces, spaceadmin, files, transfer, meta, backup, uploads, trash,
+                versions, shares, links, tui, users, groups, authapp):
     _module.register(app)
 
 

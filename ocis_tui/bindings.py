@@ -49,6 +49,11 @@ KEYS: tuple[Key, ...] = (
         mutating=True),
     Key("trash", "T", "trash", "Trash bin of this space: restore", "Change"),
     Key("cli", "at", "cli_log", "Show the `ocis` command for the last actions", "General"),
+    Key("share", "s", "share", "Share with a user or group (recipient, role)", "Share",
+        mutating=True),
+    Key("link", "L", "link", "Public link: create one, show and copy its URL", "Share",
+        mutating=True),
+    Key("received", "S", "received", "Shared with me: accept or decline shares", "Share"),
 )
 
 BINDING_IDS = frozenset(k.id for k in KEYS)

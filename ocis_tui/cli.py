@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 
 
 def remote(space: str | None, path: str) -> str:
@@ -11,8 +12,10 @@ def remote(space: str | None, path: str) -> str:
 
 
 def command(action: str, *, space: str | None = None, path: str = "/", target: str = "",
-            local: str = "", context: str = "", folder: bool = False) -> str:
-    """The CLI line for `action`; `space` is a space name (None for the personal space)."""
+            local: str = "", context: str = "", folder: bool = False,
+            options: Sequence[str] = ()) -> str:
+    """The CLI line for `action`; `space` is a space name (None for the personal space).
+    The sharing actions take their other arguments (recipient, `--role`, share id) in `options`."""
     where = remote(space, path)
     args: list[str]
     if action == "ls":
@@ -33,6 +36,14 @@ def command(action: str, *, space: str | None = None, path: str = "/", target: s
         args = ["trash", "ls"] + ([space] if space else [])
     elif action == "restore":
         args = ["trash", "restore", target] + ([space] if space else [])
+    elif action == "share-add":
+        args = ["share", "add", where, *options]
+    elif action == "link-create":
+        args = ["link", "create", where, *options]
+    elif action in ("share-rm", "share-accept", "share-decline", "share-hide", "share-ls",
+                    "link-ls", "link-rm"):
+        noun, verb = action.split("-")
+        args = [noun, verb, *options]
     else:
         raise ValueError(f"no CLI equivalent for {action!r}")
     prefix = ["ocis"] + (["--context", context] if context else [])

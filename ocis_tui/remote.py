@@ -14,8 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
+from urllib.parse import quote
 
-from ocis_cli.client import Client, Drive, IntegrityError, Resource, TrashEntry
+from ocis_cli.client import (
+    Client,
+    Drive,
+    IntegrityError,
+    NotFound,
+    Resource,
+    TrashEntry,
+)
+from ocis_cli.client.shares import Sharee, ShareInfo, link_permissions
 
 # progress(done_bytes): the absolute number of bytes transferred so far.
 Progress = Callable[[int], None]
@@ -49,6 +58,18 @@ class RemoteApi(Protocol):
     async def read_head(self, space_id: str, path: str, limit: int = PREVIEW_LIMIT) -> bytes: ...
     async def trash(self, space_id: str) -> list[TrashEntry]: ...
     async def restore(self, space_id: str, entry: TrashEntry) -> None: ...
+    # sharing (`ocis_tui.screens.sharing`)
+    async def sharees(self, term: str) -> list[Sharee]: ...
+    async def item_shares(self, res: Resource) -> list[ShareInfo]: ...
+    async def allowed_roles(self, res: Resource) -> list[str] | None: ...
+    async def share(self, res: Resource, sharee: Sharee, role: str) -> ShareInfo: ...
+    async def unshare(self, share_id: str) -> None: ...
+    async def received(self) -> list[ShareInfo]: ...
+    async def accept(self, share_id: str) -> None: ...
+    async def decline(self, share_id: str) -> None: ...
+    async def hide(self, share_id: str, *, hidden: bool) -> None: ...
+    async def create_link(self, res: Resource, link_type: str, *, password: str = "",
+                          expire: str = "") -> ShareInfo: ...
 
 
 class _Limited(io.RawIOBase):
@@ -76,9 +97,19 @@ class Remote:
     def __init__(self, client: Client, identity: Identity) -> None:
         self.client = client
         self.identity = identity
+        self.shares = client.shares
 
     async def drives(self) -> list[Drive]:
-        return await self.client.graph.my_drives()
+        """The spaces, plus the share jail and one mount point per accepted share: Graph v1beta1
+        lists those (oCIS sharing NG); a server without it answers v1.0's spaces only."""
+        try:
+            doc = await self.client.http.json("GET", "/graph/v1beta1/me/drives")
+        except NotFound:
+            return await self.client.graph.my_drives()
+        value = doc.get("value") if isinstance(doc, dict) else None
+        if not isinstance(value, list):
+            return await self.client.graph.my_drives()
+        return [Drive.from_graph(d) for d in value if isinstance(d, dict)]
 
     async def listing(self, space_id: str, path: str) -> list[Resource]:
         found = await self.client.webdav.propfind(space_id, path, depth=1)
@@ -172,6 +203,61 @@ class Remote:
 
     async def restore(self, space_id: str, entry: TrashEntry) -> None:
         await self.client.trash.restore(space_id, entry.key, "/" + entry.original_location.lstrip("/"))
+
+    # --- sharing ---------------------------------------------------------------------------------
+
+    async def sharees(self, term: str) -> list[Sharee]:
+        return await self.shares.sharees(term, limit=20)
+
+    async def item_shares(self, res: Resource) -> list[ShareInfo]:
+        """Everything shared of this item, user and group shares first, then links."""
+        found = await self.shares.list_mine(item_id=res.id)
+        return sorted(found, key=lambda s: (s.share_type, s.recipient))
+
+    async def allowed_roles(self, res: Resource) -> list[str] | None:
+        """The role ids the server allows granting on this item (Graph sharing NG
+        `GET /v1beta1/drives/{drive}/items/{item}/permissions`); None from a server without it."""
+        drive = res.id.split("!", 1)[0]
+        try:
+            doc = await self.client.http.json(
+                "GET", f"/graph/v1beta1/drives/{quote(drive, safe='')}/items/"
+                       f"{quote(res.id, safe='')}/permissions")
+        except NotFound:
+            return None
+        values = doc.get("@libre.graph.permissions.roles.allowedValues") \
+            if isinstance(doc, dict) else None
+        if not isinstance(values, list):
+            return None
+        return [str(v.get("id")) for v in values if isinstance(v, dict)]
+
+    async def share(self, res: Resource, sharee: Sharee, role: str) -> ShareInfo:
+        return await self.shares.create(res.id, sharee.name, group=sharee.kind == "group",
+                                        role=role)
+
+    async def unshare(self, share_id: str) -> None:
+        await self.shares.delete(share_id)
+
+    async def received(self) -> list[ShareInfo]:
+        """Shares with me in every state, hidden ones too; pending first."""
+        found = await self.shares.received(state="all", show_hidden=True)
+        order = {"pending": 0, "accepted": 1, "declined": 2}
+        return sorted(found, key=lambda s: (order.get(s.state, 3), s.path.lower()))
+
+    async def accept(self, share_id: str) -> None:
+        await self.shares.accept(share_id)
+
+    async def decline(self, share_id: str) -> None:
+        await self.shares.decline(share_id)
+
+    async def hide(self, share_id: str, *, hidden: bool) -> None:
+        await self.shares.set_hidden(share_id, hidden)
+
+    async def create_link(self, res: Resource, link_type: str, *, password: str = "",
+                          expire: str = "") -> ShareInfo:
+        """A public link of `link_type`; `expire` a `YYYY-MM-DD` date or ""."""
+        bits = link_permissions(link_type, is_folder=res.is_folder)
+        return await self.shares.create_link(res.id, permissions=bits, password=password or None,
+                                             expire=expire or None)
 
 
 def _sink(fd: int) -> BinaryIO:

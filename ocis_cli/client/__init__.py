@@ -27,11 +27,12 @@ from ocis_cli.client.errors import (
     ServerError,
     Unavailable,
 )
-from ocis_cli.client.graph import Graph
+from ocis_cli.client.graph import Graph, SpaceMember
 from ocis_cli.client.http import HttpClient
 from ocis_cli.client.models import Drive, Health, Resource, ServiceState
 from ocis_cli.client.ocs import Ocs
 from ocis_cli.client.runtime import RuntimeClient
+from ocis_cli.client.shares import Sharee, ShareInfo, Shares
 from ocis_cli.client.trash import Trash, TrashEntry, VersionEntry, Versions
 from ocis_cli.client.tus import Tus
 from ocis_cli.client.users import GroupInfo, UserInfo, Users
@@ -41,12 +42,13 @@ __all__ = [
     "AppTokenInfo", "AppTokens", "AuthError", "BadRequest", "BearerAuth", "Client", "ClientError",
     "Conflict", "Drive", "GroupInfo", "Health", "IntegrityError", "Locked", "NetworkError",
     "NotFound", "PermissionDenied", "QuotaExceeded", "Resource", "RuntimeClient", "ServerError",
-    "ServiceState", "TrashEntry", "Unavailable", "UserInfo", "Users", "VersionEntry",
+    "ServiceState", "ShareInfo", "Sharee", "Shares", "SpaceMember", "TrashEntry", "Unavailable", "UserInfo", "Users", "VersionEntry",
 ]
 
 
 class Client:
-    """A signed-in connection to one server: `.graph`, `.webdav`, `.ocs` share one HTTP session."""
+    """A signed-in connection to one server: `.graph`, `.webdav`, `.ocs`, `.shares` ... share one
+    HTTP session."""
 
     def __init__(self, url: str, *, user: str | None = None, password: str | None = None,
                  bearer: BearerAuth | None = None, insecure: bool = False,
@@ -61,6 +63,7 @@ class Client:
         self.versions = Versions(self.http)
         self.users = Users(self.http)
         self.app_tokens = AppTokens(self.http)
+        self.shares = Shares(self.http)
 
     async def __aenter__(self) -> Self:
         await self.http.__aenter__()

@@ -1,4 +1,5 @@
-"""`ocis spaces ls|create`: the drives (storage spaces) of the signed-in user, through Graph."""
+"""`ocis spaces ls|create`: the drives (storage spaces) of the signed-in user, through Graph
+(members, quota, rename, disable, restore, purge: `spaceadmin.py`)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from ocis_cli.output import (
 )
 from ocis_cli.runner import open_client, run
 
-spaces_app = typer.Typer(help="List and create storage spaces.", no_args_is_help=True)
+spaces_app = typer.Typer(help="List, create and administer storage spaces and their members.",
+                         no_args_is_help=True)
 
 
 def quota_text(used: int | None, total: int | None) -> str:
@@ -57,6 +59,9 @@ def spaces_create(
     quota: Annotated[str | None, typer.Option(
         "--quota", help="Quota, e.g. 500MB, 50GB, 1.5GiB (default: server default).")] = None,
     description: Annotated[str | None, typer.Option("--description", help="Description.")] = None,
+    managers: Annotated[list[str] | None, typer.Option(
+        "--manager", help="Also make this user (name, e-mail or group:NAME) a manager; "
+        "repeatable.")] = None,
     output: Annotated[Format, typer.Option("--output", "-o", help="table or json")] = Format.table,
 ) -> None:
     """Create a project space (you become its manager)."""
@@ -70,6 +75,13 @@ def spaces_create(
     async def body() -> None:
         async with open_client(ctx) as client:
             drive = await client.graph.create_drive(name, quota=quota_bytes, description=description)
+            for manager in managers or ():
+                who, group = await client.shares.find_recipient(manager)
+                principal = await client.graph.principal_id(who, group=group)
+                await client.graph.add_drive_member(drive.id, principal, role="manager",
+                                                    group=group)
+            if managers:
+                drive = await client.graph.drive(drive.id)
         if output is Format.json:
             print_json(drive.raw)
         else:
@@ -83,5 +95,6 @@ def register(app: typer.Typer) -> None:
         "Examples:\n\n  ocis spaces ls\n  ocis spaces ls -o json"))(spaces_ls)
     spaces_app.command("create", epilog=(
         "Examples:\n\n  ocis spaces create Physics --quota 50GB --description 'Lab data'\n"
+        "  ocis spaces create Physics --manager marie --manager group:physics\n"
         "  ocis spaces create Physics -o json"))(spaces_create)
     app.add_typer(spaces_app, name="spaces", rich_help_panel="Spaces and files")

@@ -120,6 +120,8 @@ class Config:
     idp_device_poll_interval: int
     idp_trusted_clients: list[str]
     sharing_auto_accept: bool
+    public_share_must_have_password: bool
+    public_writeable_share_must_have_password: bool
     runtime_host: str
     runtime_port: int
     run_services: list[str]

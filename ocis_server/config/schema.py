@@ -258,6 +258,13 @@ FIELDS: tuple[Field, ...] = (
           ("FRONTEND_AUTO_ACCEPT_SHARES",),
           "received user and group shares start accepted (mounted in the share jail); "
           "false: they wait as pending until the recipient accepts them"),
+    Field("public_share_must_have_password", "sharing.public_share_must_have_password", "bool",
+          False, ("OCIS_SHARING_PUBLIC_SHARE_MUST_HAVE_PASSWORD",),
+          "every public link needs a password"),
+    Field("public_writeable_share_must_have_password",
+          "sharing.public_writeable_share_must_have_password", "bool", False,
+          ("OCIS_SHARING_PUBLIC_WRITEABLE_SHARE_MUST_HAVE_PASSWORD",),
+          "public links that can upload or edit need a password"),
     # --- runtime -----------------------------------------------------------------------------
     Field("runtime_host", "runtime.host", "str", "127.0.0.1", ("OCIS_RUNTIME_HOST",),
           "host of the runtime control API (ocis list / health)"),

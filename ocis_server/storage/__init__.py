@@ -1,6 +1,7 @@
 """Storage providers: spaces, the node tree, blobs, dead properties, locks (DESIGN.md §4)."""
 
 from .api import (
+    Link,
     LockRecord,
     Node,
     ReceivedShare,
@@ -13,5 +14,5 @@ from .api import (
     Version,
 )
 
-__all__ = ["LockRecord", "Node", "ReceivedShare", "Share", "Space", "Storage", "TrashItem",
+__all__ = ["Link", "LockRecord", "Node", "ReceivedShare", "Share", "Space", "Storage", "TrashItem",
            "UploadResult", "UploadSession", "Version"]

@@ -166,6 +166,35 @@ class ReceivedShare:
     mount_point: str           # the name of the mount in the share jail (unique per recipient)
 
 
+# --- public links (LINKS; storage/links.py) ------------------------------------------------------
+
+# view: read; upload: read + create; edit: read/write/create/delete (a file: read + update);
+# file-drop: create only (no listing, names made unique); internal: no access of its own.
+LINK_TYPES = ("view", "upload", "edit", "file-drop", "internal")
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A public link of one node. Links of a trashed node are invisible until restore."""
+
+    id: str                    # `<storageid>:<spaceid>:<uuid>`, like share ids (not the token)
+    token: str                 # the URL credential: /s/<token>, /dav/public-files/<token>
+    node_id: str
+    space_id: str              # space uuid of the linked node
+    link_type: str             # one of LINK_TYPES
+    permissions: int           # OCS bits the link grants
+    password_hash: str | None  # identity/passwords.py hash; None = no password
+    expiration: float | None   # unix seconds; None = never
+    name: str
+    quicklink: bool
+    creator_id: str
+    ctime: float
+    mtime: float
+
+    def expired(self, now: float | None = None) -> bool:
+        return self.expiration is not None and self.expiration <= (now or time.time())
+
+
 class Storage(Protocol):
     storage_id: str
 
@@ -179,8 +208,14 @@ class Storage(Protocol):
                            description: str | None = None, quota_total: int | None = None,
                            alias: str | None = None, disabled: bool | None = None) -> Space: ...
     async def delete_space(self, space_id: str) -> None: ...               # purge: nodes + blobs
-    async def set_member(self, space_id: str, principal_id: str, role: str | None) -> None: ...
+    async def set_member(self, space_id: str, principal_id: str, role: str | None, *,
+                         keep_manager: bool = False, expires: float | None = None) -> None: ...
+        # keep_manager: BadRequest instead of removing or demoting the space's last manager;
+        # expires: unix seconds the membership ends (None = never; each call sets it anew)
     async def members(self, space_id: str) -> dict[str, str]: ...         # principal id -> role
+        # (memberships past their expiry are left out)
+    async def member_expirations(self, space_id: str) -> dict[str, float]: ...
+        # principal id -> expiry of the live members that have one
 
     # --- tree -------------------------------------------------------------------------------
     async def lookup(self, space_id: str, path: Parts) -> Node: ...        # NotFound
@@ -297,6 +332,24 @@ class Storage(Protocol):
     async def set_received(self, share_id: str, user_id: str, *, state: str | None = None,
                            hidden: bool | None = None,
                            mount_point: str | None = None) -> None: ...    # NotFound
+
+    # --- public links (storage/links.py); links of trashed nodes are left out everywhere ------
+    async def create_link(self, *, node_id: str, link_type: str, permissions: int,
+                          creator_id: str, password_hash: str | None = None,
+                          expiration: float | None = None, name: str = "",
+                          quicklink: bool = False) -> Link: ...     # NotFound (node); BadRequest
+        # the storage draws the token (secrets.token_urlsafe, 16 characters)
+    async def get_link(self, link_id: str) -> Link: ...                   # NotFound
+    async def link_by_token(self, token: str) -> Link: ...                # NotFound
+    async def list_links(self, *, node_ids: Sequence[str] | None = None,
+                         creator_id: str | None = None,
+                         space_id: str | None = None) -> list[Link]: ...
+    async def update_link(self, link_id: str, *, link_type: str | None = None,
+                          permissions: int | None = None, password_hash: str | None = None,
+                          clear_password: bool = False, expiration: float | None = None,
+                          clear_expiration: bool = False, name: str | None = None,
+                          quicklink: bool | None = None) -> Link: ...   # NotFound
+    async def delete_link(self, link_id: str) -> None: ...                # NotFound
 
     # --- health ---------------------------------------------------------------------------
     async def check(self) -> None: ...                # raises if the database or data dir is unusable

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Sequence
 
 from ocis_server.domain.errors import (
     AlreadyExists,
+    BadRequest,
     Conflict,
     NotFound,
     PermissionDenied,
@@ -135,7 +137,7 @@ def remove_subtree(tx: Tx, blobs: BlobStore, node: Node, path: Sequence[str]) ->
     conn.execute("DELETE FROM received WHERE share_id IN (SELECT id FROM shares WHERE node_id"
                  " IN (SELECT id FROM temp.doomed))")     # shares go with their node (shares.py)
     for table, column in (("props", "node_id"), ("versions", "node_id"), ("shares", "node_id"),
-                          ("nodes", "id")):
+                          ("links", "node_id"), ("nodes", "id")):
         conn.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT id FROM temp.doomed)")
     remove_locks_below(conn, node.space_id, path)
     if blob_ids:
@@ -306,11 +308,26 @@ def delete_space(tx: Tx, storage_id: str, blobs: BlobStore, space_id: str) -> No
     trash.empty(tx, blobs, space_id)
     remove_subtree(tx, blobs, root, ())
     tx.conn.execute("DELETE FROM members WHERE space_id = ?", (space_id,))
+    tx.conn.execute("DELETE FROM member_expiry WHERE space_id = ?", (space_id,))
     tx.conn.execute("DELETE FROM spaces WHERE id = ?", (space_id,))
 
 
-def set_member(tx: Tx, space_id: str, principal_id: str, role: str | None) -> None:
+def set_member(tx: Tx, space_id: str, principal_id: str, role: str | None,
+               keep_manager: bool = False, expires: float | None = None) -> None:
     get_space(tx.conn, space_id)
+    if keep_manager and role != "manager":
+        # Checked inside the write transaction: two managers demoting each other at once
+        # cannot both succeed. Managers whose membership expired do not count.
+        rows = tx.conn.execute(
+            "SELECT m.principal_id FROM members m LEFT JOIN member_expiry e ON"
+            " e.space_id = m.space_id AND e.principal_id = m.principal_id"
+            " WHERE m.space_id = ? AND m.role = 'manager' AND (e.expires IS NULL OR e.expires > ?)",
+            (space_id, time.time())).fetchall()
+        managers = {str(r[0]) for r in rows}
+        if managers == {principal_id}:
+            raise BadRequest("the last manager of a space cannot be removed or demoted")
+    tx.conn.execute("DELETE FROM member_expiry WHERE space_id = ? AND principal_id = ?",
+                    (space_id, principal_id))
     if role is None:
         tx.conn.execute("DELETE FROM members WHERE space_id = ? AND principal_id = ?",
                         (space_id, principal_id))
@@ -318,6 +335,9 @@ def set_member(tx: Tx, space_id: str, principal_id: str, role: str | None) -> No
     tx.conn.execute("INSERT INTO members(space_id, principal_id, role) VALUES (?,?,?) ON CONFLICT"
                     " (space_id, principal_id) DO UPDATE SET role = excluded.role",
                     (space_id, principal_id, role))
+    if expires is not None:
+        tx.conn.execute("INSERT INTO member_expiry(space_id, principal_id, expires) VALUES (?,?,?)",
+                        (space_id, principal_id, expires))
 
 
 # --- locks -----------------------------------------------------------------------------------

@@ -21,6 +21,9 @@ CREATE TABLE IF NOT EXISTS members(
     space_id TEXT NOT NULL, principal_id TEXT NOT NULL, role TEXT NOT NULL,
     PRIMARY KEY(space_id, principal_id));
 CREATE INDEX IF NOT EXISTS members_principal ON members(principal_id);
+CREATE TABLE IF NOT EXISTS member_expiry(
+    space_id TEXT NOT NULL, principal_id TEXT NOT NULL, expires REAL NOT NULL,
+    PRIMARY KEY(space_id, principal_id));
 CREATE TABLE IF NOT EXISTS nodes(
     id TEXT PRIMARY KEY, space_id TEXT NOT NULL, parent_id TEXT, name TEXT NOT NULL,
     is_dir INTEGER NOT NULL, size INTEGER NOT NULL DEFAULT 0, tree_size INTEGER NOT NULL DEFAULT 0,
@@ -74,6 +77,15 @@ CREATE INDEX IF NOT EXISTS shares_creator ON shares(creator_id);
 CREATE TABLE IF NOT EXISTS received(
     share_id TEXT NOT NULL, user_id TEXT NOT NULL, state TEXT, hidden INTEGER,
     mount_point TEXT, PRIMARY KEY(share_id, user_id)) WITHOUT ROWID;
+-- public links (links.py): one row per link of a node; the token is the credential in URLs,
+-- the password is stored as the identity store's hash (never in clear).
+CREATE TABLE IF NOT EXISTS links(
+    id TEXT PRIMARY KEY, token TEXT NOT NULL UNIQUE, node_id TEXT NOT NULL,
+    link_type TEXT NOT NULL, permissions INTEGER NOT NULL, password_hash TEXT,
+    expiration REAL, name TEXT NOT NULL DEFAULT '', quicklink INTEGER NOT NULL DEFAULT 0,
+    creator_id TEXT NOT NULL, ctime REAL NOT NULL, mtime REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS links_node ON links(node_id);
+CREATE INDEX IF NOT EXISTS links_creator ON links(creator_id);
 """
 
 # Every column a Node needs, in one indexed join (the space gives the owner).

@@ -24,6 +24,7 @@ from . import ops, trash, versions
 from .api import LockRecord, Node, Space, TrashItem, UploadResult, Version
 from .blobs import CHECKSUM_ALGORITHMS, BlobStore, Digest, TempBlob, receive
 from .chunked import ChunkedUploads
+from .links import LinkStore
 from .schema import (
     LOCK_COLS,
     NODE_COLS,
@@ -66,7 +67,7 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
     return conn
 
 
-class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore):
+class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore):
     """Implements `storage.api.Storage`. Create with `await SqliteStorage.open(root, storage_id)`."""
 
     def __init__(self, root: Path, storage_id: str) -> None:
@@ -224,16 +225,28 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore):
     async def delete_space(self, space_id: str) -> None:
         await self._lock_write(ops.delete_space, self.storage_id, self._blobs, space_id)
 
-    async def set_member(self, space_id: str, principal_id: str, role: str | None) -> None:
-        await self._write(ops.set_member, space_id, principal_id, role)
+    async def set_member(self, space_id: str, principal_id: str, role: str | None, *,
+                         keep_manager: bool = False, expires: float | None = None) -> None:
+        await self._write(ops.set_member, space_id, principal_id, role, keep_manager, expires)
+
+    async def _member_rows(self, space_id: str) -> list[tuple[str, str, float | None]]:
+        def query(conn: sqlite3.Connection) -> list[tuple[str, str, float | None]]:
+            ops.get_space(conn, space_id)
+            rows = conn.execute(
+                "SELECT m.principal_id, m.role, e.expires FROM members m LEFT JOIN member_expiry e"
+                " ON e.space_id = m.space_id AND e.principal_id = m.principal_id"
+                " WHERE m.space_id = ?", (space_id,)).fetchall()
+            return [(str(p), str(r), None if e is None else float(e)) for p, r, e in rows]
+        return list(await self._cached(("members", space_id), query))
 
     async def members(self, space_id: str) -> dict[str, str]:
-        def query(conn: sqlite3.Connection) -> dict[str, str]:
-            ops.get_space(conn, space_id)
-            rows = conn.execute("SELECT principal_id, role FROM members WHERE space_id = ?",
-                                (space_id,)).fetchall()
-            return {str(p): str(r) for p, r in rows}
-        return dict(await self._cached(("members", space_id), query))
+        # Expiry is applied after the cache: a cached listing never outlives a membership.
+        now = time.time()
+        return {p: r for p, r, e in await self._member_rows(space_id) if e is None or e > now}
+
+    async def member_expirations(self, space_id: str) -> dict[str, float]:
+        now = time.time()
+        return {p: e for p, _, e in await self._member_rows(space_id) if e is not None and e > now}
 
     # --- tree -------------------------------------------------------------------------------
 

@@ -50,7 +50,10 @@ def help_text(remap: dict[str, str], *, readonly: bool) -> str:
         lines.append(f"  {display(effective_keys(key, remap)):<18} {key.description}{note}"
                      f"  [{key.id}]")
     lines.append("\nIn the spaces list, Enter opens a space; Personal, Projects and Shared with me"
-                 " are grouped.\nTyping in a prompt never triggers a key above. Remap a key by its"
+                 " are grouped;\nan accepted share is a space under Shared with me, and its"
+                 " \"N pending\" entry opens what\nwaits for an answer (as S does). In the share"
+                 " dialog, type part of a name: matches\nappear below, → completes inline."
+                 "\nTyping in a prompt never triggers a key above. Remap a key by its"
                  " [id] in the [tui.keys]\ntable of the contexts file (`ocis tui --help`).")
     return "\n".join(lines)
 

@@ -23,6 +23,7 @@ from ocis_tui.commands import BrowserCommands
 from ocis_tui.messages import Connected, ConnectFailed, RemoteChanged, TransferFinished
 from ocis_tui.remote import RemoteApi
 from ocis_tui.screens.actions import FileActions
+from ocis_tui.screens.sharing import SharingActions
 from ocis_tui.settings import TuiSettings
 from ocis_tui.transfers import Transfers, human_size
 from ocis_tui.widgets.files import FileTable
@@ -36,7 +37,7 @@ def quota_text(drive: Drive) -> str:
     return f"{human_size(drive.quota_used or 0)} / {limit}"
 
 
-class BrowserScreen(FileActions, Screen[None]):
+class BrowserScreen(FileActions, SharingActions, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         *textual_bindings(), Binding("escape", "clear_filter", show=False)]
     COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {BrowserCommands}
@@ -119,6 +120,7 @@ class BrowserScreen(FileActions, Screen[None]):
             return
         spaces = self.query_one(SpacesList)
         spaces.show(drives, self.drive.id if self.drive else None)
+        self.load_pending()
         current = next((d for d in drives if self.drive and d.id == self.drive.id), None)
         if current is None:
             self.open_drive(spaces.selected_drive, focus=False)
@@ -235,6 +237,9 @@ class BrowserScreen(FileActions, Screen[None]):
 
     def action_open(self) -> None:
         if isinstance(self.focused, SpacesList):
+            if self.focused.on_pending:
+                self.action_received()
+                return
             self.open_drive(self.focused.selected_drive, path="/")
             return
         res = self.table.current
@@ -263,6 +268,9 @@ class BrowserScreen(FileActions, Screen[None]):
 
     @on(OptionList.OptionSelected, "#spaces")
     def space_selected(self, event: OptionList.OptionSelected) -> None:
+        if self.query_one(SpacesList).on_pending:
+            self.action_received()
+            return
         self.open_drive(self.query_one(SpacesList).selected_drive, path="/")
 
     @on(FileTable.RowSelected, "#table")

@@ -1,4 +1,5 @@
-"""The spaces the user can reach, grouped: Personal, Projects, Shared with me, Remote."""
+"""The spaces the user can reach, grouped: Personal, Projects, Shared with me (with the number of
+shares waiting for an answer), Remote."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Projects", ("project",)),
     ("Shared with me", ("virtual", "mountpoint")),
 )
+PENDING = "pending:"          # the option id of the "N pending" entry (not a drive)
 
 
 def group_of(drive: Drive) -> str:
@@ -34,6 +36,7 @@ class SpacesList(OptionList):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.drives: dict[str, Drive] = {}
+        self.pending = 0
         self.border_title = "Spaces"
 
     def show(self, drives: list[Drive], current: str | None = None) -> None:
@@ -43,17 +46,35 @@ class SpacesList(OptionList):
         for title in order:
             members = sorted((d for d in drives if group_of(d) == title),
                              key=lambda d: d.name.lower())
-            if not members:
+            extra = self.pending if title == "Shared with me" else 0
+            if not members and not extra:
                 continue
             self.add_option(Option(Text(title, style="bold underline"), disabled=True))
             for drive in members:
                 self.add_option(Option(" " + drive.name, id=drive.id))
-        if current is not None and current in self.drives:
+            if extra:
+                self.add_option(Option(Text(f" {extra} pending: accept?", style="italic"),
+                                       id=PENDING))
+        if current is not None and (current in self.drives or current == PENDING and self.pending):
             self.highlighted = self.get_option_index(current)
         else:
             first = next((i for i in range(self.option_count)
                           if not self.get_option_at_index(i).disabled), None)
             self.highlighted = first
+
+    def set_pending(self, count: int) -> None:
+        """Show (or drop) the "N pending" entry; the cursor stays where it was."""
+        if count == self.pending:
+            return
+        self.pending = count
+        option = (self.get_option_at_index(self.highlighted)
+                  if self.highlighted is not None else None)
+        self.show(list(self.drives.values()), option.id if option is not None else None)
+
+    @property
+    def on_pending(self) -> bool:
+        return (self.highlighted is not None
+                and self.get_option_at_index(self.highlighted).id == PENDING)
 
     @property
     def selected_drive(self) -> Drive | None:

@@ -83,6 +83,9 @@ class FakeRemote:
     async def restore(self, space_id: str, entry: TrashEntry) -> None:
         return None
 
+    async def received(self) -> list[Any]:
+        return []                # no pending shares: the spaces list looks as it always did
+
 
 def fake_opener() -> Callable[[], AbstractAsyncContextManager[RemoteApi]]:
     @asynccontextmanager

@@ -1,5 +1,5 @@
 """The issue's "done means", as keys a newcomer reads off the help overlay: find a file in a project
-space, download it, change it, upload it as a new version. (Sharing waits for issue 5's APIs.)"""
+space, download it, change it, upload it as a new version, share it with a colleague."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 from ocis_cli.client import Client
 from ocis_cli.client.webdav import sha1_of_file
+from ocis_tui.dialogs.share import ShareDialog
 from ocis_tui.dialogs.text import HelpDialog
 from ocis_tui.transfers import State
 
@@ -32,7 +33,7 @@ async def test_find_download_and_upload_a_new_version(tui_app: Any, server: Any,
             assert isinstance(app.screen, HelpDialog)
             help_body = app.screen.body
             for needed in ("Open the space or folder", "Filter as you type", "Download",
-                           "Upload a local file here"):
+                           "Upload a local file here", "Share with a user or group"):
                 assert needed in help_body
             await pilot.press("escape")
             await wait_for(pilot, lambda: app.screen is browser, what="the help to close")
@@ -65,5 +66,17 @@ async def test_find_download_and_upload_a_new_version(tui_app: Any, server: Any,
                            what="the new size in the listing")
             assert browser.cli_log[-1] == (f"ocis --context test put {local} "
                                            "Physics:/runs/2026/data.csv")
+
+            await pilot.press("s")                      # share it with a colleague: Einstein
+            await wait_for(pilot, lambda: isinstance(app.screen, ShareDialog), what="sharing")
+            await pilot.press(*"einst", "enter")
+            await wait_for(pilot, lambda: app.screen.chosen is not None, what="the colleague")
+            await pilot.press("enter")                  # the first role: viewer
+            await wait_for(pilot, lambda: "share add" in browser.cli_log[-1], what="the share")
+            assert browser.cli_log[-1] == ("ocis --context test share add "
+                                           "Physics:/runs/2026/data.csv einstein --role viewer")
         current = await admin.webdav.stat(physics.id, "/runs/2026/data.csv")
         assert len(await admin.versions.list(current.id)) == 1   # the old content is a version
+    async with Client(server.url, user="einstein", password="relativity") as einstein:
+        received = await einstein.shares.received()
+        assert [(s.path, s.role) for s in received] == [("/Shares/data.csv", "viewer")]

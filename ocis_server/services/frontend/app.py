@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ocis_server.auth.publiclink import LinkPasswords
 from ocis_server.domain.errors import NotFound
 from ocis_server.services.context import ServiceContext
 
 from .capabilities import get_capabilities, get_config
 from .config import CONFIG_KEY, CONTEXT_KEY, FrontendConfig
 from .errors import error_middleware
+from .publicshares import LINKS_KEY, tokeninfo
 from .sharing import (
     accept_share,
     create_share,
@@ -41,6 +43,7 @@ def create_app(ctx: ServiceContext, mount: str = "/ocs") -> web.Application:
     app = web.Application(middlewares=[error_middleware])
     app[CONTEXT_KEY] = ctx
     app[CONFIG_KEY] = FrontendConfig.from_context(ctx)
+    app[LINKS_KEY] = LinkPasswords(ctx.throttle)
     app.router.add_get(_V + "/cloud/capabilities", get_capabilities)
     app.router.add_get(_V + "/config", get_config)
     app.router.add_get(_V + "/cloud/user", get_current_user)
@@ -56,5 +59,6 @@ def create_app(ctx: ServiceContext, mount: str = "/ocs") -> web.Application:
     app.router.add_put(_SHARING + "/shares/{id}", update_share)
     app.router.add_delete(_SHARING + "/shares/{id}", delete_share)
     app.router.add_get(_SHARING + "/sharees", sharees)
+    app.router.add_get(_SHARING + "/tokeninfo/{kind:protected|unprotected}/{token}", tokeninfo)
     app.router.add_route("*", "/{tail:.*}", _not_found)
     return app

@@ -57,7 +57,7 @@ def version() -> dict[str, Any]:
 
 
 def _files_sharing(cfg: FrontendConfig) -> dict[str, Any]:
-    # User and group shares are served (sharing.py); public links and federation are not yet.
+    # User and group shares and public links are served (sharing.py); federation is not yet.
     return {
         "api_enabled": True,
         "group_sharing": True,
@@ -70,18 +70,24 @@ def _files_sharing(cfg: FrontendConfig) -> dict[str, Any]:
         "default_permissions": 22,
         "user_enumeration": {"enabled": True, "group_members_only": True},
         "federation": {"outgoing": False, "incoming": False},
-        "public": {
-            "enabled": False, "send_mail": False, "social_share": False, "upload": False,
-            "multiple": False, "supports_upload_only": False,
-            "password": {"enforced": False, "enforced_for": {
-                "read_only": False, "read_write": False, "read_write_delete": False,
-                "upload_only": False}},
-            "expire_date": {"enabled": False}, "can_edit": False, "alias": False,
-            "default_permissions": 1,
-        },
+        "public": _public_links(cfg),
         "user": {"send_mail": False, "profile_picture": False, "settings": [],
                  "expire_date": {"enabled": False}},
         "resharing": False,
+    }
+
+
+def _public_links(cfg: FrontendConfig) -> dict[str, Any]:
+    """files_sharing.public: links are served (frontend/publicshares.py, ocdav/publicfiles.py)."""
+    every, writeable = cfg.public_password_enforced, cfg.public_writeable_password_enforced
+    return {
+        "enabled": True, "send_mail": False, "social_share": False, "upload": True,
+        "multiple": True, "supports_upload_only": True,
+        "password": {"enforced": every, "enforced_for": {
+            "read_only": every, "read_write": every or writeable,
+            "read_write_delete": every or writeable, "upload_only": every or writeable}},
+        "expire_date": {"enabled": False}, "can_edit": True, "alias": True,
+        "default_permissions": 1,
     }
 
 

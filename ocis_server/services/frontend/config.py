@@ -23,6 +23,8 @@ class FrontendConfig:
     # server edit that kept the mtime second).
     preferred_checksum: str = "SHA1"
     auto_accept_shares: bool = True     # files_sharing.auto_accept_share (FRONTEND_AUTO_ACCEPT_SHARES)
+    public_password_enforced: bool = False             # OCIS_SHARING_PUBLIC_SHARE_MUST_HAVE_PASSWORD
+    public_writeable_password_enforced: bool = False   # ..._WRITEABLE_SHARE_MUST_HAVE_PASSWORD
 
     @property
     def hostname(self) -> str:
@@ -41,7 +43,10 @@ class FrontendConfig:
     @classmethod
     def from_context(cls, ctx: ServiceContext) -> FrontendConfig:
         return cls(public_url=ctx.public_url,
-                   auto_accept_shares=ctx.config.sharing_auto_accept)
+                   auto_accept_shares=ctx.config.sharing_auto_accept,
+                   public_password_enforced=ctx.config.public_share_must_have_password,
+                   public_writeable_password_enforced=(
+                       ctx.config.public_writeable_share_must_have_password))
 
 
 CONFIG_KEY = web.AppKey("frontend_config", FrontendConfig)

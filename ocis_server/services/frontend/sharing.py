@@ -25,8 +25,10 @@ from ocis_server.storage import Node, ReceivedShare, Share
 
 from . import ocs
 from .config import CONTEXT_KEY
+from .publicshares import create_link, link_record, managed_link, own_links, update_link
 from .sharerecord import (
     GROUP,
+    PUBLIC_LINK,
     SHARE_PREFIX,
     SPACE_GROUP,
     SPACE_USER,
@@ -112,9 +114,11 @@ async def create_share(request: web.Request) -> web.Response:
     share_type = int_param(values, "shareType")
     if share_type in (SPACE_USER, SPACE_GROUP):
         return ocs.respond(request, await create_space_share(ctx, user, values, share_type))
-    if share_type not in (USER, GROUP):
+    if share_type not in (USER, GROUP, PUBLIC_LINK):
         raise BadRequest("unknown share type")
     node = await resolve_node(ctx, user, values)
+    if share_type == PUBLIC_LINK:
+        return ocs.respond(request, await create_link(ctx, user, node, values))
     if node.parent_id is None:
         raise BadRequest("Can not share space root")
     kind = _kind(node)
@@ -189,7 +193,21 @@ async def list_shares(request: web.Request) -> web.Response:
             continue
         node = await ctx.storage.get_node(share.node_id)
         out.append(await share_record(ctx.storage, ctx.users, share, node))
+    if types is None or PUBLIC_LINK in types:
+        out += await own_links(ctx, user, await _link_node_ids(ctx, user, values))
     return ocs.respond(request, out)
+
+
+async def _link_node_ids(ctx: ServiceContext, user: User,
+                         values: dict[str, str]) -> list[str] | None:
+    """The nodes whose links a listing names (`path`/`space`, `subfiles`); None: all own."""
+    if not (values.get("path") or values.get("space") or values.get("space_ref")):
+        return None
+    node = await resolve_node(ctx, user, values)
+    await authz.node_access(ctx.storage, ctx.users, user, node)
+    if bool_param(values, "subfiles"):
+        return [child.id for child in await ctx.storage.children(node)]
+    return [node.id]
 
 
 # --- received shares ----------------------------------------------------------------------------
@@ -284,6 +302,10 @@ async def _visible(ctx: ServiceContext, user: User, share_id: str) -> tuple[Shar
 
 async def get_share(request: web.Request) -> web.Response:
     ctx, user = _ctx(request), principal(request)
+    link = await managed_link(ctx, user, request.match_info["id"])
+    if link is not None:
+        node = await ctx.storage.get_node(link.node_id)
+        return ocs.respond(request, [await link_record(ctx, link, node)])
     share, manages = await _visible(ctx, user, request.match_info["id"])
     if not manages:
         return await _received_response(request, ctx, user, share.id)
@@ -293,6 +315,9 @@ async def get_share(request: web.Request) -> web.Response:
 
 async def update_share(request: web.Request) -> web.Response:
     ctx, user, values = _ctx(request), principal(request), await params(request)
+    link = await managed_link(ctx, user, request.match_info["id"])
+    if link is not None:
+        return ocs.respond(request, await update_link(ctx, user, link, values))
     share, manages = await _visible(ctx, user, request.match_info["id"])
     if not manages:
         raise PermissionDenied("only the sharer may change a share")
@@ -317,6 +342,10 @@ async def delete_share(request: web.Request) -> web.Response:
     """The sharer removes the share; a recipient's DELETE declines it (reva RemoveShare)."""
     ctx, user = _ctx(request), principal(request)
     if await delete_space_share(ctx, user, request.match_info["id"]):
+        return ocs.respond(request, None)
+    link = await managed_link(ctx, user, request.match_info["id"])
+    if link is not None:
+        await ctx.storage.delete_link(link.id)
         return ocs.respond(request, None)
     share, manages = await _visible(ctx, user, request.match_info["id"])
     if manages:

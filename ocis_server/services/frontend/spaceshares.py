@@ -62,7 +62,7 @@ async def create_space_share(ctx: ServiceContext, user: User, values: dict[str, 
             principal_id, display, info = member.id, member.display_name, member.email
     except NotFound:
         raise NotFound("group not found" if share_type == SPACE_GROUP else "user not found") from None
-    await ctx.storage.set_member(space.id, principal_id, member_role)
+    await ctx.storage.set_member(space.id, principal_id, member_role, keep_manager=True)
     return {
         "id": f"{space.storage_id}:{space.id}:{principal_id}",
         "share_type": share_type, "uid_owner": user.username,
@@ -95,5 +95,5 @@ async def delete_space_share(ctx: ServiceContext, user: User, share_id: str) -> 
                 if r == authz.ROLE_MANAGER]
     if managers == [principal_id]:
         raise BadRequest("the last manager of a space cannot be removed")
-    await ctx.storage.set_member(space_id, principal_id, None)
+    await ctx.storage.set_member(space_id, principal_id, None, keep_manager=True)
     return True

@@ -10,12 +10,19 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from ocis_server.auth.authz import ROLE_MANAGER, Access, space_access
+from ocis_server.auth.authz import (
+    ROLE_MANAGER,
+    Access,
+    group_ids,
+    member_access,
+    space_access,
+)
 from ocis_server.domain.errors import (
     BadRequest,
     NotFound,
@@ -101,19 +108,38 @@ async def _display_name(request: web.Request, user_id: str) -> str | None:
 async def _permissions(request: web.Request, space: Space, *, beta: bool) -> list[dict[str, Any]]:
     """Members of a project space with their roles: v1.0 `grantedToIdentities` + role names,
     v1beta1 `grantedToV2` + unified role ids (ocis-api.md §3.6)."""
-    members = await request.app[CONTEXT_KEY].storage.members(space.id)
+    storage = request.app[CONTEXT_KEY].storage
+    members = await storage.members(space.id)
+    expiry = await storage.member_expirations(space.id)
     result: list[dict[str, Any]] = []
     for member_id, role in sorted(members.items()):
         identity: dict[str, Any] = {"id": member_id}
-        name = await _display_name(request, member_id)
+        kind, name = "user", await _display_name(request, member_id)
+        if name is None:
+            name = await _group_name(request, member_id)
+            kind = "group" if name is not None else "user"
         if name is not None:
             identity["displayName"] = name
+        perm: dict[str, Any]
         if beta:
-            result.append({"id": f"u:{member_id}", "grantedToV2": {"user": identity},
-                           "roles": [UNIFIED_ROLE_IDS.get(role, role)]})
+            perm = {"id": f"{kind[0]}:{member_id}", "grantedToV2": {kind: identity},
+                    "roles": [UNIFIED_ROLE_IDS.get(role, role)]}
         else:
-            result.append({"grantedToIdentities": [{"user": identity}], "roles": [role]})
+            perm = {"grantedToIdentities": [{kind: identity}], "roles": [role]}
+        if member_id in expiry:
+            perm["expirationDateTime"] = iso_time(expiry[member_id])
+        result.append(perm)
     return result
+
+
+async def _group_name(request: web.Request, group_id: str) -> str | None:
+    get_group = getattr(request.app[CONTEXT_KEY].users, "get_group", None)
+    if get_group is None:
+        return None
+    try:
+        return str((await get_group(group_id)).name)
+    except NotFound:
+        return None
 
 
 async def drive_json(request: web.Request, space: Space, *, free: int | None) -> dict[str, Any]:
@@ -149,7 +175,12 @@ async def drive_json(request: web.Request, space: Space, *, free: int | None) ->
     }
 
 
-async def drives_response(request: web.Request, spaces: list[Space]) -> web.Response:
+ExtraDrives = Callable[[list[tuple[str, str]]], Awaitable[list[dict[str, Any]]]]
+
+
+async def drives_response(request: web.Request, spaces: list[Space],
+                          extra: ExtraDrives | None = None) -> web.Response:
+    """`extra(clauses)` adds rendered drives that are not storage spaces (the share jail)."""
     clauses = odata.parse_filter(request.query.get("$filter"))
     order = odata.parse_orderby(request.query.get("$orderby"))
     spaces = [s for s in spaces if all(_matches(s, f, v) for f, v in clauses)]
@@ -160,7 +191,13 @@ async def drives_response(request: web.Request, spaces: list[Space]) -> web.Resp
     else:
         spaces.sort(key=lambda s: (s.mtime, s.id), reverse=order.descending)
     free = await disk_free(request)
-    return web.json_response({"value": [await drive_json(request, s, free=free) for s in spaces]})
+    value = [await drive_json(request, s, free=free) for s in spaces]
+    if extra is not None:
+        value += await extra(clauses)
+        if order is not None:
+            key = "name" if order.field == "name" else "lastModifiedDateTime"
+            value.sort(key=lambda d: (str(d[key]).lower(), d["id"]), reverse=order.descending)
+    return web.json_response({"value": value})
 
 
 def _matches(space: Space, field: str, value: str) -> bool:
@@ -198,12 +235,13 @@ def may_set_quota(user: User, space: Space) -> bool:
 
 async def resolve_drive(request: web.Request, user: User) -> tuple[Space, Access | None]:
     """The drive named in the URL and the caller's access; NotFound when it may not see it."""
-    storage = request.app[CONTEXT_KEY].storage
+    ctx = request.app[CONTEXT_KEY]
+    storage = ctx.storage
     rid = ResourceId.parse(request.match_info["drive_id"])
     if rid.node_id or rid.storage_id not in ("", storage.storage_id):
         raise NotFound("drive not found")
     try:
-        access = await space_access(storage, user, rid.space_id)
+        access = await member_access(storage, ctx.users, user, rid.space_id)
         return access.space, access
     except NotFound:
         if not manages_all_spaces(user):
@@ -299,22 +337,27 @@ def alias_for(name: str) -> str:
 
 # --- handlers --------------------------------------------------------------------------------
 
-async def _reachable(request: web.Request, user: User) -> list[Space]:
-    """Spaces the user holds a grant on (disabled ones only for their Managers)."""
-    storage = request.app[CONTEXT_KEY].storage
+async def reachable(request: web.Request, user: User) -> list[Space]:
+    """Spaces the user or one of their groups holds a grant on (disabled ones only for their
+    Managers)."""
+    ctx = request.app[CONTEXT_KEY]
+    storage = ctx.storage
+    candidates = {s.id: s for s in await storage.list_spaces(member_id=user.id)}
+    for gid in await group_ids(ctx.users, user):
+        candidates.update({s.id: s for s in await storage.list_spaces(member_id=gid)})
     result = []
-    for space in await storage.list_spaces(member_id=user.id):
+    for space in candidates.values():
         try:
-            result.append((await space_access(storage, user, space.id)).space)
+            result.append((await member_access(storage, ctx.users, user, space.id)).space)
         except NotFound:
             continue
     return result
 
 
-async def list_my_drives(request: web.Request) -> web.Response:
-    """`GET /me/drives`: the drives the caller is a member of."""
+async def list_my_drives(request: web.Request, extra: ExtraDrives | None = None) -> web.Response:
+    """`GET /me/drives`: the drives the caller is a member of (plus `extra`, see app.py)."""
     user = principal(request)
-    return await drives_response(request, await _reachable(request, user))
+    return await drives_response(request, await reachable(request, user), extra)
 
 
 async def get_my_drive(request: web.Request) -> web.Response:
@@ -331,7 +374,7 @@ async def list_drives(request: web.Request) -> web.Response:
     if manages_all_spaces(user):
         spaces = await request.app[CONTEXT_KEY].storage.list_spaces()
     else:
-        spaces = await _reachable(request, user)
+        spaces = await reachable(request, user)
     return await drives_response(request, spaces)
 
 

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from ocis_server.auth.publiclink import LinkPasswords
 from ocis_server.services.context import ServiceContext
 
 from .chunking import handle_uploads, is_uploads_path
@@ -16,6 +17,7 @@ from .errors import DavError, error_middleware
 from .locking import handle_lock, handle_unlock
 from .propfind import handle_propfind
 from .proppatch import handle_proppatch
+from .publicfiles import PASSWORDS_KEY, handle_public, is_public_path
 from .status import handle_status
 from .transfer import handle_get, handle_put
 from .trashbin import TRASH_ROOTS, handle_trash
@@ -64,6 +66,8 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         return await handle_meta(request)
     if is_uploads_path(raw):        # chunking NG transfers (chunking.py)
         return await handle_uploads(request)
+    if is_public_path(raw):         # public links: the token is the credential (publicfiles.py)
+        return await handle_public(request, METHODS)
     handler = METHODS.get(request.method)
     if handler is None:
         raise DavError(405, f"{request.method} is not supported",
@@ -76,6 +80,7 @@ def create_app(ctx: ServiceContext, mount: str) -> web.Application:
     app = web.Application(middlewares=[error_middleware])
     app[CONTEXT_KEY] = ctx
     app[CONFIG_KEY] = OcdavConfig.from_config(ctx.config)
+    app[PASSWORDS_KEY] = LinkPasswords(ctx.throttle)
     if mount == DATA_MOUNT:         # the TUS data gateway: the token in the URL is the credential
         add_data_routes(app)
     elif mount in STATUS_MOUNTS:

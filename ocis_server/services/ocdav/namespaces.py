@@ -312,7 +312,14 @@ async def request_target(request: web.Request) -> DavTarget:
     return cached
 
 
+# A Destination resolved ahead by a namespace of its own (public links, publicfiles.py).
+DESTINATION_KEY = web.RequestKey("ocdav_destination", DavTarget)
+
+
 async def destination_target(request: web.Request) -> DavTarget:
+    resolved = request.get(DESTINATION_KEY)
+    if resolved is not None:
+        return resolved
     ctx = request.app[CONTEXT_KEY]
     path = destination_path(request.headers.get("Destination"), request.host, ctx.public_url)
     return await resolve(ctx.storage, principal_of(request), path, ctx.users)

@@ -412,8 +412,11 @@ async def _load_share_types(storage: Storage, rc: RenderContext, nodes: list[Nod
     """`oc:share-types` of the listed nodes, for their owner or space manager (one query);
     never on a space root (ocis-api.md §3.4)."""
     types: dict[str, set[int]] = {}
-    for share in await storage.list_shares(node_ids=[n.id for n in nodes if n.parent_id]):
+    ids = [n.id for n in nodes if n.parent_id]
+    for share in await storage.list_shares(node_ids=ids):
         types.setdefault(share.node_id, set()).add(0 if share.grantee_type == "user" else 1)
+    for link in await storage.list_links(node_ids=ids):     # public links: share type 3
+        types.setdefault(link.node_id, set()).add(3)
     rc.share_types = {nid: "".join(f"<oc:share-type>{t}</oc:share-type>" for t in sorted(found))
                       for nid, found in types.items()}
 

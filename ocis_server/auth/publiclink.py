@@ -1,0 +1,132 @@
+"""Public links as a credential: link types and their OCS bits, opening a token, checking a link
+password (throttled per token) and the access a link grants. Every protocol serving links
+(/dav/public-files, /s landing pages, OCS tokeninfo) asks here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+from ocis_server.domain import roles
+from ocis_server.domain.errors import BadRequest, NotFound, Unauthenticated
+from ocis_server.identity.passwords import hash_password, verify_password
+from ocis_server.storage import Link, Node, Storage
+
+from .authz import ROLE_EDITOR, ROLE_VIEWER, Access
+from .basic import parse_basic
+from .throttle import Throttle
+
+if TYPE_CHECKING:
+    from ocis_server.config import Config
+
+# The OCS bits of each link type (oCIS linktype.go); an edit link on a file is read + update.
+TYPE_BITS = {"view": roles.READ, "upload": roles.READ | roles.CREATE,
+             "edit": roles.READ | roles.UPDATE | roles.CREATE | roles.DELETE,
+             "file-drop": roles.CREATE, "internal": 0}
+FILE_EDIT_BITS = roles.READ | roles.UPDATE
+THROTTLE_SOURCE = "link"
+PUBLIC_USER = "public"         # HTTP Basic user name carrying a link password
+_VERIFIED_MAX = 256
+
+
+def bits_for(link_type: str, *, is_dir: bool) -> int:
+    if link_type == "edit" and not is_dir:
+        return FILE_EDIT_BITS
+    return TYPE_BITS[link_type]
+
+
+def type_for_bits(bits: int, *, is_dir: bool) -> str:
+    """OCS `permissions` of a link (0/1/3/4/5/15; 31 reads as 1, oC10 compat) -> link type."""
+    if bits == roles.ALL:
+        bits = roles.READ
+    if not is_dir and bits in (3, 15):
+        return "edit"
+    for link_type, type_bits in TYPE_BITS.items():
+        if bits == type_bits and (is_dir or link_type in ("view", "internal")):
+            return link_type
+    raise BadRequest("invalid permissions for a public link")
+
+
+def require_password(config: Config, bits: int, has_password: bool) -> None:
+    """OCIS_SHARING_PUBLIC_SHARE_MUST_HAVE_PASSWORD / ..._WRITEABLE_SHARE_MUST_HAVE_PASSWORD:
+    BadRequest "missing required password" for a link that needs one (internal links never)."""
+    if has_password or bits == 0:
+        return
+    writes = roles.UPDATE | roles.CREATE | roles.DELETE
+    if config.public_share_must_have_password or (
+            bits & writes and config.public_writeable_share_must_have_password):
+        raise BadRequest("missing required password")
+
+
+async def hash_link_password(password: str) -> str:
+    return await asyncio.to_thread(hash_password, password)
+
+
+async def open_link(storage: Storage, token: str) -> tuple[Link, Node]:
+    """The live link of a token and its node; NotFound for unknown, expired or trashed."""
+    if not token or len(token) > 128:
+        raise NotFound("link not found")
+    link = await storage.link_by_token(token)
+    if link.expired():
+        raise NotFound("link not found")
+    node = await storage.get_node(link.node_id)
+    return link, node
+
+
+class LinkPasswords:
+    """Checks link passwords. Failures count per token (`link:<token>`) in the shared throttle;
+    right answers are remembered by (token, hash, sha256 of the password), so a changed password
+    takes effect on the next request while a sync client is not slowed by scrypt every time."""
+
+    def __init__(self, throttle: Throttle) -> None:
+        self.throttle = throttle
+        self._ok: OrderedDict[tuple[str, str, bytes], None] = OrderedDict()
+
+    async def check(self, link: Link, password: str | None) -> None:
+        if link.password_hash is None:
+            return
+        key = f"link:{link.token}"
+        self.throttle.check(key)      # TooManyRequests while locked, even for the right one
+        if password is None:
+            raise Unauthenticated("this link needs a password")
+        digest = hashlib.sha256(password.encode()).digest()
+        memo = (link.token, link.password_hash, digest)
+        if memo in self._ok:
+            self._ok.move_to_end(memo)
+            return
+        if not await asyncio.to_thread(verify_password, password, link.password_hash):
+            self.throttle.failure(key, source=THROTTLE_SOURCE)
+            raise Unauthenticated("wrong link password")
+        self.throttle.success(key, source=THROTTLE_SOURCE)
+        self._ok[memo] = None
+        while len(self._ok) > _VERIFIED_MAX:
+            self._ok.popitem(last=False)
+
+
+def basic_password(header: str | None) -> str | None:
+    """The password of `Authorization: Basic public:<pw>`; None for anything else."""
+    if not header or header.lstrip()[:6].lower() != "basic ":
+        return None
+    try:
+        name, password = parse_basic(header)
+    except Unauthenticated:
+        return None
+    return password if name == PUBLIC_USER else None
+
+
+def is_public_basic(header: str | None) -> bool:
+    return basic_password(header) is not None
+
+
+async def link_access(storage: Storage, link: Link) -> Access:
+    """What the link lets anyone holding it do; NotFound when the space is disabled."""
+    space = await storage.get_space(link.space_id)
+    if space.disabled:
+        raise NotFound("link not found")
+    writes = roles.UPDATE | roles.CREATE | roles.DELETE
+    role = ROLE_EDITOR if link.permissions & writes else ROLE_VIEWER
+    # Access reads bits 0 as "the role's bits": an internal link grants nothing at all.
+    return Access(space, role, link.permissions or roles.DENIED_BITS)

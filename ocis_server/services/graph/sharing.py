@@ -1,0 +1,293 @@
+"""Sharing NG on drive items: `invite`, `permissions` (list, PATCH, DELETE) for user and group shares
+of files and folders, and on a drive root for project space membership (sharing_members.py).
+Who may share and what is `auth.authz`; a role must apply to the item's kind (400 otherwise).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ocis_server.auth import authz
+from ocis_server.auth.authz import Access
+from ocis_server.domain import roles
+from ocis_server.domain.errors import (
+    AlreadyExists,
+    BadRequest,
+    NotFound,
+    PermissionDenied,
+)
+from ocis_server.domain.ids import ResourceId
+from ocis_server.identity import User
+from ocis_server.services.context import ServiceContext
+from ocis_server.storage import Node, Share
+
+from . import sharing_links as links
+from . import sharing_members as members
+from .config import CONTEXT_KEY
+from .drives import read_body
+from .me import principal
+from .sharing_render import (
+    ALL_ACTIONS,
+    allowed_role,
+    grantees_of,
+    kind,
+    parse_time,
+    role_definition,
+    share_permission,
+    weight_of,
+)
+
+
+def _ctx(request: web.Request) -> ServiceContext:
+    return request.app[CONTEXT_KEY]
+
+
+async def resolve_item(request: web.Request) -> Node:
+    """The node named by `{drive_id}` and `{item_id}` (or the drive's root for `/root/...`)."""
+    storage = _ctx(request).storage
+    try:
+        drive = ResourceId.parse(request.match_info["drive_id"])
+        item_raw = request.match_info.get("item_id")
+        if drive.node_id or drive.storage_id not in ("", storage.storage_id):
+            raise NotFound("drive not found")
+        if item_raw is None:
+            return await storage.lookup(drive.space_id, ())
+        item = ResourceId.parse(item_raw)
+        if item.space_id != drive.space_id or item.storage_id not in ("", storage.storage_id):
+            raise NotFound("item not found")
+        node = await storage.get_node(item.node_id or item.space_id)
+        if node.space_id != drive.space_id:
+            raise NotFound("item not found")
+        return node
+    except BadRequest:
+        raise NotFound("item not found") from None
+
+
+async def item_access(request: web.Request, user: User) -> tuple[Node, Access]:
+    ctx = _ctx(request)
+    node = await resolve_item(request)
+    try:
+        access = await authz.node_access(ctx.storage, ctx.users, user, node)
+    except NotFound:
+        raise NotFound("item not found") from None
+    return node, access
+
+
+def requested_role(body: dict[str, Any], item_kind: str) -> roles.Role:
+    """The one unified role of `roles`; it must be offered for the item's kind."""
+    wanted = body.get("roles")
+    if not isinstance(wanted, list) or len(wanted) != 1 or not isinstance(wanted[0], str):
+        raise BadRequest("exactly one role id is required in roles")
+    role = roles.by_id(wanted[0])
+    if role not in roles.available_for(item_kind):
+        raise BadRequest("role not applicable to this resource")
+    return role
+
+
+# --- handlers -----------------------------------------------------------------------------------
+
+async def invite(request: web.Request) -> web.Response:
+    """`POST .../items/{id}/invite` (a share per recipient) or `.../root/invite` (members)."""
+    user = principal(request)
+    node, access = await item_access(request, user)
+    body = await read_body(request)
+    if node.parent_id is None:
+        return await members.invite_members(request, user, access, body)
+    ctx = _ctx(request)
+    if not access.permissions & roles.SHARE:
+        raise PermissionDenied("you may not share this item")
+    role = requested_role(body, kind(node))
+    if role.bits & ~access.permissions and role.bits != roles.DENIED_BITS:
+        raise PermissionDenied("you may not grant more than you hold")
+    expiration = parse_time(body.get("expirationDateTime"))
+    grantees = await grantees_of(ctx, body)
+    if ("user", user.id) in grantees:
+        raise BadRequest("you cannot share with yourself")
+    existing = {(s.grantee_type, s.grantee_id)
+                for s in await ctx.storage.list_shares(node_ids=[node.id])}
+    if existing & set(grantees):
+        raise BadRequest("the item is already shared with this recipient")
+    state = "accepted" if ctx.config.sharing_auto_accept else "pending"
+    out = []
+    for gtype, gid in grantees:
+        try:
+            share = await ctx.storage.create_share(
+                node_id=node.id, grantee_type=gtype, grantee_id=gid, role_id=role.id,
+                permissions=role.bits, creator_id=user.id, expiration=expiration,
+                initial_state=state)
+        except AlreadyExists:
+            raise BadRequest("the item is already shared with this recipient") from None
+        out.append(await share_permission(request, share))
+    return web.json_response({"value": out})
+
+
+def _offered(access: Access, item_kind: str) -> list[roles.Role]:
+    """The roles the caller could grant here (none without the share permission)."""
+    if not access.permissions & roles.SHARE:
+        return []
+    return [r for r in roles.available_for(item_kind)
+            if r.bits & ~access.permissions == 0 or r.bits == roles.DENIED_BITS]
+
+
+async def _grants(request: web.Request, node: Node, access: Access) -> list[dict[str, Any]]:
+    """The shares (a drive root: the members) and, for who may share, the links of the item.
+    Recipients of a share may not list the item's grants."""
+    if access.share is not None:
+        raise PermissionDenied("you may not list the permissions of this item")
+    if node.parent_id is None:
+        value = await members.member_permissions(request, access.space)
+    else:
+        value = [await share_permission(request, share) for share in
+                 await _ctx(request).storage.list_shares(node_ids=[node.id])]
+    if access.permissions & roles.SHARE:
+        value += await links.node_links(request, node)
+    return value
+
+
+_ACTIONS_KEY = "@libre.graph.permissions.actions.allowedValues"
+_ROLES_KEY = "@libre.graph.permissions.roles.allowedValues"
+_SELECTABLE = (_ACTIONS_KEY, _ROLES_KEY, "value")
+_FEDERATED = '@Subject.UserType=="Federated"'
+
+
+def _selected(request: web.Request) -> tuple[str, ...]:
+    raw = request.query.get("$select", "").strip()
+    if not raw:
+        return _SELECTABLE
+    wanted = tuple(part.strip() for part in raw.split(",") if part.strip())
+    if not wanted or any(part not in _SELECTABLE for part in wanted):
+        raise BadRequest("$select may name " + ", ".join(_SELECTABLE))
+    return wanted
+
+
+def _federated_only(request: web.Request) -> bool:
+    """The one `$filter` clients send: roles whose conditions allow federated users."""
+    raw = request.query.get("$filter", "").strip()
+    if not raw:
+        return False
+    if _ROLES_KEY in raw and _FEDERATED in raw.replace("\\", ""):
+        return True
+    raise BadRequest("unsupported $filter")
+
+
+async def list_permissions(request: web.Request) -> web.Response:
+    """`GET .../permissions`: shares (and for a drive root, members) with the roles and actions
+    that may be granted on this item (`$select` of those three, `$filter` for federated roles).
+    Recipients of a share may not list the item's grants."""
+    user = principal(request)
+    node, access = await item_access(request, user)
+    selected = _selected(request)
+    offered = _offered(access, kind(node))
+    if _federated_only(request):
+        offered = [role for role in offered if role.federated]
+    body: dict[str, Any] = {}
+    if _ACTIONS_KEY in selected:
+        body[_ACTIONS_KEY] = ALL_ACTIONS if offered else []
+    if _ROLES_KEY in selected:
+        body[_ROLES_KEY] = [allowed_role(r) for r in offered]
+    if "value" in selected:
+        body["value"] = await _grants(request, node, access)
+    return web.json_response(body)
+
+
+async def _own_share(request: web.Request, user: User, node: Node, access: Access) -> Share:
+    ctx = _ctx(request)
+    try:
+        share = await ctx.storage.get_share(request.match_info["perm_id"])
+    except NotFound:
+        raise NotFound("permission not found") from None
+    if share.node_id != node.id:
+        raise NotFound("permission not found")
+    if share.creator_id != user.id and not (access.share is None
+                                            and access.permissions & roles.SHARE):
+        raise PermissionDenied("you may not change this permission")
+    return share
+
+
+async def get_permission(request: web.Request) -> web.Response:
+    """`GET .../permissions/{id}`: one share, link or (on a drive root) member."""
+    user = principal(request)
+    node, access = await item_access(request, user)
+    perm_id = request.match_info["perm_id"]
+    for perm in await _grants(request, node, access):
+        if perm["id"] == perm_id:
+            return web.json_response(perm)
+    raise NotFound("permission not found")
+
+
+async def update_permission(request: web.Request) -> web.Response:
+    """`PATCH .../permissions/{id}`: `roles` and/or `expirationDateTime` (null clears it)."""
+    user = principal(request)
+    node, access = await item_access(request, user)
+    body = await read_body(request)
+    link = await links.managed_link(request, user, node, access)
+    if link is not None:
+        return await links.update_link(request, link, node, access, body)
+    if node.parent_id is None:
+        return await members.update_member(request, user, access, body)
+    share = await _own_share(request, user, node, access)
+    role_id = bits = None
+    if "roles" in body:
+        role = requested_role(body, kind(node))
+        if role.bits & ~access.permissions and role.bits != roles.DENIED_BITS:
+            raise PermissionDenied("you may not grant more than you hold")
+        role_id, bits = role.id, role.bits
+    expiration = None
+    clear = False
+    if "expirationDateTime" in body:
+        expiration = parse_time(body["expirationDateTime"])
+        clear = expiration is None
+    if role_id is None and "expirationDateTime" not in body:
+        raise BadRequest("nothing to update: give roles or expirationDateTime")
+    updated = await _ctx(request).storage.update_share(
+        share.id, role_id=role_id, permissions=bits, expiration=expiration,
+        clear_expiration=clear)
+    return web.json_response(await share_permission(request, updated))
+
+
+async def delete_permission(request: web.Request) -> web.Response:
+    user = principal(request)
+    node, access = await item_access(request, user)
+    link = await links.managed_link(request, user, node, access)
+    if link is not None:
+        await _ctx(request).storage.delete_link(link.id)
+        return web.Response(status=204)
+    if node.parent_id is None:
+        await members.remove_member(request, user, access)
+        return web.Response(status=204)
+    share = await _own_share(request, user, node, access)
+    await _ctx(request).storage.delete_share(share.id)
+    return web.Response(status=204)
+
+
+async def create_link(request: web.Request) -> web.Response:
+    """`POST .../createLink`: a public link of the item (sharing_links.py)."""
+    user = principal(request)
+    node, access = await item_access(request, user)
+    return await links.create_link(request, user, node, access, await read_body(request))
+
+
+async def set_password(request: web.Request) -> web.Response:
+    user = principal(request)
+    node, access = await item_access(request, user)
+    link = await links.managed_link(request, user, node, access)
+    if link is None:
+        raise NotFound("link not found")
+    return await links.set_password(request, link, await read_body(request))
+
+
+async def role_definitions(request: web.Request) -> web.Response:
+    """`GET /v1beta1/roleManagement/permissions/roleDefinitions`: a plain array (enabled roles)."""
+    principal(request)
+    return web.json_response([role_definition(r, weight_of(r)) for r in roles.ROLES if r.enabled])
+
+
+async def role_definition_by_id(request: web.Request) -> web.Response:
+    principal(request)
+    role_id = request.match_info["role_id"]
+    found = [r for r in roles.ROLES if r.id == role_id and r.enabled]
+    if not found:
+        raise NotFound("role not found")
+    return web.json_response(role_definition(found[0], weight_of(found[0])))

@@ -1,0 +1,39 @@
+"""Failures on the link pages become small HTML pages with the domain error's status; a bug is
+logged and answered 500 with nothing more (no traceback, no host path)."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from ocis_server.domain.errors import OcisError
+
+from .pages import message_page
+
+log = logging.getLogger(__name__)
+_TITLES = {400: "Bad request", 401: "Sign in required", 403: "Not allowed",
+           404: "Link not found", 429: "Too many attempts", 507: "Not enough space"}
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except OcisError as error:
+        response = message_page(_TITLES.get(error.status, "Error"), error.message,
+                                status=error.status)
+        retry = getattr(error, "retry_after", None)
+        if error.status == 429 and retry:
+            response.headers["Retry-After"] = str(max(1, int(retry)))
+        return response
+    except web.HTTPNotFound:
+        return message_page("Not found", "There is nothing at this address.", status=404)
+    except web.HTTPMethodNotAllowed:
+        return message_page("Not allowed", "This method is not allowed here.", status=405)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("unexpected error in %s %s", request.method, request.path)
+        return message_page("Error", "Something went wrong.", status=500)

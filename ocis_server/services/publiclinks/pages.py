@@ -1,0 +1,141 @@
+"""The HTML of the link pages: password form, folder listing, file card, upload form, messages,
+the private-link file page. Every value is escaped; every form carries the CSRF token; nothing is
+cached or framed; no script runs (CSP)."""
+
+from __future__ import annotations
+
+from html import escape
+from urllib.parse import quote, urlencode
+
+from aiohttp import web
+
+from ocis_server.storage import Node
+
+_STYLE = """body{font-family:system-ui,sans-serif;background:#f4f6f8;margin:0}
+main{max-width:44rem;margin:3rem auto;background:#fff;padding:2rem;border-radius:8px;
+box-shadow:0 1px 4px #0002}h1{font-size:1.4rem;margin-top:0;word-break:break-all}
+table{width:100%;border-collapse:collapse}td{padding:.35rem;border-bottom:1px solid #eee}
+td.size{text-align:right;white-space:nowrap}label{display:block;margin-top:1rem}
+input[type=password]{width:100%;box-sizing:border-box;padding:.5rem;font-size:1rem}
+button,a.button{margin-top:1rem;padding:.5rem 1.2rem;font-size:1rem;display:inline-block}
+.error{color:#a00;background:#fee;padding:.5rem;border-radius:4px}
+.ok{color:#060;background:#efe;padding:.5rem;border-radius:4px}
+code{background:#f0f0f0;padding:.3rem;display:block;word-break:break-all}"""
+
+HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+}
+
+
+def page(title: str, body: str, *, status: int = 200) -> web.Response:
+    html = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{escape(title)} - ownCloud Infinite Scale</title><style>{_STYLE}</style>"
+            f"</head><body><main>{body}</main></body></html>")
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8",
+                        headers=HEADERS)
+
+
+def message_page(title: str, text: str, *, status: int = 200) -> web.Response:
+    return page(title, f'<h1>{escape(title)}</h1><p id="message">{escape(text)}</p>',
+                status=status)
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"
+
+
+def _csrf(token: str) -> str:
+    return f'<input type="hidden" name="csrf" value="{escape(token)}">'
+
+
+def _alert(error: str, notice: str) -> str:
+    out = f'<p class="error" role="alert" id="error">{escape(error)}</p>' if error else ""
+    return out + (f'<p class="ok" id="notice">{escape(notice)}</p>' if notice else "")
+
+
+def password_page(base: str, csrf: str, *, error: str = "", status: int = 200) -> web.Response:
+    body = (f"<h1>This link is protected</h1>{_alert(error, '')}"
+            f'<form method="post" action="{escape(base)}/unlock">{_csrf(csrf)}'
+            '<label for="password">Password</label>'
+            '<input type="password" id="password" name="password" autofocus required>'
+            '<button type="submit" id="submit">Open</button></form>')
+    return page("Protected link", body, status=status)
+
+
+def _href(base: str, action: str, path: str) -> str:
+    return f"{base}{action}?{urlencode({'path': path})}" if path else f"{base}{action}"
+
+
+def upload_form(base: str, csrf: str, path: str, *, drop: bool) -> str:
+    title = "Drop files here" if drop else "Upload files"
+    return (f'<h2>{title}</h2><form method="post" enctype="multipart/form-data" '
+            f'action="{escape(_href(base, "/upload", path))}">{_csrf(csrf)}'
+            '<input type="file" name="file" id="file" multiple required>'
+            '<button type="submit" id="upload">Upload</button></form>')
+
+
+def folder_page(base: str, title: str, path: str, entries: list[Node], *, csrf: str,
+                can_upload: bool, error: str = "", notice: str = "") -> web.Response:
+    rows = []
+    if path:
+        parent = "/".join(path.split("/")[:-1])
+        rows.append(f'<tr><td><a href="{escape(_href(base, "", parent))}" id="up">..</a></td>'
+                    "<td></td></tr>")
+    for node in entries:
+        sub = f"{path}/{node.name}" if path else node.name
+        if node.is_dir:
+            link = f'<a href="{escape(_href(base, "", sub))}">{escape(node.name)}/</a>'
+            size = ""
+        else:
+            link = (f'<a href="{escape(_href(base, "/download", sub))}" download>'
+                    f"{escape(node.name)}</a>")
+            size = human_size(node.size)
+        rows.append(f'<tr class="entry"><td>{link}</td><td class="size">{size}</td></tr>')
+    listing = f'<table id="listing">{"".join(rows)}</table>' if rows else \
+        '<p id="empty">This folder is empty.</p>'
+    heading = escape(title) + (f" / {escape(path)}" if path else "")
+    body = f"<h1>{heading}</h1>{_alert(error, notice)}{listing}"
+    if can_upload:
+        body += upload_form(base, csrf, path, drop=False)
+    return page(title, body)
+
+
+def file_page(base: str, node: Node) -> web.Response:
+    body = (f'<h1 id="name">{escape(node.name)}</h1><p id="size">{human_size(node.size)}</p>'
+            f'<a class="button" id="download" href="{escape(base)}/download" download>'
+            "Download</a>")
+    return page(node.name, body)
+
+
+def drop_page(base: str, title: str, csrf: str, *, error: str = "",
+              notice: str = "") -> web.Response:
+    body = (f"<h1>{escape(title)}</h1><p>Files you upload here can only be seen by the owner."
+            f"</p>{_alert(error, notice)}{upload_form(base, csrf, '', drop=True)}")
+    return page(title, body)
+
+
+def private_file_page(node: Node, location: str, command: str, download: str) -> web.Response:
+    kind = "Folder" if node.is_dir else "File"
+    body = (f'<h1 id="name">{escape(node.name or "/")}</h1><p>{kind} in <span id="location">'
+            f"{escape(location)}</span>"
+            + ("" if node.is_dir else f", {human_size(node.size)}") + "</p>"
+            "<p>Get it with the ocis command line client:</p>"
+            f'<code id="command">{escape(command)}</code>'
+            + ("" if node.is_dir else
+               f'<a class="button" id="download" href="{escape(download)}" download>Download</a>'))
+    return page(node.name or "Private link", body)
+
+
+def quote_path(path: str) -> str:
+    return quote(path, safe="/")

@@ -1,0 +1,66 @@
+"""Helpers of the sharing NG tests: an HTTP client speaking Graph and WebDAV as the demo users."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import aiohttp
+
+from ocis_server.domain import roles
+from ocis_server.domain.ids import SHARE_JAIL_ID
+
+PASSWORDS = {"einstein": "relativity", "marie": "radioactivity", "moss": "vista",
+             "richard": "superfluidity", "katherine": "gemini"}
+JAIL = f"{SHARE_JAIL_ID}${SHARE_JAIL_ID}"
+B = "/graph/v1beta1"
+
+
+def auth(user: str) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{PASSWORDS[user]}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+class Client:
+    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
+        self.session, self.url = session, url
+        self.ids: dict[str, str] = {}
+
+    async def call(self, method: str, user: str, path: str, body: Any = None,
+                   **query: str) -> tuple[int, Any]:
+        async with self.session.request(method, self.url + path, json=body, params=query,
+                                        headers=auth(user)) as resp:
+            text = await resp.text()
+            return resp.status, (await resp.json(content_type=None)) if text else None
+
+    async def dav(self, method: str, user: str, path: str, body: bytes = b"",
+                  **headers: str) -> aiohttp.ClientResponse:
+        async with self.session.request(method, self.url + path, data=body or None,
+                                        headers={**auth(user), **headers}) as resp:
+            await resp.read()
+            return resp
+
+    async def item_id(self, user: str, path: str) -> str:
+        resp = await self.dav("PROPFIND", user, f"/remote.php/webdav{path}", Depth="0")
+        assert resp.status == 207
+        return resp.headers.get("OC-FileId") or await self._fileid(user, path)
+
+    async def _fileid(self, user: str, path: str) -> str:
+        body = (b'<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns">'
+                b"<d:prop><oc:fileid/></d:prop></d:propfind>")
+        async with self.session.request("PROPFIND", self.url + f"/remote.php/webdav{path}",
+                                        data=body, headers={**auth(user), "Depth": "0"}) as resp:
+            text = await resp.text()
+        return text.split("<oc:fileid>")[1].split("</oc:fileid>")[0]
+
+
+def invite_body(object_id: str, role: roles.Role, rtype: str = "user", **extra: Any) -> dict[str, Any]:
+    return {"recipients": [{"objectId": object_id, "@libre.graph.recipient.type": rtype}],
+            "roles": [role.id], **extra}
+
+
+def split(item_id: str) -> tuple[str, str]:
+    """`storage$space!node` -> (drive id, item id)."""
+    return item_id.split("!")[0], item_id
+
+
