@@ -4,7 +4,10 @@ sharees, v1/v2 status mapping, JSON and XML."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import calendar
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -247,3 +250,48 @@ async def test_space_membership_share_type_7(client: Client) -> None:
     status, _ = await client.ocs("DELETE", "einstein",
                                  f"/shares/{space.storage_id}:{space.id}:{einstein.id}")
     assert status == 400
+
+
+async def test_space_membership_expire_date(client: Client) -> None:
+    """Share types 7/8 take `expireDate` like user shares: stored as the member's expiry, rendered
+    `2006-01-02 15:04:05`; a past or malformed date is 400 and adds nobody; expired = no member."""
+    ctx = client.srv.ctx  # type: ignore[attr-defined]
+    einstein = await ctx.users.get_by_name("einstein")
+    marie = await ctx.users.get_by_name("marie")
+    space = await ctx.storage.create_space(space_type="project", name="Venus",
+                                           alias="project/venus", owner_id=einstein.id)
+    await ctx.storage.set_member(space.id, einstein.id, "manager")
+    group = await ctx.users.create_group(name="venus-crew")
+    form = {"shareType": "7", "shareWith": "marie", "space": space.space_id, "role": "spaceviewer"}
+    for bad in ("2001-01-01", "not-a-date"):
+        status, body = await client.ocs("POST", "einstein", "/shares",
+                                        data={**form, "expireDate": bad})
+        assert status == 400, body
+        assert marie.id not in await ctx.storage.members(space.id)
+
+    status, body = await client.ocs("POST", "einstein", "/shares",
+                                    data={**form, "expireDate": "2099-12-31"})
+    assert status == 200, body
+    assert body["ocs"]["data"]["expiration"] == "2099-12-31 23:59:59"
+    expiry = (await ctx.storage.member_expirations(space.id))[marie.id]
+    assert expiry == calendar.timegm((2099, 12, 31, 23, 59, 59, 0, 0, 0))
+
+    status, body = await client.ocs("POST", "einstein", "/shares", v="v1", fmt="xml",
+                                    data={**form, "shareType": "8", "shareWith": "venus-crew",
+                                          "expireDate": "2099-06-30T12:00:00+00:00"})
+    assert status == 200 and "<statuscode>100</statuscode>" in body, body
+    assert "<expiration>2099-06-30 12:00:00</expiration>" in body
+    assert (await ctx.storage.member_expirations(space.id))[group.id] == calendar.timegm(
+        (2099, 6, 30, 12, 0, 0, 0, 0, 0))
+
+    # an expiry that has passed ends the membership; without expireDate it never ends
+    soon = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() + 1.2))
+    status, body = await client.ocs("POST", "einstein", "/shares", data={**form, "expireDate": soon})
+    assert status == 200, body
+    assert marie.id in await ctx.storage.members(space.id)
+    await asyncio.sleep(1.5)
+    assert marie.id not in await ctx.storage.members(space.id)
+    status, body = await client.ocs("POST", "einstein", "/shares", data=form)
+    assert status == 200 and body["ocs"]["data"]["expiration"] == ""
+    assert marie.id in await ctx.storage.members(space.id)
+    assert marie.id not in await ctx.storage.member_expirations(space.id)

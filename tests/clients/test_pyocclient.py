@@ -80,3 +80,32 @@ def test_share_folder_with_group(real_server) -> None:
     # moss writes through the legacy /Shares namespace pyocclient speaks
     moss.put_file_contents("Shares/pyocclient-group/from-moss.txt", b"moss")
     assert einstein.get_file_contents("pyocclient-group/from-moss.txt") == b"moss"
+
+
+@pytest.mark.parametrize("password", [None, "Link-Secret-42!"])
+def test_share_file_with_link_then_public_webdav(real_server, password) -> None:
+    """`share_file_with_link` (OCS v1 XML, shareType=3) returns a ShareInfo whose token opens the
+    folder over /dav/public-files/<token>/ (basic `public:<password>` when one is set). Its `id` is
+    the raw oCIS share id string: pyocclient does not int() it here, but get_id() still does."""
+    import requests
+    einstein = client(real_server.url, "einstein", "relativity")
+    folder = f"pyocclient-link-{'pw' if password else 'open'}"
+    einstein.mkdir(folder)
+    einstein.put_file_contents(f"{folder}/note.txt", b"public note")
+
+    kwargs = {"password": password} if password else {}
+    info = einstein.share_file_with_link(folder, **kwargs)
+    token = info.get_token()
+    assert token and info.get_link() == f"{real_server.url}/s/{token}"
+    assert info.share_info["id"].count(":") == 2 and info.get_id() is None
+    assert info.get_path() == f"/{folder}"
+    (share,) = einstein.get_shares(folder)
+    assert share.get_share_type() == 3 and share.get_token() == token
+
+    url = f"{real_server.url}/dav/public-files/{token}/note.txt"
+    auth = ("public", password) if password else None
+    got = requests.get(url, auth=auth, timeout=10)
+    assert got.status_code == 200 and got.content == b"public note"
+    if password:
+        assert requests.get(url, auth=("public", "wrong"), timeout=10).status_code == 401
+        assert requests.get(url, timeout=10).status_code == 401

@@ -1,6 +1,6 @@
 """OCS share types 7 and 8: a user or group becomes a member of a project space (reva
 `handlers/apps/sharing/shares/spaces.go`). Only `manager`, `spaceeditor`, `spaceviewer` apply;
-legacy `viewer`/`editor` and the bitmasks 1/15/31 are translated.
+legacy `viewer`/`editor` and the bitmasks 1/15/31 are translated; `expireDate` ends the membership.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from ocis_server.domain.ids import ResourceId
 from ocis_server.identity import User
 from ocis_server.services.context import ServiceContext
 
-from .sharerecord import SPACE_GROUP, int_param
+from .sharerecord import SPACE_GROUP, format_time, int_param, parse_expiry
 
 # unified role -> the space role the storage keeps in `members` (authz ROLE_*)
 _MEMBER_ROLE = {roles.SPACE_VIEWER.id: authz.ROLE_VIEWER, roles.SPACE_EDITOR.id: authz.ROLE_EDITOR,
@@ -39,8 +39,7 @@ def _member_role(values: dict[str, str]) -> tuple[roles.Role, str]:
 
 async def create_space_share(ctx: ServiceContext, user: User, values: dict[str, str],
                              share_type: int) -> dict[str, Any]:
-    if values.get("expireDate", "").strip():
-        raise BadRequest("space memberships do not expire on this server")
+    expires = parse_expiry(values.get("expireDate", ""))
     try:
         rid = ResourceId.parse(values.get("space") or values.get("space_ref") or "")
     except BadRequest:
@@ -62,12 +61,13 @@ async def create_space_share(ctx: ServiceContext, user: User, values: dict[str, 
             principal_id, display, info = member.id, member.display_name, member.email
     except NotFound:
         raise NotFound("group not found" if share_type == SPACE_GROUP else "user not found") from None
-    await ctx.storage.set_member(space.id, principal_id, member_role, keep_manager=True)
+    await ctx.storage.set_member(space.id, principal_id, member_role, keep_manager=True,
+                                 expires=expires)
     return {
         "id": f"{space.storage_id}:{space.id}:{principal_id}",
         "share_type": share_type, "uid_owner": user.username,
         "displayname_owner": user.display_name, "permissions": role.bits,
-        "stime": int(space.mtime), "expiration": "", "state": 0, "path": "/",
+        "stime": int(space.mtime), "expiration": format_time(expires), "state": 0, "path": "/",
         "item_type": "folder", "mimetype": "httpd/unix-directory",
         "space_id": space.space_id, "storage_id": space.space_id,
         "item_source": f"{space.space_id}!{space.id}", "file_source": f"{space.space_id}!{space.id}",
