@@ -30,6 +30,7 @@ from .blobs import BlobStore, Digest
 from .uploads import (
     _BLOCK,
     _COLS,
+    _Blocks,
     _close_synced,
     _fsync_dir,
     _hash_file,
@@ -38,7 +39,6 @@ from .uploads import (
     _remove_row,
     _Running,
     _session,
-    _write_block,
 )
 from .writer import Tx
 
@@ -177,40 +177,13 @@ class ChunkedUploads:
         return written
 
     async def _receive(self, fd: int, body: AsyncIterator[bytes], running: _Running | None) -> int:
-        """Write a request body at the descriptor's position in ~1 MiB blocks, each written (and
-        fed to `running`) in a thread while the next one arrives. Returns the bytes written."""
-        loop = asyncio.get_running_loop()
-        written = buffered = 0
-        buffer: list[bytes] = []
-        pending: asyncio.Future[Any] | None = None
-        pending_len = 0
+        """Write a request body at the descriptor's position (uploads._Blocks); the bytes written."""
+        blocks = _Blocks(self._io, fd, None, running)
         try:
-            async for data in body:
-                if not data:
-                    continue
-                buffer.append(data)
-                buffered += len(data)
-                if buffered >= _BLOCK:
-                    block, buffer, buffered = b"".join(buffer), [], 0
-                    if pending is not None:   # shielded: a cancel must not orphan the write
-                        await asyncio.shield(pending)
-                        written, pending = written + pending_len, None
-                    pending = loop.run_in_executor(self._io, _write_block, fd, block, None,
-                                                   running)
-                    pending_len = len(block)
-            if pending is not None:
-                await asyncio.shield(pending)
-                written, pending = written + pending_len, None
-            if buffer:
-                await self._in_io(_write_block, fd, b"".join(buffer), None, running)
-                written += buffered
+            await blocks.receive(body)
         finally:
-            if pending is not None:   # interrupted while a block was in flight
-                try:
-                    await asyncio.shield(pending)
-                except OSError:
-                    pass
-        return written
+            await blocks.settle()
+        return blocks.written
 
     async def upload_chunks(self, upload_id: str) -> list[tuple[str, int, float]]:
         await self.get_upload(upload_id)

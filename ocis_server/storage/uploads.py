@@ -370,39 +370,10 @@ class UploadSessions:
         # The chunk checksum is computed in a helper thread beside the writes, awaited at the end.
         chain = _Lagging([hasher], self._blobs.helper) if hasher is not None else None
         fd = await self._in_io(_open_at, path, start)
-        loop = asyncio.get_running_loop()
-        written = received = 0
+        blocks = _Blocks(self._io, fd, chain, running)
         ok = False
-        buffer: list[bytes] = []
-        buffered = 0
-        # One ~1 MiB block is written and hashed in a thread while the next one arrives; blocks
-        # stay in order (the next is handed over only once the previous one is done).
-        pending: asyncio.Future[Any] | None = None
-        pending_len = 0
         try:
-            async for data in body:
-                if not data:
-                    continue
-                received += len(data)
-                if received > room:
-                    raise BadRequest("the chunk goes past the upload length")
-                buffer.append(data)
-                buffered += len(data)
-                if buffered >= _BLOCK:
-                    block, buffer, buffered = b"".join(buffer), [], 0
-                    if pending is not None:   # shielded: a cancel must not orphan the write
-                        await asyncio.shield(pending)
-                        written, pending = written + pending_len, None
-                    pending = loop.run_in_executor(
-                        self._io, _write_block, fd, block, chain, running)
-                    pending_len = len(block)
-            if pending is not None:
-                await asyncio.shield(pending)
-                written, pending = written + pending_len, None
-            if buffer:   # the tail, hashed off the loop; cut off again below if the check fails
-                block, buffer = b"".join(buffer), []
-                await self._in_io(_write_block, fd, block, chain, running)
-                written += len(block)
+            await blocks.receive(body, room)
             if chain is not None:
                 await self._in_io(chain.wait)
                 if chain.broken:
@@ -411,20 +382,14 @@ class UploadSessions:
                 raise ChecksumMismatch("the chunk checksum does not match (Upload-Checksum)")
             ok = True
         finally:
-            if pending is not None:   # interrupted while a block was in flight
-                try:
-                    await asyncio.shield(pending)
-                except OSError:   # the original error propagates; this block is not counted
-                    pending_len = 0
-                written += pending_len
+            await blocks.settle()
             # Without a chunk checksum what arrived before an interruption is kept (TUS resume).
             keep = ok or chunk_checksum is None
-            if keep and buffer:
-                block = b"".join(buffer)
-                await asyncio.shield(self._in_io(_write_block, fd, block, None, running))
-                written += len(block)
+            if keep:
+                await blocks.keep_rest()
             if not ok:
                 self._running().pop(session.id, None)   # hashes may have seen cut-off bytes
+            written = blocks.written
             kept = written if keep else 0
             await asyncio.shield(self._in_io(_close_synced, fd, start + kept))
             if not ok and kept:
@@ -470,6 +435,68 @@ class UploadSessions:
         await self._write(_remove_row, upload_id)
         await self._in_io(self._remove_files, upload_id)
         self._forget(upload_id)
+
+
+class _Blocks:
+    """A request body written at a descriptor's position in ~1 MiB blocks: each block is written
+    (and fed to the hashers) in an I/O thread while the next one arrives, in order (the next is
+    handed over only once the previous one is done). Used by TUS PATCHes and NG chunks."""
+
+    def __init__(self, io: Executor, fd: int, hasher: _Hasher | _Lagging | None,
+                 running: _Running | None) -> None:
+        self._io, self._fd, self._hasher, self._running = io, fd, hasher, running
+        self.written = 0                       # bytes on disk (in the file, not yet synced)
+        self._buffer: list[bytes] = []
+        self._pending: asyncio.Future[Any] | None = None
+        self._pending_len = 0
+
+    async def receive(self, body: AsyncIterator[bytes], room: int | None = None) -> None:
+        """Write all of `body`; BadRequest as soon as it exceeds `room` bytes."""
+        loop = asyncio.get_running_loop()
+        received = buffered = 0
+        async for data in body:
+            if not data:
+                continue
+            received += len(data)
+            if room is not None and received > room:
+                raise BadRequest("the chunk goes past the upload length")
+            self._buffer.append(data)
+            buffered += len(data)
+            if buffered >= _BLOCK:
+                block, self._buffer, buffered = b"".join(self._buffer), [], 0
+                await self._wait()
+                self._pending = loop.run_in_executor(
+                    self._io, _write_block, self._fd, block, self._hasher, self._running)
+                self._pending_len = len(block)
+        await self._wait()
+        if self._buffer:   # the tail, hashed off the loop
+            block, self._buffer = b"".join(self._buffer), []
+            await loop.run_in_executor(self._io, _write_block, self._fd, block, self._hasher,
+                                       self._running)
+            self.written += len(block)
+
+    async def _wait(self) -> None:
+        if self._pending is not None:   # shielded: a cancel must not orphan the write
+            await asyncio.shield(self._pending)
+            self.written, self._pending = self.written + self._pending_len, None
+
+    async def settle(self) -> None:
+        """After an interruption: let the block in flight finish (counted unless it failed)."""
+        if self._pending is not None:
+            try:
+                await asyncio.shield(self._pending)
+            except OSError:   # the original error propagates; this block is not counted
+                self._pending_len = 0
+            self.written, self._pending = self.written + self._pending_len, None
+
+    async def keep_rest(self) -> None:
+        """Write what was received but not yet written (a TUS chunk kept for resuming; the
+        chunk checksum, if any, is not fed: the chunk failed)."""
+        if self._buffer:
+            block, self._buffer = b"".join(self._buffer), []
+            await asyncio.shield(asyncio.get_running_loop().run_in_executor(
+                self._io, _write_block, self._fd, block, None, self._running))
+            self.written += len(block)
 
 
 def _fields(s: UploadSession) -> dict[str, Any]:
