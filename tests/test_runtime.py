@@ -407,3 +407,27 @@ def test_event_loop_falls_back_without_uvloop(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setitem(sys.modules, "uvloop", None)     # `import uvloop` raises ImportError
     assert loop_factory("uvloop") is asyncio.new_event_loop
 
+
+
+def test_malloc_arenas_are_capped_unless_the_operator_chose(monkeypatch):
+    """run_server caps glibc's malloc arenas (peak RSS grows with threads otherwise); an
+    operator's MALLOC_ARENA_MAX is left alone."""
+    import ctypes
+
+    from ocis_server.runtime import main as runtime_main
+
+    calls = []
+
+    class FakeLibc:
+        def mallopt(self, option, value):
+            calls.append((option, value))
+            return 1
+
+    monkeypatch.setattr(ctypes, "CDLL", lambda *a, **k: FakeLibc())
+    monkeypatch.setattr(runtime_main.sys, "platform", "linux")
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    runtime_main.limit_malloc_arenas()
+    assert calls == [(-8, 2)]
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "8")
+    runtime_main.limit_malloc_arenas()
+    assert calls == [(-8, 2)]
