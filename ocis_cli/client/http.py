@@ -81,6 +81,16 @@ def ocs_status(doc: Mapping[str, Any]) -> tuple[int, str]:
     return _OCS_TO_HTTP.get(code, code if 400 <= code < 600 else 500), str(meta.get("message") or "")
 
 
+def ocs_data(doc: Any, endpoint: str) -> Any:
+    """The `data` of an OCS answer to `endpoint`; an OCS error status raises its error."""
+    if not isinstance(doc, dict) or "ocs" not in doc:
+        raise ServerError(f"OCS {endpoint}: unexpected answer")
+    status, message = ocs_status(doc)
+    if status != 200:
+        raise error_for_status(status, message or f"OCS {endpoint}: status {status}")
+    return doc["ocs"].get("data")
+
+
 class HttpClient:
     """An aiohttp session bound to one server URL and one set of credentials."""
 

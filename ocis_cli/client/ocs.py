@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ocis_cli.client.errors import ServerError, error_for_status
-from ocis_cli.client.http import HttpClient, ocs_status
+from ocis_cli.client.http import HttpClient, ocs_data
 
 
 class Ocs:
@@ -14,12 +13,7 @@ class Ocs:
 
     async def _get(self, endpoint: str) -> Any:
         doc = await self.http.json("GET", f"/ocs/v2.php/{endpoint}", params={"format": "json"})
-        if not isinstance(doc, dict) or "ocs" not in doc:
-            raise ServerError(f"OCS {endpoint}: unexpected answer")
-        status, message = ocs_status(doc)
-        if status != 200:
-            raise error_for_status(status, message or f"OCS {endpoint}: status {status}")
-        return doc["ocs"].get("data")
+        return ocs_data(doc, endpoint)
 
     async def capabilities(self) -> dict[str, Any]:
         data = await self._get("cloud/capabilities")

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from ocis_cli.client.errors import NotFound, ServerError, error_for_status
-from ocis_cli.client.http import HttpClient, ocs_status
+from ocis_cli.client.errors import NotFound, ServerError
+from ocis_cli.client.http import HttpClient, ocs_data
 
 _API = "/ocs/v2.php/apps/files_sharing/api/v1"
 USER, GROUP, LINK, SPACE_USER, SPACE_GROUP = 0, 1, 3, 7, 8
@@ -147,12 +147,7 @@ class Shares:
             doc = json.loads(raw)
         except ValueError as exc:
             raise ServerError(f"OCS {endpoint}: the server sent invalid JSON") from exc
-        if not isinstance(doc, dict) or "ocs" not in doc:
-            raise ServerError(f"OCS {endpoint}: unexpected answer")
-        status, message = ocs_status(doc)
-        if status != 200:
-            raise error_for_status(status, message or f"OCS {endpoint}: status {status}")
-        return doc["ocs"].get("data")
+        return ocs_data(doc, endpoint)
 
     async def _records(self, method: str, endpoint: str, **kw: Any) -> list[ShareInfo]:
         data = await self._call(method, endpoint, **kw)

@@ -3,16 +3,16 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from ocis_cli.exitcodes import ExitCode
-from ocis_cli.output import CliError, Format, err, is_tty, print_json, print_table
+from ocis_cli.output import CliError, Format, err, print_json, print_table
 from ocis_cli.runner import current_context, run
+
+from .common import env_password, read_password_file, require_password_prompt
 
 PANEL = "Account"
 auth_app = typer.Typer(help="Show how you are signed in, or print the access token.", no_args_is_help=True)
@@ -23,19 +23,10 @@ context_app = typer.Typer(help="Manage contexts: saved server URL + user pairs."
 def _read_password(from_env: bool, password_file: Path | None) -> str:
     """The password from OCIS_PASSWORD (or OC_PASS), a file, or a no-echo prompt; never argv."""
     if from_env:
-        value = os.environ.get("OCIS_PASSWORD") or os.environ.get("OC_PASS")
-        if not value:
-            raise CliError("--password-from-env given but OCIS_PASSWORD is not set", ExitCode.USAGE)
-        return value
+        return env_password()
     if password_file is not None:
-        try:
-            text = password_file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise CliError(f"cannot read {password_file}: {exc.strerror}", ExitCode.USAGE) from None
-        return text.rstrip("\r\n")
-    if not is_tty(sys.stdin):
-        raise CliError("--password-from-env or --password-file required when not interactive",
-                       ExitCode.USAGE)
+        return read_password_file(password_file).rstrip("\r\n")
+    require_password_prompt()
     return str(typer.prompt("Password", hide_input=True))
 
 

@@ -1,15 +1,24 @@
-"""What several command modules share: the -o and -y options, asking before a destructive verb,
-and verbs that join a service's `ocis <service>` group (next to `ocis <service> server`)."""
+"""What several command modules share: the -o and -y options, asking before a destructive verb
+(and running one), reading a password, and verbs that join a service's `ocis <service>` group."""
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from ocis_cli.exitcodes import ExitCode
-from ocis_cli.output import CliError, Format, is_tty
+from ocis_cli.output import CliError, Format, err, is_tty, print_result
+from ocis_cli.runner import open_client, run
+
+if TYPE_CHECKING:
+    from ocis_cli.client import Client
+
+T = TypeVar("T")
 
 OutputOption = Annotated[Format, typer.Option("--output", "-o", help="table or json")]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
@@ -23,6 +32,48 @@ def confirm(question: str, yes: bool) -> bool:
         raise CliError("confirmation needed: run it again with -y (stdin is not a terminal)",
                        ExitCode.USAGE)
     return typer.confirm(question, default=False)
+
+
+def run_confirmed(ctx: typer.Context, yes: bool, output: Format, *,
+                  find: Callable[[Client], Awaitable[T]], question: Callable[[T], str],
+                  act: Callable[[Client, T], Awaitable[tuple[Any, str]]],
+                  declined: str = "nothing deleted") -> None:
+    """A destructive verb: find the thing, ask `question(thing)` (or take -y), then `act` on it
+    and print the (JSON, text) it returns; declining says `declined` and exits NOTHING_TO_DO."""
+
+    async def body() -> ExitCode | None:
+        async with open_client(ctx) as client:
+            thing = await find(client)
+            if not confirm(question(thing), yes):
+                err(declined)
+                return ExitCode.NOTHING_TO_DO
+            data, text = await act(client, thing)
+        print_result(output, data, text)
+        return None
+
+    run(body)
+
+
+def env_password() -> str:
+    """--password-from-env: $OCIS_PASSWORD, or occ's $OC_PASS."""
+    value = os.environ.get("OCIS_PASSWORD") or os.environ.get("OC_PASS")
+    if not value:
+        raise CliError("--password-from-env given but OCIS_PASSWORD is not set", ExitCode.USAGE)
+    return value
+
+
+def read_password_file(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}", ExitCode.USAGE) from None
+
+
+def require_password_prompt() -> None:
+    """Prompting for a password needs a terminal; otherwise it is a usage error."""
+    if not is_tty(sys.stdin):
+        raise CliError("--password-from-env or --password-file required when not interactive",
+                       ExitCode.USAGE)
 
 
 def service_group(app: typer.Typer, name: str, help_text: str, panel: str) -> typer.Typer:

@@ -7,15 +7,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ocis_cli.exitcodes import ExitCode
-from ocis_cli.output import Format, err, print_json, print_result, print_table
+from ocis_cli.output import Format, print_json, print_result, print_table
 from ocis_cli.runner import open_client, run
 
-from .common import OutputOption, YesOption, confirm
+from .common import OutputOption, YesOption, run_confirmed
 from .users import PANEL
 
 if TYPE_CHECKING:
-    from ocis_cli.client import GroupInfo
+    from ocis_cli.client import Client, GroupInfo
 
 groups_app = typer.Typer(help="Manage groups and their members (admins).", no_args_is_help=True)
 
@@ -74,17 +73,12 @@ def groups_rm(
 ) -> None:
     """Delete a group (its members keep their accounts)."""
 
-    async def body() -> ExitCode | None:
-        async with open_client(ctx) as client:
-            info = await client.users.group(group)
-            if not confirm(f"Delete group {info.name!r}?", yes):
-                err("nothing deleted")
-                return ExitCode.NOTHING_TO_DO
-            await client.users.delete_group(info.id)
-        print_result(output, {"deleted": group_json(info)}, f"deleted group {info.name}")
-        return None
+    async def delete(client: Client, info: GroupInfo) -> tuple[Any, str]:
+        await client.users.delete_group(info.id)
+        return {"deleted": group_json(info)}, f"deleted group {info.name}"
 
-    run(body)
+    run_confirmed(ctx, yes, output, find=lambda client: client.users.group(group),
+                  question=lambda info: f"Delete group {info.name!r}?", act=delete)
 
 
 def groups_add_member(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,17 +14,18 @@ from ocis_cli.exitcodes import ExitCode
 from ocis_cli.output import (
     CliError,
     Format,
-    err,
     is_tty,
     print_json,
-    print_result,
     print_table,
 )
 from ocis_cli.remotepath import PATH_HELP
 from ocis_cli.runner import open_client, run
 
-from .common import OutputOption, YesOption, confirm
+from .common import OutputOption, YesOption, run_confirmed
 from .shares import PANEL, item_of, parse_expire
+
+if TYPE_CHECKING:
+    from ocis_cli.client import Client, ShareInfo
 
 link_app = typer.Typer(help="Create, list and remove public links.", no_args_is_help=True)
 LINK_TYPES = ("view", "upload", "edit", "file-drop", "internal")
@@ -140,19 +141,18 @@ def link_rm(
 ) -> None:
     """Remove a public link: its URL stops working at once."""
 
-    async def body() -> ExitCode | None:
-        async with open_client(ctx) as client:
-            link = await client.shares.get(link_id)
-            if link.share_type != 3:
-                raise CliError(f"{link_id} is not a link (use `ocis share rm`)", ExitCode.USAGE)
-            if not confirm(f"Remove the {link.link_type} link to {link.path}?", yes):
-                err("nothing removed")
-                return ExitCode.NOTHING_TO_DO
-            await client.shares.delete(link.id)
-        print_result(output, {"deleted": link.to_json()}, f"removed the link to {link.path}")
-        return None
+    async def find(client: Client) -> ShareInfo:
+        link = await client.shares.get(link_id)
+        if link.share_type != 3:
+            raise CliError(f"{link_id} is not a link (use `ocis share rm`)", ExitCode.USAGE)
+        return link
 
-    run(body)
+    async def delete(client: Client, link: ShareInfo) -> tuple[Any, str]:
+        await client.shares.delete(link.id)
+        return {"deleted": link.to_json()}, f"removed the link to {link.path}"
+
+    run_confirmed(ctx, yes, output, find=find, act=delete, declined="nothing removed",
+                  question=lambda link: f"Remove the {link.link_type} link to {link.path}?")
 
 
 def register(app: typer.Typer) -> None:

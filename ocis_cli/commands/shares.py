@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ocis_cli.exitcodes import ExitCode
-from ocis_cli.output import CliError, Format, err, print_json, print_result, print_table
+from ocis_cli.output import CliError, Format, print_json, print_result, print_table
 from ocis_cli.remotepath import PATH_HELP, SpaceResolver, parse_remote
 from ocis_cli.runner import open_client, run
 from ocis_server.domain import roles as unified
 
-from .common import OutputOption, YesOption, confirm
+from .common import OutputOption, YesOption, run_confirmed
 
 if TYPE_CHECKING:
     from ocis_cli.client import Client, Resource, ShareInfo
@@ -194,18 +194,14 @@ def share_rm(ctx: typer.Context, share_id: IdArg, yes: YesOption = False,
              output: OutputOption = Format.table) -> None:
     """Remove a share you made (the recipient loses access)."""
 
-    async def body() -> ExitCode | None:
-        async with open_client(ctx) as client:
-            share = await client.shares.get(share_id)
-            if not confirm(f"Stop sharing {share.path} with {share.recipient}?", yes):
-                err("nothing removed")
-                return ExitCode.NOTHING_TO_DO
-            await client.shares.delete(share.id)
-        print_result(output, {"deleted": share.to_json()},
-                     f"{share.path} is no longer shared with {share.recipient}")
-        return None
+    async def delete(client: Client, share: ShareInfo) -> tuple[Any, str]:
+        await client.shares.delete(share.id)
+        return ({"deleted": share.to_json()},
+                f"{share.path} is no longer shared with {share.recipient}")
 
-    run(body)
+    run_confirmed(ctx, yes, output, find=lambda client: client.shares.get(share_id),
+                  question=lambda share: f"Stop sharing {share.path} with {share.recipient}?",
+                  act=delete, declined="nothing removed")
 
 
 def _received_verb(ctx: typer.Context, share_id: str, output: Format, verb: str,

@@ -11,7 +11,6 @@ from ocis_cli.exitcodes import ExitCode
 from ocis_cli.output import (
     CliError,
     Format,
-    err,
     parse_size,
     print_json,
     print_result,
@@ -20,7 +19,7 @@ from ocis_cli.output import (
 from ocis_cli.remotepath import SpaceResolver
 from ocis_cli.runner import open_client, run
 
-from .common import OutputOption, YesOption, confirm
+from .common import OutputOption, YesOption, run_confirmed
 from .shares import check_role, parse_expire
 from .spaces import quota_text, spaces_app
 
@@ -114,24 +113,23 @@ def members_rm(ctx: typer.Context, space: SpaceArg, member: MemberArg, yes: YesO
                output: OutputOption = Format.table) -> None:
     """Remove a user or group from a project space (the last manager cannot be removed)."""
 
-    async def body() -> ExitCode | None:
-        async with open_client(ctx) as client:
-            drive = await project_space(client, space)
-            name, group = await client.shares.find_recipient(member)
-            principal = await client.graph.principal_id(name, group=group)
-            found = [m for m in await client.graph.drive_members(drive.id) if m.id == principal]
-            if not found:
-                raise CliError(f"{name} is not a member of {drive.name}", ExitCode.NOT_FOUND)
-            if not confirm(f"Remove {name} from {drive.name}?", yes):
-                err("nothing removed")
-                return ExitCode.NOTHING_TO_DO
-            await client.graph.remove_drive_member(drive.id, found[0])
-            members = await client.graph.drive_members(drive.id)
-        print_result(output, [member_json(m) for m in members],
-                     f"{name} is no longer a member of {drive.name}")
-        return None
+    async def find(client: Client) -> tuple[Drive, str, SpaceMember]:
+        drive = await project_space(client, space)
+        name, group = await client.shares.find_recipient(member)
+        principal = await client.graph.principal_id(name, group=group)
+        found = [m for m in await client.graph.drive_members(drive.id) if m.id == principal]
+        if not found:
+            raise CliError(f"{name} is not a member of {drive.name}", ExitCode.NOT_FOUND)
+        return drive, name, found[0]
 
-    run(body)
+    async def remove(client: Client, found: tuple[Drive, str, SpaceMember]) -> tuple[Any, str]:
+        drive, name, gone = found
+        await client.graph.remove_drive_member(drive.id, gone)
+        members = await client.graph.drive_members(drive.id)
+        return ([member_json(m) for m in members], f"{name} is no longer a member of {drive.name}")
+
+    run_confirmed(ctx, yes, output, find=find, act=remove, declined="nothing removed",
+                  question=lambda found: f"Remove {found[1]} from {found[0].name}?")
 
 
 # --- the space itself -------------------------------------------------------------------------
@@ -179,17 +177,13 @@ def spaces_disable(ctx: typer.Context, space: SpaceArg, yes: YesOption = False,
                    output: OutputOption = Format.table) -> None:
     """Disable a project space: its members lose access until it is restored."""
 
-    async def body() -> ExitCode | None:
-        async with open_client(ctx) as client:
-            drive = await project_space(client, space)
-            if not confirm(f"Disable space {drive.name!r}?", yes):
-                err("nothing changed")
-                return ExitCode.NOTHING_TO_DO
-            await client.graph.disable_drive(drive.id)
-        print_result(output, {"disabled": drive.id}, f"disabled {drive.name}")
-        return None
+    async def disable(client: Client, drive: Drive) -> tuple[Any, str]:
+        await client.graph.disable_drive(drive.id)
+        return {"disabled": drive.id}, f"disabled {drive.name}"
 
-    run(body)
+    run_confirmed(ctx, yes, output, find=lambda client: project_space(client, space),
+                  question=lambda drive: f"Disable space {drive.name!r}?", act=disable,
+                  declined="nothing changed")
 
 
 def spaces_restore(ctx: typer.Context, space: SpaceArg, output: OutputOption = Format.table) -> None:
@@ -208,17 +202,13 @@ def spaces_purge(ctx: typer.Context, space: SpaceArg, yes: YesOption = False,
                  output: OutputOption = Format.table) -> None:
     """Delete a disabled project space and all its files, for good."""
 
-    async def body() -> ExitCode | None:
-        async with open_client(ctx) as client:
-            drive = await project_space(client, space)
-            if not confirm(f"Delete space {drive.name!r} and all its files for good?", yes):
-                err("nothing deleted")
-                return ExitCode.NOTHING_TO_DO
-            await client.graph.purge_drive(drive.id)
-        print_result(output, {"purged": drive.id}, f"purged {drive.name}")
-        return None
+    async def purge(client: Client, drive: Drive) -> tuple[Any, str]:
+        await client.graph.purge_drive(drive.id)
+        return {"purged": drive.id}, f"purged {drive.name}"
 
-    run(body)
+    run_confirmed(ctx, yes, output, find=lambda client: project_space(client, space),
+                  question=lambda drive: f"Delete space {drive.name!r} and all its files for good?",
+                  act=purge)
 
 
 def register(app: typer.Typer) -> None:

@@ -4,8 +4,6 @@ $OC_PASS) with --password-from-env, a file with --password-file, or a no-echo do
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,17 +14,24 @@ from ocis_cli.output import (
     CliError,
     Format,
     err,
-    is_tty,
     print_json,
     print_result,
     print_table,
 )
 from ocis_cli.runner import open_client, run
 
-from .common import OutputOption, YesOption, confirm, service_group
+from .common import (
+    OutputOption,
+    YesOption,
+    env_password,
+    read_password_file,
+    require_password_prompt,
+    run_confirmed,
+    service_group,
+)
 
 if TYPE_CHECKING:
-    from ocis_cli.client import UserInfo
+    from ocis_cli.client import Client, UserInfo
 
 PANEL = "Users and groups"
 ROLES = ("admin", "spaceadmin", "user", "guest")
@@ -42,21 +47,13 @@ def new_password(from_env: bool, password_file: Path | None) -> str:
     if from_env and password_file is not None:
         raise CliError("use either --password-from-env or --password-file", ExitCode.USAGE)
     if from_env:
-        value = os.environ.get("OCIS_PASSWORD") or os.environ.get("OC_PASS")
-        if not value:
-            raise CliError("--password-from-env given but OCIS_PASSWORD is not set", ExitCode.USAGE)
-        return value
+        return env_password()
     if password_file is not None:
-        try:
-            line = password_file.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise CliError(f"cannot read {password_file}: {exc.strerror}", ExitCode.USAGE) from None
+        line = read_password_file(password_file).splitlines()
         if not line or not line[0]:
             raise CliError(f"{password_file} holds no password on its first line", ExitCode.USAGE)
         return line[0]
-    if not is_tty(sys.stdin):
-        raise CliError("--password-from-env or --password-file required when not interactive",
-                       ExitCode.USAGE)
+    require_password_prompt()
     first = str(typer.prompt("New password", hide_input=True))
     if str(typer.prompt("Repeat the password", hide_input=True)) != first:
         raise CliError("the passwords do not match", ExitCode.USAGE)
@@ -156,17 +153,13 @@ def users_rm(
 ) -> None:
     """Delete a user and their personal space, for good."""
 
-    async def body() -> ExitCode | None:
-        async with open_client(ctx) as client:
-            info = await client.users.get(user)
-            if not confirm(f"Delete user {info.username!r} and their personal space?", yes):
-                err("nothing deleted")
-                return ExitCode.NOTHING_TO_DO
-            await client.users.delete(info.id)
-        print_result(output, {"deleted": user_json(info)}, f"deleted user {info.username}")
-        return None
+    async def delete(client: Client, info: UserInfo) -> tuple[Any, str]:
+        await client.users.delete(info.id)
+        return {"deleted": user_json(info)}, f"deleted user {info.username}"
 
-    run(body)
+    run_confirmed(ctx, yes, output, find=lambda client: client.users.get(user),
+                  question=lambda info: f"Delete user {info.username!r} and their personal space?",
+                  act=delete)
 
 
 def users_passwd(

@@ -16,13 +16,13 @@ from ocis_server.domain.errors import BadRequest, NotFound
 from ocis_server.domain.ids import new_id
 
 from .api import LINK_TYPES, Link
+from .grants import list_live, update_columns
 from .writer import Tx
 
 _COLS = ("l.id, l.token, l.node_id, n.space_id, l.link_type, l.permissions, l.password_hash,"
          " l.expiration, l.name, l.quicklink, l.creator_id, l.ctime, l.mtime")
 _LIVE = f"SELECT {_COLS} FROM links l JOIN nodes n ON n.id = l.node_id"
 _TOKEN_BYTES = 12     # secrets.token_urlsafe(12): 16 characters, 96 bits of randomness
-_IN_CHUNK = 900
 
 
 def new_token() -> str:
@@ -69,10 +69,7 @@ def _create(tx: Tx, storage_id: str, node_id: str, link_type: str, perms: int,
 
 def _update(tx: Tx, link_id: str, changes: dict[str, object]) -> Link:
     _get(tx.conn, "id", link_id)
-    if changes:
-        sets = ", ".join(f"{key} = ?" for key in changes)
-        tx.conn.execute(f"UPDATE links SET {sets}, mtime = ? WHERE id = ?",
-                        (*changes.values(), time.time(), link_id))
+    update_columns(tx, "links", link_id, changes)
     return _get(tx.conn, "id", link_id)
 
 
@@ -110,28 +107,8 @@ class LinkStore:
     async def list_links(self, *, node_ids: Sequence[str] | None = None,
                          creator_id: str | None = None,
                          space_id: str | None = None) -> list[Link]:
-        where: list[str] = []
-        args: list[object] = []
-        if node_ids is not None:
-            ids = list(dict.fromkeys(node_ids))
-            if not ids:
-                return []
-            if len(ids) > _IN_CHUNK:   # a huge listing: filter after one query
-                wanted = set(ids)
-                found = await self.list_links(creator_id=creator_id, space_id=space_id)
-                return [link for link in found if link.node_id in wanted]
-            where.append(f"l.node_id IN ({','.join('?' * len(ids))})")
-            args += ids
-        if creator_id is not None:
-            where.append("l.creator_id = ?")
-            args.append(creator_id)
-        if space_id is not None:
-            where.append("n.space_id = ?")
-            args.append(space_id)
-        sql = _LIVE + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY l.ctime, l.id"
-        found = await self._cached(("links", sql, tuple(args)),
-                                   lambda c: [_link(r) for r in c.execute(sql, args)], len)
-        return list(found)
+        return await list_live(self._cached, "links", _LIVE, "l", _link, node_ids=node_ids,
+                               creator_id=creator_id, space_id=space_id)
 
     async def update_link(self, link_id: str, *, link_type: str | None = None,
                           permissions: int | None = None, password_hash: str | None = None,

@@ -15,6 +15,7 @@ from ocis_server.domain.errors import AlreadyExists, BadRequest, NotFound
 from ocis_server.domain.ids import new_id
 
 from .api import SHARE_STATES, ReceivedShare, Share
+from .grants import IN_CHUNK, list_live, update_columns
 from .writer import Tx
 
 GRANTEE_TYPES = ("user", "group")
@@ -25,7 +26,6 @@ _COLS = ("s.id, s.node_id, n.space_id, s.grantee_type, s.grantee_id, s.role_id, 
 _INSERT = ("id, node_id, grantee_type, grantee_id, role_id, permissions, creator_id, ctime,"
            " mtime, expiration, initial_state")
 _LIVE = f"SELECT {_COLS} FROM shares s JOIN nodes n ON n.id = s.node_id"
-_IN_CHUNK = 900
 
 
 def _share(row: Sequence[Any]) -> Share:
@@ -65,10 +65,7 @@ def _create(tx: Tx, storage_id: str, node_id: str, gtype: str, gid: str, role_id
 
 def _update(tx: Tx, share_id: str, changes: dict[str, object]) -> Share:
     _get(tx.conn, share_id)
-    if changes:
-        sets = ", ".join(f"{key} = ?" for key in changes)
-        tx.conn.execute(f"UPDATE shares SET {sets}, mtime = ? WHERE id = ?",
-                        (*changes.values(), time.time(), share_id))
+    update_columns(tx, "shares", share_id, changes)
     return _get(tx.conn, share_id)
 
 
@@ -95,7 +92,7 @@ def _received(conn: sqlite3.Connection, user_id: str,
     """Shares with the user or their groups (one entry per share even when several groups
     match), oldest first. Accepted shares without a chosen mount point are named after the
     shared node, made unique per recipient the way oCIS does ("name (1)")."""
-    groups = list(group_ids)[:_IN_CHUNK]
+    groups = list(group_ids)[:IN_CHUNK]
     marks = ",".join("?" * len(groups)) or "NULL"
     rows = conn.execute(
         f"SELECT {_COLS}, n.name, r.state, r.hidden, r.mount_point FROM shares s"
@@ -154,28 +151,8 @@ class ShareStore:
     async def list_shares(self, *, node_ids: Sequence[str] | None = None,
                           creator_id: str | None = None,
                           space_id: str | None = None) -> list[Share]:
-        where: list[str] = []
-        args: list[object] = []
-        if node_ids is not None:
-            ids = list(dict.fromkeys(node_ids))
-            if not ids:
-                return []
-            if len(ids) > _IN_CHUNK:   # a huge listing: filter after one query on the space
-                wanted = set(ids)
-                found = await self.list_shares(creator_id=creator_id, space_id=space_id)
-                return [s for s in found if s.node_id in wanted]
-            where.append(f"s.node_id IN ({','.join('?' * len(ids))})")
-            args += ids
-        if creator_id is not None:
-            where.append("s.creator_id = ?")
-            args.append(creator_id)
-        if space_id is not None:
-            where.append("n.space_id = ?")
-            args.append(space_id)
-        sql = _LIVE + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY s.ctime, s.id"
-        key = ("shares", sql, tuple(args))
-        found = await self._cached(key, lambda c: [_share(r) for r in c.execute(sql, args)], len)
-        return list(found)
+        return await list_live(self._cached, "shares", _LIVE, "s", _share, node_ids=node_ids,
+                               creator_id=creator_id, space_id=space_id)
 
     async def shares_covering(self, node_id: str) -> list[Share]:
         sql = ("WITH RECURSIVE up(id, parent_id) AS (SELECT id, parent_id FROM nodes WHERE id = ?"

@@ -9,16 +9,17 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
 from ocis_cli.client.shares import ShareInfo
 from ocis_tui.sharing import item_name
 
+from .tabledialog import TableDialog
+
 Answer = tuple[str, ShareInfo]        # ("accept" | "decline" | "hide" | "unhide", share)
 
 
-class ReceivedDialog(ModalScreen[Answer | None]):
+class ReceivedDialog(TableDialog[Answer]):
     DEFAULT_CSS = """
     ReceivedDialog { align: center middle; }
     ReceivedDialog > Vertical { width: 95%; height: 80%; border: thick $primary;
@@ -27,9 +28,8 @@ class ReceivedDialog(ModalScreen[Answer | None]):
     ReceivedDialog .hint { color: $text-muted; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q", "close", "Close"), Binding("a", "answer('accept')", "Accept"),
-        Binding("x", "answer('decline')", "Decline"), Binding("h", "answer('hide')", "Hide"),
-        Binding("j", "cursor(1)", show=False), Binding("k", "cursor(-1)", show=False)]
+        Binding("a", "answer('accept')", "Accept"), Binding("x", "answer('decline')", "Decline"),
+        Binding("h", "answer('hide')", "Hide")]
 
     def __init__(self, shares: list[ShareInfo], *, readonly: bool) -> None:
         super().__init__()
@@ -52,13 +52,6 @@ class ReceivedDialog(ModalScreen[Answer | None]):
                     else "a: accept · x: decline · h: hide / show again · Esc: close")
             yield Label(hint, classes="hint")
 
-    def on_mount(self) -> None:
-        self.query_one(DataTable).focus()
-
-    def action_cursor(self, step: int) -> None:
-        table = self.query_one(DataTable)
-        table.move_cursor(row=table.cursor_row + step)
-
     def action_answer(self, action: str) -> None:
         if self.readonly or not self.shares:
             return
@@ -70,6 +63,3 @@ class ReceivedDialog(ModalScreen[Answer | None]):
             self.notify(f"{item_name(share)} is already {share.state}", severity="warning")
             return
         self.dismiss((action, share))
-
-    def action_close(self) -> None:
-        self.dismiss(None)

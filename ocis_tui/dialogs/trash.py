@@ -7,14 +7,15 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
 from ocis_cli.client import TrashEntry
 from ocis_tui.transfers import human_size
 
+from .tabledialog import TableDialog
 
-class TrashDialog(ModalScreen[TrashEntry | None]):
+
+class TrashDialog(TableDialog[TrashEntry]):
     DEFAULT_CSS = """
     TrashDialog { align: center middle; }
     TrashDialog > Vertical { width: 95%; height: 80%; border: thick $warning;
@@ -22,8 +23,7 @@ class TrashDialog(ModalScreen[TrashEntry | None]):
     TrashDialog DataTable { height: 1fr; }
     TrashDialog .hint { color: $text-muted; }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "close", "Close"), Binding("r", "restore", "Restore"),
-                Binding("j", "cursor(1)", show=False), Binding("k", "cursor(-1)", show=False)]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("r", "restore", "Restore")]
 
     def __init__(self, space_name: str, entries: list[TrashEntry], *, readonly: bool) -> None:
         super().__init__()
@@ -46,21 +46,11 @@ class TrashDialog(ModalScreen[TrashEntry | None]):
             hint = "Esc: close" if self.readonly else "Enter or r: restore to where it was · Esc: close"
             yield Label(hint, classes="hint")
 
-    def on_mount(self) -> None:
-        self.query_one(DataTable).focus()
-
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_restore()
-
-    def action_cursor(self, step: int) -> None:
-        table = self.query_one(DataTable)
-        table.move_cursor(row=table.cursor_row + step)
 
     def action_restore(self) -> None:
         if self.readonly or not self.entries:
             return
         row = self.query_one(DataTable).cursor_row
         self.dismiss(self.entries[row])
-
-    def action_close(self) -> None:
-        self.dismiss(None)

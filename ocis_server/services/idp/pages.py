@@ -8,6 +8,14 @@ from html import escape
 
 from aiohttp import web
 
+from ocis_server.services.htmlpages import (
+    error_alert,
+    hidden,
+    html_page,
+    message_body,
+    security_headers,
+)
+
 SCOPE_TEXT = {"openid": "sign you in", "profile": "see your name and user name",
               "email": "see your email address",
               "offline_access": "stay signed in (until you sign out)"}
@@ -20,39 +28,17 @@ font-size:1rem}button{margin-top:1.2rem;padding:.5rem 1.2rem;font-size:1rem;marg
 .error{color:#a00;background:#fee;padding:.5rem;border-radius:4px}.code{font-family:monospace;
 font-size:1.3rem;letter-spacing:.1rem}"""
 
-HEADERS = {
-    "Cache-Control": "no-store",
-    "Pragma": "no-cache",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    # No form-action: a consent POST ends in a redirect to the client's own redirect URI.
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                               "frame-ancestors 'none'; base-uri 'none'",
-}
+# No form-action: a consent POST ends in a redirect to the client's own redirect URI.
+HEADERS = security_headers(form_action_self=False, Pragma="no-cache")
 
 
 def page(title: str, body: str, *, status: int = 200) -> web.Response:
-    html = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{escape(title)} - ownCloud Infinite Scale</title><style>{_STYLE}</style></head>"
-            f"<body><main>{body}</main></body></html>")
-    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8",
-                        headers=HEADERS)
+    return html_page(title, body, style=_STYLE, headers=HEADERS, status=status)
 
 
 def redirect(location: str, status: int = 302) -> web.Response:
     """A redirect as a plain response (returning aiohttp's HTTPFound objects is deprecated)."""
     return web.Response(status=status, headers={"Location": location, "Cache-Control": "no-store"})
-
-
-def _hidden(**fields: str) -> str:
-    return "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">'
-                   for k, v in fields.items())
-
-
-def _error(text: str) -> str:
-    return f'<p class="error" role="alert" id="error">{escape(text)}</p>' if text else ""
 
 
 def _scopes(scope: str) -> str:
@@ -61,16 +47,15 @@ def _scopes(scope: str) -> str:
 
 
 def message_page(title: str, text: str, *, status: int = 200) -> web.Response:
-    return page(title, f"<h1>{escape(title)}</h1><p id=\"message\">{escape(text)}</p>",
-                status=status)
+    return page(title, message_body(title, text), status=status)
 
 
 def login_page(action: str, csrf: str, continue_to: str, client_name: str, *, username: str = "",
                error: str = "", status: int = 200) -> web.Response:
     body = (f"<h1>Sign in</h1><p>to continue to <strong>{escape(client_name)}</strong></p>"
-            f"{_error(error)}"
+            f"{error_alert(error)}"
             f'<form method="post" action="{escape(action)}" id="login">'
-            f"{_hidden(csrf=csrf, **{'continue': continue_to})}"
+            f"{hidden(csrf=csrf, **{'continue': continue_to})}"
             f'<label for="username">User name</label>'
             f'<input type="text" id="username" name="username" value="{escape(username)}" '
             f'autocomplete="username" autocapitalize="none" required autofocus>'
@@ -90,7 +75,7 @@ def consent_page(action: str, csrf: str, fields: dict[str, str], client_name: st
             f"<p><strong>{escape(client_name)}</strong> wants to act as "
             f"<strong>{escape(username)}</strong> and to:</p>{_scopes(scope)}"
             f'<form method="post" action="{escape(action)}" id="consent">'
-            f"{_hidden(csrf=csrf, **fields)}"
+            f"{hidden(csrf=csrf, **fields)}"
             f'<button type="submit" name="decision" value="allow" id="allow">Allow</button>'
             f'<button type="submit" name="decision" value="deny" id="deny">Deny</button></form>')
     return page(title, body)
@@ -99,8 +84,8 @@ def consent_page(action: str, csrf: str, fields: dict[str, str], client_name: st
 def device_entry_page(action: str, csrf: str, username: str, *, user_code: str = "",
                       error: str = "", status: int = 200) -> web.Response:
     body = (f"<h1>Connect a device</h1><p>Signed in as <strong>{escape(username)}</strong>. "
-            f"Enter the code your device shows.</p>{_error(error)}"
-            f'<form method="post" action="{escape(action)}" id="device">{_hidden(csrf=csrf)}'
+            f"Enter the code your device shows.</p>{error_alert(error)}"
+            f'<form method="post" action="{escape(action)}" id="device">{hidden(csrf=csrf)}'
             f'<label for="user_code">Code</label>'
             f'<input type="text" id="user_code" name="user_code" class="code" '
             f'value="{escape(user_code)}" autocomplete="off" autocapitalize="characters" required '

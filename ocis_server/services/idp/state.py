@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import secrets
 import time
@@ -20,6 +19,7 @@ from ocis_server.auth.throttle import Throttle, address_key, client_address
 from ocis_server.domain.errors import NotFound
 from ocis_server.identity import User, UserStore
 from ocis_server.services.context import ServiceContext
+from ocis_server.services.htmlpages import csrf_matches, set_csrf_cookie
 
 from .clients import Client, builtin_clients
 from .config import DEVICE_CODE_MAX_FAILURES, SESSION_TTL, STATE_KEY, IdpConfig
@@ -134,15 +134,12 @@ def render(request: web.Request, response: web.Response) -> web.Response:
     fresh = request.get("idp_new_csrf")
     if fresh:
         secure = idp_state(request).cfg.secure_cookies
-        response.set_cookie(CSRF_COOKIE, fresh, path=COOKIE_PATH, httponly=True,
-                            samesite="Strict", secure=secure)
+        set_csrf_cookie(response, CSRF_COOKIE, fresh, path=COOKIE_PATH, secure=secure)
     return response
 
 
 def check_csrf(request: web.Request, form: Mapping[str, str]) -> None:
-    cookie = request.cookies.get(CSRF_COOKIE, "")
-    sent = form.get("csrf", "")
-    if not cookie or not sent or not hmac.compare_digest(cookie.encode(), sent.encode()):
+    if not csrf_matches(request, CSRF_COOKIE, form.get("csrf", "")):
         raise PageError(403, "Session expired",
                         "This form expired or did not come from this site. Go back, reload the "
                         "page and try again.")

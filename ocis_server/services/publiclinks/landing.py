@@ -22,6 +22,7 @@ from ocis_server.domain.errors import (
     Unauthenticated,
 )
 from ocis_server.domain.paths import split_path
+from ocis_server.services.htmlpages import csrf_matches, set_csrf_cookie
 from ocis_server.storage import Link, Node
 
 from . import pages
@@ -61,14 +62,12 @@ def _csrf(request: web.Request) -> str:
 
 
 def _with_csrf(response: web.StreamResponse, csrf: str, secure: bool) -> web.StreamResponse:
-    response.set_cookie(CSRF_COOKIE, csrf, path="/s/", httponly=True, samesite="Strict",
-                        secure=secure)
+    set_csrf_cookie(response, CSRF_COOKIE, csrf, path="/s/", secure=secure)
     return response
 
 
 def _check_csrf(request: web.Request, sent: str) -> None:
-    cookie = request.cookies.get(CSRF_COOKIE, "")
-    if not cookie or not hmac.compare_digest(cookie.encode(), sent.encode()):
+    if not csrf_matches(request, CSRF_COOKIE, sent):
         raise PermissionDenied("the form expired: reload the page and try again")
 
 

@@ -9,6 +9,13 @@ from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
+from ocis_server.services.htmlpages import (
+    error_alert,
+    hidden,
+    html_page,
+    message_body,
+    security_headers,
+)
 from ocis_server.storage import Node
 
 _STYLE = """body{font-family:system-ui,sans-serif;background:#f4f6f8;margin:0}
@@ -22,28 +29,15 @@ button,a.button{margin-top:1rem;padding:.5rem 1.2rem;font-size:1rem;display:inli
 .ok{color:#060;background:#efe;padding:.5rem;border-radius:4px}
 code{background:#f0f0f0;padding:.3rem;display:block;word-break:break-all}"""
 
-HEADERS = {
-    "Cache-Control": "no-store",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-}
+HEADERS = security_headers(form_action_self=True)
 
 
 def page(title: str, body: str, *, status: int = 200) -> web.Response:
-    html = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{escape(title)} - ownCloud Infinite Scale</title><style>{_STYLE}</style>"
-            f"</head><body><main>{body}</main></body></html>")
-    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8",
-                        headers=HEADERS)
+    return html_page(title, body, style=_STYLE, headers=HEADERS, status=status)
 
 
 def message_page(title: str, text: str, *, status: int = 200) -> web.Response:
-    return page(title, f'<h1>{escape(title)}</h1><p id="message">{escape(text)}</p>',
-                status=status)
+    return page(title, message_body(title, text), status=status)
 
 
 def human_size(size: int) -> str:
@@ -56,12 +50,11 @@ def human_size(size: int) -> str:
 
 
 def _csrf(token: str) -> str:
-    return f'<input type="hidden" name="csrf" value="{escape(token)}">'
+    return hidden(csrf=token)
 
 
 def _alert(error: str, notice: str) -> str:
-    out = f'<p class="error" role="alert" id="error">{escape(error)}</p>' if error else ""
-    return out + (f'<p class="ok" id="notice">{escape(notice)}</p>' if notice else "")
+    return error_alert(error) + (f'<p class="ok" id="notice">{escape(notice)}</p>' if notice else "")
 
 
 def password_page(base: str, csrf: str, *, error: str = "", status: int = 200) -> web.Response:

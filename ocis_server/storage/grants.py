@@ -1,0 +1,52 @@
+"""What shares and public links have in common: rows that point at a live node, listed by node
+ids, creator and space, and updated column by column (a fresh mtime with every change)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .writer import Tx
+
+IN_CHUNK = 900     # at most this many "?" in one IN (...): SQLite's limit is 999 by default
+
+
+def update_columns(tx: Tx, table: str, row_id: str, changes: dict[str, object]) -> None:
+    """Set the changed columns of one row of `table` (shares, links) and its mtime."""
+    if changes:
+        sets = ", ".join(f"{key} = ?" for key in changes)
+        tx.conn.execute(f"UPDATE {table} SET {sets}, mtime = ? WHERE id = ?",
+                        (*changes.values(), time.time(), row_id))
+
+
+async def list_live(cached: Callable[..., Any], kind: str, live: str, alias: str,
+                    make: Callable[[Sequence[Any]], Any], *,
+                    node_ids: Sequence[str] | None, creator_id: str | None,
+                    space_id: str | None) -> list[Any]:
+    """Rows of the `live` query (table aliased `alias`, joined with nodes as `n`) filtered by
+    node ids, creator and space, oldest first, each made into an object by `make`."""
+    where: list[str] = []
+    args: list[object] = []
+    if node_ids is not None:
+        ids = list(dict.fromkeys(node_ids))
+        if not ids:
+            return []
+        if len(ids) > IN_CHUNK:   # a huge listing: filter after one query
+            wanted = set(ids)
+            found = await list_live(cached, kind, live, alias, make, node_ids=None,
+                                    creator_id=creator_id, space_id=space_id)
+            return [item for item in found if item.node_id in wanted]
+        where.append(f"{alias}.node_id IN ({','.join('?' * len(ids))})")
+        args += ids
+    if creator_id is not None:
+        where.append(f"{alias}.creator_id = ?")
+        args.append(creator_id)
+    if space_id is not None:
+        where.append("n.space_id = ?")
+        args.append(space_id)
+    sql = (live + (" WHERE " + " AND ".join(where) if where else "")
+           + f" ORDER BY {alias}.ctime, {alias}.id")
+    found = await cached((kind, sql, tuple(args)),
+                         lambda c: [make(r) for r in c.execute(sql, args)], len)
+    return list(found)
