@@ -260,18 +260,19 @@ async def _received_response(request: web.Request, ctx: ServiceContext, user: Us
 
 
 async def accept_share(request: web.Request) -> web.Response:
-    ctx, user = _ctx(request), principal(request)
-    share_id = request.match_info["id"]
-    await _received(ctx, user, share_id)
-    await ctx.storage.set_received(share_id, user.id, state="accepted")
-    return await _received_response(request, ctx, user, share_id)
+    return await _answer_share(request, "accepted")
 
 
 async def decline_share(request: web.Request) -> web.Response:
+    return await _answer_share(request, "declined")
+
+
+async def _answer_share(request: web.Request, state: str) -> web.Response:
+    """POST (accept) or DELETE (decline) pending/{id}: the caller's state of a received share."""
     ctx, user = _ctx(request), principal(request)
     share_id = request.match_info["id"]
     await _received(ctx, user, share_id)
-    await ctx.storage.set_received(share_id, user.id, state="declined")
+    await ctx.storage.set_received(share_id, user.id, state=state)
     return await _received_response(request, ctx, user, share_id)
 
 

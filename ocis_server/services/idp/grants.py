@@ -98,7 +98,9 @@ class _Issuing:
     request: AioRequest
 
     def source(self) -> Grant:
-        raise NotImplementedError
+        """The stored grant this request's token is issued from; each grant class below says
+        where it comes from (a code, a refresh token, a device code)."""
+        raise NotImplementedError(f"{type(self).__name__} names no grant source")
 
     def find_user(self, user_id: str) -> User:
         try:
