@@ -59,11 +59,12 @@ async def put(storage: SqliteStorage, space: str, path: tuple[str, ...], data: b
 
 
 def blob_files(root: Path) -> list[Path]:
-    return [p for p in (root / "blobs").rglob("*") if p.is_file()]
+    return [p for p in (root / "blobs").rglob("*") if p.is_file() and not p.name.startswith("put-")]
 
 
 def temp_files(root: Path) -> list[Path]:
-    return [p for p in (root / "tmp").iterdir()]
+    """Upload temp files: in the blob folders (and, from older versions, in tmp/)."""
+    return [*(root / "tmp").iterdir(), *(root / "blobs").glob("*/put-*")]
 
 
 # --- spaces and basic tree --------------------------------------------------------------------
@@ -351,6 +352,55 @@ async def test_read_cache_follows_changes(storage: SqliteStorage, space: str) ->
     with pytest.raises(NotFound):
         await storage.lookup(space, ("c", "f"))
     assert folder.id == (await storage.lookup(space, ("c",))).id
+
+
+async def test_space_info_follows_space_changes(storage: SqliteStorage, space: str) -> None:
+    """`space_info` (what access checks read) keeps the space across uploads, but never outlives
+    a change of the space itself or of its members; `get_space` always has the current usage."""
+    before = await storage.space_info(space)
+    await put(storage, space, ("f",), b"12345")
+    assert (await storage.get_space(space)).used == 5
+    assert (await storage.space_info(space)).name == "Alice"
+    project = await storage.create_space(space_type="project", name="P", owner_id=USER,
+                                         alias="project/p", quota_total=10)
+    assert (await storage.space_info(project.id)).quota_total == 10
+    assert await storage.members(project.id) == {}
+    await storage.set_member(project.id, "marie", "viewer")
+    assert await storage.members(project.id) == {"marie": "viewer"}
+    await storage.update_space(project.id, name="Q", quota_total=20, disabled=True)
+    info = await storage.space_info(project.id)
+    assert (info.name, info.quota_total, info.disabled) == ("Q", 20, True)
+    await storage.set_member(project.id, "marie", None)
+    assert await storage.members(project.id) == {}
+    await storage.delete_space(project.id)
+    with pytest.raises(NotFound):
+        await storage.space_info(project.id)
+    with pytest.raises(NotFound):
+        await storage.members(project.id)
+    assert (await storage.space_info(space)).id == before.id
+
+
+async def test_blob_layout_and_migration(tmp_path: Path) -> None:
+    """Blobs live in `blobs/<2 chars>/<id>`; opening a store moves blobs of the two-level layout
+    of older versions there and drops temp files that no commit acknowledged."""
+    store = await SqliteStorage.open(tmp_path / "users", STORAGE_ID)
+    await store.create_space(space_type="personal", name="A", owner_id=USER, alias="personal/a",
+                             space_id=USER)
+    node = (await put(store, USER, ("f",), b"kept")).node
+    await store.close()
+    blobs = tmp_path / "users" / "blobs"
+    assert len([p for p in blobs.iterdir() if p.is_dir()]) == 256
+    assert blob_files(tmp_path / "users") == [blobs / node.blob_id[:2] / node.blob_id]
+    old = blobs / node.blob_id[:2] / node.blob_id[2:4] / node.blob_id
+    old.parent.mkdir()
+    (blobs / node.blob_id[:2] / node.blob_id).rename(old)
+    (blobs / "0a" / "put-unacknowledged").write_bytes(b"x")
+    store = await SqliteStorage.open(tmp_path / "users", STORAGE_ID)
+    try:
+        assert await store.read_small(await store.lookup(USER, ("f",))) == b"kept"
+        assert not old.parent.exists() and not (blobs / "0a" / "put-unacknowledged").exists()
+    finally:
+        await store.close()
 
 
 # --- uploads: versions and preconditions ------------------------------------------------------

@@ -28,7 +28,7 @@ _WRITE_BITS = roles.UPDATE | roles.CREATE | roles.DELETE
 
 @dataclass(frozen=True, slots=True)
 class Access:
-    space: Space
+    space: Space                   # from `space_info`: its used/etag/mtime may lag (see there)
     role: str                      # the space role, or for a share the nearest one (label only)
     bits: int = 0                  # OCS bitmask granted; 0 = the space role's bits
     share: Share | None = None     # set when the access comes from a share received
@@ -68,7 +68,7 @@ class Access:
 
 async def space_access(storage: Storage, user: User, space_id: str) -> Access:
     """The principal's access to a space, or NotFound when it has none (or the space is disabled)."""
-    space = await storage.get_space(space_id)
+    space = await storage.space_info(space_id)
     role: str | None = None
     if space.type == "personal" and space.owner_id == user.id:
         role = ROLE_MANAGER
@@ -111,7 +111,7 @@ async def member_access(storage: Storage, users: UserStore, user: User, space_id
         return await space_access(storage, user, space_id)
     except NotFound:
         pass
-    space = await storage.get_space(space_id)
+    space = await storage.space_info(space_id)
     members = await storage.members(space_id)
     ranked = [members[gid] for gid in await group_ids(users, user) if members.get(gid) in _RANK]
     if not ranked or space.disabled:
@@ -126,7 +126,7 @@ async def node_access(storage: Storage, users: UserStore, user: User, node: Node
         return await member_access(storage, users, user, node.space_id)
     except NotFound:
         pass
-    space = await storage.get_space(node.space_id)
+    space = await storage.space_info(node.space_id)
     gids = set(await group_ids(users, user))
     mine = [share for share in await storage.shares_covering(node.id)
             if (share.grantee_type == "user" and share.grantee_id == user.id)
@@ -160,7 +160,7 @@ async def received_access(storage: Storage, received: ReceivedShare) -> Access:
     space is enabled."""
     if received.state != "accepted":
         raise NotFound("share not found")
-    space = await storage.get_space(received.share.space_id)
+    space = await storage.space_info(received.share.space_id)
     access = _union(space, [received.share])
     if access is None:
         raise NotFound("share not found")

@@ -123,7 +123,7 @@ def is_public_basic(header: str | None) -> bool:
 
 async def link_access(storage: Storage, link: Link) -> Access:
     """What the link lets anyone holding it do; NotFound when the space is disabled."""
-    space = await storage.get_space(link.space_id)
+    space = await storage.space_info(link.space_id)
     if space.disabled:
         raise NotFound("link not found")
     writes = roles.UPDATE | roles.CREATE | roles.DELETE

@@ -203,6 +203,8 @@ class Storage(Protocol):
                            space_id: str | None = None, quota_total: int = 0,
                            description: str = "") -> Space: ...
     async def get_space(self, space_id: str) -> Space: ...                 # NotFound
+    # Like get_space for access checks: used, etag and mtime may lag behind recent commits.
+    async def space_info(self, space_id: str) -> Space: ...                # NotFound
     async def list_spaces(self, *, member_id: str | None = None) -> list[Space]: ...
     async def update_space(self, space_id: str, *, name: str | None = None,
                            description: str | None = None, quota_total: int | None = None,

@@ -1,6 +1,14 @@
 """The blob store: file contents on disk addressed by blob id only (never by a user path), written
 to a temp file while hashing SHA1/MD5/ADLER32, renamed into place and fsynced (DESIGN.md §4).
 All methods here are blocking; the storage provider calls them from its I/O threads.
+
+Layout: `blobs/<first two characters of the id>/<id>`, the 256 folders made when the store is set
+up, so an upload never creates a folder. A temp file lives in the folder of the blob it becomes
+(`put-<uuid>`): the rename stays inside one directory, and concurrent uploads do not queue on one
+temp directory's lock. On ext2/3/4, `blobs/` carries the "top of hierarchy" flag (`chattr +T`):
+the allocator spreads the 256 folders over block groups with free inodes instead of packing
+them beside their parent, where other programs' recent deletions make each new inode slow to
+find.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ import ctypes
 import ctypes.util
 import hashlib
 import os
+import struct
 import shutil
 import uuid
 import zlib
@@ -22,6 +31,7 @@ from typing import Any
 from ocis_server.domain.errors import BadRequest, ChecksumMismatch
 
 TEMP_PREFIX = "put-"
+_FOLDERS = tuple(f"{i:02x}" for i in range(256))   # blob ids are UUIDs: lower-case hex first
 CHECKSUM_ALGORITHMS = ("sha1", "md5", "adler32")
 _PARALLEL_HASH_AT = 256 * 1024   # blocks from this size hash MD5 in the helper thread
 _FLUSH_AT = 1 << 20  # hand at most ~1 MiB per thread hop: hashing and writing overlap receiving
@@ -129,6 +139,7 @@ class BlobStore:
         self.tmp = root / "tmp"
         # Three: a TUS upload hashes in three chains (SHA1+ADLER32, MD5, the chunk checksum).
         self._hasher = ThreadPoolExecutor(3, thread_name_prefix="ocis-storage-hash")
+        self._folders: set[Path] = set()   # blob folders known to exist (spares a mkdir each)
 
     @property
     def helper(self) -> Executor:
@@ -139,17 +150,29 @@ class BlobStore:
         self._hasher.shutdown(wait=True)
 
     def setup(self) -> None:
+        """Make the folders, then one pass over them: temp files of uploads that were never
+        acknowledged (crash, kill -9) are removed, and blobs of the older two-level layout
+        (`ab/cd/<id>`) move to their folder."""
         self.blobs.mkdir(parents=True, exist_ok=True)
         self.tmp.mkdir(parents=True, exist_ok=True)
-        # Temp files of uploads that were never acknowledged (crash, kill -9) leave no trace.
-        for leftover in self.tmp.glob(TEMP_PREFIX + "*"):
+        _spread_subfolders(self.blobs)     # before the folders are made
+        for leftover in self.tmp.glob(TEMP_PREFIX + "*"):   # where older versions put them
             leftover.unlink(missing_ok=True)
+        for name in _FOLDERS:
+            folder = self.blobs / name
+            folder.mkdir(exist_ok=True)
+            self._folders.add(folder)
+            _tidy(folder)
 
     def path(self, blob_id: str) -> Path:
-        return self.blobs / blob_id[0:2] / blob_id[2:4] / blob_id
+        return blob_file(self.blobs, blob_id)
 
-    def temp(self) -> TempBlob:
-        return TempBlob(self.tmp / f"{TEMP_PREFIX}{uuid.uuid4()}", self._hasher)
+    def temp(self, blob_id: str | None = None) -> TempBlob:
+        """A temp file in the folder of `blob_id` (the blob it will become), else any folder."""
+        name = str(uuid.uuid4())
+        folder = self.blobs / (blob_id or name)[0:2]
+        self._folder(folder)
+        return TempBlob(folder / f"{TEMP_PREFIX}{name}", self._hasher)
 
     def place(self, temp: TempBlob, blob_id: str) -> None:
         """Move a finished temp file to its blob path, then make content and rename durable.
@@ -157,7 +180,7 @@ class BlobStore:
         directory sync then finds nothing left to do); the blob is not referenced by any node
         until the metadata commit that follows, so a crash in between leaves nothing visible."""
         target = self.path(blob_id)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self._folder(target.parent)
         os.rename(temp.path, target)
         temp.sync_and_close()
         _fsync_dir(target.parent)
@@ -167,7 +190,7 @@ class BlobStore:
         dirs: set[Path] = set()
         for src_id, dst_id in pairs:
             src, dst = self.path(src_id), self.path(dst_id)
-            dst.parent.mkdir(parents=True, exist_ok=True)
+            self._folder(dst.parent)
             try:
                 os.link(src, dst)
             except OSError:
@@ -178,6 +201,13 @@ class BlobStore:
         for folder in dirs:
             _fsync_dir(folder)
 
+    def _folder(self, folder: Path) -> None:
+        if folder not in self._folders:     # blob folders are never removed while we run
+            folder.mkdir(parents=True, exist_ok=True)
+            if len(self._folders) >= 1 << 17:
+                self._folders.clear()
+            self._folders.add(folder)
+
     def remove(self, blob_ids: Iterable[str]) -> None:
         for blob_id in blob_ids:
             self.path(blob_id).unlink(missing_ok=True)
@@ -187,6 +217,51 @@ class BlobStore:
         probe = self.tmp / f"probe-{uuid.uuid4()}"
         probe.write_bytes(b"ok")
         probe.unlink()
+
+
+def blob_file(blobs: Path, blob_id: str) -> Path:
+    """Where a blob lives below the `blobs` folder."""
+    return blobs / blob_id[0:2] / blob_id
+
+
+def _tidy(folder: Path) -> None:
+    moved = False
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith(TEMP_PREFIX):
+                os.unlink(entry.path)
+            elif entry.is_dir(follow_symlinks=False):       # the two-level layout: ab/cd/<id>
+                with os.scandir(entry.path) as old:
+                    for blob in old:
+                        os.rename(blob.path, folder / blob.name)
+                os.rmdir(entry.path)
+                moved = True
+    if moved:
+        _fsync_dir(folder)
+
+
+_FS_IOC_GETFLAGS, _FS_IOC_SETFLAGS, _FS_TOPDIR_FL = 0x80086601, 0x40086602, 0x00020000
+
+
+def _spread_subfolders(folder: Path) -> None:
+    """Set the ext2/3/4 "top of directory hierarchy" flag (chattr +T) on `folder`, so that the
+    Orlov allocator spreads its subfolders over the disk's block groups. Best effort: other
+    file systems refuse the call, and nothing depends on it."""
+    try:
+        import fcntl
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except (ImportError, OSError):
+        return
+    try:
+        buf = bytearray(8)
+        fcntl.ioctl(fd, _FS_IOC_GETFLAGS, buf)
+        flags = struct.unpack_from("i", buf)[0]
+        if not flags & _FS_TOPDIR_FL:
+            fcntl.ioctl(fd, _FS_IOC_SETFLAGS, struct.pack("l", flags | _FS_TOPDIR_FL))
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -246,7 +246,7 @@ class ChunkedUploads:
 
     async def _place_assembled(self, upload_id: str, chunks: list[_Chunk], blob_id: str) -> Digest:
         """Concatenate the chunks (files or pieces of .joined) into a hashed temp blob."""
-        temp = self._blobs.temp()
+        temp = self._blobs.temp(blob_id)
         try:
             return await self._in_io(self._assemble, upload_id, chunks, temp, blob_id)  # type: ignore[no-any-return]
         except BaseException:

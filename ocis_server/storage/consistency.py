@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .blobs import TEMP_PREFIX, blob_file
 from .schema import make_etag
 
 DB_NAME = "metadata.db"
@@ -254,7 +255,14 @@ def _count(conn: sqlite3.Connection, tables: dict[str, list[str]], table: str) -
 
 
 def blob_path(root: Path, blob_id: str) -> Path:
-    return root / "blobs" / blob_id[0:2] / blob_id[2:4] / blob_id
+    """Where a blob is: its folder, or the place the two-level layout of older versions gave it
+    (`ab/cd/<id>`; the server moves those when it starts)."""
+    path = blob_file(root / "blobs", blob_id)
+    if not path.exists():
+        old = root / "blobs" / blob_id[0:2] / blob_id[2:4] / blob_id
+        if old.exists():
+            return old
+    return path
 
 
 def _check_blobs(root: Path, snap: _Snapshot, report: Report, *, checksums: bool) -> None:
@@ -277,6 +285,11 @@ def _check_blobs(root: Path, snap: _Snapshot, report: Report, *, checksums: bool
     on_disk = 0
     cutoff = time.time() - _RECENT
     for path in _files(root / "blobs"):
+        if path.name.startswith(TEMP_PREFIX):
+            if not (report.live and _mtime(path) > cutoff):
+                report.add("temp_file", str(path.relative_to(root)), "leftover temp file of an "
+                           "upload that was never committed", True)
+            continue
         on_disk += 1
         if path.name in snap.blob_refs and path == blob_path(root, path.name):
             continue

@@ -12,7 +12,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,7 +33,6 @@ from .schema import (
     SPACE_SELECT,
     get_node,
     lock_from_row,
-    lock_key,
     node_from_row,
     node_path,
     register_functions,
@@ -52,6 +51,11 @@ _PRECHECK_ABOVE = 64 * 1024   # uploads up to this size are only checked at comm
 _SMALL_BLOB = 64 * 1024             # blobs up to this size may be kept in memory ...
 _SMALL_CACHE_BYTES = 8 * 1024 * 1024   # ... up to this many bytes in all
 _IN_CHUNK = 900   # ids per IN (...) list, under SQLite's default 999 parameters
+
+
+def _outcome_ignored(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()    # retrieved: no "never retrieved" warning for an abandoned upload
 
 
 def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
@@ -88,6 +92,11 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore):
         self._cache_weight = 0
         self._lock_cache: dict[tuple[Any, ...], list[LockRecord]] = {}
         self._lock_gen = 0
+        # What only space changes (create, update, delete, membership) alter: the spaces' names,
+        # types, owners and quotas, and their members. Kept across other commits, so an access
+        # check costs no thread hop; cleared by `_space_write`.
+        self._space_cache: dict[tuple[str, str], Any] = {}
+        self._space_gen = 0
         self._small: OrderedDict[str, bytes] = OrderedDict()   # blob id -> content
         self._small_bytes = 0
 
@@ -175,15 +184,43 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore):
     async def _lock_write(self, fn: Callable[..., T], *args: Any) -> T:
         """`_write` for the changes that can add or remove locks (every write that touches the
         locks table, directly or via remove_locks_below or remove_subtree): forgets the cached lock
-        queries once the change is done (before its caller hears of it; a cancelled caller
-        does not stop the change, so the task is shielded and forgets on its own)."""
+        queries once the change is done."""
+        return await self._forgetting_write(self._forget_locks, fn, *args)
+
+    async def _space_write(self, fn: Callable[..., T], *args: Any) -> T:
+        """`_write` for the changes to the spaces and members tables: forgets `_space_cache`."""
+        return await self._forgetting_write(self._forget_spaces, fn, *args)
+
+    async def _forgetting_write(self, forget: Callable[[object], None], fn: Callable[..., T],
+                                *args: Any) -> T:
+        # `forget` runs once the change is done, before its caller hears of it; a cancelled
+        # caller does not stop the change, so the task is shielded and forgets on its own.
         change = asyncio.ensure_future(self._write(fn, *args))
-        change.add_done_callback(self._forget_locks)
+        change.add_done_callback(forget)
         return await asyncio.shield(change)
 
     def _forget_locks(self, _done: object = None) -> None:
         self._lock_gen += 1
         self._lock_cache.clear()
+
+    def _forget_spaces(self, _done: object = None) -> None:
+        self._space_gen += 1
+        self._space_cache.clear()
+
+    async def _space_cached(self, key: tuple[str, str], read: Callable[[], Awaitable[T]]) -> T:
+        """`read()`, remembered under `key` until the next space change (`_space_write`); kept
+        only when no space change finished while reading."""
+        try:
+            return self._space_cache[key]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        generation = self._space_gen
+        value = await read()
+        if generation == self._space_gen:
+            if len(self._space_cache) >= _CACHE_WEIGHT // 8:
+                self._space_cache.clear()
+            self._space_cache[key] = value
+        return value
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
         if self._writer is None:
@@ -195,11 +232,17 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore):
     async def create_space(self, *, space_type: str, name: str, owner_id: str, alias: str,
                            space_id: str | None = None, quota_total: int = 0,
                            description: str = "") -> Space:
-        return await self._write(ops.create_space, self.storage_id, space_id or new_id(), space_type,
-                                 name, alias, owner_id, quota_total, description)
+        return await self._space_write(ops.create_space, self.storage_id, space_id or new_id(),
+                                       space_type, name, alias, owner_id, quota_total, description)
 
     async def get_space(self, space_id: str) -> Space:
         return await self._cached(("space", space_id), lambda conn: ops.get_space(conn, space_id))
+
+    async def space_info(self, space_id: str) -> Space:
+        """`get_space` for access checks: name, type, owner, quota and state are current, while
+        `used`, `etag` and `mtime` may be older than the last commits (read `get_space` for
+        those). Costs no query while no space changes."""
+        return await self._space_cached(("space", space_id), lambda: self.get_space(space_id))
 
     async def list_spaces(self, *, member_id: str | None = None) -> list[Space]:
         def query(conn: sqlite3.Connection) -> list[Space]:
@@ -220,14 +263,19 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore):
             ("name", name), ("description", description), ("quota_total", quota_total),
             ("alias", alias), ("disabled", None if disabled is None else int(disabled)))
             if value is not None}
-        return await self._write(ops.update_space, space_id, changes)
+        return await self._space_write(ops.update_space, space_id, changes)
 
     async def delete_space(self, space_id: str) -> None:
-        await self._lock_write(ops.delete_space, self.storage_id, self._blobs, space_id)
+        def forget(_done: object) -> None:
+            self._forget_locks()
+            self._forget_spaces()
+        await self._forgetting_write(forget, ops.delete_space, self.storage_id, self._blobs,
+                                     space_id)
 
     async def set_member(self, space_id: str, principal_id: str, role: str | None, *,
                          keep_manager: bool = False, expires: float | None = None) -> None:
-        await self._write(ops.set_member, space_id, principal_id, role, keep_manager, expires)
+        await self._space_write(ops.set_member, space_id, principal_id, role, keep_manager,
+                                expires)
 
     async def _member_rows(self, space_id: str) -> list[tuple[str, str, float | None]]:
         def query(conn: sqlite3.Connection) -> list[tuple[str, str, float | None]]:
@@ -237,7 +285,8 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore):
                 " ON e.space_id = m.space_id AND e.principal_id = m.principal_id"
                 " WHERE m.space_id = ?", (space_id,)).fetchall()
             return [(str(p), str(r), None if e is None else float(e)) for p, r, e in rows]
-        return list(await self._cached(("members", space_id), query))
+        return list(await self._space_cached(("members", space_id),
+                                             lambda: self._read(query)))
 
     async def members(self, space_id: str) -> dict[str, str]:
         # Expiry is applied after the cache: a cached listing never outlives a membership.
@@ -290,29 +339,40 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore):
             await self._read(lambda conn: ops.check_upload(
                 conn, self.storage_id, space_id, parts, if_match=if_match,
                 if_none_match_any=if_none_match_any, size=length))
-        temp = self._blobs.temp()
         blob_id = new_id()
+        temp = self._blobs.temp(blob_id)
+        writer = self._writer
+        if writer is None:
+            raise RuntimeError("storage is closed")
+        committed: asyncio.Future[tuple[Node, bool]] = asyncio.get_running_loop().create_future()
+        queued: list[bool] = []
 
-        def verify_and_place(digest: Digest) -> None:
+        def verify_place_and_commit(digest: Digest) -> None:
+            # In the I/O thread: the blob is durable, so its commit is queued from here.
             digest.verify(checksum)
             self._blobs.place(temp, blob_id)
+            writer.enqueue(committed, self._commit_job(space_id, parts, blob_id, digest, mtime,
+                                                       if_match, if_none_match_any))
+            queued.append(True)
 
         try:
-            digest = await receive(body, temp, self._io, length, verify_and_place)
+            await receive(body, temp, self._io, length, verify_place_and_commit)
         except BaseException:
             # receive() has waited for its thread work, so nothing races this cleanup.
-            self._io.submit(self._discard, temp, blob_id)
+            if queued:     # cancelled after the last byte: the commit goes on, nobody waits
+                committed.add_done_callback(_outcome_ignored)
+            else:
+                self._io.submit(self._discard, temp, blob_id)
             raise
+        node, created = await committed
+        return UploadResult(node, created)
 
-        return await self._commit_blob(space_id, parts, blob_id, digest, mtime, if_match,
-                                       if_none_match_any)
-
-    async def _commit_blob(self, space_id: str, parts: tuple[str, ...], blob_id: str,
-                           digest: Digest, mtime: float | None, if_match: str | None,
-                           if_none_match_any: bool,
-                           also: Callable[[Tx], None] | None = None) -> UploadResult:
-        """The one commit path of every upload (PUT, TUS, chunking NG): point the node at its
-        durable blob; `also(tx)` runs in the same transaction (an upload session's removal)."""
+    def _commit_job(self, space_id: str, parts: tuple[str, ...], blob_id: str, digest: Digest,
+                    mtime: float | None, if_match: str | None, if_none_match_any: bool,
+                    also: Callable[[Tx], None] | None = None,
+                    ) -> Callable[[Tx], tuple[Node, bool]]:
+        """The one commit of every upload (PUT, TUS, chunking NG): point the node at its durable
+        blob; `also(tx)` runs in the same transaction (an upload session's removal)."""
         def commit(tx: Tx) -> tuple[Node, bool]:
             tx.on_failure.append(lambda: self._blobs.remove([blob_id]))
             result = ops.commit_upload(tx, self.storage_id, space_id, parts, blob_id, digest,
@@ -320,7 +380,14 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore):
             if also is not None:
                 also(tx)
             return result
-        node, created = await self._write(commit)
+        return commit
+
+    async def _commit_blob(self, space_id: str, parts: tuple[str, ...], blob_id: str,
+                           digest: Digest, mtime: float | None, if_match: str | None,
+                           if_none_match_any: bool,
+                           also: Callable[[Tx], None] | None = None) -> UploadResult:
+        node, created = await self._write(self._commit_job(
+            space_id, parts, blob_id, digest, mtime, if_match, if_none_match_any, also))
         return UploadResult(node, created)
 
     def _discard(self, temp: TempBlob, blob_id: str) -> None:
@@ -450,38 +517,34 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore):
 
     async def locks_covering(self, space_id: str, path: Sequence[str]) -> list[LockRecord]:
         parts = tuple(path)
-        ancestors = [lock_key(parts[:i]) for i in range(len(parts))]
-        marks = ",".join("?" * len(ancestors)) or "NULL"
-        sql = (f"SELECT {LOCK_COLS} FROM locks WHERE space_id = ? AND expires > ? AND"
-               f" (path = ? OR (depth_inf = 1 AND path IN ({marks}))) ORDER BY path")
-        args = (space_id, time.time(), lock_key(parts), *ancestors)
-        return await self._cached_locks(("covering", space_id, parts), sql, args)
+        return [lock for lock in await self._space_locks(space_id)
+                if lock.path == parts or (lock.depth_infinity and len(lock.path) < len(parts)
+                                          and parts[:len(lock.path)] == lock.path)]
 
     async def locks_below(self, space_id: str, path: Sequence[str]) -> list[LockRecord]:
-        key = lock_key(tuple(path))
-        if key:
-            sql = (f"SELECT {LOCK_COLS} FROM locks WHERE space_id = ? AND expires > ? AND"
-                   " (path = ? OR substr(path, 1, ?) = ?) ORDER BY path")
-            args: tuple[object, ...] = (space_id, time.time(), key, len(key) + 1, key + "/")
-        else:
-            sql = f"SELECT {LOCK_COLS} FROM locks WHERE space_id = ? AND expires > ? ORDER BY path"
-            args = (space_id, time.time())
-        return await self._cached_locks(("below", space_id, key), sql, args)
+        parts = tuple(path)
+        return [lock for lock in await self._space_locks(space_id)
+                if lock.path[:len(parts)] == parts]
 
-    async def _cached_locks(self, key: tuple[Any, ...], sql: str,
-                            args: tuple[object, ...]) -> list[LockRecord]:
-        """Lock queries, cached until the lock table changes (only the `_lock_write` operations
-        change it), so a write that checks for locks usually costs no query. A cached lock that
-        has expired since is dropped here: the answer is what the query would return now."""
+    async def _space_locks(self, space_id: str) -> list[LockRecord]:
+        """The live locks of a space, ordered by path. The list is kept until the lock table
+        changes (only the `_lock_write` operations change it), so a write that checks for locks
+        usually costs no query; a lock that has expired since is dropped here, so the answer is
+        what a query would return now."""
         generation = self._lock_gen
-        locks = self._lock_cache.get(key)
+        locks = self._lock_cache.get(("space", space_id))
         if locks is None:
-            locks = await self._read(
-                lambda conn: [lock_from_row(r) for r in conn.execute(sql, args).fetchall()])
+            def query(conn: sqlite3.Connection) -> list[LockRecord]:
+                rows = conn.execute(f"SELECT {LOCK_COLS} FROM locks WHERE space_id = ? AND"
+                                    " expires > ? ORDER BY path", (space_id, time.time()))
+                return [lock_from_row(r) for r in rows.fetchall()]
+            locks = await self._read(query)
             if generation == self._lock_gen:   # no lock change finished while reading
                 if len(self._lock_cache) >= _CACHE_WEIGHT // 8:
                     self._lock_cache.clear()
-                self._lock_cache[key] = locks
+                self._lock_cache[("space", space_id)] = locks
+        if not locks:
+            return locks
         now = time.time()
         return [lock for lock in locks if lock.expires > now]
 

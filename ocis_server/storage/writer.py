@@ -57,12 +57,18 @@ class Writer:
 
     async def submit(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(tx, *args)` in the writer thread; resolves once the transaction is durable."""
-        if self._closed:
-            raise RuntimeError("storage is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.put(_Job(fn, args, loop, future))
+        self.enqueue(future, fn, *args)
         return await future
+
+    def enqueue(self, future: asyncio.Future[Any], fn: Callable[..., Any], *args: Any) -> None:
+        """`submit` from any thread: `future` (of its loop) gets the outcome once durable. An I/O
+        thread that has just made a blob durable queues its commit at once, without a trip
+        through the event loop."""
+        if self._closed:
+            raise RuntimeError("storage is closed")
+        self._queue.put(_Job(fn, args, future.get_loop(), future))
 
     @property
     def alive(self) -> bool:

@@ -92,12 +92,13 @@ async def test_damage_is_found_and_repaired_without_losing_data(tmp_path: Path) 
         (root / "uploads" / "old-session").write_bytes(b"abc")
     db.commit()
     db.close()
-    blob_file = root / "blobs" / b_blob[:2] / b_blob[2:4] / b_blob
+    blob_file = root / "blobs" / b_blob[:2] / b_blob
     blob_file.unlink()                                  # missing blob: not repairable
     orphan = root / "blobs" / "ab" / "cd" / "abcdorphan"
     orphan.parent.mkdir(parents=True, exist_ok=True)
     orphan.write_bytes(b"precious bytes")
     (root / "tmp" / "put-leftover").write_bytes(b"half")
+    (root / "blobs" / "ab" / "put-leftover").write_bytes(b"half too")
 
     report, _ = consistency(root)
     found = _kinds(report)
@@ -112,6 +113,7 @@ async def test_damage_is_found_and_repaired_without_losing_data(tmp_path: Path) 
     assert _kinds(after) == {"missing_blob"}           # all the rest was repairable
     assert (root / "lost+found" / "abcdorphan").read_bytes() == b"precious bytes"
     assert not (root / "tmp" / "put-leftover").exists()
+    assert not (root / "blobs" / "ab" / "put-leftover").exists()
     assert not (root / "uploads" / "old-session").exists()
     db = sqlite3.connect(root / "metadata.db")
     dangling = "SELECT count(*) FROM props WHERE node_id = 'no-such-node'"

@@ -131,7 +131,7 @@ class World:
         file operation and the metadata commit (or between the commit and the cleanup after it)
         may leave garbage that nothing references and nobody can see: an unreferenced blob, or
         an upload's partial data whose session was already committed. That, and only that, may
-        be found (tmp/ must be clean: the server sweeps it when it starts); --repair must then clear it (blobs go to lost+found). Wrong sizes, etags,
+        be found (no upload temp file: the server sweeps them when it starts); --repair must then clear it (blobs go to lost+found). Wrong sizes, etags,
         missing blobs or dangling rows are failures."""
         report, _ = consistency(self.server.data_path)
         if report.ok:

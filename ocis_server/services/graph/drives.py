@@ -242,7 +242,7 @@ async def resolve_drive(request: web.Request, user: User) -> tuple[Space, Access
         raise NotFound("drive not found")
     try:
         access = await member_access(storage, ctx.users, user, rid.space_id)
-        return access.space, access
+        return await storage.get_space(rid.space_id), access   # current quota and etag
     except NotFound:
         if not manages_all_spaces(user):
             raise
@@ -348,9 +348,10 @@ async def reachable(request: web.Request, user: User) -> list[Space]:
     result = []
     for space in candidates.values():
         try:
-            result.append((await member_access(storage, ctx.users, user, space.id)).space)
+            await member_access(storage, ctx.users, user, space.id)
         except NotFound:
             continue
+        result.append(space)
     return result
 
 
@@ -363,9 +364,11 @@ async def list_my_drives(request: web.Request, extra: ExtraDrives | None = None)
 async def get_my_drive(request: web.Request) -> web.Response:
     """`GET /me/drive`: the caller's personal drive (its id is the user id)."""
     user = principal(request)
-    access = await space_access(request.app[CONTEXT_KEY].storage, user, user.id)
+    storage = request.app[CONTEXT_KEY].storage
+    await space_access(storage, user, user.id)
     free = await disk_free(request)
-    return web.json_response(await drive_json(request, access.space, free=free))
+    return web.json_response(await drive_json(request, await storage.get_space(user.id),
+                                              free=free))
 
 
 async def list_drives(request: web.Request) -> web.Response:

@@ -73,6 +73,7 @@ class RenderContext:
         "share_perm_dir",
         "share_perm_file",
         "share_types",
+        "space",
         "target",
     )
 
@@ -80,6 +81,9 @@ class RenderContext:
                  public_url: str) -> None:
         access = target.access
         self.target = target
+        # The space as of this request when quota is asked for (the access check's copy may
+        # lag behind recent uploads).
+        self.space = access.space
         self.perm_dir = access.webdav_permissions(is_dir=True)
         self.perm_file = access.webdav_permissions(is_dir=False)
         # OCS bitmask of what may be granted further: read 1, update 2, create 4, delete 8, share 16.
@@ -155,7 +159,7 @@ def _checksums(node: Node, _p: tuple[str, ...], _rc: RenderContext) -> str | Non
 def _quota_available(node: Node, _p: tuple[str, ...], rc: RenderContext) -> str | None:
     if not node.is_dir:
         return None
-    space = rc.target.access.space
+    space = rc.space
     if space.quota_total <= 0:
         return "-3"                          # unlimited, as oCIS reports it
     return str(max(0, space.quota_total - space.used))
@@ -175,6 +179,7 @@ def _favorite(node: Node, _p: tuple[str, ...], rc: RenderContext) -> str:
 
 
 D, OC = NS_DAV, NS_OC
+QUOTA_AVAILABLE = (D, "quota-available-bytes")
 # Live properties: renderer returns escaped content, "" for an empty element, None for 404.
 LIVE: dict[QName, Renderer] = {
     (D, "getetag"): lambda n, p, rc: f'"{n.etag}"',
@@ -334,6 +339,8 @@ async def handle_propfind(request: web.Request) -> web.StreamResponse:
     if target.jail is None and target.access.can_manage and any(
             s.name == (OC, "share-types") for s in specs):
         await _load_share_types(storage, rc, [node] + [n for n, _ in entries])
+    if target.jail is None and any(s.name == QUOTA_AVAILABLE for s in specs):
+        rc.space = await storage.get_space(target.space_id)
     if any(s.name == (D, "lockdiscovery") for s in specs):
         rc.locks = await _load_locks(storage, target, depth)
     minimal = "return=minimal" in request.headers.get("Prefer", "").replace(" ", "").lower()
