@@ -3,7 +3,10 @@
 import pytest
 
 from ocis_server.domain.errors import BadRequest, InvalidName
-from ocis_server.domain.ids import ResourceId
+import os
+import uuid
+
+from ocis_server.domain.ids import ResourceId, new_id
 from ocis_server.domain.paths import split_path, validate_name
 
 
@@ -57,3 +60,24 @@ def test_unencoded_paths_refuse_lone_surrogates():
     with pytest.raises(InvalidName):
         split_path("/a/\udcff", encoded=False)
     assert split_path("/a/b c", encoded=False) == ("a", "b c")
+
+
+def test_new_id_is_a_random_uuid4() -> None:
+    ids = [new_id() for _ in range(5000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+def test_new_id_differs_in_a_forked_child() -> None:
+    new_id()                               # the parent has drawn random bytes into its pool
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(write, new_id().encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 64).decode()
+    os.waitpid(pid, 0)
+    assert child != new_id()

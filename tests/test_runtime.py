@@ -431,3 +431,25 @@ def test_malloc_arenas_are_capped_unless_the_operator_chose(monkeypatch):
     monkeypatch.setenv("MALLOC_ARENA_MAX", "8")
     runtime_main.limit_malloc_arenas()
     assert calls == [(-8, 2)]
+
+
+def test_route_table_is_the_longest_covering_prefix() -> None:
+    from ocis_server.runtime.proxy import Route, RouteTable, _under
+    specs = {prefix: by_name()["ocdav"] for prefix in (
+        "/", "/remote.php/webdav", "/remote.php/dav/", "/remote.php/dav/files", "/ocs", "/ocs/",
+        "/status.php", "/s/", "/ab")}
+    routes = [Route(prefix, spec) for prefix, spec in specs.items()]
+
+    def scan(path: str) -> Route | None:      # the definition: every prefix tried
+        best = None
+        for route in routes:
+            if _under(path, route.prefix) and (best is None or len(route.prefix) > len(best.prefix)):
+                best = route
+        return best
+
+    table = RouteTable(routes)
+    for path in ("", "/", "//x", "/remote.php", "/remote.php/dav", "/remote.php/dav/",
+                 "/remote.php/dav/files/a/b", "/remote.php/webdavx", "/ocs", "/ocs/v1.php",
+                 "/status.php", "/status.phpx", "/s", "/s/token", "/ab/x", "/abc"):
+        assert table(path) is scan(path), path
+    assert RouteTable([Route("/x", by_name()["ocdav"])])("/y") is None

@@ -44,13 +44,27 @@ def _under(path: str, prefix: str) -> bool:
     return path == base or path.startswith(base + "/") or (prefix.endswith("/") and path == prefix)
 
 
-def route_for(routes: Sequence[Route], path: str) -> Route | None:
-    """The longest mount prefix that covers `path`."""
-    best: Route | None = None
-    for route in routes:
-        if _under(path, route.prefix) and (best is None or len(route.prefix) > len(best.prefix)):
-            best = route
-    return best
+class RouteTable:
+    """The mount with the longest prefix that covers a path (`_under`): one dict probe per
+    level of the path, deepest first."""
+
+    def __init__(self, routes: Sequence[Route]) -> None:
+        self._by_base: dict[str, Route] = {}
+        for route in routes:
+            base = route.prefix.rstrip("/")
+            known = self._by_base.get(base)
+            if known is None or len(route.prefix) > len(known.prefix):
+                self._by_base[base] = route
+
+    def __call__(self, path: str) -> Route | None:
+        probe = path
+        while True:
+            route = self._by_base.get(probe)
+            if route is not None:
+                return route
+            if not probe:
+                return None
+            probe = probe.rpartition("/")[0]
 
 
 def open_method(spec: ServiceSpec, method: str) -> bool:
@@ -143,6 +157,7 @@ def auth_middleware(ctx: ServiceContext, routes: Sequence[Route]) -> Callable[..
     # Per-request work kept small: the route of a path and the authenticators are remembered
     # (the latter rebuilt only if the runtime swaps the user store).
     known: dict[str, tuple[Route | None, bool]] = {}   # path -> (route, public path)
+    route_for = RouteTable(routes)
     auth = authenticators(ctx)
     trusted = tuple(ctx.config.trusted_proxies)
 
@@ -152,7 +167,7 @@ def auth_middleware(ctx: ServiceContext, routes: Sequence[Route]) -> Callable[..
         try:
             route, public = known[path]
         except KeyError:
-            route = route_for(routes, path)
+            route = route_for(path)
             public = route is not None and public_path(route.spec, path)
             if len(path) <= _PATH_CACHED_MAX:
                 if len(known) >= _ROUTES_CACHED:

@@ -169,8 +169,8 @@ class BlobStore:
 
     def temp(self, blob_id: str | None = None) -> TempBlob:
         """A temp file in the folder of `blob_id` (the blob it will become), else any folder."""
-        name = str(uuid.uuid4())
-        folder = self.blobs / (blob_id or name)[0:2]
+        name = blob_id or str(uuid.uuid4())     # a blob id is new: unique already
+        folder = self.blobs / name[0:2]
         self._folder(folder)
         return TempBlob(folder / f"{TEMP_PREFIX}{name}", self._hasher)
 
