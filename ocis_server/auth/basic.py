@@ -42,9 +42,11 @@ def looks_like_app_token(password: str) -> bool:
     return len(password) == 16 and password.isascii() and password.isalnum()
 
 
-async def authenticate_basic(users: UserStore, header: str) -> User:
-    """The user the Basic header names, or Unauthenticated (malformed or wrong credentials)."""
-    username, password = parse_basic(header)
+async def authenticate_basic(users: UserStore, header: str,
+                             credentials: tuple[str, str] | None = None) -> User:
+    """The user the Basic header names, or Unauthenticated (malformed or wrong credentials).
+    `credentials`: the header already parsed."""
+    username, password = credentials or parse_basic(header)
     user = await users.authenticate(username, password)
     if user is None:
         raise Unauthenticated("username or password was incorrect")

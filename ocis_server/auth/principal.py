@@ -89,7 +89,8 @@ class Authenticators:
             caller = await self._app_token(store, username, password)
         if caller is None and self.basic:
             try:
-                caller = Caller(await authenticate_basic(self.users, header), "basic")
+                caller = Caller(await authenticate_basic(self.users, header,
+                                                         (username, password)), "basic")
             except Unauthenticated:
                 caller = None
         if caller is None:

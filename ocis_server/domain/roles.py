@@ -5,6 +5,8 @@ to the OCS permission bitmask and WebDAV permission letters (ocis-api.md §3.3, 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from dataclasses import dataclass
 
 from .errors import BadRequest
@@ -202,6 +204,7 @@ def require_applicable(role: Role, kind: str) -> None:
         raise BadRequest("role not applicable to this resource")
 
 
+@lru_cache(maxsize=512)   # pure, and every PROPFIND renders it: a few dozen distinct inputs
 def webdav_permissions(bits: int, *, is_dir: bool, shared: bool = False,
                        mounted: bool = False, public: bool = False) -> str:
     """`oc:permissions` letters (reva `Role.WebDAVPermissions`): S shared with me, R may share,
@@ -226,6 +229,7 @@ def webdav_permissions(bits: int, *, is_dir: bool, shared: bool = False,
     return "".join(out)
 
 
+@lru_cache(maxsize=512)
 def grantable_bits(bits: int, *, is_dir: bool) -> int:
     """`ocs:share-permissions`: what may be granted further from `bits` (files never 4/8)."""
     if bits == DENIED_BITS:

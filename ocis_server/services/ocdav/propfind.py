@@ -249,6 +249,14 @@ def _specs(names: tuple[QName, ...]) -> tuple[PropSpec, ...]:
     return tuple(PropSpec(name) for name in names)
 
 
+@lru_cache(maxsize=256)
+def _needs(names: tuple[QName, ...]) -> tuple[bool, bool, bool, bool]:
+    """What a property list needs loaded: dead properties (or favorites), share types, the
+    space's current usage, locks."""
+    return (any(n not in LIVE or n == (OC, "favorite") for n in names),
+            (OC, "share-types") in names, QUOTA_AVAILABLE in names, (D, "lockdiscovery") in names)
+
+
 def parse_request(body: Element | None) -> tuple[str, list[QName]]:
     """(mode, names): mode is allprop | propname | prop."""
     if body is None:
@@ -333,15 +341,18 @@ async def handle_propfind(request: web.Request) -> web.StreamResponse:
                 access.webdav_permissions(is_dir=node.is_dir, mounted=True),
                 str(access.grantable(is_dir=node.is_dir)))
     wanted = ALLPROP if mode != "prop" else tuple(names)
-    specs = list(_specs(wanted)) if len(wanted) <= 64 else [PropSpec(n) for n in wanted]
-    if mode != "prop" or any(s.name not in LIVE or s.name == (OC, "favorite") for s in specs):
+    if len(wanted) <= 64:
+        specs, (dead, share_types, quota, locks) = list(_specs(wanted)), _needs(wanted)
+    else:
+        specs, (dead, share_types, quota, locks) = ([PropSpec(n) for n in wanted],
+                                                    _needs.__wrapped__(wanted))
+    if mode != "prop" or dead:
         await _load_dead(storage, rc, [node] + [n for n, _ in entries])
-    if target.jail is None and target.access.can_manage and any(
-            s.name == (OC, "share-types") for s in specs):
+    if target.jail is None and target.access.can_manage and share_types:
         await _load_share_types(storage, rc, [node] + [n for n, _ in entries])
-    if target.jail is None and any(s.name == QUOTA_AVAILABLE for s in specs):
+    if target.jail is None and quota:
         rc.space = await storage.get_space(target.space_id)
-    if any(s.name == (D, "lockdiscovery") for s in specs):
+    if locks:
         rc.locks = await _load_locks(storage, target, depth)
     minimal = "return=minimal" in request.headers.get("Prefer", "").replace(" ", "").lower()
     headers = {"Content-Type": CONTENT_TYPE}

@@ -41,6 +41,12 @@ async def read_body(request: web.Request, conf: OcdavConfig) -> bytes:
     limit = conf.max_xml_body
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge("the request body is too large")
+    content = request.content
+    if content.is_eof():      # the usual small body came with the headers: take it as it is
+        whole = content.read_nowait()
+        if len(whole) > limit:
+            raise PayloadTooLarge("the request body is too large")
+        return whole
     data = bytearray()
     async for chunk in request.content.iter_chunked(64 * 1024):
         data += chunk
