@@ -316,6 +316,33 @@ async def test_propfind_depth_and_properties(env):
     assert len(zero.xml.findall(f"{D}response")) == 1
 
 
+async def test_depth0_poll_answers_follow_every_change(env):
+    """Repeated Depth 0 polls are answered from the last rendering only while nothing changed:
+    an upload below, a dead property, a quota change, each shows in the very next poll."""
+    dav, storage = env.dav, env.storage
+    await dav.mkcol("/poll")
+    body = propfind_body("d:getetag", "oc:size", "d:quota-available-bytes", "z:color")
+    body = body.replace('xmlns:oc=', 'xmlns:z="urn:z" xmlns:oc=')
+
+    async def poll() -> ET.Element:
+        return props_of((await dav.propfind("/poll/", body, depth="0")).xml)[
+            "/remote.php/webdav/poll/"]
+
+    first, again = await poll(), await poll()
+    assert first.findtext(f"{D}getetag") == again.findtext(f"{D}getetag")
+    await dav.put("/poll/f.txt", b"12345")
+    after_put = await poll()
+    assert after_put.findtext(f"{D}getetag") != first.findtext(f"{D}getetag")
+    assert after_put.findtext(f"{OC}size") == "5"
+    await dav.proppatch("/poll/", '<d:propertyupdate xmlns:d="DAV:" xmlns:z="urn:z"><d:set>'
+                        "<d:prop><z:color>red</z:color></d:prop></d:set></d:propertyupdate>")
+    assert (await poll()).findtext("{urn:z}color") == "red"
+    space = (await storage.list_spaces())[0]
+    await storage.update_space(space.id, quota_total=1000)
+    assert space.used == 5
+    assert (await poll()).findtext(f"{D}quota-available-bytes") == "995"
+
+
 async def test_propfind_depth_infinity_and_bad_xml(env):
     dav = env.dav
     resp = await dav.propfind("/", depth="infinity", status=400)

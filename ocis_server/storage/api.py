@@ -198,6 +198,9 @@ class Link:
 class Storage(Protocol):
     storage_id: str
 
+    @property
+    def change_stamp(self) -> object: ...   # a new value after any change to what is stored
+
     # --- spaces -----------------------------------------------------------------------------
     async def create_space(self, *, space_type: str, name: str, owner_id: str, alias: str,
                            space_id: str | None = None, quota_total: int = 0,

@@ -148,6 +148,13 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore):
                 self._reader_conns.append(conn)
         return conn
 
+    @property
+    def change_stamp(self) -> tuple[int, int, int]:
+        """Differs after every commit (and every space or lock change): what a cached rendering
+        of stored state is keyed by."""
+        writer = self._writer
+        return (-1 if writer is None else writer.generation, self._space_gen, self._lock_gen)
+
     async def _read(self, fn: Callable[..., T], *args: Any) -> T:
         if self._writer is None:
             raise RuntimeError("storage is closed")

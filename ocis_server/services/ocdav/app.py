@@ -12,7 +12,7 @@ from ocis_server.auth.publiclink import LinkPasswords
 from ocis_server.services.context import ServiceContext
 
 from .chunking import handle_uploads, is_uploads_path
-from .config import CONFIG_KEY, CONTEXT_KEY, OcdavConfig
+from .config import CONFIG_KEY, CONTEXT_KEY, POLLS_KEY, OcdavConfig, PollCache
 from .errors import DavError, error_middleware
 from .locking import handle_lock, handle_unlock
 from .propfind import handle_propfind
@@ -80,6 +80,7 @@ def create_app(ctx: ServiceContext, mount: str) -> web.Application:
     app = web.Application(middlewares=[error_middleware])
     app[CONTEXT_KEY] = ctx
     app[CONFIG_KEY] = OcdavConfig.from_config(ctx.config)
+    app[POLLS_KEY] = PollCache()
     app[PASSWORDS_KEY] = LinkPasswords(ctx.throttle)
     if mount == DATA_MOUNT:         # the TUS data gateway: the token in the URL is the credential
         add_data_routes(app)

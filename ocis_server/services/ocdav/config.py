@@ -35,3 +35,28 @@ class OcdavConfig:
 # Keys of the values create_app stores on its aiohttp application.
 CONTEXT_KEY = web.AppKey("ocdav_context", ServiceContext)
 CONFIG_KEY = web.AppKey("ocdav_config", OcdavConfig)
+
+
+class PollCache:
+    """Rendered Depth 0 PROPFIND answers (propfind.py), valid while the storage's change stamp
+    stays the same: a sync client's repeated "did the etag change?" costs no rendering."""
+
+    __slots__ = ("bodies", "stamp")
+    LIMIT = 1024
+
+    def __init__(self) -> None:
+        self.stamp: object = None
+        self.bodies: dict[tuple[object, ...], bytes] = {}
+
+    def get(self, stamp: object, key: tuple[object, ...]) -> bytes | None:
+        return self.bodies.get(key) if stamp == self.stamp else None
+
+    def put(self, stamp: object, key: tuple[object, ...], body: bytes) -> None:
+        if stamp != self.stamp:
+            self.stamp, self.bodies = stamp, {}
+        elif len(self.bodies) >= self.LIMIT:
+            self.bodies.clear()
+        self.bodies[key] = body
+
+
+POLLS_KEY = web.AppKey("ocdav_polls", PollCache)

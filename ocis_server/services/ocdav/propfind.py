@@ -19,9 +19,10 @@ from aiohttp import web
 
 from ocis_server.domain.errors import BadRequest, NotFound
 from ocis_server.domain.roles import READ
+from ocis_server.services.context import ServiceContext
 from ocis_server.storage import LockRecord, Node, Storage
 
-from .config import CONTEXT_KEY
+from .config import CONTEXT_KEY, POLLS_KEY, PollCache
 from .locking import SUPPORTEDLOCK_XML, covers, lockdiscovery_xml
 from .namespaces import (
     SHARES_FOLDER,
@@ -323,7 +324,31 @@ async def handle_propfind(request: web.Request) -> web.StreamResponse:
     conf = config_of(request)
     mode, names = _parse_propfind(await read_body(request, conf), conf.max_xml_depth)
     storage = storage_of(request)
-    rc = await _render_context(request, target)
+    wanted = ALLPROP if mode != "prop" else tuple(names)
+    if len(wanted) <= 64:
+        specs, (dead, share_types, quota, locks) = list(_specs(wanted)), _needs(wanted)
+    else:
+        specs, (dead, share_types, quota, locks) = ([PropSpec(n) for n in wanted],
+                                                    _needs.__wrapped__(wanted))
+    minimal = "return=minimal" in request.headers.get("Prefer", "").replace(" ", "").lower()
+    headers = {"Content-Type": CONTENT_TYPE}
+    ctx = request.app[CONTEXT_KEY]
+    owner = await _owner_names(ctx, target)
+    # A Depth 0 poll is answered from the last rendering while nothing stored has changed
+    # (the access check above ran anyway). Not for lock or share properties: their expiry
+    # makes the answer depend on the time, too.
+    polls: PollCache | None = None
+    stamp: object = None
+    key: tuple[object, ...] = ()
+    if (depth == "0" and target.jail is None and target.mount_id is None and not locks
+            and not share_types):
+        polls, stamp, access = request.app[POLLS_KEY], storage.change_stamp, target.access
+        key = (request.raw_path, mode, wanted, minimal, owner, access.role, access.permissions,
+               access.share.id if access.share is not None else None)
+        body = polls.get(stamp, key)
+        if body is not None:
+            return web.Response(status=207, body=body, headers=headers)
+    rc = RenderContext(target, owner[0], owner[1], ctx.public_url)
     if target.jail is not None:        # the share jail root: its mount points (sharejail.py)
         node = target.jail.root
         entries = target.jail.entries if depth != "0" else []
@@ -340,12 +365,6 @@ async def handle_propfind(request: web.Request) -> web.StreamResponse:
             rc.perm_of[target.mount_id] = (
                 access.webdav_permissions(is_dir=node.is_dir, mounted=True),
                 str(access.grantable(is_dir=node.is_dir)))
-    wanted = ALLPROP if mode != "prop" else tuple(names)
-    if len(wanted) <= 64:
-        specs, (dead, share_types, quota, locks) = list(_specs(wanted)), _needs(wanted)
-    else:
-        specs, (dead, share_types, quota, locks) = ([PropSpec(n) for n in wanted],
-                                                    _needs.__wrapped__(wanted))
     if mode != "prop" or dead:
         await _load_dead(storage, rc, [node] + [n for n, _ in entries])
     if target.jail is None and target.access.can_manage and share_types:
@@ -354,8 +373,6 @@ async def handle_propfind(request: web.Request) -> web.StreamResponse:
         rc.space = await storage.get_space(target.space_id)
     if locks:
         rc.locks = await _load_locks(storage, target, depth)
-    minimal = "return=minimal" in request.headers.get("Prefer", "").replace(" ", "").lower()
-    headers = {"Content-Type": CONTENT_TYPE}
     response: web.StreamResponse | None = None   # started once the body outgrows one chunk
     chunk: list[str] = []
     size = 0
@@ -371,21 +388,22 @@ async def handle_propfind(request: web.Request) -> web.StreamResponse:
             await asyncio.sleep(0)   # a 10k listing must not stall concurrent requests
     tail = "".join(chunk).encode()
     if response is None:   # a small multistatus (a Depth 0 poll): one send, with Content-Length
+        if polls is not None and storage.change_stamp == stamp:   # nothing changed meanwhile
+            polls.put(stamp, key, tail)
         return web.Response(status=207, body=tail, headers=headers)
     await response.write(tail)
     await response.write_eof()
     return response
 
 
-async def _render_context(request: web.Request, target: DavTarget) -> RenderContext:
-    ctx = request.app[CONTEXT_KEY]
+async def _owner_names(ctx: ServiceContext, target: DavTarget) -> tuple[str, str]:
+    """(username, display name) of the space's owner."""
     owner_id = target.access.space.owner_id
     try:
         owner = await ctx.users.get(owner_id)
-        name, display = owner.username, owner.display_name
     except NotFound:
-        name, display = owner_id, ""
-    return RenderContext(target, name, display, ctx.public_url)
+        return owner_id, ""
+    return owner.username, owner.display_name
 
 
 async def _shares_folder(request: web.Request, rc: RenderContext, home: Node,
