@@ -151,7 +151,8 @@ async def test_upload_propagates_etag_and_size(storage: SqliteStorage, space: st
     await storage.mkdir(space, ("a",))
     await storage.mkdir(space, ("a", "b"))
     before = {p: await storage.lookup(space, p) for p in [(), ("a",), ("a", "b")]}
-    await put(storage, space, ("a", "b", "f"), b"12345")
+    created = await put(storage, space, ("a", "b", "f"), b"12345")
+    assert created.node == await storage.lookup(space, ("a", "b", "f"))   # as stored
     after = {p: await storage.lookup(space, p) for p in [(), ("a",), ("a", "b")]}
     for p, old in before.items():
         assert after[p].etag != old.etag
@@ -159,7 +160,8 @@ async def test_upload_propagates_etag_and_size(storage: SqliteStorage, space: st
     assert (await storage.get_space(space)).used == 5
     # Two changes in quick succession still give distinct etags.
     e1 = (await storage.lookup(space, ())).etag
-    await put(storage, space, ("a", "b", "f"), b"1234567")
+    replaced = await put(storage, space, ("a", "b", "f"), b"1234567", mtime=1234.5)
+    assert replaced.node == await storage.lookup(space, ("a", "b", "f")) and not replaced.created
     e2 = (await storage.lookup(space, ())).etag
     assert e1 != e2 and (await storage.get_space(space)).used == 7
 

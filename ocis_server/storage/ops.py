@@ -9,6 +9,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Sequence
+from functools import lru_cache
 
 from ocis_server.domain.errors import (
     AlreadyExists,
@@ -54,6 +55,16 @@ def check_quota(conn: sqlite3.Connection, space_id: str, delta: int) -> None:
         raise QuotaExceeded("not enough quota left in this space")
 
 
+def _check_replace(existing: Node | None, if_match: str | None, if_none_match_any: bool) -> None:
+    """What an upload may replace: not a folder, and only as the preconditions allow."""
+    if existing is not None and existing.is_dir:
+        raise Conflict("a folder exists at this path")
+    if if_none_match_any and existing is not None:
+        raise PreconditionFailed("the resource exists (If-None-Match: *)")
+    if if_match is not None and (existing is None or not _etag_matches(if_match, existing.etag)):
+        raise PreconditionFailed("the etag does not match (If-Match)")
+
+
 def _etag_matches(header: str, etag: str) -> bool:
     for candidate in header.split(","):
         tag = candidate.strip()
@@ -67,12 +78,7 @@ def check_upload(conn: sqlite3.Connection, storage_id: str, space_id: str, parts
                  size: int | None) -> tuple[Node, Node | None]:
     """The parent folder and the file an upload would replace, after every precondition."""
     parent, existing = parent_and_target(conn, space_id, parts, storage_id)
-    if existing is not None and existing.is_dir:
-        raise Conflict("a folder exists at this path")
-    if if_none_match_any and existing is not None:
-        raise PreconditionFailed("the resource exists (If-None-Match: *)")
-    if if_match is not None and (existing is None or not _etag_matches(if_match, existing.etag)):
-        raise PreconditionFailed("the etag does not match (If-Match)")
+    _check_replace(existing, if_match, if_none_match_any)
     if size is not None:
         check_quota(conn, space_id, size - (existing.size if existing else 0))
     return parent, existing
@@ -95,6 +101,10 @@ def commit_upload(tx: Tx, storage_id: str, space_id: str, parts: Sequence[str], 
                   digest: Digest, mtime: float | None, if_match: str | None,
                   if_none_match_any: bool) -> tuple[Node, bool]:
     """Point the node at its new, already durable blob; the previous blob becomes a version."""
+    done = _commit_upload_resolved(tx, storage_id, space_id, parts, blob_id, digest, mtime,
+                                   if_match, if_none_match_any)
+    if done is not None:
+        return done
     conn = tx.conn
     parent, existing = check_upload(conn, storage_id, space_id, parts, if_match=if_match,
                                     if_none_match_any=if_none_match_any, size=digest.size)
@@ -114,6 +124,88 @@ def commit_upload(tx: Tx, storage_id: str, space_id: str, parts: Sequence[str], 
                       *sums, blob_id, node_id))
     propagate(conn, parent.id, delta, tx.stamp)
     return get_node(conn, node_id, storage_id), existing is None
+
+
+@lru_cache(maxsize=64)
+def _resolve_sql(folders: int) -> str:
+    """One query for an upload below `folders` folders: the space root (tree size, quota, owner),
+    each folder's id and type on the way, and the file already there (if any)."""
+    cols = ["r.id", "r.tree_size", "s.quota_total", "s.owner_id"]
+    joins = ["nodes r JOIN spaces s ON s.id = r.id"]
+    last = "r"
+    for i in range(folders):
+        joins.append(f"JOIN nodes a{i} ON a{i}.parent_id = {last}.id AND a{i}.name = ?")
+        cols += [f"a{i}.id", f"a{i}.is_dir"]
+        last = f"a{i}"
+    joins.append(f"LEFT JOIN nodes t ON t.parent_id = {last}.id AND t.name = ?")
+    cols += ["t.id", "t.is_dir", "t.size", "t.mtime", "t.etag", "t.sha1", "t.md5", "t.adler32",
+             "t.blob_id"]
+    return (f"SELECT {', '.join(cols)} FROM {' '.join(joins)}"
+            " WHERE r.id = ? AND r.parent_id IS NULL")
+
+
+def _commit_upload_resolved(tx: Tx, storage_id: str, space_id: str, parts: Sequence[str],
+                            blob_id: str, digest: Digest, mtime: float | None,
+                            if_match: str | None, if_none_match_any: bool,
+                            ) -> tuple[Node, bool] | None:
+    """`commit_upload` in three statements (resolve, write the node, propagate) and no SQL
+    function calls: the path's folders come from one query, so their new etags are computed
+    here. None when the path does not resolve to a folder chain (the general path then raises
+    the right error)."""
+    if not parts:
+        return None
+    conn = tx.conn
+    row = conn.execute(_resolve_sql(len(parts) - 1), (*parts, space_id)).fetchone()
+    if row is None:
+        return None
+    root_id, used, quota, owner_id = row[0], int(row[1]), int(row[2]), str(row[3])
+    folders = [str(root_id)]
+    for i in range(len(parts) - 1):
+        if not row[5 + 2 * i]:
+            return None                    # a file on the way: Conflict from the general path
+        folders.append(str(row[4 + 2 * i]))
+    (tid, t_dir, t_size, t_mtime, t_etag, t_sha1, t_md5, t_adler,
+     t_blob) = row[4 + 2 * (len(parts) - 1):]
+    parent_id = folders[-1]
+    existing: Node | None = None
+    if tid is not None:
+        checksums = {k: str(v) for k, v in (("SHA1", t_sha1), ("MD5", t_md5), ("ADLER32", t_adler))
+                     if v}
+        existing = Node(id=str(tid), space_id=space_id, storage_id=storage_id,
+                        parent_id=parent_id, name=parts[-1], is_dir=bool(t_dir), size=int(t_size),
+                        mtime=float(t_mtime), etag=str(t_etag), checksums=checksums,
+                        blob_id=None if t_blob is None else str(t_blob), owner_id=owner_id)
+    _check_replace(existing, if_match, if_none_match_any)
+    delta = digest.size - (existing.size if existing is not None else 0)
+    if delta > 0 and quota > 0 and used + delta > quota:
+        raise QuotaExceeded("not enough quota left in this space")
+    stamp = tx.stamp
+    file_mtime = mtime if mtime is not None else stamp / 1e9
+    sums = (digest.sha1, digest.md5, digest.adler32)
+    if existing is None:
+        node_id = new_id()
+        etag = make_etag(node_id, stamp)
+        conn.execute(_INSERT_NODE, (node_id, space_id, parent_id, parts[-1], 0, digest.size,
+                                    digest.size, file_mtime, stamp, etag, *sums, blob_id))
+    else:
+        node_id = existing.id
+        etag = make_etag(node_id, stamp)
+        _keep_version(tx, existing)
+        conn.execute("UPDATE nodes SET size = ?, tree_size = ?, mtime = ?, tmtime = ?, etag = ?,"
+                     " sha1 = ?, md5 = ?, adler32 = ?, blob_id = ? WHERE id = ?",
+                     (digest.size, digest.size, file_mtime, stamp, etag, *sums, blob_id, node_id))
+    # propagate() for a known chain of folders: the same new etag, tree mtime and size delta.
+    marks = ",".join("?" * len(folders))
+    cases = " ".join("WHEN ? THEN ?" for _ in folders)
+    conn.execute(f"UPDATE nodes SET tree_size = tree_size + ?, tmtime = ?, mtime = ?,"
+                 f" etag = CASE id {cases} END WHERE id IN ({marks})",
+                 (delta, stamp, stamp / 1e9,
+                  *(v for fid in folders for v in (fid, make_etag(fid, stamp))), *folders))
+    node = Node(id=node_id, space_id=space_id, storage_id=storage_id, parent_id=parent_id,
+                name=parts[-1], is_dir=False, size=digest.size, mtime=file_mtime, etag=etag,
+                checksums={"SHA1": digest.sha1, "MD5": digest.md5, "ADLER32": digest.adler32},
+                blob_id=blob_id, owner_id=owner_id)
+    return node, existing is None
 
 
 def _keep_version(tx: Tx, old: Node) -> None:
