@@ -8,7 +8,10 @@
 #              separate files (what the chunked pattern + our client cost without our server)
 # REPS (default 3) alternating repetitions, median MB/s (1 MB = 1e6 B); client hashing is done once
 # beforehand. Our server's VmHWM is reset (clear_refs 5) before each TUS upload and read after it.
-# env: REPS, SIZE_MIB (1024), SRCDIR (/dev/shm: the source file), WORKROOT (/tmp: both servers' data)
+# SETTLE=1: `sync` (untimed) before each upload, so that none pays for the writeback of the dirty
+# pages an earlier one left (nginx does not flush its files; ours are flushed before each answer).
+# env: REPS, SIZE_MIB (1024), SRCDIR (/dev/shm: the source file), WORKROOT (/tmp: both servers' data),
+#      SETTLE (0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -100,6 +103,7 @@ for r in $(seq 1 "$REPS"); do
   n=${#methods[@]}; off=$(( (r - 1) % n ))           # rotate the order each repetition
   for m in "${methods[@]:$off}" "${methods[@]:0:$off}"; do
     name="up-r$r-$m.bin"
+    [ "${SETTLE:-0}" = 1 ] && sync
     case $m in
       nginx-put) t=$(curl_put "$nurl/$name") ;;
       ours-put)  t=$(curl_put "$ourl/remote.php/dav/files/admin/$name" -u admin:admin \
@@ -132,7 +136,7 @@ rss_end_hwm=$(kib VmHWM); rss_end=$(kib VmRSS)
 
 echo
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')  loadavg: $(cut -d' ' -f1-3 /proc/loadavg)  cpus: $(nproc)"
-echo "file: $size B ($SIZE_MIB MiB) random, chunks $CHUNK B, $REPS alternating repetitions, median"
+echo "file: $size B ($SIZE_MIB MiB) random, chunks $CHUNK B, $REPS alternating repetitions, median$([ "${SETTLE:-0}" = 1 ] && echo ', sync before each upload')"
 "$PY" - "$results" "$size" <<'EOF'
 import statistics, sys
 rows = [line.split("\t") for line in open(sys.argv[1]).read().split("\n") if line]
