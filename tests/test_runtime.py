@@ -426,11 +426,17 @@ def test_malloc_arenas_are_capped_unless_the_operator_chose(monkeypatch):
     monkeypatch.setattr(ctypes, "CDLL", lambda *a, **k: FakeLibc())
     monkeypatch.setattr(runtime_main.sys, "platform", "linux")
     monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
-    runtime_main.limit_malloc_arenas()
-    assert calls == [(-8, 2)]
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    runtime_main.tune_malloc()
+    assert calls == [(-8, 2), (-3, 4 << 20), (-1, 32 << 20)]   # arenas, mmap, trim thresholds
+    calls.clear()
     monkeypatch.setenv("MALLOC_ARENA_MAX", "8")
-    runtime_main.limit_malloc_arenas()
-    assert calls == [(-8, 2)]
+    runtime_main.tune_malloc()
+    assert calls == [(-3, 4 << 20), (-1, 32 << 20)]           # the operator's arena count wins
+    calls.clear()
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=131072")
+    runtime_main.tune_malloc()
+    assert calls == []                                         # and their tunables win whole
 
 
 def test_route_table_is_the_longest_covering_prefix() -> None:
