@@ -397,6 +397,9 @@ async def test_blob_layout_and_migration(tmp_path: Path) -> None:
     old.parent.mkdir()
     (blobs / node.blob_id[:2] / node.blob_id).rename(old)
     (blobs / "0a" / "put-unacknowledged").write_bytes(b"x")
+    from ocis_server.runtime.maintenance import consistency
+    report, _ = consistency(tmp_path / "users")       # a store in the old layout is consistent
+    assert {f.kind for f in report.findings} == {"temp_file"}, report.findings
     store = await SqliteStorage.open(tmp_path / "users", STORAGE_ID)
     try:
         assert await store.read_small(await store.lookup(USER, ("f",))) == b"kept"
