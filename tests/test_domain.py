@@ -1,11 +1,11 @@
 """The path rules and id formats every protocol relies on."""
 
-import pytest
-
-from ocis_server.domain.errors import BadRequest, InvalidName
 import os
 import uuid
 
+import pytest
+
+from ocis_server.domain.errors import BadRequest, InvalidName
 from ocis_server.domain.ids import ResourceId, new_id
 from ocis_server.domain.paths import split_path, validate_name
 

@@ -19,10 +19,14 @@ class _RandomPool:
     of microseconds on a virtual machine, several per request). Emptied in a forked child."""
 
     def __init__(self) -> None:
+        self._reset()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        # In a forked child: nothing the parent drew, and a lock no other thread can hold.
         self._lock = threading.Lock()
         self._bytes = bytearray()
-        if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=self._bytes.clear)
 
     def take(self, n: int) -> bytearray:
         with self._lock:

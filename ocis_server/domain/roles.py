@@ -5,9 +5,8 @@ to the OCS permission bitmask and WebDAV permission letters (ocis-api.md §3.3, 
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .errors import BadRequest
 

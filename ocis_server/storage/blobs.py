@@ -18,8 +18,8 @@ import ctypes
 import ctypes.util
 import hashlib
 import os
-import struct
 import shutil
+import struct
 import uuid
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -183,7 +183,16 @@ class BlobStore:
         self._folder(target.parent)
         os.rename(temp.path, target)
         temp.sync_and_close()
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
+
+    def adopt(self, path: Path, blob_id: str) -> None:
+        """Give a finished, durable file (a TUS or chunked upload's data) a blob id: a hard link
+        into the blob's folder, made durable. The file keeps its own name until its owner
+        removes it."""
+        target = self.path(blob_id)
+        self._folder(target.parent)
+        os.link(path, target)
+        fsync_dir(target.parent)
 
     def link(self, pairs: Iterable[tuple[str, str]]) -> None:
         """Give each source blob a second id. Blobs are immutable, so a hard link is a copy."""
@@ -199,7 +208,7 @@ class BlobStore:
                     os.fsync(fh.fileno())
             dirs.add(dst.parent)
         for folder in dirs:
-            _fsync_dir(folder)
+            fsync_dir(folder)
 
     def _folder(self, folder: Path) -> None:
         if folder not in self._folders:     # blob folders are never removed while we run
@@ -237,7 +246,7 @@ def _tidy(folder: Path) -> None:
                 os.rmdir(entry.path)
                 moved = True
     if moved:
-        _fsync_dir(folder)
+        fsync_dir(folder)
 
 
 _FS_IOC_GETFLAGS, _FS_IOC_SETFLAGS, _FS_TOPDIR_FL = 0x80086601, 0x40086602, 0x00020000
@@ -264,7 +273,7 @@ def _spread_subfolders(folder: Path) -> None:
         os.close(fd)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -26,13 +26,12 @@ from ocis_server.domain.ids import new_id
 
 from . import ops
 from .api import UploadResult, UploadSession
-from .blobs import BlobStore, Digest
+from .blobs import BlobStore, Digest, fsync_dir
 from .uploads import (
     _BLOCK,
     _COLS,
     _Blocks,
     _close_synced,
-    _fsync_dir,
     _hash_file,
     _insert,
     _open_at,
@@ -235,14 +234,8 @@ class ChunkedUploads:
         await self._in_io(_cut, joined, total)   # bytes of a chunk a crash left unindexed
         if digest is None:
             digest = await self._in_io(_hash_file, joined)
-        await self._in_io(self._link_joined, joined, blob_id)
+        await self._in_io(self._blobs.adopt, joined, blob_id)
         return digest
-
-    def _link_joined(self, joined: Path, blob_id: str) -> None:
-        target = self._blobs.path(blob_id)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.link(joined, target)
-        _fsync_dir(target.parent)
 
     async def _place_assembled(self, upload_id: str, chunks: list[_Chunk], blob_id: str) -> Digest:
         """Concatenate the chunks (files or pieces of .joined) into a hashed temp blob."""
@@ -297,7 +290,7 @@ def _cut(path: Path, size: int) -> None:
 
 def _place_chunk(temp: Path, target: Path) -> None:
     os.replace(temp, target)
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
 def _index_chunk(folder: Path, name: str, at: int, size: int) -> None:

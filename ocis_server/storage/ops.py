@@ -108,22 +108,33 @@ def commit_upload(tx: Tx, storage_id: str, space_id: str, parts: Sequence[str], 
     conn = tx.conn
     parent, existing = check_upload(conn, storage_id, space_id, parts, if_match=if_match,
                                     if_none_match_any=if_none_match_any, size=digest.size)
-    file_mtime = mtime if mtime is not None else tx.stamp / 1e9
+    node_id, _, _ = _write_file(tx, space_id, parent.id, parts[-1], existing, blob_id, digest,
+                                mtime)
+    propagate(conn, parent.id, digest.size - (existing.size if existing else 0), tx.stamp)
+    return get_node(conn, node_id, storage_id), existing is None
+
+
+def _write_file(tx: Tx, space_id: str, parent_id: str, name: str, existing: Node | None,
+                blob_id: str, digest: Digest, mtime: float | None) -> tuple[str, str, float]:
+    """Insert the file's node, or point the existing one at the new blob (the old blob becomes a
+    version). (node id, new etag, mtime); propagation is the caller's."""
+    stamp = tx.stamp
+    file_mtime = mtime if mtime is not None else stamp / 1e9
     sums = (digest.sha1, digest.md5, digest.adler32)
     if existing is None:
-        node_id, delta = new_id(), digest.size
-        conn.execute(_INSERT_NODE, (node_id, space_id, parent.id, parts[-1], 0, digest.size,
-                                    digest.size, file_mtime, tx.stamp, make_etag(node_id, tx.stamp),
-                                    *sums, blob_id))
+        node_id = new_id()
+        etag = make_etag(node_id, stamp)
+        tx.conn.execute(_INSERT_NODE, (node_id, space_id, parent_id, name, 0, digest.size,
+                                       digest.size, file_mtime, stamp, etag, *sums, blob_id))
     else:
-        node_id, delta = existing.id, digest.size - existing.size
+        node_id = existing.id
+        etag = make_etag(node_id, stamp)
         _keep_version(tx, existing)
-        conn.execute("UPDATE nodes SET size = ?, tree_size = ?, mtime = ?, tmtime = ?, etag = ?,"
-                     " sha1 = ?, md5 = ?, adler32 = ?, blob_id = ? WHERE id = ?",
-                     (digest.size, digest.size, file_mtime, tx.stamp, make_etag(node_id, tx.stamp),
-                      *sums, blob_id, node_id))
-    propagate(conn, parent.id, delta, tx.stamp)
-    return get_node(conn, node_id, storage_id), existing is None
+        tx.conn.execute("UPDATE nodes SET size = ?, tree_size = ?, mtime = ?, tmtime = ?,"
+                        " etag = ?, sha1 = ?, md5 = ?, adler32 = ?, blob_id = ? WHERE id = ?",
+                        (digest.size, digest.size, file_mtime, stamp, etag, *sums, blob_id,
+                         node_id))
+    return node_id, etag, file_mtime
 
 
 @lru_cache(maxsize=64)
@@ -180,20 +191,8 @@ def _commit_upload_resolved(tx: Tx, storage_id: str, space_id: str, parts: Seque
     if delta > 0 and quota > 0 and used + delta > quota:
         raise QuotaExceeded("not enough quota left in this space")
     stamp = tx.stamp
-    file_mtime = mtime if mtime is not None else stamp / 1e9
-    sums = (digest.sha1, digest.md5, digest.adler32)
-    if existing is None:
-        node_id = new_id()
-        etag = make_etag(node_id, stamp)
-        conn.execute(_INSERT_NODE, (node_id, space_id, parent_id, parts[-1], 0, digest.size,
-                                    digest.size, file_mtime, stamp, etag, *sums, blob_id))
-    else:
-        node_id = existing.id
-        etag = make_etag(node_id, stamp)
-        _keep_version(tx, existing)
-        conn.execute("UPDATE nodes SET size = ?, tree_size = ?, mtime = ?, tmtime = ?, etag = ?,"
-                     " sha1 = ?, md5 = ?, adler32 = ?, blob_id = ? WHERE id = ?",
-                     (digest.size, digest.size, file_mtime, stamp, etag, *sums, blob_id, node_id))
+    node_id, etag, file_mtime = _write_file(tx, space_id, parent_id, parts[-1], existing,
+                                            blob_id, digest, mtime)
     # propagate() for a known chain of folders: the same new etag, tree mtime and size delta.
     marks = ",".join("?" * len(folders))
     cases = " ".join("WHEN ? THEN ?" for _ in folders)

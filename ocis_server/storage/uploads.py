@@ -184,14 +184,6 @@ def _hash_file(path: Path) -> Digest:
     return digest
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _tree_bytes(path: Path) -> int:
     if path.is_dir():
         return sum(p.stat().st_size for p in path.iterdir() if p.is_file())
@@ -424,12 +416,9 @@ class UploadSessions:
         return result
 
     def _link_blob(self, path: Path, blob_id: str) -> None:
-        target = self._blobs.path(blob_id)
-        target.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():   # a zero-length upload never wrote a byte
             path.touch()
-        os.link(path, target)
-        _fsync_dir(target.parent)
+        self._blobs.adopt(path, blob_id)
 
     async def _drop_session(self, upload_id: str) -> None:
         await self._write(_remove_row, upload_id)
