@@ -24,7 +24,7 @@ help:
 	@echo "make test-fast  the suite without the slow real-client tests"
 	@echo "make bench      benchmark our server next to peer WebDAV servers (needs ../shared/bench)"
 	@echo "make docs       regenerate man pages and shell completions"
-	@echo "make lint       check the import layers (import-linter)"
+	@echo "make lint       check the import layers (import-linter) and the types (mypy --strict)"
 
 setup:
 	scripts/setup.sh
@@ -53,5 +53,7 @@ bench:
 docs: setup
 	$(PY) -m ocis_cli.docsgen
 
+# The same two checks run inside `make test` (tests/test_layers.py, tests/test_types.py).
 lint: setup-test
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy --strict ocis_server ocis_cli ocis_tui

@@ -317,7 +317,7 @@ DESTINATION_KEY = web.RequestKey("ocdav_destination", DavTarget)
 
 
 async def destination_target(request: web.Request) -> DavTarget:
-    resolved = request.get(DESTINATION_KEY)
+    resolved: DavTarget | None = request.get(DESTINATION_KEY)
     if resolved is not None:
         return resolved
     ctx = request.app[CONTEXT_KEY]
