@@ -1,6 +1,7 @@
 """Generates man pages (man/ocis*.1, one per command) and shell completions (completions/) from the
-typer app itself. Run `python -m ocis_cli.docsgen [--man-dir D] [--completions-dir D]`;
-tests/test_cli_docs.py regenerates into a temporary directory and fails when the checked-in files
+typer app itself, and docs/configuration.md from the server's config schema. Run
+`python -m ocis_cli.docsgen [--man-dir D] [--completions-dir D] [--config-doc F]`;
+tests/test_cli_docs.py and tests/test_config_show.py regenerate and fail when the checked-in files
 are stale.
 """
 
@@ -184,9 +185,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m ocis_cli.docsgen", description=__doc__)
     parser.add_argument("--man-dir", type=Path, default=REPO / "man")
     parser.add_argument("--completions-dir", type=Path, default=REPO / "completions")
+    parser.add_argument("--config-doc", type=Path, default=REPO / "docs" / "configuration.md")
     args = parser.parse_args(argv)
     written = generate(args.man_dir, args.completions_dir)
     print(f"wrote {len(written)} files to {args.man_dir} and {args.completions_dir}")
+    from ocis_server.config.show import markdown
+
+    args.config_doc.parent.mkdir(parents=True, exist_ok=True)
+    args.config_doc.write_text(markdown(), encoding="utf-8")
+    print(f"wrote {args.config_doc}")
 
 
 if __name__ == "__main__":

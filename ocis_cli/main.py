@@ -14,6 +14,7 @@ from ocis_cli.commands import (
     account,
     authapp,
     backup,
+    config,
     files,
     groups,
     links,
@@ -54,7 +55,7 @@ def _root(
     ctx.obj = AppState(context_name=context)
 
 
-for _module in (runtime, account, spaces, spaceadmin, files, transfer, meta, backup, uploads, trash,
+for _module in (runtime, config, account, spaces, spaceadmin, files, transfer, meta, backup, uploads, trash,
                 versions, shares, links, tui, users, groups, authapp):
     _module.register(app)
 
