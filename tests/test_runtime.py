@@ -45,7 +45,8 @@ def echo_app(ctx: ServiceContext, mount: str) -> web.Application:
 
 ECHO = ServiceSpec("echo", "test service", group=3, app=f"{__name__}:echo_app", mounts=("/echo",),
                    unprotected=("/echo/public",), depends=("users",))
-TEST_SPECS = (by_name()["users"], ECHO, ServiceSpec("proxy", "front door", group=5))
+PROXY = by_name()["proxy"]
+TEST_SPECS = (by_name()["users"], ECHO, PROXY)
 
 
 @pytest.fixture
@@ -191,7 +192,7 @@ async def test_early_error_with_an_unread_body_completes_and_stop_is_prompt(tmp_
 
 async def test_without_a_user_store_the_proxy_answers_502(tmp_path: Path,
                                                          http: aiohttp.ClientSession) -> None:
-    specs = (ECHO, ServiceSpec("proxy", "front door", group=5))
+    specs = (ECHO, PROXY)
     async with embedded_server(make_test_config(tmp_path), specs=specs) as srv:
         async with http.get(f"{srv.url}/echo/x", headers={"Authorization": EINSTEIN}) as resp:
             assert resp.status == 502
@@ -301,7 +302,11 @@ class FlakyUnit:
         self.stops += 1
 
 
-FLAKY = ServiceSpec("flaky", "crashes on purpose", group=1)
+def crashing_unit(spec: ServiceSpec, ctx: ServiceContext) -> FlakyUnit:
+    return FlakyUnit(spec, None)
+
+
+FLAKY = ServiceSpec("flaky", "crashes on purpose", group=1, unit=f"{__name__}:crashing_unit")
 
 
 async def test_supervisor_restarts_with_backoff_then_gives_up() -> None:
@@ -336,7 +341,7 @@ async def test_supervisor_recovers_a_service_that_crashed_once() -> None:
 async def test_runtime_exits_non_zero_when_a_service_gives_up(tmp_path: Path) -> None:
     config: Config = make_test_config(tmp_path, OCIS_RUNTIME_RESTART_BACKOFF="0.01",
                                       OCIS_RUNTIME_MAX_FAILURES="2")
-    runtime = Runtime(config, specs=(FLAKY,), units={"flaky": lambda spec, ctx: FlakyUnit(spec, None)})
+    runtime = Runtime(config, specs=(FLAKY,))
     await runtime.start()
     assert await asyncio.wait_for(runtime.wait(), 5) == 1
     await runtime.stop()

@@ -6,7 +6,7 @@ side by side; `srv.url` is the proxy's base URL and `srv.ctx` the services' shar
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +17,6 @@ from ocis_server.services.context import ServiceContext
 
 from .instance import Runtime
 from .supervisor import Supervisor
-from .units import UnitFactory
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,11 +30,9 @@ class EmbeddedServer:
 
 @asynccontextmanager
 async def embedded_server(config: Config, *, only: Sequence[str] | None = None,
-                          specs: Sequence[ServiceSpec] = SERVICES,
-                          units: Mapping[str, UnitFactory] | None = None,
-                          ) -> AsyncIterator[EmbeddedServer]:
+                          specs: Sequence[ServiceSpec] = SERVICES) -> AsyncIterator[EmbeddedServer]:
     """Start the selected services in this event loop; stop them gracefully on exit."""
-    runtime = Runtime(config, only=only, specs=specs, units=units)
+    runtime = Runtime(config, only=only, specs=specs)
     await runtime.start()
     assert runtime.ctx is not None and runtime.supervisor is not None
     try:

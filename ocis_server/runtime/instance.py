@@ -7,7 +7,7 @@ import asyncio
 import dataclasses
 import logging
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, cast
 
 from aiohttp import web
@@ -20,7 +20,7 @@ from ocis_server.services.context import ServiceContext
 from .control import control_app, debug_app
 from .listener import ProxyUnit, bind
 from .supervisor import Supervisor
-from .units import UNITS, HttpUnit, Unavailable, Unit, UnitFactory
+from .units import HttpUnit, Unavailable, Unit
 
 log = logging.getLogger("ocis.runtime")
 
@@ -29,7 +29,8 @@ def select_services(config: Config, specs: Sequence[ServiceSpec] = SERVICES,
                     only: Sequence[str] | None = None) -> list[ServiceSpec]:
     """OCIS_RUN_SERVICES (exactly these), else defaults - OCIS_EXCLUDE_RUN_SERVICES +
     OCIS_ADD_RUN_SERVICES. `only` (`ocis <svc> server`) runs the named services with what they
-    depend on, plus the proxy when they are HTTP services: in one process the proxy is their listener."""
+    depend on, plus the entry point (the proxy) when they are HTTP services: in one process the proxy
+    is their listener."""
     table = {spec.name: spec for spec in specs}
     for source, names in (("OCIS_RUN_SERVICES", config.run_services),
                           ("OCIS_EXCLUDE_RUN_SERVICES", config.exclude_run_services),
@@ -45,9 +46,9 @@ def select_services(config: Config, specs: Sequence[ServiceSpec] = SERVICES,
             name = todo.pop()
             if name not in chosen:
                 chosen.add(name)
-                todo.extend(d for d in table[name].depends if name != "proxy")
-        if "proxy" in table and any(table[n].app for n in chosen):
-            chosen.add("proxy")
+                todo.extend(d for d in table[name].depends if not table[name].entry)
+        if any(table[n].app for n in chosen):
+            chosen.update(s.name for s in specs if s.entry)
     elif config.run_services:
         chosen = set(config.run_services)
     else:
@@ -74,12 +75,10 @@ def _url(sock: socket.socket) -> str:
 
 class Runtime:
     def __init__(self, config: Config, *, only: Sequence[str] | None = None,
-                 specs: Sequence[ServiceSpec] = SERVICES,
-                 units: Mapping[str, UnitFactory] | None = None) -> None:
+                 specs: Sequence[ServiceSpec] = SERVICES) -> None:
         self.config = config
         self._only = only
         self._specs = specs
-        self._factories = {**UNITS, **(units or {})}
         self._runners: list[web.AppRunner] = []
         self._stop = asyncio.Event()
         self.url = ""            # public (proxy) base URL, "" when no proxy runs here
@@ -92,14 +91,14 @@ class Runtime:
         units: list[Unit] = []
         http_units: list[HttpUnit] = []
         for spec in specs:
-            if spec.name in self._factories:
-                units.append(self._factories[spec.name](spec, ctx))
+            if spec.unit:
+                units.append(spec.resolve("unit")(spec, ctx))
             elif spec.app:
                 unit = HttpUnit(spec, ctx)
                 http_units.append(unit)
                 units.append(unit)
         for spec in specs:
-            if spec.name == "proxy" and spec.name not in self._factories:
+            if spec.entry:
                 assert proxy_sock is not None
                 for unit in http_units:
                     unit.proxied = True
@@ -120,12 +119,13 @@ class Runtime:
         """Bind every listener (fail fast on a busy port), then start the services in order."""
         specs = select_services(self.config, self._specs, self._only)
         config = self.config
-        names = {s.name for s in specs}
-        for service, attr in (("storage-users", "storage_id"), ("users", "admin_user_id")):
-            if service in names and not getattr(config, attr):
-                raise ConfigError(f"{service} needs {attr}, which `ocis init` generates: run it first")
+        for spec in specs:
+            for attr in spec.requires:
+                if not getattr(config, attr):
+                    raise ConfigError(f"{spec.name} needs {attr}, which `ocis init` generates: "
+                                      "run it first")
         proxy_sock = None
-        if any(s.name == "proxy" for s in specs) and "proxy" not in self._factories:
+        if any(s.entry for s in specs):
             proxy_sock = _listen(config.proxy_http_addr, "PROXY_HTTP_ADDR")
             self.url = _url(proxy_sock)
             if config.origin("ocis_url").kind == "default":

@@ -111,7 +111,7 @@ def consistency(data_path: Path | None = None, *, do_repair: bool = False,
 async def _open_storage(data_path: Path | None) -> Any | None:
     """The users' storage provider at the configured (or given) data path; None when it has no
     database yet (a server that never started has no upload sessions)."""
-    from ocis_server.runtime.units import STORAGE_DRIVER, load
+    from ocis_server.services import by_name
 
     config = load_config()
     if data_path is None:
@@ -119,7 +119,7 @@ async def _open_storage(data_path: Path | None) -> Any | None:
     root = storage_root(data_path)
     if not (root / DB_NAME).is_file():
         return None
-    return await load(STORAGE_DRIVER).open(root, config.storage_id)
+    return await by_name()["storage-users"].resolve("driver").open(root, config.storage_id)
 
 
 async def upload_sessions(data_path: Path | None = None, *,

@@ -69,7 +69,7 @@ class RouteTable:
 
 def open_method(spec: ServiceSpec, method: str) -> bool:
     """CORS preflight and DAV capability discovery carry no credentials."""
-    return method == "OPTIONS" and spec.error_format == "dav"
+    return method == "OPTIONS" and spec.open_options
 
 
 def public_path(spec: ServiceSpec, path: str) -> bool:

@@ -2,13 +2,13 @@
 raises only when the service dies), check (health) and stop.
 
 Storage and user store are opened here and handed to services through the shared ServiceContext;
-HTTP services are sub-apps the proxy mounts. Modules named in the SERVICES table load lazily.
+HTTP services are sub-apps the proxy mounts. The SERVICES table names the unit class of each other
+service (and the store driver it opens); they load lazily.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from collections.abc import Callable
 from typing import Any, Protocol, cast
@@ -16,14 +16,12 @@ from typing import Any, Protocol, cast
 from aiohttp import web
 
 from ocis_server.domain.errors import BadGateway
-from ocis_server.identity.builtin import BuiltinUserStore
 from ocis_server.services import ServiceSpec
 from ocis_server.services.context import ServiceContext
 
 from .bootstrap import ensure_personal_spaces, ensure_users
 
 log = logging.getLogger("ocis.runtime")
-STORAGE_DRIVER = "ocis_server.storage.sqlite:SqliteStorage"
 
 
 class Unit(Protocol):
@@ -33,12 +31,6 @@ class Unit(Protocol):
     async def run(self) -> None: ...
     async def check(self) -> None: ...
     async def stop(self) -> None: ...
-
-
-def load(reference: str) -> Any:
-    """Import `module:attribute` lazily, so a missing optional service fails only when started."""
-    module, _, attr = reference.partition(":")
-    return getattr(importlib.import_module(module), attr)
 
 
 class Unavailable:
@@ -56,14 +48,14 @@ async def _forever() -> None:
 
 
 class StorageUnit:
-    """storage-users: the SQLite storage provider at <base>/storage/users."""
+    """storage-users: the storage provider its spec's driver names, at <base>/storage/users."""
 
     def __init__(self, spec: ServiceSpec, ctx: ServiceContext) -> None:
         self.spec, self.ctx = spec, ctx
         self._storage: Any = None
 
     async def start(self) -> None:
-        cls = load(STORAGE_DRIVER)
+        cls = self.spec.resolve("driver")
         root = self.ctx.config.base_data_path / "storage" / "users"
         self._storage = await cls.open(root, self.ctx.config.storage_id)
         await self._storage.check()
@@ -101,7 +93,7 @@ class StorageUnit:
 
 
 class UsersUnit:
-    """users: the user store. The builtin one at <base>/idm/users.db, bootstrapped with the admin
+    """users: the user store. The builtin one (its spec's driver) at <base>/idm/users.db, bootstrapped with the admin
     (and demo users); or, with OCIS_LDAP_URI, an external directory read through ldap3. Every user
     gets a personal space at start, and one who appears later within a health interval.
     """
@@ -116,7 +108,7 @@ class UsersUnit:
         if config.ldap_uri:
             store = await _open_ldap(config)
         else:
-            store = await BuiltinUserStore.open(config.base_data_path / "idm" / "users.db")
+            store = await self.spec.resolve("driver").open(config.base_data_path / "idm" / "users.db")
         try:
             if config.ldap_uri:
                 if config.create_demo_users:
@@ -184,9 +176,7 @@ class HttpUnit:
         self.mounted = False
 
     async def start(self) -> None:
-        if not self.spec.app:
-            raise RuntimeError(f"service {self.spec.name} has no app")
-        self._factory = load(self.spec.app)
+        self._factory = self.spec.resolve("app")
         self._fresh = self._build()
 
     def _build(self) -> list[tuple[str, web.Application]]:
@@ -212,14 +202,15 @@ class HttpUnit:
 
 
 class IdmUnit:
-    """idm: the LDAP server (ocis_server.services.idm) over whatever user store runs."""
+    """idm: the LDAP server its spec's driver names (services/idm/server.py) over whatever user
+    store runs."""
 
     def __init__(self, spec: ServiceSpec, ctx: ServiceContext) -> None:
         self.spec, self.ctx = spec, ctx
         self.server: Any = None          # IdmServer; tests read its ldaps_port / ldap_port
 
     async def start(self) -> None:
-        server = load("ocis_server.services.idm.server:IdmServer")(self.ctx)
+        server = self.spec.resolve("driver")(self.ctx)
         await server.start()
         self.server = server
 
@@ -239,5 +230,4 @@ class IdmUnit:
             await server.stop()
 
 
-UnitFactory = Callable[[ServiceSpec, ServiceContext], Unit]
-UNITS: dict[str, UnitFactory] = {"storage-users": StorageUnit, "users": UsersUnit, "idm": IdmUnit}
+UnitFactory = Callable[[ServiceSpec, ServiceContext], Unit]   # what a spec's `unit` names

@@ -1,7 +1,3 @@
 """The `graph` service: the LibreGraph API under `/graph` — `me`, `me/drives`, `drives`, and the
 directory: `users`, `groups`, `applications` and role assignments.
 Its spec lives in the one service table; the factory is `app.create_app`."""
-
-from ocis_server.services import by_name
-
-SPEC = by_name()["graph"]
