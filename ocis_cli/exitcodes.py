@@ -1,4 +1,4 @@
-"""The exit codes of `ocis` (ecosystem.md §a.4), one enum read by commands, docs and tests."""
+"""The exit codes of `ocis` (codes borrowed from gh, rclone and restic), one enum read by commands, docs and tests."""
 
 from __future__ import annotations
 

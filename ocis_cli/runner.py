@@ -30,7 +30,7 @@ class AppState:
 
 
 def exit_code_for(exc: BaseException) -> ExitCode:
-    """The exit code for an SDK error (ecosystem.md §a.4)."""
+    """The exit code for an SDK error (exitcodes.py)."""
     from ocis_cli.client import errors as e
 
     table: list[tuple[type[BaseException], ExitCode]] = [

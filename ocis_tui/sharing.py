@@ -20,7 +20,7 @@ class RoleChoice:
     bits: int
 
 
-# The unified roles offered for user and group shares by kind of item (ocis-api.md §3.7: oCIS
+# The unified roles offered for user and group shares by kind of item (protocol-notes.md §7: oCIS
 # enables Viewer, File Editor, Editor, Uploader by default). `bits` are the OCS permissions each
 # grants: the sharer must hold them all.
 FILE_ROLES = (RoleChoice("viewer", "Can view", 1), RoleChoice("file-editor", "Can edit", 3))
@@ -28,7 +28,7 @@ FOLDER_ROLES = (RoleChoice("viewer", "Can view", 1),
                 RoleChoice("editor", "Can edit: upload, change, delete", 15),
                 RoleChoice("uploader", "Can upload, cannot see the contents", 4))
 
-# The fixed ids of those roles (the contract with every client, ocis-api.md §3.7), so the roles
+# The fixed ids of those roles (the contract with every client, protocol-notes.md §7), so the roles
 # the server offers for an item (Graph `@libre.graph.permissions.roles.allowedValues`) read as
 # CLI names.
 ROLE_IDS = {"b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5": "viewer",

@@ -1,4 +1,4 @@
-"""Acceptance battery (ocis-api.md §7.3) for spaces, sharing and links, walked over HTTP against the
+"""Acceptance battery (protocol-notes.md §13) for spaces, sharing and links, walked over HTTP against the
 real `ocis server` subprocess: scenarios 6, 7, 8, 18-24. einstein plays Alice, marie Brian,
 katherine (Space Admin) the space creator, admin the administrator."""
 

@@ -1,4 +1,4 @@
-"""Hostile input against the whole server, in-process, through the real proxy (security.md §1).
+"""Hostile input against the whole server, in-process, through the real proxy (docs/security-notes.md).
 
 One embedded server per module. Path attacks on every DAV namespace and verb, cross-user access,
 XML bombs, broken auth headers, bad Depth values, malformed HTTP, slowloris, bad ids and bad
@@ -361,7 +361,7 @@ async def test_every_control_character_is_refused(clean: World) -> None:
 
 
 async def test_name_of_255_bytes_is_accepted_256_refused(clean: World) -> None:
-    """The limit counts bytes: 255 bytes (multibyte) is fine, 256 is not (security.md #1)."""
+    """The limit counts bytes: 255 bytes (multibyte) is fine, 256 is not (security-notes.md §1)."""
     w = clean
     ok = "ok" + "é" * 126 + "x"                   # 2 + 252 + 1 = 255 bytes
     assert len(ok.encode()) == 255
@@ -532,7 +532,7 @@ PROPFIND_SHAPES = {
 
 @pytest.mark.parametrize("shape", PROPFIND_SHAPES)
 async def test_malformed_propfind_shapes_are_400(world: World, shape: str) -> None:
-    """reva ReadPropfind (security.md #11): contradictory PROPFIND bodies are refused."""
+    """reva ReadPropfind (security-notes.md §4): contradictory PROPFIND bodies are refused."""
     body = b'<?xml version="1.0"?><d:propfind xmlns:d="DAV:">' + PROPFIND_SHAPES[shape] + \
         b"</d:propfind>"
     resp = await request(world, "PROPFIND", "/remote.php/webdav/sub/f.txt", {"Depth": "0"}, body)

@@ -1,5 +1,5 @@
-"""Sharing NG over HTTP against an embedded server (ocis-api.md §3.6, §3.7, §7.3 #18, #19, #21,
-#24): invite on items and drive roots, permissions with allowed roles, PATCH/DELETE, role
+"""Sharing NG over HTTP against an embedded server (protocol-notes.md §6, §7, §13 #18, #19,
+#21, #24): invite on items and drive roots, permissions with allowed roles, PATCH/DELETE, role
 definitions, sharedWithMe/sharedByMe, the share jail in me/drives, mount/hide/unmount."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Public links through sharing NG (ocis-api.md §3.6, §3.10, §7.3 #22): createLink, links in
+"""Public links through sharing NG (protocol-notes.md §6, §9, §13 #22): createLink, links in
 permissions, PATCH type/expiry/name, setPassword, DELETE, the password policy, and the link at
 work over /dav/public-files."""
 

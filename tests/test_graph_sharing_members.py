@@ -1,4 +1,4 @@
-"""Project space membership through sharing NG (ocis-api.md §7.3 #24): `root/invite`,
+"""Project space membership through sharing NG (protocol-notes.md §13 #24): `root/invite`,
 `root/permissions`, role changes and removal, the last Manager (never removed or demoted, also
 when two Managers demote each other at once), v1.0 `grantedToIdentities`, access over WebDAV."""
 

@@ -1,4 +1,4 @@
-"""The layer rules of DESIGN.md §3 hold: import-linter contracts, and a clean import of the SDK."""
+"""The layer rules of the README's Layout hold: import-linter contracts, and a clean import of the SDK."""
 
 from __future__ import annotations
 

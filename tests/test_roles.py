@@ -1,5 +1,5 @@
 """The unified roles: fixed ids, names, conditions and the conversions to OCS bits and WebDAV
-letters that clients depend on (ocis-api.md §3.3, §3.4, §3.7)."""
+letters that clients depend on (protocol-notes.md §3, §4, §7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Received shares over WebDAV against an embedded server (ocis-api.md §3.4, §7.3 #20): the share
+"""Received shares over WebDAV against an embedded server (protocol-notes.md §4, §13 #20): the share
 jail lists accepted shares, a mount point reaches the shared folder with the share's permissions,
 owners see `oc:share-types`, recipients `S`/`M`, and the owner's changes move the recipient's etag."""
 

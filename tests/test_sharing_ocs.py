@@ -1,4 +1,4 @@
-"""The OCS share API over HTTP against an embedded server (ocis-api.md §3.3, §7.3 #23):
+"""The OCS share API over HTTP against an embedded server (protocol-notes.md §3, §13 #23):
 create with bitmask or role, list own and received, get, update, delete, accept/decline,
 sharees, v1/v2 status mapping, JSON and XML."""
 

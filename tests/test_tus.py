@@ -1,5 +1,5 @@
 """TUS 1.0.0 in-process: creation (+with-upload), PATCH/HEAD/DELETE on /data/<token>, checksums,
-expiry, the 412/409 cases of ocis-api.md §3.5, resume after a restart, and the storage sessions."""
+expiry, the 412/409 cases of protocol-notes.md §5, resume after a restart, and the storage sessions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""App tokens through the auth-app API (`/auth-app/tokens`, ocis-api.md §3.11): create, list, revoke.
+"""App tokens through the auth-app API (`/auth-app/tokens`, protocol-notes.md §10): create, list, revoke.
 A token is the HTTP Basic password for clients without OpenID Connect (PROXY_ENABLE_APP_AUTH)."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """LibreGraph: the signed-in user, the drives (spaces) they can reach, and administering a drive:
-rename, quota, disable, restore, purge, its members (ocis-api.md §3.6)."""
+rename, quota, disable, restore, purge, its members (protocol-notes.md §6)."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ class Graph:
             raise ServerError("POST /graph/v1.0/drives: unexpected answer")
         return Drive.from_graph(doc)
 
-    # --- administering a drive (ocis-api.md §3.6: PATCH/DELETE /v1.0/drives/{id}) ---------------
+    # --- administering a drive (protocol-notes.md §6: PATCH/DELETE /v1.0/drives/{id}) ---------------
     async def update_drive(self, drive_id: str, *, name: str | None = None,
                            description: str | None = None, quota: int | None = None) -> Drive:
         """Rename, describe or set the quota (bytes; 0 = unlimited where the server allows it)."""
@@ -95,7 +95,7 @@ class Graph:
             raise ServerError(f"GET {kind}/{name}: unexpected answer")
         return str(doc["id"])
 
-    # --- project space members (sharing NG on the drive root; ocis-api.md §3.6, §3.7) -----------
+    # --- project space members (sharing NG on the drive root; protocol-notes.md §6, §7) -----------
     def _root(self, drive_id: str) -> str:
         return f"/graph/v1beta1/drives/{quote(drive_id, safe='')}/root"
 
@@ -130,7 +130,7 @@ class Graph:
                                 + f"/permissions/{quote(member.permission_id, safe='')}")
 
 
-# Space roles: v1.0 names and the unified role ids (fixed, ocis-api.md §3.7) -> CLI names.
+# Space roles: v1.0 names and the unified role ids (fixed, protocol-notes.md §7) -> CLI names.
 SPACE_ROLE_IDS = {"space-viewer": "a8d5fe5e-96e3-418d-825b-534dbdf22b99",
                   "space-editor": "58c63c02-1d89-4572-916a-870abc5a1b7d",
                   "manager": "312c0871-5ef7-4b3a-85b6-0e4074c64049"}

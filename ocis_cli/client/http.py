@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 _SABRE = "{http://sabredav.org/ns}"
 # OCS status codes that travel inside a 200 (v1), and the HTTP status each stands for
-# (ocis-api.md §3.2).
+# (protocol-notes.md §2).
 _OCS_TO_HTTP = {997: 401, 998: 404, 104: 403, 996: 500, 999: 500, 101: 400, 102: 400, 400: 400,
                 403: 403, 404: 404, 423: 423}
 

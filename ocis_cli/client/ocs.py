@@ -1,4 +1,4 @@
-"""OCS: capabilities and the current user (`/ocs/v2.php/cloud/...?format=json`; ocis-api.md §3.2)."""
+"""OCS: capabilities and the current user (`/ocs/v2.php/cloud/...?format=json`; protocol-notes.md §2)."""
 
 from __future__ import annotations
 

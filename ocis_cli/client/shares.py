@@ -1,4 +1,4 @@
-"""Sharing over the OCS share API (`/ocs/v2.php/apps/files_sharing/api/v1`; ocis-api.md §3.3):
+"""Sharing over the OCS share API (`/ocs/v2.php/apps/files_sharing/api/v1`; protocol-notes.md §3):
 user and group shares, public links (share type 3), received shares (accept, decline, hide) and
 the sharee search. Roles are sent by name; the server checks which apply to the item. Project
 space members are Graph's (`graph.py`)."""

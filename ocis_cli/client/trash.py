@@ -1,5 +1,5 @@
 """Trash bin and file versions over WebDAV: `/remote.php/dav/spaces/trash-bin/<drive id>/` and
-`/remote.php/dav/meta/<file id>/v` (ocis-api.md §3.4). This module alone knows those URLs and props.
+`/remote.php/dav/meta/<file id>/v` (protocol-notes.md §4). This module alone knows those URLs and props.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """TUS 1.0.0 uploads (creation, creation-with-upload, checksum, expiration, termination) to a folder
-on the spaces endpoint (ocis-api.md §3.5), with resume state kept on disk between runs.
+on the spaces endpoint (protocol-notes.md §5), with resume state kept on disk between runs.
 
 The server's offset is the truth: a saved upload resumes from what `HEAD <Location>` reports.
 """

@@ -1,5 +1,5 @@
 """Users, groups and roles through LibreGraph (`/graph/v1.0/users`, `/groups`, `/applications`,
-`appRoleAssignments`; ocis-api.md §3.6). Users and groups may be named by id or by name: the server
+`appRoleAssignments`; protocol-notes.md §6). Users and groups may be named by id or by name: the server
 resolves either."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""WebDAV on the spaces endpoint: `/remote.php/dav/spaces/<drive id>/<path>` (ocis-api.md §3.4).
+"""WebDAV on the spaces endpoint: `/remote.php/dav/spaces/<drive id>/<path>` (protocol-notes.md §4).
 
 Paths given to this module are space-relative (`/docs/a.txt`); this module alone knows the URL layout,
 the PROPFIND XML and the transfer headers (OC-Checksum, X-OC-Mtime).

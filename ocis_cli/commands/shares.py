@@ -24,7 +24,7 @@ PANEL = "Sharing"
 share_app = typer.Typer(help="Share files and folders with users and groups.",
                         no_args_is_help=True)
 
-# The unified roles by CLI name (ocis-api.md §3.7): item roles for shares, root roles for spaces.
+# The unified roles by CLI name (protocol-notes.md §7): item roles for shares, root roles for spaces.
 ITEM_ROLES = tuple(r.cli_name for r in unified.ROLES if not r.is_space_role)
 SPACE_ROLES = tuple(r.cli_name for r in unified.ROLES if r.is_space_role)
 # The ones offered by default (the others are accepted too).

@@ -36,7 +36,7 @@ log = logging.getLogger("ocis.auth.oidc")
 
 # Asymmetric algorithms only: `none` and HMAC (HS256 "signed" with a public key) never verify.
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
-# The clients of the embedded IdP (reference/ocis-api.md §6): web, ocis-cli, desktop, Android, iOS.
+# The clients of the embedded IdP (protocol-notes.md §12): web, ocis-cli, desktop, Android, iOS.
 DEFAULT_AUDIENCES = (
     "web", "ocis-cli",
     "xdXOt13JKxym1B1QcEncf2XDkLAexMBFwiT9j6EfhhHFJhs2KM9jbjTmf8JBXE69",

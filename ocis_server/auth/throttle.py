@@ -1,5 +1,5 @@
 """Throttling of failed logins: too many failures for a key (an account, an address) lock it for a
-while (reference/security.md). In memory and bounded; `client_address` says which address a request
+while (security-notes.md §7). In memory and bounded; `client_address` says which address a request
 comes from, trusting X-Forwarded-For only from configured proxies.
 
 One Throttle per process serves every password path (the runtime puts it on

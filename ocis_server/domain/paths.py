@@ -1,6 +1,6 @@
 """The one path normalisation and validation function. Every user path goes through `split_path`.
 
-aiohttp does not clean `..`, `%2f`, `//` or NUL in a path: we do it here, once (DESIGN.md §4).
+aiohttp does not clean `..`, `%2f`, `//` or NUL in a path: we do it here, once (security-notes.md §2).
 """
 
 from __future__ import annotations

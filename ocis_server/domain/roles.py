@@ -1,5 +1,5 @@
 """The unified sharing roles (fixed ids, legacy/CS3 names, conditions, actions) and their conversions
-to the OCS permission bitmask and WebDAV permission letters (ocis-api.md §3.3, §3.4, §3.7; oCIS
+to the OCS permission bitmask and WebDAV permission letters (protocol-notes.md §3, §4, §7; oCIS
 `services/graph/pkg/unifiedrole/roles.go`, reva `pkg/conversions/{role,permissions}.go`). Pure.
 """
 

@@ -1,6 +1,6 @@
 """The public HTTP listener: aiohttp's server with read deadlines and input-free error bodies.
 
-aiohttp has no header-read or body-read timeout (reference/security.md #49: slowloris connections
+aiohttp has no header-read or body-read timeout (security-notes.md §6: slowloris connections
 stayed open), so each connection's request handler closes it when a request's headers have not
 fully arrived `header_timeout` seconds after its first byte (after connect for the first request),
 or when a request body stalls for `body_timeout` seconds between chunks (not while the server

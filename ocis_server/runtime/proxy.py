@@ -1,5 +1,5 @@
 """The proxy: the root aiohttp application. It authenticates every request, then routes it by prefix
-to the service sub-apps mounted in-process (reference/ocis-api.md §1.2).
+to the service sub-apps mounted in-process (protocol-notes.md §1).
 
 A 401 is rendered in the format of the service the path belongs to (DAV XML, OCS envelope, Graph
 OData error); paths no service owns are a plain 404 without asking for credentials.

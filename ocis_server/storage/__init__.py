@@ -1,4 +1,4 @@
-"""Storage providers: spaces, the node tree, blobs, dead properties, locks (DESIGN.md §4)."""
+"""Storage providers: spaces, the node tree, blobs, dead properties, locks."""
 
 from .api import (
     Link,

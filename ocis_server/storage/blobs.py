@@ -1,5 +1,5 @@
 """The blob store: file contents on disk addressed by blob id only (never by a user path), written
-to a temp file while hashing SHA1/MD5/ADLER32, renamed into place and fsynced (DESIGN.md §4).
+to a temp file while hashing SHA1/MD5/ADLER32, renamed into place and fsynced (docs/decisions/0004-durability.md).
 All methods here are blocking; the storage provider calls them from its I/O threads.
 
 Layout: `blobs/<first two characters of the id>/<id>`, the 256 folders made when the store is set

@@ -1,4 +1,4 @@
-"""Chunking NG sessions (clients.md §2 #17): chunks arrive in any order and in parallel, and are
+"""Chunking NG sessions (client-notes.md §3): chunks arrive in any order and in parallel, and are
 assembled in order into a hashed blob at the final MOVE, committed through the same path as a PUT.
 Mixed into SqliteStorage.
 

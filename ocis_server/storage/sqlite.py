@@ -1,5 +1,5 @@
 """`SqliteStorage`: the default storage provider. Metadata in one SQLite database (WAL, one writer
-thread, a small pool of reader threads), contents in the id-addressed blob store (DESIGN.md §4, §9).
+thread, a small pool of reader threads), contents in the id-addressed blob store.
 The event loop only awaits: every query and file operation runs in a thread; reads clients repeat
 (lookups, listings, locks) are answered from memory until the next commit.
 """

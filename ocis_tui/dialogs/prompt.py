@@ -55,7 +55,7 @@ class PromptDialog(ModalScreen[str | None]):
 
 
 def name_problem(name: str) -> str | None:
-    """oCIS's rules for one name (ocis-api.md): not `.`/`..`, no slash, backslash or newline."""
+    """oCIS's rules for one name (protocol-notes.md §4): not `.`/`..`, no slash, backslash or newline."""
     if name in (".", ".."):
         return "'.' and '..' are not names"
     if any(c in name for c in "/\\\r\n\f\0"):

@@ -9,7 +9,7 @@ from textual.widgets.option_list import Option
 
 from ocis_cli.client import Drive
 
-# Graph driveType -> group heading (ocis-api.md §3.6); "virtual" is the share jail.
+# Graph driveType -> group heading (protocol-notes.md §6); "virtual" is the share jail.
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Personal", ("personal",)),
     ("Projects", ("project",)),

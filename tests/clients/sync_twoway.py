@@ -282,7 +282,7 @@ def tus_upload(tw: TwoWay) -> None:
     tw.write_local("hello.txt", tree["hello.txt"])
     tree["new/over tus.bin"] = hashlib.sha256(b"tus").digest() * 4096
     tw.write_local("new/over tus.bin", tree["new/over tus.bin"])
-    # Above the client's 10 MB chunk size: 2.11 miscomputes later TUS chunks (clients.md §2 #16),
+    # Above the client's 10 MB chunk size: 2.11 miscomputes later TUS chunks (client-notes.md §2),
     # so the server must let it send the file whole (max_chunk_size 0) and get it intact.
     tree["new/big.bin"] = hashlib.sha256(b"big").digest() * 375_000 + b"end"
     tw.write_local("new/big.bin", tree["new/big.bin"])

@@ -17,7 +17,7 @@ REMOTE_DIR = "rclone-sync"
 
 def rclone_env(server_url: str, user: str, password: str, tmp: Path,
                vendor: str = "owncloud", dav_path: str = "/remote.php/webdav/") -> dict[str, str]:
-    """Remote `oc:` configured through the environment only (clients.md §3)."""
+    """Remote `oc:` configured through the environment only (client-notes.md §4)."""
     rclone = debian_rclone()
     obscured = run([rclone, "obscure", password]).stdout.strip()
     (tmp / "rclone.conf").write_text("")

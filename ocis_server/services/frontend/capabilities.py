@@ -2,8 +2,8 @@
 
 Key names and spellings follow reva `pkg/owncloud/ocs/capabilities.go`. `files.tus_support`
 makes owncloudcmd upload everything over TUS; `dav.chunking` >= 1.0 moves its DAV traffic to
-/remote.php/dav/files/<id>/ and big files (without TUS) to chunking NG (clients.md §2, docs/
-decisions/0002-uploads.md). Sharing keeps its structure with `api_enabled` false.
+/remote.php/dav/files/<id>/ and big files (without TUS) to chunking NG (client-notes.md §1-§3,
+docs/decisions/0002-uploads.md). Sharing keeps its structure with `api_enabled` false.
 """
 
 from __future__ import annotations

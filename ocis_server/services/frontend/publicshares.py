@@ -1,5 +1,5 @@
-"""OCS public links (share type 3; reva `handlers/apps/sharing/shares/public.go`, ocis-api.md
-§3.3): create, list, update, delete, and `tokeninfo/{protected,unprotected}/{token}`. The link
+"""OCS public links (share type 3; reva `handlers/apps/sharing/shares/public.go`, protocol-notes.md
+§3): create, list, update, delete, and `tokeninfo/{protected,unprotected}/{token}`. The link
 rows are the storage's (`storage/links.py`); what a link grants is `auth.publiclink`.
 """
 

@@ -1,4 +1,4 @@
-"""OCS share records (`ShareData`, reva `pkg/conversions/main.go`; ocis-api.md §3.3) and the
+"""OCS share records (`ShareData`, reva `pkg/conversions/main.go`; protocol-notes.md §3) and the
 request parameters the share API reads: share types, received states, expiry dates.
 """
 

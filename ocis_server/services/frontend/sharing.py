@@ -1,5 +1,5 @@
 """The OCS share API `/ocs/v{1,2}.php/apps/files_sharing/api/v1/` for user and group shares and
-project-space membership (reva `handlers/apps/sharing/shares`; ocis-api.md §3.3): create, list own
+project-space membership (reva `handlers/apps/sharing/shares`; protocol-notes.md §3): create, list own
 and received, get, update, delete, accept/decline, sharees. Who may do what is `auth.authz`.
 """
 

@@ -107,7 +107,7 @@ async def _display_name(request: web.Request, user_id: str) -> str | None:
 
 async def _permissions(request: web.Request, space: Space, *, beta: bool) -> list[dict[str, Any]]:
     """Members of a project space with their roles: v1.0 `grantedToIdentities` + role names,
-    v1beta1 `grantedToV2` + unified role ids (ocis-api.md §3.6)."""
+    v1beta1 `grantedToV2` + unified role ids (protocol-notes.md §6)."""
     storage = request.app[CONTEXT_KEY].storage
     members = await storage.members(space.id)
     expiry = await storage.member_expirations(space.id)

@@ -1,5 +1,5 @@
 """How sharing NG renders shares, space members and shared items as LibreGraph JSON: `permission`,
-`unifiedRoleDefinition`, `driveItem` (ocis-api.md §3.6, §3.7; oCIS `services/graph/pkg/service/v0/
+`unifiedRoleDefinition`, `driveItem` (protocol-notes.md §6, §7; oCIS `services/graph/pkg/service/v0/
 {utils,sharedwithme,sharedbyme}.go`), and the ISO times and request values those carry.
 """
 

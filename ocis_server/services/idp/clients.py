@@ -1,4 +1,4 @@
-"""The IdP's registered clients, exactly as oCIS ships them (reference/ocis-api.md §6) plus our public
+"""The IdP's registered clients, exactly as oCIS ships them (protocol-notes.md §12) plus our public
 `ocis-cli`, and the redirect-URI rule: exact match, except loopback redirects of native clients,
 whose port (and path) may vary (RFC 8252 §7.3). A Client is authlib's client model (ClientMixin):
 authlib's grants and endpoints ask it about secrets, auth methods, redirects and grant types."""

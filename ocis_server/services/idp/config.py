@@ -18,7 +18,7 @@ DEVICE_CODE_TTL = 600         # seconds a device code waits for the person (RFC 
 SESSION_TTL = 8 * 3600        # seconds a browser sign-in at the IdP lasts
 DEVICE_CODE_MAX_FAILURES = 10  # wrong user codes per address before it is throttled
 
-# lico's endpoints (reference/ocis-api.md §6) and ours for the device grant
+# lico's endpoints (protocol-notes.md §12) and ours for the device grant
 AUTHORIZE_PATH = "/signin/v1/identifier/_/authorize"
 LOGIN_PATH = "/signin/v1/identifier/_/login"
 CONSENT_PATH = "/signin/v1/identifier/_/consent"

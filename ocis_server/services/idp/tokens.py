@@ -17,7 +17,7 @@ from ocis_server.identity import User, UserStore
 from .config import IdpConfig
 from .store import Grant
 
-# oCIS role claim values (proxy role assignment driver `oidc`, reference/ocis-api.md §6)
+# oCIS role claim values (proxy role assignment driver `oidc`, protocol-notes.md §12)
 ROLE_CLAIMS = {"admin": "ocisAdmin", "spaceadmin": "ocisSpaceAdmin", "user": "ocisUser",
                "guest": "ocisGuest"}
 CLAIMS_SUPPORTED = ("iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "name",

@@ -1,4 +1,4 @@
-"""Chunking NG (clients.md §2 #17): `MKCOL …/dav/uploads/<user>/<transfer>`, chunk PUTs named by
+"""Chunking NG (client-notes.md §3): `MKCOL …/dav/uploads/<user>/<transfer>`, chunk PUTs named by
 zero-padded offset (any order, in parallel), `PROPFIND` to resume, `MOVE <transfer>/.file` to
 the destination (assembled and committed like a PUT), `DELETE` to abort. Bytes go to storage.
 """

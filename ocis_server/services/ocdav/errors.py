@@ -73,6 +73,6 @@ async def error_middleware(request: web.Request,
     except ConnectionResetError:
         raise
     except Exception:
-        # Never leak host paths or tracebacks to the client (security.md #33).
+        # Never leak host paths or tracebacks to the client (security-notes.md §5).
         log.exception("ocdav: unexpected error on %s %s", request.method, request.path)
         return error_response(500, "Internal Server Error")

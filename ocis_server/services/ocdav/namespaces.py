@@ -1,4 +1,4 @@
-"""The DAV URL layout: which space and path a request URL names (ocis-api.md §3.4 Endpoints).
+"""The DAV URL layout: which space and path a request URL names (protocol-notes.md §4).
 
 `/remote.php/webdav/…`, `/webdav/…` (legacy home), `/[remote.php/]dav/files/<user>/…` and
 `/[remote.php/]dav/spaces/<storage$space[!node]>/…`. Hrefs are built from the prefix exactly as

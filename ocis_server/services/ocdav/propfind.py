@@ -1,4 +1,4 @@
-"""PROPFIND: live properties as oCIS renders them (ocis-api.md §3.4), dead properties from
+"""PROPFIND: live properties as oCIS renders them (protocol-notes.md §4), dead properties from
 storage, streamed as a 207 multistatus built from pre-escaped fragments (no DOM).
 
 One storage.children() call per Depth-1 request; dead properties and locks are fetched only
@@ -446,7 +446,7 @@ async def _load_dead(storage: Storage, rc: RenderContext, nodes: list[Node]) -> 
 
 async def _load_share_types(storage: Storage, rc: RenderContext, nodes: list[Node]) -> None:
     """`oc:share-types` of the listed nodes, for their owner or space manager (one query);
-    never on a space root (ocis-api.md §3.4)."""
+    never on a space root (protocol-notes.md §4)."""
     types: dict[str, set[int]] = {}
     ids = [n.id for n in nodes if n.parent_id]
     for share in await storage.list_shares(node_ids=ids):

@@ -1,4 +1,4 @@
-"""`/[remote.php/]dav/public-files/<token>/…`: WebDAV on a public link (ocis-api.md §3.4, §3.7).
+"""`/[remote.php/]dav/public-files/<token>/…`: WebDAV on a public link (protocol-notes.md §4, §7).
 
 The token names the link and scopes every path to the linked resource's tree; a password comes
 as HTTP Basic `public:<password>` (throttled per token). Each method needs the link's bits (view:

@@ -1,4 +1,4 @@
-"""The share jail (ocis-api.md §3.4, §4.1): the virtual space `<jail>$<jail>` whose children are the
+"""The share jail (protocol-notes.md §4, §11): the virtual space `<jail>$<jail>` whose children are the
 caller's accepted shares, each a mount point `<jail>$<jail>!<shareid>` reaching the shared node
 with the share's permissions. Listing the jail root is answered here; a mount point resolves to
 the shared node's space and path (namespaces.resolve).

@@ -1,5 +1,5 @@
 """GET/HEAD (sendfile, single Range, conditional requests) and PUT (streamed into storage,
-X-OC-Mtime, OC-Checksum, If-Match) with the headers ownCloud clients read (ocis-api.md §3.4).
+X-OC-Mtime, OC-Checksum, If-Match) with the headers ownCloud clients read (protocol-notes.md §4).
 """
 
 from __future__ import annotations

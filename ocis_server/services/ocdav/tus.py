@@ -1,6 +1,6 @@
 """TUS 1.0.0 (creation, creation-with-upload, checksum, expiration, termination): POST on a DAV
 folder creates an upload session; `/data/<token>` (the token, HMAC-signed with the transfer
-secret, is the credential) takes PATCH/HEAD/DELETE (ocis-api.md §3.5). Bytes go to storage.
+secret, is the credential) takes PATCH/HEAD/DELETE (protocol-notes.md §5). Bytes go to storage.
 """
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ def _final_headers(node: Node, access: Access) -> dict[str, str]:
 
 def _file_target(target: DavTarget, filename: str) -> DavTarget:
     """The upload's own target: `filename` below the request folder, or — starting with `/` —
-    below the DAV root (owncloudcmd sends the path relative to the root, clients.md §2 #16)."""
+    below the DAV root (owncloudcmd sends the path relative to the root, client-notes.md §2)."""
     try:
         parts = split_path(filename, encoded=False)
     except InvalidName:
