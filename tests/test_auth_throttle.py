@@ -1,10 +1,15 @@
-"""The login throttle: lockout after repeated failures, expiry, bounds, and client_address."""
+"""The throttles: lockout after repeated failures, expiry, bounds, client_address; the login
+throttle's hard per-pair lock, soft capped per-account delay and bounded waiting room."""
 
 from __future__ import annotations
+
+import asyncio
+import time
 
 import pytest
 from multidict import CIMultiDict
 
+from ocis_server.auth.logins import LoginThrottle
 from ocis_server.auth.throttle import Throttle, address_key, client_address
 from ocis_server.domain.errors import TooManyRequests
 
@@ -100,3 +105,62 @@ def test_address_key_groups_ipv6_by_64() -> None:
     assert address_key("2001:db8:1:3::1") != address_key("2001:db8:1:2::1")
     assert address_key("192.0.2.1") == "addr:192.0.2.1" == address_key("::ffff:192.0.2.1")
     assert address_key("") == "addr:"
+
+
+# --- the login throttle (auth/logins.py) on its own --------------------------------------------
+class Sleeps:
+    def __init__(self) -> None:
+        self.slept: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+
+async def test_a_pair_locks_hard_the_account_only_waits() -> None:
+    clock, sleeps = Clock(), Sleeps()
+    t = LoginThrottle(max_failures=3, window=60, address_max_failures=50, delay=0.5, max_delay=2,
+                      clock=clock, sleep=sleeps)
+    for _ in range(3):
+        await t.admit("user:a", "addr:bad")
+        t.failure("user:a", "addr:bad", source="basic")
+    with pytest.raises(TooManyRequests):
+        await t.admit("user:a", "addr:bad")          # the guessing client is locked out ...
+    assert sleeps.slept == []                         # (three failures: no delay yet)
+    await t.admit("user:a", "addr:owner")            # ... the owner elsewhere is not
+    assert sleeps.slept == [0.5]
+    for n in range(2, 10):
+        t.failure("user:a", f"addr:bot{n}", source="basic")
+    assert t.delay_for("user:a") == 2                 # doubling, capped at max_delay
+    t.success("user:a", "addr:owner", source="basic")
+    await t.admit("user:a", "addr:owner")            # a trusted pair does not wait again
+    assert sleeps.slept == [0.5]
+    clock.now += 61
+    assert t.delay_for("user:a") == 0 and not t.locked("user:a", "addr:bad")
+
+
+async def test_the_waiting_room_is_bounded_and_never_turns_away_a_clean_client() -> None:
+    t = LoginThrottle(max_failures=1, window=60, address_max_failures=50, delay=5, max_delay=5,
+                      max_waiting=2)
+    t.failure("user:a", "addr:bot0", source="basic")
+    t.failure("user:b", "addr:bot1", source="basic")     # bot1 failed: it is not clean
+    waiting = [asyncio.create_task(t.admit("user:a", f"addr:w{n}")) for n in range(2)]
+    await asyncio.sleep(0.01)
+    assert t.waiting == 2
+    with pytest.raises(TooManyRequests) as info:
+        await t.admit("user:a", "addr:bot1")
+    assert info.value.retry_after == 5
+    started = time.monotonic()
+    await asyncio.wait_for(t.admit("user:a", "addr:clean"), 1)  # goes on without waiting
+    assert time.monotonic() - started < 1
+    for task in waiting:
+        task.cancel()
+    await asyncio.gather(*waiting, return_exceptions=True)
+    assert t.waiting == 0                                # cancelled waits leave the room
+
+
+def test_login_throttle_tables_are_bounded() -> None:
+    t = LoginThrottle(max_failures=2, window=60, max_keys=10)
+    for n in range(100):
+        t.failure(f"user:{n}", f"addr:{n}", source="idp")
+        t.success(f"user:{n}", f"addr:x{n}", source="idp")
+    assert len(t) <= 30

@@ -17,7 +17,7 @@ from ldap3.protocol.rfc2696 import RealSearchControlValue
 from ldap3.protocol.rfc4511 import LDAPMessage, ProtocolOp
 from pyasn1.codec.ber import decoder, encoder
 
-from ocis_server.auth.throttle import Throttle
+from ocis_server.auth.logins import LoginThrottle
 from ocis_server.identity.builtin import BuiltinUserStore
 from ocis_server.runtime import embedded_server, make_test_config
 from ocis_server.services.idm import ber
@@ -218,7 +218,7 @@ async def test_time_limit_and_paged_abandon(tmp_path: Path, monkeypatch: pytest.
             await store.create(username=name, password="x-password-1")
         settings = IdmSettings.from_config(config)
         session = Session(settings, DirectoryView(lambda: store, settings.sysusers), store,
-                          Throttle(), "127.0.0.1", tls=True)
+                          LoginThrottle(), "127.0.0.1", tls=True)
         session.authenticated = True
         flt = ber.Present("uid")
 

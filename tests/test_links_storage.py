@@ -9,7 +9,7 @@ import time
 import pytest
 
 from ocis_server.auth import publiclink
-from ocis_server.auth.throttle import Throttle
+from ocis_server.auth.logins import LoginThrottle
 from ocis_server.domain.errors import (
     BadRequest,
     NotFound,
@@ -107,15 +107,16 @@ async def test_expired_link_is_gone_and_passwords_throttle(store: SqliteStorage)
     link = await store.create_link(node_id=docs.id, link_type="view", permissions=1,
                                    creator_id=OWNER, password_hash=pw_hash,
                                    expiration=time.time() + 0.2)
-    checker = publiclink.LinkPasswords(Throttle(max_failures=2, window=60))
-    await checker.check(link, "right")
+    checker = publiclink.LinkPasswords(LoginThrottle(max_failures=2, window=60, delay=0.01))
+    await checker.check(link, "right", address="192.0.2.1")
     with pytest.raises(Unauthenticated):
-        await checker.check(link, None)
+        await checker.check(link, None, address="192.0.2.1")
     for _ in range(2):
         with pytest.raises(Unauthenticated):
-            await checker.check(link, "wrong")
-    with pytest.raises(TooManyRequests):
-        await checker.check(link, "right")
+            await checker.check(link, "wrong", address="192.0.2.2")
+    with pytest.raises(TooManyRequests):       # the guessing address, even with the right one
+        await checker.check(link, "right", address="192.0.2.2")
+    await checker.check(link, "right", address="192.0.2.3")    # anyone else
     await asyncio.sleep(0.25)
     with pytest.raises(NotFound):
         await publiclink.open_link(store, link.token)

@@ -1,9 +1,10 @@
 """Who is calling: turn a request's `Authorization` header into a User, one scheme at a time.
 
-Bearer: an OpenID Connect token of a trusted issuer (oidc.py, accounts.py). Basic: the password
-(PROXY_ENABLE_BASIC_AUTH) or an app token (PROXY_ENABLE_APP_AUTH); failures are throttled per
-account and per client address in the throttle every password path shares (throttle.py), and a
-throttled caller gets 429 before any password is checked.
+Bearer: an OpenID Connect token of a trusted issuer (oidc.py, accounts.py). Basic: an app token
+(PROXY_ENABLE_APP_AUTH), checked first and never throttled (it cannot be guessed, and failures on
+the account must not stop a sync client), or the password (PROXY_ENABLE_BASIC_AUTH), which goes
+through the login throttle every password path shares (logins.py): 429 for a client that kept
+guessing, a short wait for everyone else while the account is under attack.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from .accounts import resolve_user
 from .basic import CHALLENGE as BASIC_CHALLENGE
 from .basic import authenticate_basic, looks_like_app_token, parse_basic
 from .oidc import OidcVerifier
-from .throttle import Throttle, address_key
+from .logins import LoginThrottle
+from .throttle import address_key
 
 log = logging.getLogger("ocis.auth")
 BEARER_CHALLENGE = 'Bearer realm="ocis"'
@@ -42,7 +44,7 @@ class Authenticators:
     app_auth: bool = False               # PROXY_ENABLE_APP_AUTH
     app_tokens: Callable[[], Any] = lambda: None   # () -> the AppTokenStore, None when not running
     verifier: OidcVerifier | None = None
-    throttle: Throttle | None = None   # failed logins per account and address, all paths
+    throttle: LoginThrottle | None = None   # failed logins, all password paths (logins.py)
     storage: Callable[[], Any] = lambda: None      # () -> Storage (personal spaces of new accounts)
 
     @property
@@ -83,29 +85,26 @@ class Authenticators:
             raise Unauthenticated("HTTP Basic authentication is disabled on this server")
         username, password = parse_basic(header)
         account, origin = f"user:{username.lower()}", address_key(address)
-        self._check(account, origin)          # 429 before any password is looked at
-        caller: Caller | None = None
         if store is not None and looks_like_app_token(password):
+            # Before the throttle: a valid app token works whatever guessers did to the account.
             caller = await self._app_token(store, username, password)
-        if caller is None and self.basic:
+            if caller is not None:
+                return caller
+        if self.throttle is not None:
+            await self.throttle.admit(account, origin)    # 429 before any password is looked at
+        user = None
+        if self.basic:
             try:
-                caller = Caller(await authenticate_basic(self.users, header,
-                                                         (username, password)), "basic")
+                user = await authenticate_basic(self.users, header, (username, password))
             except Unauthenticated:
-                caller = None
-        if caller is None:
+                user = None
+        if user is None:
             if self.throttle is not None:
                 self.throttle.failure(account, origin, source=THROTTLE_SOURCE)
             raise Unauthenticated("username or password was incorrect")
-        if self.throttle is not None and caller.method == "basic":
-            # Only the password proves the password: a valid app token does not reset the count
-            # of password guesses (throttle.py). The address keeps its count too.
-            self.throttle.success(account, source=THROTTLE_SOURCE)
-        return caller
-
-    def _check(self, account: str, origin: str) -> None:
         if self.throttle is not None:
-            self.throttle.check(account, origin)
+            self.throttle.success(account, origin, source=THROTTLE_SOURCE)
+        return Caller(user, "basic")
 
     async def _app_token(self, store: Any, username: str, token: str) -> Caller | None:
         try:

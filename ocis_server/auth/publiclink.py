@@ -1,5 +1,5 @@
 """Public links as a credential: link types and their OCS bits, opening a token, checking a link
-password (throttled per token) and the access a link grants. Every protocol serving links
+password (throttled per token and client address) and the access a link grants. Every protocol serving links
 (/dav/public-files, /s landing pages, OCS tokeninfo) asks here.
 """
 
@@ -17,7 +17,8 @@ from ocis_server.storage import Link, Node, Storage
 
 from .authz import ROLE_EDITOR, ROLE_VIEWER, Access
 from .basic import parse_basic
-from .throttle import Throttle
+from .logins import LoginThrottle
+from .throttle import address_key
 
 if TYPE_CHECKING:
     from ocis_server.config import Config
@@ -77,30 +78,35 @@ async def open_link(storage: Storage, token: str) -> tuple[Link, Node]:
 
 
 class LinkPasswords:
-    """Checks link passwords. Failures count per token (`link:<token>`) in the shared throttle;
-    right answers are remembered by (token, hash, sha256 of the password), so a changed password
-    takes effect on the next request while a sync client is not slowed by scrypt every time."""
+    """Checks link passwords through the login throttle every password path shares (logins.py),
+    the token standing for the account (`link:<token>`): a client address guessing a link gets
+    429, everyone else at most a short wait. Right answers are remembered by (token, hash, sha256
+    of the password), so a changed password takes effect on the next request while a sync client
+    is not slowed by scrypt every time."""
 
-    def __init__(self, throttle: Throttle) -> None:
+    def __init__(self, throttle: LoginThrottle) -> None:
         self.throttle = throttle
         self._ok: OrderedDict[tuple[str, str, bytes], None] = OrderedDict()
 
-    async def check(self, link: Link, password: str | None) -> None:
+    async def check(self, link: Link, password: str | None, *, address: str) -> None:
+        """`address`: the client's (throttle.client_address)."""
         if link.password_hash is None:
             return
-        key = f"link:{link.token}"
-        self.throttle.check(key)      # TooManyRequests while locked, even for the right one
+        key, origin = f"link:{link.token}", address_key(address)
+        # Before the memo of right answers: a locked client learns nothing, not even a right one.
+        await self.throttle.admit(key, origin)
         if password is None:
             raise Unauthenticated("this link needs a password")
         digest = hashlib.sha256(password.encode()).digest()
         memo = (link.token, link.password_hash, digest)
         if memo in self._ok:
             self._ok.move_to_end(memo)
+            self.throttle.success(key, origin, source=THROTTLE_SOURCE)
             return
         if not await asyncio.to_thread(verify_password, password, link.password_hash):
-            self.throttle.failure(key, source=THROTTLE_SOURCE)
+            self.throttle.failure(key, origin, source=THROTTLE_SOURCE)
             raise Unauthenticated("wrong link password")
-        self.throttle.success(key, source=THROTTLE_SOURCE)
+        self.throttle.success(key, origin, source=THROTTLE_SOURCE)
         self._ok[memo] = None
         while len(self._ok) > _VERIFIED_MAX:
             self._ok.popitem(last=False)

@@ -1,23 +1,15 @@
-"""Throttling of failed logins: too many failures for a key (an account, an address) lock it for a
-while (security-notes.md §7). In memory and bounded; `client_address` says which address a request
-comes from, trusting X-Forwarded-For only from configured proxies.
+"""Counting failures per key, with a lock for a key that failed too often within a window
+(security-notes.md §7); in memory and bounded. `client_address` says which address a request
+comes from, trusting X-Forwarded-For only from configured proxies, and `address_key` turns it
+into the key of a client (IPv6 per /64).
 
-One Throttle per process serves every password path (the runtime puts it on
-`ServiceContext.throttle`): HTTP Basic and app tokens at the proxy (`source="basic"`), the IdP
-login form ("idp"), the LDAP bind of idm ("ldap") and Graph /me/changePassword ("graph"). Every
-path uses the same keys: `user:<login name, lowercased>` for the account and `address_key(...)`
-(`addr:<ip>`, IPv6 per /64) for the client (an LDAP bind as a service account or an unknown DN
-counts as `ldap:<dn>`), so guesses on one path count on all of them and a lock holds everywhere.
-The rules, the same for every path:
-- `check` before any password is looked at: while the account or the address is locked, every
-  path refuses, even the right password (no oracle while locked).
-- `failure` counts against the account and the address; `max_failures` within `window` lock an
-  account, `address_max_failures` (looser: many people share a NAT) lock an address.
-- `success(account, source=...)` forgets only the failures that same path recorded: an owner's
-  typo then success resets their count, but a desktop client syncing with Basic does not wipe an
-  attacker's guesses at the login form. Only a right password is a success (a valid app token
-  is not). A success never lifts a lock in force; only time does.
-- The throttle lives in memory, per process: services split over processes count separately.
+The login throttle every password path shares is built on this (auth/logins.py); the IdP's
+device-code check uses a Throttle of its own.
+- `check` raises TooManyRequests while a key is locked.
+- `failure` counts against each key; `max_failures` within `window` lock a key, `addr:` keys lock
+  after `address_max_failures` (looser: many people share a NAT).
+- `success(key, source=...)` forgets only the failures that same path recorded. A success never
+  lifts a lock in force; only time does.
 """
 
 from __future__ import annotations
@@ -112,6 +104,15 @@ class Throttle:
                 if not entry.failures and entry.locked_until <= now:
                     del self._entries[key]
 
+    def failures(self, key: str) -> int:
+        """Failures of `key` within the window (0 for a key that is only locked)."""
+        if not self._entries:
+            return 0
+        now = self._clock()
+        with self._lock:
+            entry = self._entries.get(key)
+            return 0 if entry is None else sum(1 for f in entry.failures if f[0] > now - self.window)
+
     def _limit(self, key: str) -> int:
         return self.address_max_failures if key.startswith("addr:") else self.max_failures
 
@@ -182,10 +183,3 @@ def client_address(request: Any, trusted_proxies: Iterable[str] = ()) -> str:
     except ValueError:
         return peer                               # garbage in the header: fall back to the peer
 
-
-def login_throttle(config: Any) -> Throttle:
-    """The process's one login throttle from PROXY_LOGIN_MAX_FAILURES,
-    PROXY_LOGIN_MAX_FAILURES_PER_ADDRESS and PROXY_LOGIN_FAILURE_WINDOW (also the lockout)."""
-    return Throttle(max(1, int(config.login_max_failures)),
-                    max(1.0, float(config.login_failure_window)),
-                    address_max_failures=max(1, int(config.login_max_failures_per_address)))

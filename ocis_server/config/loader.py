@@ -110,6 +110,9 @@ class Config:
     login_max_failures: int
     login_max_failures_per_address: int
     login_failure_window: float
+    login_failure_delay: float
+    login_failure_max_delay: float
+    login_max_waiting: int
     webfinger_instance_url: str
     webfinger_instances: list[dict[str, Any]]
     idp_access_token_expiration: int

@@ -219,14 +219,26 @@ FIELDS: tuple[Field, ...] = (
           "addresses or networks of reverse proxies whose X-Forwarded-For is believed"),
     Field("login_max_failures", "proxy.login_max_failures", "int", 5,
           ("PROXY_LOGIN_MAX_FAILURES",),
-          "failed logins per account within the window before further tries get 429"),
+          "failed logins on one account from one client address within the window before that "
+          "address gets 429 for that account; past as many failures on the account from all "
+          "addresses together, sign-ins to it wait (PROXY_LOGIN_FAILURE_DELAY)"),
     Field("login_max_failures_per_address", "proxy.login_max_failures_per_address", "int", 20,
           ("PROXY_LOGIN_MAX_FAILURES_PER_ADDRESS",),
           "failed logins from one client address (an IPv6 /64) within the window before it gets "
           "429; higher than per account because many people may share one address (NAT)"),
     Field("login_failure_window", "proxy.login_failure_window", "float", 300.0,
           ("PROXY_LOGIN_FAILURE_WINDOW",),
-          "seconds failed logins are counted, and how long a throttled account or address waits"),
+          "seconds failed logins are counted, and how long a throttled address waits"),
+    Field("login_failure_delay", "proxy.login_failure_delay", "float", 0.25,
+          ("PROXY_LOGIN_FAILURE_DELAY",),
+          "seconds a sign-in to an account under attack waits before its password is checked; "
+          "doubles with each further failure on the account (never a lockout: a right "
+          "password from an address that has not failed gets in)"),
+    Field("login_failure_max_delay", "proxy.login_failure_max_delay", "float", 3.0,
+          ("PROXY_LOGIN_FAILURE_MAX_DELAY",), "the most a sign-in waits (see PROXY_LOGIN_FAILURE_DELAY)"),
+    Field("login_max_waiting", "proxy.login_max_waiting", "int", 256, ("PROXY_LOGIN_MAX_WAITING",),
+          "sign-ins that may wait at once; past that, clients whose address has failed get 429 "
+          "and the others go on without waiting"),
     Field("webfinger_instance_url", "webfinger.instance_url", "str", "",
           ("WEBFINGER_OWNCLOUD_SERVER_INSTANCE_URL",),
           "instance webfinger names to an authenticated account; empty = OCIS_URL"),

@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from aiohttp import web
 
-from ocis_server.auth.throttle import login_throttle
+from ocis_server.auth.logins import login_throttle
 from ocis_server.config import Config, ConfigError, split_addr
 from ocis_server.services import SERVICES, ServiceSpec
 from ocis_server.services.context import ServiceContext

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ocis_server.auth.throttle import Throttle
+from ocis_server.auth.logins import LoginThrottle
 from ocis_server.identity import UserStore
 from ocis_server.storage import Storage
 
@@ -25,9 +25,9 @@ class ServiceContext:
     users: UserStore
     keys: KeySet | None = None      # the embedded IdP's signing keys while it runs in this process
     app_tokens: AppTokenStore | None = None   # app token store while auth-app runs here
-    # The one failed-login throttle every password path shares (auth/throttle.py). The runtime
+    # The one failed-login throttle every password path shares (auth/logins.py). The runtime
     # configures it from PROXY_LOGIN_*; a context built by hand gets the defaults.
-    throttle: Throttle = field(default_factory=Throttle)
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
     @property
     def public_url(self) -> str:

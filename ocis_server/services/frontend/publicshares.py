@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from ocis_server.auth import authz, publiclink
+from ocis_server.auth.throttle import client_address
 from ocis_server.domain import roles
 from ocis_server.domain.errors import BadRequest, NotFound, PermissionDenied
 from ocis_server.identity import User, UserStore
@@ -201,7 +202,8 @@ async def tokeninfo(request: web.Request) -> web.Response:
         raise NotFound("token not found") from None
     if request.match_info["kind"] == "protected":
         password = publiclink.basic_password(request.headers.get("Authorization"))
-        await request.app[LINKS_KEY].check(link, password)
+        address = client_address(request, ctx.config.trusted_proxies)
+        await request.app[LINKS_KEY].check(link, password, address=address)
         full = True
     else:
         full = link.password_hash is None

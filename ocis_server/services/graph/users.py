@@ -28,7 +28,7 @@ from .drives import read_body
 from .me import group_json, new_password, principal, user_json, user_summary
 
 log = logging.getLogger(__name__)
-THROTTLE_SOURCE = "graph"   # wrong current passwords in the shared login throttle (auth/throttle.py)
+THROTTLE_SOURCE = "graph"   # wrong current passwords in the shared login throttle (auth/logins.py)
 _ORDER_KEYS = {
     "displayName": lambda u: u.display_name,
     "mail": lambda u: u.email,
@@ -222,10 +222,10 @@ async def change_password(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT_KEY]
     account = f"user:{caller.username.lower()}"
     origin = address_key(client_address(request, ctx.config.trusted_proxies))
-    ctx.throttle.check(account, origin)
+    await ctx.throttle.admit(account, origin)
     if await ctx.users.authenticate(caller.username, current) is None:
         ctx.throttle.failure(account, origin, source=THROTTLE_SOURCE)
         raise BadRequest("the current password is wrong")
-    ctx.throttle.success(account, source=THROTTLE_SOURCE)
+    ctx.throttle.success(account, origin, source=THROTTLE_SOURCE)
     await ctx.users.set_password(caller.id, new)
     return web.Response(status=204)

@@ -10,7 +10,8 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from ocis_server.auth.throttle import Throttle, address_key
+from ocis_server.auth.logins import LoginThrottle
+from ocis_server.auth.throttle import address_key
 from ocis_server.domain.errors import TooManyRequests
 from ocis_server.identity import UserStore
 
@@ -31,7 +32,7 @@ from .match import evaluate, select
 
 WRITES = frozenset({"modifyRequest", "addRequest", "delRequest", "modDNRequest"})
 CONFIDENTIALITY_REQUIRED = 13
-THROTTLE_SOURCE = "ldap"    # bind failures in the shared login throttle (auth/throttle.py)
+THROTTLE_SOURCE = "ldap"    # bind failures in the shared login throttle (auth/logins.py)
 INVALID_DN_SYNTAX = 34
 
 
@@ -44,9 +45,9 @@ class _Paged:
 
 class Session:
     def __init__(self, settings: IdmSettings, view: DirectoryView, users: UserStore,
-                 throttle: Throttle, peer: str, *, tls: bool) -> None:
+                 throttle: LoginThrottle, peer: str, *, tls: bool) -> None:
         self.settings, self.view, self.users = settings, view, users
-        self.throttle = throttle     # failed logins on every password path (auth/throttle.py)
+        self.throttle = throttle     # failed logins on every password path (auth/logins.py)
         self.peer = peer
         self.tls = tls
         self.bound_dn = ""               # "" = anonymous
@@ -109,14 +110,14 @@ class Session:
         directory = await self.view.snapshot()
         account, address = _account_key(directory, key), address_key(self.peer)
         try:
-            self.throttle.check(account, address)
+            await self.throttle.admit(account, address)
         except TooManyRequests:     # same answer as a wrong password: no oracle while locked
             return result(ber.INVALID_CREDENTIALS, "invalid credentials")
         entry_dn = await self._verify(directory, key, password)
         if entry_dn is None:
             self.throttle.failure(account, address, source=THROTTLE_SOURCE)
             return result(ber.INVALID_CREDENTIALS, "invalid credentials")
-        self.throttle.success(account, source=THROTTLE_SOURCE)
+        self.throttle.success(account, address, source=THROTTLE_SOURCE)
         self.bound_dn, self.authenticated = entry_dn, True
         return result(ber.SUCCESS)
 

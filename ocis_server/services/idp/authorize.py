@@ -129,8 +129,8 @@ async def handle_login(request: web.Request) -> web.StreamResponse:
     username = fields.get("username", "").strip()[:256]
     password = fields.get("password", "")[:1024]
     state = idp_state(request)
-    keys = (f"user:{username.lower()}", state.address_key(request))
-    state.logins.check(*keys)           # TooManyRequests -> 429 page (errors.py)
+    account, address = f"user:{username.lower()}", state.address_key(request)
+    await state.logins.admit(account, address)     # TooManyRequests -> 429 page (errors.py)
     user = None
     if username and password:
         try:
@@ -138,11 +138,11 @@ async def handle_login(request: web.Request) -> web.StreamResponse:
         except Unauthenticated:
             user = None
     if user is None:
-        state.logins.failure(*keys, source=THROTTLE_SOURCE)
-        log.info("idp: failed sign-in for %r from %s", username, keys[1][5:])
+        state.logins.failure(account, address, source=THROTTLE_SOURCE)
+        log.info("idp: failed sign-in for %r from %s", username, address[5:])
         return show_login(request, continue_to, username=username,
                           error="Wrong user name or password.")
-    state.logins.success(keys[0], source=THROTTLE_SOURCE)
+    state.logins.success(account, address, source=THROTTLE_SOURCE)
     response = redirect(_without_prompt_login(continue_to), 303)
     await start_session(request, response, user)
     return response

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from ocis_server.auth.keys import KeySet
+from ocis_server.auth.logins import LoginThrottle
 from ocis_server.auth.throttle import Throttle, address_key, client_address
 from ocis_server.domain.errors import NotFound
 from ocis_server.identity import User, UserStore
@@ -49,9 +50,8 @@ class IdpState:
         return self.ctx.users   # read each time: the runtime swaps it when `users` restarts
 
     @property
-    def logins(self) -> Throttle:
-        """Failed sign-ins per account and per address: the throttle every password path of
-        this process shares (Basic at the proxy, LDAP binds, Graph changePassword)."""
+    def logins(self) -> LoginThrottle:
+        """The login throttle every password path of this process shares (auth/logins.py)."""
         return self.ctx.throttle
 
     def address_key(self, request: web.Request) -> str:

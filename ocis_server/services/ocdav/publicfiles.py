@@ -17,6 +17,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from ocis_server.auth import publiclink
+from ocis_server.auth.throttle import client_address
 from ocis_server.domain import roles
 from ocis_server.domain.errors import (
     BadGateway,
@@ -71,7 +72,8 @@ async def resolve_public(request: web.Request, raw: str) -> tuple[DavTarget, Lin
     except NotFound:
         raise NotFound("link not found") from None
     password = publiclink.basic_password(request.headers.get("Authorization"))
-    await request.app[PASSWORDS_KEY].check(link, password)
+    address = client_address(request, ctx.config.trusted_proxies)
+    await request.app[PASSWORDS_KEY].check(link, password, address=address)
     access = await publiclink.link_access(ctx.storage, link)
     if not node.is_dir:           # a file link: the token root and `<token>/<name>` are the file
         if rel not in ((), (node.name,)):

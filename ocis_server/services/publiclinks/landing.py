@@ -13,6 +13,7 @@ from urllib.parse import quote
 from aiohttp import BodyPartReader, web
 
 from ocis_server.auth import publiclink
+from ocis_server.auth.throttle import client_address
 from ocis_server.domain import roles
 from ocis_server.domain.errors import (
     BadRequest,
@@ -131,7 +132,8 @@ async def unlock(request: web.Request) -> web.StreamResponse:
     csrf = _csrf(request)
     _check_csrf(request, str(form.get("csrf", "")))
     try:
-        await state.passwords.check(link, str(form.get("password", "")))
+        await state.passwords.check(link, str(form.get("password", "")),
+                                    address=client_address(request, state.ctx.config.trusted_proxies))
     except Unauthenticated:
         return pages.password_page(_base(link), csrf, error="Wrong password.", status=401)
     response = web.Response(status=303, headers={"Location": _base(link),
