@@ -584,3 +584,36 @@ async def test_public_client_may_name_itself_with_basic_and_no_password(client: 
     resp = await client.post("/konnect/v1/token", headers=basic, data={
         **data, "code": code, "code_verifier": flow.verifier})
     assert resp.status == 200
+
+
+async def test_cross_origin_form_posts_are_refused(client: Any) -> None:
+    """Besides the CSRF token, a sign-in form must come from a page of this IdP: a cross-origin
+    POST gets 403 with a page saying why, and signs nobody in."""
+    flow = Flow(client)
+    page = await client.get(flow.authorize_url(), allow_redirects=False)
+    form = forms(await page.text())["login"]
+    data = {**form["fields"], "username": "einstein", "password": "relativity"}
+    for headers in ({"Origin": "https://evil.example"}, {"Origin": "null"},
+                    {"Origin": "http://idp.test:9201"}, {"Origin": "https://idp.test:9200"},
+                    {"Referer": "https://evil.example/signin/v1/identifier/_/authorize"},
+                    {"Origin": "https://evil.example", "Referer": ISSUER + "/signin/"}):
+        resp = await client.post(form["action"], data=data, headers=headers,
+                                 allow_redirects=False)
+        text = await resp.text()
+        assert resp.status == 403, (headers, text)
+        assert "Sign-in refused" in text and "another site" in text
+        assert "ocis-idp-session" not in resp.headers.get("Set-Cookie", "")
+    for headers in ({"Origin": ISSUER}, {"Origin": "HTTP://IDP.TEST:9200"},
+                    {"Referer": ISSUER + "/signin/v1/identifier/_/authorize?x=1"}, {}):
+        resp = await client.post(form["action"], data=data, headers=headers,
+                                 allow_redirects=False)
+        assert resp.status == 303, (headers, await resp.text())
+    # the consent form has the same guard
+    flow = Flow(client, client_id="web", redirect_uri="http://idp.test:9200/oidc-callback.html",
+                extra={"prompt": "consent"})
+    resp = await client.get(flow.authorize_url(), allow_redirects=False)
+    consent = forms(await resp.text()).get("consent")
+    assert consent is not None, await resp.text()
+    resp = await client.post(consent["action"], data={**consent["fields"], "decision": "allow"},
+                             headers={"Origin": "https://evil.example"}, allow_redirects=False)
+    assert resp.status == 403

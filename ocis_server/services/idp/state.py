@@ -1,6 +1,7 @@
 """What a mounted IdP app works with (config, clients, keys, store, throttles), its lifecycle, and
-the browser-facing helpers: the sign-in session cookie and the CSRF token (double-submit cookie,
-SameSite=Strict, compared in constant time)."""
+the browser-facing helpers: the sign-in session cookie and the defences of every form POST (its
+Origin or Referer must be this IdP's; the CSRF token, a double-submit cookie with SameSite=Strict,
+compared in constant time)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -138,7 +140,41 @@ def render(request: web.Request, response: web.Response) -> web.Response:
     return response
 
 
+def _origin(url: str) -> str:
+    """`scheme://host:port` of a URL, default ports spelled out; "" when it has none."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower(), 0)
+    except ValueError:
+        return ""
+    if not parts.scheme or not parts.hostname:
+        return ""
+    return f"{parts.scheme.lower()}://{parts.hostname.lower()}:{port}"
+
+
+def check_origin(request: web.Request) -> None:
+    """A form POST must come from a page of this IdP: its `Origin` (or, when a browser sends
+    none, its `Referer`) must be the issuer's or OCIS_URL's origin. `Origin: null` (a sandboxed
+    or privacy-redirected page) is cross-origin too. A client sending neither header is left to
+    the CSRF token: browsers send Origin with every POST today."""
+    sent = request.headers.get("Origin")
+    if sent is None:
+        sent = request.headers.get("Referer")
+        if sent is None:
+            return
+    state = idp_state(request)
+    allowed = {_origin(state.cfg.issuer), _origin(state.ctx.public_url)}
+    origin = _origin(sent)
+    if not origin or origin not in allowed:
+        log.warning("idp: refused a %s form sent from %r", request.path, sent[:200])
+        raise PageError(403, "Sign-in refused",
+                        "This form was sent from a page of another site, so it was refused. "
+                        "Open the sign-in page of this server and try again.")
+
+
 def check_csrf(request: web.Request, form: Mapping[str, str]) -> None:
+    """Both defences against cross-site form posts: where the form came from, and the token."""
+    check_origin(request)
     if not csrf_matches(request, CSRF_COOKIE, form.get("csrf", "")):
         raise PageError(403, "Session expired",
                         "This form expired or did not come from this site. Go back, reload the "
