@@ -381,7 +381,8 @@ async def test_storage_unit_cleans_expired_sessions(tmp_path):
     from ocis_server.services import by_name
 
     config = SimpleNamespace(base_data_path=tmp_path, storage_id=STORAGE_ID,
-                             health_interval=0.05, upload_expiration=60)
+                             health_interval=0.05, upload_expiration=60,
+                             free_space_reserve=0, personal_spaces_default_quota=0)
     ctx = ServiceContext(config=config, storage=None, users=None)  # type: ignore[arg-type]
     unit = StorageUnit(by_name()["storage-users"], ctx)
     await unit.start()

@@ -54,6 +54,9 @@ class Config:
     admin_user_id: str
     storage_id: str
     upload_expiration: int
+    free_space_reserve: int
+    spaces_default_quota: int
+    personal_spaces_default_quota: int
     admin_password: str
     create_demo_users: bool
     idm_ldaps_addr: str

@@ -75,6 +75,16 @@ FIELDS: tuple[Field, ...] = (
     Field("upload_expiration", "storage_users.upload_expiration", "int", 86400,
           ("STORAGE_USERS_UPLOAD_EXPIRATION",),
           "seconds an unfinished upload session (TUS, chunking NG) is kept; expired ones are cleaned"),
+    Field("free_space_reserve", "storage_users.free_space_reserve", "int", 64 * 1024 * 1024,
+          ("STORAGE_USERS_FREE_SPACE_RESERVE",),
+          "bytes of the data disk uploads must leave free: an upload that would leave less is "
+          "refused with 507 Insufficient Storage; 0 = only a full disk refuses"),
+    Field("spaces_default_quota", "graph.spaces.default_quota", "int", 0,
+          ("GRAPH_SPACES_DEFAULT_QUOTA",),
+          "quota in bytes of a new project space created without one; 0 = unlimited"),
+    Field("personal_spaces_default_quota", "graph.spaces.personal_default_quota", "int", 0,
+          ("GRAPH_PERSONAL_SPACES_DEFAULT_QUOTA",),
+          "quota in bytes of a new personal space; 0 = unlimited"),
     # --- identity ----------------------------------------------------------------------------
     Field("admin_password", "idm.admin_password", "str", "", ("IDM_ADMIN_PASSWORD",),
           "password of the admin user; only used when the admin is created", secret=True),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class OcisError(Exception):
     """Base of every expected failure. `status` is the HTTP status most protocols map it to."""
@@ -116,6 +118,13 @@ class QuotaExceeded(OcisError):
     code = "quotaLimitReached"
 
 
+class InsufficientStorage(OcisError):
+    """The data disk has no room for this write (or would keep less than its free-space reserve)."""
+
+    status = 507
+    code = "insufficientStorage"
+
+
 class TooManyRequests(OcisError):
     """Too many failed attempts: wait before trying again."""
 
@@ -139,3 +148,23 @@ class BadGateway(OcisError):
 
     status = 502
     code = "generalException"
+
+
+_DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+_SQLITE_FULL = 13   # SQLITE_FULL: "database or disk is full"
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True for a write that failed because the disk (or the file system quota) is full: an
+    OSError ENOSPC/EDQUOT or SQLite's SQLITE_FULL. Renderers answer these 507, never 500."""
+    if isinstance(exc, OSError):
+        return exc.errno in _DISK_FULL_ERRNOS
+    return getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL
+
+
+def disk_full_error(exc: BaseException) -> InsufficientStorage | None:
+    """The domain error a disk-full failure becomes (None for any other failure)."""
+    if isinstance(exc, InsufficientStorage):
+        return exc
+    return InsufficientStorage("not enough free space on the server's data disk") \
+        if is_disk_full(exc) else None

@@ -57,7 +57,10 @@ class StorageUnit:
     async def start(self) -> None:
         cls = self.spec.resolve("driver")
         root = self.ctx.config.base_data_path / "storage" / "users"
-        self._storage = await cls.open(root, self.ctx.config.storage_id)
+        self._storage = await cls.open(
+            root, self.ctx.config.storage_id,
+            free_space_reserve=max(0, self.ctx.config.free_space_reserve),
+            personal_quota=max(0, self.ctx.config.personal_spaces_default_quota))
         await self._storage.check()
         self.ctx.storage = self._storage
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from ocis_server.domain.errors import OcisError
+from ocis_server.domain.errors import OcisError, disk_full_error
 
 
 def error_response(status: int, code: str, message: str,
@@ -35,7 +35,11 @@ def error_middleware(log: logging.Logger, *,
             return error_response(405, "notAllowed", "method not allowed", headers)
         except web.HTTPException:
             raise
-        except Exception:
+        except Exception as exc:
+            full = disk_full_error(exc)
+            if full is not None:
+                log.warning("%s %s: the data disk is full", request.method, request.path)
+                return error_response(full.status, full.code, full.message, headers)
             log.exception("unexpected error in %s %s", request.method, request.path)
             return error_response(500, "generalException", "internal error", headers)
 

@@ -30,6 +30,8 @@ from typing import Any
 
 from ocis_server.domain.errors import BadRequest, ChecksumMismatch
 
+from .diskspace import DiskGuard
+
 TEMP_PREFIX = "put-"
 _FOLDERS = tuple(f"{i:02x}" for i in range(256))   # blob ids are UUIDs: lower-case hex first
 CHECKSUM_ALGORITHMS = ("sha1", "md5", "adler32")
@@ -80,9 +82,11 @@ class Digest:
 class TempBlob:
     """One upload in progress: a temp file plus running hashes. Not thread-safe; one writer."""
 
-    def __init__(self, path: Path, helper: Executor | None = None) -> None:
+    def __init__(self, path: Path, helper: Executor | None = None,
+                 guard: DiskGuard | None = None) -> None:
         self.path = path
         self._helper = helper   # hashes MD5 of big blocks beside the write (never waits itself)
+        self._guard = guard     # refuses a block that would eat into the free-space reserve
         self._fh: object = None
         self._sha1 = hashlib.sha1(usedforsecurity=False)
         self._md5 = hashlib.md5(usedforsecurity=False)
@@ -90,6 +94,8 @@ class TempBlob:
         self.size = 0
 
     def write(self, data: bytes) -> None:
+        if self._guard is not None:
+            self._guard.require(len(data))
         if self._fh is None:
             self._fh = open(self.path, "xb")  # noqa: SIM115 - closed in finish/discard
         # hashlib releases the GIL on big blocks: MD5 (the slowest) runs on another core
@@ -134,7 +140,8 @@ class TempBlob:
 
 
 class BlobStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, guard: DiskGuard | None = None) -> None:
+        self.guard = guard
         self.blobs = root / "blobs"
         self.tmp = root / "tmp"
         # Three: a TUS upload hashes in three chains (SHA1+ADLER32, MD5, the chunk checksum).
@@ -172,7 +179,7 @@ class BlobStore:
         name = blob_id or str(uuid.uuid4())     # a blob id is new: unique already
         folder = self.blobs / name[0:2]
         self._folder(folder)
-        return TempBlob(folder / f"{TEMP_PREFIX}{name}", self._hasher)
+        return TempBlob(folder / f"{TEMP_PREFIX}{name}", self._hasher, self.guard)
 
     def place(self, temp: TempBlob, blob_id: str) -> None:
         """Move a finished temp file to its blob path, then make content and rename durable.
@@ -216,6 +223,11 @@ class BlobStore:
             if len(self._folders) >= 1 << 17:
                 self._folders.clear()
             self._folders.add(folder)
+
+    def require_room(self, size: int) -> None:
+        """InsufficientStorage (507) unless `size` more bytes leave the free-space reserve."""
+        if self.guard is not None:
+            self.guard.require(size)
 
     def remove(self, blob_ids: Iterable[str]) -> None:
         for blob_id in blob_ids:

@@ -27,6 +27,7 @@ from ocis_server.domain.ids import new_id
 from . import ops
 from .api import UploadResult, UploadSession
 from .blobs import BlobStore, Digest, fsync_dir
+from .diskspace import check_file_size
 from .uploads import (
     _BLOCK,
     _COLS,
@@ -82,6 +83,9 @@ class ChunkedUploads:
             pass
         else:
             raise AlreadyExists("this transfer exists")
+        if size is not None:
+            check_file_size(size)
+            await self._in_io(self._blobs.require_room, size)
         now = time.time()
         session = UploadSession(id=new_id(), kind="chunks", user_id=user_id, space_id="",
                                 path=(), size=-1 if size is None else size, offset=0, mtime=None,
@@ -177,7 +181,7 @@ class ChunkedUploads:
 
     async def _receive(self, fd: int, body: AsyncIterator[bytes], running: _Running | None) -> int:
         """Write a request body at the descriptor's position (uploads._Blocks); the bytes written."""
-        blocks = _Blocks(self._io, fd, None, running)
+        blocks = _Blocks(self._io, fd, None, running, self._blobs.guard)
         try:
             await blocks.receive(body)
         finally:

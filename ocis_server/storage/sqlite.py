@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import sqlite3
 import threading
 import time
@@ -17,13 +18,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ocis_server.domain.errors import BadRequest, NotFound
+from ocis_server.domain.errors import BadRequest, NotFound, disk_full_error
 from ocis_server.domain.ids import new_id
 
 from . import ops, trash, versions
 from .api import LockRecord, Node, Space, TrashItem, UploadResult, Version
 from .blobs import CHECKSUM_ALGORITHMS, BlobStore, Digest, TempBlob, receive
 from .chunked import ChunkedUploads
+from .diskspace import DiskGuard, check_file_size
 from .links import LinkStore
 from .schema import (
     LOCK_COLS,
@@ -44,6 +46,7 @@ from .uploads import UploadSessions
 from .writer import Tx, Writer
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 _READERS = 3
 _IO_THREADS = 4
 _CACHE_WEIGHT = 30_000   # cached results (a listing counts per entry); cleared by every commit
@@ -74,11 +77,13 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
 class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore):
     """Implements `storage.api.Storage`. Create with `await SqliteStorage.open(root, storage_id)`."""
 
-    def __init__(self, root: Path, storage_id: str) -> None:
+    def __init__(self, root: Path, storage_id: str, free_space_reserve: int = 0) -> None:
         self.root = root
         self.storage_id = storage_id
+        self.personal_quota = 0     # quota of a new personal space (0 = unlimited)
         self._db_path = root / "metadata.db"
-        self._blobs = BlobStore(root)
+        self._guard = DiskGuard(root, free_space_reserve)
+        self._blobs = BlobStore(root, self._guard)
         self._io = ThreadPoolExecutor(_IO_THREADS, thread_name_prefix="ocis-storage-io")
         self._local = threading.local()
         self._readers_lock = threading.Lock()
@@ -101,18 +106,24 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore):
         self._small_bytes = 0
 
     @classmethod
-    async def open(cls, root: Path, storage_id: str) -> SqliteStorage:
-        self = cls(Path(root), storage_id)
+    async def open(cls, root: Path, storage_id: str, *, free_space_reserve: int = 0,
+                   personal_quota: int = 0) -> SqliteStorage:
+        """`free_space_reserve`: bytes of the data disk uploads must leave free (507 otherwise);
+        `personal_quota`: the quota a new personal space gets (0 = unlimited)."""
+        self = cls(Path(root), storage_id, free_space_reserve)
+        self.personal_quota = max(0, personal_quota)
         conn, last_stamp = await asyncio.to_thread(self._setup)
-        self._writer = Writer(conn, self._io, last_stamp)
+        self._writer = Writer(conn, self._io, last_stamp, self._guard.release_ballast)
         return self
 
     def _setup(self) -> tuple[sqlite3.Connection, int]:
         self.root.mkdir(parents=True, exist_ok=True)
+        self._guard.open_room()      # a full disk: the database must still open for reads
         self._blobs.setup()
         conn = _connect(self._db_path, readonly=False)
         conn.executescript(SCHEMA)
         last = conn.execute("SELECT coalesce(max(tmtime), 0) FROM nodes").fetchone()[0]
+        self._guard.lay_ballast()
         return conn, int(last)
 
     async def close(self) -> None:
@@ -135,7 +146,20 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore):
         if self._writer is None or not self._writer.alive:
             raise RuntimeError("storage writer is not running")
         await self._read(lambda conn: conn.execute("SELECT count(*) FROM spaces").fetchone())
-        await asyncio.get_running_loop().run_in_executor(self._io, self._blobs.probe)
+        await asyncio.get_running_loop().run_in_executor(self._io, self._probe)
+
+    def _probe(self) -> None:
+        """The data folder takes writes, or only lacks room: a full disk is not a failure of
+        the storage (reads, deletes and purges go on; writes answer 507). Once there is room
+        again the ballast is laid again."""
+        try:
+            self._blobs.probe()
+        except OSError as exc:
+            if disk_full_error(exc) is None:
+                raise
+            log.warning("the data disk is full: uploads answer 507 until space is freed")
+            return
+        self._guard.lay_ballast()
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -188,21 +212,21 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore):
             self._cache_weight += cost
         return value
 
-    async def _lock_write(self, fn: Callable[..., T], *args: Any) -> T:
+    async def _lock_write(self, fn: Callable[..., T], *args: Any, frees: bool = False) -> T:
         """`_write` for the changes that can add or remove locks (every write that touches the
         locks table, directly or via remove_locks_below or remove_subtree): forgets the cached lock
         queries once the change is done."""
-        return await self._forgetting_write(self._forget_locks, fn, *args)
+        return await self._forgetting_write(self._forget_locks, fn, *args, frees=frees)
 
     async def _space_write(self, fn: Callable[..., T], *args: Any) -> T:
         """`_write` for the changes to the spaces and members tables: forgets `_space_cache`."""
         return await self._forgetting_write(self._forget_spaces, fn, *args)
 
     async def _forgetting_write(self, forget: Callable[[object], None], fn: Callable[..., T],
-                                *args: Any) -> T:
+                                *args: Any, frees: bool = False) -> T:
         # `forget` runs once the change is done, before its caller hears of it; a cancelled
         # caller does not stop the change, so the task is shielded and forgets on its own.
-        change = asyncio.ensure_future(self._write(fn, *args))
+        change = asyncio.ensure_future(self._write(fn, *args, frees=frees))
         change.add_done_callback(forget)
         return await asyncio.shield(change)
 
@@ -229,16 +253,21 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore):
             self._space_cache[key] = value
         return value
 
-    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+    async def _write(self, fn: Callable[..., T], *args: Any, frees: bool = False,
+                     undo: Callable[[], None] | None = None) -> T:
+        """`fn(tx, *args)` in the writer; `frees`: a delete or purge (on a full disk it may use
+        the ballast's room); `undo`: removes a blob made for the change if it fails (writer.py)."""
         if self._writer is None:
             raise RuntimeError("storage is closed")
-        return await self._writer.submit(fn, *args)
+        return await self._writer.submit(fn, *args, frees=frees, undo=undo)
 
     # --- spaces -----------------------------------------------------------------------------
 
     async def create_space(self, *, space_type: str, name: str, owner_id: str, alias: str,
                            space_id: str | None = None, quota_total: int = 0,
                            description: str = "") -> Space:
+        if space_type == "personal" and not quota_total:
+            quota_total = self.personal_quota
         return await self._space_write(ops.create_space, self.storage_id, space_id or new_id(),
                                        space_type, name, alias, owner_id, quota_total, description)
 
@@ -277,7 +306,7 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore):
             self._forget_locks()
             self._forget_spaces()
         await self._forgetting_write(forget, ops.delete_space, self.storage_id, self._blobs,
-                                     space_id)
+                                     space_id, frees=True)
 
     async def set_member(self, space_id: str, principal_id: str, role: str | None, *,
                          keep_manager: bool = False, expires: float | None = None) -> None:
@@ -340,6 +369,11 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore):
         parts = tuple(path)
         if checksum is not None and checksum[0].strip().lower() not in CHECKSUM_ALGORITHMS:
             raise BadRequest(f"unsupported checksum algorithm {checksum[0]!r}")
+        if length is not None:
+            check_file_size(length)
+            if length > _PRECHECK_ABOVE:
+                await asyncio.get_running_loop().run_in_executor(
+                    self._io, self._blobs.require_room, length)
         # Cheap rejection before any byte is stored; the writer checks everything again, so a
         # small body skips it (storing a few KiB costs less than the extra query).
         if length is None or length > _PRECHECK_ABOVE:
@@ -359,7 +393,8 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore):
             digest.verify(checksum)
             self._blobs.place(temp, blob_id)
             writer.enqueue(committed, self._commit_job(space_id, parts, blob_id, digest, mtime,
-                                                       if_match, if_none_match_any))
+                                                       if_match, if_none_match_any),
+                           undo=functools.partial(self._blobs.remove, [blob_id]))
             queued.append(True)
 
         try:
@@ -380,8 +415,7 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore):
                     ) -> Callable[[Tx], tuple[Node, bool]]:
         """The one commit of every upload (PUT, TUS, chunking NG): point the node at its durable
         blob; `also(tx)` runs in the same transaction (an upload session's removal)."""
-        def commit(tx: Tx) -> tuple[Node, bool]:
-            tx.on_failure.append(lambda: self._blobs.remove([blob_id]))
+        def commit(tx: Tx) -> tuple[Node, bool]:    # a failure removes the blob: the undo
             result = ops.commit_upload(tx, self.storage_id, space_id, parts, blob_id, digest,
                                        mtime, if_match, if_none_match_any)
             if also is not None:
@@ -394,7 +428,8 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore):
                            if_none_match_any: bool,
                            also: Callable[[Tx], None] | None = None) -> UploadResult:
         node, created = await self._write(self._commit_job(
-            space_id, parts, blob_id, digest, mtime, if_match, if_none_match_any, also))
+            space_id, parts, blob_id, digest, mtime, if_match, if_none_match_any, also),
+            undo=functools.partial(self._blobs.remove, [blob_id]))
         return UploadResult(node, created)
 
     def _discard(self, temp: TempBlob, blob_id: str) -> None:
@@ -427,7 +462,8 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore):
         return data
 
     async def delete(self, space_id: str, path: Sequence[str]) -> None:
-        await self._lock_write(ops.delete, self.storage_id, self._blobs, space_id, tuple(path))
+        await self._lock_write(ops.delete, self.storage_id, self._blobs, space_id, tuple(path),
+                               frees=True)
 
     async def move(self, space_id: str, path: Sequence[str], dst_space_id: str,
                    dst_path: Sequence[str], *, overwrite: bool) -> UploadResult:
@@ -470,10 +506,10 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore):
         return UploadResult(node, created)
 
     async def purge_trash(self, space_id: str, key: str) -> None:
-        await self._write(trash.purge, self._blobs, space_id, key)
+        await self._write(trash.purge, self._blobs, space_id, key, frees=True)
 
     async def empty_trash(self, space_id: str) -> int:
-        return await self._write(trash.empty, self._blobs, space_id)
+        return await self._write(trash.empty, self._blobs, space_id, frees=True)
 
     async def list_versions(self, node_id: str) -> list[Version]:
         return await self._read(lambda conn: versions.list_versions(conn, self.storage_id, node_id))

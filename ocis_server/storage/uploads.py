@@ -25,12 +25,14 @@ from ocis_server.domain.errors import (
     Conflict,
     NotFound,
     OcisError,
+    disk_full_error,
 )
 from ocis_server.domain.ids import new_id
 
 from . import ops
 from .api import UploadResult, UploadSession
 from .blobs import CHECKSUM_ALGORITHMS, BlobStore, Digest, start_writeback
+from .diskspace import DiskGuard, check_file_size
 from .writer import Tx
 
 CHUNK_ALGORITHMS = ("md5", "sha1", "adler32", "crc32")
@@ -246,6 +248,7 @@ class UploadSessions:
         parts = tuple(path)
         if size < 0:
             raise BadRequest("the upload length must not be negative")
+        check_file_size(size)
         if checksum is not None:
             checksum = (checksum[0].strip().lower(), checksum[1].strip().lower())
             if checksum[0] not in CHECKSUM_ALGORITHMS:
@@ -253,6 +256,7 @@ class UploadSessions:
         await self._read(lambda conn: ops.check_upload(
             conn, self.storage_id, space_id, parts, if_match=if_match, if_none_match_any=False,
             size=size))
+        await self._in_io(self._blobs.require_room, size)   # 507 before any byte arrives
         now = time.time()
         session = UploadSession(id=new_id(), kind="tus", user_id=user_id, space_id=space_id,
                                 path=parts, size=size, offset=0, mtime=mtime, checksum=checksum,
@@ -362,7 +366,7 @@ class UploadSessions:
         # The chunk checksum is computed in a helper thread beside the writes, awaited at the end.
         chain = _Lagging([hasher], self._blobs.helper) if hasher is not None else None
         fd = await self._in_io(_open_at, path, start)
-        blocks = _Blocks(self._io, fd, chain, running)
+        blocks = _Blocks(self._io, fd, chain, running, self._blobs.guard)
         ok = False
         try:
             await blocks.receive(body, room)
@@ -378,7 +382,7 @@ class UploadSessions:
             # Without a chunk checksum what arrived before an interruption is kept (TUS resume).
             keep = ok or chunk_checksum is None
             if keep:
-                await blocks.keep_rest()
+                await blocks.keep_rest()    # on a full disk: as much as fits
             if not ok:
                 self._running().pop(session.id, None)   # hashes may have seen cut-off bytes
             written = blocks.written
@@ -432,8 +436,9 @@ class _Blocks:
     handed over only once the previous one is done). Used by TUS PATCHes and NG chunks."""
 
     def __init__(self, io: Executor, fd: int, hasher: _Hasher | _Lagging | None,
-                 running: _Running | None) -> None:
+                 running: _Running | None, guard: DiskGuard | None = None) -> None:
         self._io, self._fd, self._hasher, self._running = io, fd, hasher, running
+        self._guard = guard       # a block that would eat into the free-space reserve: 507
         self.written = 0                       # bytes on disk (in the file, not yet synced)
         self._buffer: list[bytes] = []
         self._pending: asyncio.Future[Any] | None = None
@@ -455,13 +460,14 @@ class _Blocks:
                 block, self._buffer, buffered = b"".join(self._buffer), [], 0
                 await self._wait()
                 self._pending = loop.run_in_executor(
-                    self._io, _write_block, self._fd, block, self._hasher, self._running)
+                    self._io, _write_block, self._fd, block, self._hasher, self._running,
+                    self._guard)
                 self._pending_len = len(block)
         await self._wait()
         if self._buffer:   # the tail, hashed off the loop
             block, self._buffer = b"".join(self._buffer), []
             await loop.run_in_executor(self._io, _write_block, self._fd, block, self._hasher,
-                                       self._running)
+                                       self._running, self._guard)
             self.written += len(block)
 
     async def _wait(self) -> None:
@@ -474,7 +480,7 @@ class _Blocks:
         if self._pending is not None:
             try:
                 await asyncio.shield(self._pending)
-            except OSError:   # the original error propagates; this block is not counted
+            except (OSError, OcisError):  # the original error propagates; this block is lost
                 self._pending_len = 0
             self.written, self._pending = self.written + self._pending_len, None
 
@@ -483,8 +489,13 @@ class _Blocks:
         chunk checksum, if any, is not fed: the chunk failed)."""
         if self._buffer:
             block, self._buffer = b"".join(self._buffer), []
-            await asyncio.shield(asyncio.get_running_loop().run_in_executor(
-                self._io, _write_block, self._fd, block, None, self._running))
+            try:
+                await asyncio.shield(asyncio.get_running_loop().run_in_executor(
+                    self._io, _write_block, self._fd, block, None, self._running, self._guard))
+            except (OSError, OcisError) as exc:
+                if disk_full_error(exc) is None:
+                    raise
+                return     # no room: the client resumes from what is on disk
             self.written += len(block)
 
 
@@ -505,7 +516,9 @@ def _open_at(path: Path, offset: int) -> int:
 
 
 def _write_block(fd: int, data: bytes, hasher: _Hasher | _Lagging | None,
-                 running: _Running | None) -> None:
+                 running: _Running | None, guard: DiskGuard | None = None) -> None:
+    if guard is not None:
+        guard.require(len(data))
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]

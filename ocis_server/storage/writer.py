@@ -15,6 +15,8 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any, TypeVar
 
+from ocis_server.domain.errors import InsufficientStorage, OcisError, disk_full_error
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 _MAX_BATCH = 256
@@ -34,17 +36,22 @@ class Tx:
 
 
 class _Job:
-    __slots__ = ("args", "fn", "future", "loop", "tx")
+    __slots__ = ("args", "fn", "frees", "future", "loop", "tx", "undo")
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...],
-                 loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> None:
+                 loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], *,
+                 frees: bool = False, undo: Callable[[], None] | None = None) -> None:
         self.fn, self.args, self.loop, self.future = fn, args, loop, future
+        self.frees = frees    # the change frees disk space: it may use the ballast's room
+        self.undo = undo      # removes what was made for the change (a blob) if it fails
         self.tx: Tx | None = None
 
 
 class Writer:
-    def __init__(self, conn: sqlite3.Connection, io: Executor, last_stamp: int) -> None:
+    def __init__(self, conn: sqlite3.Connection, io: Executor, last_stamp: int,
+                 make_room: Callable[[], bool] | None = None) -> None:
         self._conn = conn
+        self._make_room = make_room   # on a full disk: free some room (the ballast) for deletes
         self._io = io
         self._last_stamp = last_stamp
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -55,20 +62,25 @@ class Writer:
         self.generation = 0
         self._thread.start()
 
-    async def submit(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(tx, *args)` in the writer thread; resolves once the transaction is durable."""
+    async def submit(self, fn: Callable[..., T], *args: Any, frees: bool = False,
+                     undo: Callable[[], None] | None = None) -> T:
+        """Run `fn(tx, *args)` in the writer thread; resolves once the transaction is durable.
+        `frees`: the change frees disk space (delete, purge), so on a full disk it may use the
+        room the ballast gives back; `undo` as for `enqueue`."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self.enqueue(future, fn, *args)
+        self.enqueue(future, fn, *args, frees=frees, undo=undo)
         return await future
 
-    def enqueue(self, future: asyncio.Future[Any], fn: Callable[..., Any], *args: Any) -> None:
+    def enqueue(self, future: asyncio.Future[Any], fn: Callable[..., Any], *args: Any,
+                frees: bool = False, undo: Callable[[], None] | None = None) -> None:
         """`submit` from any thread: `future` (of its loop) gets the outcome once durable. An I/O
         thread that has just made a blob durable queues its commit at once, without a trip
-        through the event loop."""
+        through the event loop; `undo` (run in the writer thread) removes that blob again when
+        the change fails, even when it failed before it ran (a locked database)."""
         if self._closed:
             raise RuntimeError("storage is closed")
-        self._queue.put(_Job(fn, args, future.get_loop(), future))
+        self._queue.put(_Job(fn, args, future.get_loop(), future, frees=frees, undo=undo))
 
     @property
     def alive(self) -> bool:
@@ -110,6 +122,29 @@ class Writer:
             self._run_batch(batch)
 
     def _run_batch(self, batch: list[_Job]) -> None:
+        outcomes = self._transaction(batch)
+        if any(not ok and isinstance(value, InsufficientStorage) for ok, value in outcomes):
+            # The disk is full. Changes that free space get the ballast's room and one more try
+            # on their own; the others keep their 507.
+            retry = [(i, job) for i, job in enumerate(batch) if job.frees]
+            if retry and self._make_room is not None:
+                for i, job in retry:
+                    self._failed(job)
+                self._make_room()
+                for (i, _), outcome in zip(retry, self._transaction([j for _, j in retry]),
+                                           strict=True):
+                    outcomes[i] = outcome
+        self.generation += 1
+        for job, (ok, value) in zip(batch, outcomes, strict=True):
+            if ok:
+                for hook in job.tx.after_commit if job.tx is not None else ():
+                    self._hook(hook, later=True)
+            else:
+                self._failed(job)
+            _send(job, ok, value)
+
+    def _transaction(self, batch: list[_Job]) -> list[tuple[bool, Any]]:
+        """One transaction for `batch`, each job in its savepoint: (ok, result or error) each."""
         conn = self._conn
         outcomes: list[tuple[bool, Any]] = []
         try:
@@ -123,20 +158,30 @@ class Writer:
                 except Exception as exc:  # noqa: BLE001 - handed to the caller
                     conn.execute("ROLLBACK TO op")
                     conn.execute("RELEASE op")
-                    outcomes.append((False, exc))
+                    outcomes.append((False, database_error(exc)))
             conn.execute("COMMIT")
         except Exception as exc:
-            log.exception("storage transaction failed")
+            error = database_error(exc)
+            if isinstance(error, OcisError):
+                log.warning("storage transaction failed: %s", error.message)
+            else:
+                log.exception("storage transaction failed")
             if conn.in_transaction:
-                conn.rollback()
-            outcomes = [(False, exc)] * len(batch)
-        self.generation += 1
-        for job, (ok, value) in zip(batch, outcomes, strict=True):
-            tx = job.tx
-            if tx is not None:
-                for hook in tx.after_commit if ok else tx.on_failure:
-                    self._hook(hook, later=ok)
-            _send(job, ok, value)
+                try:
+                    conn.rollback()
+                except sqlite3.Error:
+                    log.exception("storage rollback failed")
+            outcomes = [(False, error)] * len(batch)
+        return outcomes
+
+    def _failed(self, job: _Job) -> None:
+        """Undo what a failed job left outside the database (once per attempt)."""
+        tx, job.tx = job.tx, None
+        for hook in tx.on_failure if tx is not None else ():
+            self._hook(hook, later=False)
+        undo, job.undo = job.undo, None
+        if undo is not None:
+            self._hook(undo, later=False)
 
     def _hook(self, hook: Callable[[], None], *, later: bool) -> None:
         try:
@@ -146,6 +191,15 @@ class Writer:
                 hook()
         except Exception:
             log.exception("storage cleanup failed")
+
+
+def database_error(exc: Exception) -> Exception:
+    """What a failed change answers: SQLite's "disk is full" becomes InsufficientStorage (507);
+    anything else stays as it is."""
+    if isinstance(exc, OcisError):
+        return exc
+    full = disk_full_error(exc)
+    return full if full is not None else exc
 
 
 def _send(job: _Job, ok: bool, value: Any) -> None:

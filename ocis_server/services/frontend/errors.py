@@ -13,10 +13,12 @@ from aiohttp.typedefs import Handler
 
 from ocis_server.domain.errors import (
     BadRequest,
+    InsufficientStorage,
     NotFound,
     OcisError,
     PermissionDenied,
     Unauthenticated,
+    disk_full_error,
 )
 
 from . import ocs
@@ -34,6 +36,8 @@ def meta_for(error: OcisError) -> ocs.Meta:
         return ocs.Meta("failure", ocs.FORBIDDEN, error.message)
     if isinstance(error, BadRequest):
         return ocs.Meta("failure", ocs.INVALID_INPUT, error.message)
+    if isinstance(error, InsufficientStorage):   # 507 passes through (v2), as a quota error
+        return ocs.Meta("failure", error.status, error.message)
     if error.status >= 500:
         return ocs.Meta("failure", ocs.SERVER_ERROR, error.message)
     # 405, 409, 412, 416, 423, ...: v2 passes 200..599 statuscodes through as the HTTP status.
@@ -52,6 +56,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return ocs.respond(request, None, ocs.Meta("failure", 405, "Method not allowed"))
     except web.HTTPException:
         raise
-    except Exception:
+    except Exception as exc:
+        full = disk_full_error(exc)
+        if full is not None:
+            log.warning("%s %s: the data disk is full", request.method, request.path)
+            return ocs.respond(request, None, meta_for(full))
         log.exception("unexpected error in %s %s", request.method, request.path)
         return ocs.respond(request, None, ocs.Meta("failure", ocs.SERVER_ERROR, "internal error"))

@@ -22,13 +22,15 @@ class GraphConfig:
     # it in `ocis init` (GRAPH_APPLICATION_ID); without one it is derived from the storage id, so
     # it is stable for an instance and differs between instances.
     application_id: str = ""
+    default_quota: int = 0           # GRAPH_SPACES_DEFAULT_QUOTA: a new project space's quota
 
     @classmethod
     def from_context(cls, ctx: ServiceContext) -> GraphConfig:
         app_id = ctx.config.graph_application_id or str(
             uuid.uuid5(uuid.NAMESPACE_URL, f"ocis:graph-application:{ctx.config.storage_id}"))
         return cls(public_url=ctx.public_url, data_dir=ctx.config.base_data_path,
-                   application_id=app_id)
+                   application_id=app_id,
+                   default_quota=max(0, ctx.config.spaces_default_quota))
 
 
 CONFIG_KEY = web.AppKey("graph_config", GraphConfig)

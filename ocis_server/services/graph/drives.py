@@ -391,7 +391,9 @@ async def create_drive(request: web.Request) -> web.Response:
     if body.get("driveType", "project") != "project":
         raise BadRequest("only drives of type 'project' can be created")
     description = validate_description(body.get("description", ""))
-    quota_total = validate_quota(request, body) or 0
+    quota_total = validate_quota(request, body)
+    if quota_total is None:
+        quota_total = request.app[CONFIG_KEY].default_quota
     storage = request.app[CONTEXT_KEY].storage
     space = await storage.create_space(space_type="project", name=name, owner_id=user.id,
                                        alias=alias_for(name), quota_total=quota_total,

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from ocis_server.domain.errors import OcisError, PayloadTooLarge
+from ocis_server.domain.errors import OcisError, PayloadTooLarge, disk_full_error
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ STATUS_BY_CODE = {
     "preconditionFailed": 412,
     "unauthenticated": 401,
     "quotaLimitReached": 507,
+    "insufficientStorage": 507,
     "conflict": 409,
     "generalException": 500,
 }
@@ -65,6 +66,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(request, "notAllowed", "method not allowed")
     except web.HTTPException:
         raise
-    except Exception:
+    except Exception as exc:
+        full = disk_full_error(exc)
+        if full is not None:
+            log.warning("%s %s: the data disk is full", request.method, request.path)
+            return error_response(request, full.code, full.message, full.status)
         log.exception("unexpected error in %s %s", request.method, request.path)
         return error_response(request, "generalException", "internal error")

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from ocis_server.domain.errors import OcisError
+from ocis_server.domain.errors import OcisError, disk_full_error
 
 from .xml import CONTENT_TYPE, XML_DECL, esc
 
@@ -72,7 +72,11 @@ async def error_middleware(request: web.Request,
         raise
     except ConnectionResetError:
         raise
-    except Exception:
+    except Exception as exc:
+        full = disk_full_error(exc)
+        if full is not None:    # ENOSPC or SQLite "disk is full" from below the storage API
+            log.warning("ocdav: %s %s: the data disk is full", request.method, request.path)
+            return error_response(full.status, full.message, code=full.code)
         # Never leak host paths or tracebacks to the client (security-notes.md §5).
         log.exception("ocdav: unexpected error on %s %s", request.method, request.path)
         return error_response(500, "Internal Server Error")

@@ -8,7 +8,7 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from ocis_server.domain.errors import OcisError
+from ocis_server.domain.errors import OcisError, disk_full_error
 
 from .pages import message_page
 
@@ -34,6 +34,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return message_page("Not allowed", "This method is not allowed here.", status=405)
     except web.HTTPException:
         raise
-    except Exception:
+    except Exception as exc:
+        full = disk_full_error(exc)
+        if full is not None:
+            log.warning("%s %s: the data disk is full", request.method, request.path)
+            return message_page(_TITLES[507], full.message, status=full.status)
         log.exception("unexpected error in %s %s", request.method, request.path)
         return message_page("Error", "Something went wrong.", status=500)
