@@ -29,7 +29,8 @@ MEANINGS: dict[ExitCode, str] = {
     ExitCode.AUTH: "authentication required or rejected (log in again)",
     ExitCode.TEMPORARY: "temporary failure, a retry may help (network error, 502/503/504, lock busy)",
     ExitCode.PERMISSION: "permission denied (403)",
-    ExitCode.PARTIAL: "partial success: some items failed",
+    ExitCode.PARTIAL: "partial success: some items failed (`ocis health`: degraded, serving "
+                      "while a service waits for its disk or LDAP server)",
     ExitCode.QUOTA: "quota exceeded / insufficient storage (507)",
     ExitCode.NOTHING_TO_DO: "nothing to do",
     ExitCode.NOT_INITIALISED: "not initialised: no server config (`ocis init` not run) or no context",

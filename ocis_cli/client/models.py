@@ -98,8 +98,11 @@ class ServiceState:
 
 @dataclass(frozen=True, slots=True)
 class Health:
-    """The runtime's health answer: healthy or not, and the JSON detail it sent (if any)."""
+    """The runtime's health answer: healthy or not, and the JSON detail it sent (if any).
+    `degraded`: not healthy, but serving; a service waits for something outside (its disk,
+    the LDAP server) and answers 503 until it is back."""
 
     healthy: bool
     status: int
     detail: Any
+    degraded: bool = False

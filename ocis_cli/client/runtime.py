@@ -28,10 +28,12 @@ class RuntimeClient:
         return [ServiceState.from_json(item) for item in doc if isinstance(item, dict)]
 
     async def health(self) -> Health:
-        """200 means healthy, 503 unhealthy; the body's JSON (if any) is passed through."""
+        """200 means healthy, 503 degraded (the body's status says so) or unhealthy; the body's
+        JSON (if any) is passed through."""
         status, _, body = await self.http.request("GET", "/health", ok=(503,))
         try:
             detail = json.loads(body) if body.strip() else None
         except ValueError:
             detail = body.decode("utf-8", "replace")
-        return Health(healthy=status == 200, status=status, detail=detail)
+        degraded = status == 503 and isinstance(detail, dict) and detail.get("status") == "degraded"
+        return Health(healthy=status == 200, status=status, detail=detail, degraded=degraded)

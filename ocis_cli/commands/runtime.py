@@ -148,7 +148,10 @@ def list_services(
 def health(
     output: Annotated[Format, typer.Option("--output", "-o", help="table or json")] = Format.table,
 ) -> None:
-    """Exit 0 when the runtime and all its services are healthy, 1 when not, 5 when unreachable."""
+    """Exit 0 when the runtime and all its services are healthy; 7 when it is degraded (it
+    serves, but a service waits for its disk, LDAP server or database and answers 503 with
+    Retry-After until that is back, by itself); 1 when a service failed or is not running; 5
+    when the runtime is unreachable."""
 
     async def body() -> ExitCode:
         from ocis_cli.client import NetworkError, RuntimeClient
@@ -159,13 +162,16 @@ def health(
                 result = await rt.health()
         except NetworkError:
             raise _unreachable(host, port) from None
+        word = "healthy" if result.healthy else "degraded" if result.degraded else "unhealthy"
         if output is Format.json:
-            print_json({"healthy": result.healthy, "detail": result.detail})
+            print_json({"healthy": result.healthy, "status": word, "detail": result.detail})
         else:
-            print("healthy" if result.healthy else "unhealthy")
+            print(word)
             if not result.healthy:
                 _explain_unhealthy(result.detail)
-        return ExitCode.OK if result.healthy else ExitCode.FAILURE
+        if result.healthy:
+            return ExitCode.OK
+        return ExitCode.PARTIAL if result.degraded else ExitCode.FAILURE
 
     run(body)
 

@@ -134,6 +134,7 @@ class Config:
     exclude_run_services: list[str]
     add_run_services: list[str]
     restart_backoff: float
+    max_restart_backoff: float
     max_failures: int
     health_interval: float
     event_loop: str

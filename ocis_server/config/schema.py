@@ -301,8 +301,13 @@ FIELDS: tuple[Field, ...] = (
     Field("restart_backoff", "runtime.restart_backoff", "float", 1.0,
           ("OCIS_RUNTIME_RESTART_BACKOFF",),
           "seconds before the first restart of a crashed service; doubles per failure"),
+    Field("max_restart_backoff", "runtime.max_restart_backoff", "float", 30.0,
+          ("OCIS_RUNTIME_MAX_RESTART_BACKOFF",),
+          "most seconds between two restarts of a crashed service, or two checks of a degraded "
+          "one (one whose disk, LDAP server or database is away: it is retried forever)"),
     Field("max_failures", "runtime.max_failures", "int", 5, ("OCIS_RUNTIME_MAX_FAILURES",),
-          "consecutive failures of one service after which the runtime gives up"),
+          "consecutive failures of one service, because of a bug, after which the runtime gives "
+          "up; failures of what a service depends on (disk, LDAP) never make it give up"),
     Field("health_interval", "runtime.health_interval", "float", 10.0,
           ("OCIS_RUNTIME_HEALTH_INTERVAL",),
           "seconds between background health checks of storage and user store"),

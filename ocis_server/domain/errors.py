@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import math
 
 
 class OcisError(Exception):
@@ -168,3 +169,36 @@ def disk_full_error(exc: BaseException) -> InsufficientStorage | None:
         return exc
     return InsufficientStorage("not enough free space on the server's data disk") \
         if is_disk_full(exc) else None
+class ServiceUnavailable(OcisError):
+    """Something this service depends on (the disk, the LDAP server, the database) is away for a
+    while: try again after `retry_after` seconds (RFC 9110 §15.6.4, the Retry-After header)."""
+
+    status = 503
+    code = "serviceNotAvailable"
+
+    def __init__(self, message: str = "", *, retry_after: float = 5.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    @property
+    def retry_after_header(self) -> str:
+        """Whole seconds, at least 1, as the Retry-After header wants them."""
+        return str(max(1, math.ceil(self.retry_after)))
+
+
+# Operating-system failures that say "the machine is short of something", not "the request is
+# wrong" nor "our code is wrong": out of descriptors, memory or buffers, a read-only or failing disk.
+_OUTSIDE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.EROFS,
+                             errno.EIO})
+
+
+def unavailable_cause(exc: BaseException) -> ServiceUnavailable | None:
+    """The 503 an unexpected exception stands for when the machine, not our code, failed (a
+    renderer answers that instead of a 500); None for anything else."""
+    if isinstance(exc, ServiceUnavailable):
+        return exc
+    if isinstance(exc, OSError) and exc.errno in _OUTSIDE_ERRNOS:
+        what = "the data folder is read-only" if exc.errno == errno.EROFS else (
+            f"the server is short of resources ({errno.errorcode.get(exc.errno or 0, 'error')})")
+        return ServiceUnavailable(what)
+    return None

@@ -2,8 +2,11 @@
 and the per-service debug listeners (`<SERVICE>_DEBUG_ADDR`) with /healthz and /readyz.
 
 Control API: GET /services -> [{"name","state","group","restarts","since","error"}];
-GET /health -> 200 {"status":"healthy","services":{name: "ok"|reason}} or 503 "unhealthy";
-GET /healthz (alive: nothing failed) and GET /readyz (every service ready).
+GET /health -> {"status", "services": {name: "ok" | "degraded: why" | reason}}: 200 "healthy";
+503 "degraded" (serving, but a service waits for its disk, LDAP server or database: its requests
+get 503 with Retry-After) or 503 "unhealthy" (a service failed or is not running);
+GET /healthz (alive: nothing failed; a degraded process is alive) and GET /readyz (every service
+ready or degraded: it takes traffic; the body says which services are degraded).
 """
 
 from __future__ import annotations
@@ -21,11 +24,24 @@ async def _services(request: web.Request) -> web.Response:
     return web.json_response([s.as_json() for s in supervisor.status.values()])
 
 
+def overall(checks: dict[str, str]) -> str:
+    """healthy | degraded | unhealthy, from the per-service results of `Supervisor.health`."""
+    if all(v == "ok" for v in checks.values()):
+        return "healthy"
+    if all(v == "ok" or v.startswith("degraded:") for v in checks.values()):
+        return "degraded"
+    return "unhealthy"
+
+
 async def _health(request: web.Request) -> web.Response:
     checks = await request.app[SUPERVISOR].health()
-    healthy = all(v == "ok" for v in checks.values())
-    return web.json_response({"status": "healthy" if healthy else "unhealthy", "services": checks},
-                             status=200 if healthy else 503)
+    status = overall(checks)
+    return web.json_response({"status": status, "services": checks},
+                             status=200 if status == "healthy" else 503)
+
+
+def _degraded(supervisor: Supervisor) -> dict[str, str]:
+    return {s.name: s.error for s in supervisor.status.values() if s.state is State.DEGRADED}
 
 
 async def _healthz(request: web.Request) -> web.Response:
@@ -33,14 +49,21 @@ async def _healthz(request: web.Request) -> web.Response:
     failed = [s.name for s in supervisor.status.values() if s.state is State.FAILED]
     if failed or supervisor.gave_up.is_set():
         return web.json_response({"status": "unhealthy", "failed": failed}, status=503)
+    degraded = _degraded(supervisor)
+    if degraded:
+        return web.json_response({"status": "degraded", "degraded": degraded})
     return web.json_response({"status": "ok"})
 
 
 async def _readyz(request: web.Request) -> web.Response:
     supervisor = request.app[SUPERVISOR]
-    waiting = [s.name for s in supervisor.status.values() if s.state is not State.READY]
+    waiting = [s.name for s in supervisor.status.values()
+               if s.state not in (State.READY, State.DEGRADED)]
     if waiting:
         return web.json_response({"status": "not ready", "waiting": waiting}, status=503)
+    degraded = _degraded(supervisor)
+    if degraded:
+        return web.json_response({"status": "degraded", "degraded": degraded})
     return web.json_response({"status": "ready"})
 
 
@@ -61,13 +84,16 @@ def debug_app(supervisor: Supervisor, unit: Unit) -> web.Application:
     async def healthz(_: web.Request) -> web.Response:
         state = supervisor.status[name].state
         result = await supervisor.check(unit)
-        if state is State.FAILED or (state is State.READY and result != "ok"):
-            return web.Response(status=503, text=f"{result}\n")
+        if state in (State.FAILED, State.DEGRADED) or (state is State.READY and result != "ok"):
+            return web.Response(status=503, text=f"{result}\n")     # degraded is not healthy
         return web.Response(text="OK\n")
 
     async def readyz(_: web.Request) -> web.Response:
-        if supervisor.status[name].state is not State.READY:
-            return web.Response(status=503, text=f"{supervisor.status[name].state.value}\n")
+        status = supervisor.status[name]
+        if status.state is State.DEGRADED:
+            return web.Response(text=f"DEGRADED: {status.error}\n")
+        if status.state is not State.READY:
+            return web.Response(status=503, text=f"{status.state.value}\n")
         return web.Response(text="OK\n")
 
     app = web.Application()

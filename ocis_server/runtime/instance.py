@@ -138,11 +138,14 @@ class Runtime:
                 proxy_sock.close()
             raise
         self.runtime_url = _url(control_sock)
-        self.ctx = ServiceContext(config, cast(Any, Unavailable("storage-users")),
-                                  cast(Any, Unavailable("users")), throttle=login_throttle(config))
+        self.ctx = ServiceContext(config,
+                                  cast(Any, Unavailable("storage-users", here="storage-users" in names)),
+                                  cast(Any, Unavailable("users", here="users" in names)),
+                                  throttle=login_throttle(config))
         units = self._units(specs, self.ctx, proxy_sock)
         self.supervisor = Supervisor(units, backoff=config.restart_backoff,
-                                     max_failures=config.max_failures)
+                                     max_failures=config.max_failures,
+                                     max_backoff=config.max_restart_backoff)
         try:
             await self._serve(control_app(self.supervisor), control_sock)
             for unit in units:

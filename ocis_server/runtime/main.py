@@ -1,6 +1,8 @@
 """`ocis server` / `ocis <service> server`: run the runtime in the foreground until SIGINT/SIGTERM.
 
-Exit status: 0 after a graceful stop, 1 when a service failed too often or the start failed.
+Exit status: 0 after a graceful stop, 1 when a service failed too often because of a bug, or the
+start failed. An outside failure (disk, LDAP, descriptors) never ends the process: the service is
+degraded and recovers by itself. When the process does end on a failure, the last log line says why.
 """
 
 from __future__ import annotations
@@ -39,12 +41,15 @@ async def _serve(config: Config, only: Sequence[str] | None) -> int:
     try:
         try:
             await runtime.start()
-        except GaveUp as exc:
-            log.critical("%s", exc)
+        except GaveUp as exc:            # Runtime.start has stopped what it started
+            log.critical("ocis exits: %s. This is a bug in ocis: please report it with this log", exc)
             return 1
         code = await runtime.wait()
         log.info("stopping (%s)", "a service failed" if code else "signal")
         await runtime.stop()
+        if code and runtime.supervisor is not None:
+            log.critical("ocis exits: %s. This is a bug in ocis: please report it with this log",
+                         runtime.supervisor.failure)
         return code
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -109,6 +114,11 @@ def run_server(config: Config, only: list[str] | None = None) -> int:
             return runner.run(_serve(config, only))
     except ConfigError as exc:
         print(f"ocis: {exc.message}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        log.error("unexpected error", exc_info=True)
+        log.critical("ocis exits: %s: %s. This is a bug in ocis: please report it with this log",
+                     type(exc).__name__, exc)
         return 1
 
 

@@ -23,7 +23,7 @@ from ocis_server.auth.principal import BEARER_CHALLENGE, Authenticators, Caller
 from ocis_server.auth.publiclink import is_public_basic
 from ocis_server.auth.throttle import client_address
 from ocis_server.config import ConfigError
-from ocis_server.domain.errors import OcisError, TooManyRequests, Unauthenticated
+from ocis_server.domain.errors import OcisError, ServiceUnavailable, TooManyRequests, Unauthenticated
 from ocis_server.services import ServiceSpec
 from ocis_server.services.context import ServiceContext
 
@@ -119,18 +119,21 @@ def unauthorized(spec: ServiceSpec, request: web.Request, message: str,
     return response
 
 
-def too_many_requests(spec: ServiceSpec, request: web.Request, exc: TooManyRequests) -> web.Response:
-    """429 in the service's format, with Retry-After (RFC 6585 §4) in whole seconds."""
-    message = exc.message
+def retry_later(spec: ServiceSpec, request: web.Request,
+                exc: TooManyRequests | ServiceUnavailable) -> web.Response:
+    """429 (RFC 6585 §4) or 503 (RFC 9110 §15.6.4) in the service's format, with Retry-After
+    in whole seconds."""
+    message, status = exc.message, exc.status
     if spec.error_format == "dav":
-        body, ctype = _dav_body(message, "TooManyRequests")
+        body, ctype = _dav_body(message, "TooManyRequests" if status == 429 else "ServiceUnavailable")
     elif spec.error_format == "ocs":
-        body, ctype = _ocs_body(message, request, 429)
+        body, ctype = _ocs_body(message, request, status)
     elif spec.error_format == "graph":
         body, ctype = _graph_body(message, exc.code)
     else:
-        body, ctype = json.dumps({"error": message}), "application/json; charset=utf-8"
-    response = web.Response(status=429, text=body,
+        body, ctype = json.dumps({"error": {"code": exc.code, "message": message}}), \
+            "application/json; charset=utf-8"
+    response = web.Response(status=status, text=body,
                             headers={"Retry-After": str(max(1, math.ceil(exc.retry_after)))})
     response.headers["Content-Type"] = ctype
     return response
@@ -193,7 +196,10 @@ def auth_middleware(ctx: ServiceContext, routes: Sequence[Route]) -> Callable[..
             caller = await auth.caller(header, address)
         except TooManyRequests as exc:
             log.warning("429 %s %s from %s: %s", request.method, path, address, exc.message)
-            return too_many_requests(route.spec, request, exc)
+            return retry_later(route.spec, request, exc)
+        except ServiceUnavailable as exc:   # the user store waits for its directory (LDAP)
+            log.warning("503 %s %s: %s", request.method, path, exc.message)
+            return retry_later(route.spec, request, exc)
         except Unauthenticated as exc:
             log.info("401 %s %s: %s", request.method, path, exc.message)
             challenge = auth.challenge

@@ -15,7 +15,7 @@ from typing import Any, Protocol, cast
 
 from aiohttp import web
 
-from ocis_server.domain.errors import BadGateway
+from ocis_server.domain.errors import BadGateway, ServiceUnavailable
 from ocis_server.services import ServiceSpec
 from ocis_server.services.context import ServiceContext
 
@@ -34,12 +34,17 @@ class Unit(Protocol):
 
 
 class Unavailable:
-    """Stands in for storage or users when that service does not run in this process."""
+    """Stands in for storage or users when that service does not run in this process (502), or
+    runs here but is not open right now (`here`: degraded or restarting, 503 with Retry-After)."""
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, *, here: bool = False) -> None:
         self._service = service
+        self._here = here
 
     def __getattr__(self, name: str) -> Any:
+        if self._here:
+            raise ServiceUnavailable(f"the {self._service} service is unavailable right now; "
+                                     f"it is being started again")
         raise BadGateway(f"the {self._service} service is not running on this node")
 
 
@@ -90,7 +95,7 @@ class StorageUnit:
 
     async def stop(self) -> None:
         storage, self._storage = self._storage, None
-        self.ctx.storage = cast(Any, Unavailable(self.spec.name))
+        self.ctx.storage = cast(Any, Unavailable(self.spec.name, here=True))
         if storage is not None:
             await storage.close()
 
@@ -141,9 +146,10 @@ class UsersUnit:
             await self.check()
             # Accounts made elsewhere (the directory, auto-provisioning) get their spaces here.
             if self._store is not None:
+                users = await self._store.list()      # the directory away: degraded
                 try:
-                    await self._ensure_spaces(await self._store.list())
-                except BadGateway as exc:   # storage (or the directory) away: next round
+                    await self._ensure_spaces(users)
+                except (BadGateway, ServiceUnavailable) as exc:   # storage away: next round
                     log.warning("personal spaces not checked: %s", exc.message)
 
     async def check(self) -> None:
@@ -153,7 +159,7 @@ class UsersUnit:
 
     async def stop(self) -> None:
         store, self._store = self._store, None
-        self.ctx.users = cast(Any, Unavailable(self.spec.name))
+        self.ctx.users = cast(Any, Unavailable(self.spec.name, here=True))
         if store is not None:
             await store.close()
 

@@ -10,7 +10,12 @@ from collections.abc import Mapping
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from ocis_server.domain.errors import OcisError, disk_full_error
+from ocis_server.domain.errors import (
+    OcisError,
+    ServiceUnavailable,
+    disk_full_error,
+    unavailable_cause,
+)
 
 
 def error_response(status: int, code: str, message: str,
@@ -27,6 +32,8 @@ def error_middleware(log: logging.Logger, *,
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             return await handler(request)
+        except ServiceUnavailable as error:
+            return _unavailable(error, headers)
         except OcisError as error:
             return error_response(error.status, error.code, error.message, headers)
         except web.HTTPNotFound:
@@ -40,7 +47,17 @@ def error_middleware(log: logging.Logger, *,
             if full is not None:
                 log.warning("%s %s: the data disk is full", request.method, request.path)
                 return error_response(full.status, full.code, full.message, headers)
+            cause = unavailable_cause(exc)
+            if cause is not None:
+                log.warning("%s %s: %s (%s)", request.method, request.path, cause.message, exc)
+                return _unavailable(cause, headers)
             log.exception("unexpected error in %s %s", request.method, request.path)
             return error_response(500, "generalException", "internal error", headers)
 
     return middleware
+
+
+def _unavailable(error: ServiceUnavailable, headers: Mapping[str, str] | None) -> web.Response:
+    """503 with Retry-After: what the service needs is away for a while."""
+    return error_response(503, error.code, error.message,
+                          {**(headers or {}), "Retry-After": error.retry_after_header})

@@ -17,8 +17,10 @@ from ocis_server.domain.errors import (
     NotFound,
     OcisError,
     PermissionDenied,
+    ServiceUnavailable,
     Unauthenticated,
     disk_full_error,
+    unavailable_cause,
 )
 
 from . import ocs
@@ -38,6 +40,8 @@ def meta_for(error: OcisError) -> ocs.Meta:
         return ocs.Meta("failure", ocs.INVALID_INPUT, error.message)
     if isinstance(error, InsufficientStorage):   # 507 passes through (v2), as a quota error
         return ocs.Meta("failure", error.status, error.message)
+    if isinstance(error, ServiceUnavailable):       # v2: HTTP 503, so clients retry later
+        return ocs.Meta("failure", 503, error.message)
     if error.status >= 500:
         return ocs.Meta("failure", ocs.SERVER_ERROR, error.message)
     # 405, 409, 412, 416, 423, ...: v2 passes 200..599 statuscodes through as the HTTP status.
@@ -48,6 +52,8 @@ def meta_for(error: OcisError) -> ocs.Meta:
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
+    except ServiceUnavailable as error:
+        return _unavailable(request, error)
     except OcisError as error:
         return ocs.respond(request, None, meta_for(error))
     except web.HTTPNotFound:
@@ -61,5 +67,16 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if full is not None:
             log.warning("%s %s: the data disk is full", request.method, request.path)
             return ocs.respond(request, None, meta_for(full))
+        cause = unavailable_cause(exc)
+        if cause is not None:
+            log.warning("%s %s: %s (%s)", request.method, request.path, cause.message, exc)
+            return _unavailable(request, cause)
         log.exception("unexpected error in %s %s", request.method, request.path)
         return ocs.respond(request, None, ocs.Meta("failure", ocs.SERVER_ERROR, "internal error"))
+
+
+def _unavailable(request: web.Request, error: ServiceUnavailable) -> web.Response:
+    """The envelope with statuscode 503 (HTTP 503 in v2; v1 stays 200) and Retry-After."""
+    response = ocs.respond(request, None, meta_for(error))
+    response.headers["Retry-After"] = error.retry_after_header
+    return response

@@ -13,7 +13,13 @@ from datetime import UTC, datetime
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from ocis_server.domain.errors import OcisError, PayloadTooLarge, disk_full_error
+from ocis_server.domain.errors import (
+    OcisError,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    disk_full_error,
+    unavailable_cause,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +39,7 @@ STATUS_BY_CODE = {
     "insufficientStorage": 507,
     "conflict": 409,
     "generalException": 500,
+    "serviceNotAvailable": 503,
 }
 
 
@@ -42,19 +49,24 @@ def request_id(request: web.Request) -> str:
 
 
 def error_response(request: web.Request, code: str, message: str,
-                   status: int | None = None) -> web.Response:
+                   status: int | None = None, retry_after: str = "") -> web.Response:
     rid = request_id(request)
     date = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     body = {"error": {"code": code, "message": message,
                       "innererror": {"date": date, "request-id": rid}}}
+    headers = {"X-Request-Id": rid}
+    if retry_after:
+        headers["Retry-After"] = retry_after
     return web.json_response(body, status=status or STATUS_BY_CODE.get(code, 500),
-                             headers={"X-Request-Id": rid})
+                             headers=headers)
 
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
+    except ServiceUnavailable as error:
+        return error_response(request, error.code, error.message, 503, error.retry_after_header)
     except OcisError as error:
         status = STATUS_BY_CODE.get(error.code, error.status)
         if isinstance(error, PayloadTooLarge):
@@ -71,5 +83,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if full is not None:
             log.warning("%s %s: the data disk is full", request.method, request.path)
             return error_response(request, full.code, full.message, full.status)
+        cause = unavailable_cause(exc)
+        if cause is not None:
+            log.warning("%s %s: %s (%s)", request.method, request.path, cause.message, exc)
+            return error_response(request, cause.code, cause.message, 503,
+                                  cause.retry_after_header)
         log.exception("unexpected error in %s %s", request.method, request.path)
         return error_response(request, "generalException", "internal error")

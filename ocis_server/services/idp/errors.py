@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from ocis_server.domain.errors import OcisError, TooManyRequests
+from ocis_server.domain.errors import OcisError, ServiceUnavailable, TooManyRequests
 
 from .pages import message_page
 
@@ -60,10 +60,14 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except OcisError as exc:
         log.info("idp %s %s: %s", request.method, request.path, exc.message)
         unavailable = exc.status >= 500          # e.g. the user store is not running here
+        retry = ({"Retry-After": exc.retry_after_header} if isinstance(exc, ServiceUnavailable)
+                 else {})
         if request.path.startswith("/konnect/"):
             if unavailable:
-                return OAuthError("temporarily_unavailable", exc.message, 503).response()
+                return OAuthError("temporarily_unavailable", exc.message, 503, retry).response()
             return OAuthError("invalid_request", exc.message, exc.status).response()
-        return message_page("Request failed", exc.message, status=503 if unavailable
+        page = message_page("Request failed", exc.message, status=503 if unavailable
                             else exc.status)
+        page.headers.update(retry)
+        return page
 

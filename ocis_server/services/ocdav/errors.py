@@ -9,7 +9,12 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from ocis_server.domain.errors import OcisError, disk_full_error
+from ocis_server.domain.errors import (
+    OcisError,
+    ServiceUnavailable,
+    disk_full_error,
+    unavailable_cause,
+)
 
 from .xml import CONTENT_TYPE, XML_DECL, esc
 
@@ -63,6 +68,8 @@ async def error_middleware(request: web.Request,
         return await handler(request)
     except DavError as exc:
         return error_response(exc.status, exc.message, exc.condition, headers=exc.headers)
+    except ServiceUnavailable as exc:
+        return _unavailable(exc)
     except OcisError as exc:
         headers = {"WWW-Authenticate": 'Basic realm="ocis"'} if exc.status == 401 else None
         return error_response(exc.status, exc.message, code=exc.code, headers=headers)
@@ -77,6 +84,15 @@ async def error_middleware(request: web.Request,
         if full is not None:    # ENOSPC or SQLite "disk is full" from below the storage API
             log.warning("ocdav: %s %s: the data disk is full", request.method, request.path)
             return error_response(full.status, full.message, code=full.code)
+        cause = unavailable_cause(exc)         # the machine, not our code: out of descriptors...
+        if cause is not None:
+            log.warning("ocdav: %s %s: %s (%s)", request.method, request.path, cause.message, exc)
+            return _unavailable(cause)
         # Never leak host paths or tracebacks to the client (security-notes.md §5).
         log.exception("ocdav: unexpected error on %s %s", request.method, request.path)
         return error_response(500, "Internal Server Error")
+
+
+def _unavailable(exc: ServiceUnavailable) -> web.Response:
+    return error_response(503, exc.message, code=exc.code,
+                          headers={"Retry-After": exc.retry_after_header})

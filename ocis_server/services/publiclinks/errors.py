@@ -8,13 +8,19 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from ocis_server.domain.errors import OcisError, disk_full_error
+from ocis_server.domain.errors import (
+    OcisError,
+    ServiceUnavailable,
+    disk_full_error,
+    unavailable_cause,
+)
 
 from .pages import message_page
 
 log = logging.getLogger(__name__)
 _TITLES = {400: "Bad request", 401: "Sign in required", 403: "Not allowed",
-           404: "Link not found", 429: "Too many attempts", 507: "Not enough space"}
+           404: "Link not found", 429: "Too many attempts", 503: "Try again later",
+           507: "Not enough space"}
 
 
 @web.middleware
@@ -27,6 +33,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         retry = getattr(error, "retry_after", None)
         if error.status == 429 and retry:
             response.headers["Retry-After"] = str(max(1, int(retry)))
+        if isinstance(error, ServiceUnavailable):
+            response.headers["Retry-After"] = error.retry_after_header
         return response
     except web.HTTPNotFound:
         return message_page("Not found", "There is nothing at this address.", status=404)
@@ -39,5 +47,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if full is not None:
             log.warning("%s %s: the data disk is full", request.method, request.path)
             return message_page(_TITLES[507], full.message, status=full.status)
+        cause = unavailable_cause(exc)
+        if cause is not None:
+            log.warning("%s %s: %s (%s)", request.method, request.path, cause.message, exc)
+            page = message_page(_TITLES[503], cause.message, status=503)
+            page.headers["Retry-After"] = cause.retry_after_header
+            return page
         log.exception("unexpected error in %s %s", request.method, request.path)
         return message_page("Error", "Something went wrong.", status=500)
