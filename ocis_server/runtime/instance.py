@@ -138,6 +138,7 @@ class Runtime:
                 proxy_sock.close()
             raise
         self.runtime_url = _url(control_sock)
+        names = {s.name for s in specs}
         self.ctx = ServiceContext(config,
                                   cast(Any, Unavailable("storage-users", here="storage-users" in names)),
                                   cast(Any, Unavailable("users", here="users" in names)),
