@@ -72,6 +72,8 @@ class Authenticators:
             try:
                 token = await self.verifier.verify(rest.strip())
                 user = await resolve_user(self.users, self.storage(), token)
+                if not user.enabled:     # a session of an account disabled since it began
+                    raise Unauthenticated(f"account {user.username} is disabled")
             except Unauthenticated as exc:
                 # The reason goes to the log; the client learns only that the token failed.
                 log.info("bearer token refused: %s", exc.message)
@@ -111,4 +113,6 @@ class Authenticators:
             user = await self.users.get_by_name(username)
         except (NotFound, BadRequest):   # unknown, or a name the store refuses: the same failure
             return None
+        if not user.enabled:             # a disabled account's tokens stop working (and
+            return None                  # work again when it is enabled)
         return Caller(user, "app") if await store.verify(user.id, token) else None

@@ -23,6 +23,8 @@ class User:
     email: str
     role: str               # one of ROLES
     user_type: str = "Member"   # one of USER_TYPES; auto-provisioned foreign accounts are Guests
+    enabled: bool = True        # Graph `accountEnabled`: a disabled account cannot sign in by any
+                                # path (auth/principal.py, the IdP, idm) and keeps its shares
 
     @property
     def is_admin(self) -> bool:
@@ -54,7 +56,9 @@ class UserStore(Protocol):
         # (such an account cannot log in with a password at all).
     async def update(self, user_id: str, *, display_name: str | None = None,
                      email: str | None = None, role: str | None = None,
-                     user_type: str | None = None) -> User: ...     # NotFound, BadRequest
+                     user_type: str | None = None, enabled: bool | None = None) -> User: ...
+        # NotFound, BadRequest; `enabled` NotSupported where the backend cannot disable accounts
+    # authenticate() returns None for a disabled account, whatever the password.
     async def set_password(self, user_id: str, password: str) -> None: ...
     async def delete(self, user_id: str) -> None: ...                 # NotFound; drops memberships
 

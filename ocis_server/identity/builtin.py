@@ -31,14 +31,14 @@ __all__ = ["ROLES", "BuiltinUserStore", "hash_password", "verify_password"]
 
 _CACHE_TTL = 60.0
 _CACHE_SIZE = 1024
-_COLUMNS = "id, username, display_name, email, role, user_type"
-_USER_COLUMNS = "u.id, u.username, u.display_name, u.email, u.role, u.user_type"
+_COLUMNS = "id, username, display_name, email, role, user_type, enabled"
+_USER_COLUMNS = "u.id, u.username, u.display_name, u.email, u.role, u.user_type, u.enabled"
 _GROUP_COLUMNS = "id, name, description"
 
 
 def _row_to_user(row: tuple[Any, ...]) -> User:
     return User(id=row[0], username=row[1], display_name=row[2], email=row[3], role=row[4],
-                user_type=row[5])
+                user_type=row[5], enabled=bool(row[6]))
 
 
 def _row_to_group(row: tuple[Any, ...]) -> Group:
@@ -142,8 +142,8 @@ class BuiltinUserStore:
 
     async def update(self, user_id: str, *, display_name: str | None = None,
                      email: str | None = None, role: str | None = None,
-                     user_type: str | None = None) -> User:
-        changes: dict[str, str] = {}
+                     user_type: str | None = None, enabled: bool | None = None) -> User:
+        changes: dict[str, str | int] = {}
         if display_name is not None:
             changes["display_name"] = validate.display_name(display_name)
             if not changes["display_name"]:
@@ -154,6 +154,8 @@ class BuiltinUserStore:
             changes["role"] = validate.role(role)
         if user_type is not None:
             changes["user_type"] = validate.user_type(user_type)
+        if enabled is not None:
+            changes["enabled"] = int(enabled)
         if changes:
             assignments = ", ".join(f"{column} = ?" for column in changes)   # fixed column names
             changed = await self._db.run(lambda c: c.execute(
@@ -311,10 +313,14 @@ class BuiltinUserStore:
     async def _check(self, username: str, password: str) -> User | None:
         row = await self._one(f"SELECT {_COLUMNS}, password_hash FROM users WHERE username = ?",
                               (username,))
-        usable = row is not None and bool(row[6])
-        encoded = row[6] if usable and row is not None else DUMMY_HASH
+        # A disabled account is checked like any other (same time), then refused.
+        usable = row is not None and bool(row[7])
+        encoded = row[7] if usable and row is not None else DUMMY_HASH
         ok = await asyncio.to_thread(verify_password, password, encoded)
-        return _row_to_user(row) if ok and usable and row is not None else None
+        if not ok or not usable or row is None:
+            return None
+        user = _row_to_user(row)
+        return user if user.enabled else None
 
     def _forget(self, user_id: str) -> None:
         self._generation += 1

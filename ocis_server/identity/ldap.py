@@ -24,6 +24,7 @@ from ocis_server.domain.errors import (
     BadGateway,
     BadRequest,
     NotFound,
+    NotSupported,
     PermissionDenied,
 )
 from ocis_server.domain.ids import new_id
@@ -97,9 +98,11 @@ class LdapUserStore:
         return bool(entry_id(entry, self.s.user_id_attr, octet=self.s.user_id_is_octetstring)
                     and first(entry, self.s.username_attr))
 
-    def _to_user(self, entry: dict[str, Any],
-                 override: tuple[str | None, str | None]) -> User:
+    def _to_user(self, entry: dict[str, Any], override: tuple[str | None, str | None],
+                 *, in_disabled_group: bool = False) -> User:
         s = self.s
+        enabled = not in_disabled_group and not (
+            s.disable_mechanism == "attribute" and first(entry, s.enabled_attr).upper() == "FALSE")
         user_id = entry_id(entry, s.user_id_attr, octet=s.user_id_is_octetstring)
         username = first(entry, s.username_attr)
         user_type = override[1] or first(entry, s.user_type_attr) or "Member"
@@ -110,11 +113,12 @@ class LdapUserStore:
         return User(id=user_id, username=username,
                     display_name=first(entry, s.displayname_attr) or username,
                     email=first(entry, s.mail_attr), role=override[0] or default_role,
-                    user_type=user_type)
+                    user_type=user_type, enabled=enabled)
 
     async def _user(self, entry: dict[str, Any]) -> User:
         user_id = entry_id(entry, self.s.user_id_attr, octet=self.s.user_id_is_octetstring)
-        user = self._to_user(entry, await self.local.override(user_id))
+        grouped = self.s.disable_mechanism == "group" and await self._disabled(entry)
+        user = self._to_user(entry, await self.local.override(user_id), in_disabled_group=grouped)
         if len(self._by_id) >= _CACHE_SIZE:
             self._by_id.clear()
         self._by_id[user.id] = (user, time.monotonic() + _CACHE_TTL)
@@ -132,9 +136,10 @@ class LdapUserStore:
 
     async def list(self) -> builtins.list[User]:
         overrides = await self.local.overrides()
+        disabled = await self._disabled_members()
         users = [self._to_user(e, overrides.get(
                      entry_id(e, self.s.user_id_attr, octet=self.s.user_id_is_octetstring),
-                     (None, None)))
+                     (None, None)), in_disabled_group=e["dn"].lower() in disabled)
                  for e in await self._user_entries() if self._usable(e)]
         return sorted(users, key=lambda u: u.username.lower())
 
@@ -185,6 +190,30 @@ class LdapUserStore:
             dn = s.disabled_group_dn
             return bool(await self.pool.run(lambda c: search(c, dn, "base", filt, ["1.1"])))
         return False
+
+    async def _disabled_members(self) -> set[str]:
+        """Lower-cased DNs in the disabled users group (disable mechanism `group`), else none."""
+        s = self.s
+        if s.disable_mechanism != "group" or not s.disabled_group_dn:
+            return set()
+        dn, attr = s.disabled_group_dn, s.member_attr
+        entries = await self.pool.run(lambda c: search(c, dn, "base", "(objectClass=*)", [attr]))
+        return {m.decode("utf-8", "replace").lower() for e in entries for m in values(e, attr) if m}
+
+    async def _set_enabled(self, entry: dict[str, Any], enabled: bool) -> None:
+        """oCIS's disable mechanisms: the enabled attribute, or membership of the disabled group."""
+        s = self.s
+        if s.disable_mechanism == "attribute":
+            self._require_write()
+            await self._modify(entry["dn"], {s.enabled_attr: [(MODIFY_REPLACE,
+                                                               ["TRUE" if enabled else "FALSE"])]})
+        elif s.disable_mechanism == "group" and s.disabled_group_dn:
+            self._require_write()
+            await self._modify(s.disabled_group_dn, {s.member_attr: [
+                (MODIFY_DELETE if enabled else MODIFY_ADD, [entry["dn"]])]})
+        else:
+            raise NotSupported("accountEnabled needs OCIS_LDAP_DISABLE_USER_MECHANISM "
+                               "attribute or group")
 
     # --- groups -------------------------------------------------------------------------------
     def _group_filter(self, *extra: str) -> str:
@@ -253,8 +282,9 @@ class LdapUserStore:
     # --- changes ------------------------------------------------------------------------------
     async def update(self, user_id: str, *, display_name: str | None = None,
                      email: str | None = None, role: str | None = None,
-                     user_type: str | None = None) -> User:
-        """Role and user type are local (allowed read-only); name and e-mail are directory writes."""
+                     user_type: str | None = None, enabled: bool | None = None) -> User:
+        """Role and user type are local (allowed read-only); name, e-mail and the enabled state
+        are directory writes."""
         entry = await self._one_user_entry(self._id_clause(user_id))
         changes: dict[str, builtins.list[tuple[str, builtins.list[str]]]] = {}
         if display_name is not None:
@@ -272,6 +302,8 @@ class LdapUserStore:
         if changes:
             self._require_write()
             await self._modify(entry["dn"], changes)
+        if enabled is not None:
+            await self._set_enabled(entry, enabled)
         if role is not None or user_type is not None:
             await self.local.set(user_id, role=role, user_type=user_type)
         self._forget(user_id)

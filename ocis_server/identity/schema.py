@@ -1,6 +1,7 @@
 """The builtin store's SQLite schema and its migrations, tracked in `PRAGMA user_version`, and the
 link of a foreign identity, written the same way to every identities table (users.db, ldap-local.db).
-Version 0 is the issue-2 file (a users table only); each step keeps every existing row.
+Version 0 is the issue-2 file (a users table only); version 3 adds `users.enabled`; each step
+keeps every existing row.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ CREATE TABLE IF NOT EXISTS identities (
 CREATE INDEX IF NOT EXISTS identities_by_user ON identities(user_id);
 """
 
-VERSION = 2
+VERSION = 3
 
 
 def migrate(conn: sqlite3.Connection) -> None:
@@ -65,6 +66,8 @@ def _upgrade(conn: sqlite3.Connection) -> None:
     columns = {row[1] for row in conn.execute("PRAGMA table_info(users)")}
     if "user_type" not in columns:
         conn.execute("ALTER TABLE users ADD COLUMN user_type TEXT NOT NULL DEFAULT 'Member'")
+    if "enabled" not in columns:          # version 3: Graph accountEnabled
+        conn.execute("ALTER TABLE users ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1")
     for statement in _V2.split(";"):
         if statement.strip():
             conn.execute(statement)

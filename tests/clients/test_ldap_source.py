@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ocis_server.domain.errors import BadGateway, NotFound, PermissionDenied
+from ocis_server.domain.errors import BadGateway, NotFound, NotSupported, PermissionDenied
 from ocis_server.identity import ldap as ldap_module
 from ocis_server.identity.ldap import LdapUserStore
 from ocis_server.identity.ldapconn import LdapSettings
@@ -388,3 +388,41 @@ async def test_server_takes_its_users_from_the_directory(slapd: Slapd, tmp_path:
                 status = resp.status
         assert status == 207
 
+
+
+async def test_accounts_are_disabled_by_group_or_attribute(slapd: Slapd, tmp_path: Path) -> None:
+    """oCIS's disable mechanisms: membership of the disabled users group, or an attribute that is
+    FALSE (`ownCloudUserEnabled` in oCIS's schema; `employeeType` here, as this slapd has only
+    the standard schemas). Read-only directories show the state and refuse to change it."""
+    reader = await LdapUserStore.open(settings(slapd), tmp_path / "r.db")
+    writer = await LdapUserStore.open(settings(slapd, write_enabled=True), tmp_path / "w.db")
+    by_attr = await LdapUserStore.open(settings(slapd, write_enabled=True,
+                                                disable_mechanism="attribute",
+                                                enabled_attr="employeeType"), tmp_path / "a.db")
+    unable = await LdapUserStore.open(settings(slapd, write_enabled=True,
+                                               disable_mechanism="none"), tmp_path / "n.db")
+    try:
+        richard = await reader.get_by_name("richard")        # in cn=DisabledUsers from the start
+        assert not richard.enabled
+        assert {u.username: u.enabled for u in await reader.list()}["richard"] is False
+        assert await reader.authenticate("richard", "superfluidity") is None
+        with pytest.raises(PermissionDenied):
+            await reader.update(richard.id, enabled=True)
+        otto = await writer.create(username="otto", password="fission-1", display_name="Otto")
+        assert otto.enabled
+        assert not (await writer.update(otto.id, enabled=False)).enabled
+        assert await writer.authenticate("otto", "fission-1") is None
+        assert not (await reader.get_by_name("otto")).enabled       # another reader sees it
+        assert (await writer.update(otto.id, enabled=True)).enabled
+        assert await writer.authenticate("otto", "fission-1") is not None
+        assert not (await by_attr.update(otto.id, enabled=False)).enabled
+        assert await by_attr.authenticate("otto", "fission-1") is None
+        assert {u.username: u.enabled for u in await by_attr.list()}["otto"] is False
+        assert (await by_attr.update(otto.id, enabled=True)).enabled
+        assert await by_attr.authenticate("otto", "fission-1") is not None
+        with pytest.raises(NotSupported):
+            await unable.update(otto.id, enabled=False)
+        await writer.delete(otto.id)
+    finally:
+        for store_ in (reader, writer, by_attr, unable):
+            await store_.close()

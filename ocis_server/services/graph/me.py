@@ -37,7 +37,7 @@ def user_json(user: User) -> dict[str, Any]:
         "mail": user.email,
         "onPremisesSamAccountName": user.username,
         "userType": user.user_type,
-        "accountEnabled": True,
+        "accountEnabled": user.enabled,
     }
 
 

@@ -124,10 +124,13 @@ def _text(body: dict[str, Any], key: str) -> str | None:
     return value
 
 
-def _enabled(body: dict[str, Any]) -> None:
-    # Accounts cannot be disabled in the builtin store; say so instead of pretending.
-    if body.get("accountEnabled", True) is not True:
-        raise NotSupported("disabling accounts is not supported")
+def _enabled(body: dict[str, Any]) -> bool | None:
+    """`accountEnabled`: false disables the account (no sign-in by any path, its app tokens and
+    sessions refused, its shares kept), true enables it again."""
+    value = body.get("accountEnabled")
+    if value is not None and not isinstance(value, bool):
+        raise BadRequest("accountEnabled must be true or false")
+    return value
 
 
 async def create_user(request: web.Request) -> web.Response:
@@ -140,7 +143,7 @@ async def create_user(request: web.Request) -> web.Response:
     password = _password(body)
     if password is None:
         raise BadRequest("passwordProfile.password is required")
-    _enabled(body)
+    enabled = _enabled(body)
     user_type = _text(body, "userType") or "Member"
     ctx = request.app[CONTEXT_KEY]
     try:
@@ -150,6 +153,8 @@ async def create_user(request: web.Request) -> web.Response:
             role="guest" if user_type == "Guest" else "user")
     except AlreadyExists:
         raise AlreadyExists(f"a user named {username!r} already exists") from None
+    if enabled is False:
+        user = await ctx.users.update(user.id, enabled=False)
     await _ensure_personal_space(request, user)
     log.info("%s created user %s", caller.username, user.username)
     return web.json_response(user_json(user), status=201)
@@ -177,16 +182,22 @@ async def update_user(request: web.Request) -> web.Response:
         raise BadRequest("the id of a user cannot change")
     if body.get("onPremisesSamAccountName", user.username) != user.username:
         raise NotSupported("renaming a user is not supported")
-    _enabled(body)
+    enabled = _enabled(body)
+    if enabled is False and caller.id == user.id:
+        raise PermissionDenied("you cannot disable your own account")
     password = _password(body)
     user_type = _text(body, "userType")
     if user_type is not None and caller.id == user.id and user_type != user.user_type:
         raise PermissionDenied("you cannot change your own user type")
     users = request.app[CONTEXT_KEY].users
     updated = await users.update(user.id, display_name=_text(body, "displayName"),
-                                 email=_text(body, "mail"), user_type=user_type)
+                                 email=_text(body, "mail"), user_type=user_type,
+                                 enabled=enabled)
     if password is not None:
         await users.set_password(user.id, password)
+    if enabled is not None and enabled != user.enabled:
+        log.info("%s %s user %s", caller.username, "enabled" if enabled else "disabled",
+                 user.username)
     return web.json_response(user_json(updated))
 
 

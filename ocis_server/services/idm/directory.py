@@ -107,7 +107,7 @@ def _user_entry(user: User, groups: list[str]) -> Entry:
     entry.add("mail", user.email)
     entry.add("ownCloudUUID", user.id)
     entry.add("ownCloudUserType", user.user_type)
-    entry.add("ownCloudUserEnabled", "TRUE")
+    entry.add("ownCloudUserEnabled", "TRUE" if user.enabled else "FALSE")
     entry.add("memberOf", *groups)
     _operational(entry, user.id, "inetOrgPerson", leaf=True)
     return entry

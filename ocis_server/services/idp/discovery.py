@@ -82,6 +82,8 @@ async def handle_userinfo(request: web.Request) -> web.StreamResponse:
     try:
         claims = check_access_token(state.cfg, state.keys, token, set(state.clients))
         user = await state.users.get(claims["sub"])
+        if not user.enabled:
+            raise Unauthenticated("the account is disabled")
     except (Unauthenticated, NotFound):
         raise OAuthError("invalid_token", "the access token is invalid or expired", 401,
                          {"WWW-Authenticate": challenge}) from None

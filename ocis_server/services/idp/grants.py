@@ -104,9 +104,12 @@ class _Issuing:
 
     def find_user(self, user_id: str) -> User:
         try:
-            return self.server.wait(self.server.state.users.get(user_id))
+            user = self.server.wait(self.server.state.users.get(user_id))
         except NotFound:
             raise InvalidGrantError("the account no longer exists") from None
+        if not user.enabled:       # codes and refresh tokens of a disabled account are refused
+            raise InvalidGrantError("the account is disabled")
+        return user
 
     def generate_token(self, user: User | None = None, scope: str | None = None,
                        grant_type: str | None = None, expires_in: int | None = None,

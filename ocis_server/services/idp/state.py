@@ -192,9 +192,10 @@ async def current_user(request: web.Request) -> tuple[User, int] | None:
     if found is None:
         return None
     try:
-        return await state.users.get(found[0]), found[1]
+        user = await state.users.get(found[0])
     except NotFound:
         return None
+    return (user, found[1]) if user.enabled else None   # a disabled account signs in again
 
 
 async def start_session(request: web.Request, response: web.StreamResponse, user: User) -> int:
