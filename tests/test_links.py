@@ -5,6 +5,7 @@ delete, password policy, capabilities, tokeninfo) and WebDAV `/dav/public-files/
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 from typing import Any
 
@@ -319,3 +320,47 @@ async def test_one_quicklink_per_resource(client: Client) -> None:
     other = await client.link()
     assert first["quicklink"] is True and again["id"] == first["id"]
     assert other["id"] != first["id"] and other["quicklink"] is False
+
+
+async def test_anonymous_propfind_shows_no_login_name_and_nothing_outside_the_link(
+        client: Client) -> None:
+    """oCIS shows the owner's display name at most: not the login name, not the space, not the
+    parent of the link's root, not private links (meant for signed-in users)."""
+    async with client.session.request(
+            "PROPFIND", client.url + "/remote.php/dav/files/einstein/", headers={
+                **basic("einstein", "relativity"), "Depth": "1"}) as resp:
+        home = await resp.text()
+    srv = client.srv  # type: ignore[attr-defined]
+    einstein = await srv.ctx.users.get_by_name("einstein")
+    folder_id = re.search(r"<d:href>[^<]*/folder/</d:href><d:propstat><d:prop>"
+                          r"<oc:id>([^<]+)</oc:id>", home)
+    assert folder_id is not None, home
+    async with client.session.request(
+            "PROPFIND", client.url + "/remote.php/webdav/folder/sub/", headers={
+                **basic("einstein", "relativity"), "Depth": "0"}) as resp:
+        assert resp.status == 207 and folder_id.group(1) in await resp.text()   # its parent
+    status, data = await client.ocs("POST", "einstein", "/shares", data={
+        "shareType": "3", "path": "/folder/sub", "permissions": "1"})
+    assert status == 200
+    token = data["ocs"]["data"]["token"]
+    assert await client.dav("PUT", "einstein", "/folder/sub/in.txt", b"x") == 201
+    explicit = (b'<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns">'
+                b"<d:prop><oc:owner-id/><oc:owner-display-name/><oc:spaceid/><oc:file-parent/>"
+                b"<oc:privatelink/><oc:fileid/></d:prop></d:propfind>")
+    for body in (b"", explicit):
+        status, raw = await client.public("PROPFIND", token, "/", body=body,
+                                          headers={"Depth": "1"})
+        text = raw.decode()
+        assert status == 207 and "in.txt" in text
+        assert "einstein" not in text.lower().replace("albert einstein", "")   # no login name
+        assert "Albert Einstein" in text                        # the display name is shown
+        assert "<oc:owner-id>" not in text and "<oc:spaceid>" not in text
+        assert "<oc:privatelink>" not in text and "/f/" not in text
+        assert folder_id.group(1) not in text                   # the parent outside the link
+        assert f"<oc:spaceid>{einstein.id}" not in text
+    # the owner's own view keeps them all
+    async with client.session.request(
+            "PROPFIND", client.url + "/remote.php/webdav/folder/sub/", data=explicit,
+            headers={**basic("einstein", "relativity"), "Depth": "0"}) as resp:
+        own = await resp.text()
+    assert "<oc:owner-id>einstein</oc:owner-id>" in own and "<oc:spaceid>" in own

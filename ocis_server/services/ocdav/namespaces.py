@@ -52,6 +52,7 @@ class DavTarget:
     mount_id: str | None = None        # a share jail mount point: the shared node's id
     jail: JailListing | None = None    # the share jail root itself (a virtual listing)
     legacy: bool = False               # a personal space through /webdav or /dav/files
+    public: bool = False               # a public link (publicfiles.py): anyone holding it
 
     @property
     def space_id(self) -> str:
@@ -82,7 +83,8 @@ class DavTarget:
     def with_rel(self, rel: tuple[str, ...]) -> DavTarget:
         encoded = "".join("/" + quote(name, safe="") for name in rel)
         return DavTarget(self.access, self.base, rel, self.root_href, self.root_href + encoded,
-                         self.mount_id, self.jail if not rel else None, self.legacy)
+                         self.mount_id, self.jail if not rel else None, self.legacy,
+                         self.public)
 
 
 def strip_query(raw_path: str) -> str:

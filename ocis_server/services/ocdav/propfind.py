@@ -196,19 +196,24 @@ LIVE: dict[QName, Renderer] = {
     (D, "supportedlock"): lambda n, p, rc: SUPPORTEDLOCK_XML,
     (OC, "id"): lambda n, p, rc: n.resource_id,
     (OC, "fileid"): lambda n, p, rc: n.resource_id,
-    (OC, "spaceid"): lambda n, p, rc: f"{n.storage_id}${n.space_id}",
-    (OC, "file-parent"): lambda n, p, rc: n.parent_resource_id,
+    # Through a public link, nothing about what lies outside it (the space, the parent of the
+    # link's root, private links) nor the owner's login name: oCIS shows the display name at most.
+    (OC, "spaceid"): lambda n, p, rc: None if rc.target.public else f"{n.storage_id}${n.space_id}",
+    (OC, "file-parent"): lambda n, p, rc: (None if rc.target.public and len(p) <= len(rc.target.base)
+                                           else n.parent_resource_id),
     (OC, "name"): lambda n, p, rc: esc(n.name or rc.target.access.space.name),
     (OC, "permissions"): lambda n, p, rc: (rc.perm_of[n.id][0] if n.id in rc.perm_of
                                            else rc.perm_dir if n.is_dir else rc.perm_file),
     (OC, "size"): lambda n, p, rc: str(n.size),
     (OC, "checksums"): _checksums,
-    (OC, "owner-id"): lambda n, p, rc: (rc.owners[n.owner_id][0] if n.owner_id in rc.owners
+    (OC, "owner-id"): lambda n, p, rc: (None if rc.target.public
+                                        else rc.owners[n.owner_id][0] if n.owner_id in rc.owners
                                         else rc.owner_name),
     (OC, "owner-display-name"): lambda n, p, rc: (rc.owners[n.owner_id][1]
                                                   if n.owner_id in rc.owners
                                                   else rc.owner_display),
-    (OC, "privatelink"): lambda n, p, rc: esc(f"{rc.public_url}/f/{n.resource_id}"),
+    (OC, "privatelink"): lambda n, p, rc: (None if rc.target.public
+                                           else esc(f"{rc.public_url}/f/{n.resource_id}")),
     (OC, "favorite"): _favorite,
     (OC, "share-types"): lambda n, p, rc: rc.share_types.get(n.id, ""),
     (OC, "shareid"): lambda n, p, rc: rc.share_ids.get(n.id),
