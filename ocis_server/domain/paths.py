@@ -10,6 +10,10 @@ from urllib.parse import unquote_to_bytes
 from .errors import InvalidName
 
 MAX_NAME_BYTES = 255
+# Levels below a space root a path may have. The storage resolves a path's folders in one SQL
+# query (a join per level, at most 200 in SQLite): deeper paths are refused here, before any
+# query, with a clear 400 instead of a database error.
+MAX_PATH_DEPTH = 150
 _FORBIDDEN = set("/\\\r\n\f\x00")
 
 
@@ -25,6 +29,12 @@ def validate_name(name: str) -> str:
     return name
 
 
+def check_depth(parts: tuple[str, ...] | list[str]) -> None:
+    """InvalidName (400) for a path deeper than MAX_PATH_DEPTH levels."""
+    if len(parts) > MAX_PATH_DEPTH:
+        raise InvalidName(f"the path is deeper than {MAX_PATH_DEPTH} levels")
+
+
 def split_path(raw: str, *, encoded: bool = True) -> tuple[str, ...]:
     """Turn a request path (relative to a space root) into validated name components.
 
@@ -36,6 +46,8 @@ def split_path(raw: str, *, encoded: bool = True) -> tuple[str, ...]:
         return ()
     body = raw.removeprefix("/")
     body = body.removesuffix("/")
+    if body.count("/") >= MAX_PATH_DEPTH:
+        check_depth(body.split("/"))
     parts: list[str] = []
     for segment in body.split("/"):
         if encoded:

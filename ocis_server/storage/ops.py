@@ -21,6 +21,7 @@ from ocis_server.domain.errors import (
     QuotaExceeded,
 )
 from ocis_server.domain.ids import new_id
+from ocis_server.domain.paths import check_depth
 
 from . import trash
 from .api import LockRecord, Node, Space
@@ -101,6 +102,7 @@ def commit_upload(tx: Tx, storage_id: str, space_id: str, parts: Sequence[str], 
                   digest: Digest, mtime: float | None, if_match: str | None,
                   if_none_match_any: bool) -> tuple[Node, bool]:
     """Point the node at its new, already durable blob; the previous blob becomes a version."""
+    check_depth(list(parts))    # before the one-query resolve (a join per level)
     done = _commit_upload_resolved(tx, storage_id, space_id, parts, blob_id, digest, mtime,
                                    if_match, if_none_match_any)
     if done is not None:
@@ -137,6 +139,11 @@ def _write_file(tx: Tx, space_id: str, parent_id: str, name: str, existing: Node
     return node_id, etag, file_mtime
 
 
+# SQLite joins at most 64 tables: the root, its space, the folders and the file. Deeper uploads
+# take the general path (a query per level).
+_RESOLVE_MAX_PARTS = 60
+
+
 @lru_cache(maxsize=64)
 def _resolve_sql(folders: int) -> str:
     """One query for an upload below `folders` folders: the space root (tree size, quota, owner),
@@ -163,7 +170,7 @@ def _commit_upload_resolved(tx: Tx, storage_id: str, space_id: str, parts: Seque
     function calls: the path's folders come from one query, so their new etags are computed
     here. None when the path does not resolve to a folder chain (the general path then raises
     the right error)."""
-    if not parts:
+    if not parts or len(parts) > _RESOLVE_MAX_PARTS:
         return None
     conn = tx.conn
     row = conn.execute(_resolve_sql(len(parts) - 1), (*parts, space_id)).fetchone()

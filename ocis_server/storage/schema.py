@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from ocis_server.domain.errors import Conflict, NotFound
+from ocis_server.domain.paths import check_depth
 
 from .api import LockRecord, Node, Space
 
@@ -187,9 +188,11 @@ def walk(conn: sqlite3.Connection, space_id: str, parts: Sequence[str], storage_
 def parent_and_target(conn: sqlite3.Connection, space_id: str, parts: Sequence[str],
                       storage_id: str) -> tuple[Node, Node | None]:
     """The folder that will hold `parts[-1]` and the node already there (if any).
-    Conflict when the parent is missing or is a file (RFC 4918 409 for missing intermediates)."""
+    Conflict when the parent is missing or is a file (RFC 4918 409 for missing intermediates);
+    InvalidName for a path deeper than the storage takes (a share's path below its space)."""
     if not parts:
         raise Conflict("the space root has no parent")
+    check_depth(list(parts))
     try:
         parent = walk(conn, space_id, parts[:-1], storage_id)
     except NotFound:

@@ -13,6 +13,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from ocis_server.domain.errors import BadRequest, Conflict, MethodNotAllowed, NotFound
+from ocis_server.services.downloads import DOWNLOAD_HEADERS
 from ocis_server.storage import Node
 
 from .errors import DavError
@@ -124,6 +125,7 @@ async def handle_get(request: web.Request) -> web.StreamResponse:
     headers["Content-Type"] = mimetype(node.name)
     headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(node.name, safe='')}"
     headers["Accept-Ranges"] = "bytes"
+    headers.update(DOWNLOAD_HEADERS)
     if "SHA1" in node.checksums:
         headers["OC-Checksum"] = f"SHA1:{node.checksums['SHA1']}"
     if node.size == 0 or node.blob_id is None:
@@ -170,8 +172,8 @@ def _checksum(request: web.Request) -> tuple[str, str] | None:
     if not sep or not digest:
         raise BadRequest("invalid OC-Checksum header")
     algo = algo.upper()
-    if algo not in CHECKSUM_ALGOS:
-        return None
+    if algo not in CHECKSUM_ALGOS:     # reva put.go: an algorithm it cannot verify is a 400
+        raise BadRequest(f"unsupported checksum algorithm {algo[:16]!r}")
     return algo, digest.strip().lower()
 
 

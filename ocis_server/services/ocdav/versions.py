@@ -15,6 +15,7 @@ from ocis_server.auth.authz import Access, space_access
 from ocis_server.domain.errors import BadRequest, NotFound
 from ocis_server.domain.ids import ResourceId
 from ocis_server.domain.paths import decode_segment
+from ocis_server.services.downloads import DOWNLOAD_HEADERS
 from ocis_server.storage import Node, Version
 
 from .errors import DavError
@@ -157,6 +158,7 @@ async def _get(request: web.Request) -> web.StreamResponse:
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote(target.node.name, safe='')}",
         "OC-ETag": f'"{version.etag}"',
         "Accept-Ranges": "bytes",
+        **DOWNLOAD_HEADERS,
     }
     if "SHA1" in version.checksums:
         headers["OC-Checksum"] = f"SHA1:{version.checksums['SHA1']}"

@@ -23,6 +23,7 @@ from ocis_server.domain.errors import (
     Unauthenticated,
 )
 from ocis_server.domain.paths import split_path
+from ocis_server.services.downloads import DOWNLOAD_HEADERS
 from ocis_server.services.htmlpages import csrf_matches, set_csrf_cookie
 from ocis_server.storage import Link, Node
 
@@ -157,7 +158,7 @@ async def download(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(state.ctx.storage.blob_path(target), headers={
         "Content-Disposition": f"attachment; filename*=UTF-8''{name}",
         "Content-Type": "application/octet-stream", "Cache-Control": "no-store",
-        "X-Content-Type-Options": "nosniff"})
+        **DOWNLOAD_HEADERS})
 
 
 async def _free_name(state: PagesState, folder: Node, name: str) -> str:
