@@ -169,6 +169,8 @@ def disk_full_error(exc: BaseException) -> InsufficientStorage | None:
         return exc
     return InsufficientStorage("not enough free space on the server's data disk") \
         if is_disk_full(exc) else None
+
+
 class ServiceUnavailable(OcisError):
     """Something this service depends on (the disk, the LDAP server, the database) is away for a
     while: try again after `retry_after` seconds (RFC 9110 §15.6.4, the Retry-After header)."""
