@@ -9,12 +9,13 @@ from typing import Any
 from aiohttp import web
 
 from ocis_server.domain.errors import NotFound
-from ocis_server.services import jsonerrors
+from ocis_server.services import errors, jsonerrors
 
 
 def _app() -> web.Application:
-    app = web.Application(middlewares=[jsonerrors.error_middleware(
-        logging.getLogger("test.jsonerrors"), headers={"Access-Control-Allow-Origin": "*"})])
+    render = jsonerrors.renderer({"Access-Control-Allow-Origin": "*"})
+    app = web.Application(middlewares=[errors.error_middleware(
+        render, logging.getLogger("test.jsonerrors"))])
 
     async def missing(request: web.Request) -> web.Response:
         raise NotFound("no such thing")

@@ -449,7 +449,7 @@ def test_route_table_is_the_longest_covering_prefix() -> None:
     specs = {prefix: by_name()["ocdav"] for prefix in (
         "/", "/remote.php/webdav", "/remote.php/dav/", "/remote.php/dav/files", "/ocs", "/ocs/",
         "/status.php", "/s/", "/ab")}
-    routes = [Route(prefix, spec) for prefix, spec in specs.items()]
+    routes = [Route(prefix, spec, spec.resolve("errors")) for prefix, spec in specs.items()]
 
     def scan(path: str) -> Route | None:      # the definition: every prefix tried
         best = None
@@ -463,4 +463,4 @@ def test_route_table_is_the_longest_covering_prefix() -> None:
                  "/remote.php/dav/files/a/b", "/remote.php/webdavx", "/ocs", "/ocs/v1.php",
                  "/status.php", "/status.phpx", "/s", "/s/token", "/ab/x", "/abc"):
         assert table(path) is scan(path), path
-    assert RouteTable([Route("/x", by_name()["ocdav"])])("/y") is None
+    assert RouteTable([Route("/x", routes[0].spec, routes[0].render)])("/y") is None

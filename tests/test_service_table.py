@@ -1,6 +1,7 @@
-"""The one service table: a service that exists only as a package in tests/ plus one ServiceSpec
-row is selected, started, supervised and served by the proxy with no other change; every reference
-in the real table resolves."""
+"""The one service table: a service that exists only as a package in tests/ (tests/extra_service)
+plus one ServiceSpec row is selected, started, supervised and served by the proxy, which answers
+its refusals in the service's own error format, with no other change; every reference in the real
+table resolves."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from ocis_server.services import SERVICES, ServiceSpec, by_name, load
 
 EINSTEIN = {"Authorization": "Basic " + base64.b64encode(b"einstein:relativity").decode()}
 EXTRA = ServiceSpec("extra", "a service only the tests know", group=4,
-                    app="extra_service.app:create_app", mounts=("/extra",),
+                    app="extra_service.app:create_app", errors="extra_service.errors:render_error",
+                    mounts=("/extra",),
                     unprotected=("/extra/public",), depends=("users",))
 SPECS = (*SERVICES, EXTRA)
 
@@ -26,7 +28,7 @@ def test_every_reference_in_the_table_resolves() -> None:
     for spec in SERVICES:
         assert set(spec.depends) <= names, spec.name
         assert bool(spec.app) != bool(spec.unit) or spec.entry, spec.name   # exactly one way to run
-        for field in ("app", "unit", "driver"):
+        for field in ("app", "unit", "driver", "errors"):
             if getattr(spec, field):
                 assert callable(spec.resolve(field)), (spec.name, field)
     assert load("ocis_server.storage.sqlite:SqliteStorage") is by_name()["storage-users"].resolve("driver")
@@ -51,7 +53,12 @@ async def test_supervisor_and_proxy_serve_a_service_added_as_one_row(tmp_path: P
         async with http.get(f"{srv.url}/extra/public/hello") as resp:
             assert resp.status == 200 and (await resp.json())["hello"] is None
         async with http.get(f"{srv.url}/extra/hello") as resp:
-            assert resp.status == 401                      # the proxy guards it like any other
+            assert resp.status == 401                      # the proxy guards it like any other,
+            assert await resp.text() == (                  # in the service's own error format
+                "extra says unauthenticated: No 'Authorization' header provided")
+            assert resp.headers["WWW-Authenticate"].startswith("Basic")
+        async with http.get(f"{srv.url}/extra/missing", headers=EINSTEIN) as resp:
+            assert resp.status == 404 and await resp.text() == "extra says itemNotFound: nothing here"
         async with http.get(f"{srv.runtime_url}/health") as resp:
             assert resp.status == 200 and (await resp.json())["status"] == "healthy"
         async with http.request("PROPFIND", f"{srv.url}/remote.php/dav/files/einstein/",

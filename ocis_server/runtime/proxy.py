@@ -1,20 +1,16 @@
 """The proxy: the root aiohttp application. It authenticates every request, then routes it by prefix
 to the service sub-apps mounted in-process (protocol-notes.md §1).
 
-A 401 is rendered in the format of the service the path belongs to (DAV XML, OCS envelope, Graph
-OData error); paths no service owns are a plain 404 without asking for credentials.
+Its refusals (401, 429, 502) are rendered by the error renderer of the service the path belongs to
+(DAV XML, OCS envelope, Graph OData error, ...), so they look like the service's own; paths no
+service owns are a plain 404 without asking for credentials.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import math
-import time
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from xml.sax.saxutils import escape
 
 from aiohttp import web
 
@@ -23,9 +19,10 @@ from ocis_server.auth.principal import BEARER_CHALLENGE, Authenticators, Caller
 from ocis_server.auth.publiclink import is_public_basic
 from ocis_server.auth.throttle import client_address
 from ocis_server.config import ConfigError
-from ocis_server.domain.errors import OcisError, ServiceUnavailable, TooManyRequests, Unauthenticated
+from ocis_server.domain.errors import OcisError, TooManyRequests, Unauthenticated
 from ocis_server.services import ServiceSpec
 from ocis_server.services.context import ServiceContext
+from ocis_server.services.errors import ErrorRenderer
 
 log = logging.getLogger("ocis.proxy")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -36,6 +33,7 @@ CTX_KEY: web.AppKey[ServiceContext] = web.AppKey("ocis_ctx", ServiceContext)
 class Route:
     prefix: str
     spec: ServiceSpec
+    render: ErrorRenderer      # the service's `render_error` (its table row's `errors`)
 
 
 def _under(path: str, prefix: str) -> bool:
@@ -76,67 +74,10 @@ def public_path(spec: ServiceSpec, path: str) -> bool:
     return any(_under(path, prefix) for prefix in spec.unprotected)
 
 
-# --- 401 bodies, one per protocol ----------------------------------------------------------------
-def _dav_body(message: str, exception: str = "NotAuthenticated") -> tuple[str, str]:
-    body = ('<?xml version="1.0" encoding="utf-8"?>\n'
-            '<d:error xmlns:d="DAV:" xmlns:s="http://sabredav.org/ns">'
-            f"<s:exception>Sabre\\DAV\\Exception\\{exception}</s:exception>"
-            f"<s:message>{escape(message)}</s:message></d:error>")
-    return body, "application/xml; charset=utf-8"
-
-
-def _ocs_body(message: str, request: web.Request, statuscode: int = 997) -> tuple[str, str]:
-    meta = {"status": "failure", "statuscode": statuscode, "message": message,
-            "totalitems": "", "itemsperpage": ""}
-    wants_json = request.query.get("format") == "json" or (
-        "application/json" in request.headers.get("Accept", "") and "format" not in request.query)
-    if wants_json:
-        return json.dumps({"ocs": {"meta": meta, "data": None}}), "application/json; charset=utf-8"
-    fields = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in meta.items())
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<ocs><meta>{fields}</meta><data/></ocs>',
-            "text/xml; charset=utf-8")
-
-
-def _graph_body(message: str, code: str = "unauthenticated") -> tuple[str, str]:
-    error = {"code": code, "message": message,
-             "innererror": {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                            "request-id": str(uuid.uuid4())}}
-    return json.dumps({"error": error}), "application/json; charset=utf-8"
-
-
-def unauthorized(spec: ServiceSpec, request: web.Request, message: str,
-                 challenge: str) -> web.Response:
-    if spec.error_format == "dav":
-        body, ctype = _dav_body(message)
-    elif spec.error_format == "ocs":
-        body, ctype = _ocs_body(message, request)
-    elif spec.error_format == "graph":
-        body, ctype = _graph_body(message)
-    else:
-        body, ctype = json.dumps({"error": message}), "application/json; charset=utf-8"
-    response = web.Response(status=401, text=body, headers={"WWW-Authenticate": challenge})
-    response.headers["Content-Type"] = ctype
-    return response
-
-
-def retry_later(spec: ServiceSpec, request: web.Request,
-                exc: TooManyRequests | ServiceUnavailable) -> web.Response:
-    """429 (RFC 6585 §4) or 503 (RFC 9110 §15.6.4) in the service's format, with Retry-After
-    in whole seconds."""
-    message, status = exc.message, exc.status
-    if spec.error_format == "dav":
-        body, ctype = _dav_body(message, "TooManyRequests" if status == 429 else "ServiceUnavailable")
-    elif spec.error_format == "ocs":
-        body, ctype = _ocs_body(message, request, status)
-    elif spec.error_format == "graph":
-        body, ctype = _graph_body(message, exc.code)
-    else:
-        body, ctype = json.dumps({"error": {"code": exc.code, "message": message}}), \
-            "application/json; charset=utf-8"
-    response = web.Response(status=status, text=body,
-                            headers={"Retry-After": str(max(1, math.ceil(exc.retry_after)))})
-    response.headers["Content-Type"] = ctype
-    return response
+def refusal(route: Route, request: web.Request, error: OcisError) -> web.Response:
+    """The proxy's own refusal (401, 429, 502, ...) in the body the service renders for the same
+    domain error: the renderer its table row names."""
+    return route.render(error, request)
 
 
 def authenticators(ctx: ServiceContext) -> Authenticators:
@@ -196,27 +137,29 @@ def auth_middleware(ctx: ServiceContext, routes: Sequence[Route]) -> Callable[..
             caller = await auth.caller(header, address)
         except TooManyRequests as exc:
             log.warning("429 %s %s from %s: %s", request.method, path, address, exc.message)
-            return retry_later(route.spec, request, exc)
-        except ServiceUnavailable as exc:   # the user store waits for its directory (LDAP)
-            log.warning("503 %s %s: %s", request.method, path, exc.message)
-            return retry_later(route.spec, request, exc)
+            return refusal(route, request, exc)
         except Unauthenticated as exc:
             log.info("401 %s %s: %s", request.method, path, exc.message)
             challenge = auth.challenge
             if header and header.lstrip()[:7].lower() == "bearer ":
                 challenge = BEARER_CHALLENGE + ', error="invalid_token"'   # RFC 6750 §3.1
-            return unauthorized(route.spec, request, exc.message, challenge)
-        except OcisError as exc:       # e.g. the user store does not run on this node (502)
+            return _challenge(refusal(route, request, exc), challenge)
+        except OcisError as exc:       # the user store does not run on this node (502) or waits
+                                       # for its directory (503)
             log.warning("cannot authenticate %s %s: %s", request.method, path, exc.message)
-            return web.json_response({"error": {"code": exc.code, "message": exc.message}},
-                                     status=exc.status)
+            return refusal(route, request, exc)
         if caller is None:
-            return unauthorized(route.spec, request, "No 'Authorization' header provided",
-                                auth.challenge)
+            missing = Unauthenticated("No 'Authorization' header provided")
+            return _challenge(refusal(route, request, missing), auth.challenge)
         _identify(request, caller)
         return await handler(request)
 
     return authenticate
+
+
+def _challenge(response: web.Response, challenge: str) -> web.Response:
+    response.headers["WWW-Authenticate"] = challenge     # what this proxy accepts, not the service's
+    return response
 
 
 def _identify(request: web.Request, caller: Caller | None) -> None:
@@ -226,7 +169,7 @@ def _identify(request: web.Request, caller: Caller | None) -> None:
 
 def build_app(ctx: ServiceContext, mounted: Sequence[tuple[ServiceSpec, str, web.Application]]) -> web.Application:
     """The root application: auth middleware plus one sub-app per (service, mount), in order."""
-    routes = [Route(mount, spec) for spec, mount, _ in mounted]
+    routes = [Route(mount, spec, spec.resolve("errors")) for spec, mount, _ in mounted]
     root = web.Application(client_max_size=ctx.config.proxy_max_body_size,
                            middlewares=[auth_middleware(ctx, routes)])
     root[CTX_KEY] = ctx

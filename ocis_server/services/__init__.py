@@ -14,6 +14,8 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
+JSON_ERRORS = "ocis_server.services.jsonerrors:render_error"   # for a service that names none
+
 
 @dataclass(frozen=True, slots=True)
 class ServiceSpec:
@@ -25,7 +27,9 @@ class ServiceSpec:
     unit: str | None = None             # "module:Class" (spec, ctx) -> runtime Unit: a service the
                                         # supervisor runs itself (a store, a listener of its own)
     driver: str | None = None           # "module:Class" the unit opens (its store or server)
-    error_format: str = "dav"           # dav | ocs | graph | json: how the proxy renders a 401
+    errors: str = JSON_ERRORS           # "module:function" (error, request) -> web.Response: the
+                                        # protocol's error body (services/errors.py), also for the
+                                        # proxy's own 401, 429 and 502 on the service's paths
     mounts: tuple[str, ...] = ()        # proxy prefixes routed to this service, in match order
     unprotected: tuple[str, ...] = ()   # path prefixes reachable without authentication
     depends: tuple[str, ...] = field(default=())
@@ -39,7 +43,7 @@ class ServiceSpec:
                                         # mounts every HTTP service that runs in its process
 
     def resolve(self, reference: str) -> Any:
-        """Import what the field `reference` (app, unit, driver) names; an error if it is unset."""
+        """Import what the field `reference` (app, unit, driver, errors) names; an error if unset."""
         value = getattr(self, reference)
         if not value:
             raise RuntimeError(f"service {self.name} names no {reference}")
@@ -61,12 +65,14 @@ SERVICES: tuple[ServiceSpec, ...] = (
                 requires=("admin_user_id",)),
     ServiceSpec("ocdav", "ownCloud WebDAV: /webdav, /dav, /remote.php, status.php", group=3,
                 app="ocis_server.services.ocdav.app:create_app",
+                errors="ocis_server.services.ocdav.errors:render_error",
                 mounts=("/remote.php", "/webdav", "/dav", "/status.php", "/status", "/data"),
                 unprotected=("/status.php", "/status", "/data", "/dav/public-files",
                              "/remote.php/dav/public-files"),
                 depends=("storage-users", "users"), open_options=True),
     ServiceSpec("frontend", "OCS API: capabilities, cloud/user, config", group=4,
-                error_format="ocs", app="ocis_server.services.frontend.app:create_app",
+                app="ocis_server.services.frontend.app:create_app",
+                errors="ocis_server.services.frontend.errors:render_error",
                 mounts=("/ocs",),
                 unprotected=("/ocs/v1.php/cloud/capabilities", "/ocs/v2.php/cloud/capabilities",
                              "/ocs/v1.php/config", "/ocs/v2.php/config",
@@ -74,23 +80,28 @@ SERVICES: tuple[ServiceSpec, ...] = (
                              "/ocs/v2.php/apps/files_sharing/api/v1/tokeninfo"),
                 depends=("storage-users", "users")),
     ServiceSpec("graph", "LibreGraph API: me, drives", group=3,
-                error_format="graph", app="ocis_server.services.graph.app:create_app",
+                app="ocis_server.services.graph.app:create_app",
+                errors="ocis_server.services.graph.errors:render_error",
                 mounts=("/graph",),
                 depends=("storage-users", "users")),
     ServiceSpec("auth-app", "app tokens for clients without OpenID Connect: /auth-app/tokens",
-                group=4, error_format="json", app="ocis_server.services.authapp.app:create_app",
+                group=4, app="ocis_server.services.authapp.app:create_app",
+                errors="ocis_server.services.authapp.errors:render_error",
                 mounts=("/auth-app",), depends=("users",)),
     ServiceSpec("webfinger", "RFC 7033 lookup: an account's OpenID Connect issuer and instance",
-                group=4, error_format="json", app="ocis_server.services.webfinger.app:create_app",
+                group=4, app="ocis_server.services.webfinger.app:create_app",
+                errors="ocis_server.services.webfinger.errors:render_error",
                 mounts=("/.well-known/webfinger",), unprotected=("/.well-known/webfinger",),
                 depends=("users",)),
     ServiceSpec("idp", "embedded OpenID Connect provider: /konnect, /signin, discovery", group=3,
-                error_format="json", app="ocis_server.services.idp.app:create_app",
+                app="ocis_server.services.idp.app:create_app",
+                errors="ocis_server.services.idp.errors:render_error",
                 mounts=("/konnect", "/signin", "/.well-known/openid-configuration"),
                 unprotected=("/konnect", "/signin", "/.well-known/openid-configuration"),
                 depends=("users",), own_auth=True),
     ServiceSpec("publiclinks", "public link landing pages /s/<token>, /f/<fileid> after login",
-                group=4, error_format="json", app="ocis_server.services.publiclinks.app:create_app",
+                group=4, app="ocis_server.services.publiclinks.app:create_app",
+                errors="ocis_server.services.publiclinks.errors:render_error",
                 mounts=("/s", "/f"), unprotected=("/s",), depends=("storage-users", "users")),
     ServiceSpec("idm", "embedded LDAP server: read-only view of users and groups (LDAPS, StartTLS)",
                 group=2, unit="ocis_server.runtime.units:IdmUnit",

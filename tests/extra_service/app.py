@@ -7,6 +7,8 @@ from aiohttp import web
 from ocis_server.domain.errors import NotFound
 from ocis_server.services.context import ServiceContext
 
+from .errors import error_middleware
+
 
 def create_app(ctx: ServiceContext, mount: str) -> web.Application:
     async def hello(request: web.Request) -> web.Response:
@@ -17,7 +19,7 @@ def create_app(ctx: ServiceContext, mount: str) -> web.Application:
     async def missing(request: web.Request) -> web.Response:
         raise NotFound("nothing here")
 
-    app = web.Application()
+    app = web.Application(middlewares=[error_middleware])
     app.router.add_get("/hello", hello)
     app.router.add_get("/public/hello", hello)
     app.router.add_get("/missing", missing)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from ocis_server.services import jsonerrors
+from ocis_server.services import errors, jsonerrors
 
-error_middleware = jsonerrors.error_middleware(logging.getLogger(__name__))
+render_error = jsonerrors.render_error
+error_middleware = errors.error_middleware(render_error, logging.getLogger(__name__))

@@ -1,7 +1,8 @@
 """The one place where a failure becomes an OCS envelope: domain errors -> OCS metas.
 
-Handlers raise `ocis_server.domain.errors`; this middleware renders them (v2 maps statuscodes
-to HTTP statuses, v1 stays on 200). No body ever carries a traceback or a host path.
+Handlers raise `ocis_server.domain.errors`; `render_error` renders them (v2 maps statuscodes to HTTP
+statuses, v1 stays on 200 but for 401 and 429), for this app's middleware and for the proxy's
+own refusals on /ocs. No body ever carries a traceback or a host path.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from ocis_server.domain.errors import (
     BadRequest,
@@ -19,9 +19,9 @@ from ocis_server.domain.errors import (
     PermissionDenied,
     ServiceUnavailable,
     Unauthenticated,
-    disk_full_error,
-    unavailable_cause,
 )
+from ocis_server.services import errors
+from ocis_server.services.errors import retry_headers
 
 from . import ocs
 
@@ -42,41 +42,18 @@ def meta_for(error: OcisError) -> ocs.Meta:
         return ocs.Meta("failure", error.status, error.message)
     if isinstance(error, ServiceUnavailable):       # v2: HTTP 503, so clients retry later
         return ocs.Meta("failure", 503, error.message)
-    if error.status >= 500:
+    if error.status >= 500 and error.status not in ocs.PASSED_THROUGH:
         return ocs.Meta("failure", ocs.SERVER_ERROR, error.message)
-    # 405, 409, 412, 416, 423, ...: v2 passes 200..599 statuscodes through as the HTTP status.
+    # 405, 409, 412, 416, 423, 429, 502, 503: v2 passes 200..599 statuscodes through as HTTP status.
     return ocs.Meta("failure", error.status, error.message)
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except ServiceUnavailable as error:
-        return _unavailable(request, error)
-    except OcisError as error:
-        return ocs.respond(request, None, meta_for(error))
-    except web.HTTPNotFound:
-        return ocs.respond(request, None, ocs.Meta("failure", ocs.NOT_FOUND, "Not found"))
-    except web.HTTPMethodNotAllowed:
-        return ocs.respond(request, None, ocs.Meta("failure", 405, "Method not allowed"))
-    except web.HTTPException:
-        raise
-    except Exception as exc:
-        full = disk_full_error(exc)
-        if full is not None:
-            log.warning("%s %s: the data disk is full", request.method, request.path)
-            return ocs.respond(request, None, meta_for(full))
-        cause = unavailable_cause(exc)
-        if cause is not None:
-            log.warning("%s %s: %s (%s)", request.method, request.path, cause.message, exc)
-            return _unavailable(request, cause)
-        log.exception("unexpected error in %s %s", request.method, request.path)
-        return ocs.respond(request, None, ocs.Meta("failure", ocs.SERVER_ERROR, "internal error"))
-
-
-def _unavailable(request: web.Request, error: ServiceUnavailable) -> web.Response:
-    """The envelope with statuscode 503 (HTTP 503 in v2; v1 stays 200) and Retry-After."""
+def render_error(error: OcisError, request: web.Request) -> web.Response:
+    """The OCS envelope for a domain error, in the format and API version the request asked for."""
     response = ocs.respond(request, None, meta_for(error))
-    response.headers["Retry-After"] = error.retry_after_header
+    response.headers.update(retry_headers(error))
     return response
+
+
+error_middleware = errors.error_middleware(render_error, log, not_found="Not found",
+                                           not_allowed="Method not allowed")

@@ -25,6 +25,12 @@ SERVER_ERROR = 996
 UNAUTHORISED = 997
 NOT_FOUND = 998
 UNKNOWN_ERROR = 999
+# Server-side failures whose statuscode is their HTTP status, not 996 (server error): the request
+# may succeed later or on another node.
+PASSED_THROUGH = frozenset({502, 503})
+# Those a v1 client must see in the HTTP status too: 401 makes it ask for credentials again, a
+# 429 (the login throttle) carries the Retry-After it is to wait. A v1 503 stays 200.
+_V1_HTTP = {UNAUTHORISED: 401, 429: 429}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +53,11 @@ def api_version(request: web.Request) -> int:
 def http_status(version: int, statuscode: int) -> int:
     """The HTTP status for an OCS statuscode (reva response.go `OcsV2StatusCodeToHTTP`).
 
-    v1 always answers 200, except 997: a 401 is what makes clients (ownCloud 10 behaviour)
-    ask for credentials again instead of treating the body as data.
+    v1 always answers 200, except 997 (`_V1_HTTP`): a 401 is what makes clients (ownCloud 10
+    behaviour) ask for credentials again instead of treating the body as data.
     """
-    if statuscode == UNAUTHORISED:
-        return 401
+    if statuscode in _V1_HTTP:
+        return _V1_HTTP[statuscode]
     if version == 1:
         return 200
     if statuscode in (OK_V1, OK_V2):

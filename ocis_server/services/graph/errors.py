@@ -11,15 +11,10 @@ import uuid
 from datetime import UTC, datetime
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
-from ocis_server.domain.errors import (
-    OcisError,
-    PayloadTooLarge,
-    ServiceUnavailable,
-    disk_full_error,
-    unavailable_cause,
-)
+from ocis_server.domain.errors import OcisError, PayloadTooLarge
+from ocis_server.services import errors
+from ocis_server.services.errors import retry_headers
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +33,8 @@ STATUS_BY_CODE = {
     "quotaLimitReached": 507,
     "insufficientStorage": 507,
     "conflict": 409,
-    "generalException": 500,
     "serviceNotAvailable": 503,
-}
+}   # generalException: the error's own status (500, or 502 when a store runs on another node)
 
 
 def request_id(request: web.Request) -> str:
@@ -61,32 +55,14 @@ def error_response(request: web.Request, code: str, message: str,
                              headers=headers)
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except ServiceUnavailable as error:
-        return error_response(request, error.code, error.message, 503, error.retry_after_header)
-    except OcisError as error:
-        status = STATUS_BY_CODE.get(error.code, error.status)
-        if isinstance(error, PayloadTooLarge):
-            status = 413        # its code is invalidRequest (400), but it stays a 413
-        return error_response(request, error.code, error.message, status)
-    except web.HTTPNotFound:
-        return error_response(request, "itemNotFound", "not found")
-    except web.HTTPMethodNotAllowed:
-        return error_response(request, "notAllowed", "method not allowed")
-    except web.HTTPException:
-        raise
-    except Exception as exc:
-        full = disk_full_error(exc)
-        if full is not None:
-            log.warning("%s %s: the data disk is full", request.method, request.path)
-            return error_response(request, full.code, full.message, full.status)
-        cause = unavailable_cause(exc)
-        if cause is not None:
-            log.warning("%s %s: %s (%s)", request.method, request.path, cause.message, exc)
-            return error_response(request, cause.code, cause.message, 503,
-                                  cause.retry_after_header)
-        log.exception("unexpected error in %s %s", request.method, request.path)
-        return error_response(request, "generalException", "internal error")
+def render_error(error: OcisError, request: web.Request) -> web.Response:
+    """The OData error for a domain error, with the status oCIS's graph gives its code."""
+    status = STATUS_BY_CODE.get(error.code, error.status)
+    if isinstance(error, PayloadTooLarge):
+        status = 413        # its code is invalidRequest (400), but it stays a 413
+    response = error_response(request, error.code, error.message, status)
+    response.headers.update(retry_headers(error))
+    return response
+
+
+error_middleware = errors.error_middleware(render_error, log)

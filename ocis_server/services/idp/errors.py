@@ -8,7 +8,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from ocis_server.domain.errors import OcisError, ServiceUnavailable, TooManyRequests
+from ocis_server.domain.errors import OcisError, TooManyRequests
+from ocis_server.services.errors import retry_headers
 
 from .pages import message_page
 
@@ -41,6 +42,30 @@ class PageError(Exception):
         self.status, self.title, self.text = status, title, text
 
 
+def render_error(error: OcisError, request: web.Request) -> web.Response:
+    """A domain error as OAuth error JSON at the API (`/konnect/`), else as a page in the browser."""
+    api = request.path.startswith("/konnect/")
+    if isinstance(error, TooManyRequests):
+        retry = retry_headers(error)
+        if api:
+            return OAuthError("slow_down", error.message, 429, retry).response()
+        response = message_page("Too many attempts", "Too many failed attempts. Please wait a "
+                                "few minutes and try again.", status=429)
+        response.headers.update(retry)
+        return response
+    log.info("idp %s %s: %s", request.method, request.path, error.message)
+    unavailable = error.status >= 500          # e.g. the user store is not running here
+    if api:
+        if unavailable:
+            return OAuthError("temporarily_unavailable", error.message, 503,
+                              retry_headers(error)).response()
+        return OAuthError("invalid_request", error.message, error.status).response()
+    page = message_page("Request failed", error.message, status=503 if unavailable
+                        else error.status)
+    page.headers.update(retry_headers(error))
+    return page
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -49,25 +74,5 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return exc.response()
     except PageError as exc:
         return message_page(exc.title, exc.text, status=exc.status)
-    except TooManyRequests as exc:
-        retry = {"Retry-After": str(max(1, int(exc.retry_after + 0.999)))}
-        if request.path.startswith("/konnect/"):
-            return OAuthError("slow_down", exc.message, 429, retry).response()
-        response = message_page("Too many attempts", "Too many failed attempts. Please wait a "
-                                "few minutes and try again.", status=429)
-        response.headers.update(retry)
-        return response
     except OcisError as exc:
-        log.info("idp %s %s: %s", request.method, request.path, exc.message)
-        unavailable = exc.status >= 500          # e.g. the user store is not running here
-        retry = ({"Retry-After": exc.retry_after_header} if isinstance(exc, ServiceUnavailable)
-                 else {})
-        if request.path.startswith("/konnect/"):
-            if unavailable:
-                return OAuthError("temporarily_unavailable", exc.message, 503, retry).response()
-            return OAuthError("invalid_request", exc.message, exc.status).response()
-        page = message_page("Request failed", exc.message, status=503 if unavailable
-                            else exc.status)
-        page.headers.update(retry)
-        return page
-
+        return render_error(exc, request)

@@ -1,5 +1,6 @@
 """The one error renderer of ocdav: domain errors and DAV conditions become SabreDAV-style XML
 bodies (`d:error` + `s:exception` + `s:message`); anything unexpected becomes a generic 500.
+`render_error` is what the service table names: the proxy renders its refusals on DAV paths with it.
 """
 
 from __future__ import annotations
@@ -9,12 +10,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from ocis_server.domain.errors import (
-    OcisError,
-    ServiceUnavailable,
-    disk_full_error,
-    unavailable_cause,
-)
+from ocis_server.domain.errors import OcisError, disk_full_error, unavailable_cause
+from ocis_server.services.errors import retry_headers
 
 from .xml import CONTENT_TYPE, XML_DECL, esc
 
@@ -25,6 +22,7 @@ _SABRE = {
     400: "BadRequest", 401: "NotAuthenticated", 403: "Forbidden", 404: "NotFound",
     405: "MethodNotAllowed", 409: "Conflict", 411: "LengthRequired", 412: "PreconditionFailed",
     415: "UnsupportedMediaType", 416: "RequestedRangeNotSatisfiable", 423: "Locked",
+    429: "TooManyRequests",
     501: "NotImplemented", 503: "ServiceUnavailable", 507: "InsufficientStorage",
 }
 
@@ -60,6 +58,14 @@ def error_response(status: int, message: str, condition: str = "", code: str = "
                         headers={"Content-Type": CONTENT_TYPE, **(headers or {})})
 
 
+def render_error(error: OcisError, request: web.Request) -> web.Response:
+    """The DAV body for a domain error: for this app's handlers and the proxy's own refusals."""
+    headers = retry_headers(error)
+    if error.status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="ocis"'   # the proxy sets its own challenge
+    return error_response(error.status, error.message, code=error.code, headers=headers)
+
+
 @web.middleware
 async def error_middleware(request: web.Request,
                            handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -68,11 +74,8 @@ async def error_middleware(request: web.Request,
         return await handler(request)
     except DavError as exc:
         return error_response(exc.status, exc.message, exc.condition, headers=exc.headers)
-    except ServiceUnavailable as exc:
-        return _unavailable(exc)
     except OcisError as exc:
-        headers = {"WWW-Authenticate": 'Basic realm="ocis"'} if exc.status == 401 else None
-        return error_response(exc.status, exc.message, code=exc.code, headers=headers)
+        return render_error(exc, request)
     except web.HTTPException as exc:
         if exc.status >= 400 and not exc.body:
             return error_response(exc.status, exc.reason, headers=dict(exc.headers))
@@ -83,16 +86,12 @@ async def error_middleware(request: web.Request,
         full = disk_full_error(exc)
         if full is not None:    # ENOSPC or SQLite "disk is full" from below the storage API
             log.warning("ocdav: %s %s: the data disk is full", request.method, request.path)
-            return error_response(full.status, full.message, code=full.code)
+            return render_error(full, request)
         cause = unavailable_cause(exc)         # the machine, not our code: out of descriptors...
         if cause is not None:
             log.warning("ocdav: %s %s: %s (%s)", request.method, request.path, cause.message, exc)
-            return _unavailable(cause)
+            return render_error(cause, request)
         # Never leak host paths or tracebacks to the client (security-notes.md §5).
         log.exception("ocdav: unexpected error on %s %s", request.method, request.path)
         return error_response(500, "Internal Server Error")
 
-
-def _unavailable(exc: ServiceUnavailable) -> web.Response:
-    return error_response(503, exc.message, code=exc.code,
-                          headers={"Retry-After": exc.retry_after_header})

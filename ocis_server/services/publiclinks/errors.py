@@ -8,12 +8,8 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from ocis_server.domain.errors import (
-    OcisError,
-    ServiceUnavailable,
-    disk_full_error,
-    unavailable_cause,
-)
+from ocis_server.domain.errors import OcisError, disk_full_error, unavailable_cause
+from ocis_server.services.errors import retry_headers
 
 from .pages import message_page
 
@@ -23,19 +19,20 @@ _TITLES = {400: "Bad request", 401: "Sign in required", 403: "Not allowed",
            507: "Not enough space"}
 
 
+def render_error(error: OcisError, request: web.Request) -> web.Response:
+    """The page for a domain error: for this app's handlers and the proxy's own refusals (a
+    private link opened without signing in)."""
+    response = message_page(_TITLES.get(error.status, "Error"), error.message, status=error.status)
+    response.headers.update(retry_headers(error))
+    return response
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except OcisError as error:
-        response = message_page(_TITLES.get(error.status, "Error"), error.message,
-                                status=error.status)
-        retry = getattr(error, "retry_after", None)
-        if error.status == 429 and retry:
-            response.headers["Retry-After"] = str(max(1, int(retry)))
-        if isinstance(error, ServiceUnavailable):
-            response.headers["Retry-After"] = error.retry_after_header
-        return response
+        return render_error(error, request)
     except web.HTTPNotFound:
         return message_page("Not found", "There is nothing at this address.", status=404)
     except web.HTTPMethodNotAllowed:
@@ -46,12 +43,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         full = disk_full_error(exc)
         if full is not None:
             log.warning("%s %s: the data disk is full", request.method, request.path)
-            return message_page(_TITLES[507], full.message, status=full.status)
+            return render_error(full, request)
         cause = unavailable_cause(exc)
         if cause is not None:
             log.warning("%s %s: %s (%s)", request.method, request.path, cause.message, exc)
-            page = message_page(_TITLES[503], cause.message, status=503)
-            page.headers["Retry-After"] = cause.retry_after_header
-            return page
+            return render_error(cause, request)
         log.exception("unexpected error in %s %s", request.method, request.path)
         return message_page("Error", "Something went wrong.", status=500)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 
-from ocis_server.services import jsonerrors
+from ocis_server.services import errors, jsonerrors
 
 # RFC 7033 §5: any origin may query webfinger, error answers included.
-error_middleware = jsonerrors.error_middleware(logging.getLogger(__name__),
-                                               headers={"Access-Control-Allow-Origin": "*"})
+render_error = jsonerrors.renderer({"Access-Control-Allow-Origin": "*"})
+error_middleware = errors.error_middleware(render_error, logging.getLogger(__name__))
