@@ -39,6 +39,7 @@ def basic(user: str, password: str) -> str:
 async def srv(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[EmbeddedServer]:
     # Basic with passwords stays on for the set-up; one test turns it off on its own server.
     config = make_test_config(tmp_path_factory.mktemp("authapp"), PROXY_ENABLE_APP_AUTH="true",
+                              AUTH_APP_ENABLE_IMPERSONATION="true",
                               PROXY_LOGIN_MAX_FAILURES="1000",
                               PROXY_LOGIN_MAX_FAILURES_PER_ADDRESS="1000")
     async with embedded_server(config, only=["ocdav", "auth-app"]) as server:
@@ -120,6 +121,26 @@ async def test_app_token_cannot_mint_tokens_and_only_admins_impersonate(srv: Emb
     assert status == 207
 
 
+async def test_impersonation_is_off_by_default(tmp_path: Path) -> None:
+    config = make_test_config(tmp_path, PROXY_ENABLE_APP_AUTH="true")
+    async with embedded_server(config, only=["ocdav", "auth-app"]) as server:
+        status, body = await call(server, "POST", "/auth-app/tokens?expiry=1h&userName=marie",
+                                  basic("admin", "admin"))
+        assert status == 403 and "AUTH_APP_ENABLE_IMPERSONATION" in str(body)
+        marie = await server.ctx.users.get_by_name("marie")
+        status, _ = await call(server, "POST", f"/auth-app/tokens?expiry=1h&userID={marie.id}",
+                               basic("admin", "admin"))
+        assert status == 403
+        assert server.ctx.app_tokens is not None
+        assert await server.ctx.app_tokens.list(marie.id) == []       # nothing was made
+        own = await create(server, "admin", "admin", "expiry=1h&userName=admin")
+        assert len(own["token"]) == 16                                   # one's own: fine
+        # listing another user's tokens stays admin work (nothing to impersonate with)
+        status, body = await call(server, "GET", "/auth-app/tokens?userName=marie",
+                                  basic("admin", "admin"))
+        assert (status, body) == (200, [])
+
+
 @pytest.mark.parametrize("expiry", ["", "abc", "-1h", "0s", "72", "99999999h", "1h30"])
 async def test_bad_expiry_is_400(srv: EmbeddedServer, expiry: str) -> None:
     status, body = await call(srv, "POST", f"/auth-app/tokens?expiry={expiry}",
@@ -197,7 +218,8 @@ def _dav_status(url: str, user: str, password: str) -> int:
 
 @pytest.mark.slow
 async def test_cli_creates_lists_and_revokes(tmp_path: Path) -> None:
-    with launch_real_server(tmp_path / "cli", {"PROXY_ENABLE_APP_AUTH": "true"}) as server:
+    with launch_real_server(tmp_path / "cli", {"PROXY_ENABLE_APP_AUTH": "true",
+                                               "AUTH_APP_ENABLE_IMPERSONATION": "true"}) as server:
         await asyncio.to_thread(_cli_flow, server)
 
 

@@ -16,7 +16,8 @@ from .common import OutputOption, service_group
 from .users import PANEL
 
 UserOption = Annotated[str | None, typer.Option(
-    "--user-name", help="Whose tokens (default: yours; another user's needs an admin).")]
+    "--user-name", help="Whose tokens (default: yours; another user's needs an admin, and "
+                        "creating one needs AUTH_APP_ENABLE_IMPERSONATION=true on the server).")]
 _DURATION = re.compile(r"^(\d+(\.\d+)?(ms|s|m|h|d))+$")
 
 

@@ -109,6 +109,7 @@ class Config:
     user_cs3_claim: str
     autoprovision_accounts: bool
     app_auth: bool
+    auth_app_impersonation: bool
     trusted_proxies: list[str]
     login_max_failures: int
     login_max_failures_per_address: int

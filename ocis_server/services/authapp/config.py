@@ -17,11 +17,13 @@ MAX_EXPIRY = 10 * 366 * 86400.0          # ten years: longer is a typo, not a wi
 class AuthAppConfig:
     database: Path                       # <base>/idm/apptokens.db
     app_auth: bool                       # PROXY_ENABLE_APP_AUTH: whether the tokens are accepted
+    impersonation: bool                  # AUTH_APP_ENABLE_IMPERSONATION: tokens for other users
 
     @classmethod
     def from_context(cls, ctx: ServiceContext) -> AuthAppConfig:
         return cls(database=ctx.config.base_data_path / "idm" / "apptokens.db",
-                   app_auth=ctx.config.app_auth)
+                   app_auth=ctx.config.app_auth,
+                   impersonation=ctx.config.auth_app_impersonation)
 
 
 CONFIG_KEY = web.AppKey("authapp_config", AuthAppConfig)

@@ -1,6 +1,7 @@
 """`/auth-app/tokens`: create (POST ?expiry=72h), list (GET, hashes only) and revoke
-(DELETE ?token=...) the caller's app tokens. Admins may act for another user (`userName`/`userID`,
-oCIS impersonation). A caller authenticated by an app token cannot mint more of them."""
+(DELETE ?token=...) the caller's app tokens. Admins may list and revoke another user's
+(`userName`/`userID`), and create them only with AUTH_APP_ENABLE_IMPERSONATION (oCIS
+impersonation). A caller authenticated by an app token cannot mint more of them."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from ocis_server.domain.errors import (
 from ocis_server.identity import User
 from ocis_server.identity.apptokens import AppToken, AppTokenStore
 
-from .config import CONTEXT_KEY, DEFAULT_EXPIRY, MAX_EXPIRY
+from .config import CONFIG_KEY, CONTEXT_KEY, DEFAULT_EXPIRY, MAX_EXPIRY
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -79,6 +80,13 @@ async def create_token(request: web.Request) -> web.Response:
     if how is not None and getattr(how, "method", "") == "app":
         raise PermissionDenied("an app token cannot create app tokens")
     user = await _subject(request)
+    caller = request.get("principal")
+    if isinstance(caller, User) and user.id != caller.id \
+            and not request.app[CONFIG_KEY].impersonation:
+        # Minting a password for someone else is impersonation: oCIS allows it only when
+        # AUTH_APP_ENABLE_IMPERSONATION is on (listing and revoking stay admin work).
+        raise PermissionDenied("creating app tokens for other users is disabled "
+                               "(AUTH_APP_ENABLE_IMPERSONATION)")
     expiry = request.query.get("expiry")
     lifetime = parse_duration(expiry) if expiry is not None else DEFAULT_EXPIRY
     label = request.query.get("label", "").strip() or "Generated via API"
