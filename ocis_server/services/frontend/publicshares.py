@@ -1,6 +1,7 @@
 """OCS public links (share type 3; reva `handlers/apps/sharing/shares/public.go`, protocol-notes.md
-§3): create, list, update, delete, and `tokeninfo/{protected,unprotected}/{token}`. The link
-rows are the storage's (`storage/links.py`); what a link grants is `auth.publiclink`.
+§3): create, list, update, delete, and `tokeninfo/{protected,unprotected}/{token}`. Who may
+link what, and the password policy, are the sharing layer's (`sharing/links.py`); what a link
+grants is `auth.publiclink`.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from typing import Any
 
 from aiohttp import web
 
-from ocis_server.auth import authz, publiclink
+from ocis_server.auth import publiclink
 from ocis_server.auth.throttle import client_address
-from ocis_server.domain import roles
-from ocis_server.domain.errors import BadRequest, NotFound, PermissionDenied
+from ocis_server.domain.errors import NotFound
 from ocis_server.identity import User, UserStore
 from ocis_server.services.context import ServiceContext
+from ocis_server.sharing import links, rules
 from ocis_server.storage import Link, Node
 
 from . import ocs
@@ -83,96 +84,33 @@ def _requested_type(values: dict[str, str], node: Node, default: str | None) -> 
 
 async def create_link(ctx: ServiceContext, user: User, node: Node,
                       values: dict[str, str]) -> dict[str, Any]:
-    """POST /shares with shareType=3 on a resolved node (a project space root may be linked,
-    a personal one not)."""
-    if node.parent_id is None and (await ctx.storage.get_space(node.space_id)).type == "personal":
-        raise BadRequest("Can not share space root")
-    sharer = await authz.node_access(ctx.storage, ctx.users, user, node)
-    if not sharer.permissions & roles.SHARE:
-        raise PermissionDenied("no share permission")
-    if bool_param(values, "quicklink"):       # one quick link per resource (oCIS): reuse it
-        for existing in await ctx.storage.list_links(node_ids=[node.id]):
-            if existing.quicklink:
-                return await link_record(ctx, existing, node)
-    link_type = _requested_type(values, node, "view") or "view"
-    bits = publiclink.bits_for(link_type, is_dir=node.is_dir)
-    if bits & ~sharer.permissions:
-        raise PermissionDenied("insufficient permissions to create that kind of link")
-    password = values.get("password", "")
-    publiclink.require_password(ctx.config, bits, bool(password))
-    pw_hash = await publiclink.hash_link_password(password) if password else None
-    link = await ctx.storage.create_link(
-        node_id=node.id, link_type=link_type, permissions=bits, creator_id=user.id,
-        password_hash=pw_hash, expiration=parse_expiry(values.get("expireDate", "")),
-        name=values.get("name", "").strip(), quicklink=bool_param(values, "quicklink"))
-    return await link_record(ctx, link, node)
-
-
-async def may_manage(ctx: ServiceContext, user: User, link: Link) -> bool:
-    if link.creator_id == user.id:
-        return True
-    try:
-        node = await ctx.storage.get_node(link.node_id)
-        access = await authz.node_access(ctx.storage, ctx.users, user, node)
-    except NotFound:
-        return False
-    return access.share is None and bool(access.permissions & roles.SHARE)
+    """POST /shares with shareType=3 on a resolved node."""
+    access = await rules.access_to(ctx, user, node)
+    created = await links.create(
+        ctx, user, node, access, link_type=_requested_type(values, node, "view") or "view",
+        password=values.get("password", ""), expiration=parse_expiry(values.get("expireDate", "")),
+        name=values.get("name", ""), quicklink=bool_param(values, "quicklink"))
+    return await link_record(ctx, created.value, node)
 
 
 async def own_links(ctx: ServiceContext, user: User,
                     node_ids: list[str] | None) -> list[dict[str, Any]]:
     """Records of the links the caller manages (on `node_ids` when given)."""
-    storage = ctx.storage
-    if node_ids is not None:
-        found = await storage.list_links(node_ids=node_ids)
-    else:
-        found = await storage.list_links(creator_id=user.id)
-        found += await storage.list_links(space_id=user.id)
-    unique = {link.id: link for link in found}
-    out: list[dict[str, Any]] = []
-    for link in unique.values():
-        if await may_manage(ctx, user, link):
-            out.append(await link_record(ctx, link, await storage.get_node(link.node_id)))
-    return out
-
-
-async def managed_link(ctx: ServiceContext, user: User, link_id: str) -> Link | None:
-    """The link with this id if there is one the caller manages; None when the id is no link;
-    NotFound when the caller may not see it."""
-    try:
-        link = await ctx.storage.get_link(link_id)
-    except NotFound:
-        return None
-    if not await may_manage(ctx, user, link):
-        raise NotFound("share not found")
-    return link
+    return [await link_record(ctx, link, await ctx.storage.get_node(link.node_id))
+            for link in await links.of_nodes(ctx, user, node_ids)]
 
 
 async def update_link(ctx: ServiceContext, user: User, link: Link,
                       values: dict[str, str]) -> dict[str, Any]:
     node = await ctx.storage.get_node(link.node_id)
-    link_type = _requested_type(values, node, None)
-    bits = None if link_type is None else publiclink.bits_for(link_type, is_dir=node.is_dir)
-    if bits is not None:
-        sharer = await authz.node_access(ctx.storage, ctx.users, user, node)
-        if bits & ~sharer.permissions:
-            raise PermissionDenied("insufficient permissions to set that kind of link")
-    password = values.get("password")
-    pw_hash = await publiclink.hash_link_password(password) if password else None
-    has_password = bool(password) if password is not None else link.password_hash is not None
-    publiclink.require_password(ctx.config, link.permissions if bits is None else bits,
-                                has_password)
-    expire, name = values.get("expireDate"), values.get("name")
-    if link_type is None and password is None and expire is None and name is None \
-            and "quicklink" not in values:
-        raise BadRequest("Wrong or no update parameter given")
-    link = await ctx.storage.update_link(
-        link.id, link_type=link_type, permissions=bits, password_hash=pw_hash,
-        clear_password=password == "", name=None if name is None else name.strip(),
+    expire = values.get("expireDate")
+    updated = await links.update(
+        ctx, user, link, link_type=_requested_type(values, node, None),
+        password=values.get("password"), name=values.get("name"),
         expiration=parse_expiry(expire) if expire else None,
         clear_expiration=expire is not None and not expire.strip(),
         quicklink=bool_param(values, "quicklink") if "quicklink" in values else None)
-    return await link_record(ctx, link, node)
+    return await link_record(ctx, updated.value, node)
 
 
 # --- tokeninfo ----------------------------------------------------------------------------------

@@ -50,7 +50,8 @@ def bool_param(values: dict[str, str], name: str) -> bool:
 
 def parse_expiry(raw: str) -> float | None:
     """`expireDate` as clients send it: `YYYY-MM-DD` (the end of that day, UTC, as oC10 did) or
-    an RFC 3339 / `YYYY-MM-DD HH:MM:SS` time. "" -> None. A past date -> 400 (reva)."""
+    an RFC 3339 / `YYYY-MM-DD HH:MM:SS` time. "" -> None. (A past date is refused by the
+    sharing layer's expiry policy, `sharing.rules.require_future`.)"""
     text = raw.strip()
     if not text:
         return None
@@ -65,8 +66,6 @@ def parse_expiry(raw: str) -> float | None:
             stamp = parsed.timestamp()
     except ValueError:
         raise BadRequest("invalid expiration date") from None
-    if stamp <= time.time():
-        raise BadRequest("expiration date is in the past")
     return stamp
 
 

@@ -1,6 +1,7 @@
 """The OCS share API `/ocs/v{1,2}.php/apps/files_sharing/api/v1/` for user and group shares and
-project-space membership (reva `handlers/apps/sharing/shares`; protocol-notes.md §3): create, list own
-and received, get, update, delete, accept/decline, sharees. Who may do what is `auth.authz`.
+project-space membership (reva `handlers/apps/sharing/shares`; protocol-notes.md §3): create, list
+own and received, get, update, delete, accept/decline, sharees. Parses OCS requests, asks the
+sharing layer (`ocis_server/sharing`, which holds every rule) and renders `ShareData`.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from typing import Any
 
 from aiohttp import web
 
-from ocis_server.auth import authz
 from ocis_server.domain import roles
 from ocis_server.domain.errors import (
     AlreadyExists,
@@ -21,11 +21,13 @@ from ocis_server.domain.ids import ResourceId
 from ocis_server.domain.paths import split_path
 from ocis_server.identity import User
 from ocis_server.services.context import ServiceContext
-from ocis_server.storage import Node, ReceivedShare, Share
+from ocis_server.sharing import links, received, rules, shares
+from ocis_server.sharing.shares import Grant
+from ocis_server.storage import Node
 
 from . import ocs
 from .config import CONTEXT_KEY
-from .publicshares import create_link, link_record, managed_link, own_links, update_link
+from .publicshares import create_link, link_record, own_links, update_link
 from .sharerecord import (
     GROUP,
     PUBLIC_LINK,
@@ -72,21 +74,17 @@ async def resolve_node(ctx: ServiceContext, user: User, values: dict[str, str]) 
         raise NotFound("Wrong path, file/folder doesn't exist") from None
 
 
-def _kind(node: Node) -> str:
-    return roles.kind_of(is_dir=node.is_dir, is_root=node.parent_id is None)
-
-
-def requested_bits(values: dict[str, str], kind: str) -> tuple[str, int]:
-    """(role id, OCS bits) from `role` or `permissions` (default: all, then stripped)."""
+def requested_grant(values: dict[str, str], kind: str) -> Grant:
+    """The role from `role`, or the bits from `permissions` (default: all, then stripped)."""
     role_name = values.get("role", "").strip()
     if role_name:
         role = roles.by_name(role_name)
         roles.require_applicable(role, kind)
-        return role.id, role.bits
+        return Grant.of(role)
     perms = int_param(values, "permissions")
     bits = roles.share_bits(roles.ALL if perms is None else perms, kind)
     matching = roles.role_for_bits(bits, kind)
-    return (matching.id if matching else ""), bits
+    return Grant(matching.id if matching else "", bits)
 
 
 async def _grantee(ctx: ServiceContext, share_type: int, share_with: str) -> tuple[str, str]:
@@ -119,58 +117,20 @@ async def create_share(request: web.Request) -> web.Response:
     node = await resolve_node(ctx, user, values)
     if share_type == PUBLIC_LINK:
         return ocs.respond(request, await create_link(ctx, user, node, values))
-    if node.parent_id is None:
-        raise BadRequest("Can not share space root")
-    kind = _kind(node)
-    sharer = await authz.node_access(ctx.storage, ctx.users, user, node)
-    if not sharer.permissions & roles.SHARE:
-        raise PermissionDenied("no share permission")
-    role_id, bits = requested_bits(values, kind)
-    if bits & ~sharer.permissions and bits != roles.DENIED_BITS:
-        raise PermissionDenied("insufficient permissions to create that kind of share")
-    gtype, gid = await _grantee(ctx, share_type, values.get("shareWith", "").strip())
-    if gtype == "user" and gid == user.id:
-        raise BadRequest("can not share with yourself")
+    shares.require_shareable(node)
+    access = await rules.access_to(ctx, user, node)
+    rules.require_share_permission(access)
+    grant = requested_grant(values, rules.kind(node))
+    grantee = await _grantee(ctx, share_type, values.get("shareWith", "").strip())
     expiration = parse_expiry(values.get("expireDate", ""))
-    state = "accepted" if ctx.config.sharing_auto_accept else "pending"
     try:
-        share = await ctx.storage.create_share(
-            node_id=node.id, grantee_type=gtype, grantee_id=gid, role_id=role_id,
-            permissions=bits, creator_id=user.id, expiration=expiration, initial_state=state)
+        created = await shares.create(ctx, user, node, access, grant, [grantee], expiration)
     except AlreadyExists:
         raise PermissionDenied("share already exists") from None
-    return ocs.respond(request, await share_record(ctx.storage, ctx.users, share, node))
+    return ocs.respond(request, await share_record(ctx.storage, ctx.users, created.value[0], node))
 
 
 # --- own shares ---------------------------------------------------------------------------------
-
-async def _may_manage(ctx: ServiceContext, user: User, share: Share) -> bool:
-    """The creator, or whoever manages the shared resource (owner, space manager)."""
-    if share.creator_id == user.id:
-        return True
-    node = await ctx.storage.get_node(share.node_id)
-    try:
-        access = await authz.node_access(ctx.storage, ctx.users, user, node)
-    except NotFound:
-        return False
-    return access.share is None and bool(access.permissions & roles.SHARE)
-
-
-async def _own_shares(ctx: ServiceContext, user: User, values: dict[str, str]) -> list[Share]:
-    storage = ctx.storage
-    if values.get("path") or values.get("space") or values.get("space_ref"):
-        node = await resolve_node(ctx, user, values)
-        await authz.node_access(storage, ctx.users, user, node)
-        ids = [node.id]
-        if bool_param(values, "subfiles"):
-            ids = [child.id for child in await storage.children(node)]
-        found = await storage.list_shares(node_ids=ids)
-    else:
-        found = await storage.list_shares(creator_id=user.id)
-        found += await storage.list_shares(space_id=user.id)
-    unique = {share.id: share for share in found}
-    return [share for share in unique.values() if await _may_manage(ctx, user, share)]
-
 
 def _wanted_types(values: dict[str, str]) -> set[int] | None:
     raw = values.get("share_types", "").strip()
@@ -187,24 +147,25 @@ async def list_shares(request: web.Request) -> web.Response:
     if bool_param(values, "shared_with_me"):
         return await _list_received(request, ctx, user, values)
     types = _wanted_types(values)
+    node_ids = await _listed_node_ids(ctx, user, values)
     out: list[dict[str, Any]] = []
-    for share in await _own_shares(ctx, user, values):
+    for share in await shares.managed(ctx, user, node_ids):
         if types is not None and TYPE_OF_GRANTEE[share.grantee_type] not in types:
             continue
         node = await ctx.storage.get_node(share.node_id)
         out.append(await share_record(ctx.storage, ctx.users, share, node))
     if types is None or PUBLIC_LINK in types:
-        out += await own_links(ctx, user, await _link_node_ids(ctx, user, values))
+        out += await own_links(ctx, user, node_ids)
     return ocs.respond(request, out)
 
 
-async def _link_node_ids(ctx: ServiceContext, user: User,
-                         values: dict[str, str]) -> list[str] | None:
-    """The nodes whose links a listing names (`path`/`space`, `subfiles`); None: all own."""
+async def _listed_node_ids(ctx: ServiceContext, user: User,
+                           values: dict[str, str]) -> list[str] | None:
+    """The nodes whose shares a listing names (`path`/`space`, `subfiles`); None: all own."""
     if not (values.get("path") or values.get("space") or values.get("space_ref")):
         return None
     node = await resolve_node(ctx, user, values)
-    await authz.node_access(ctx.storage, ctx.users, user, node)
+    await rules.access_to(ctx, user, node)
     if bool_param(values, "subfiles"):
         return [child.id for child in await ctx.storage.children(node)]
     return [node.id]
@@ -230,32 +191,25 @@ async def _list_received(request: web.Request, ctx: ServiceContext, user: User,
     state = _wanted_state(values)
     show_hidden = bool_param(values, "show_hidden")
     path = values.get("path", "").strip().rstrip("/")
-    gids = await authz.group_ids(ctx.users, user)
     out: list[dict[str, Any]] = []
-    for received in await ctx.storage.received_shares(user.id, gids):
-        if state is not None and received.state != state:
+    for entry in await received.live(ctx, user):
+        got = entry.received
+        if state is not None and got.state != state:
             continue
-        if received.hidden and not show_hidden:
+        if got.hidden and not show_hidden:
             continue
-        if received.share.expired() or received.share.permissions == roles.DENIED_BITS:
-            continue                     # a deny is a restriction, not something received
-        if path and path not in (f"{SHARE_PREFIX}/{received.mount_point}", SHARE_PREFIX):
+        if path and path not in (f"{SHARE_PREFIX}/{got.mount_point}", SHARE_PREFIX):
             continue
-        node = await ctx.storage.get_node(received.share.node_id)
-        out.append(await share_record(ctx.storage, ctx.users, received.share, node,
-                                      received=received))
+        out.append(await share_record(ctx.storage, ctx.users, got.share, entry.node,
+                                      received=got))
     return ocs.respond(request, out)
-
-
-async def _received(ctx: ServiceContext, user: User, share_id: str) -> ReceivedShare:
-    return await authz.received_share(ctx.storage, ctx.users, user, share_id)
 
 
 async def _received_response(request: web.Request, ctx: ServiceContext, user: User,
                              share_id: str) -> web.Response:
-    received = await _received(ctx, user, share_id)
-    node = await ctx.storage.get_node(received.share.node_id)
-    record = await share_record(ctx.storage, ctx.users, received.share, node, received=received)
+    got = await received.one(ctx, user, share_id)
+    node = await ctx.storage.get_node(got.share.node_id)
+    record = await share_record(ctx.storage, ctx.users, got.share, node, received=got)
     return ocs.respond(request, [record])
 
 
@@ -271,8 +225,7 @@ async def _answer_share(request: web.Request, state: str) -> web.Response:
     """POST (accept) or DELETE (decline) pending/{id}: the caller's state of a received share."""
     ctx, user = _ctx(request), principal(request)
     share_id = request.match_info["id"]
-    await _received(ctx, user, share_id)
-    await ctx.storage.set_received(share_id, user.id, state=state)
+    await received.answer(ctx, user, share_id, state)
     return await _received_response(request, ctx, user, share_id)
 
 
@@ -280,34 +233,22 @@ async def update_received(request: web.Request) -> web.Response:
     """PUT pending/{id}: `hidden=true|false` (reva UpdateReceivedShare)."""
     ctx, user, values = _ctx(request), principal(request), await params(request)
     share_id = request.match_info["id"]
-    await _received(ctx, user, share_id)
+    await received.one(ctx, user, share_id)
     if "hidden" not in values:
         raise BadRequest("nothing to update")
-    await ctx.storage.set_received(share_id, user.id, hidden=bool_param(values, "hidden"))
+    await received.hide(ctx, user, share_id, bool_param(values, "hidden"))
     return await _received_response(request, ctx, user, share_id)
 
 
 # --- one share ----------------------------------------------------------------------------------
 
-async def _visible(ctx: ServiceContext, user: User, share_id: str) -> tuple[Share, bool]:
-    """(share, caller manages it); recipients see it too; anyone else gets 404."""
-    try:
-        share = await ctx.storage.get_share(share_id)
-        if await _may_manage(ctx, user, share):
-            return share, True
-        await _received(ctx, user, share_id)
-        return share, False
-    except NotFound:
-        raise NotFound("share not found") from None
-
-
 async def get_share(request: web.Request) -> web.Response:
     ctx, user = _ctx(request), principal(request)
-    link = await managed_link(ctx, user, request.match_info["id"])
+    link = await links.managed(ctx, user, request.match_info["id"])
     if link is not None:
         node = await ctx.storage.get_node(link.node_id)
         return ocs.respond(request, [await link_record(ctx, link, node)])
-    share, manages = await _visible(ctx, user, request.match_info["id"])
+    share, manages = await shares.visible(ctx, user, request.match_info["id"])
     if not manages:
         return await _received_response(request, ctx, user, share.id)
     node = await ctx.storage.get_node(share.node_id)
@@ -316,27 +257,21 @@ async def get_share(request: web.Request) -> web.Response:
 
 async def update_share(request: web.Request) -> web.Response:
     ctx, user, values = _ctx(request), principal(request), await params(request)
-    link = await managed_link(ctx, user, request.match_info["id"])
+    link = await links.managed(ctx, user, request.match_info["id"])
     if link is not None:
         return ocs.respond(request, await update_link(ctx, user, link, values))
-    share, manages = await _visible(ctx, user, request.match_info["id"])
+    share, manages = await shares.visible(ctx, user, request.match_info["id"])
     if not manages:
         raise PermissionDenied("only the sharer may change a share")
     node = await ctx.storage.get_node(share.node_id)
-    role_id = bits = None
+    grant = None
     if values.get("role", "").strip() or values.get("permissions", "").strip():
-        role_id, bits = requested_bits(values, _kind(node))
-        sharer = await authz.node_access(ctx.storage, ctx.users, user, node)
-        if bits & ~sharer.permissions and bits != roles.DENIED_BITS:
-            raise PermissionDenied("insufficient permissions to set that kind of share")
+        grant = requested_grant(values, rules.kind(node))
     expire = values.get("expireDate")
-    if role_id is None and expire is None:
-        raise BadRequest("Wrong or no update parameter given")
-    share = await ctx.storage.update_share(
-        share.id, role_id=role_id, permissions=bits,
-        expiration=parse_expiry(expire) if expire else None,
+    updated = await shares.update(
+        ctx, user, share, grant=grant, expiration=parse_expiry(expire) if expire else None,
         clear_expiration=expire is not None and not expire.strip())
-    return ocs.respond(request, await share_record(ctx.storage, ctx.users, share, node))
+    return ocs.respond(request, await share_record(ctx.storage, ctx.users, updated.value, node))
 
 
 async def delete_share(request: web.Request) -> web.Response:
@@ -344,15 +279,15 @@ async def delete_share(request: web.Request) -> web.Response:
     ctx, user = _ctx(request), principal(request)
     if await delete_space_share(ctx, user, request.match_info["id"]):
         return ocs.respond(request, None)
-    link = await managed_link(ctx, user, request.match_info["id"])
+    link = await links.managed(ctx, user, request.match_info["id"])
     if link is not None:
-        await ctx.storage.delete_link(link.id)
+        await links.delete(ctx, user, link)
         return ocs.respond(request, None)
-    share, manages = await _visible(ctx, user, request.match_info["id"])
+    share, manages = await shares.visible(ctx, user, request.match_info["id"])
     if manages:
-        await ctx.storage.delete_share(share.id)
+        await shares.delete(ctx, user, share)
     else:
-        await ctx.storage.set_received(share.id, user.id, state="declined")
+        await received.answer(ctx, user, share.id, "declined")
     return ocs.respond(request, None)
 
 

@@ -1,40 +1,34 @@
 """OCS share types 7 and 8: a user or group becomes a member of a project space (reva
 `handlers/apps/sharing/shares/spaces.go`). Only `manager`, `spaceeditor`, `spaceviewer` apply;
 legacy `viewer`/`editor` and the bitmasks 1/15/31 are translated; `expireDate` ends the membership.
+Who may change members, and how, is the sharing layer's (`sharing/members.py`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ocis_server.auth import authz
 from ocis_server.domain import roles
-from ocis_server.domain.errors import BadRequest, NotFound, PermissionDenied
+from ocis_server.domain.errors import BadRequest, NotFound
 from ocis_server.domain.ids import ResourceId
 from ocis_server.identity import User
 from ocis_server.services.context import ServiceContext
+from ocis_server.sharing import members
 
 from .sharerecord import SPACE_GROUP, format_time, int_param, parse_expiry
 
-# unified role -> the space role the storage keeps in `members` (authz ROLE_*)
-_MEMBER_ROLE = {roles.SPACE_VIEWER.id: authz.ROLE_VIEWER, roles.SPACE_EDITOR.id: authz.ROLE_EDITOR,
-                roles.MANAGER.id: authz.ROLE_MANAGER}
 _LEGACY = {"viewer": roles.SPACE_VIEWER, "editor": roles.SPACE_EDITOR}
 
 
-def _member_role(values: dict[str, str]) -> tuple[roles.Role, str]:
+def _member_role(values: dict[str, str]) -> roles.Role:
     name = values.get("role", "").strip().lower()
     if name:
-        role = _LEGACY.get(name) or roles.by_name(name)
-    else:
-        perms = int_param(values, "permissions")
-        found = roles.role_for_bits(perms if perms is not None else roles.READ, roles.ROOT)
-        if found is None:
-            raise BadRequest("permissions do not match a space role")
-        role = found
-    if role.id not in _MEMBER_ROLE:
-        raise BadRequest("role not applicable to this resource")
-    return role, _MEMBER_ROLE[role.id]
+        return _LEGACY.get(name) or roles.by_name(name)
+    perms = int_param(values, "permissions")
+    found = roles.role_for_bits(perms if perms is not None else roles.READ, roles.ROOT)
+    if found is None:
+        raise BadRequest("permissions do not match a space role")
+    return found
 
 
 async def create_space_share(ctx: ServiceContext, user: User, values: dict[str, str],
@@ -44,13 +38,13 @@ async def create_space_share(ctx: ServiceContext, user: User, values: dict[str, 
         rid = ResourceId.parse(values.get("space") or values.get("space_ref") or "")
     except BadRequest:
         raise BadRequest("missing or invalid space") from None
-    access = await authz.space_access(ctx.storage, user, rid.space_id)
+    access = await members.space_of(ctx, user, rid.space_id)
     space = access.space
     if space.type != "project":
         raise BadRequest("Can not share space root")
-    if not access.can_manage:
-        raise PermissionDenied("only space managers may add members")
-    role, member_role = _member_role(values)
+    members.require_manager(access)
+    role = _member_role(values)
+    members.member_role(role)
     share_with = values.get("shareWith", "").strip()
     try:
         if share_type == SPACE_GROUP:
@@ -61,8 +55,7 @@ async def create_space_share(ctx: ServiceContext, user: User, values: dict[str, 
             principal_id, display, info = member.id, member.display_name, member.email
     except NotFound:
         raise NotFound("group not found" if share_type == SPACE_GROUP else "user not found") from None
-    await ctx.storage.set_member(space.id, principal_id, member_role, keep_manager=True,
-                                 expires=expires)
+    await members.add(ctx, user, access, role, [principal_id], expires)
     return {
         "id": f"{space.storage_id}:{space.id}:{principal_id}",
         "share_type": share_type, "uid_owner": user.username,
@@ -78,22 +71,15 @@ async def create_space_share(ctx: ServiceContext, user: User, values: dict[str, 
 
 async def delete_space_share(ctx: ServiceContext, user: User, share_id: str) -> bool:
     """DELETE of a membership id `<storageid>:<spaceid>:<principalid>` (as created above): the
-    member leaves the project space. False when the id names no membership the caller manages."""
+    member leaves the project space. False when the id names no membership the caller sees."""
     parts = share_id.split(":")
     if len(parts) != 3 or parts[0] != ctx.storage.storage_id:
         return False
     _, space_id, principal_id = parts
     try:
-        access = await authz.space_access(ctx.storage, user, space_id)
+        access = await members.space_of(ctx, user, space_id)
+        await members.member(ctx, access.space, principal_id)
     except NotFound:
         return False
-    if access.space.type != "project" or principal_id not in await ctx.storage.members(space_id):
-        return False
-    if not access.can_manage:
-        raise PermissionDenied("only space managers may remove members")
-    managers = [p for p, r in (await ctx.storage.members(space_id)).items()
-                if r == authz.ROLE_MANAGER]
-    if managers == [principal_id]:
-        raise BadRequest("the last manager of a space cannot be removed")
-    await ctx.storage.set_member(space_id, principal_id, None, keep_manager=True)
+    await members.remove(ctx, user, access, principal_id)
     return True

@@ -1,6 +1,7 @@
 """Sharing NG on drive items: `invite`, `permissions` (list, PATCH, DELETE) for user and group shares
 of files and folders, and on a drive root for project space membership (sharing_members.py).
-Who may share and what is `auth.authz`; a role must apply to the item's kind (400 otherwise).
+Parses LibreGraph requests, asks the sharing layer (`ocis_server/sharing`, which holds every
+rule) and renders `permission` objects; a role must apply to the item's kind (400 otherwise).
 """
 
 from __future__ import annotations
@@ -9,18 +10,15 @@ from typing import Any
 
 from aiohttp import web
 
-from ocis_server.auth import authz
 from ocis_server.auth.authz import Access
 from ocis_server.domain import roles
-from ocis_server.domain.errors import (
-    AlreadyExists,
-    BadRequest,
-    NotFound,
-    PermissionDenied,
-)
+from ocis_server.domain.errors import AlreadyExists, BadRequest, NotFound
 from ocis_server.domain.ids import ResourceId
 from ocis_server.identity import User
 from ocis_server.services.context import ServiceContext
+from ocis_server.sharing import rules, shares
+from ocis_server.sharing import links as link_rules
+from ocis_server.sharing.shares import Grant
 from ocis_server.storage import Node, Share
 
 from . import sharing_links as links
@@ -32,7 +30,6 @@ from .sharing_render import (
     ALL_ACTIONS,
     allowed_role,
     grantees_of,
-    kind,
     parse_time,
     role_definition,
     share_permission,
@@ -69,7 +66,7 @@ async def item_access(request: web.Request, user: User) -> tuple[Node, Access]:
     ctx = _ctx(request)
     node = await resolve_item(request)
     try:
-        access = await authz.node_access(ctx.storage, ctx.users, user, node)
+        access = await rules.access_to(ctx, user, node)
     except NotFound:
         raise NotFound("item not found") from None
     return node, access
@@ -96,54 +93,30 @@ async def invite(request: web.Request) -> web.Response:
     if node.parent_id is None:
         return await members.invite_members(request, user, access, body)
     ctx = _ctx(request)
-    if not access.permissions & roles.SHARE:
-        raise PermissionDenied("you may not share this item")
-    role = requested_role(body, kind(node))
-    if role.bits & ~access.permissions and role.bits != roles.DENIED_BITS:
-        raise PermissionDenied("you may not grant more than you hold")
+    rules.require_share_permission(access)
+    role = requested_role(body, rules.kind(node))
     expiration = parse_time(body.get("expirationDateTime"))
     grantees = await grantees_of(ctx, body)
-    if ("user", user.id) in grantees:
-        raise BadRequest("you cannot share with yourself")
-    existing = {(s.grantee_type, s.grantee_id)
-                for s in await ctx.storage.list_shares(node_ids=[node.id])}
-    if existing & set(grantees):
-        raise BadRequest("the item is already shared with this recipient")
-    state = "accepted" if ctx.config.sharing_auto_accept else "pending"
-    out = []
-    for gtype, gid in grantees:
-        try:
-            share = await ctx.storage.create_share(
-                node_id=node.id, grantee_type=gtype, grantee_id=gid, role_id=role.id,
-                permissions=role.bits, creator_id=user.id, expiration=expiration,
-                initial_state=state)
-        except AlreadyExists:
-            raise BadRequest("the item is already shared with this recipient") from None
-        out.append(await share_permission(request, share))
-    return web.json_response({"value": out})
-
-
-def _offered(access: Access, item_kind: str) -> list[roles.Role]:
-    """The roles the caller could grant here (none without the share permission)."""
-    if not access.permissions & roles.SHARE:
-        return []
-    return [r for r in roles.available_for(item_kind)
-            if r.bits & ~access.permissions == 0 or r.bits == roles.DENIED_BITS]
+    try:
+        created = await shares.create(ctx, user, node, access, Grant.of(role), grantees,
+                                      expiration)
+    except AlreadyExists:
+        raise BadRequest("the item is already shared with this recipient") from None
+    return web.json_response({"value": [await share_permission(request, share)
+                                        for share in created.value]})
 
 
 async def _grants(request: web.Request, node: Node, access: Access) -> list[dict[str, Any]]:
     """The shares (a drive root: the members) and, for who may share, the links of the item.
     Recipients of a share may not list the item's grants."""
-    if access.share is not None:
-        raise PermissionDenied("you may not list the permissions of this item")
+    ctx = _ctx(request)
+    found = await shares.on_node(ctx, node, access)
     if node.parent_id is None:
         value = await members.member_permissions(request, access.space)
     else:
-        value = [await share_permission(request, share) for share in
-                 await _ctx(request).storage.list_shares(node_ids=[node.id])]
-    if access.permissions & roles.SHARE:
-        value += await links.node_links(request, node)
-    return value
+        value = [await share_permission(request, share) for share in found]
+    return value + [links.link_permission(request, link)
+                    for link in await link_rules.on_node(ctx, node, access)]
 
 
 _ACTIONS_KEY = "@libre.graph.permissions.actions.allowedValues"
@@ -179,7 +152,7 @@ async def list_permissions(request: web.Request) -> web.Response:
     user = principal(request)
     node, access = await item_access(request, user)
     selected = _selected(request)
-    offered = _offered(access, kind(node))
+    offered = rules.offered_roles(access, rules.kind(node))
     if _federated_only(request):
         offered = [role for role in offered if role.federated]
     body: dict[str, Any] = {}
@@ -192,17 +165,14 @@ async def list_permissions(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-async def _own_share(request: web.Request, user: User, node: Node, access: Access) -> Share:
-    ctx = _ctx(request)
+async def _share_of(request: web.Request, node: Node) -> Share:
+    """The share `{perm_id}` of this node (whoever manages it is the sharing layer's question)."""
     try:
-        share = await ctx.storage.get_share(request.match_info["perm_id"])
+        share = await _ctx(request).storage.get_share(request.match_info["perm_id"])
     except NotFound:
         raise NotFound("permission not found") from None
     if share.node_id != node.id:
         raise NotFound("permission not found")
-    if share.creator_id != user.id and not (access.share is None
-                                            and access.permissions & roles.SHARE):
-        raise PermissionDenied("you may not change this permission")
     return share
 
 
@@ -222,43 +192,35 @@ async def update_permission(request: web.Request) -> web.Response:
     user = principal(request)
     node, access = await item_access(request, user)
     body = await read_body(request)
-    link = await links.managed_link(request, user, node, access)
+    ctx = _ctx(request)
+    link = await link_rules.managed_on(ctx, user, node, access, request.match_info["perm_id"])
     if link is not None:
-        return await links.update_link(request, link, node, access, body)
+        return await links.update_link(request, user, link, body)
     if node.parent_id is None:
         return await members.update_member(request, user, access, body)
-    share = await _own_share(request, user, node, access)
-    role_id = bits = None
-    if "roles" in body:
-        role = requested_role(body, kind(node))
-        if role.bits & ~access.permissions and role.bits != roles.DENIED_BITS:
-            raise PermissionDenied("you may not grant more than you hold")
-        role_id, bits = role.id, role.bits
-    expiration = None
-    clear = False
-    if "expirationDateTime" in body:
-        expiration = parse_time(body["expirationDateTime"])
-        clear = expiration is None
-    if role_id is None and "expirationDateTime" not in body:
+    share = await _share_of(request, node)
+    await shares.require_manager(ctx, user, share)
+    grant = Grant.of(requested_role(body, rules.kind(node))) if "roles" in body else None
+    expiration = parse_time(body.get("expirationDateTime"))
+    if grant is None and "expirationDateTime" not in body:
         raise BadRequest("nothing to update: give roles or expirationDateTime")
-    updated = await _ctx(request).storage.update_share(
-        share.id, role_id=role_id, permissions=bits, expiration=expiration,
-        clear_expiration=clear)
-    return web.json_response(await share_permission(request, updated))
+    updated = await shares.update(
+        ctx, user, share, grant=grant, expiration=expiration,
+        clear_expiration="expirationDateTime" in body and expiration is None)
+    return web.json_response(await share_permission(request, updated.value))
 
 
 async def delete_permission(request: web.Request) -> web.Response:
     user = principal(request)
     node, access = await item_access(request, user)
-    link = await links.managed_link(request, user, node, access)
+    ctx = _ctx(request)
+    link = await link_rules.managed_on(ctx, user, node, access, request.match_info["perm_id"])
     if link is not None:
-        await _ctx(request).storage.delete_link(link.id)
-        return web.Response(status=204)
-    if node.parent_id is None:
+        await link_rules.delete(ctx, user, link)
+    elif node.parent_id is None:
         await members.remove_member(request, user, access)
-        return web.Response(status=204)
-    share = await _own_share(request, user, node, access)
-    await _ctx(request).storage.delete_share(share.id)
+    else:
+        await shares.delete(ctx, user, await _share_of(request, node))
     return web.Response(status=204)
 
 
@@ -272,10 +234,11 @@ async def create_link(request: web.Request) -> web.Response:
 async def set_password(request: web.Request) -> web.Response:
     user = principal(request)
     node, access = await item_access(request, user)
-    link = await links.managed_link(request, user, node, access)
+    link = await link_rules.managed_on(_ctx(request), user, node, access,
+                                       request.match_info["perm_id"])
     if link is None:
         raise NotFound("link not found")
-    return await links.set_password(request, link, await read_body(request))
+    return await links.set_password(request, user, link, await read_body(request))
 
 
 async def role_definitions(request: web.Request) -> web.Response:

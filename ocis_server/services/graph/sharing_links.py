@@ -1,6 +1,7 @@
 """Public links through sharing NG: `createLink`, links in `permissions`, PATCH (type, expiry,
 display name), DELETE and `setPassword` (oCIS `services/graph/pkg/service/v0/links.go`,
-`linktype.go`). The link rows are the storage's; the bits of a link type are `auth.publiclink`'s.
+`linktype.go`). Who may link what, and the password policy, are the sharing layer's
+(`sharing/links.py`).
 """
 
 from __future__ import annotations
@@ -9,12 +10,11 @@ from typing import Any
 
 from aiohttp import web
 
-from ocis_server.auth import publiclink
 from ocis_server.auth.authz import Access
-from ocis_server.domain import roles
-from ocis_server.domain.errors import BadRequest, NotFound, PermissionDenied
+from ocis_server.domain.errors import BadRequest
 from ocis_server.identity import User
 from ocis_server.services.context import ServiceContext
+from ocis_server.sharing import links
 from ocis_server.storage import Link, Node
 
 from .config import CONTEXT_KEY
@@ -25,9 +25,6 @@ from .sharing_render import base_url, parse_time
 TYPE_OF_GRAPH = {"view": "view", "upload": "upload", "edit": "edit", "createOnly": "file-drop",
                  "internal": "internal"}
 GRAPH_OF_TYPE = {value: key for key, value in TYPE_OF_GRAPH.items()}
-_FOLDER_ONLY = ("upload", "file-drop")
-_WRITES = roles.UPDATE | roles.CREATE | roles.DELETE
-MAX_LINK_NAME = 255
 
 
 def _ctx(request: web.Request) -> ServiceContext:
@@ -52,126 +49,65 @@ def link_permission(request: web.Request, link: Link) -> dict[str, Any]:
     return body
 
 
-def _link_type(value: Any, node: Node) -> str:
+def _link_type(value: Any) -> str:
     if not isinstance(value, str) or value not in TYPE_OF_GRAPH:
         raise BadRequest("type must be one of " + ", ".join(TYPE_OF_GRAPH))
-    link_type = TYPE_OF_GRAPH[value]
-    if link_type in _FOLDER_ONLY and not node.is_dir:
-        raise BadRequest(f"a link of type {value} needs a folder")
-    return link_type
-
-
-def _bits(link_type: str, node: Node, access: Access) -> int:
-    bits = publiclink.bits_for(link_type, is_dir=node.is_dir)
-    if bits & ~access.permissions:
-        raise PermissionDenied("you may not create that kind of link")
-    return bits
-
-
-def _require_password(request: web.Request, bits: int, has_password: bool) -> None:
-    """OCIS_SHARING_PUBLIC_SHARE_MUST_HAVE_PASSWORD / ..._WRITEABLE_...: 400 without one."""
-    cfg = _ctx(request).config
-    if has_password or bits == 0:
-        return
-    if cfg.public_share_must_have_password or (
-            bits & _WRITES and cfg.public_writeable_share_must_have_password):
-        raise BadRequest("missing required password")
+    return TYPE_OF_GRAPH[value]
 
 
 def _password(value: Any) -> str:
     if value is None:
         return ""
-    if not isinstance(value, str) or len(value) > 1024 or "\x00" in value:
+    if not isinstance(value, str):
         raise BadRequest("password must be a string")
     return value
 
 
 def _name(value: Any) -> str:
-    if value is None:
-        return ""
-    name = validate_text(value, "displayName").strip()
-    if len(name) > MAX_LINK_NAME:
-        raise BadRequest("displayName is too long")
-    return name
+    return "" if value is None else validate_text(value, "displayName")
+
+
+def _quick(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise BadRequest("@libre.graph.quickLink must be true or false")
+    return value
 
 
 async def create_link(request: web.Request, user: User, node: Node, access: Access,
                       body: dict[str, Any]) -> web.Response:
-    if not access.permissions & roles.SHARE:
-        raise PermissionDenied("you may not share this item")
-    link_type = _link_type(body.get("type", "view"), node)
-    bits = _bits(link_type, node, access)
-    password = _password(body.get("password"))
-    _require_password(request, bits, bool(password))
-    quick = body.get("@libre.graph.quickLink", False)
-    if not isinstance(quick, bool):
-        raise BadRequest("@libre.graph.quickLink must be true or false")
-    link = await _ctx(request).storage.create_link(
-        node_id=node.id, link_type=link_type, permissions=bits, creator_id=user.id,
-        password_hash=await publiclink.hash_link_password(password) if password else None,
+    created = await links.create(
+        _ctx(request), user, node, access, link_type=_link_type(body.get("type", "view")),
+        password=_password(body.get("password")),
         expiration=parse_time(body.get("expirationDateTime")),
-        name=_name(body.get("displayName")), quicklink=quick)
-    return web.json_response(link_permission(request, link))
+        name=_name(body.get("displayName")),
+        quicklink=_quick(body.get("@libre.graph.quickLink", False)))
+    return web.json_response(link_permission(request, created.value))
 
 
-async def node_links(request: web.Request, node: Node) -> list[dict[str, Any]]:
-    links = await _ctx(request).storage.list_links(node_ids=[node.id])
-    return [link_permission(request, link) for link in links]
-
-
-async def managed_link(request: web.Request, user: User, node: Node,
-                       access: Access) -> Link | None:
-    """The link `{perm_id}` of this node if the caller may change it; None if no such link."""
-    try:
-        link = await _ctx(request).storage.get_link(request.match_info["perm_id"])
-    except NotFound:
-        return None
-    if link.node_id != node.id:
-        return None
-    if link.creator_id != user.id and not (access.share is None
-                                           and access.permissions & roles.SHARE):
-        raise PermissionDenied("you may not change this link")
-    return link
-
-
-async def update_link(request: web.Request, link: Link, node: Node, access: Access,
+async def update_link(request: web.Request, user: User, link: Link,
                       body: dict[str, Any]) -> web.Response:
     """PATCH: `link.type`, `link.@libre.graph.displayName`, `expirationDateTime` (null clears)."""
-    changes: dict[str, Any] = {}
     spec = body.get("link")
     if spec is not None and not isinstance(spec, dict):
         raise BadRequest("link must be an object")
     spec = spec or {}
-    if "type" in spec:
-        link_type = _link_type(spec["type"], node)
-        bits = _bits(link_type, node, access)
-        _require_password(request, bits, link.password_hash is not None)
-        changes.update(link_type=link_type, permissions=bits)
-    if "@libre.graph.displayName" in spec:
-        changes["name"] = _name(spec["@libre.graph.displayName"])
-    if "@libre.graph.quickLink" in spec:
-        if not isinstance(spec["@libre.graph.quickLink"], bool):
-            raise BadRequest("@libre.graph.quickLink must be true or false")
-        changes["quicklink"] = spec["@libre.graph.quickLink"]
-    if "expirationDateTime" in body:
-        expiration = parse_time(body["expirationDateTime"])
-        changes["expiration"] = expiration
-        changes["clear_expiration"] = expiration is None
-    if not changes:
-        raise BadRequest("nothing to update")
-    updated = await _ctx(request).storage.update_link(link.id, **changes)
-    return web.json_response(link_permission(request, updated))
+    expiration = parse_time(body.get("expirationDateTime"))
+    updated = await links.update(
+        _ctx(request), user, link,
+        link_type=_link_type(spec["type"]) if "type" in spec else None,
+        name=_name(spec["@libre.graph.displayName"]) if "@libre.graph.displayName" in spec
+        else None,
+        quicklink=_quick(spec["@libre.graph.quickLink"]) if "@libre.graph.quickLink" in spec
+        else None,
+        expiration=expiration,
+        clear_expiration="expirationDateTime" in body and expiration is None)
+    return web.json_response(link_permission(request, updated.value))
 
 
-async def set_password(request: web.Request, link: Link, body: dict[str, Any]) -> web.Response:
+async def set_password(request: web.Request, user: User, link: Link,
+                       body: dict[str, Any]) -> web.Response:
     """`POST .../permissions/{id}/setPassword {"password": "..."}`; "" removes it unless the
     policy demands one."""
-    password = _password(body.get("password"))
-    _require_password(request, link.permissions, bool(password))
-    storage = _ctx(request).storage
-    if password:
-        updated = await storage.update_link(
-            link.id, password_hash=await publiclink.hash_link_password(password))
-    else:
-        updated = await storage.update_link(link.id, clear_password=True)
-    return web.json_response(link_permission(request, updated))
+    updated = await links.update(_ctx(request), user, link,
+                                 password=_password(body.get("password")))
+    return web.json_response(link_permission(request, updated.value))

@@ -1,0 +1,96 @@
+"""The rules every kind of grant shares: the context the sharing layer works in, who may share an
+item and grant how much, who manages an existing grant, the expiry policy and the state a new
+share starts in (reva `handlers/apps/sharing/shares`, oCIS `services/graph/pkg/service/v0/api_driveitem_permissions.go`).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Protocol
+
+from ocis_server.auth import authz
+from ocis_server.auth.authz import Access
+from ocis_server.domain import roles
+from ocis_server.domain.errors import BadRequest, NotFound, PermissionDenied
+from ocis_server.identity import User, UserStore
+from ocis_server.storage import Node, Storage
+
+if TYPE_CHECKING:
+    from ocis_server.config import Config
+
+
+class SharingContext(Protocol):
+    """What the rules read: the settings, the storage and the user store (a service's context)."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def storage(self) -> Storage: ...
+
+    @property
+    def users(self) -> UserStore: ...
+
+
+def kind(node: Node) -> str:
+    """The resource kind a role's condition names: root, folder or file."""
+    return roles.kind_of(is_dir=node.is_dir, is_root=node.parent_id is None)
+
+
+async def access_to(ctx: SharingContext, user: User, node: Node) -> Access:
+    """The caller's access to a node (authz); NotFound when they have none."""
+    return await authz.node_access(ctx.storage, ctx.users, user, node)
+
+
+def require_share_permission(access: Access) -> None:
+    """Sharing needs the share bit (owners, Managers; never a recipient's editor role)."""
+    if not access.permissions & roles.SHARE:
+        raise PermissionDenied("no share permission")
+
+
+def require_grantable(access: Access, bits: int) -> None:
+    """Nobody grants more than they hold; a deny (role Denied) is a restriction, not a grant."""
+    if bits & ~access.permissions and bits != roles.DENIED_BITS:
+        raise PermissionDenied("insufficient permissions to grant that")
+
+
+def offered_roles(access: Access, kind: str) -> list[roles.Role]:
+    """The roles the caller could grant on a resource of this kind (none without the share
+    permission): Graph `@libre.graph.permissions.roles.allowedValues`."""
+    if not access.permissions & roles.SHARE:
+        return []
+    return [r for r in roles.available_for(kind)
+            if r.bits & ~access.permissions == 0 or r.bits == roles.DENIED_BITS]
+
+
+def manages(access: Access | None, user: User, creator_id: str) -> bool:
+    """Who may change or remove an existing share or link: its creator, or whoever manages the
+    shared resource (its owner, a space Manager), never someone reaching it through a share."""
+    if creator_id == user.id:
+        return True
+    return access is not None and access.share is None and bool(access.permissions & roles.SHARE)
+
+
+async def manages_node(ctx: SharingContext, user: User, creator_id: str, node_id: str) -> bool:
+    """`manages` for a grant on `node_id`, computing the caller's access (none: False)."""
+    if creator_id == user.id:
+        return True
+    try:
+        node = await ctx.storage.get_node(node_id)
+        access = await access_to(ctx, user, node)
+    except NotFound:
+        return False
+    return manages(access, user, creator_id)
+
+
+def require_future(expiration: float | None) -> float | None:
+    """An expiry must lie in the future (reva: 400); None means never."""
+    if expiration is not None and expiration <= time.time():
+        raise BadRequest("expiration date is in the past")
+    return expiration
+
+
+def initial_state(ctx: SharingContext) -> str:
+    """A new user/group share starts accepted (FRONTEND_AUTO_ACCEPT_SHARES, the default), else
+    pending until the recipient answers."""
+    return "accepted" if ctx.config.sharing_auto_accept else "pending"

@@ -1,0 +1,143 @@
+"""User and group shares of files and folders: who may share an item with whom and with which
+role, who manages a share afterwards, and the listings of what a user shared. A space root is
+never shared this way: its grants are memberships (`members.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ocis_server.auth import authz
+from ocis_server.auth.authz import Access
+from ocis_server.domain import roles
+from ocis_server.domain.errors import AlreadyExists, BadRequest, NotFound, PermissionDenied
+from ocis_server.identity import User
+from ocis_server.storage import Node, Share
+
+from .events import Changed, Event, EventKind
+from .rules import (
+    SharingContext,
+    access_to,
+    initial_state,
+    manages_node,
+    require_future,
+    require_grantable,
+    require_share_permission,
+)
+
+Grantee = tuple[str, str]          # ("user" | "group", id)
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What a share grants: a unified role (id "" for a custom OCS bitmask) and its OCS bits."""
+
+    role_id: str
+    bits: int
+
+    @classmethod
+    def of(cls, role: roles.Role) -> Grant:
+        return cls(role.id, role.bits)
+
+
+def _event(kind: EventKind, user: User, share: Share) -> Event:
+    return Event(kind, user.id, share.space_id, share.node_id, share.id)
+
+
+def require_shareable(node: Node) -> None:
+    """A space root is shared by membership, never by a user or group share (reva: 400)."""
+    if node.parent_id is None:
+        raise BadRequest("Can not share space root")
+
+
+async def create(ctx: SharingContext, user: User, node: Node, access: Access, grant: Grant,
+                 grantees: Sequence[Grantee], expiration: float | None) -> Changed[list[Share]]:
+    """One share per recipient, all or none: 400 for a space root or the sharer themselves,
+    403 without the share permission or for more than the sharer holds, AlreadyExists when a
+    recipient already has a share on the item."""
+    require_shareable(node)
+    require_share_permission(access)
+    require_grantable(access, grant.bits)
+    require_future(expiration)
+    if ("user", user.id) in grantees:
+        raise BadRequest("can not share with yourself")
+    existing = {(s.grantee_type, s.grantee_id)
+                for s in await ctx.storage.list_shares(node_ids=[node.id])}
+    if existing & set(grantees):
+        raise AlreadyExists("the item is already shared with this recipient")
+    state = initial_state(ctx)
+    out = []
+    for gtype, gid in dict.fromkeys(grantees):
+        out.append(await ctx.storage.create_share(
+            node_id=node.id, grantee_type=gtype, grantee_id=gid, role_id=grant.role_id,
+            permissions=grant.bits, creator_id=user.id, expiration=expiration,
+            initial_state=state))
+    return Changed(out, tuple(_event("ShareCreated", user, s) for s in out))
+
+
+async def require_manager(ctx: SharingContext, user: User, share: Share) -> None:
+    if not await manages_node(ctx, user, share.creator_id, share.node_id):
+        raise PermissionDenied("only the sharer may change a share")
+
+
+async def update(ctx: SharingContext, user: User, share: Share, *, grant: Grant | None = None,
+                 expiration: float | None = None,
+                 clear_expiration: bool = False) -> Changed[Share]:
+    """A new role and/or expiry (`clear_expiration`: never) by whoever manages the share."""
+    await require_manager(ctx, user, share)
+    if grant is None and expiration is None and not clear_expiration:
+        raise BadRequest("Wrong or no update parameter given")
+    if grant is not None:
+        node = await ctx.storage.get_node(share.node_id)
+        require_grantable(await access_to(ctx, user, node), grant.bits)
+    require_future(expiration)
+    updated = await ctx.storage.update_share(
+        share.id, role_id=None if grant is None else grant.role_id,
+        permissions=None if grant is None else grant.bits, expiration=expiration,
+        clear_expiration=clear_expiration)
+    return Changed(updated, (_event("ShareUpdated", user, updated),))
+
+
+async def delete(ctx: SharingContext, user: User, share: Share) -> Changed[None]:
+    await require_manager(ctx, user, share)
+    await ctx.storage.delete_share(share.id)
+    return Changed(None, (_event("ShareRemoved", user, share),))
+
+
+async def visible(ctx: SharingContext, user: User, share_id: str) -> tuple[Share, bool]:
+    """(share, the caller manages it); its recipients see it too; anyone else: NotFound."""
+    try:
+        share = await ctx.storage.get_share(share_id)
+        if await manages_node(ctx, user, share.creator_id, share.node_id):
+            return share, True
+        await authz.received_share(ctx.storage, ctx.users, user, share_id)
+        return share, False
+    except NotFound:
+        raise NotFound("share not found") from None
+
+
+async def on_node(ctx: SharingContext, node: Node, access: Access) -> list[Share]:
+    """The shares of one item, for who may see its grants (recipients may not)."""
+    if access.share is not None:
+        raise PermissionDenied("you may not list the permissions of this item")
+    return await ctx.storage.list_shares(node_ids=[node.id])
+
+
+async def managed(ctx: SharingContext, user: User,
+                  node_ids: Sequence[str] | None = None) -> list[Share]:
+    """The shares the caller manages: on `node_ids`, or all they created or that lie in their
+    personal space."""
+    if node_ids is not None:
+        found = await ctx.storage.list_shares(node_ids=node_ids)
+    else:
+        found = await ctx.storage.list_shares(creator_id=user.id)
+        found += await ctx.storage.list_shares(space_id=user.id)
+    unique = {share.id: share for share in found}
+    return [share for share in unique.values()
+            if await manages_node(ctx, user, share.creator_id, share.node_id)]
+
+
+async def created_by(ctx: SharingContext, user: User) -> list[Share]:
+    """The shares the caller made (Graph `sharedByMe`)."""
+    return await ctx.storage.list_shares(creator_id=user.id)
