@@ -19,6 +19,7 @@ from .events import Changed, Event, EventKind
 from .rules import (
     SharingContext,
     access_to,
+    managed_by,
     manages,
     manages_node,
     require_future,
@@ -151,16 +152,8 @@ async def managed_on(ctx: SharingContext, user: User, node: Node, access: Access
 
 async def of_nodes(ctx: SharingContext, user: User,
                    node_ids: Sequence[str] | None = None) -> list[Link]:
-    """The links the caller manages: on `node_ids`, or all they created or that lie in their
-    personal space."""
-    if node_ids is not None:
-        found = await ctx.storage.list_links(node_ids=node_ids)
-    else:
-        found = await ctx.storage.list_links(creator_id=user.id)
-        found += await ctx.storage.list_links(space_id=user.id)
-    unique = {link.id: link for link in found}
-    return [link for link in unique.values()
-            if await manages_node(ctx, user, link.creator_id, link.node_id)]
+    """The links the caller manages (`rules.managed_by`)."""
+    return await managed_by(ctx, user, ctx.storage.list_links, node_ids)
 
 
 async def on_node(ctx: SharingContext, node: Node, access: Access) -> list[Link]:

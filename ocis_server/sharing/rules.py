@@ -6,7 +6,8 @@ share starts in (reva `handlers/apps/sharing/shares`, oCIS `services/graph/pkg/s
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Awaitable, Sequence
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from ocis_server.auth import authz
 from ocis_server.auth.authz import Access
@@ -81,6 +82,42 @@ async def manages_node(ctx: SharingContext, user: User, creator_id: str, node_id
     except NotFound:
         return False
     return manages(access, user, creator_id)
+
+
+class Granted(Protocol):
+    """A share or a link: something made by someone on a node."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def creator_id(self) -> str: ...
+
+    @property
+    def node_id(self) -> str: ...
+
+
+G = TypeVar("G", bound=Granted)
+
+
+class Lister(Protocol[G]):
+    """`Storage.list_shares` or `Storage.list_links`."""
+
+    def __call__(self, *, node_ids: Sequence[str] | None = None, creator_id: str | None = None,
+                 space_id: str | None = None) -> Awaitable[list[G]]: ...
+
+
+async def managed_by(ctx: SharingContext, user: User, lister: Lister[G],
+                     node_ids: Sequence[str] | None) -> list[G]:
+    """The distinct shares or links the caller manages (`manages`): on `node_ids`, or all they
+    created or that lie in their personal space."""
+    if node_ids is not None:
+        found = await lister(node_ids=node_ids)
+    else:
+        found = await lister(creator_id=user.id) + await lister(space_id=user.id)
+    unique = {grant.id: grant for grant in found}
+    return [grant for grant in unique.values()
+            if await manages_node(ctx, user, grant.creator_id, grant.node_id)]
 
 
 def require_future(expiration: float | None) -> float | None:

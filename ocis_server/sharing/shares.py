@@ -20,6 +20,7 @@ from .rules import (
     SharingContext,
     access_to,
     initial_state,
+    managed_by,
     manages_node,
     require_future,
     require_grantable,
@@ -126,16 +127,8 @@ async def on_node(ctx: SharingContext, node: Node, access: Access) -> list[Share
 
 async def managed(ctx: SharingContext, user: User,
                   node_ids: Sequence[str] | None = None) -> list[Share]:
-    """The shares the caller manages: on `node_ids`, or all they created or that lie in their
-    personal space."""
-    if node_ids is not None:
-        found = await ctx.storage.list_shares(node_ids=node_ids)
-    else:
-        found = await ctx.storage.list_shares(creator_id=user.id)
-        found += await ctx.storage.list_shares(space_id=user.id)
-    unique = {share.id: share for share in found}
-    return [share for share in unique.values()
-            if await manages_node(ctx, user, share.creator_id, share.node_id)]
+    """The shares the caller manages (`rules.managed_by`)."""
+    return await managed_by(ctx, user, ctx.storage.list_shares, node_ids)
 
 
 async def created_by(ctx: SharingContext, user: User) -> list[Share]:

@@ -2,6 +2,7 @@
 virtual drive `<jail>$<jail>` in `me/drives` with one `mountpoint` drive per accepted share, and
 mounting (accept: `POST drives/<jail>/root/children`), hiding (PATCH) and unmounting (DELETE) an
 item of the jail. Item ids are `<jail>$<jail>!<share id>`, as WebDAV's share jail names them.
+What a share becomes for its recipient is the sharing layer's (`sharing/received.py`).
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from typing import Any
 
 from aiohttp import web
 
-from ocis_server.auth import authz
-from ocis_server.domain import roles
 from ocis_server.domain.errors import BadRequest, NotFound
 from ocis_server.domain.ids import SHARE_JAIL_ID, ResourceId
 from ocis_server.identity import User
 from ocis_server.services.context import ServiceContext
+from ocis_server.sharing import received as receiving
+from ocis_server.sharing import shares
+from ocis_server.sharing.received import Received
 from ocis_server.storage import Node, ReceivedShare, Space
 
 from .config import CONTEXT_KEY
@@ -43,22 +45,12 @@ def mount_id(share_id: str) -> str:
 
 
 async def _received(request: web.Request, user: User) -> list[tuple[ReceivedShare, Node, Space]]:
-    """The caller's received shares that still reach a live node (no expired or deny shares)."""
-    ctx = _ctx(request)
-    gids = await authz.group_ids(ctx.users, user)
-    out = []
-    for received in await ctx.storage.received_shares(user.id, gids):
-        share = received.share
-        if share.expired() or share.permissions == roles.DENIED_BITS:
-            continue
-        try:
-            node = await ctx.storage.get_node(share.node_id)
-            space = await ctx.storage.get_space(share.space_id)
-        except NotFound:
-            continue
-        if not space.disabled:
-            out.append((received, node, space))
-    return out
+    """The caller's live received shares (sharing layer) as (received, node, space)."""
+    return [_entry(e) for e in await receiving.live(_ctx(request), user)]
+
+
+def _entry(entry: Received) -> tuple[ReceivedShare, Node, Space]:
+    return entry.received, entry.node, entry.space
 
 
 async def received_item(request: web.Request, received: ReceivedShare, node: Node,
@@ -99,17 +91,17 @@ async def shared_by_me(request: web.Request) -> web.Response:
     user = principal(request)
     ctx = _ctx(request)
     by_node: dict[str, list[Any]] = {}
-    for share in await ctx.storage.list_shares(creator_id=user.id):
+    for share in await shares.created_by(ctx, user):
         by_node.setdefault(share.node_id, []).append(share)
     value = []
-    for node_id, shares in by_node.items():
+    for node_id, made in by_node.items():
         try:
             node = await ctx.storage.get_node(node_id)
             space = await ctx.storage.get_space(node.space_id)
         except NotFound:
             continue
         item = await node_item(request, node, space)
-        item["permissions"] = [await share_permission(request, s) for s in shares]
+        item["permissions"] = [await share_permission(request, s) for s in made]
         value.append(item)
     return web.json_response({"value": value})
 
@@ -198,26 +190,8 @@ async def mount(request: web.Request) -> web.Response:
         wanted = ResourceId.parse(remote["id"])
     except BadRequest:
         raise NotFound("shared resource not found") from None
-    entries = await _received(request, user)
-    matching = [e for e in entries if e[1].id == wanted.node_id]
-    if not matching:
-        raise NotFound("shared resource not found")
-    if name is not None:     # a mount point's name is unique among the caller's mounts
-        taken = {e[0].mount_point for e in entries if e[1].id != wanted.node_id}
-        name = _unique(name, taken)
-    storage = _ctx(request).storage
-    for received, _, _ in matching:
-        await storage.set_received(received.share.id, user.id, state="accepted", mount_point=name)
-    entry = next(e for e in await _received(request, user)
-                 if e[0].share.id == matching[0][0].share.id)
-    return web.json_response(await received_item(request, *entry), status=201)
-
-
-def _unique(name: str, taken: set[str]) -> str:
-    candidate, n = name, 1
-    while candidate in taken:
-        candidate, n = f"{name} ({n})", n + 1
-    return candidate
+    mounted = await receiving.mount(_ctx(request), user, wanted.node_id, name)
+    return web.json_response(await received_item(request, *_entry(mounted.value)), status=201)
 
 
 async def get_jail_item(request: web.Request) -> web.Response:
@@ -234,7 +208,7 @@ async def hide_jail_item(request: web.Request) -> web.Response:
     hidden = body.get("@UI.Hidden")
     if not isinstance(hidden, bool):
         raise BadRequest("@UI.Hidden must be true or false")
-    await _ctx(request).storage.set_received(received.share.id, user.id, hidden=hidden)
+    await receiving.hide(_ctx(request), user, received.share.id, hidden)
     entry = await _jail_entry(request, user)
     return web.json_response(await received_item(request, *entry))
 
@@ -243,6 +217,6 @@ async def unmount(request: web.Request) -> web.Response:
     """`DELETE drives/<jail>/items/<id>`: decline the share (it stays in sharedWithMe)."""
     user = principal(request)
     received, _, _ = await _jail_entry(request, user)
-    await _ctx(request).storage.set_received(received.share.id, user.id, state="declined")
+    await receiving.answer(_ctx(request), user, received.share.id, "declined")
     return web.Response(status=204)
 
