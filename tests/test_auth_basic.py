@@ -4,18 +4,14 @@ proxy, and turning Basic off really turns it off."""
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
 import aiohttp
+from kit import basic
 
 from ocis_server.runtime import embedded_server, make_test_config
 
 DAV = "/remote.php/dav/files/{user}/"
-
-
-def basic(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 async def propfind(url: str, user: str, password: str, **headers: str) -> tuple[int, dict[str, str], str]:

@@ -20,6 +20,7 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 import pytest_asyncio
+from kit import basic
 
 from ocis_server.domain.errors import OcisError
 from ocis_server.runtime import embedded_server, make_test_config
@@ -32,10 +33,6 @@ IDLE_TIMEOUT = 3.0            # PROXY_IDLE_TIMEOUT of the test server
 MARKER = "evil"               # every attack name contains it: nothing named so may ever exist
 ORIGINAL = b"original content of f.txt"
 BAD_REQUEST = "Sabre\\DAV\\Exception\\BadRequest"
-
-
-def basic(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 EINSTEIN = basic("einstein", "relativity")

@@ -7,8 +7,8 @@ import asyncio
 import hashlib
 from xml.etree import ElementTree as ET
 
+import kit
 import pytest
-from test_ocdav import auth
 from test_tus import Server
 
 ROOT = "/remote.php/dav/uploads/alice"
@@ -22,7 +22,7 @@ async def srv(aiohttp_client, tmp_path):
 
 
 async def req(srv, method, path, status, *, data=None, headers=None):
-    resp = await srv.client.request(method, path, data=data, headers={**auth(), **(headers or {})})
+    resp = await srv.client.request(method, path, data=data, headers={**kit.headers("alice"), **(headers or {})})
     body = await resp.read()
     assert resp.status == status, (method, path, resp.status, body[:300])
     resp.body = body

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from test_cli import Story
-from test_ocdav import build_root_app
+from kit import ocdav_root, password_of
 from typer.testing import CliRunner
 
 from ocis_cli.client import Client
@@ -63,10 +63,10 @@ def test_pick_entry_by_key_or_unique_prefix() -> None:
 
 
 async def test_sdk_against_the_ocdav_app(aiohttp_server: Any, tmp_path: Path) -> None:
-    root, users, storage = await build_root_app(tmp_path)
+    root, users, storage = await ocdav_root(tmp_path)
     server = await aiohttp_server(root)
     space = f"{storage.storage_id}${users['alice'].id}"
-    async with Client(str(server.make_url("/")), user="alice", password="secret") as client:
+    async with Client(str(server.make_url("/")), user="alice", password=password_of("alice")) as client:
         await client.webdav.mkcol(space, "/d")
         await client.http.request("PUT", "/remote.php/webdav/d/f.txt", data=b"one")
         await client.http.request("PUT", "/remote.php/webdav/d/f.txt", data=b"two!")

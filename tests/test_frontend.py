@@ -3,77 +3,22 @@ cloud/users, config, and the OCS error envelope."""
 
 from __future__ import annotations
 
-import base64
+import json
 import xml.etree.ElementTree as ET
 
 import pytest
-from aiohttp import web
+from kit import ADMIN, ALICE, BOB, STORAGE_ID, Ocs, memory_users, root_app
 
 from ocis_server import PRODUCT_VERSION
 from ocis_server.config import load_config
-from ocis_server.domain.errors import NotFound
-from ocis_server.identity import User
 from ocis_server.services.context import ServiceContext
 from ocis_server.services.frontend.app import create_app
 from ocis_server.storage.sqlite import SqliteStorage
 
-ALICE = User("11111111-1111-4111-8111-111111111111", "alice", "Alice Liddell", "alice@example.org", "user")
-BOB = User("22222222-2222-4222-8222-222222222222", "bob", "Bob", "bob@example.org", "user")
-ADMIN = User("33333333-3333-4333-8333-333333333333", "admin", "Admin", "admin@example.org", "admin")
-PASSWORDS = {"alice": "alice-pw", "bob": "bob-pw", "admin": "admin-pw"}
-
-
-class Users:
-    """A tiny in-test UserStore: three fixed users."""
-
-    def __init__(self) -> None:
-        self.by_id = {u.id: u for u in (ALICE, BOB, ADMIN)}
-
-    async def authenticate(self, username: str, password: str) -> User | None:
-        if PASSWORDS.get(username) != password:
-            return None
-        return next(u for u in self.by_id.values() if u.username == username)
-
-    async def get(self, user_id: str) -> User:
-        try:
-            return self.by_id[user_id]
-        except KeyError:
-            raise NotFound("user not found") from None
-
-    async def get_by_name(self, username: str) -> User:
-        for user in self.by_id.values():
-            if user.username == username:
-                return user
-        raise NotFound("user not found")
-
-    async def list(self) -> list[User]:
-        return list(self.by_id.values())
-
-
-def basic_auth(users: Users):
-    """Stands in for the proxy: Basic credentials -> request["principal"], none -> None."""
-    @web.middleware
-    async def middleware(request, handler):
-        request["principal"] = None
-        header = request.headers.get("Authorization", "")
-        if header.startswith("Basic "):
-            name, _, password = base64.b64decode(header[6:]).decode().partition(":")
-            user = await users.authenticate(name, password)
-            if user is None:
-                raise web.HTTPUnauthorized()
-            request["principal"] = user
-        return await handler(request)
-    return middleware
-
-
-def auth(name: str) -> dict[str, str]:
-    token = base64.b64encode(f"{name}:{PASSWORDS[name]}".encode()).decode()
-    return {"Authorization": f"Basic {token}", "OCS-APIREQUEST": "true"}
-
 
 @pytest.fixture
 async def storage(tmp_path):
-    store = await SqliteStorage.open(tmp_path / "storage", "1284d238-aa92-42ce-bdc4-0b0000009157")
+    store = await SqliteStorage.open(tmp_path / "storage", STORAGE_ID)
     yield store
     await store.close()
 
@@ -83,27 +28,21 @@ async def client(aiohttp_client, storage, tmp_path):
     config = load_config({"OCIS_CONFIG_DIR": str(tmp_path / "cfg"),
                           "OCIS_BASE_DATA_PATH": str(tmp_path),
                           "OCIS_URL": "https://cloud.example.test:9200/"})
-    users = Users()
+    users = await memory_users(ALICE, BOB, ADMIN)
     ctx = ServiceContext(config, storage, users)
-    root = web.Application(middlewares=[basic_auth(users)])
-    root.add_subapp("/ocs", create_app(ctx, "/ocs"))
-    return await aiohttp_client(root)
+    return await aiohttp_client(root_app(users, ("/ocs", create_app(ctx, "/ocs"))))
 
 
 async def get_json(client, path, *, status=200, user="alice"):
-    headers = auth(user) if user else {}
-    resp = await client.get(path, params={"format": "json"}, headers=headers)
-    assert resp.status == status, await resp.text()
+    resp = await Ocs(client, user).get(path, status, params={"format": "json"})
     assert resp.content_type == "application/json"
-    return resp, (await resp.json())["ocs"]
+    return resp, json.loads(resp.data)["ocs"]
 
 
 async def get_xml(client, path, *, status=200, user="alice"):
-    headers = auth(user) if user else {}
-    resp = await client.get(path, headers=headers)
-    assert resp.status == status, await resp.text()
+    resp = await Ocs(client, user).get(path, status)
     assert "xml" in resp.content_type
-    return resp, ET.fromstring(await resp.read())
+    return resp, ET.fromstring(resp.data)
 
 
 # --- capabilities ----------------------------------------------------------------------------

@@ -3,82 +3,33 @@ disable/restore/purge, quota state, access rules and the OData error body."""
 
 from __future__ import annotations
 
-import base64
-
 import pytest
-from aiohttp import web
+from kit import (
+    ADMIN,
+    ALICE,
+    BOB,
+    SPACEADMIN,
+    STANDARD,
+    STORAGE_ID,
+    Graph,
+    headers,
+    memory_users,
+    root_app,
+    storage_with_homes,
+)
 
 from ocis_server.config import load_config
 from ocis_server.domain.errors import NotFound
-from ocis_server.identity import Group, User
 from ocis_server.services.context import ServiceContext
 from ocis_server.services.graph.app import create_app
 from ocis_server.services.graph.drives import quota_json, quota_state
-from ocis_server.storage.sqlite import SqliteStorage
 
-STORAGE_ID = "1284d238-aa92-42ce-bdc4-0b0000009157"
 URL = "https://cloud.example.test"
-ALICE = User("11111111-1111-4111-8111-111111111111", "alice", "Alice Liddell", "alice@example.org", "user")
-BOB = User("22222222-2222-4222-8222-222222222222", "bob", "Bob", "bob@example.org", "user")
-ADMIN = User("33333333-3333-4333-8333-333333333333", "admin", "Admin", "admin@example.org", "admin")
-SPACEADMIN = User("44444444-4444-4444-8444-444444444444", "sam", "Sam", "sam@example.org", "spaceadmin")
-EVERYONE = (ALICE, BOB, ADMIN, SPACEADMIN)
-
-
-class Users:
-    """A tiny in-test UserStore; every password is `<username>-pw`."""
-
-    async def authenticate(self, username: str, password: str) -> User | None:
-        for user in EVERYONE:
-            if user.username == username and password == f"{username}-pw":
-                return user
-        return None
-
-    async def get(self, user_id: str) -> User:
-        for user in EVERYONE:
-            if user.id == user_id:
-                return user
-        raise NotFound("user not found")
-
-    async def get_by_name(self, username: str) -> User:
-        for user in EVERYONE:
-            if user.username == username:
-                return user
-        raise NotFound("user not found")
-
-    async def list(self) -> list[User]:
-        return list(EVERYONE)
-
-    async def groups_of(self, user_id: str) -> list[Group]:
-        return []         # no test user is in a group (test_graph_users.py covers groups)
-
-
-def basic_auth(users: Users):
-    """Stands in for the proxy: Basic credentials -> request["principal"], none -> None."""
-    @web.middleware
-    async def middleware(request, handler):
-        request["principal"] = None
-        header = request.headers.get("Authorization", "")
-        if header.startswith("Basic "):
-            name, _, password = base64.b64decode(header[6:]).decode().partition(":")
-            request["principal"] = await users.authenticate(name, password)
-            if request["principal"] is None:
-                raise web.HTTPUnauthorized()
-        return await handler(request)
-    return middleware
-
-
-def auth(user: User) -> dict[str, str]:
-    token = base64.b64encode(f"{user.username}:{user.username}-pw".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
 
 
 @pytest.fixture
 async def storage(tmp_path):
-    store = await SqliteStorage.open(tmp_path / "storage", STORAGE_ID)
-    for user in (ALICE, BOB):
-        await store.create_space(space_type="personal", name=user.display_name, owner_id=user.id,
-                                 alias=f"personal/{user.username}", space_id=user.id)
+    store = await storage_with_homes(tmp_path / "storage", ALICE, BOB)
     yield store
     await store.close()
 
@@ -87,20 +38,14 @@ async def storage(tmp_path):
 async def client(aiohttp_client, storage, tmp_path):
     config = load_config({"OCIS_CONFIG_DIR": str(tmp_path / "cfg"),
                           "OCIS_BASE_DATA_PATH": str(tmp_path), "OCIS_URL": URL + "/"})
-    users = Users()
-    root = web.Application(middlewares=[basic_auth(users)])
-    root.add_subapp("/graph", create_app(ServiceContext(config, storage, users), "/graph"))
-    return await aiohttp_client(root)
+    users = await memory_users(*STANDARD)
+    ctx = ServiceContext(config, storage, users)
+    return await aiohttp_client(root_app(users, ("/graph", create_app(ctx, "/graph"))))
 
 
 async def call(client, method, path, user, *, status, json=None, headers=None, params=None):
-    all_headers = dict(auth(user) if user else {}, **(headers or {}))
-    resp = await client.request(method, path, json=json, headers=all_headers, params=params)
-    assert resp.status == status, await resp.text()
-    if resp.status == 204:
-        assert await resp.read() == b""
-        return None
-    return await resp.json()
+    return await Graph(client, user).call(method, path, status, json=json, params=params,
+                                          headers=headers)
 
 
 async def create_project(client, name, user=ADMIN, *, status=201, **extra):
@@ -250,7 +195,7 @@ async def test_create_project_space_bad_body_is_400(client, payload):
 
 
 async def test_create_with_invalid_json_is_400(client):
-    resp = await client.post("/graph/v1.0/drives", data=b"{nope", headers=auth(ADMIN))
+    resp = await client.post("/graph/v1.0/drives", data=b"{nope", headers=headers(ADMIN))
     assert resp.status == 400
     assert_error(await resp.json(), "invalidRequest")
 

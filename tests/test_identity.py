@@ -1,4 +1,5 @@
-"""The builtin user store (scrypt hashes, a brief authentication cache) and HTTP Basic parsing."""
+"""The user store contract on every identity driver (builtin SQLite, memory), the builtin store's
+own ways (scrypt hashes, a brief authentication cache), and HTTP Basic parsing."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from kit import DRIVERS, open_driver
 
 from ocis_server.auth.basic import authenticate_basic, parse_basic
 from ocis_server.domain.errors import (
@@ -17,7 +19,7 @@ from ocis_server.domain.errors import (
     NotFound,
     Unauthenticated,
 )
-from ocis_server.identity import builtin
+from ocis_server.identity import UserStore, builtin
 from ocis_server.identity.builtin import (
     BuiltinUserStore,
     hash_password,
@@ -25,14 +27,21 @@ from ocis_server.identity.builtin import (
 )
 
 
+@pytest.fixture(params=sorted(DRIVERS))
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[UserStore]:
+    users = await open_driver(request.param, tmp_path / "idm" / "users.db")
+    yield users
+    await users.close()
+
+
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[BuiltinUserStore]:
+async def builtin_store(tmp_path: Path) -> AsyncIterator[BuiltinUserStore]:
     users = await BuiltinUserStore.open(tmp_path / "idm" / "users.db")
     yield users
     await users.close()
 
 
-async def test_create_get_list(store: BuiltinUserStore) -> None:
+async def test_create_get_list(store: UserStore) -> None:
     alice = await store.create(username="alice", password="secret", display_name="Alice A",
                                email="alice@example.org", role="admin")
     assert alice.is_admin and len(alice.id) == 36
@@ -47,7 +56,7 @@ async def test_create_get_list(store: BuiltinUserStore) -> None:
         await store.get_by_name("carol")
 
 
-async def test_create_rejects_duplicates_and_bad_input(store: BuiltinUserStore) -> None:
+async def test_create_rejects_duplicates_and_bad_input(store: UserStore) -> None:
     await store.create(username="alice", password="secret")
     with pytest.raises(AlreadyExists):
         await store.create(username="Alice", password="other")
@@ -60,7 +69,7 @@ async def test_create_rejects_duplicates_and_bad_input(store: BuiltinUserStore) 
         await store.create(username="carol", password="")
 
 
-async def test_authenticate(store: BuiltinUserStore) -> None:
+async def test_authenticate(store: UserStore) -> None:
     alice = await store.create(username="alice", password="secret")
     assert await store.authenticate("alice", "secret") == alice
     assert await store.authenticate("alice", "Secret") is None
@@ -68,8 +77,9 @@ async def test_authenticate(store: BuiltinUserStore) -> None:
     assert await store.authenticate("alice", "") is None
 
 
-async def test_password_is_stored_as_scrypt_hash(tmp_path: Path, store: BuiltinUserStore) -> None:
-    await store.create(username="alice", password="secret")
+async def test_password_is_stored_as_scrypt_hash(tmp_path: Path,
+                                                 builtin_store: BuiltinUserStore) -> None:
+    await builtin_store.create(username="alice", password="secret")
     with sqlite3.connect(tmp_path / "idm" / "users.db") as conn:
         (stored,) = conn.execute("SELECT password_hash FROM users").fetchone()
     assert stored.startswith("scrypt$16384$8$1$") and "secret" not in stored
@@ -78,9 +88,9 @@ async def test_password_is_stored_as_scrypt_hash(tmp_path: Path, store: BuiltinU
     assert not verify_password("secret", "garbage")
 
 
-async def test_successful_authentication_is_cached(store: BuiltinUserStore,
+async def test_successful_authentication_is_cached(builtin_store: BuiltinUserStore,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    await store.create(username="alice", password="secret")
+    await builtin_store.create(username="alice", password="secret")
     calls: list[str] = []
     real = builtin.verify_password
 
@@ -90,16 +100,16 @@ async def test_successful_authentication_is_cached(store: BuiltinUserStore,
 
     monkeypatch.setattr(builtin, "verify_password", counting)
     for _ in range(5):
-        assert await store.authenticate("alice", "secret") is not None
+        assert await builtin_store.authenticate("alice", "secret") is not None
     assert calls == ["secret"]
-    assert await store.authenticate("alice", "wrong") is None     # a different key: checked
-    assert await store.authenticate("alice", "wrong") is None     # failures are never cached
+    assert await builtin_store.authenticate("alice", "wrong") is None     # a different key: checked
+    assert await builtin_store.authenticate("alice", "wrong") is None     # failures are never cached
     assert calls == ["secret", "wrong", "wrong"]
 
 
-async def test_concurrent_authentications_share_one_check(store: BuiltinUserStore,
+async def test_concurrent_authentications_share_one_check(builtin_store: BuiltinUserStore,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    await store.create(username="alice", password="secret")
+    await builtin_store.create(username="alice", password="secret")
     calls: list[str] = []
     real = builtin.verify_password
 
@@ -108,12 +118,12 @@ async def test_concurrent_authentications_share_one_check(store: BuiltinUserStor
         return real(password, encoded)
 
     monkeypatch.setattr(builtin, "verify_password", counting)
-    results = await asyncio.gather(*(store.authenticate("alice", "secret") for _ in range(10)))
+    results = await asyncio.gather(*(builtin_store.authenticate("alice", "secret") for _ in range(10)))
     assert all(r is not None and r.username == "alice" for r in results)
     assert calls == ["secret"]
 
 
-async def test_set_password_invalidates_the_cache(store: BuiltinUserStore) -> None:
+async def test_set_password_invalidates_the_cache(store: UserStore) -> None:
     alice = await store.create(username="alice", password="old")
     assert await store.authenticate("alice", "old") is not None
     await store.set_password(alice.id, "new")
@@ -151,7 +161,7 @@ def test_parse_basic() -> None:
             parse_basic(bad)
 
 
-async def test_authenticate_basic(store: BuiltinUserStore) -> None:
+async def test_authenticate_basic(store: UserStore) -> None:
     alice = await store.create(username="alice", password="secret")
     assert await authenticate_basic(store, _basic(b"alice:secret")) == alice
     with pytest.raises(Unauthenticated):

@@ -1,5 +1,6 @@
-"""The builtin store's groups, memberships, user types, updates, foreign identities and the
-migration of an issue-2 users.db (users table only) that keeps every existing account."""
+"""Groups, memberships, user types, updates and foreign identities on every identity driver
+(builtin SQLite, memory), and the migration of an issue-2 users.db (users table only) that keeps
+every existing account."""
 
 from __future__ import annotations
 
@@ -8,20 +9,22 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from kit import DRIVERS, open_driver
 
 from ocis_server.domain.errors import AlreadyExists, BadRequest, NotFound
+from ocis_server.identity import UserStore
 from ocis_server.identity.builtin import BuiltinUserStore, hash_password
 from ocis_server.identity.schema import VERSION
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[BuiltinUserStore]:
-    users = await BuiltinUserStore.open(tmp_path / "idm" / "users.db")
+@pytest.fixture(params=sorted(DRIVERS))
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[UserStore]:
+    users = await open_driver(request.param, tmp_path / "idm" / "users.db")
     yield users
     await users.close()
 
 
-async def test_groups_and_memberships(store: BuiltinUserStore) -> None:
+async def test_groups_and_memberships(store: UserStore) -> None:
     alice = await store.create(username="alice", password="pw")
     bob = await store.create(username="bob", password="pw")
     physics = await store.create_group(name="physics", description="Physicists")
@@ -48,7 +51,7 @@ async def test_groups_and_memberships(store: BuiltinUserStore) -> None:
         await store.get_group(chem.id)
 
 
-async def test_group_errors(store: BuiltinUserStore) -> None:
+async def test_group_errors(store: UserStore) -> None:
     alice = await store.create(username="alice", password="pw")
     group = await store.create_group(name="g")
     for bad in ("", " g", "a/b", "x\ny", "x" * 256):
@@ -66,7 +69,7 @@ async def test_group_errors(store: BuiltinUserStore) -> None:
         await store.get_group_by_name("nope")
 
 
-async def test_deleting_a_user_drops_memberships_and_identities(store: BuiltinUserStore) -> None:
+async def test_deleting_a_user_drops_memberships_and_identities(store: UserStore) -> None:
     alice = await store.create(username="alice", password="pw")
     group = await store.create_group(name="g")
     await store.add_member(group.id, alice.id)
@@ -80,7 +83,7 @@ async def test_deleting_a_user_drops_memberships_and_identities(store: BuiltinUs
     assert await store.groups_of(again.id) == []
 
 
-async def test_update_and_user_type(store: BuiltinUserStore) -> None:
+async def test_update_and_user_type(store: UserStore) -> None:
     alice = await store.create(username="alice", password="pw")
     assert alice.user_type == "Member" and not alice.is_guest
     updated = await store.update(alice.id, display_name="Alice B", email="a@b.c", role="spaceadmin",
@@ -99,7 +102,7 @@ async def test_update_and_user_type(store: BuiltinUserStore) -> None:
         await store.create(username="bob", password="pw", user_type="Other")
 
 
-async def test_guest_without_password_cannot_log_in(store: BuiltinUserStore) -> None:
+async def test_guest_without_password_cannot_log_in(store: UserStore) -> None:
     guest = await store.create(username="guest1", password="", user_type="Guest", role="guest")
     assert guest.is_guest
     assert await store.authenticate("guest1", "") is None
@@ -108,7 +111,7 @@ async def test_guest_without_password_cannot_log_in(store: BuiltinUserStore) -> 
         await store.create(username="member1", password="", user_type="Member")
 
 
-async def test_foreign_identities(store: BuiltinUserStore) -> None:
+async def test_foreign_identities(store: UserStore) -> None:
     local = await store.create(username="einstein", password="pw")
     guest = await store.create(username="einstein@a.example", password="", user_type="Guest")
     await store.link_identity("https://a.example", "uuid-1", guest.id)

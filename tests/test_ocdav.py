@@ -3,167 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import re
-import uuid
-from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import unquote
 from xml.etree import ElementTree as ET
 
 import pytest
-from aiohttp import web
+from kit import OC, D, Dav, headers, ocdav_root, propfind_body, props_of
 from yarl import URL
-
-from ocis_server.domain.errors import NotFound
-from ocis_server.identity import User
-from ocis_server.services.context import ServiceContext
-from ocis_server.services.ocdav.app import create_app
-
-MOUNTS = ("/remote.php", "/webdav", "/dav", "/status.php", "/status")
-D = "{DAV:}"
-OC = "{http://owncloud.org/ns}"
-
-
-class MemoryUsers:
-    """The few UserStore methods ocdav and the test middleware need, over a dict."""
-
-    def __init__(self) -> None:
-        self.users: dict[str, tuple[User, str]] = {}
-
-    def add(self, username: str, password: str) -> User:
-        user = User(str(uuid.uuid4()), username, username.title(), f"{username}@example.org", "user")
-        self.users[username] = (user, password)
-        return user
-
-    async def authenticate(self, username: str, password: str) -> User | None:
-        entry = self.users.get(username)
-        return entry[0] if entry and entry[1] == password else None
-
-    async def get(self, user_id: str) -> User:
-        for user, _ in self.users.values():
-            if user.id == user_id:
-                return user
-        raise NotFound("no such user")
-
-
-def basic_auth_middleware(users: MemoryUsers) -> web.middleware:
-    @web.middleware
-    async def middleware(request: web.Request, handler):  # type: ignore[no-untyped-def]
-        request["principal"] = None
-        header = request.headers.get("Authorization", "")
-        if header.startswith("Basic "):
-            name, _, password = base64.b64decode(header[6:]).decode().partition(":")
-            request["principal"] = await users.authenticate(name, password)
-            if request["principal"] is None:
-                return web.Response(status=401)
-        return await handler(request)
-    return middleware
-
-
-async def build_root_app(data_dir: Path, **config: object
-                         ) -> tuple[web.Application, dict[str, User], object]:
-    from ocis_server.storage.sqlite import SqliteStorage
-    storage = await SqliteStorage.open(data_dir, "1284d238-aa92-42ce-bdc4-0b0000009157")
-    users = MemoryUsers()
-    created = {name: users.add(name, "secret") for name in ("alice", "bob")}
-    for user in created.values():
-        await storage.create_space(space_type="personal", name=user.display_name,
-                                   owner_id=user.id, alias=f"personal/{user.username}",
-                                   space_id=user.id)
-    settings = {"ocis_url": "http://localhost", **config}
-    ctx = ServiceContext(config=SimpleNamespace(**settings), storage=storage,
-                         users=users)  # type: ignore[arg-type]
-    root = web.Application(middlewares=[basic_auth_middleware(users)])
-    for mount in MOUNTS:
-        root.add_subapp(mount, create_app(ctx, mount))
-
-    async def close(_app: web.Application) -> None:
-        await storage.close()
-    root.on_cleanup.append(close)
-    return root, created, storage
-
-
-def auth(user: str = "alice") -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:secret".encode()).decode()}
-
-
-class Dav:
-    """One helper per verb; each asserts the expected status."""
-
-    def __init__(self, client, user: str = "alice", root: str = "/remote.php/webdav") -> None:
-        self.client = client
-        self.headers = auth(user)
-        self.root = root
-
-    def url(self, path: str) -> str:
-        return path if path.startswith(("/remote.php", "/dav", "/webdav", "/status")) else self.root + path
-
-    async def request(self, method: str, path: str, status: int, *, body: bytes | str | None = None,
-                      headers: dict[str, str] | None = None):
-        resp = await self.client.request(method, self.url(path), data=body,
-                                         headers={**self.headers, **(headers or {})})
-        data = await resp.read()
-        assert resp.status == status, (method, path, resp.status, data[:500])
-        resp.data = data
-        return resp
-
-    async def put(self, path, body=b"x", status=201, **kw):
-        return await self.request("PUT", path, status, body=body, **kw)
-
-    async def get(self, path, status=200, **kw):
-        return await self.request("GET", path, status, **kw)
-
-    async def mkcol(self, path, status=201, **kw):
-        return await self.request("MKCOL", path, status, **kw)
-
-    async def delete(self, path, status=204, **kw):
-        return await self.request("DELETE", path, status, **kw)
-
-    async def move(self, path, dest, status=201, headers=None):
-        return await self.request("MOVE", path, status,
-                                  headers={"Destination": self.url(dest), **(headers or {})})
-
-    async def copy(self, path, dest, status=201, headers=None):
-        return await self.request("COPY", path, status,
-                                  headers={"Destination": self.url(dest), **(headers or {})})
-
-    async def propfind(self, path, body: str | None = None, depth: str = "1", status=207,
-                       headers=None):
-        resp = await self.request("PROPFIND", path, status, body=body,
-                                  headers={"Depth": depth, **(headers or {})})
-        if status == 207:
-            resp.xml = ET.fromstring(resp.data)
-        return resp
-
-    async def proppatch(self, path, body: str, status=207, headers=None):
-        resp = await self.request("PROPPATCH", path, status, body=body, headers=headers)
-        if status == 207:
-            resp.xml = ET.fromstring(resp.data)
-        return resp
-
-
-def props_of(xml: ET.Element) -> dict[str, ET.Element]:
-    """href -> the 200 <d:prop> element of each response."""
-    out = {}
-    for response in xml.findall(f"{D}response"):
-        href = response.findtext(f"{D}href")
-        for propstat in response.findall(f"{D}propstat"):
-            if "200" in propstat.findtext(f"{D}status", ""):
-                out[href] = propstat.find(f"{D}prop")
-    return out
-
-
-def propfind_body(*names: str) -> str:
-    inner = "".join(f"<{n}/>" for n in names)
-    return ('<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns">'
-            f"<d:prop>{inner}</d:prop></d:propfind>")
 
 
 @pytest.fixture
 async def env(aiohttp_client, tmp_path):
-    root, users, storage = await build_root_app(tmp_path)
+    root, users, storage = await ocdav_root(tmp_path)
     client = await aiohttp_client(root)
     return SimpleNamespace(client=client, users=users, storage=storage, dav=Dav(client))
 
@@ -248,7 +101,7 @@ async def test_put_chunked_transfer_encoding(env):
     async def gen():
         for _ in range(10):
             yield b"0123456789" * 1000
-    resp = await env.client.put("/remote.php/webdav/chunked.bin", data=gen(), headers=auth())
+    resp = await env.client.put("/remote.php/webdav/chunked.bin", data=gen(), headers=headers("alice"))
     assert resp.status == 201
     get = await env.dav.get("/chunked.bin")
     assert get.data == b"0123456789" * 10000
@@ -266,7 +119,7 @@ async def test_bad_paths_are_400(env, path):
     for method in ("PUT", "PROPFIND", "GET", "MKCOL"):
         # encoded=True: the client must send the path as-is, not normalise `..` away.
         url = URL(base + path, encoded=True)
-        resp = await env.client.session.request(method, url, headers=auth())
+        resp = await env.client.session.request(method, url, headers=headers("alice"))
         body = await resp.read()
         assert resp.status == 400, (method, path, resp.status)
         assert b"<s:exception>Sabre\\DAV\\Exception\\BadRequest</s:exception>" in body
@@ -593,7 +446,7 @@ async def test_propfind_large_folder_lists_every_child(env):
 
 
 async def test_depth_infinity_when_configured(aiohttp_client, tmp_path):
-    root, _users, _storage = await build_root_app(
+    root, _users, _storage = await ocdav_root(
         tmp_path, ocis_url="http://localhost", ocdav_allow_propfind_depth_infinity=True)
     dav = Dav(await aiohttp_client(root))
     await dav.mkcol("/a")

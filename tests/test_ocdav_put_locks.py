@@ -5,12 +5,13 @@ lock blocks both; a folder at the path is still a 409."""
 from __future__ import annotations
 
 import pytest
-from test_ocdav import LOCKINFO, Dav, build_root_app
+from kit import Dav, ocdav_root
+from test_ocdav import LOCKINFO
 
 
 @pytest.fixture
 async def dav(aiohttp_client, tmp_path):
-    root, _users, _storage = await build_root_app(tmp_path)
+    root, _users, _storage = await ocdav_root(tmp_path)
     return Dav(await aiohttp_client(root))
 
 

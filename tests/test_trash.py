@@ -9,15 +9,8 @@ from types import SimpleNamespace
 from xml.etree import ElementTree as ET
 
 import pytest
-from test_ocdav import (
-    OC,
-    D,
-    Dav,
-    build_root_app,
-    project_space,
-    propfind_body,
-    props_of,
-)
+from kit import OC, D, Dav, ocdav_root, propfind_body, props_of
+from test_ocdav import project_space
 
 from ocis_server.domain.errors import Conflict, NotFound, PreconditionFailed
 from ocis_server.storage.sqlite import SqliteStorage
@@ -179,7 +172,7 @@ def test_capabilities_advertise_undelete_and_versioning():
 
 @pytest.fixture
 async def env(aiohttp_client, tmp_path):
-    root, users, storage = await build_root_app(tmp_path)
+    root, users, storage = await ocdav_root(tmp_path)
     client = await aiohttp_client(root)
     return SimpleNamespace(client=client, users=users, storage=storage, dav=Dav(client))
 

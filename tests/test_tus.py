@@ -13,9 +13,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
+import kit
 import pytest
-from aiohttp import web
-from test_ocdav import MemoryUsers, auth, basic_auth_middleware
 
 from ocis_server.domain.errors import (
     BadRequest,
@@ -40,7 +39,7 @@ def meta(**values: str) -> str:
 
 
 def tus(**extra: str) -> dict[str, str]:
-    return {"Tus-Resumable": "1.0.0", **auth(), **extra}
+    return {"Tus-Resumable": "1.0.0", **kit.headers("alice"), **extra}
 
 
 class Server:
@@ -48,28 +47,19 @@ class Server:
 
     def __init__(self, aiohttp_client, data_dir: Path, **config: object) -> None:
         self.make_client, self.data_dir, self.config = aiohttp_client, data_dir, config
-        self.users = MemoryUsers()
-        self.alice = self.users.add("alice", "secret")
-        self.bob = self.users.add("bob", "secret")
+        self.users = None
+        self.alice, self.bob = kit.ALICE, kit.BOB
         self.client = None
         self.storage: SqliteStorage | None = None
 
     async def start(self) -> Server:
-        self.storage = await SqliteStorage.open(self.data_dir, STORAGE_ID)
-        for user in (self.alice, self.bob):
-            try:
-                await self.storage.get_space(user.id)
-            except NotFound:
-                await self.storage.create_space(space_type="personal", name=user.display_name,
-                                                owner_id=user.id, alias=f"personal/{user.username}",
-                                                space_id=user.id)
+        self.users = self.users or await kit.memory_users(self.alice, self.bob)
+        self.storage = await kit.storage_with_homes(self.data_dir, self.alice, self.bob)
         settings = {"ocis_url": "http://localhost", "transfer_secret": SECRET,
                     "upload_expiration": 3600, **self.config}
         ctx = ServiceContext(config=SimpleNamespace(**settings), storage=self.storage,
                              users=self.users)  # type: ignore[arg-type]
-        root = web.Application(middlewares=[basic_auth_middleware(self.users)])
-        for mount in MOUNTS:
-            root.add_subapp(mount, create_app(ctx, mount))
+        root = kit.root_app(self.users, *((mount, create_app(ctx, mount)) for mount in MOUNTS))
         self.client = await self.make_client(root)
         return self
 
@@ -110,7 +100,7 @@ class Server:
         return resp
 
     async def get(self, path: str) -> bytes:
-        resp = await self.client.get(path, headers=auth())
+        resp = await self.client.get(path, headers=kit.headers("alice"))
         assert resp.status == 200, resp.status
         return await resp.read()
 
@@ -163,7 +153,7 @@ async def test_create_patch_head_on_every_flavour(srv, folder):
 
 async def test_creation_with_upload_and_owncloudcmd_metadata(srv):
     """owncloudcmd: POST to the DAV root, filename relative to the root, checksum + X-OC-Mtime."""
-    await srv.client.request("MKCOL", "/remote.php/dav/files/alice/sub", headers=auth())
+    await srv.client.request("MKCOL", "/remote.php/dav/files/alice/sub", headers=kit.headers("alice"))
     data = b"complete in one request"
     sha1 = hashlib.sha1(data).hexdigest()
     resp = await srv.create("/remote.php/dav/files/alice/", length=len(data), body=data,
@@ -198,7 +188,7 @@ async def test_metadata_mtime(srv):
 
 
 async def test_precondition_cases(srv):
-    hdrs = {**auth(), "Upload-Length": "3", "Upload-Metadata": meta(filename="a.txt")}
+    hdrs = {**kit.headers("alice"), "Upload-Length": "3", "Upload-Metadata": meta(filename="a.txt")}
     resp = await srv.client.post("/remote.php/webdav/", headers=hdrs)   # no Tus-Resumable
     assert resp.status == 412
     resp = await srv.client.post("/remote.php/webdav/", headers=tus(
@@ -209,9 +199,9 @@ async def test_precondition_cases(srv):
     await srv.create(length=3, filename="../evil", status=412)
     await srv.create(length=3, filename="a/b", status=412)              # parent missing
     await srv.create("/remote.php/webdav/nope/", length=3, status=412)  # folder missing
-    await srv.client.request("MKCOL", "/remote.php/webdav/dir", headers=auth())
+    await srv.client.request("MKCOL", "/remote.php/webdav/dir", headers=kit.headers("alice"))
     await srv.create(length=3, filename="dir", status=409)              # target is a folder
-    await srv.client.put("/remote.php/webdav/f.txt", data=b"old", headers=auth())
+    await srv.client.put("/remote.php/webdav/f.txt", data=b"old", headers=kit.headers("alice"))
     await srv.create(length=3, headers={"If-Match": '"nomatch"'}, status=412)
     etag = (await srv.storage.lookup(srv.alice.id, ("f.txt",))).etag
     resp = await srv.create(length=3, body=b"new", headers={"If-Match": f'"{etag}"'})
@@ -289,13 +279,13 @@ async def test_forged_and_expired_tokens(srv):
 async def test_unfinished_upload_is_invisible(srv):
     location = (await srv.create(length=10, body=b"01234", filename="hidden.txt")).headers["Location"]
     resp = await srv.client.request("PROPFIND", "/remote.php/webdav/",
-                                    headers={**auth(), "Depth": "1"})
+                                    headers={**kit.headers("alice"), "Depth": "1"})
     assert b"hidden.txt" not in await resp.read()
-    resp = await srv.client.get("/remote.php/webdav/hidden.txt", headers=auth())
+    resp = await srv.client.get("/remote.php/webdav/hidden.txt", headers=kit.headers("alice"))
     assert resp.status == 404
     await srv.patch(location, 5, b"56789")
     resp = await srv.client.request("PROPFIND", "/remote.php/webdav/",
-                                    headers={**auth(), "Depth": "1"})
+                                    headers={**kit.headers("alice"), "Depth": "1"})
     assert b"hidden.txt" in await resp.read()
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from test_ocdav import OC, D, Dav, build_root_app, propfind_body, props_of
+from kit import OC, D, Dav, ocdav_root, propfind_body, props_of
 
 from ocis_server.domain.errors import NotFound
 from ocis_server.storage.sqlite import SqliteStorage
@@ -73,7 +73,7 @@ async def test_versions_follow_the_file_through_trash(store):
 
 @pytest.fixture
 async def env(aiohttp_client, tmp_path):
-    root, users, storage = await build_root_app(tmp_path)
+    root, users, storage = await ocdav_root(tmp_path)
     client = await aiohttp_client(root)
     return SimpleNamespace(client=client, users=users, storage=storage, dav=Dav(client))
 

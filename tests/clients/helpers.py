@@ -1,4 +1,5 @@
-"""What the real-client tests share: a tiny WebDAV client (stdlib only), a test tree, tool lookup.
+"""What the real-client tests share: a tiny WebDAV client (stdlib only), a test tree, tool lookup
+(`require_tool`, `shared_dir` come from the test kit and are used from here too).
 
 The WebDAV calls here are deliberately independent of our SDK: they check the server the way a
 third party would, from the raw HTTP.
@@ -9,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import shutil
 import subprocess
 import sysconfig
 import urllib.error
@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from kit import require_tool as require_tool  # the client tests import both from here
+from kit import shared_dir as shared_dir
 
 DAV = "{DAV:}"
 OC = "{http://owncloud.org/ns}"
@@ -39,14 +41,6 @@ TREE: dict[str, bytes] = {
     "a/emoji 🎉.txt": b"party\n",
 }
 OLD_MTIME = 1_600_000_000      # 2020-09-13: a sync that ignores X-OC-Mtime shows up as a re-upload
-
-
-def require_tool(name: str) -> str:
-    """Path of a third-party program; a missing one fails the test (CI installs them all)."""
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(f"{name} is not installed: run scripts/install-test-tools.sh (or `make test`)")
-    return path
 
 
 def debian_rclone() -> str:
@@ -213,14 +207,3 @@ def personal_space_id(dav: Dav, user: str) -> str:
     space_id = entry.props.get(f"{OC}spaceid", "")
     assert space_id, f"no oc:spaceid on /remote.php/dav/files/{user}/: {entry.props}"
     return space_id
-
-
-def shared_dir() -> Path:
-    """The team's shared/ folder (CI lays a copy beside the clone); OCIS_SHARED_DIR overrides."""
-    from_env = os.environ.get("OCIS_SHARED_DIR")
-    repo_root = Path(__file__).resolve().parents[2]
-    path = Path(from_env) if from_env else repo_root.parent / "shared"
-    if not (path / "tools" / "litmus_run.sh").is_file():
-        pytest.fail(f"shared tools not found at {path}/tools/litmus_run.sh: the litmus and bench "
-                    "harness lives in ../shared beside the repository (set OCIS_SHARED_DIR)")
-    return path

@@ -1,0 +1,27 @@
+"""The shared test kit (`from kit import ...`): one way to authenticate (`headers`, `basic`, the
+proxy stand-in), one HTTP client with a helper per verb that checks the expected status (`Http`,
+`Dav`, `Ocs`, `Graph`), and the test users in the in-memory identity driver (`memory_users`)."""
+
+from .apps import DAV_MOUNTS, STORAGE_ID, ocdav_root, storage_with_homes
+from .auth import basic, headers, proxy_stand_in, root_app
+from .tools import litmus_run, require_tool, shared_dir
+from .http import OC, D, Dav, Graph, Http, Ocs, propfind_body, props_of
+from .users import (
+    ADMIN,
+    ALICE,
+    BOB,
+    DEMO_PASSWORDS,
+    DRIVERS,
+    MEMORY_DRIVER,
+    SPACEADMIN,
+    STANDARD,
+    memory_users,
+    open_driver,
+    password_of,
+)
+
+__all__ = ["ADMIN", "ALICE", "BOB", "DAV_MOUNTS", "DEMO_PASSWORDS", "DRIVERS", "MEMORY_DRIVER", "OC",
+           "SPACEADMIN", "STANDARD", "STORAGE_ID", "D", "Dav", "Graph", "Http", "Ocs", "basic",
+           "headers", "litmus_run", "memory_users", "open_driver", "ocdav_root", "password_of", "propfind_body", "props_of",
+           "proxy_stand_in", "require_tool", "root_app", "shared_dir",
+           "storage_with_homes"]
