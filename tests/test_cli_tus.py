@@ -111,38 +111,24 @@ class Interrupted(Exception):
 async def dav(tmp_path: Path, aiohttp_server: Any) -> AsyncIterator[tuple[Any, Any, Any, str]]:
     """(SDK client, Tus, storage, space id): the ocdav app over a real storage, reached over a real socket
     (TUS Locations are absolute URLs, so the public URL is the socket's)."""
-    from types import SimpleNamespace
-
-    from aiohttp import web
     from conftest import free_port
-    from test_ocdav import MemoryUsers, basic_auth_middleware
+    from kit import ALICE, ocdav_root, password_of
 
     from ocis_cli.client import Client
     from ocis_cli.client.tus import Tus
-    from ocis_server.services.context import ServiceContext
-    from ocis_server.services.ocdav.app import create_app
-    from ocis_server.storage.sqlite import SqliteStorage
 
     port = free_port()
-    storage = await SqliteStorage.open(tmp_path / "storage", "1284d238-aa92-42ce-bdc4-0b0000009157")
-    users = MemoryUsers()
-    alice = users.add("alice", "secret")
-    await storage.create_space(space_type="personal", name="Alice", owner_id=alice.id,
-                               alias="personal/alice", space_id=alice.id)
-    config = SimpleNamespace(ocis_url=f"http://127.0.0.1:{port}", transfer_secret="s3cret",
-                             upload_expiration=3600)
-    ctx = ServiceContext(config=config, storage=storage, users=users)  # type: ignore[arg-type]
-    root = web.Application(middlewares=[basic_auth_middleware(users)])
-    for mount in ("/remote.php", "/data"):
-        root.add_subapp(mount, create_app(ctx, mount))
+    url = f"http://127.0.0.1:{port}"
+    root, _, storage = await ocdav_root(tmp_path / "storage", mounts=("/remote.php", "/data"),
+                                        ocis_url=url, transfer_secret="s3cret",
+                                        upload_expiration=3600)
     await aiohttp_server(root, port=port)
 
     async def capabilities() -> dict[str, Any]:
         return TUS_CAPS
 
-    async with Client(config.ocis_url, user="alice", password="secret") as client:
-        yield client, Tus(client.http, capabilities), storage, alice.id
-    await storage.close()
+    async with Client(url, user="alice", password=password_of("alice")) as client:
+        yield client, Tus(client.http, capabilities), storage, ALICE.id
 
 
 async def test_sdk_upload_interrupted_then_resumed_from_the_server_offset(

@@ -157,3 +157,14 @@ async def test_newer_schema_is_refused(tmp_path: Path) -> None:
         conn.execute(f"PRAGMA user_version = {VERSION + 1}")
     with pytest.raises(RuntimeError, match="schema version"):
         await BuiltinUserStore.open(path)
+
+
+async def test_a_disabled_account_cannot_log_in_until_enabled(store: UserStore) -> None:
+    alice = await store.create(username="alice", password="pw")
+    assert alice.enabled
+    disabled = await store.update(alice.id, enabled=False)
+    assert not disabled.enabled and not (await store.get(alice.id)).enabled
+    assert await store.authenticate("alice", "pw") is None
+    assert (await store.update(alice.id, display_name="A")).enabled is False   # other changes keep it
+    enabled = await store.update(alice.id, enabled=True)
+    assert enabled.enabled and await store.authenticate("alice", "pw") == enabled

@@ -53,7 +53,8 @@ class MemoryUserStore:
         user = self._find_user(username)
         expected = self._hashes.get(user.id, b"") if user is not None else b""
         ok = hmac.compare_digest(self._hash(username, password), expected)
-        return user if ok and user is not None and expected else None
+        # A disabled account is checked like any other, then refused.
+        return user if ok and user is not None and expected and user.enabled else None
 
     async def get(self, user_id: str) -> User:
         try:
@@ -101,7 +102,7 @@ class MemoryUserStore:
 
     async def update(self, user_id: str, *, display_name: str | None = None,
                      email: str | None = None, role: str | None = None,
-                     user_type: str | None = None) -> User:
+                     user_type: str | None = None, enabled: bool | None = None) -> User:
         user = self._users.get(user_id)
         if display_name is not None:
             display_name = validate.display_name(display_name)
@@ -115,7 +116,7 @@ class MemoryUserStore:
         changed = User(user.id, user.username,
                        user.display_name if display_name is None else display_name,
                        user.email if email is None else email, role or user.role,
-                       user_type or user.user_type)
+                       user_type or user.user_type, user.enabled if enabled is None else enabled)
         self._users[user_id] = changed
         return changed
 
