@@ -1,4 +1,5 @@
-"""Deny-by-default authorization: the one place that says what a principal may do on a node.
+"""Deny-by-default authorization: the one place that says what a principal may do on a node, and
+what a system role (Admin, Space Admin, User, User Light) allows beyond its grants.
 
 Grants come from the space (owner, membership roles) and from user/group shares on the node or
 any ancestor (groups from the user store), minus expired shares and disabled spaces. Every
@@ -165,3 +166,61 @@ async def received_access(storage: Storage, received: ReceivedShare) -> Access:
     if access is None:
         raise NotFound("share not found")
     return access
+
+
+# --- system roles: what Admin, Space Admin, User and User Light may do beyond their grants -------
+# oCIS settings permissions (services/settings/pkg/store/defaults/defaults.go) by system role.
+ACCOUNTS = "Accounts.ReadWrite"                  # create, change, delete users; see them in full
+GROUPS = "Groups.ReadWrite"                      # create, change, delete groups and members
+ROLES = "Roles.ReadWrite"                        # assign system roles
+APP_TOKENS = "AppTokens.ReadWrite.all"           # manage other users' app tokens
+DRIVES_LIST = "Drives.List"                      # list and open every space (list-all-spaces)
+DRIVES_CREATE = "Drives.Create"                  # create project spaces
+DRIVES_MANAGE = "Drives.ReadWriteEnabled"        # rename, describe, disable, restore project spaces
+DRIVES_DELETE_PROJECT = "Drives.DeleteProject"
+DRIVES_DELETE_PERSONAL = "Drives.DeletePersonal"  # also rename/disable personal spaces
+QUOTA_PROJECT = "Drives.ReadWriteProjectQuota"
+QUOTA_PERSONAL = "Drives.ReadWritePersonalQuota"
+_SPACE_ADMIN = frozenset({DRIVES_LIST, DRIVES_CREATE, DRIVES_MANAGE, DRIVES_DELETE_PROJECT,
+                          QUOTA_PROJECT})
+SYSTEM_PERMISSIONS: dict[str, frozenset[str]] = {
+    "admin": _SPACE_ADMIN | {ACCOUNTS, GROUPS, ROLES, APP_TOKENS, DRIVES_DELETE_PERSONAL,
+                             QUOTA_PERSONAL},
+    "spaceadmin": _SPACE_ADMIN,
+    "user": frozenset(),
+    "guest": frozenset(),
+}
+
+
+def has(user: User, permission: str) -> bool:
+    """Whether the user's system role holds a settings permission (unknown roles hold none)."""
+    return permission in SYSTEM_PERMISSIONS.get(user.role, frozenset())
+
+
+def require(user: User, permission: str, message: str) -> None:
+    if not has(user, permission):
+        raise PermissionDenied(message)
+
+
+def may_see_user(caller: User, user: User) -> bool:
+    """A user's full record (mail, roles, ...): the user themselves and account managers."""
+    return caller.id == user.id or has(caller, ACCOUNTS)
+
+
+def manages_all_spaces(user: User) -> bool:
+    """Admin and Space Admin list and open every space (oCIS list-all-spaces)."""
+    return has(user, DRIVES_LIST)
+
+
+def may_administer_space(user: User, space: Space, access: Access | None) -> bool:
+    """Rename, describe, disable, restore, purge: a project space's Managers and space admins;
+    a personal space only the admin (`delete-all-home-spaces`)."""
+    if space.type == "personal":
+        return has(user, DRIVES_DELETE_PERSONAL)
+    return has(user, DRIVES_MANAGE) or (access is not None and access.can_manage)
+
+
+def may_set_quota(user: User, space: Space) -> bool:
+    """oCIS `set-space-quota`: project quotas for admins and space admins, personal for admins.
+    A space Manager may not raise their own quota."""
+    return has(user, QUOTA_PERSONAL if space.type == "personal" else QUOTA_PROJECT)

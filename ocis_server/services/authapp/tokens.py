@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ocis_server.auth import authz
 from ocis_server.domain.errors import (
     BadGateway,
     BadRequest,
@@ -69,8 +70,7 @@ async def _subject(request: web.Request) -> User:
     name, user_id = request.query.get("userName"), request.query.get("userID")
     if (not name and not user_id) or name == caller.username or user_id == caller.id:
         return caller
-    if not caller.is_admin:
-        raise PermissionDenied("only admins manage other users' app tokens")
+    authz.require(caller, authz.APP_TOKENS, "only admins manage other users' app tokens")
     users = request.app[CONTEXT_KEY].users
     return await (users.get_by_name(name) if name else users.get(user_id or ""))
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ocis_server.auth import authz
 from ocis_server.domain.errors import NotFound, Unauthenticated
 from ocis_server.identity import User
 
@@ -66,7 +67,7 @@ async def _visible_user(request: web.Request) -> User:
     so that user names do not leak."""
     caller = principal(request)
     userid = request.match_info["userid"]
-    if userid not in (caller.username, caller.id) and not caller.is_admin:
+    if userid not in (caller.username, caller.id) and not authz.has(caller, authz.ACCOUNTS):
         raise NotFound("The requested user could not be found")
     try:
         return await _find_user(request, userid)

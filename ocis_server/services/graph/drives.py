@@ -16,13 +16,18 @@ from typing import Any
 
 from aiohttp import web
 
+from ocis_server.auth import authz
 from ocis_server.auth.authz import (
     ROLE_MANAGER,
     Access,
     group_ids,
+    manages_all_spaces,
+    may_administer_space,
+    may_set_quota,
     member_access,
     space_access,
 )
+from ocis_server.domain import roles
 from ocis_server.domain.errors import (
     BadRequest,
     NotFound,
@@ -37,12 +42,6 @@ from . import odata
 from .config import CONFIG_KEY, CONTEXT_KEY
 from .me import principal
 
-# Unified role ids of the space roles (services/graph/pkg/unifiedrole/roles.go), for v1beta1.
-UNIFIED_ROLE_IDS = {
-    "viewer": "a8d5fe5e-96e3-418d-825b-534dbdf22b99",      # Space Viewer
-    "editor": "58c63c02-1d89-4572-916a-870abc5a1b7d",      # Space Editor
-    "manager": "312c0871-5ef7-4b3a-85b6-0e4074c64049",     # Manager
-}
 SPACE_NAME_FORBIDDEN = set('/\\.:?*"><|')
 MAX_SPACE_NAME = 255
 # Request limits (oCIS documents none): a drive's JSON body is a few hundred bytes, 256 KiB is
@@ -52,6 +51,12 @@ MAX_DESCRIPTION = 4000
 
 
 # --- rendering --------------------------------------------------------------------------------
+
+def _unified_role_id(space_role: str) -> str:
+    """The unified role id of a space role, for v1beta1 (v1.0 keeps the space role name)."""
+    unified = roles.SPACE_ROLE_OF_MEMBER.get(space_role)
+    return unified.id if unified else space_role
+
 
 def iso_time(ts: float) -> str:
     """Unix seconds -> ISO 8601 UTC with a `Z`, as Graph clients parse it (an absurd stored
@@ -123,7 +128,7 @@ async def _permissions(request: web.Request, space: Space, *, beta: bool) -> lis
         perm: dict[str, Any]
         if beta:
             perm = {"id": f"{kind[0]}:{member_id}", "grantedToV2": {kind: identity},
-                    "roles": [UNIFIED_ROLE_IDS.get(role, role)]}
+                    "roles": [_unified_role_id(role)]}
         else:
             perm = {"grantedToIdentities": [{kind: identity}], "roles": [role]}
         if member_id in expiry:
@@ -210,27 +215,6 @@ def _matches(space: Space, field: str, value: str) -> bool:
     except BadRequest:
         return False
     return wanted.space_id == space.id and wanted.storage_id in ("", space.storage_id)
-
-
-# --- who may do what -------------------------------------------------------------------------
-
-def manages_all_spaces(user: User) -> bool:
-    """Admin and Space Admin hold oCIS's list-all/manage-spaces permissions."""
-    return user.role in ("admin", "spaceadmin")
-
-
-def may_administer(user: User, space: Space, access: Access | None) -> bool:
-    """Rename, describe, disable, restore, purge: a project space's Managers and space admins;
-    a personal space only the admin (`delete-all-home-spaces`)."""
-    if space.type == "personal":
-        return user.is_admin
-    return manages_all_spaces(user) or (access is not None and access.can_manage)
-
-
-def may_set_quota(user: User, space: Space) -> bool:
-    """oCIS `set-space-quota`: project quotas for admins and space admins, personal for admins.
-    A space Manager may not raise their own quota."""
-    return user.is_admin or (space.type == "project" and user.role == "spaceadmin")
 
 
 async def resolve_drive(request: web.Request, user: User) -> tuple[Space, Access | None]:
@@ -384,8 +368,7 @@ async def list_drives(request: web.Request) -> web.Response:
 async def create_drive(request: web.Request) -> web.Response:
     """`POST /drives`: a new project space; the creator becomes its Manager. 201 with the drive."""
     user = principal(request)
-    if not manages_all_spaces(user):
-        raise PermissionDenied("creating spaces is not allowed")
+    authz.require(user, authz.DRIVES_CREATE, "creating spaces is not allowed")
     body = await read_body(request)
     name = validate_space_name(body.get("name"))
     if body.get("driveType", "project") != "project":
@@ -417,7 +400,7 @@ async def update_drive(request: web.Request) -> web.Response:
     """`PATCH /drives/{id}`: name, description, driveAlias, quota.total; `Restore: T` re-enables."""
     user = principal(request)
     space, access = await resolve_drive(request, user)
-    if not may_administer(user, space, access):
+    if not may_administer_space(user, space, access):
         raise PermissionDenied("only a manager of the drive may change it")
     body = await read_body(request)
     restore = _is_true(request.headers.get("Restore"))
@@ -447,7 +430,7 @@ async def delete_drive(request: web.Request) -> web.Response:
     Purging an enabled drive is a 400, as in oCIS."""
     user = principal(request)
     space, access = await resolve_drive(request, user)
-    if not may_administer(user, space, access):
+    if not may_administer_space(user, space, access):
         raise PermissionDenied("only a manager of the drive may delete it")
     storage = request.app[CONTEXT_KEY].storage
     if _is_true(request.headers.get("Purge")):

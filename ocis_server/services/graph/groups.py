@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ocis_server.auth import authz
 from ocis_server.domain.errors import (
     BadRequest,
     NotFound,
@@ -51,7 +52,7 @@ def _member_id(ref: Any) -> str:
 
 async def _may_see_members(request: web.Request, group: Group) -> bool:
     caller = principal(request)
-    if caller.is_admin:
+    if authz.has(caller, authz.GROUPS):
         return True
     return any(g.id == group.id for g in await request.app[CONTEXT_KEY].users.groups_of(caller.id))
 
@@ -59,7 +60,7 @@ async def _may_see_members(request: web.Request, group: Group) -> bool:
 async def _render(request: web.Request, group: Group, expand: frozenset[str]) -> dict[str, Any]:
     body = group_json(group)
     if "members" in expand and await _may_see_members(request, group):
-        full = principal(request).is_admin
+        full = authz.has(principal(request), authz.ACCOUNTS)
         members = await request.app[CONTEXT_KEY].users.members(group.id)
         body["members"] = [user_json(u) if full else user_summary(u) for u in members]
     return body
@@ -71,7 +72,7 @@ async def list_groups(request: web.Request) -> web.Response:
     caller = principal(request)
     query = directory.parse_query(request, filters=(), orderby=("displayName",),
                                   expand=("members",))
-    directory.require_search(query, admin=caller.is_admin)
+    directory.require_search(query, admin=authz.has(caller, authz.ACCOUNTS))
     groups = [g for g in await request.app[CONTEXT_KEY].users.list_groups()
               if directory.matches(query.search, g.name, g.description)]
     groups = directory.ordered(groups, lambda g: g.name, descending=query.descending)
@@ -135,7 +136,7 @@ async def list_members(request: web.Request) -> web.Response:
     group = await _group(request)
     if not await _may_see_members(request, group):
         raise PermissionDenied("only admins and members may list a group's members")
-    full = principal(request).is_admin
+    full = authz.has(principal(request), authz.ACCOUNTS)
     members = await request.app[CONTEXT_KEY].users.members(group.id)
     return web.json_response({"value": [user_json(u) if full else user_summary(u)
                                         for u in members]})

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ocis_server.auth import authz
 from ocis_server.domain.errors import BadRequest, NotFound, PermissionDenied
 from ocis_server.identity import User
 
@@ -83,9 +84,9 @@ async def _target(request: web.Request, *, write: bool) -> User:
     caller = principal(request)
     ctx = request.app[CONTEXT_KEY]
     user = await ctx.users.get(request.match_info["user_id"])
-    if write and not caller.is_admin:
-        raise PermissionDenied("only admins may assign roles")
-    if not caller.is_admin and caller.id != user.id:
+    if write:
+        authz.require(caller, authz.ROLES, "only admins may assign roles")
+    if not authz.may_see_user(caller, user):
         raise NotFound("user not found")
     if write and caller.id == user.id:
         # An admin who drops their own Admin role may lock every admin out (oCIS refuses too).

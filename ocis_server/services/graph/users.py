@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ocis_server.auth import authz
 from ocis_server.auth.personal import ensure_personal_space
 from ocis_server.auth.throttle import address_key, client_address
 from ocis_server.domain.errors import (
@@ -39,8 +40,7 @@ _EDITABLE = {"displayName", "mail", "userType", "passwordProfile", "accountEnabl
 
 
 def require_admin(user: User) -> None:
-    if not user.is_admin:
-        raise PermissionDenied("only admins may change users and groups")
+    authz.require(user, authz.ACCOUNTS, "only admins may change users and groups")
 
 
 async def find_user(request: web.Request, ref: str) -> User:
@@ -87,14 +87,15 @@ async def list_users(request: web.Request) -> web.Response:
     query = directory.parse_query(request, filters=("userType", "memberOf", "appRoleId"),
                                   orderby=tuple(_ORDER_KEYS),
                                   expand=("memberOf", "appRoleAssignments"))
-    directory.require_search(query, admin=caller.is_admin)
+    full = authz.has(caller, authz.ACCOUNTS)
+    directory.require_search(query, admin=full)
     users = [u for u in await request.app[CONTEXT_KEY].users.list()
              if directory.matches(query.search, u.username, u.display_name, u.email)]
     users = await _filtered(request, users, query.filters)
     key = _ORDER_KEYS[query.orderby or "displayName"]
     users = directory.ordered(users, key, descending=query.descending)
-    expand = query.expand if caller.is_admin else frozenset()
-    value = [await render(request, u, full=caller.is_admin, expand=expand) for u in users]
+    expand = query.expand if full else frozenset()
+    value = [await render(request, u, full=full, expand=expand) for u in users]
     return web.json_response({"value": value})
 
 
@@ -103,7 +104,7 @@ async def get_user(request: web.Request) -> web.Response:
     query = directory.parse_query(request, filters=(), orderby=(),
                                   expand=("memberOf", "appRoleAssignments"))
     user = await find_user(request, request.match_info["user_id"])
-    full = caller.is_admin or caller.id == user.id
+    full = authz.may_see_user(caller, user)
     return web.json_response(await render(request, user, full=full,
                                           expand=query.expand if full else frozenset()))
 
