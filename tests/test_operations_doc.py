@@ -12,7 +12,9 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "operations.md"
 # Settings that are limits and must have a row (add yours when you add a limit).
 MUST_LIST = ("PROXY_LOGIN_MAX_FAILURES", "PROXY_HEADER_READ_TIMEOUT", "PROXY_IDLE_TIMEOUT", "PROXY_MAX_BODY_SIZE",
              "PROXY_MAX_HEADER_SIZE", "OCIS_RUNTIME_MAX_FAILURES",
-             "OCIS_RUNTIME_MAX_RESTART_BACKOFF", "IDM_MAX_CONNECTIONS")
+             "OCIS_RUNTIME_MAX_RESTART_BACKOFF", "IDM_MAX_CONNECTIONS",
+             "STORAGE_USERS_FREE_SPACE_RESERVE", "GRAPH_PERSONAL_SPACES_DEFAULT_QUOTA",
+             "GRAPH_SPACES_DEFAULT_QUOTA")
 
 
 def _rows() -> dict[str, str]:

@@ -37,6 +37,9 @@ Checks (one row per problem: KIND, SUBJECT, DETAIL, REPAIRABLE):
   dangling_node  a node whose parent is missing, a file, or another space
   dangling_row   a version, props or trash row naming a missing node
   stale_session  an upload session past its expiry
+  damaged_database  (--full) SQLite's integrity check failed on a database
+                 file: restore it from a backup, or rebuild it with
+                 `sqlite3 FILE .recover | sqlite3 FILE.recovered`
 
 --repair is refused while a server runs (the runtime answers on
 OCIS_RUNTIME_PORT, or the metadata database is open). It recomputes tree
@@ -61,6 +64,10 @@ def consistency(
     checksums: Annotated[bool, typer.Option(
         "--checksums", help="Also hash every file's blob and compare its SHA1 (reads all data).")
     ] = False,
+    full: Annotated[bool, typer.Option(
+        "--full", help="Also run SQLite's full integrity check on every database of the data "
+                       "path (metadata.db, idm, idp); the server runs only a quick, time-bounded "
+                       "check at start.")] = False,
     output: Annotated[Format, typer.Option("--output", "-o", help="table or json")] = Format.table,
 ) -> None:
     """(Help text: _DOC and _CHECKS, set in register().)"""
@@ -69,7 +76,7 @@ def consistency(
     from ocis_server.runtime.maintenance import consistency as run_check
 
     try:
-        first, after = run_check(basepath, do_repair=do_repair, checksums=checksums)
+        first, after = run_check(basepath, do_repair=do_repair, checksums=checksums, full=full)
     except MaintenanceRefused as exc:
         print_error(str(exc))
         raise typer.Exit(int(ExitCode.TEMPORARY)) from None
@@ -111,5 +118,6 @@ def register(app: typer.Typer) -> None:
     backup_app.command("consistency", epilog=(
         "Examples:\n\n  ocis backup consistency\n"
         "  ocis backup consistency -p /var/lib/ocis -o json\n"
-        "  ocis backup consistency --repair"))(consistency)
+        "  ocis backup consistency --repair\n"
+        "  ocis backup consistency --full"))(consistency)
     app.add_typer(backup_app, name="backup", rich_help_panel=PANEL)

@@ -6,13 +6,44 @@ The identity stores and the IdP's store keep their state this way.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+from ocis_server.domain.errors import ServiceUnavailable
+
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+QUICK_CHECK_SECONDS = 10.0
+
+
+def quick_check(conn: sqlite3.Connection, path: Path) -> None:
+    """`PRAGMA quick_check` at open, given up after QUICK_CHECK_SECONDS; ServiceUnavailable (and
+    the file and its repair in the log) when the database is damaged: it is never written to."""
+    deadline = time.monotonic() + QUICK_CHECK_SECONDS
+    conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+    try:
+        rows = [str(r[0]) for r in conn.execute("PRAGMA quick_check(20)").fetchall()]
+    except sqlite3.OperationalError as exc:
+        if "interrupted" not in str(exc):
+            raise
+        log.warning("%s: the quick check did not finish in time and was skipped", path)
+        return
+    except sqlite3.DatabaseError as exc:
+        rows = [str(exc)]
+    finally:
+        conn.set_progress_handler(None, 0)
+    if rows != ["ok"]:
+        log.critical("%s is damaged (%s); nothing is written to it. To repair: stop the server, "
+                     "then restore it from a backup or rebuild it with `sqlite3 %s .recover | "
+                     "sqlite3 %s.recovered` and move that in place", path, "; ".join(rows[:3]),
+                     path, path)
+        raise ServiceUnavailable(f"the database {path.name} is damaged: see the server log",
+                                 retry_after=60)
 
 
 def in_transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -46,8 +77,9 @@ class SqliteThread:
             path.parent.mkdir(parents=True, exist_ok=True, mode=dir_mode)
             conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             try:
-                conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+                quick_check(conn, path)        # before any write (journal mode, schema)
+                conn.execute("PRAGMA journal_mode=WAL")
                 setup(conn)
             except BaseException:
                 conn.close()

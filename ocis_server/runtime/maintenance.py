@@ -19,6 +19,7 @@ from ocis_server.storage.consistency import (
     open_db,
     repair,
 )
+from ocis_server.storage.database import integrity_problems
 
 _REPAIR_PASSES = 3
 
@@ -65,8 +66,28 @@ def _runtime_answers(timeout: float = 0.5) -> bool:
         return False
 
 
+def _damaged_databases(root: Path, report: Report) -> bool:
+    """The full integrity check of metadata.db and, in the standard layout, of the other
+    SQLite files of the data path (idm, idp); findings added to `report`. True when metadata.db
+    itself is damaged (the other checks cannot read it then)."""
+    files = [root / DB_NAME]
+    if root.parent.name == "storage":
+        base = root.parent.parent
+        files += sorted(p for sub in ("idm", "idp") for p in (base / sub).glob("*.db"))
+    damaged = False
+    for db in files:
+        if not db.is_file():
+            continue
+        problems = integrity_problems(db)
+        for problem in problems[:5]:
+            report.add("damaged_database", str(db), problem, False)
+        damaged = damaged or (bool(problems) and db == files[0])
+    report.counts["databases"] = len([f for f in files if f.is_file()])
+    return damaged
+
+
 def consistency(data_path: Path | None = None, *, do_repair: bool = False,
-                checksums: bool = False) -> tuple[Report, Report | None]:
+                checksums: bool = False, full: bool = False) -> tuple[Report, Report | None]:
     """Check (and with `do_repair` repair, then re-check) a storage root.
 
     Returns (first report, re-check report or None). Without a running server the database is
@@ -75,6 +96,10 @@ def consistency(data_path: Path | None = None, *, do_repair: bool = False,
     refused (MaintenanceRefused) when the runtime answers on OCIS_RUNTIME_PORT (for the configured
     data path, however named) or when the database's exclusive lock cannot be taken."""
     root = storage_root(data_path)
+    if full:
+        report = Report(root=root)
+        if _damaged_databases(root, report):
+            return report, None
     if do_repair and _is_configured(root) and _runtime_answers():
         raise MaintenanceRefused("the server's runtime answers on OCIS_RUNTIME_PORT: stop the "
                                  "server before --repair")
@@ -88,6 +113,9 @@ def consistency(data_path: Path | None = None, *, do_repair: bool = False,
         conn, live = open_db(root, exclusive=False), True
     try:
         first = check(conn, root, live=live, checksums=checksums)
+        if full:
+            first.findings[:0] = report.findings
+            first.counts.update(report.counts)
         if not do_repair or first.ok:
             return first, None
         lines: list[str] = []

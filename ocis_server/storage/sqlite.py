@@ -25,6 +25,7 @@ from . import ops, trash, versions
 from .api import LockRecord, Node, Space, TrashItem, UploadResult, Version
 from .blobs import CHECKSUM_ALGORITHMS, BlobStore, Digest, TempBlob, receive
 from .chunked import ChunkedUploads
+from .database import connect, database_error, open_checked
 from .diskspace import DiskGuard, check_file_size
 from .links import LinkStore
 from .schema import (
@@ -37,7 +38,6 @@ from .schema import (
     lock_from_row,
     node_from_row,
     node_path,
-    register_functions,
     space_from_row,
     walk,
 )
@@ -59,19 +59,6 @@ _IN_CHUNK = 900   # ids per IN (...) list, under SQLite's default 999 parameters
 def _outcome_ignored(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()    # retrieved: no "never retrieved" warning for an abandoned upload
-
-
-def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout = 10000")
-    if readonly:
-        conn.execute("PRAGMA query_only = ON")
-    else:
-        conn.execute("PRAGMA journal_mode = WAL")
-        # FULL: a commit is on disk before the change is acknowledged (survives kill -9 and power loss).
-        conn.execute("PRAGMA synchronous = FULL")
-        register_functions(conn)
-    return conn
 
 
 class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore):
@@ -120,8 +107,12 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore):
         self.root.mkdir(parents=True, exist_ok=True)
         self._guard.open_room()      # a full disk: the database must still open for reads
         self._blobs.setup()
-        conn = _connect(self._db_path, readonly=False)
-        conn.executescript(SCHEMA)
+        conn = open_checked(self._db_path)   # a damaged database is never written to
+        try:
+            conn.executescript(SCHEMA)
+        except BaseException:
+            conn.close()
+            raise
         last = conn.execute("SELECT coalesce(max(tmtime), 0) FROM nodes").fetchone()[0]
         self._guard.lay_ballast()
         return conn, int(last)
@@ -166,7 +157,7 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore):
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = _connect(self._db_path, readonly=True)
+            conn = connect(self._db_path, readonly=True)
             self._local.conn = conn
             with self._readers_lock:
                 self._reader_conns.append(conn)
@@ -183,8 +174,14 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore):
         if self._writer is None:
             raise RuntimeError("storage is closed")
         call = functools.partial(fn, *args)
-        return await asyncio.get_running_loop().run_in_executor(
-            self._read_pool, lambda: call(self._reader()))
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._read_pool, lambda: call(self._reader()))
+        except sqlite3.Error as exc:     # locked by another process, damaged: 503
+            error = database_error(exc)
+            if error is exc:
+                raise
+            raise error from None
 
     async def _cached(self, key: tuple[Any, ...], fn: Callable[[sqlite3.Connection], T],
                       weight: Callable[[T], int] | None = None) -> T:

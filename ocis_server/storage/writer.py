@@ -15,7 +15,9 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any, TypeVar
 
-from ocis_server.domain.errors import InsufficientStorage, OcisError, disk_full_error
+from ocis_server.domain.errors import InsufficientStorage, OcisError
+
+from .database import DatabaseDamaged, database_error
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ class Writer:
         # Bumped after every transaction, before any caller hears of it: read caches keyed by it
         # never serve a state older than a change that was acknowledged.
         self.generation = 0
+        self.damaged: DatabaseDamaged | None = None    # set once SQLite reports damage
         self._thread.start()
 
     async def submit(self, fn: Callable[..., T], *args: Any, frees: bool = False,
@@ -122,7 +125,12 @@ class Writer:
             self._run_batch(batch)
 
     def _run_batch(self, batch: list[_Job]) -> None:
-        outcomes = self._transaction(batch)
+        if self.damaged is not None:     # never write to a damaged database
+            outcomes: list[tuple[bool, Any]] = [(False, self.damaged)] * len(batch)
+        else:
+            outcomes = self._transaction(batch)
+            self.damaged = next((v for ok, v in outcomes
+                                 if not ok and isinstance(v, DatabaseDamaged)), None)
         if any(not ok and isinstance(value, InsufficientStorage) for ok, value in outcomes):
             # The disk is full. Changes that free space get the ballast's room and one more try
             # on their own; the others keep their 507.
@@ -191,15 +199,6 @@ class Writer:
                 hook()
         except Exception:
             log.exception("storage cleanup failed")
-
-
-def database_error(exc: Exception) -> Exception:
-    """What a failed change answers: SQLite's "disk is full" becomes InsufficientStorage (507);
-    anything else stays as it is."""
-    if isinstance(exc, OcisError):
-        return exc
-    full = disk_full_error(exc)
-    return full if full is not None else exc
 
 
 def _send(job: _Job, ok: bool, value: Any) -> None:
