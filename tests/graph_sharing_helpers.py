@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import aiohttp
+import kit
 
 from ocis_server.domain import roles
 from ocis_server.domain.ids import SHARE_JAIL_ID
 
-PASSWORDS = {"einstein": "relativity", "marie": "radioactivity", "moss": "vista",
-             "richard": "superfluidity", "katherine": "gemini"}
 JAIL = f"{SHARE_JAIL_ID}${SHARE_JAIL_ID}"
 B = "/graph/v1beta1"
-
-
-def auth(user: str) -> dict[str, str]:
-    token = base64.b64encode(f"{user}:{PASSWORDS[user]}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
 
 
 class Client:
@@ -29,14 +22,14 @@ class Client:
     async def call(self, method: str, user: str, path: str, body: Any = None,
                    **query: str) -> tuple[int, Any]:
         async with self.session.request(method, self.url + path, json=body, params=query,
-                                        headers=auth(user)) as resp:
+                                        headers=kit.headers(user)) as resp:
             text = await resp.text()
             return resp.status, (await resp.json(content_type=None)) if text else None
 
     async def dav(self, method: str, user: str, path: str, body: bytes = b"",
                   **headers: str) -> aiohttp.ClientResponse:
         async with self.session.request(method, self.url + path, data=body or None,
-                                        headers={**auth(user), **headers}) as resp:
+                                        headers={**kit.headers(user), **headers}) as resp:
             await resp.read()
             return resp
 
@@ -49,7 +42,7 @@ class Client:
         body = (b'<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns">'
                 b"<d:prop><oc:fileid/></d:prop></d:propfind>")
         async with self.session.request("PROPFIND", self.url + f"/remote.php/webdav{path}",
-                                        data=body, headers={**auth(user), "Depth": "0"}) as resp:
+                                        data=body, headers={**kit.headers(user), "Depth": "0"}) as resp:
             text = await resp.text()
         return text.split("<oc:fileid>")[1].split("</oc:fileid>")[0]
 

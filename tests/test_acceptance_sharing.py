@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 import requests
+from kit import password_of
 
-PASSWORDS = {"einstein": "relativity", "marie": "radioactivity", "moss": "vista",
-             "richard": "superfluidity", "katherine": "gemini", "admin": "admin"}
 JAIL = "a0ca6a90-a365-4782-871e-d44447bbc668$a0ca6a90-a365-4782-871e-d44447bbc668"
 VIEWER = "b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5"
 EDITOR = "fb6c3e19-e378-47e5-b277-9732f9de6e21"
@@ -32,7 +31,7 @@ class Api:
     def __init__(self, base: str, user: str, password: str | None = None) -> None:
         self.base, self.user = base, user
         self.http = requests.Session()
-        self.http.auth = (user, password or PASSWORDS[user])
+        self.http.auth = (user, password or password_of(user))
 
     def req(self, method: str, path: str, **kw: Any) -> requests.Response:
         return self.http.request(method, self.base + path, timeout=20, **kw)

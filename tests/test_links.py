@@ -11,16 +11,11 @@ from typing import Any
 
 import aiohttp
 import pytest
+from kit import ocs_headers
 
 from ocis_server.runtime import embedded_server, make_test_config
 
 API = "/ocs/v2.php/apps/files_sharing/api/v1"
-PASSWORDS = {"einstein": "relativity", "marie": "radioactivity"}
-
-
-def basic(user: str, password: str) -> dict[str, str]:
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return {"Authorization": f"Basic {token}", "OCS-APIREQUEST": "true"}
 
 
 class Client:
@@ -30,7 +25,7 @@ class Client:
     async def ocs(self, method: str, user: str | None, route: str,
                   data: dict[str, str] | None = None,
                   headers: dict[str, str] | None = None) -> tuple[int, Any]:
-        hdrs = {**(basic(user, PASSWORDS[user]) if user else {}), **(headers or {})}
+        hdrs = {**(ocs_headers(user) if user else {}), **(headers or {})}
         async with self.session.request(method, self.url + API + route,
                                         params={"format": "json"}, data=data,
                                         headers=hdrs) as resp:
@@ -45,7 +40,7 @@ class Client:
     async def dav(self, method: str, user: str, path: str, body: bytes = b"") -> int:
         async with self.session.request(method, self.url + "/remote.php/webdav" + path,
                                         data=body or None,
-                                        headers=basic(user, PASSWORDS[user])) as resp:
+                                        headers=ocs_headers(user)) as resp:
             return resp.status
 
     async def public(self, method: str, token: str, path: str = "", *, password: str | None = None,
@@ -53,7 +48,7 @@ class Client:
                      ) -> tuple[int, bytes]:
         hdrs = dict(headers or {})
         if password is not None:
-            hdrs.update(basic("public", password))
+            hdrs.update(ocs_headers("public", password))
         url = f"{self.url}/dav/public-files/{token}{path}"
         async with self.session.request(method, url, data=body or None, headers=hdrs) as resp:
             return resp.status, await resp.read()
@@ -137,10 +132,10 @@ async def test_file_drop_creates_only_and_renames(client: Client) -> None:
     assert (await client.public("PUT", token, "/drop.txt", body=b"two"))[0] == 201
     assert (await client.public("PUT", token, "/f.txt", body=b"three"))[0] == 201
     async with client.session.get(client.url + "/remote.php/webdav/folder/drop (2).txt",
-                                  headers=basic("einstein", "relativity")) as resp:
+                                  headers=ocs_headers("einstein")) as resp:
         assert await resp.read() == b"two"
     async with client.session.get(client.url + "/remote.php/webdav/folder/f.txt",
-                                  headers=basic("einstein", "relativity")) as resp:
+                                  headers=ocs_headers("einstein")) as resp:
         assert await resp.read() == b"data"                # never overwritten
     assert (await client.public("GET", token, "/drop.txt"))[0] == 403
     assert (await client.public("DELETE", token, "/drop.txt"))[0] == 403
@@ -202,10 +197,10 @@ async def test_tokeninfo(client: Client) -> None:
     assert status == 200 and body["ocs"]["data"]["password_protected"] is True
     assert "space_path" not in body["ocs"]["data"]
     status, _ = await client.ocs("GET", None, f"/tokeninfo/protected/{closed['token']}",
-                                 headers=basic("public", "nope"))
+                                 headers=ocs_headers("public", "nope"))
     assert status == 401
     status, body = await client.ocs("GET", None, f"/tokeninfo/protected/{closed['token']}",
-                                    headers=basic("public", "Secret123!"))
+                                    headers=ocs_headers("public", "Secret123!"))
     assert status == 200 and body["ocs"]["data"]["space_path"] == "/folder"
 
 
@@ -266,7 +261,7 @@ async def test_propfind_shows_share_type_3_to_the_owner(client: Client) -> None:
     await client.link(permissions="1")
     async with client.session.request(
             "PROPFIND", client.url + "/remote.php/webdav/", headers={
-                **basic("einstein", "relativity"), "Depth": "1"},
+                **ocs_headers("einstein"), "Depth": "1"},
             data=b'<?xml version="1.0"?><d:propfind xmlns:d="DAV:" '
                  b'xmlns:oc="http://owncloud.org/ns"><d:prop><oc:share-types/></d:prop>'
                  b'</d:propfind>') as resp:
@@ -291,10 +286,10 @@ async def test_tus_creation_follows_the_link_bits(client: Client) -> None:
         headers = {**tus("f.txt"), "Content-Type": "application/offset+octet-stream"}
         assert (await client.public("POST", drop, "/", headers=headers, body=content))[0] == 201
     async with client.session.get(client.url + "/remote.php/webdav/folder/f (3).txt",
-                                  headers=basic("einstein", "relativity")) as resp:
+                                  headers=ocs_headers("einstein")) as resp:
         assert await resp.read() == b"two"
     async with client.session.get(client.url + "/remote.php/webdav/folder/f.txt",
-                                  headers=basic("einstein", "relativity")) as resp:
+                                  headers=ocs_headers("einstein")) as resp:
         assert await resp.read() == b"data"
 
 
@@ -328,7 +323,7 @@ async def test_anonymous_propfind_shows_no_login_name_and_nothing_outside_the_li
     parent of the link's root, not private links (meant for signed-in users)."""
     async with client.session.request(
             "PROPFIND", client.url + "/remote.php/dav/files/einstein/", headers={
-                **basic("einstein", "relativity"), "Depth": "1"}) as resp:
+                **ocs_headers("einstein"), "Depth": "1"}) as resp:
         home = await resp.text()
     srv = client.srv  # type: ignore[attr-defined]
     einstein = await srv.ctx.users.get_by_name("einstein")
@@ -337,7 +332,7 @@ async def test_anonymous_propfind_shows_no_login_name_and_nothing_outside_the_li
     assert folder_id is not None, home
     async with client.session.request(
             "PROPFIND", client.url + "/remote.php/webdav/folder/sub/", headers={
-                **basic("einstein", "relativity"), "Depth": "0"}) as resp:
+                **ocs_headers("einstein"), "Depth": "0"}) as resp:
         assert resp.status == 207 and folder_id.group(1) in await resp.text()   # its parent
     status, data = await client.ocs("POST", "einstein", "/shares", data={
         "shareType": "3", "path": "/folder/sub", "permissions": "1"})
@@ -361,6 +356,6 @@ async def test_anonymous_propfind_shows_no_login_name_and_nothing_outside_the_li
     # the owner's own view keeps them all
     async with client.session.request(
             "PROPFIND", client.url + "/remote.php/webdav/folder/sub/", data=explicit,
-            headers={**basic("einstein", "relativity"), "Depth": "0"}) as resp:
+            headers={**ocs_headers("einstein"), "Depth": "0"}) as resp:
         own = await resp.text()
     assert "<oc:owner-id>einstein</oc:owner-id>" in own and "<oc:spaceid>" in own

@@ -11,22 +11,17 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from kit import ocs_headers
 
 from ocis_server.domain.ids import SHARE_JAIL_ID
 from ocis_server.runtime import embedded_server, make_test_config
 
 SHARES = "/ocs/v2.php/apps/files_sharing/api/v1/shares"
 JAIL = f"/remote.php/dav/spaces/{SHARE_JAIL_ID}${SHARE_JAIL_ID}"
-PASSWORDS = {"einstein": "relativity", "marie": "radioactivity", "moss": "vista"}
 PROPS = ('<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns" '
          'xmlns:ocs="http://open-collaboration-services.org/ns"><d:prop><d:getetag/>'
          '<oc:permissions/><oc:share-types/><ocs:share-permissions/><oc:shareid/><oc:name/>'
          '</d:prop></d:propfind>')
-
-
-def auth(user: str) -> dict[str, str]:
-    token = base64.b64encode(f"{user}:{PASSWORDS[user]}".encode()).decode()
-    return {"Authorization": f"Basic {token}", "OCS-APIREQUEST": "true"}
 
 
 class Dav:
@@ -36,7 +31,7 @@ class Dav:
     async def req(self, method: str, user: str, path: str, body: bytes | str = b"",
                   **headers: str) -> tuple[int, str]:
         async with self.session.request(method, self.url + path, data=body or None,
-                                        headers={**auth(user), **headers}) as resp:
+                                        headers={**ocs_headers(user), **headers}) as resp:
             return resp.status, await resp.text()
 
     async def propfind(self, user: str, path: str, depth: str = "0") -> tuple[int, str]:
@@ -44,7 +39,7 @@ class Dav:
 
     async def share(self, user: str, **form: str) -> dict[str, object]:
         async with self.session.post(self.url + SHARES + "?format=json", data=form,
-                                     headers=auth(user)) as resp:
+                                     headers=ocs_headers(user)) as resp:
             body = await resp.json()
             assert resp.status == 200, body
             return body["ocs"]["data"]  # type: ignore[no-any-return]
@@ -132,12 +127,12 @@ async def test_editor_writes_and_resource_id_access(dav: Dav) -> None:
     # TUS into the mount point: the upload session checks the share, not space membership
     name = base64.b64encode(b"tus.txt").decode()
     async with dav.session.post(dav.url + mount + "/", headers={
-            **auth("marie"), "Tus-Resumable": "1.0.0", "Upload-Length": "3",
+            **ocs_headers("marie"), "Tus-Resumable": "1.0.0", "Upload-Length": "3",
             "Upload-Metadata": f"filename {name}"}) as resp:
         assert resp.status == 201, await resp.text()
         location = resp.headers["Location"]
     async with dav.session.patch(location, data=b"tus", headers={
-            **auth("marie"), "Tus-Resumable": "1.0.0", "Upload-Offset": "0",
+            **ocs_headers("marie"), "Tus-Resumable": "1.0.0", "Upload-Offset": "0",
             "Content-Type": "application/offset+octet-stream"}) as resp:
         assert resp.status == 204, await resp.text()
     assert await dav.req("GET", "einstein", "/remote.php/webdav/Docs/tus.txt") == (200, "tus")
@@ -170,11 +165,11 @@ async def test_group_share_decline_and_expiry(dav: Dav) -> None:
 
     # declined: unmounted
     async with dav.session.delete(dav.url + SHARES + f"/pending/{share['id']}",
-                                  headers=auth("moss")) as resp:
+                                  headers=ocs_headers("moss")) as resp:
         assert resp.status == 200
     assert (await dav.req("GET", "moss", mount + "/a.txt"))[0] == 404
     async with dav.session.post(dav.url + SHARES + f"/pending/{share['id']}",
-                                headers=auth("moss")) as resp:
+                                headers=ocs_headers("moss")) as resp:
         assert resp.status == 200
     assert (await dav.req("GET", "moss", mount + "/a.txt"))[0] == 200
 
@@ -224,7 +219,7 @@ async def test_recipient_renames_the_mount_point(dav: Dav) -> None:
                               Destination=dav.url + "/remote.php/webdav/Shares/Again")
     assert status == 201
     async with dav.session.get(dav.url + SHARES + "?format=json&shared_with_me=true",
-                               headers=auth("marie")) as resp:
+                               headers=ocs_headers("marie")) as resp:
         (received,) = (await resp.json())["ocs"]["data"]
     assert received["path"] == "/Shares/Again"
     # the sharer's folder keeps its name

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from graph_sharing_helpers import B, Client, auth, invite_body
+from graph_sharing_helpers import B, Client, invite_body
+from kit import headers
 
 from ocis_server.domain import roles
 from ocis_server.domain.errors import AlreadyExists, BadRequest, PermissionDenied
@@ -127,7 +128,7 @@ async def _ocs(client: Client, user: str, **form: str) -> tuple[int, dict[str, A
     """POST /ocs/v2.php/.../shares as `user` with a form body."""
     url = client.url + "/ocs/v2.php/apps/files_sharing/api/v1/shares"
     async with client.session.post(url, data=form, params={"format": "json"},
-                                   headers=auth(user)) as resp:
+                                   headers=headers(user)) as resp:
         return resp.status, await resp.json(content_type=None)
 
 

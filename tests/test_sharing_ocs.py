@@ -5,7 +5,6 @@ sharees, v1/v2 status mapping, JSON and XML."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import calendar
 import time
 import xml.etree.ElementTree as ET
@@ -14,16 +13,11 @@ from typing import Any
 
 import aiohttp
 import pytest
+from kit import ocs_headers
 
 from ocis_server.runtime import embedded_server, make_test_config
 
 API = "/ocs/{v}.php/apps/files_sharing/api/v1"
-PASSWORDS = {"einstein": "relativity", "marie": "radioactivity", "moss": "vista"}
-
-
-def auth(user: str) -> dict[str, str]:
-    token = base64.b64encode(f"{user}:{PASSWORDS[user]}".encode()).decode()
-    return {"Authorization": f"Basic {token}", "OCS-APIREQUEST": "true"}
 
 
 class Client:
@@ -34,13 +28,13 @@ class Client:
                   data: dict[str, str] | None = None, **query: str) -> tuple[int, Any]:
         params = {**query, **({"format": "json"} if fmt == "json" else {})}
         async with self.session.request(method, self.url + API.format(v=v) + route,
-                                        params=params, data=data, headers=auth(user)) as resp:
+                                        params=params, data=data, headers=ocs_headers(user)) as resp:
             body = await resp.text()
             return resp.status, (await resp.json(content_type=None)) if fmt == "json" else body
 
     async def dav(self, method: str, user: str, path: str, body: bytes = b"") -> int:
         async with self.session.request(method, self.url + "/remote.php/webdav" + path,
-                                        data=body or None, headers=auth(user)) as resp:
+                                        data=body or None, headers=ocs_headers(user)) as resp:
             return resp.status
 
 

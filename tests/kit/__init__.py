@@ -3,7 +3,7 @@ proxy stand-in), one HTTP client with a helper per verb that checks the expected
 `Dav`, `Ocs`, `Graph`), and the test users in the in-memory identity driver (`memory_users`)."""
 
 from .apps import DAV_MOUNTS, STORAGE_ID, ocdav_root, storage_with_homes
-from .auth import basic, headers, proxy_stand_in, root_app
+from .auth import basic, headers, ocs_headers, proxy_stand_in, root_app
 from .tools import litmus_run, require_tool, shared_dir
 from .http import OC, D, Dav, Graph, Http, Ocs, propfind_body, props_of
 from .users import (
@@ -22,6 +22,6 @@ from .users import (
 
 __all__ = ["ADMIN", "ALICE", "BOB", "DAV_MOUNTS", "DEMO_PASSWORDS", "DRIVERS", "MEMORY_DRIVER", "OC",
            "SPACEADMIN", "STANDARD", "STORAGE_ID", "D", "Dav", "Graph", "Http", "Ocs", "basic",
-           "headers", "litmus_run", "memory_users", "open_driver", "ocdav_root", "password_of", "propfind_body", "props_of",
-           "proxy_stand_in", "require_tool", "root_app", "shared_dir",
-           "storage_with_homes"]
+           "headers", "litmus_run", "memory_users", "ocdav_root", "ocs_headers", "open_driver",
+           "password_of", "propfind_body", "props_of", "proxy_stand_in", "require_tool",
+           "root_app", "shared_dir", "storage_with_homes"]

@@ -35,6 +35,11 @@ def headers(user: str | User | None, password: str | None = None, **extra: str) 
     return out
 
 
+def ocs_headers(user: str | User | None, password: str | None = None) -> dict[str, str]:
+    """`headers()` plus `OCS-APIREQUEST: true`, as OCS clients send it."""
+    return headers(user, password, OCS_APIREQUEST="true")
+
+
 def proxy_stand_in(users: UserStore) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
     """Middleware standing in for the proxy in front of a service sub-app: no credentials ->
     `request["principal"] = None`; valid Basic -> that user; invalid Basic -> 401."""

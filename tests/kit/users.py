@@ -3,7 +3,8 @@
 `memory_users()` opens the memory driver by the name the service table would use
 (`ocis_server.identity.memory:MemoryUserStore`), so the unit tests run services on a real
 `UserStore` instead of hand-written fakes. Passwords follow one rule, `password_of(username)`:
-the demo users keep the passwords oCIS gives them, every other test user has `<username>-pw`.
+the demo users keep the passwords oCIS gives them, the admin has `admin` as in a test server, every
+other test user has `<username>-pw`.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ SPACEADMIN = User("44444444-4444-4444-8444-444444444444", "sam", "Sam", "sam@exa
 STANDARD = (ALICE, BOB, ADMIN, SPACEADMIN)
 
 # The demo users of a real server (IDM_CREATE_DEMO_USERS, the embedded test config) and the
-# admin of `make_test_config`.
+# admin's password there (`make_test_config`, the `real_server` fixture, `make serve`).
 DEMO_PASSWORDS = {"einstein": "relativity", "marie": "radioactivity", "moss": "vista",
-                  "richard": "superfluidity", "katherine": "gemini"}
+                  "richard": "superfluidity", "katherine": "gemini", "admin": "admin"}
 
 
 def password_of(username: str) -> str:
