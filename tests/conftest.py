@@ -117,8 +117,10 @@ def _stop(proc: subprocess.Popen[bytes]) -> int | None:
 
 
 @contextlib.contextmanager
-def launch_real_server(workdir: Path, extra_env: dict[str, str] | None = None) -> Iterator[RealServer]:
-    """`ocis init` then `ocis server` in `workdir`; yields once GET /status.php answers 200."""
+def launch_real_server(workdir: Path, extra_env: dict[str, str] | None = None, *,
+                       preexec_fn: Callable[[], None] | None = None) -> Iterator[RealServer]:
+    """`ocis init` then `ocis server` in `workdir`; yields once GET /status.php answers 200.
+    `preexec_fn` runs in the server's process before it starts (e.g. to set `ulimit -n`)."""
     workdir.mkdir(parents=True, exist_ok=True)
     port, runtime_port = free_port(), free_port()
     env = server_env(workdir, port, runtime_port, extra_env)
@@ -133,7 +135,8 @@ def launch_real_server(workdir: Path, extra_env: dict[str, str] | None = None) -
     log_path = workdir / "server.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "ocis_cli", "server"], env=env, cwd=workdir,
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                preexec_fn=preexec_fn)
     server = RealServer(url=f"http://127.0.0.1:{port}", port=port, runtime_port=runtime_port,
                         env=env, log_path=log_path, workdir=workdir, process=proc)
     try:

@@ -48,6 +48,11 @@ class Config:
     proxy_max_body_size: int
     proxy_max_header_size: int
     proxy_shutdown_timeout: float
+    proxy_max_connections: int
+    proxy_max_connections_per_address: int
+    proxy_reserved_descriptors: int
+    proxy_body_min_bytes: int
+    proxy_body_rate_window: float
     jwt_secret: str
     transfer_secret: str
     machine_auth_api_key: str

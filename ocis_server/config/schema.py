@@ -59,6 +59,24 @@ FIELDS: tuple[Field, ...] = (
           ("PROXY_MAX_HEADER_SIZE",), "bytes of one request header line"),
     Field("proxy_shutdown_timeout", "proxy.shutdown_timeout", "float", 20.0,
           ("PROXY_SHUTDOWN_TIMEOUT",), "seconds in-flight requests get to finish at shutdown"),
+    Field("proxy_max_connections", "proxy.max_connections", "int", 4096,
+          ("PROXY_MAX_CONNECTIONS",),
+          "open client connections at most; at the cap the longest idle keep-alive connection "
+          "is closed for a new one, or accepting waits. Lowered to the descriptor limit minus "
+          "the reserve when that is smaller"),
+    Field("proxy_max_connections_per_address", "proxy.max_connections_per_address", "int", 256,
+          ("PROXY_MAX_CONNECTIONS_PER_ADDRESS",),
+          "open connections from one client address (an IPv6 /64) at most; beyond it its "
+          "longest idle one is closed, or the new one gets 503 (0 = no per-address cap)"),
+    Field("proxy_reserved_descriptors", "proxy.reserved_descriptors", "int", 256,
+          ("PROXY_RESERVED_FILE_DESCRIPTORS",),
+          "file descriptors client connections may never take: uploads, SQLite and the LDAP "
+          "client need them (the idm listener's IDM_MAX_CONNECTIONS are kept apart too)"),
+    Field("proxy_body_min_bytes", "proxy.body_min_bytes", "int", 1024, ("PROXY_BODY_MIN_BYTES",),
+          "bytes of a request body that must arrive in every PROXY_BODY_RATE_WINDOW seconds; a "
+          "body that trickles slower is cut off (0 = no minimum rate)"),
+    Field("proxy_body_rate_window", "proxy.body_rate_window", "float", 30.0,
+          ("PROXY_BODY_RATE_WINDOW",), "seconds over which the minimum body rate is measured"),
     # --- secrets and ids from `ocis init` ----------------------------------------------------
     Field("jwt_secret", "token_manager.jwt_secret", "str", "", ("OCIS_JWT_SECRET",),
           "signs internal tokens", secret=True),

@@ -102,12 +102,19 @@ class Runtime:
                 assert proxy_sock is not None
                 for unit in http_units:
                     unit.proxied = True
-                units.append(ProxyUnit(spec, ctx, http_units, proxy_sock))
+                units.append(ProxyUnit(spec, ctx, http_units, proxy_sock,
+                                       reserved=self._reserved_descriptors(specs)))
         known = {u.spec.name for u in units}
         missing = [s.name for s in specs if s.name not in known]
         if missing:
             raise ConfigError(f"service(s) {', '.join(missing)} cannot run in this process")
         return units
+
+    def _reserved_descriptors(self, specs: Sequence[ServiceSpec]) -> int:
+        """Descriptors the proxy's client connections must leave free: the reserve for files,
+        SQLite and the LDAP client, plus the idm listener's connections when it runs here."""
+        idm = self.config.idm_max_connections if any(s.name == "idm" for s in specs) else 0
+        return max(0, self.config.proxy_reserved_descriptors) + max(0, idm)
 
     async def _serve(self, app: web.Application, sock: socket.socket) -> None:
         runner = web.AppRunner(app, handle_signals=False, access_log=None)

@@ -3,9 +3,11 @@
 aiohttp has no header-read or body-read timeout (security-notes.md §6: slowloris connections
 stayed open), so each connection's request handler closes it when a request's headers have not
 fully arrived `header_timeout` seconds after its first byte (after connect for the first request),
-or when a request body stalls for `body_timeout` seconds between chunks (not while the server
-itself has paused reading). Parser errors (e.g. a header over the size limit) answer a generic
-body: aiohttp's default one quotes the start of the offending line, which may be credentials.
+or when a request body stalls for `body_timeout` seconds between chunks or trickles in slower
+than `body_min_bytes` per `body_rate_window` seconds (neither while the server itself has paused
+reading). Parser errors (e.g. a header over the size limit) answer a generic body: aiohttp's
+default one quotes the start of the offending line, which may be credentials. Connections are
+counted and capped by `connections.ConnectionGate`; an idle one may be closed to make room.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import logging
 import socket
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -24,76 +27,156 @@ from aiohttp.web_request import BaseRequest
 from ocis_server.services import ServiceSpec
 from ocis_server.services.context import ServiceContext
 
+from .connections import Acceptor, Caps, ConnectionGate, descriptor_limit
 from .proxy import build_app
 from .units import HttpUnit
 
 log = logging.getLogger("ocis.proxy")
 
 
+@dataclass(frozen=True, slots=True)
+class ReadLimits:
+    header_timeout: float       # PROXY_HEADER_READ_TIMEOUT
+    body_timeout: float         # PROXY_IDLE_TIMEOUT: longest pause inside a body
+    body_min_bytes: int         # PROXY_BODY_MIN_BYTES per ...
+    body_rate_window: float     # ... PROXY_BODY_RATE_WINDOW seconds
+
+
 class GuardedRequestHandler(RequestHandler):
-    """aiohttp's per-connection handler plus the header/body read deadlines and a generic
-    body for protocol errors. Reads two aiohttp internals: `_request_count` (requests parsed
-    so far) and `_messages` (parsed requests with their body streams, not yet handled).
+    """aiohttp's per-connection handler plus the header/body read deadlines, a minimum body
+    rate, a place in the connection gate and a generic body for protocol errors. Reads three
+    aiohttp internals: `_request_count` (requests parsed so far), `_messages` (parsed requests
+    with their body streams, not yet handled) and `_request_in_progress`.
     Attribute names must not collide with aiohttp's own slots: `_paused` there is the write
     flow-control flag, and shadowing it once made every early error response hang in drain."""
 
     __slots__ = (
         "_app_paused",
         "_body",
-        "_body_timeout",
         "_deadline",
         "_due",
-        "_header_timeout",
+        "_gate",
+        "_gate_key",
+        "_last_seen",
+        "_limits",
+        "_partial",
+        "_rate_bytes",
+        "_rate_timer",
         "_what",
     )
 
-    def __init__(self, manager: Any, *, header_timeout: float, body_timeout: float,
-                 **kwargs: Any) -> None:
+    def __init__(self, manager: Any, *, limits: ReadLimits, gate: ConnectionGate | None = None,
+                 gate_key: str = "", **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
-        self._header_timeout = header_timeout
-        self._body_timeout = body_timeout
+        self._limits = limits
+        self._gate, self._gate_key = gate, gate_key
         self._deadline: asyncio.TimerHandle | None = None
         self._due = 0.0                 # loop time the current deadline is due
         self._what = ""                 # what the current deadline waits for (for the log)
         self._body: Any = None          # the body stream of the last request, until complete
         self._app_paused = False        # reading paused by the server (backpressure)
+        self._partial = False           # bytes of a request whose headers are not complete
+        self._last_seen = 0.0           # loop time of the last bytes from the client
+        self._rate_timer: asyncio.TimerHandle | None = None
+        self._rate_bytes = 0            # body bytes in the current rate window
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        self._arm(self._header_timeout, "request headers")
+        self._last_seen = asyncio.get_running_loop().time()
+        if self._gate is not None:
+            self._gate.attach(self._gate_key, self)
+        self._arm(self._limits.header_timeout, "request headers")
 
     def data_received(self, data: bytes) -> None:
         parsed = self._request_count
         super().data_received(data)
+        self._last_seen = asyncio.get_running_loop().time()
         new = self._request_count > parsed and bool(self._messages)
         if new:
             self._body = self._messages[-1][1]         # headers complete: a new request
+            self._partial = False
             self._cancel()
+            self._start_rate_window()
+        elif self._body is not None:
+            self._rate_bytes += len(data)
         if self._body is not None and not self._body.is_eof():
             if not self._app_paused:                   # a body chunk: the stall clock restarts
-                self._arm(self._body_timeout, "request body", restart=True)
+                self._arm(self._limits.body_timeout, "request body", restart=True)
         elif new or self._body is not None:            # this data completed a request
             self._body = None
             self._cancel()
+            self._stop_rate_window()
         elif data:                                     # first bytes of the next request
-            self._arm(self._header_timeout, "request headers")
+            self._partial = True
+            self._arm(self._limits.header_timeout, "request headers")
 
     def pause_reading(self) -> None:
         """The app is not consuming the body yet: the client is not the one stalling."""
         self._app_paused = True
         self._cancel()
+        self._stop_rate_window()
         super().pause_reading()
 
     def resume_reading(self, resume_parser: bool = True) -> None:
-        self._app_paused = False
+        was_paused, self._app_paused = self._app_paused, False
         super().resume_reading(resume_parser)
         if self._body is not None and not self._body.is_eof() and not self._app_paused:
-            self._arm(self._body_timeout, "request body", restart=True)
+            self._arm(self._limits.body_timeout, "request body", restart=True)
+            if was_paused:          # aiohttp also calls this when it was not paused at all
+                self._start_rate_window()
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._cancel()
+        self._stop_rate_window()
         self._body = None
+        if self._gate is not None:
+            self._gate.release(self._gate_key, self)
         super().connection_lost(exc)
+
+    # --- the connection gate ------------------------------------------------------------------
+    def idle_since(self) -> float | None:
+        """Since when this connection waits for a request, or None while one is under way."""
+        if (self.transport is None or self._partial or self._messages
+                or self._request_in_progress):
+            return None
+        return self._last_seen
+
+    def evict(self) -> None:
+        """Closed to make room for a new connection (it was idle the longest)."""
+        if self._gate is not None:
+            self._gate.release(self._gate_key, self)
+        log.debug("closing an idle connection from %s to make room", self._gate_key)
+        self.force_close()
+
+    # --- minimum body rate ----------------------------------------------------------------------
+    def _start_rate_window(self) -> None:
+        self._stop_rate_window()
+        limits = self._limits
+        if limits.body_min_bytes <= 0 or limits.body_rate_window <= 0:
+            return
+        if self._body is None or self._body.is_eof() or self._app_paused:
+            return
+        self._rate_bytes = 0
+        self._rate_timer = asyncio.get_running_loop().call_later(limits.body_rate_window,
+                                                                 self._rate_check)
+
+    def _stop_rate_window(self) -> None:
+        if self._rate_timer is not None:
+            self._rate_timer.cancel()
+            self._rate_timer = None
+
+    def _rate_check(self) -> None:
+        self._rate_timer = None
+        if self._body is None or self._body.is_eof() or self._app_paused:
+            return
+        if self._rate_bytes < self._limits.body_min_bytes:
+            log.info("closing a connection from %s: its request body trickles (%d bytes in "
+                     "%.0f s, less than %d)", self._gate_key or "a client", self._rate_bytes,
+                     self._limits.body_rate_window, self._limits.body_min_bytes)
+            if self.transport is not None and not self.transport.is_closing():
+                self.transport.abort()
+            return
+        self._start_rate_window()
 
     def handle_error(self, request: BaseRequest, status: int = 500,
                      exc: BaseException | None = None, message: str | None = None) -> web.StreamResponse:
@@ -146,13 +229,29 @@ class GuardedRequestHandler(RequestHandler):
             self.transport.abort()
 
 
-def guarded_factory(server: Any, handler_args: dict[str, Any], header_timeout: float,
-                    body_timeout: float) -> Callable[[], GuardedRequestHandler]:
-    """The protocol factory for `loop.create_server`: one GuardedRequestHandler per connection
+def guarded_factory(server: Any, handler_args: dict[str, Any], limits: ReadLimits,
+                    gate: ConnectionGate) -> Callable[[socket.socket, str], None]:
+    """What the acceptor calls for each accepted socket: one GuardedRequestHandler per connection
     of the aiohttp `server` (the runner's), with the same arguments the runner was given."""
     loop = asyncio.get_running_loop()
-    return lambda: GuardedRequestHandler(server, loop=loop, header_timeout=header_timeout,
-                                         body_timeout=body_timeout, **handler_args)
+    pending: set[asyncio.Task[Any]] = set()
+
+    async def connect(conn: socket.socket, key: str) -> None:
+        try:
+            await loop.connect_accepted_socket(
+                lambda: GuardedRequestHandler(server, loop=loop, limits=limits, gate=gate,
+                                              gate_key=key, **handler_args), conn)
+        except (OSError, RuntimeError) as exc:
+            log.info("a connection from %s failed at once: %s", key, exc)
+            gate.abandon(key)
+            conn.close()
+
+    def start(conn: socket.socket, key: str) -> None:
+        task = loop.create_task(connect(conn, key))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    return start
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -167,16 +266,32 @@ class ProxyUnit:
     """proxy: builds the root app from the HTTP services and serves it on PROXY_HTTP_ADDR.
 
     The socket is bound before any service starts (a busy port fails fast and the public URL is
-    known); a restart binds the same address again."""
+    known); a restart binds the same address again. `reserved` descriptors (uploads, SQLite, the
+    LDAP client, the idm listener's connections) are never given to client connections."""
 
     def __init__(self, spec: ServiceSpec, ctx: ServiceContext, http_units: Sequence[HttpUnit],
-                 sock: socket.socket) -> None:
+                 sock: socket.socket, *, reserved: int = 0) -> None:
         self.spec, self.ctx = spec, ctx
         self._http_units = http_units
         self._sock: socket.socket | None = sock
         self.address: tuple[str, int] = sock.getsockname()[:2]
         self._runner: web.AppRunner | None = None
-        self._server: asyncio.Server | None = None
+        self._acceptor: Acceptor | None = None
+        self._reserved = reserved
+        self.gate: ConnectionGate | None = None
+
+    def _caps(self) -> Caps:
+        config = self.ctx.config
+        limit = descriptor_limit()
+        caps = Caps.for_limit(config.proxy_max_connections, config.proxy_max_connections_per_address,
+                              self._reserved, limit)
+        lowered = caps.total < config.proxy_max_connections
+        log.log(logging.WARNING if lowered else logging.INFO,
+                "proxy: at most %d client connections, %s per address (PROXY_MAX_CONNECTIONS %d%s; "
+                "descriptor limit %d, %d kept for files, databases and LDAP)", caps.total,
+                caps.per_address or "no cap", config.proxy_max_connections,
+                ", lowered to fit the descriptor limit" if lowered else "", limit, self._reserved)
+        return caps
 
     async def start(self) -> None:
         config = self.ctx.config
@@ -189,40 +304,40 @@ class ProxyUnit:
         await runner.setup()
         sock, self._sock = self._sock or bind(*self.address), None
         assert runner.server is not None
+        limits = ReadLimits(config.proxy_header_read_timeout, config.proxy_idle_timeout,
+                            config.proxy_body_min_bytes, config.proxy_body_rate_window)
         try:
-            self._server = await asyncio.get_running_loop().create_server(
-                guarded_factory(runner.server, handler_args, config.proxy_header_read_timeout,
-                                config.proxy_idle_timeout), sock=sock)
+            gate = ConnectionGate(self._caps())
+            acceptor = Acceptor(sock, gate, guarded_factory(runner.server, handler_args, limits, gate))
+            acceptor.start()
         except BaseException:
             sock.close()
             await runner.cleanup()
             raise
-        self._runner = runner
+        self._runner, self._acceptor, self.gate = runner, acceptor, gate
         for unit in self._http_units:
             unit.mounted = True
         log.info("proxy listening on http://%s:%d", *self.address)
 
     async def run(self) -> None:
-        while self._server is not None and self._server.is_serving():
+        while self._acceptor is not None and self._acceptor.serving:
             await asyncio.sleep(1.0)
         raise RuntimeError("the proxy listener closed")
 
     async def check(self) -> None:
-        if self._server is None or not self._server.is_serving():
+        if self._acceptor is None or not self._acceptor.serving:
             raise RuntimeError("not listening")
 
     async def stop(self) -> None:
         """Stop accepting, then let in-flight requests finish (up to the shutdown timeout)."""
-        server, self._server = self._server, None
+        acceptor, self._acceptor = self._acceptor, None
         runner, self._runner = self._runner, None
         for unit in self._http_units:
             unit.mounted = False
-        if server is not None:
-            server.close()
+        if acceptor is not None:
+            acceptor.close()
         if runner is not None:
             await runner.cleanup()
-        if server is not None:
-            await server.wait_closed()
         if self._sock is not None:
             self._sock.close()
             self._sock = None

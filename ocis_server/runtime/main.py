@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 
 from ocis_server.config import Config, ConfigError, load_config
 
+from .connections import raise_descriptor_limit
 from .instance import Runtime
 from .supervisor import GaveUp
 
@@ -108,6 +109,11 @@ def run_server(config: Config, only: list[str] | None = None) -> int:
     """Run until stopped; blocking. `only` runs just these services (`ocis <svc> server`)."""
     setup_logging(config.log_level)
     tune_malloc()
+    before, after = raise_descriptor_limit()
+    if after != before:
+        log.info("file descriptors: soft limit raised from %d to %d (the hard limit)", before, after)
+    else:
+        log.info("file descriptors: limit %d", after)
     try:
         config.require_initialized()
         with asyncio.Runner(loop_factory=loop_factory(config.event_loop)) as runner:
