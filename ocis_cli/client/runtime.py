@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Self
+from typing import Any, Self
 
 from ocis_cli.client.errors import ServerError
 from ocis_cli.client.http import HttpClient
@@ -26,6 +26,16 @@ class RuntimeClient:
         if not isinstance(doc, list):
             raise ServerError("runtime: GET /services: expected a JSON list")
         return [ServiceState.from_json(item) for item in doc if isinstance(item, dict)]
+
+    async def instance(self) -> dict[str, Any] | None:
+        """Which instance answers (public URL, config dir, ...); None from a runtime that does not
+        say."""
+        status, _, body = await self.http.request("GET", "/instance", ok=(404,))
+        try:
+            doc = json.loads(body) if status == 200 else None
+        except ValueError:
+            return None
+        return doc if isinstance(doc, dict) else None
 
     async def health(self) -> Health:
         """200 means healthy, 503 degraded (the body's status says so) or unhealthy; the body's

@@ -101,24 +101,35 @@ def server() -> None:
 
 
 def _runtime_address() -> tuple[str, int]:
-    """The control API address: OCIS_RUNTIME_HOST/PORT or the server config, else 127.0.0.1:9250."""
+    """The control API address: OCIS_RUNTIME_HOST/PORT or the server config; without a port set,
+    what the running instance of OCIS_CONFIG_DIR recorded, else the port derived from
+    PROXY_HTTP_ADDR (127.0.0.1:9250 for the default 9200)."""
     from ocis_server.config import ConfigError, load_config
+    from ocis_server.config.ports import runtime_address
 
     try:
-        config = load_config()
-        return config.runtime_host, int(config.runtime_port)
+        host, port, _ = runtime_address(load_config())
+        return host, port
     except ConfigError:
         host = os.environ.get("OCIS_RUNTIME_HOST", "127.0.0.1")
-        port = os.environ.get("OCIS_RUNTIME_PORT", "9250")
-        if not port.isdigit():
-            raise CliError(f"OCIS_RUNTIME_PORT must be a number, got {port!r}",
+        text = os.environ.get("OCIS_RUNTIME_PORT", "9250")
+        if not text.isdigit():
+            raise CliError(f"OCIS_RUNTIME_PORT must be a number, got {text!r}",
                            ExitCode.USAGE) from None
-        return host, int(port)
+        return host, int(text)
 
 
 def _unreachable(host: str, port: int) -> CliError:
     return CliError(f"runtime not reachable at {host}:{port} (is `ocis server` running?)",
                     ExitCode.TEMPORARY)
+
+
+def _which(instance: object, host: str, port: int) -> str:
+    """"ocis at <url> (config <dir>, runtime <host:port>)": the instance `ocis health`/`list` reached."""
+    if not isinstance(instance, dict):
+        return f"runtime at {host}:{port}"
+    return (f"ocis at {instance.get('url') or '?'} (config {instance.get('config_dir') or '?'}, "
+            f"runtime {host}:{port})")
 
 
 def list_services(
@@ -133,8 +144,11 @@ def list_services(
         try:
             async with RuntimeClient(host, port) as rt:
                 services = await rt.services()
+                instance = await rt.instance()
         except NetworkError:
             raise _unreachable(host, port) from None
+        if instance is not None:      # on stderr: stdout stays the table (or JSON) scripts read
+            print(_which(instance, host, port), file=sys.stderr)
         if output is Format.json:
             print_json([{"name": s.name, "state": s.state, "group": s.group,
                          "restarts": s.restarts, "since": s.since} for s in services])
@@ -163,10 +177,12 @@ def health(
         except NetworkError:
             raise _unreachable(host, port) from None
         word = "healthy" if result.healthy else "degraded" if result.degraded else "unhealthy"
+        instance = result.detail.get("instance") if isinstance(result.detail, dict) else None
         if output is Format.json:
-            print_json({"healthy": result.healthy, "status": word, "detail": result.detail})
+            print_json({"healthy": result.healthy, "status": word, "runtime": f"{host}:{port}",
+                        "instance": instance, "detail": result.detail})
         else:
-            print(word)
+            print(f"{word}: {_which(instance, host, port)}")
             if not result.healthy:
                 _explain_unhealthy(result.detail)
         if result.healthy:

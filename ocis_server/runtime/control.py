@@ -6,10 +6,14 @@ GET /health -> {"status", "services": {name: "ok" | "degraded: why" | reason}}: 
 503 "degraded" (serving, but a service waits for its disk, LDAP server or database: its requests
 get 503 with Retry-After) or 503 "unhealthy" (a service failed or is not running);
 GET /healthz (alive: nothing failed; a degraded process is alive) and GET /readyz (every service
-ready or degraded: it takes traffic; the body says which services are degraded).
+ready or degraded: it takes traffic; the body says which services are degraded); GET /instance ->
+{"url","listen","runtime","config_dir","data","started"}: which instance answered (also in /health).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -17,6 +21,8 @@ from .supervisor import State, Supervisor
 from .units import Unit
 
 SUPERVISOR: web.AppKey[Supervisor] = web.AppKey("supervisor", Supervisor)
+Describe = Callable[[], dict[str, Any]]
+INSTANCE: web.AppKey[Describe] = web.AppKey("instance")
 
 
 async def _services(request: web.Request) -> web.Response:
@@ -36,12 +42,17 @@ def overall(checks: dict[str, str]) -> str:
 async def _health(request: web.Request) -> web.Response:
     checks = await request.app[SUPERVISOR].health()
     status = overall(checks)
-    return web.json_response({"status": status, "services": checks},
+    return web.json_response({"status": status, "services": checks,
+                              "instance": request.app[INSTANCE]()},
                              status=200 if status == "healthy" else 503)
 
 
 def _degraded(supervisor: Supervisor) -> dict[str, str]:
     return {s.name: s.error for s in supervisor.status.values() if s.state is State.DEGRADED}
+
+
+async def _instance(request: web.Request) -> web.Response:
+    return web.json_response(request.app[INSTANCE]())
 
 
 async def _healthz(request: web.Request) -> web.Response:
@@ -67,9 +78,11 @@ async def _readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready"})
 
 
-def control_app(supervisor: Supervisor) -> web.Application:
+def control_app(supervisor: Supervisor, instance: Describe) -> web.Application:
     app = web.Application()
     app[SUPERVISOR] = supervisor
+    app[INSTANCE] = instance
+    app.router.add_get("/instance", _instance)
     app.router.add_get("/services", _services)
     app.router.add_get("/health", _health)
     app.router.add_get("/healthz", _healthz)

@@ -7,17 +7,27 @@ import asyncio
 import dataclasses
 import logging
 import socket
+import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from aiohttp import web
 
 from ocis_server.auth.logins import login_throttle
 from ocis_server.config import Config, ConfigError, split_addr
+from ocis_server.config.ports import (
+    STATE_FILE,
+    configured_http_port,
+    remove_state,
+    with_derived_ports,
+    write_state,
+)
 from ocis_server.services import SERVICES, ServiceSpec
 from ocis_server.services.context import ServiceContext
 
 from .control import control_app, debug_app
+from .lifecycle import announce, free_if_busy, listeners
 from .listener import ProxyUnit, bind
 from .supervisor import Supervisor
 from .units import HttpUnit, Unavailable, Unit
@@ -67,6 +77,18 @@ def _listen(addr: str, what: str) -> socket.socket:
         raise ConfigError(f"cannot listen on {addr} ({what}): {exc.strerror or exc}") from None
 
 
+def _control_socket(config: Config) -> socket.socket:
+    """The control API's socket; a derived port (see config.ports) someone else holds gives way
+    to any free port, an explicitly configured one is an error."""
+    addr = f"{config.runtime_host}:{config.runtime_port}"
+    try:
+        return _listen(addr, "OCIS_RUNTIME")
+    except ConfigError:
+        if config.origin("runtime_port").kind != "default" or not config.runtime_port:
+            raise
+    return _listen(f"{config.runtime_host}:0", "OCIS_RUNTIME")
+
+
 def _url(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
@@ -85,6 +107,9 @@ class Runtime:
         self.runtime_url = ""
         self.supervisor: Supervisor | None = None
         self.ctx: ServiceContext | None = None
+        self._debug: list[tuple[str, str]] = []     # (service, URL) of each debug listener
+        self._t0 = time.monotonic()
+        self.started = datetime.now(UTC).isoformat(timespec="seconds")
 
     def _units(self, specs: list[ServiceSpec], ctx: ServiceContext,
                proxy_sock: socket.socket | None) -> list[Unit]:
@@ -124,6 +149,8 @@ class Runtime:
 
     async def start(self) -> None:
         """Bind every listener (fail fast on a busy port), then start the services in order."""
+        self._t0 = time.monotonic()
+        self.started = datetime.now(UTC).isoformat(timespec="seconds")
         specs = select_services(self.config, self._specs, self._only)
         config = self.config
         for spec in specs:
@@ -132,19 +159,22 @@ class Runtime:
                     raise ConfigError(f"{spec.name} needs {attr}, which `ocis init` generates: "
                                       "run it first")
         proxy_sock = None
+        http_port = configured_http_port(config)
         if any(s.entry for s in specs):
             proxy_sock = _listen(config.proxy_http_addr, "PROXY_HTTP_ADDR")
             self.url = _url(proxy_sock)
+            http_port = proxy_sock.getsockname()[1]
             if config.origin("ocis_url").kind == "default":
                 config = dataclasses.replace(config, ocis_url=self.url)
-        self.config = config
+        config = with_derived_ports(config, http_port)
         try:
-            control_sock = _listen(f"{config.runtime_host}:{config.runtime_port}", "OCIS_RUNTIME")
+            control_sock = _control_socket(config)
         except BaseException:
             if proxy_sock is not None:
                 proxy_sock.close()
             raise
         self.runtime_url = _url(control_sock)
+        self.config = config = free_if_busy(config, control_sock.getsockname()[1])
         names = {s.name for s in specs}
         self.ctx = ServiceContext(config,
                                   cast(Any, Unavailable("storage-users", here="storage-users" in names)),
@@ -155,17 +185,40 @@ class Runtime:
                                      max_failures=config.max_failures,
                                      max_backoff=config.max_restart_backoff)
         try:
-            await self._serve(control_app(self.supervisor), control_sock)
+            await self._serve(control_app(self.supervisor, self.instance), control_sock)
             for unit in units:
                 addr = config.debug_addr(unit.spec.name)
                 if addr:
-                    await self._serve(debug_app(self.supervisor, unit),
-                                      _listen(addr, f"{unit.spec.name} debug"))
+                    sock = _listen(addr, f"{unit.spec.name} debug")
+                    await self._serve(debug_app(self.supervisor, unit), sock)
+                    self._debug.append((unit.spec.name, _url(sock)))
             await self.supervisor.start()
         except BaseException:
             await self.stop()
             raise
-        log.info("ocis ready: %s (runtime %s)", self.url or "no proxy", self.runtime_url)
+        self._announce(units)
+
+    def instance(self) -> dict[str, Any]:
+        """Which instance this is: what `ocis health` and `ocis list` print about what they reached."""
+        host, port = split_addr(self.runtime_url.removeprefix("http://"))
+        return {"url": self.config.ocis_url, "listen": self.url or None,
+                "runtime": f"{host}:{port}", "config_dir": str(self.config.config_dir),
+                "data": str(self.config.base_data_path), "started": self.started}
+
+    def _announce(self, units: Sequence[Unit]) -> None:
+        """One line per listener, then "ready"; and the record `ocis health` finds this by."""
+        for name, url, note in listeners(self.config, self.runtime_url, units, self._debug):
+            announce.info("%s listening on %s%s", name, url, note)
+        record = self.instance()
+        if not write_state(self.config.config_dir, record):
+            log.warning("cannot write %s: `ocis health` finds this instance only with "
+                        "OCIS_RUNTIME_PORT=%s", self.config.config_dir / STATE_FILE,
+                        record["runtime"].rpartition(":")[2])
+        assert self.supervisor is not None
+        elapsed = time.monotonic() - self._t0
+        announce.info("ready: %d services in %.1fs, %s (config %s)", len(self.supervisor.status),
+                      elapsed, self.config.ocis_url if self.url else "no HTTP listener",
+                      self.config.config_dir)
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -181,6 +234,7 @@ class Runtime:
         return 1 if self.supervisor.gave_up.is_set() else 0
 
     async def stop(self) -> None:
+        remove_state(self.config.config_dir)
         if self.supervisor is not None:
             await self.supervisor.stop()
         runners, self._runners = self._runners, []

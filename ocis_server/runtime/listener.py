@@ -317,7 +317,7 @@ class ProxyUnit:
         self._runner, self._acceptor, self.gate = runner, acceptor, gate
         for unit in self._http_units:
             unit.mounted = True
-        log.info("proxy listening on http://%s:%d", *self.address)
+        log.debug("proxy listening on http://%s:%d", *self.address)
 
     async def run(self) -> None:
         while self._acceptor is not None and self._acceptor.serving:

@@ -14,12 +14,14 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 
 from ocis_server.config import Config, ConfigError, load_config
 
 from .connections import raise_descriptor_limit
 from .instance import Runtime
+from .lifecycle import announce, setup_announce
 from .supervisor import GaveUp
 
 log = logging.getLogger("ocis.runtime")
@@ -32,6 +34,7 @@ def setup_logging(level: str) -> None:
     """Log to stderr at OCIS_LOG_LEVEL (oCIS names: debug, info, warn, error, fatal, panic)."""
     logging.basicConfig(level=_LEVELS.get(level.lower(), logging.ERROR), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    setup_announce(sys.stderr)
 
 
 async def _serve(config: Config, only: Sequence[str] | None) -> int:
@@ -46,11 +49,13 @@ async def _serve(config: Config, only: Sequence[str] | None) -> int:
             log.critical("ocis exits: %s. This is a bug in ocis: please report it with this log", exc)
             return 1
         code = await runtime.wait()
-        log.info("stopping (%s)", "a service failed" if code else "signal")
+        t0 = time.monotonic()
         await runtime.stop()
         if code and runtime.supervisor is not None:
             log.critical("ocis exits: %s. This is a bug in ocis: please report it with this log",
                          runtime.supervisor.failure)
+        announce.info("stopped (%s) in %.1fs", "a service failed" if code else "signal",
+                      time.monotonic() - t0)
         return code
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
