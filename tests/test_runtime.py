@@ -372,9 +372,9 @@ def test_sigterm_stops_a_real_server_promptly(tmp_path: Path) -> None:
         while time.monotonic() < deadline:
             line = proc.stderr.readline()
             lines.append(line)
-            if "ocis ready" in line or not line:
+            if "ocis.server: ready:" in line or not line:
                 break
-        assert "ocis ready" in lines[-1], "".join(lines)[-3000:]
+        assert "ocis.server: ready:" in lines[-1], "".join(lines)[-3000:]
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
