@@ -51,11 +51,11 @@ async def _serve(config: Config, only: Sequence[str] | None) -> int:
         code = await runtime.wait()
         t0 = time.monotonic()
         await runtime.stop()
-        if code and runtime.supervisor is not None:
+        if code and runtime.supervisor is not None:      # the one line on this shutdown
             log.critical("ocis exits: %s. This is a bug in ocis: please report it with this log",
                          runtime.supervisor.failure)
-        announce.info("stopped (%s) in %.1fs", "a service failed" if code else "signal",
-                      time.monotonic() - t0)
+        elif not code:
+            announce.info("stopped (signal) in %.1fs", time.monotonic() - t0)
         return code
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
