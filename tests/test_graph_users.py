@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from kit import Graph
 
 from ocis_server.domain.errors import NotFound
 from ocis_server.runtime import embedded_server, make_test_config
@@ -24,16 +25,15 @@ GUEST_ROLE = "38071a68-456a-4553-846a-fa67bf5596cc"
 
 
 class Client:
+    """Graph v1.0 through the kit's client, signed in as the user `auth` names."""
+
     def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
         self.session, self.base = session, url + "/graph/v1.0"
 
     async def call(self, method: str, path: str, auth: aiohttp.BasicAuth, status: int,
                    json: Any = None, params: dict[str, str] | None = None) -> Any:
-        async with self.session.request(method, self.base + path, auth=auth, json=json,
-                                        params=params) as resp:
-            text = await resp.text()
-            assert resp.status == status, f"{method} {path}: {resp.status} {text}"
-            return await resp.json() if text else None
+        graph = Graph(self.session, auth.login, password=auth.password, base=self.base)
+        return await graph.call(method, path, status, json=json, params=params)
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ class Http:
         return self.base + path
 
     async def request(self, method: str, path: str, status: int, *,
-                      body: bytes | str | None = None, json: Any = None,
+                      body: bytes | str | dict[str, str] | None = None, json: Any = None,
                       params: dict[str, str] | None = None,
                       headers: dict[str, str] | None = None) -> Any:
         resp = await self.client.request(method, self.url(path), data=body, json=json,
@@ -107,7 +107,7 @@ class Ocs(Http):
                   statuscode: int | None = None, data: dict[str, str] | None = None,
                   **params: str) -> Any:
         """The `ocs` object of a JSON answer; `statuscode` checks `meta.statuscode` too."""
-        resp = await self.request(method, path, status, body=data,  # type: ignore[arg-type]
+        resp = await self.request(method, path, status, body=data,
                                   params={**params, "format": "json"})
         body = jsonlib.loads(resp.data)["ocs"]
         if statuscode is not None:
