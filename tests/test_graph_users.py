@@ -13,6 +13,7 @@ from kit import Graph
 
 from ocis_server.domain.errors import NotFound
 from ocis_server.runtime import embedded_server, make_test_config
+from ocis_server.runtime.bootstrap import ensure_users
 from ocis_server.services.graph.roles import ROLE_IDS
 
 ADMIN = aiohttp.BasicAuth("admin", "admin")
@@ -140,7 +141,8 @@ async def test_groups_and_members(graph: tuple[Client, Any]) -> None:
     await c.call("GET", f"/groups/{gid}/members", EINSTEIN, 200)       # a member may look
     await c.call("GET", f"/groups/{gid}/members", MARIE, 403)          # others may not
     me = await c.call("GET", "/me", EINSTEIN, 200, params={"$expand": "memberOf"})
-    assert [g["displayName"] for g in me["memberOf"]] == ["physics"]
+    assert [g["displayName"] for g in me["memberOf"]] == [     # with oCIS's demo groups
+        "physics", "physics-lovers", "sailing-lovers", "users", "violin-haters"]
     expanded = await c.call("GET", "/groups", ADMIN, 200, params={"$expand": "members"})
     assert [len(g["members"]) for g in expanded["value"] if g["id"] == gid] == [1]
     only_members = await c.call("GET", "/users", ADMIN, 200,
@@ -148,7 +150,7 @@ async def test_groups_and_members(graph: tuple[Client, Any]) -> None:
     assert [u["onPremisesSamAccountName"] for u in only_members["value"]] == ["einstein"]
     await c.call("GET", "/groups", MARIE, 403)
     found = await c.call("GET", "/groups", MARIE, 200, params={"$search": "phys"})
-    assert [g["id"] for g in found["value"]] == [gid]
+    assert {g["displayName"] for g in found["value"]} == {"physics", "physics-lovers"}
     await c.call("DELETE", f"/groups/{gid}/members/{einstein['id']}/$ref", ADMIN, 204)
     await c.call("DELETE", f"/groups/{gid}/members/{einstein['id']}/$ref", ADMIN, 404)
     await c.call("DELETE", f"/groups/{gid}", EINSTEIN, 403)
@@ -224,3 +226,40 @@ async def test_change_password_is_throttled(graph: tuple[Client, Any]) -> None:
     body = await c.call("POST", "/me/changePassword", EINSTEIN, 429,
                         json={"currentPassword": "relativity", "newPassword": "x"})
     assert body["error"]["code"] == "tooManyRequests"
+
+
+async def test_demo_users_come_with_ocis_demo_groups(graph: tuple[Client, Any],
+                                                     tmp_path: Path) -> None:
+    """IDM_CREATE_DEMO_USERS also makes oCIS's demo groups, with their upstream ids and members
+    (services/idm/ldif/demousers.ldif.tmpl); a restart neither duplicates nor resets them.
+    Without demo users there are none."""
+    c, _ = graph
+    expected = {
+        "users": ("509a9dcd-bb37-4f4f-a01a-19dca27d9cfa",
+                  ["admin", "einstein", "marie", "moss", "richard"]),
+        "sailing-lovers": ("6040aa17-9c64-4fef-9bd0-77234d71bad0", ["einstein"]),
+        "violin-haters": ("dd58e5ec-842e-498b-8800-61f2ec6f911f", ["einstein"]),
+        "radium-lovers": ("7b87fd49-286e-4a5f-bafd-c535d5dd997a", ["marie"]),
+        "polonium-lovers": ("cedc21aa-4072-4614-8676-fa9165f598ff", ["marie"]),
+        "quantum-lovers": ("a1726108-01f8-4c30-88df-2b1a9d1cba1a", ["richard"]),
+        "philosophy-haters": ("167cbee2-0518-455a-bfb2-031fe0621e5d", ["richard"]),
+        "physics-lovers": ("262982c1-2362-4afa-bfdf-8cbfef64a06e",
+                           ["einstein", "marie", "richard"]),
+    }
+
+    async def listing(client: Client) -> dict[str, tuple[str, list[str]]]:
+        body = await client.call("GET", "/groups", ADMIN, 200, params={"$expand": "members"})
+        return {g["displayName"]: (g["id"], sorted(m["onPremisesSamAccountName"]
+                                                   for m in g["members"]))
+                for g in body["value"]}
+
+    assert await listing(c) == expected
+    await c.call("DELETE", "/groups/6040aa17-9c64-4fef-9bd0-77234d71bad0/members/"
+                 "4c510ada-c86b-4815-8820-42cdf82c3d51/$ref", ADMIN, 204)
+    _, srv = graph
+    await ensure_users(srv.ctx.users, srv.config)        # what every start runs
+    expected["sailing-lovers"] = ("6040aa17-9c64-4fef-9bd0-77234d71bad0", [])
+    assert await listing(c) == expected                   # the admin's change stays
+    none = make_test_config(tmp_path / "none", demo_users=False)
+    async with embedded_server(none, only=["graph"]) as srv, aiohttp.ClientSession() as s:
+        assert await listing(Client(s, srv.url)) == {}

@@ -18,8 +18,10 @@ async def test_server_reads_users_and_groups_from_another_servers_idm(tmp_path: 
     async with embedded_server(config_a, only=["idm"]) as a:
         users = a.ctx.users
         einstein = await users.get_by_name("einstein")
-        physics = await users.create_group(name="physics-lovers")
-        await users.add_member(physics.id, einstein.id)
+        quarks = await users.create_group(name="quark-lovers")
+        await users.add_member(quarks.id, einstein.id)
+        groups = [(g.id, g.name) for g in await users.groups_of(einstein.id)]   # + demo groups
+        assert (quarks.id, "quark-lovers") in groups and len(groups) == 5
         unit = a.supervisor.unit("idm")
         assert unit is not None
         idm = unit.server           # type: ignore[attr-defined]
@@ -38,8 +40,7 @@ async def test_server_reads_users_and_groups_from_another_servers_idm(tmp_path: 
                                 auth=auth) as resp:
                 me = await resp.json()
             assert me["id"] == einstein.id
-            assert [(g["id"], g["displayName"]) for g in me["memberOf"]] == [
-                (physics.id, "physics-lovers")]
+            assert [(g["id"], g["displayName"]) for g in me["memberOf"]] == groups
             async with http.request("PROPFIND", f"{b.url}/remote.php/dav/files/einstein/",
                                     auth=auth, headers={"Depth": "0"}) as resp:
                 assert resp.status == 207

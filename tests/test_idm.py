@@ -59,6 +59,8 @@ async def start_idm(tmp_path: Path, **env: str) -> AsyncIterator[Idm]:
     config = make_test_config(tmp_path, IDM_LDAP_ADDR="127.0.0.1:0", **env)
     async with embedded_server(config, only=["idm"]) as srv:
         users = srv.ctx.users
+        for group in await users.list_groups():      # these tests make groups of their own,
+            await users.delete_group(group.id)       # not oCIS's demo groups
         physics = await users.create_group(name="physics-lovers", description="E=mc2")
         await users.add_member(physics.id, (await users.get_by_name("einstein")).id)
         await users.add_member(physics.id, (await users.get_by_name("marie")).id)

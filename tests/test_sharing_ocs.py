@@ -189,11 +189,11 @@ async def test_pending_accept_decline(tmp_path: Path) -> None:
 
 async def test_group_share_and_sharees(client: Client) -> None:
     users = client.srv.ctx.users  # type: ignore[attr-defined]
-    group = await users.create_group(name="physics-lovers")
+    group = await users.create_group(name="physics-fans")
     for name in ("marie", "moss"):
         await users.add_member(group.id, (await users.get_by_name(name)).id)
     status, body = await client.ocs("POST", "einstein", "/shares",
-                                    data=_share(shareType="1", shareWith="physics-lovers",
+                                    data=_share(shareType="1", shareWith="physics-fans",
                                                 permissions="1"))
     assert status == 200 and body["ocs"]["data"]["share_type"] == 1
     share_id = body["ocs"]["data"]["id"]
@@ -210,9 +210,9 @@ async def test_group_share_and_sharees(client: Client) -> None:
     users_found = body["ocs"]["data"]["users"] + body["ocs"]["data"]["exact"]["users"]
     assert [u["value"]["shareWith"] for u in users_found] == ["marie"]
     assert users_found[0]["value"]["shareType"] == 0
-    _, body = await client.ocs("GET", "einstein", "/sharees", search="physics-lovers")
+    _, body = await client.ocs("GET", "einstein", "/sharees", search="physics-fans")
     assert [g["value"]["shareWith"] for g in body["ocs"]["data"]["exact"]["groups"]] == [
-        "physics-lovers"]
+        "physics-fans"]
 
 
 async def test_space_membership_share_type_7(client: Client) -> None:

@@ -107,7 +107,8 @@ FIELDS: tuple[Field, ...] = (
     Field("admin_password", "idm.admin_password", "str", "", ("IDM_ADMIN_PASSWORD",),
           "password of the admin user; only used when the admin is created", secret=True),
     Field("create_demo_users", "idm.create_demo_users", "bool", False, ("IDM_CREATE_DEMO_USERS",),
-          "create einstein, marie, moss, richard, katherine at first start"),
+          "create einstein, marie, moss, richard, katherine and oCIS's demo groups (users, "
+          "physics-lovers, sailing-lovers, ...) with their members at first start"),
     Field("idm_ldaps_addr", "idm.ldaps_addr", "addr", "127.0.0.1:9235", ("IDM_LDAPS_ADDR",),
           "address of the idm LDAP server (LDAPS, read-only view of users and groups; port 0 = "
           "any free port)"),

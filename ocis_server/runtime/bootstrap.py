@@ -1,5 +1,6 @@
-"""First-start state: the admin user, the demo users (IDM_CREATE_DEMO_USERS) and a personal space for
-every user. Each step is idempotent, so it runs at every start and repairs what is missing."""
+"""First-start state: the admin user, the demo users and groups (IDM_CREATE_DEMO_USERS) and a personal
+space for every user. Each step is idempotent, so it runs at every start and repairs what is missing
+(a demo group gets its members when it is made: an admin's later changes to it stay)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,41 @@ DEMO_USERS: tuple[tuple[str, str, str, str, str], ...] = (
     ("534bb038-6f9d-4093-946f-133be61fa4e7", "katherine", "gemini", "Katherine Johnson",
      "spaceadmin"),
 )
+
+# oCIS's demo groups (services/idm/ldif/demousers.ldif.tmpl) with their upstream ids and members.
+DEMO_GROUPS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("509a9dcd-bb37-4f4f-a01a-19dca27d9cfa", "users", "Users",
+     ("einstein", "marie", "richard", "moss", "admin")),
+    ("6040aa17-9c64-4fef-9bd0-77234d71bad0", "sailing-lovers", "Sailing lovers", ("einstein",)),
+    ("dd58e5ec-842e-498b-8800-61f2ec6f911f", "violin-haters", "Violin haters", ("einstein",)),
+    ("7b87fd49-286e-4a5f-bafd-c535d5dd997a", "radium-lovers", "Radium lovers", ("marie",)),
+    ("cedc21aa-4072-4614-8676-fa9165f598ff", "polonium-lovers", "Polonium lovers", ("marie",)),
+    ("a1726108-01f8-4c30-88df-2b1a9d1cba1a", "quantum-lovers", "Quantum lovers", ("richard",)),
+    ("167cbee2-0518-455a-bfb2-031fe0621e5d", "philosophy-haters", "Philosophy haters",
+     ("richard",)),
+    ("262982c1-2362-4afa-bfdf-8cbfef64a06e", "physics-lovers", "Physics lovers",
+     ("einstein", "marie", "richard")),
+)
+
+
+async def _ensure_group(users: UserStore, group_id: str, name: str, description: str,
+                        members: tuple[str, ...]) -> None:
+    try:
+        await users.get_group(group_id)
+        return
+    except NotFound:
+        pass
+    try:
+        group = await users.create_group(name=name, description=description, group_id=group_id)
+    except AlreadyExists:
+        log.warning("group name %r is taken by another id; not creating it", name)
+        return
+    for username in members:
+        try:
+            await users.add_member(group.id, (await users.get_by_name(username)).id)
+        except NotFound:
+            log.warning("demo group %s: no user %r", name, username)
+    log.info("created group %s", name)
 
 
 async def _ensure(users: UserStore, *, user_id: str, username: str, password: str,
@@ -59,6 +95,8 @@ async def ensure_users(users: UserStore, config: Config) -> list[User]:
         for user_id, username, password, display_name, role in DEMO_USERS:
             await _ensure(users, user_id=user_id, username=username, password=password,
                           display_name=display_name, role=role)
+        for group_id, name, description, members in DEMO_GROUPS:
+            await _ensure_group(users, group_id, name, description, members)
     return await users.list()
 
 

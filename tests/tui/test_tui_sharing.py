@@ -137,8 +137,8 @@ async def test_unknown_recipient_and_no_role_before_recipient(tui_app: Any,
 async def test_share_with_a_group_and_remove_it(tui_app: Any, einstein: Client,
                                                 server: Any) -> None:
     async with Client(server.url, user="moss", password="vista") as admin:
-        await admin.users.create_group("physics-lovers")
-        await admin.users.add_member("physics-lovers", "richard")
+        await admin.users.create_group("string-theorists")
+        await admin.users.add_member("string-theorists", "richard")
     await einstein.webdav.mkcol(await personal(einstein), "/docs")
     docs = await item(einstein, "/docs")
     await einstein.shares.create(docs.id, "marie", role="viewer")
@@ -148,13 +148,13 @@ async def test_share_with_a_group_and_remove_it(tui_app: Any, einstein: Client,
         await pilot.press("tab")
         dialog = await open_dialog(pilot, "s", ShareDialog)
         assert options(dialog, "#existing") == ["Marie Curie (marie) · viewer"]
-        await pilot.press(*"group:physics-lovers", "enter")
+        await pilot.press(*"group:string-theorists", "enter")
         await wait_for(pilot, lambda: dialog.chosen is not None, what="the group")
         assert dialog.chosen.kind == "group"
         await pilot.press("enter")                    # viewer
         await wait_for(pilot, lambda: any("share add" in c for c in browser.cli_log),
                        what="the group share")
-        assert browser.cli_log[-1].endswith("share add /docs group:physics-lovers --role viewer")
+        assert browser.cli_log[-1].endswith("share add /docs group:string-theorists --role viewer")
         dialog = await open_dialog(pilot, "s", ShareDialog)
         dialog.query_one("#existing", OptionList).focus()
         await pilot.press("x")                        # the first: the group, then marie
