@@ -104,6 +104,7 @@ class Config:
     ldap_disabled_users_group_dn: str
     ldap_write_enabled: bool
     ldap_pool_size: int
+    ldap_timeout: float
     oidc_issuer: str
     oidc_trusted_issuers: list[str]
     oidc_issuers: list[dict[str, Any]]

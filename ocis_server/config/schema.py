@@ -215,6 +215,9 @@ FIELDS: tuple[Field, ...] = (
           "(otherwise it is read-only)"),
     Field("ldap_pool_size", "ldap.pool_size", "int", 4, ("USERS_LDAP_POOL_SIZE",),
           "connections kept open to the LDAP server"),
+    Field("ldap_timeout", "ldap.timeout", "float", 10.0, ("USERS_LDAP_TIMEOUT", "OCIS_LDAP_TIMEOUT"),
+          "seconds a request waits for the LDAP server before it answers 503 (a directory that "
+          "hangs cannot hold requests or the server)"),
     # --- authentication: OIDC trust, app tokens, throttling (proxy) ----------------------------
     Field("oidc_issuer", "oidc.issuer", "str", "", ("PROXY_OIDC_ISSUER", "OCIS_OIDC_ISSUER"),
           "URL of the OpenID Connect issuer clients log in with; empty = OCIS_URL (the embedded IdP)"),

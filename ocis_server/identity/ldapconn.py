@@ -1,12 +1,15 @@
 """The LDAP side of the LDAP user source: settings (oCIS's OCIS_LDAP_* names), a small pool of
 bound ldap3 connections (one per worker thread, rebuilt when the server went away), escaping, and
-reading attribute values out of search results. Blocking ldap3 calls run only on the pool's threads.
+reading attribute values out of search results. Blocking ldap3 calls run only on the pool's threads,
+and a caller waits for them at most `timeout` seconds: a directory that hangs (or is away) is a
+503 with Retry-After (ServiceUnavailable), never a request held for good.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import ssl
 import threading
 import uuid
@@ -24,7 +27,7 @@ from ldap3.core.exceptions import (  # type: ignore[import-untyped]
 from ldap3.utils.conv import escape_filter_chars  # type: ignore[import-untyped]
 from ldap3.utils.dn import escape_rdn  # type: ignore[import-untyped]
 
-from ocis_server.domain.errors import BadGateway, BadRequest
+from ocis_server.domain.errors import BadGateway, BadRequest, ServiceUnavailable
 
 if TYPE_CHECKING:
     from ocis_server.config import Config
@@ -32,7 +35,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("ocis.identity.ldap")
 T = TypeVar("T")
 SCOPES = {"sub": SUBTREE, "one": LEVEL, "base": BASE}
-_TIMEOUT = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,7 @@ class LdapSettings:
     write_enabled: bool = False
     pool_size: int = 4
     admin_user_id: str = ""
+    timeout: float = 10.0         # seconds a caller waits for the directory (USERS_LDAP_TIMEOUT)
 
     @classmethod
     def from_config(cls, c: Config) -> LdapSettings:
@@ -83,7 +86,7 @@ class LdapSettings:
             disable_mechanism=c.ldap_disable_user_mechanism,
             enabled_attr=c.ldap_user_enabled_attribute,
             disabled_group_dn=c.ldap_disabled_users_group_dn, write_enabled=c.ldap_write_enabled,
-            pool_size=c.ldap_pool_size, admin_user_id=c.admin_user_id)
+            pool_size=c.ldap_pool_size, admin_user_id=c.admin_user_id, timeout=c.ldap_timeout)
         settings.validate()
         return settings
 
@@ -100,6 +103,8 @@ class LdapSettings:
                 raise BadRequest(f"an LDAP filter must be parenthesised: {extra!r}")
         if self.pool_size < 1:
             raise BadRequest("the LDAP pool size must be at least 1")
+        if not self.timeout > 0:
+            raise BadRequest("the LDAP time-out must be more than 0 seconds")
 
 
 def eq(attr: str, value: str) -> str:
@@ -147,16 +152,22 @@ class LdapPool:
         self._open: set[Connection] = set()
         self._lock = threading.Lock()
 
+    @property
+    def _socket_timeout(self) -> int:
+        """ldap3 wants whole seconds for its socket time-outs."""
+        return max(1, math.ceil(self.settings.timeout))
+
     def _make_server(self) -> Server:
         parts = urlsplit(self.settings.uri)
         tls = Tls(validate=ssl.CERT_NONE if self.settings.insecure else ssl.CERT_REQUIRED,
                   ca_certs_file=self.settings.cacert or None)
         return Server(parts.hostname or "localhost", port=parts.port,
-                      use_ssl=parts.scheme == "ldaps", tls=tls, get_info=NONE, connect_timeout=5)
+                      use_ssl=parts.scheme == "ldaps", tls=tls, get_info=NONE,
+                      connect_timeout=min(5, self._socket_timeout))
 
     def _connect(self, user: str | None, password: str | None) -> Connection:
         return Connection(self._server, user=user, password=password, raise_exceptions=False,
-                          receive_timeout=_TIMEOUT, read_only=False)
+                          receive_timeout=self._socket_timeout, read_only=False)
 
     def _service_connection(self) -> Connection:
         conn: Connection | None = getattr(self._local, "conn", None)
@@ -193,11 +204,24 @@ class LdapPool:
                 self._drop()
                 if attempt == 2:
                     log.warning("LDAP server %s unreachable: %s", self.settings.uri, exc)
-                    raise BadGateway("the LDAP server is unreachable") from None
+                    raise ServiceUnavailable("the LDAP server is unreachable",
+                                             retry_after=self.settings.timeout) from None
         raise AssertionError("unreachable")
 
+    async def _bounded(self, fn: Callable[[], T]) -> T:
+        """`fn` on a pool thread, waited for at most `timeout` seconds. A call still queued
+        behind hung ones is cancelled; a hung one ends at the socket's receive time-out."""
+        timeout = self.settings.timeout
+        try:
+            return await asyncio.wait_for(
+                asyncio.get_running_loop().run_in_executor(self._executor, fn), timeout)
+        except TimeoutError:
+            log.warning("LDAP server %s did not answer within %.1f s", self.settings.uri, timeout)
+            raise ServiceUnavailable(f"the LDAP server does not answer (waited {timeout:g} s)",
+                                     retry_after=timeout) from None
+
     async def run(self, fn: Callable[[Connection], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._call, fn)
+        return await self._bounded(lambda: self._call(fn))
 
     async def check_password(self, dn: str, password: str) -> bool:
         """A simple bind as the user on a connection of its own (never the pooled ones)."""
@@ -209,14 +233,15 @@ class LdapPool:
             try:
                 return bool(conn.bind())
             except LDAPCommunicationError:
-                raise BadGateway("the LDAP server is unreachable") from None
+                raise ServiceUnavailable("the LDAP server is unreachable",
+                                         retry_after=self.settings.timeout) from None
             finally:
                 try:
                     conn.unbind()
                 except LDAPException:
                     pass
 
-        return await asyncio.get_running_loop().run_in_executor(self._executor, bind)
+        return await self._bounded(bind)
 
     async def close(self) -> None:
         def unbind_all() -> None:
@@ -228,8 +253,11 @@ class LdapPool:
                 except LDAPException:
                     pass
 
-        await asyncio.get_running_loop().run_in_executor(self._executor, unbind_all)
-        self._executor.shutdown(wait=False)
+        try:
+            await self._bounded(unbind_all)
+        except ServiceUnavailable:
+            pass                   # a directory that hangs is not waited for at close
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 def search(conn: Connection, base: str, scope: str, filt: str,
