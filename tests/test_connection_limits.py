@@ -191,7 +191,7 @@ def test_a_flood_of_idle_connections_under_1024_descriptors_does_not_stop_the_se
             assert _curl("-X", "PROPFIND", "-H", "Depth: 1", f"{server.url}/remote.php/webdav/"
                          ).stdout == "207"
             health = server.ocis("health")
-            assert health.returncode == 0 and health.stdout.strip() == "healthy", health
+            assert health.returncode == 0 and health.stdout.startswith("healthy"), health
             assert server.process.poll() is None
         finally:
             for sock in flood:
