@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aiohttp
@@ -15,23 +16,25 @@ B = "/graph/v1beta1"
 
 
 class Client:
+    """Graph and WebDAV as the demo users, over the kit's client; the tests check the statuses."""
+
     def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
         self.session, self.url = session, url
         self.ids: dict[str, str] = {}
 
+    def as_user(self, user: str) -> kit.Http:
+        return kit.Http(self.session, user, base=self.url)
+
     async def call(self, method: str, user: str, path: str, body: Any = None,
                    **query: str) -> tuple[int, Any]:
-        async with self.session.request(method, self.url + path, json=body, params=query,
-                                        headers=kit.headers(user)) as resp:
-            text = await resp.text()
-            return resp.status, (await resp.json(content_type=None)) if text else None
+        resp = await self.as_user(user).send(method, path, json=body, params=query)
+        return resp.status, (json.loads(resp.data) if resp.data else None)
 
     async def dav(self, method: str, user: str, path: str, body: bytes = b"",
                   **headers: str) -> aiohttp.ClientResponse:
-        async with self.session.request(method, self.url + path, data=body or None,
-                                        headers={**kit.headers(user), **headers}) as resp:
-            await resp.read()
-            return resp
+        resp: aiohttp.ClientResponse = await self.as_user(user).send(
+            method, path, body=body or None, headers=headers)
+        return resp
 
     async def item_id(self, user: str, path: str) -> str:
         resp = await self.dav("PROPFIND", user, f"/remote.php/webdav{path}", Depth="0")
@@ -41,9 +44,8 @@ class Client:
     async def _fileid(self, user: str, path: str) -> str:
         body = (b'<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns">'
                 b"<d:prop><oc:fileid/></d:prop></d:propfind>")
-        async with self.session.request("PROPFIND", self.url + f"/remote.php/webdav{path}",
-                                        data=body, headers={**kit.headers(user), "Depth": "0"}) as resp:
-            text = await resp.text()
+        resp = await self.dav("PROPFIND", user, f"/remote.php/webdav{path}", body, Depth="0")
+        text = resp.data.decode()  # type: ignore[attr-defined]
         return text.split("<oc:fileid>")[1].split("</oc:fileid>")[0]
 
 

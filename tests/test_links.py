@@ -5,13 +5,14 @@ delete, password policy, capabilities, tokeninfo) and WebDAV `/dav/public-files/
 from __future__ import annotations
 
 import base64
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from kit import ocs_headers
+from kit import Http, Ocs, ocs_headers
 
 from ocis_server.runtime import embedded_server, make_test_config
 
@@ -19,17 +20,23 @@ API = "/ocs/v2.php/apps/files_sharing/api/v1"
 
 
 class Client:
+    """OCS, WebDAV and public links, over the kit's client; the tests check the statuses."""
+
     def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
         self.session, self.url = session, url
+
+    def as_user(self, user: str | None, password: str | None = None) -> Http:
+        """Signed in as an OCS client (`OCS-APIREQUEST`); anonymous requests carry no headers."""
+        if user is None:
+            return Http(self.session, base=self.url)
+        return Ocs(self.session, user, password=password, base=self.url)
 
     async def ocs(self, method: str, user: str | None, route: str,
                   data: dict[str, str] | None = None,
                   headers: dict[str, str] | None = None) -> tuple[int, Any]:
-        hdrs = {**(ocs_headers(user) if user else {}), **(headers or {})}
-        async with self.session.request(method, self.url + API + route,
-                                        params={"format": "json"}, data=data,
-                                        headers=hdrs) as resp:
-            return resp.status, await resp.json(content_type=None)
+        resp = await self.as_user(user).send(method, API + route, params={"format": "json"},
+                                             body=data, headers=headers)
+        return resp.status, json.loads(resp.data)
 
     async def link(self, **fields: str) -> dict[str, Any]:
         status, body = await self.ocs("POST", "einstein", "/shares",
@@ -38,20 +45,18 @@ class Client:
         return body["ocs"]["data"]
 
     async def dav(self, method: str, user: str, path: str, body: bytes = b"") -> int:
-        async with self.session.request(method, self.url + "/remote.php/webdav" + path,
-                                        data=body or None,
-                                        headers=ocs_headers(user)) as resp:
-            return resp.status
+        resp = await self.as_user(user).send(method, "/remote.php/webdav" + path,
+                                             body=body or None)
+        return int(resp.status)
 
     async def public(self, method: str, token: str, path: str = "", *, password: str | None = None,
                      body: bytes = b"", headers: dict[str, str] | None = None
                      ) -> tuple[int, bytes]:
-        hdrs = dict(headers or {})
-        if password is not None:
-            hdrs.update(ocs_headers("public", password))
-        url = f"{self.url}/dav/public-files/{token}{path}"
-        async with self.session.request(method, url, data=body or None, headers=hdrs) as resp:
-            return resp.status, await resp.read()
+        """A public link's WebDAV, with its password as Basic `public:<password>` when given."""
+        anyone = self.as_user("public" if password is not None else None, password)
+        resp = await anyone.send(method, f"/dav/public-files/{token}{path}", body=body or None,
+                                 headers=headers)
+        return resp.status, resp.data
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from kit import ocs_headers
+from kit import Ocs, ocs_headers
 
 from ocis_server.domain.ids import SHARE_JAIL_ID
 from ocis_server.runtime import embedded_server, make_test_config
@@ -25,24 +25,23 @@ PROPS = ('<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:oc="http://owncl
 
 
 class Dav:
+    """WebDAV and OCS as the demo users, over the kit's client; the tests check the statuses."""
+
     def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
         self.session, self.url = session, url
 
     async def req(self, method: str, user: str, path: str, body: bytes | str = b"",
                   **headers: str) -> tuple[int, str]:
-        async with self.session.request(method, self.url + path, data=body or None,
-                                        headers={**ocs_headers(user), **headers}) as resp:
-            return resp.status, await resp.text()
+        resp = await Ocs(self.session, user, base=self.url).send(method, path, body=body or None,
+                                                                 headers=headers)
+        return resp.status, resp.data.decode()
 
     async def propfind(self, user: str, path: str, depth: str = "0") -> tuple[int, str]:
         return await self.req("PROPFIND", user, path, PROPS, Depth=depth)
 
     async def share(self, user: str, **form: str) -> dict[str, object]:
-        async with self.session.post(self.url + SHARES + "?format=json", data=form,
-                                     headers=ocs_headers(user)) as resp:
-            body = await resp.json()
-            assert resp.status == 200, body
-            return body["ocs"]["data"]  # type: ignore[no-any-return]
+        body = await Ocs(self.session, user, base=self.url).ocs("POST", SHARES, 200, data=form)
+        return body["data"]  # type: ignore[no-any-return]
 
 
 def prop(xml: str, name: str, index: int = 0) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import json
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from kit import ocs_headers
+from kit import Ocs
 
 from ocis_server.runtime import embedded_server, make_test_config
 
@@ -21,21 +22,23 @@ API = "/ocs/{v}.php/apps/files_sharing/api/v1"
 
 
 class Client:
+    """OCS and WebDAV as the demo users, over the kit's client; the tests check the statuses."""
+
     def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
         self.session, self.url = session, url
 
     async def ocs(self, method: str, user: str, route: str, *, v: str = "v2", fmt: str = "json",
                   data: dict[str, str] | None = None, **query: str) -> tuple[int, Any]:
         params = {**query, **({"format": "json"} if fmt == "json" else {})}
-        async with self.session.request(method, self.url + API.format(v=v) + route,
-                                        params=params, data=data, headers=ocs_headers(user)) as resp:
-            body = await resp.text()
-            return resp.status, (await resp.json(content_type=None)) if fmt == "json" else body
+        resp = await Ocs(self.session, user, base=self.url).send(
+            method, API.format(v=v) + route, params=params, body=data)
+        text = resp.data.decode()
+        return resp.status, json.loads(text) if fmt == "json" else text
 
     async def dav(self, method: str, user: str, path: str, body: bytes = b"") -> int:
-        async with self.session.request(method, self.url + "/remote.php/webdav" + path,
-                                        data=body or None, headers=ocs_headers(user)) as resp:
-            return resp.status
+        resp = await Ocs(self.session, user, base=self.url).send(
+            method, "/remote.php/webdav" + path, body=body or None)
+        return int(resp.status)
 
 
 @pytest.fixture
