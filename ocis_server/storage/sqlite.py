@@ -82,6 +82,7 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore):
         self._cache: dict[tuple[Any, ...], Any] = {}
         self._cache_gen = -1
         self._cache_weight = 0
+        self._flights: dict[tuple[Any, ...], asyncio.Future[Any]] = {}   # reads in progress
         self._lock_cache: dict[tuple[Any, ...], list[LockRecord]] = {}
         self._lock_gen = 0
         # What only space changes (create, update, delete, membership) alter: the spaces' names,
@@ -201,7 +202,17 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore):
             return self._cache[key]  # type: ignore[no-any-return]
         except KeyError:
             pass
-        value = await self._read(fn)
+        # Concurrent misses of one key share one read (single flight): twenty PROPFINDs of a
+        # 10k folder right after a change build one listing, not twenty. Shielded: a caller
+        # that goes away does not cancel the read the others wait for.
+        flight_key = (generation, key)
+        flight = self._flights.get(flight_key)
+        if flight is None:
+            flight = asyncio.ensure_future(self._read(fn))
+            self._flights[flight_key] = flight
+            flight.add_done_callback(lambda _f: self._flights.pop(flight_key, None))
+            flight.add_done_callback(_outcome_ignored)
+        value: T = await asyncio.shield(flight)
         cost = 1 if weight is None else weight(value)
         if (writer.generation == generation == self._cache_gen
                 and self._cache_weight + cost <= _CACHE_WEIGHT):
