@@ -1,12 +1,21 @@
-
 _ocis_completion() {
-    local IFS=$'
-'
-    COMPREPLY=( $( env COMP_WORDS="${COMP_WORDS[*]}" \
-                   COMP_CWORD=$COMP_CWORD \
-                   _OCIS_COMPLETE=complete_bash $1 ) )
+    local line="${COMP_LINE:0:$COMP_POINT}" IFS=$' \t\n'
+    local -a words
+    read -r -a words <<< "$line"
+    local cword=$(( ${#words[@]} - 1 ))
+    [[ "$line" =~ [[:space:]]$ ]] && cword=$(( cword + 1 ))
+    local cur="${words[cword]}"
+    IFS=$'\n'
+    COMPREPLY=( $( env COMP_WORDS="$line" COMP_CWORD=$cword _OCIS_COMPLETE=complete_bash "$1" ) )
+    if [[ "$cur" == *:* && "$COMP_WORDBREAKS" == *:* ]]; then
+        local prefix="${cur%"${cur##*:}"}" i
+        for i in "${!COMPREPLY[@]}"; do COMPREPLY[i]="${COMPREPLY[i]#"$prefix"}"; done
+    fi
+    if [[ ${#COMPREPLY[@]} -eq 1 && "${COMPREPLY[0]}" == */ ]]; then
+        compopt -o nospace 2>/dev/null
+    fi
     return 0
 }
 
 complete -o default -F _ocis_completion ocis
-
+complete -o default -F _ocis_completion ocis-py

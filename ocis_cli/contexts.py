@@ -51,6 +51,19 @@ def default_name(url: str) -> str:
     return parts.netloc.rsplit("@", 1)[-1] or url
 
 
+def login_name(store: ContextStore, url: str, user: str, explicit: str | None = None) -> str:
+    """The context a login of `user` on `url` saves to: `explicit` if given; else the server's
+    `host:port` when it is free or already this user's; else `user@host:port`, so a second user
+    on the same server gets a context of their own instead of replacing the first."""
+    if explicit:
+        return explicit
+    base = default_name(url)
+    known = {c.name: c for c in store.all()}
+    if base not in known or known[base].user == user:
+        return base
+    return f"{user}@{base}"
+
+
 class ContextStore:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or config_path()

@@ -11,10 +11,13 @@ import os
 import sys
 import webbrowser
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ocis_cli.client import oidc
 from ocis_cli.output import err, is_tty
+
+if TYPE_CHECKING:
+    from ocis_cli.contexts import Context
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +99,14 @@ async def oidc_login(options: LoginOptions) -> None:
 
 async def _remember(options: LoginOptions, url: str, provider: oidc.Provider,
                     tokens: oidc.TokenSet, me: dict[str, Any], claims: dict[str, Any]) -> None:
-    from ocis_cli.contexts import Context, ContextStore, default_name
+    from ocis_cli.contexts import Context, ContextStore, login_name
     from ocis_cli.credentials import FILE, CredentialStore, Stored
 
-    name = options.context_name or default_name(url)
     user = str(me.get("onPremisesSamAccountName") or claims.get("preferred_username")
                or claims.get("sub") or "")
+    contexts = ContextStore()
+    others = await asyncio.to_thread(contexts.all)
+    name = login_name(contexts, url, user, options.context_name)
     store = CredentialStore()
     stored = Stored(tokens=tokens.to_dict(), issuer=provider.issuer,
                     token_endpoint=provider.token_endpoint, client_id=options.client_id,
@@ -109,12 +114,21 @@ async def _remember(options: LoginOptions, url: str, provider: oidc.Provider,
     where = await asyncio.to_thread(store.save, name, stored, prefer_file=options.insecure_storage)
     context = Context(name=name, url=url, user=user, password="", insecure=options.insecure,
                       auth="oidc", credentials=where)
-    await asyncio.to_thread(ContextStore().save, context, make_current=True)
+    await asyncio.to_thread(contexts.save, context, make_current=True)
     shown = me.get("displayName") or user
     err(f"Logged in to {url} as {shown} (context {name!r}).")
+    report_kept(others, name, url)
     if where == FILE:
         err(f"WARNING: the tokens are stored in PLAIN TEXT in {store.path} (mode 0600)"
             + (": --insecure-storage was given." if options.insecure_storage
                else ": no system keyring is usable here."))
     else:
         err(f"Tokens stored in the {store.describe(where)}.")
+
+
+def report_kept(before: list[Context], name: str, url: str) -> None:
+    """Say which other contexts of the same server stay, and how to switch back to one."""
+    kept = [c for c in before if c.name != name and c.url.rstrip("/") == url.rstrip("/")]
+    for other in kept:
+        err(f"Context {other.name!r} ({other.user}) is kept: `ocis context use {other.name}` "
+            "switches back.")

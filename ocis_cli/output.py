@@ -9,7 +9,8 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, TextIO
 
@@ -18,6 +19,7 @@ from ocis_cli.exitcodes import ExitCode
 
 class Format(StrEnum):
     table = "table"
+    wide = "wide"
     json = "json"
 
 
@@ -57,42 +59,69 @@ def print_result(output: Format, value: Any, message: str) -> None:
         err(message)
 
 
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *,
-                stream: TextIO | None = None, no_wrap: Sequence[str] = ()) -> None:
-    """A rich table on a terminal; tab-separated lines without a header when piped (gh style).
+@dataclass(frozen=True, slots=True)
+class Col:
+    """A table column. `wide`: only with `-o wide` (and in piped output): long ids and URLs.
+    `fold`: free text (paths, names) that folds onto more lines when the terminal is narrow;
+    every other column stays on one line, so a short value is never cut to a letter a line."""
 
-    Columns named in `no_wrap` (ids people copy) are never folded across lines.
-    """
+    header: str
+    wide: bool = False
+    fold: bool = False
+
+
+def print_table(columns: Sequence[Col | str], rows: Sequence[Sequence[Any]], *,
+                output: Format = Format.table, stream: TextIO | None = None) -> None:
+    """A rich table that fits the terminal; `-o wide` adds the wide columns and never cuts a cell
+    (kubectl). Piped: the same columns as tab-separated lines without a header (gh)."""
     out = stream or sys.stdout
+    cols = [c if isinstance(c, Col) else Col(c, fold=True) for c in columns]
     cells = [["" if c is None else str(c) for c in row] for row in rows]
     if not is_tty(out):
+        shown = [i for i, c in enumerate(cols) if output is Format.wide or not c.wide]
         for row in cells:
-            out.write("\t".join(c.replace("\t", " ").replace("\n", " ") for c in row) + "\n")
+            out.write("\t".join(row[i].replace("\t", " ").replace("\n", " ") for i in shown)
+                      + "\n")
         return
     from rich.console import Console
     from rich.table import Table
 
+    if output is Format.wide:
+        _print_wide(out, cols, cells)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    shown = [i for i, c in enumerate(cols) if not c.wide]
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for name in headers:
-        table.add_column(name, overflow="fold", no_wrap=name in no_wrap)
+    for i in shown:
+        col = cols[i]
+        longest = max((len(row[i]) for row in cells), default=0)
+        if col.fold:
+            table.add_column(col.header, overflow="fold",
+                             min_width=min(max(len(col.header), 12), max(longest, 1)))
+        else:
+            table.add_column(col.header, no_wrap=True, overflow="ellipsis")
     for row in cells:
-        table.add_row(*row)
+        table.add_row(*(row[i] for i in shown))
     Console(file=out, no_color="NO_COLOR" in os.environ, highlight=False).print(table)
 
 
-_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+def _print_wide(out: TextIO, cols: Sequence[Col], cells: list[list[str]]) -> None:
+    """`-o wide`: every column, no cell cut or folded; long lines wrap in the terminal (kubectl)."""
+    widths = [max([len(c.header)] + [len(row[i]) for row in cells]) for i, c in enumerate(cols)]
+    bold, plain = ("", "") if "NO_COLOR" in os.environ else ("\x1b[1m", "\x1b[0m")
+    header = "  ".join(c.header.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip()
+    out.write(f"{bold}{header}{plain}\n")
+    for row in cells:
+        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
 
 
 def human_size(n: int | None) -> str:
-    """1536 -> '1.5 KiB'; None -> '-'."""
-    if n is None:
-        return "-"
-    size = float(n)
-    for unit in _UNITS:
-        if abs(size) < 1024 or unit == _UNITS[-1]:
-            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
+    """1536 -> '1.5 KiB'; None -> '-' (IEC units everywhere: ocis_cli.client.units)."""
+    from ocis_cli.client.units import human_size as shared
+
+    return shared(n)
 
 
 _SIZE_FACTORS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2,
@@ -117,4 +146,15 @@ def parse_size(text: str) -> int:
 
 
 def iso_utc(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else "-"
+    """A time for a table cell: ISO 8601 UTC with `Z`, or '-'."""
+    from ocis_cli.client.units import iso_time
+
+    return iso_time(value) or "-"
+
+
+def day(text: str | None) -> str:
+    """A server time string shortened for a table cell: its UTC date, or '-' (JSON keeps the time)."""
+    from ocis_cli.client.units import iso_text
+
+    iso = iso_text(text)
+    return iso[:10] if iso else "-"

@@ -1,5 +1,6 @@
 """The remote path syntax of `ocis`: `/docs/a.txt` is in the personal space, `SPACE:/path` in the
-space named SPACE (or with id SPACE). Resolving a space name needs `/me/drives`, fetched once."""
+space named SPACE (or with id SPACE), and a share made with you is a space too: `NAME:/path` or
+`/Shares/NAME/path`, `/Shares` lists them. Resolving a name needs `/me/drives`, fetched once."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ if TYPE_CHECKING:
 
 PATH_HELP = (
     "Remote paths: /docs/a.txt is in your personal space; SPACE:/path is in the space SPACE, "
-    "given by name or by id (see `ocis spaces ls`)."
+    "given by name or by id (see `ocis spaces ls`). A share made with you is a space named like "
+    "the shared item: NAME:/path, or /Shares/NAME/path; /Shares lists them."
 )
+SHARES = "Shares"              # the share jail, as ownCloud clients name it in the personal tree
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +69,28 @@ class SpaceResolver:
         self._drives: list[Drive] | None = None
 
     async def drives(self) -> list[Drive]:
+        """The spaces, the share jail and one `mountpoint` drive per accepted share."""
         if self._drives is None:
-            self._drives = await self.client.graph.my_drives()
+            self._drives = await self.client.graph.my_drives(shares=True)
         return self._drives
+
+    async def locate(self, rp: RemotePath) -> tuple[Drive, RemotePath]:
+        """The drive `rp` is in, and the path inside it. `/Shares` is the share jail (the accepted
+        shares as its entries), `/Shares/NAME/rest` is `rest` in the share NAME."""
+        from ocis_cli.client import NotFound
+
+        head, _, rest = rp.path.strip("/").partition("/")
+        if rp.space is not None or head != SHARES:
+            return await self.resolve(rp.space), rp
+        drives = await self.drives()
+        if not rest:
+            jail = [d for d in drives if d.drive_type == "virtual"]
+            if not jail:
+                raise NotFound("this server lists no shares (no share jail)", status=404)
+            return jail[0], RemotePath(SHARES, "/")
+        name, _, inner = rest.partition("/")
+        shares = [d for d in drives if d.is_share]
+        return pick_drive(shares, name, what="share"), RemotePath(name, "/" + inner)
 
     async def resolve(self, space: str | None) -> Drive:
         from ocis_cli.client import NotFound
@@ -86,19 +108,23 @@ class SpaceResolver:
         return pick_drive(drives, space)
 
 
-def pick_drive(drives: list[Drive], space: str) -> Drive:
-    """A drive by exact id, else exact name, else case-insensitive name; ambiguity is an error."""
+def pick_drive(drives: list[Drive], space: str, *, what: str = "space") -> Drive:
+    """A drive by exact id, else exact name, else case-insensitive name; a space wins over a
+    share of the same name (`/Shares/NAME` reaches the share); ambiguity is an error."""
     from ocis_cli.client import NotFound
 
     by_id = [d for d in drives if d.id == space]
     if by_id:
         return by_id[0]
-    for matches in ([d for d in drives if d.name == space],
-                    [d for d in drives if d.name.lower() == space.lower()]):
+    spaces = [d for d in drives if not d.is_share]
+    shares = [d for d in drives if d.is_share]
+    for matches in ([d for d in spaces if d.name == space], [d for d in shares if d.name == space],
+                    [d for d in spaces if d.name.lower() == space.lower()],
+                    [d for d in shares if d.name.lower() == space.lower()]):
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
             ids = "\n  ".join(f"{d.id}  ({d.drive_type})" for d in matches)
             raise CliError(f"space name {space!r} is ambiguous; use one of these ids:\n  {ids}",
                            ExitCode.USAGE)
-    raise NotFound(f"no space named {space!r} (see `ocis spaces ls`)", status=404)
+    raise NotFound(f"no {what} named {space!r} (see `ocis spaces ls`)", status=404)

@@ -105,11 +105,10 @@ class Transfers:
 
 
 def human_size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{int(n)} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError("unreachable")
+    """Sizes as the CLI and the server's pages show them (one formatter: ocis_cli.client.units)."""
+    from ocis_cli.client.units import human_size as shared
+
+    return shared(n)
 
 
 def human_eta(seconds: float | None) -> str:

@@ -410,7 +410,7 @@ def slow_file_server(chunk: bytes, chunks: int) -> Iterator[str]:
         return resp
 
     server_app = web.Application()
-    server_app.router.add_get("/graph/v1.0/me/drives", drives)
+    server_app.router.add_get("/graph/{version:v1.0|v1beta1}/me/drives", drives)
     server_app.router.add_route("PROPFIND", "/remote.php/dav/spaces/{space}/big.bin", propfind)
     server_app.router.add_get("/remote.php/dav/spaces/{space}/big.bin", get)
     with serve_in_thread(server_app) as port:

@@ -77,12 +77,40 @@ def test_man_pages_render_without_warnings() -> None:
 
 
 def test_completion_scripts_match_what_the_program_prints() -> None:
+    """The one documented way to install completions is `ocis completion SHELL`."""
     for shell in SHELLS:
-        proc = subprocess.run([sys.executable, "-m", "ocis_cli"], check=False, cwd=REPO_ROOT, text=True,
-                              capture_output=True, timeout=60,
-                              env={**os.environ, "_OCIS_COMPLETE": f"source_{shell}"})
+        proc = subprocess.run([sys.executable, "-m", "ocis_cli", "completion", shell], check=False,
+                              cwd=REPO_ROOT, text=True, capture_output=True, timeout=60,
+                              env={k: v for k, v in os.environ.items() if k != "_OCIS_COMPLETE"})
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout == (COMPLETIONS_DIR / f"ocis.{shell}").read_text(), shell
+    root_help = CliRunner().invoke(app, ["--help"], prog_name="ocis").output
+    assert "--install-completion" not in root_help and "--show-completion" not in root_help
+
+
+def test_help_pages_read_right() -> None:
+    """No `<bool>` after a flag, `ocis help` lists its topics and exits 0, the users and app
+    token verbs sit with their kind, roles are named as the CLI takes them."""
+    runner = CliRunner()
+    for words, _, _ in command_tree():
+        text = runner.invoke(app, [*words[1:], "--help"], prog_name="ocis",
+                             env={"COLUMNS": "100"}).output
+        assert "<bool>" not in text, f"`{' '.join(words)} --help` shows <bool>"
+        assert "User Light" not in text, f"`{' '.join(words)} --help` names a role the CLI refuses"
+    topics = runner.invoke(app, ["help"], prog_name="ocis")
+    assert topics.exit_code == 0
+    assert all(t in topics.output for t in ("exit-codes", "environment", "paths"))
+    root = runner.invoke(app, ["--help"], prog_name="ocis", env={"COLUMNS": "120"}).output
+    panels: dict[str, list[str]] = {}
+    current = ""
+    for line in root.splitlines():
+        if line.startswith("╭─"):
+            current = line.strip("╭─╮ ").strip()
+        elif line.startswith("│ ") and line[2] != " " and current:
+            panels.setdefault(current, []).append(line[2:].split()[0])
+    assert {"users", "groups"} <= set(panels["Users and groups"]), panels
+    assert {"login", "context", "auth-app"} <= set(panels["Account"]), panels
+    assert "users" not in panels["Services"] and "auth-app" not in panels["Services"]
 
 
 def test_bash_completion_completes_subcommands() -> None:

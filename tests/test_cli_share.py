@@ -139,17 +139,21 @@ def test_share_story(tmp_path: Path, real_server: Any) -> None:
     einstein.run("put", str(local), f"{folder}/r.txt")
 
     # add by e-mail, the id is printed; the role and the path come back in the listing
-    share_id = einstein.run("share", "add", folder, "marie@example.org", "--role", "editor"
-                            ).stdout.decode().strip()
+    added = einstein.run("share", "add", folder, "marie@example.org", "--role", "editor")
+    assert added.stdout == b""                    # the id only with -q or -o json
+    assert f"Shared {folder} with Marie Curie (marie) as editor.".encode() in added.stderr
+    einstein.run("share", "rm", "-y", einstein.json("share", "ls", folder)[0]["id"])
+    share_id = einstein.run("share", "add", folder, "marie@example.org", "--role", "editor",
+                            "-q").stdout.decode().strip()
     mine = einstein.json("share", "ls", folder)
     assert [(s["id"], s["recipient"], s["role"], s["type"]) for s in mine] == [
         (share_id, "marie", "editor", "user")]
-    assert share_id in einstein.run("share", "ls").stdout.decode()
+    assert share_id in einstein.run("share", "ls", "-o", "wide").stdout.decode()
     received = [s for s in marie.json("share", "ls", "--with-me") if s["id"] == share_id]
     assert received and received[0]["state"] == "accepted" and received[0]["role"] == "editor"
-    rows = [line.split("\t") for line in marie.run("share", "ls", "--with-me").stdout.decode(
-        ).splitlines()]
-    assert [row[3] for row in rows if row[0] == share_id] == ["einstein"]      # FROM
+    rows = [line.split("\t") for line in marie.run("share", "ls", "--with-me", "-o", "wide"
+                                                    ).stdout.decode().splitlines()]
+    assert [row[1] for row in rows if row[-1] == share_id] == ["einstein"]     # FROM ... ID
 
     # decline, accept, hide; pending lists nothing (auto-accept is on)
     assert marie.json("share", "decline", share_id)["state"] == "declined"
@@ -170,8 +174,8 @@ def test_share_story(tmp_path: Path, real_server: Any) -> None:
     # declines it instead) and may not update it (6)
     assert einstein.run("share", "add", "/nope", "marie", expect=None).returncode == (
         ExitCode.NOT_FOUND)
-    assert einstein.run("share", "add", folder, "nobody-here", expect=None).returncode == (
-        ExitCode.NOT_FOUND)
+    unknown = einstein.run("share", "add", folder, "nobody-here", expect=None)
+    assert unknown.returncode == ExitCode.NOT_FOUND and b"`ocis users ls`" in unknown.stderr
     assert marie.run("share", "update", share_id, "--role", "editor",
                      expect=None).returncode == ExitCode.PERMISSION
 

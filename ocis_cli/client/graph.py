@@ -24,16 +24,19 @@ class Graph:
             raise ServerError("GET /graph/v1.0/me: unexpected answer")
         return doc
 
-    async def my_drives_raw(self) -> list[dict[str, Any]]:
-        """`GET /graph/v1.0/me/drives`: the drive objects exactly as the server sent them."""
-        doc = await self.http.json("GET", "/graph/v1.0/me/drives")
+    async def my_drives_raw(self, *, shares: bool = False) -> list[dict[str, Any]]:
+        """`GET /graph/v1.0/me/drives`: the drive objects exactly as the server sent them. With
+        `shares`, `v1beta1` (as ownCloud Web asks): also the share jail (`virtual`) and one
+        `mountpoint` drive per accepted share, whose root is the shared item."""
+        path = f"/graph/{'v1beta1' if shares else 'v1.0'}/me/drives"
+        doc = await self.http.json("GET", path)
         value = doc.get("value") if isinstance(doc, dict) else None
         if not isinstance(value, list):
-            raise ServerError("GET /graph/v1.0/me/drives: unexpected answer")
+            raise ServerError(f"GET {path}: unexpected answer")
         return [d for d in value if isinstance(d, dict)]
 
-    async def my_drives(self) -> list[Drive]:
-        return [Drive.from_graph(d) for d in await self.my_drives_raw()]
+    async def my_drives(self, *, shares: bool = False) -> list[Drive]:
+        return [Drive.from_graph(d) for d in await self.my_drives_raw(shares=shares)]
 
     async def drive(self, drive_id: str) -> Drive:
         doc = await self.http.json("GET", f"/graph/v1.0/drives/{quote(drive_id, safe='')}")

@@ -21,6 +21,33 @@ class Drive:
     owner_id: str
     raw: dict[str, Any] = field(repr=False, compare=False)
 
+    @property
+    def is_share(self) -> bool:
+        """A received, accepted share (Graph's `mountpoint` drive: its root is the shared item)."""
+        return self.drive_type == "mountpoint"
+
+    @property
+    def owner_name(self) -> str:
+        """Who owns the space, or for a share the owner of the shared item ('' when unsaid)."""
+        remote = (self.raw.get("root") or {}).get("remoteItem") or {}
+        shared = remote.get("shared") or {}
+        for holder in (shared.get("owner"), shared.get("sharedBy"), self.raw.get("owner")):
+            user = (holder or {}).get("user") or {}
+            if user.get("displayName"):
+                return str(user["displayName"])
+        return ""
+
+    @property
+    def share_role_ids(self) -> list[str]:
+        """For a share: the unified role ids the share grants the signed-in user."""
+        remote = (self.raw.get("root") or {}).get("remoteItem") or {}
+        return [str(r) for p in remote.get("permissions") or [] for r in p.get("roles") or []]
+
+    @property
+    def is_file_share(self) -> bool:
+        """A share of one file (its mount point is the file itself)."""
+        return "file" in ((self.raw.get("root") or {}).get("remoteItem") or {})
+
     @classmethod
     def from_graph(cls, obj: dict[str, Any]) -> Drive:
         quota = obj.get("quota") or {}

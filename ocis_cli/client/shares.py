@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from ocis_cli.client.errors import NotFound, ServerError
 from ocis_cli.client.http import HttpClient, ocs_data
+from ocis_cli.client.units import iso_text
 
 _API = "/ocs/v2.php/apps/files_sharing/api/v1"
 USER, GROUP, LINK, SPACE_USER, SPACE_GROUP = 0, 1, 3, 7, 8
@@ -106,7 +107,7 @@ class ShareInfo:
             "item_id": self.item_id, "role": self.role, "permissions": self.permissions,
             "owner": self.owner, "recipient": self.recipient,
             "recipient_display_name": self.recipient_name, "state": self.state,
-            "hidden": self.hidden, "expiration": self.expiration or None}
+            "hidden": self.hidden, "expiration": iso_text(self.expiration)}
         if self.share_type == LINK:
             del out["recipient"], out["recipient_display_name"]
             out.update({"link_type": self.link_type, "url": self.url, "token": self.token,

@@ -8,8 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
+from ocis_cli.commands.common import OutputOption
+from ocis_cli.completion import complete_context
 from ocis_cli.exitcodes import ExitCode
-from ocis_cli.output import CliError, Format, err, print_json, print_table
+from ocis_cli.output import CliError, Col, Format, err, print_json, print_table
 from ocis_cli.runner import current_context, run
 
 from .common import env_password, read_password_file, require_password_prompt
@@ -97,24 +99,29 @@ def login(
 async def _password_login(url: str, user: str, password: str, context_name: str | None,
                           insecure: bool) -> None:
     from ocis_cli.client import Client
-    from ocis_cli.contexts import Context, ContextStore, default_name
+    from ocis_cli.contexts import Context, ContextStore, login_name
     from ocis_cli.credentials import CredentialStore
+    from ocis_cli.login import report_kept
 
     async with Client(url, user=user, password=password, insecure=insecure) as client:
         me = await client.graph.me()
-    ctx = Context(name=context_name or default_name(url), url=url.rstrip("/"), user=user,
-                  password=password, insecure=insecure)
     store = ContextStore()
+    others = store.all()
+    ctx = Context(name=login_name(store, url, user, context_name), url=url.rstrip("/"),
+                  user=user, password=password, insecure=insecure)
     store.save(ctx, make_current=True)
     CredentialStore().delete(ctx.name)            # tokens of an earlier OIDC login of this name
     shown = me.get("displayName") or me.get("onPremisesSamAccountName") or user
     err(f"Logged in to {ctx.url} as {shown} (context {ctx.name!r}).")
+    report_kept(others, ctx.name, ctx.url)
     err(f"WARNING: the password is stored in plain text in {store.path} (mode 0600).")
 
 
+
 def logout(ctx: typer.Context) -> None:
-    """Log out of the current context (or --context NAME): revoke its tokens where the provider
-    allows it, forget them and the saved context."""
+    """Log out of the current context (or --context NAME): revoke, forget its credentials.
+
+    The provider revokes the tokens where it allows it; the saved context is removed."""
 
     async def body() -> None:
         from ocis_cli.contexts import ContextStore
@@ -163,7 +170,7 @@ async def _revoke(store: Any, context: Any) -> bool:
 
 def whoami(
     ctx: typer.Context,
-    output: Annotated[Format, typer.Option("--output", "-o", help="table or json")] = Format.table,
+    output: OutputOption = Format.table,
 ) -> None:
     """Show who the server says you are, on which server and context."""
 
@@ -188,7 +195,7 @@ def whoami(
 
 def auth_status(
     ctx: typer.Context,
-    output: Annotated[Format, typer.Option("--output", "-o", help="table or json")] = Format.table,
+    output: OutputOption = Format.table,
 ) -> None:
     """Show the current context, how it signs in, where its credentials are stored, and whether
     they still work (an expired access token is refreshed silently; exit 4 when rejected)."""
@@ -267,7 +274,7 @@ def auth_token(ctx: typer.Context) -> None:
 
 
 def context_ls(
-    output: Annotated[Format, typer.Option("--output", "-o", help="table or json")] = Format.table,
+    output: OutputOption = Format.table,
 ) -> None:
     """List saved contexts; the current one is marked with *."""
 
@@ -281,13 +288,16 @@ def context_ls(
             print_json([{"name": c.name, "url": c.url, "user": c.user,
                          "current": c.name == current} for c in contexts])
             return
-        print_table(["CURRENT", "NAME", "URL", "USER"],
-                    [["*" if c.name == current else "", c.name, c.url, c.user] for c in contexts])
+        print_table([Col("CURRENT"), Col("NAME", fold=True), Col("USER", fold=True),
+                     Col("URL", fold=True)],
+                    [["*" if c.name == current else "", c.name, c.user, c.url] for c in contexts],
+                    output=output)
 
     run(body)
 
 
-def context_use(name: Annotated[str, typer.Argument(help="Context name.")]) -> None:
+def context_use(name: Annotated[str, typer.Argument(
+        help="Context name.", autocompletion=complete_context)]) -> None:
     """Make a saved context the current one."""
 
     async def body() -> None:
@@ -299,7 +309,8 @@ def context_use(name: Annotated[str, typer.Argument(help="Context name.")]) -> N
     run(body)
 
 
-def context_rm(name: Annotated[str, typer.Argument(help="Context name.")]) -> None:
+def context_rm(name: Annotated[str, typer.Argument(
+        help="Context name.", autocompletion=complete_context)]) -> None:
     """Forget a saved context and its stored password or tokens."""
 
     async def body() -> None:

@@ -9,11 +9,11 @@ from typing import Annotated
 import typer
 
 from ocis_cli.exitcodes import ExitCode
-from ocis_cli.output import CliError, Format, print_json, print_table
+from ocis_cli.output import CliError, Col, Format, print_json, print_table
 from ocis_cli.runner import open_client, run
 
+from .account import PANEL
 from .common import OutputOption, service_group
-from .users import PANEL
 
 UserOption = Annotated[str | None, typer.Option(
     "--user-name", help="Whose tokens (default: yours; another user's needs an admin, and "
@@ -64,8 +64,11 @@ def authapp_ls(ctx: typer.Context, user_name: UserOption = None,
         if output is Format.json:
             print_json([t.to_json() for t in tokens])
             return
-        print_table(["HASH", "LABEL", "CREATED", "EXPIRES"],
-                    [[t.token, t.label, t.created, t.expires] for t in tokens], no_wrap=["HASH"])
+        from ocis_cli.client.units import iso_text
+
+        print_table([Col("LABEL", fold=True), Col("CREATED"), Col("EXPIRES"), Col("HASH", wide=True)],
+                    [[t.label, iso_text(t.created) or "-", iso_text(t.expires) or "-", t.token]
+                     for t in tokens], output=output)
 
     run(body)
 

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
+from ocis_cli.commands.common import OutputOption
 from ocis_cli.exitcodes import ExitCode
-from ocis_cli.output import Format, err, print_error, print_json, print_table
+from ocis_cli.output import Col, Format, err, print_error, print_json, print_table
 
 PANEL = "Runtime (server side)"
 
@@ -68,7 +69,7 @@ def consistency(
         "--full", help="Also run SQLite's full integrity check on every database of the data "
                        "path (metadata.db, idm, idp); the server runs only a quick, time-bounded "
                        "check at start.")] = False,
-    output: Annotated[Format, typer.Option("--output", "-o", help="table or json")] = Format.table,
+    output: OutputOption = Format.table,
 ) -> None:
     """(Help text: _DOC and _CHECKS, set in register().)"""
     from ocis_server.config import ConfigError
@@ -108,9 +109,10 @@ def _print_report(report: Any, title: str) -> None:
         err(f"{title}{report.root}: consistent{live} ({counts})")
         return
     err(f"{title}{report.root}: {len(report.findings)} problem(s){live} ({counts})")
-    print_table(["KIND", "SUBJECT", "DETAIL", "REPAIRABLE"],
+    print_table([Col("KIND"), Col("SUBJECT", fold=True), Col("DETAIL", fold=True),
+                 Col("REPAIRABLE")],
                 [[f.kind, f.subject, f.detail, "yes" if f.repairable else "no"]
-                 for f in report.findings], no_wrap=["SUBJECT"])
+                 for f in report.findings])
 
 
 def register(app: typer.Typer) -> None:

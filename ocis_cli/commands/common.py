@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-OutputOption = Annotated[Format, typer.Option("--output", "-o", help="table or json")]
+OutputOption = Annotated[Format, typer.Option(
+    "--output", "-o", help="table, wide (adds ids and URLs) or json")]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
@@ -85,5 +86,8 @@ def service_group(app: typer.Typer, name: str, help_text: str, panel: str) -> ty
     if group is None:
         group = typer.Typer(no_args_is_help=True)
         app.add_typer(group, name=name, rich_help_panel=panel)
+    for info in app.registered_groups:       # `ocis users` shows with the users, not the services
+        if info.typer_instance is group:
+            info.rich_help_panel = panel
     group.info.help = help_text
     return group

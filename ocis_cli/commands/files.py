@@ -7,15 +7,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ocis_cli.completion import complete_remote_path
 from ocis_cli.exitcodes import ExitCode
-from ocis_cli.output import (
-    CliError,
-    Format,
-    human_size,
-    iso_utc,
-    print_json,
-    print_table,
-)
+from ocis_cli.output import CliError, Col, Format, human_size, iso_utc, print_json, print_table
 from ocis_cli.remotepath import (
     PATH_HELP,
     RemotePath,
@@ -24,24 +18,23 @@ from ocis_cli.remotepath import (
     wants_folder,
 )
 from ocis_cli.runner import open_client, run
+from .common import OutputOption
 
 if TYPE_CHECKING:
     from ocis_cli.client import Client, Drive, Resource
 
 PANEL = "Spaces and files"
-OutputOpt = Annotated[Format, typer.Option("--output", "-o", help="table or json")]
 
 
 async def locate(client: Client, resolver: SpaceResolver, text: str) -> tuple[Drive, RemotePath]:
-    rp = parse_remote(text)
-    return await resolver.resolve(rp.space), rp
+    return await resolver.locate(parse_remote(text))
 
 
 def ls(
     ctx: typer.Context,
-    path: Annotated[str, typer.Argument(help="Remote folder or file.")] = "/",
+    path: Annotated[str, typer.Argument(help="Remote folder or file.", autocompletion=complete_remote_path)] = "/",
     long: Annotated[bool, typer.Option("--long", "-l", help="Show permissions, size, mtime.")] = False,
-    output: OutputOpt = Format.table,
+    output: OutputOption = Format.table,
 ) -> None:
     """List a remote folder (PROPFIND depth 1).
 
@@ -56,11 +49,13 @@ def ls(
         if output is Format.json:
             print_json([r.to_json() for r in entries])
         elif long:
-            print_table(["PERMISSIONS", "SIZE", "MODIFIED", "NAME"],
-                        [[r.permissions, human_size(r.size), iso_utc(r.mtime), _display(r)]
-                         for r in entries])
+            print_table([Col("PERMISSIONS"), Col("SIZE"), Col("MODIFIED"), Col("NAME", fold=True),
+                         Col("ID", wide=True)],
+                        [[r.permissions, human_size(r.size), iso_utc(r.mtime), _display(r), r.id]
+                         for r in entries], output=output)
         else:
-            print_table(["NAME"], [[_display(r)] for r in entries])
+            print_table([Col("NAME", fold=True), Col("ID", wide=True)],
+                        [[_display(r), r.id] for r in entries], output=output)
 
     run(body)
 
@@ -81,8 +76,8 @@ def _display(r: Resource) -> str:
 
 def stat(
     ctx: typer.Context,
-    path: Annotated[str, typer.Argument(help="Remote file or folder.")],
-    output: OutputOpt = Format.table,
+    path: Annotated[str, typer.Argument(help="Remote file or folder.", autocompletion=complete_remote_path)],
+    output: OutputOption = Format.table,
 ) -> None:
     """Show one remote file or folder: type, size, mtime, etag, id, permissions, checksums."""
 
@@ -105,7 +100,7 @@ def stat(
 
 def mkdir(
     ctx: typer.Context,
-    path: Annotated[str, typer.Argument(help="Remote folder to create.")],
+    path: Annotated[str, typer.Argument(help="Remote folder to create.", autocompletion=complete_remote_path)],
     parents: Annotated[bool, typer.Option(
         "--parents", "-p", help="Create missing parents; no error if it exists.")] = False,
 ) -> None:
@@ -147,7 +142,7 @@ async def _mkdir_parents(client: Client, space_id: str, rp: RemotePath) -> None:
 
 def rm(
     ctx: typer.Context,
-    path: Annotated[str, typer.Argument(help="Remote file or folder.")],
+    path: Annotated[str, typer.Argument(help="Remote file or folder.", autocompletion=complete_remote_path)],
     recursive: Annotated[bool, typer.Option(
         "--recursive", "-r", help="Remove a folder and everything in it.")] = False,
 ) -> None:
@@ -188,8 +183,9 @@ def _relocate(ctx: typer.Context, src: str, dst: str, method: str) -> None:
 
 def mv(
     ctx: typer.Context,
-    src: Annotated[str, typer.Argument(help="Remote source.")],
-    dst: Annotated[str, typer.Argument(help="Remote destination (a folder: move into it).")],
+    src: Annotated[str, typer.Argument(help="Remote source.", autocompletion=complete_remote_path)],
+    dst: Annotated[str, typer.Argument(
+        help="Remote destination (a folder: move into it).", autocompletion=complete_remote_path)],
 ) -> None:
     """Move or rename a remote file or folder (WebDAV MOVE); an existing file at DST is replaced."""
     _relocate(ctx, src, dst, "MOVE")
@@ -197,8 +193,9 @@ def mv(
 
 def cp(
     ctx: typer.Context,
-    src: Annotated[str, typer.Argument(help="Remote source.")],
-    dst: Annotated[str, typer.Argument(help="Remote destination (a folder: copy into it).")],
+    src: Annotated[str, typer.Argument(help="Remote source.", autocompletion=complete_remote_path)],
+    dst: Annotated[str, typer.Argument(
+        help="Remote destination (a folder: copy into it).", autocompletion=complete_remote_path)],
 ) -> None:
     """Copy a remote file or folder on the server (WebDAV COPY); an existing file at DST is replaced."""
     _relocate(ctx, src, dst, "COPY")

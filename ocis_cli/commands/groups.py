@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ocis_cli.output import Format, print_json, print_result, print_table
+from ocis_cli.output import Col, Format, print_json, print_result, print_table
 from ocis_cli.runner import open_client, run
 
 from .common import OutputOption, YesOption, run_confirmed
@@ -58,9 +58,10 @@ def groups_ls(
         if output is Format.json:
             print_json([group_json(g) for g in groups])
             return
-        print_table(["NAME", "DESCRIPTION", "MEMBERS", "ID"],
-                    [[g.name, g.description, ",".join(g.members), g.id] for g in groups],
-                    no_wrap=("ID",))
+        print_table([Col("NAME", fold=True), Col("DESCRIPTION", fold=True),
+                     Col("MEMBERS", fold=True), Col("ID", wide=True)],
+                    [[g.name, g.description or "-", ", ".join(g.members) or "-", g.id]
+                     for g in groups], output=output)
 
     run(body)
 

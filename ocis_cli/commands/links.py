@@ -10,14 +10,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ocis_cli.completion import complete_remote_path
 from ocis_cli.exitcodes import ExitCode
-from ocis_cli.output import (
-    CliError,
-    Format,
-    is_tty,
-    print_json,
-    print_table,
-)
+from ocis_cli.output import CliError, Col, Format, day, is_tty, print_json, print_table
 from ocis_cli.remotepath import PATH_HELP
 from ocis_cli.runner import open_client, run
 
@@ -64,7 +59,8 @@ def link_password(from_env: bool, password_file: Path | None, ask: bool) -> str 
 
 def link_create(
     ctx: typer.Context,
-    path: Annotated[str, typer.Argument(help="File or folder to share by link. " + PATH_HELP)],
+    path: Annotated[str, typer.Argument(
+        help="File or folder to share by link. " + PATH_HELP, autocompletion=complete_remote_path)],
     link_type: Annotated[str, typer.Option(
         "--type", "-t", help="view, upload (view + add), edit, file-drop (add only, folders) or "
         "internal (only for people who already have access).")] = "view",
@@ -125,10 +121,10 @@ def link_ls(
         if output is Format.json:
             print_json([link.to_json() for link in links])
             return
-        print_table(["ID", "PATH", "TYPE", "URL", "PASSWORD", "NAME", "EXPIRES"],
-                    [[link.id, link.path, link.link_type, link.url,
-                      "yes" if link.has_password else "no", link.name, link.expiration or "-"]
-                     for link in links], no_wrap=("ID", "URL"))
+        print_table([Col("PATH", fold=True), Col("TYPE"), Col("URL", fold=True), Col("PASSWORD"),
+                     Col("EXPIRES"), Col("NAME", wide=True), Col("ID", wide=True)],
+                    [[link.path, link.link_type, link.url, "yes" if link.has_password else "no",
+                      day(link.expiration), link.name, link.id] for link in links], output=output)
 
     run(body)
 

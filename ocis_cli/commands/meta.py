@@ -13,7 +13,19 @@ from ocis_cli.remotepath import PATH_HELP
 
 PANEL = "Help and setup"
 help_app = typer.Typer(help="Topic pages: exit codes, environment variables, remote paths.",
-                       no_args_is_help=True)
+                       invoke_without_command=True)
+
+
+@help_app.callback()
+def help_topics(ctx: typer.Context) -> None:
+    """Topic pages: exit codes, environment variables, remote paths (`ocis help` lists them)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    group = ctx.command
+    print("Help topics (`ocis help TOPIC`; every command also answers --help):")
+    for name in group.list_commands(ctx):           # type: ignore[attr-defined]
+        command = group.get_command(ctx, name)      # type: ignore[attr-defined]
+        print(f"  {name:13}{command.get_short_help_str(limit=70)}")
 
 # Environment variables the client and the runtime verbs read (also in every man page).
 ENVIRONMENT: dict[str, str] = {
@@ -52,12 +64,43 @@ def completion_script(shell: str) -> str:
 
     from ocis_cli.main import app
 
+    if shell == "bash":
+        return BASH_SCRIPT
     completion_init()                   # registers typer's completion classes with its click
     cls = shell_completion.get_completion_class(shell)
     if cls is None:
         raise ValueError(f"unsupported shell: {shell}")
     cli = typer.main.get_command(app)
     return str(cls(cli, {}, "ocis", "_OCIS_COMPLETE").source()) + "\n"
+
+
+# typer's bash script hands bash's words to the program, but bash splits `Physics:/data` at the
+# colon (COMP_WORDBREAKS), so the words are rebuilt from the line itself, and the part before the
+# last colon is taken off the candidates again (what bash-completion's __ltrim_colon_completions
+# does for kubectl and rclone). No space after a folder, so the next TAB goes into it.
+BASH_SCRIPT = r'''
+_ocis_completion() {
+    local line="${COMP_LINE:0:$COMP_POINT}" IFS=$' \t\n'
+    local -a words
+    read -r -a words <<< "$line"
+    local cword=$(( ${#words[@]} - 1 ))
+    [[ "$line" =~ [[:space:]]$ ]] && cword=$(( cword + 1 ))
+    local cur="${words[cword]}"
+    IFS=$'\n'
+    COMPREPLY=( $( env COMP_WORDS="$line" COMP_CWORD=$cword _OCIS_COMPLETE=complete_bash "$1" ) )
+    if [[ "$cur" == *:* && "$COMP_WORDBREAKS" == *:* ]]; then
+        local prefix="${cur%"${cur##*:}"}" i
+        for i in "${!COMPREPLY[@]}"; do COMPREPLY[i]="${COMPREPLY[i]#"$prefix"}"; done
+    fi
+    if [[ ${#COMPREPLY[@]} -eq 1 && "${COMPREPLY[0]}" == */ ]]; then
+        compopt -o nospace 2>/dev/null
+    fi
+    return 0
+}
+
+complete -o default -F _ocis_completion ocis
+complete -o default -F _ocis_completion ocis-py
+'''.lstrip("\n")
 
 
 def completion(shell: Annotated[Shell, typer.Argument(help="bash, zsh or fish")]) -> None:

@@ -11,15 +11,9 @@ from typing import Annotated
 
 import typer
 
+from ocis_cli.commands.common import OutputOption
 from ocis_cli.exitcodes import ExitCode
-from ocis_cli.output import (
-    CliError,
-    Format,
-    is_tty,
-    print_error,
-    print_json,
-    print_table,
-)
+from ocis_cli.output import CliError, Col, Format, is_tty, print_error, print_json, print_table
 from ocis_cli.runner import run
 
 PANEL = "Runtime (server side)"
@@ -133,7 +127,7 @@ def _which(instance: object, host: str, port: int) -> str:
 
 
 def list_services(
-    output: Annotated[Format, typer.Option("--output", "-o", help="table or json")] = Format.table,
+    output: OutputOption = Format.table,
 ) -> None:
     """List the services of the running runtime: name, state, start group, restarts, since."""
 
@@ -153,14 +147,15 @@ def list_services(
             print_json([{"name": s.name, "state": s.state, "group": s.group,
                          "restarts": s.restarts, "since": s.since} for s in services])
             return
-        print_table(["NAME", "STATE", "GROUP", "RESTARTS", "SINCE"],
-                    [[s.name, s.state, s.group, s.restarts, s.since] for s in services])
+        print_table([Col("NAME"), Col("STATE"), Col("GROUP"), Col("RESTARTS"), Col("SINCE")],
+                    [[s.name, s.state, s.group, s.restarts, s.since] for s in services],
+                    output=output)
 
     run(body)
 
 
 def health(
-    output: Annotated[Format, typer.Option("--output", "-o", help="table or json")] = Format.table,
+    output: OutputOption = Format.table,
 ) -> None:
     """Exit 0 when the runtime and all its services are healthy; 7 when it is degraded (it
     serves, but a service waits for its disk, LDAP server or database and answers 503 with
@@ -196,7 +191,8 @@ def _explain_unhealthy(detail: object) -> None:
     """Per-service states on stderr when the runtime says it is unhealthy."""
     services = detail.get("services") if isinstance(detail, dict) else None
     if isinstance(services, dict):
-        print_table(["SERVICE", "HEALTH"], sorted(services.items()), stream=sys.stderr)
+        print_table([Col("SERVICE"), Col("HEALTH", fold=True)], sorted(services.items()),
+                    stream=sys.stderr)
     elif detail is not None:
         print(detail if isinstance(detail, str) else json.dumps(detail, indent=2), file=sys.stderr)
 

@@ -9,8 +9,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ocis_cli.completion import complete_recipient, complete_remote_path
 from ocis_cli.exitcodes import ExitCode
-from ocis_cli.output import CliError, Format, print_json, print_result, print_table
+from ocis_cli.output import (
+    CliError,
+    Col,
+    Format,
+    day,
+    err,
+    print_json,
+    print_result,
+    print_table,
+)
 from ocis_cli.remotepath import PATH_HELP, SpaceResolver, parse_remote
 from ocis_cli.runner import open_client, run
 from ocis_server.domain import roles as unified
@@ -75,7 +85,7 @@ def parse_expire(text: str, *, now: datetime | None = None) -> str:
 async def item_of(client: Client, path: str) -> Resource:
     """The file or folder a remote path names (exit 3 when it does not exist)."""
     rp = parse_remote(path)
-    drive = await SpaceResolver(client).resolve(rp.space)
+    drive, rp = await SpaceResolver(client).locate(rp)
     return await client.webdav.stat(drive.id, rp.path)
 
 
@@ -85,14 +95,15 @@ def share_row(share: ShareInfo, *, received: bool = False) -> list[str]:
         f" ({share.recipient_name})" if share.recipient_name
         and share.recipient_name != share.recipient else "")
     state = share.state + (" (hidden)" if share.hidden else "")
-    return [share.id, share.kind, share.path, who, share.role, state, share.expiration or "-"]
+    return [share.path, who, share.role, share.kind, day(share.expiration), state, share.id]
 
 
 def complete_role(incomplete: str) -> list[str]:
     return [r for r in COMMON_ROLES if r.startswith(incomplete.lower())]
 
 
-SHARE_HEADERS = ["ID", "TYPE", "PATH", "WITH", "ROLE", "STATE", "EXPIRES"]
+SHARE_COLUMNS = (Col("PATH", fold=True), Col("WITH", fold=True), Col("ROLE"), Col("TYPE"),
+                 Col("EXPIRES"), Col("STATE"), Col("ID", wide=True))
 RoleOption = Annotated[str, typer.Option(
     "--role", "-r", help=f"Role: {', '.join(COMMON_ROLES)}.", autocompletion=complete_role)]
 ExpireOption = Annotated[str | None, typer.Option(
@@ -102,29 +113,60 @@ IdArg = Annotated[str, typer.Argument(help="Share id (see `ocis share ls`).")]
 
 def share_add(
     ctx: typer.Context,
-    path: Annotated[str, typer.Argument(help="File or folder to share. " + PATH_HELP)],
+    path: Annotated[str, typer.Argument(help="File or folder to share. " + PATH_HELP,
+                                        autocompletion=complete_remote_path)],
     recipient: Annotated[str, typer.Argument(
-        help="User name, e-mail address, or group:NAME for a group.")],
+        help="User name, e-mail address, or group:NAME for a group (`ocis users ls`, "
+        "`ocis groups ls`).", autocompletion=complete_recipient)],
     role: RoleOption = "viewer",
     expire: ExpireOption = None,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="Print only the new share's id.")] = False,
     output: OutputOption = Format.table,
 ) -> None:
-    """Share a file or folder with a user or a group; prints the share id."""
+    """Share a file or folder with a user or a group; says what was shared with whom, and the
+    role (`-q` prints only the share id, `-o json` the whole share)."""
 
     async def body() -> None:
+        from ocis_cli.client import NotFound
+
         role_name = check_role(role, ITEM_ROLES, "share", COMMON_ROLES)
         expire_date = parse_expire(expire) if expire else None
         async with open_client(ctx) as client:
             item = await item_of(client, path)
-            name, group = await client.shares.find_recipient(recipient)
-            share = await client.shares.create(item.id, name, group=group, role=role_name,
-                                               expire=expire_date)
+            try:
+                name, group = await client.shares.find_recipient(recipient)
+                share = await client.shares.create(item.id, name, group=group, role=role_name,
+                                                   expire=expire_date)
+            except NotFound as exc:
+                raise CliError(unknown_recipient(recipient, exc.message),
+                               ExitCode.NOT_FOUND) from None
         if output is Format.json:
             print_json(share.to_json())
-        else:
+        elif quiet:
             print(share.id)
+        else:
+            err(shared_message(share, path))
 
     run(body)
+
+
+def unknown_recipient(recipient: str, detail: str) -> str:
+    if recipient.startswith("group:"):
+        return f"{detail}: no group {recipient.removeprefix('group:')!r} here; `ocis groups ls` " \
+               "lists the groups"
+    return f"{detail}: no user {recipient!r} here; `ocis users ls` lists the users (or search " \
+           "with `ocis users ls --search NAME`)"
+
+
+def shared_message(share: ShareInfo, path: str) -> str:
+    """'Shared /Physics with Marie Curie (marie) as viewer until 2030-01-31.'"""
+    who = share.recipient_name or share.recipient
+    if share.recipient_name and share.recipient_name != share.recipient:
+        who = f"{share.recipient_name} ({share.recipient})"
+    kind = "the group " if share.kind == "group" else ""
+    until = f" until {day(share.expiration)}" if share.expiration else ""
+    return f"Shared {path} with {kind}{who} as {share.role}{until}."
 
 
 def share_ls(
@@ -159,8 +201,9 @@ def share_ls(
             print_json([s.to_json() for s in found])
             return
         received = with_me or pending
-        headers = [("FROM" if received and h == "WITH" else h) for h in SHARE_HEADERS]
-        print_table(headers, [share_row(s, received=received) for s in found], no_wrap=("ID",))
+        columns = [Col("FROM", fold=True) if received and c.header == "WITH" else c
+                   for c in SHARE_COLUMNS]
+        print_table(columns, [share_row(s, received=received) for s in found], output=output)
 
     run(body)
 
@@ -243,8 +286,11 @@ def share_hide(
 def register(app: typer.Typer) -> None:
     cmd = share_app.command
     cmd("add", epilog=(
-        "Examples:\n\n  ocis share add /Physics/results.pdf marie --role viewer\n"
-        "  ocis share add Physics:/data marie@paris.test --role editor --expire 7d\n"
+        "Examples (the users of a server started with demo users):\n\n"
+        "  ocis share add /Physics/results.pdf marie --role viewer\n"
+        "  ocis share add Physics:/data richard@example.org --role editor --expire 7d\n"
+        "  ocis share add /docs katherine -q\n"
+        "  ocis groups add physics && ocis groups add-member physics marie\n"
         "  ocis share add /docs group:physics --role viewer -o json"))(share_add)
     cmd("ls", epilog=(
         "Examples:\n\n  ocis share ls\n  ocis share ls /docs\n  ocis share ls --with-me\n"

@@ -7,10 +7,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ocis_cli.completion import complete_recipient, complete_space
 from ocis_cli.exitcodes import ExitCode
 from ocis_cli.output import (
     CliError,
+    Col,
     Format,
+    day,
     parse_size,
     print_json,
     print_result,
@@ -28,9 +31,11 @@ if TYPE_CHECKING:
 
 members_app = typer.Typer(help="Manage the members of a project space.", no_args_is_help=True)
 MEMBER_ROLES = ("space-viewer", "space-editor", "manager")
-SpaceArg = Annotated[str, typer.Argument(help="Space name or id (see `ocis spaces ls`).")]
+SpaceArg = Annotated[str, typer.Argument(help="Space name or id (see `ocis spaces ls`).",
+                                         autocompletion=complete_space)]
 MemberArg = Annotated[str, typer.Argument(
-    help="User name, e-mail address, or group:NAME for a group.")]
+    help="User name, e-mail address, or group:NAME for a group.",
+    autocompletion=complete_recipient)]
 
 
 async def project_space(client: Client, space: str) -> Drive:
@@ -70,9 +75,10 @@ def members_ls(ctx: typer.Context, space: SpaceArg, output: OutputOption = Forma
         if output is Format.json:
             print_json([member_json(m) for m in members])
             return
-        print_table(["NAME", "TYPE", "ROLE", "EXPIRES", "ID"],
-                    [[m.display_name or m.id, m.kind, m.role, m.expiration or "-", m.id]
-                     for m in members], no_wrap=("ID",))
+        print_table([Col("NAME", fold=True), Col("TYPE"), Col("ROLE"), Col("EXPIRES"),
+                     Col("ID", wide=True)],
+                    [[m.display_name or m.id, m.kind, m.role, day(m.expiration), m.id]
+                     for m in members], output=output)
 
     run(body)
 

@@ -3,20 +3,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ocis_cli.commands.common import OutputOption
 from ocis_cli.exitcodes import ExitCode
-from ocis_cli.output import (
-    CliError,
-    Format,
-    human_size,
-    parse_size,
-    print_json,
-    print_table,
-)
+from ocis_cli.output import CliError, Col, Format, human_size, parse_size, print_json, print_table
 from ocis_cli.runner import open_client, run
+
+if TYPE_CHECKING:
+    from ocis_cli.client import Drive
 
 spaces_app = typer.Typer(help="List, create and administer storage spaces and their members.",
                          no_args_is_help=True)
@@ -30,27 +27,62 @@ def quota_text(used: int | None, total: int | None) -> str:
 
 def spaces_ls(
     ctx: typer.Context,
-    output: Annotated[Format, typer.Option("--output", "-o", help="table or json")] = Format.table,
+    output: OutputOption = Format.table,
 ) -> None:
-    """List the spaces you can reach: name, type, id, quota used/total, WebDAV URL.
+    """List the spaces you can reach: your personal space, project spaces, and each share made
+    with you (type mountpoint): name, type, owner, your role, quota used/total; `-o wide` adds
+    the id and the WebDAV URL.
 
-    JSON output is the array of Graph drive objects exactly as the server returns them.
+    JSON output is the array of Graph drive objects exactly as the server returns them (its
+    `v1beta1` list: with the share jail, type virtual, and the shares' mount points).
     """
 
     async def body() -> None:
         async with open_client(ctx) as client:
-            raw = await client.graph.my_drives_raw()
+            raw = await client.graph.my_drives_raw(shares=True)
+            me = await client.graph.me()
         if output is Format.json:
             print_json(raw)
             return
         from ocis_cli.client import Drive
 
         drives = [Drive.from_graph(d) for d in raw]
-        print_table(["NAME", "TYPE", "ID", "QUOTA", "WEBDAV URL"],
-                    [[d.name, d.drive_type, d.id, quota_text(d.quota_used, d.quota_total),
-                      d.web_dav_url] for d in drives], no_wrap=("ID",))
+        print_table([Col("NAME", fold=True), Col("TYPE"), Col("OWNER", fold=True), Col("ROLE"),
+                     Col("QUOTA"), Col("ID", wide=True), Col("WEBDAV URL", wide=True)],
+                    [space_row(d, str(me.get("id", ""))) for d in drives
+                     if d.drive_type != "virtual"], output=output)
 
     run(body)
+
+
+def space_row(drive: Drive, me: str) -> list[str]:
+    """A row of `spaces ls`: a share shows its owner and the role it gives you, a project space
+    its managers and your membership."""
+    from ocis_cli.client.graph import members_of
+
+    if drive.is_share:
+        owner, role = drive.owner_name, ", ".join(role_name(r) for r in drive.share_role_ids)
+        quota = "-"
+    else:
+        members = members_of(drive.raw)
+        managers = [m.display_name for m in members if m.role == "manager"]
+        owner = (drive.owner_name if drive.drive_type == "personal" else ", ".join(managers))
+        mine = [m.role for m in members if m.id == me]
+        role = mine[0] if mine else ("manager" if drive.owner_id == me else "-")
+        quota = quota_text(drive.quota_used, drive.quota_total)
+    return [drive.name, drive.drive_type, owner or "-", role or "-", quota, drive.id,
+            drive.web_dav_url]
+
+
+def role_name(role_id: str) -> str:
+    """A unified role id as the CLI names the role (`viewer`, `space-editor`, ...)."""
+    from ocis_server.domain import roles
+    from ocis_server.domain.errors import BadRequest
+
+    try:
+        return roles.by_id(role_id).cli_name
+    except BadRequest:
+        return role_id
 
 
 def spaces_create(
@@ -62,7 +94,7 @@ def spaces_create(
     managers: Annotated[list[str] | None, typer.Option(
         "--manager", help="Also make this user (name, e-mail or group:NAME) a manager; "
         "repeatable.")] = None,
-    output: Annotated[Format, typer.Option("--output", "-o", help="table or json")] = Format.table,
+    output: OutputOption = Format.table,
 ) -> None:
     """Create a project space (you become its manager)."""
     try:
@@ -92,7 +124,7 @@ def spaces_create(
 
 def register(app: typer.Typer) -> None:
     spaces_app.command("ls", epilog=(
-        "Examples:\n\n  ocis spaces ls\n  ocis spaces ls -o json"))(spaces_ls)
+        "Examples:\n\n  ocis spaces ls\n  ocis spaces ls -o wide\n  ocis spaces ls -o json"))(spaces_ls)
     spaces_app.command("create", epilog=(
         "Examples:\n\n  ocis spaces create Physics --quota 50GB --description 'Lab data'\n"
         "  ocis spaces create Physics --manager marie --manager group:physics\n"

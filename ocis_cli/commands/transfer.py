@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from ocis_cli.completion import complete_remote_path
 from ocis_cli.exitcodes import ExitCode
 from ocis_cli.output import CliError, err, human_size, is_tty
 from ocis_cli.remotepath import PATH_HELP, SpaceResolver, parse_remote, wants_folder
@@ -47,7 +48,8 @@ def progress_bar(total: int, label: str) -> Iterator[Callable[[int], None] | Non
 def put(
     ctx: typer.Context,
     local: Annotated[Path, typer.Argument(help="Local file to upload.")],
-    remote: Annotated[str, typer.Argument(help="Remote file, or a folder (ending in / or existing).")],
+    remote: Annotated[str, typer.Argument(
+        help="Remote file, or a folder (ending in / or existing).", autocompletion=complete_remote_path)],
     no_resume: Annotated[bool, typer.Option(
         "--no-resume", help="Start over instead of resuming an interrupted upload.")] = False,
     chunk_size: Annotated[int | None, typer.Option(
@@ -68,9 +70,11 @@ def put(
             raise CliError(f"{local}: not a regular file (folders are not uploaded)")
         async with open_client(ctx) as client:
             rp = parse_remote(remote)
-            drive = await SpaceResolver(client).resolve(rp.space)
+            drive, rp = await SpaceResolver(client).locate(rp)
             existing = await client.webdav.exists(drive.id, rp.path)
-            if wants_folder(remote) or rp.path == "/" or (existing and existing.is_folder):
+            file_root = drive.is_file_share and rp.path == "/"       # a file share's root is a file
+            if not file_root and (wants_folder(remote) or rp.path == "/"
+                                  or (existing and existing.is_folder)):
                 if existing is None and rp.path != "/":
                     raise CliError(f"{rp}: no such folder", ExitCode.NOT_FOUND)
                 rp = rp.child(local.name)
@@ -79,7 +83,8 @@ def put(
 
             size = local.stat().st_size
             try:
-                if await client.tus.support() is not None:
+                # A file share's root is the file: TUS creates uploads in a folder, so PUT it.
+                if not file_root and await client.tus.support() is not None:
                     from ocis_cli.commands.resumable import put_over_tus
 
                     await put_over_tus(client, current_context(ctx), drive, rp, local,
@@ -103,7 +108,7 @@ def put(
 
 def get(
     ctx: typer.Context,
-    remote: Annotated[str, typer.Argument(help="Remote file.")],
+    remote: Annotated[str, typer.Argument(help="Remote file.", autocompletion=complete_remote_path)],
     local: Annotated[str | None, typer.Argument(
         help="Local file or folder (default: the current folder); - writes to stdout.")] = None,
 ) -> None:
@@ -118,7 +123,7 @@ def get(
 
         async with open_client(ctx) as client:
             rp = parse_remote(remote)
-            drive = await SpaceResolver(client).resolve(rp.space)
+            drive, rp = await SpaceResolver(client).locate(rp)
             res = await client.webdav.stat(drive.id, rp.path)
             if res.is_folder:
                 raise CliError(f"{rp}: is a folder (only files can be downloaded)")

@@ -7,30 +7,24 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ocis_cli.completion import complete_space
 from ocis_cli.exitcodes import ExitCode
-from ocis_cli.output import (
-    CliError,
-    Format,
-    human_size,
-    print_json,
-    print_table,
-)
+from ocis_cli.output import CliError, Col, Format, human_size, print_json, print_table
 from ocis_cli.remotepath import SpaceResolver, parse_remote
 from ocis_cli.runner import open_client, run
 
-from .common import YesOption, confirm
+from .common import OutputOption, YesOption, confirm
 
 if TYPE_CHECKING:
     from ocis_cli.client import TrashEntry
 
 trash_app = typer.Typer(help="List, restore and purge deleted files and folders.",
                         no_args_is_help=True)
-OutputOpt = Annotated[Format, typer.Option("--output", "-o", help="table or json")]
 SpaceArg = Annotated[str | None, typer.Argument(
-    help="Space name or id (default: your personal space).")]
+    help="Space name or id (default: your personal space).", autocompletion=complete_space)]
 
 
-def trash_ls(ctx: typer.Context, space: SpaceArg = None, output: OutputOpt = Format.table) -> None:
+def trash_ls(ctx: typer.Context, space: SpaceArg = None, output: OutputOption = Format.table) -> None:
     """List the trash bin of a space, newest first.
 
     JSON: an array of {key, name, original_location, type (file|folder), size, deleted (ISO 8601
@@ -45,10 +39,11 @@ def trash_ls(ctx: typer.Context, space: SpaceArg = None, output: OutputOpt = For
         if output is Format.json:
             print_json([e.to_json() for e in entries])
             return
-        print_table(["KEY", "NAME", "ORIGINAL LOCATION", "SIZE", "DELETED"],
+        print_table([Col("KEY"), Col("NAME", fold=True), Col("ORIGINAL LOCATION", fold=True),
+                     Col("SIZE"), Col("DELETED")],
                     [[e.key, e.name + ("/" if e.is_folder else ""), "/" + e.original_location,
                       human_size(e.size), e.to_json()["deleted"] or "-"] for e in entries],
-                    no_wrap=["KEY"])
+                    output=output)
 
     run(body)
 

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ocis_cli.exitcodes import ExitCode
-from ocis_cli.output import human_size, print_json, print_table
+from ocis_cli.output import Col, Format, human_size, print_json, print_table
 
 if TYPE_CHECKING:
     from ocis_server.runtime.maintenance import UploadSession
 
-_HEADERS = ["ID", "SPACE", "PATH", "SIZE", "OFFSET", "USER", "CREATED", "EXPIRES"]
+_COLUMNS = (Col("PATH", fold=True), Col("SIZE"), Col("RECEIVED"), Col("CREATED"), Col("EXPIRES"),
+            Col("ID", wide=True), Col("SPACE", wide=True), Col("USER", wide=True))
 
 
 def _stamp(value: float) -> str:
@@ -42,19 +43,21 @@ def session_json(session: UploadSession) -> dict[str, Any]:
     }
 
 
-def _print_sessions(sessions: list[UploadSession]) -> None:
+def _print_sessions(sessions: list[UploadSession], output: Format) -> None:
     rows = []
     for item in map(session_json, sessions):
-        rows.append([item["id"], item["space"] or "-", item["path"] or "-",
-                     "-" if item["size"] is None else item["size"], item["offset"], item["user"],
-                     item["created"], item["expires"]])
-    print_table(_HEADERS, rows, no_wrap=("ID", "SPACE", "USER", "CREATED", "EXPIRES"))
+        rows.append([item["path"] or "-", human_size(item["size"]), human_size(item["offset"]),
+                     item["created"], item["expires"], item["id"], item["space"] or "-",
+                     item["user"]])
+    print_table(_COLUMNS, rows, output=output)
 
 
 def sessions(
     expired: Annotated[bool, typer.Option(
         "--expired", help="Only sessions whose expiry has passed.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    output: Annotated[Format, typer.Option(
+        "--output", "-o", help="table, wide (adds ids, spaces and users) or json")] = Format.table,
     clean: Annotated[bool, typer.Option(
         "--clean", help="Remove the listed sessions and their partial data; report the space "
                         "freed.")] = False,
@@ -65,8 +68,8 @@ def sessions(
     """List the upload sessions (TUS and chunked uploads not yet finished) of the users' storage.
 
     Reads the server's data path directly, with the same config resolution as `ocis server`; it
-    works with the server stopped. Columns: id, space, path, size, offset (bytes received), user,
-    created, expires.
+    works with the server stopped. Columns: path, size, bytes received, created, expires; `-o wide`
+    adds the session id, the space and the user.
     """
     from ocis_server.config import ConfigError
     from ocis_server.runtime import maintenance
@@ -83,13 +86,13 @@ def sessions(
         raise _exit("interrupted", ExitCode.INTERRUPTED) from None
     except Exception as exc:                      # noqa: BLE001 - any storage failure, one line
         raise _exit(f"cannot read the upload sessions: {exc}", ExitCode.FAILURE) from None
-    if as_json:
+    if as_json or output is Format.json:
         doc: Any = [session_json(s) for s in listed]
         if clean:
             doc = {"sessions": doc, "removed": removed, "freed": freed}
         print_json(doc)
         return
-    _print_sessions(listed)
+    _print_sessions(listed, output)
     if clean:
         print(f"removed {removed} upload session(s), freed {human_size(freed)} ({freed} bytes)")
 

@@ -10,14 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ocis_cli.exitcodes import ExitCode
-from ocis_cli.output import (
-    CliError,
-    Format,
-    err,
-    print_json,
-    print_result,
-    print_table,
-)
+from ocis_cli.output import CliError, Col, Format, err, print_json, print_result, print_table
 from ocis_cli.runner import open_client, run
 
 from .common import (
@@ -73,7 +66,8 @@ def users_add(
     name: Annotated[str, typer.Argument(help="Login name (letters, digits, . _ @ -).")],
     display_name: Annotated[str, typer.Option("--display-name", help="Full name.")] = "",
     email: Annotated[str, typer.Option("--email", help="E-mail address.")] = "",
-    guest: Annotated[bool, typer.Option("--guest", help="Create a guest (User Light).")] = False,
+    guest: Annotated[bool, typer.Option(
+        "--guest", help="Create a guest (role guest: only what is shared with them).")] = False,
     group: Annotated[list[str] | None, typer.Option(
         "--group", "-g", help="Add the user to this group (repeatable).")] = None,
     role: Annotated[str | None, typer.Option(
@@ -119,9 +113,12 @@ def users_ls(
         if output is Format.json:
             print_json([user_json(u) for u in users])
             return
-        print_table(["USERNAME", "DISPLAY NAME", "EMAIL", "TYPE", "ROLE", "GROUPS", "ID"],
-                    [[u.username, u.display_name, u.email, u.user_type, u.role,
-                      ",".join(u.groups), u.id] for u in users], no_wrap=("ID",))
+        print_table([Col("USERNAME"), Col("DISPLAY NAME", fold=True), Col("EMAIL", fold=True),
+                     Col("ROLE"), Col("TYPE", wide=True), Col("GROUPS", wide=True),
+                     Col("ID", wide=True)],
+                    [[u.username, u.display_name or "-", u.email or "-", u.role or "-",
+                      u.user_type, ", ".join(u.groups) or "-", u.id] for u in users],
+                    output=output)
 
     run(body)
 
@@ -190,7 +187,7 @@ def users_set_role(
     role: Annotated[str, typer.Argument(help="admin, spaceadmin, user or guest.")],
     output: OutputOption = Format.table,
 ) -> None:
-    """Give a user a role (Admin, Space Admin, User, User Light), replacing their old one."""
+    """Give a user a role: admin, spaceadmin, user or guest (replaces their old role)."""
     if role not in ROLES:
         raise typer.BadParameter(f"one of {', '.join(ROLES)}", param_hint="ROLE")
 

@@ -7,30 +7,24 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ocis_cli.completion import complete_remote_path
 from ocis_cli.exitcodes import ExitCode
-from ocis_cli.output import (
-    CliError,
-    Format,
-    human_size,
-    iso_utc,
-    print_json,
-    print_table,
-)
+from ocis_cli.output import CliError, Col, Format, human_size, iso_utc, print_json, print_table
 from ocis_cli.remotepath import PATH_HELP, SpaceResolver, parse_remote
 from ocis_cli.runner import open_client, run
+from .common import OutputOption
 
 if TYPE_CHECKING:
     from ocis_cli.client import Client
 
 versions_app = typer.Typer(help="List and restore earlier versions of a file.",
                            no_args_is_help=True)
-OutputOpt = Annotated[Format, typer.Option("--output", "-o", help="table or json")]
-PathArg = Annotated[str, typer.Argument(help="Remote file.")]
+PathArg = Annotated[str, typer.Argument(help="Remote file.", autocompletion=complete_remote_path)]
 
 
 async def _file_id(client: Client, path: str) -> str:
     rp = parse_remote(path)
-    drive = await SpaceResolver(client).resolve(rp.space)
+    drive, rp = await SpaceResolver(client).locate(rp)
     res = await client.webdav.stat(drive.id, rp.path)
     if res.is_folder:
         raise CliError(f"{rp}: is a folder; only files have versions", ExitCode.USAGE)
@@ -39,7 +33,7 @@ async def _file_id(client: Client, path: str) -> str:
     return res.id
 
 
-def versions_ls(ctx: typer.Context, path: PathArg, output: OutputOpt = Format.table) -> None:
+def versions_ls(ctx: typer.Context, path: PathArg, output: OutputOption = Format.table) -> None:
     """List the versions of a file, newest first (the current content is not one of them).
 
     JSON: an array of {key, size, mtime (ISO 8601 UTC), etag, checksums}.
@@ -51,9 +45,9 @@ def versions_ls(ctx: typer.Context, path: PathArg, output: OutputOpt = Format.ta
         if output is Format.json:
             print_json([v.to_json() for v in versions])
             return
-        print_table(["VERSION", "SIZE", "MODIFIED", "ETAG"],
+        print_table([Col("VERSION"), Col("SIZE"), Col("MODIFIED"), Col("ETAG", wide=True)],
                     [[v.key, human_size(v.size), iso_utc(v.mtime), v.etag] for v in versions],
-                    no_wrap=["VERSION"])
+                    output=output)
 
     run(body)
 

@@ -41,12 +41,14 @@ def message_page(title: str, text: str, *, status: int = 200) -> web.Response:
 
 
 def human_size(size: int) -> str:
+    """IEC units, as the CLI and the TUI show sizes (the server may not import their
+    `ocis_cli.client.units`; tests/test_cli_tables.py keeps the two the same)."""
     value = float(size)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(value) < 1024 or unit == "PiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
 
 
 def _csrf(token: str) -> str:
