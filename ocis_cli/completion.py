@@ -1,6 +1,6 @@
 """Dynamic shell completion (typer autocompletion callbacks): remote paths, space and share names,
 recipients and context names, asked of the server as rclone and kubectl do. What the server
-answered is cached for CACHE_SECONDS in `user_cache_dir("ocis")/completion` (0600 files), so the
+answered is cached for CACHE_SECONDS (5 s) in `user_cache_dir("ocis")/completion` (0600 files), so the
 TABs that follow one another while a path is typed cost no request. A callback never fails: any
 error (no context, server down, a slow answer) completes nothing."""
 
@@ -21,8 +21,15 @@ if TYPE_CHECKING:
     from ocis_cli.client import Client
     from ocis_cli.contexts import Context
 
-CACHE_SECONDS = 5.0
+CACHE_SECONDS = 5.0                  # OCIS_COMPLETION_CACHE_SECONDS overrides (0: no cache)
 TIMEOUT_SECONDS = 4.0
+
+
+def cache_seconds() -> float:
+    try:
+        return float(os.environ.get("OCIS_COMPLETION_CACHE_SECONDS", CACHE_SECONDS))
+    except ValueError:
+        return CACHE_SECONDS
 
 
 def cache_dir() -> Path:
@@ -36,7 +43,7 @@ def _cached(key: list[str], fetch: Callable[[], list[str]]) -> list[str]:
     folder = cache_dir()
     path = folder / (hashlib.sha256(json.dumps(key).encode()).hexdigest()[:32] + ".json")
     try:
-        if time.time() - path.stat().st_mtime < CACHE_SECONDS:
+        if time.time() - path.stat().st_mtime < cache_seconds():
             value = json.loads(path.read_text(encoding="utf-8"))
             if isinstance(value, list):
                 return [str(v) for v in value]

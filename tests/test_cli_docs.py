@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -121,3 +122,17 @@ def test_bash_completion_completes_subcommands() -> None:
     assert proc.returncode == 0, proc.stderr
     assert sorted(proc.stdout.split()) == ["create", "disable", "ls", "members", "purge", "rename",
                                            "restore", "set-quota"]
+
+
+def test_readme_lists_the_test_tools_the_script_installs() -> None:
+    """README's `make test` paragraph names exactly the Debian packages of install-test-tools.sh."""
+    script = (REPO_ROOT / "scripts" / "install-test-tools.sh").read_text(encoding="utf-8")
+    table = script[script.index("declare -A wanted=("):]
+    packages = set(re.findall(r"^\s*\[[\w-]+\]=([\w.-]+)$", table[:table.index(")")], re.M))
+    assert {"litmus", "rclone", "zsh", "fish", "man-db"} <= packages
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("That runs `scripts/install-test-tools.sh`")
+    paragraph = readme[start:readme.index("\n\n", start)]
+    listed = paragraph[paragraph.index("drive: `") + len("drive: `"):]
+    listed = listed[:listed.index("`")]
+    assert set(listed.split()) == packages, (sorted(set(listed.split()) ^ packages), STALE)

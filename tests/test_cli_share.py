@@ -283,7 +283,7 @@ def test_pending_shares_wait_for_acceptance(tmp_path: Path,
         einstein.login(server.url, "einstein", "relativity")
         marie.login(server.url, "marie", "radioactivity")
         einstein.run("mkdir", "/pending")
-        share_id = einstein.run("share", "add", "/pending", "marie").stdout.decode().strip()
+        share_id = einstein.run("share", "add", "/pending", "marie", "-q").stdout.decode().strip()
         [waiting] = marie.json("share", "ls", "--pending")
         assert (waiting["id"], waiting["state"], waiting["role"], waiting["owner"]) == (
             share_id, "pending", "viewer", "einstein")

@@ -114,7 +114,8 @@ def test_wide_adds_ids_and_json_keeps_everything(world: World) -> None:
     wide = render(world.einstein, "share", "ls", "-o", "wide")
     assert "ID" in wide.splitlines()[0]
     assert all(s["id"] in wide for s in shares)
-    assert {s["expiration"] for s in shares} >= {"2099-12-31T00:00:00Z"}   # ISO 8601 with a zone
+    # ISO 8601 with a zone (a date alone means the end of that day)
+    assert {s["expiration"] for s in shares} >= {"2099-12-31T23:59:59Z"}
     drives = world.marie.json("spaces", "ls")
     wide_spaces = render(world.marie, "spaces", "ls", "-o", "wide")
     assert "WEBDAV URL" in wide_spaces.splitlines()[0]

@@ -38,6 +38,7 @@ ENVIRONMENT: dict[str, str] = {
     "OCIS_RUNTIME_HOST": "host of the runtime control API for list and health (127.0.0.1)",
     "OCIS_RUNTIME_PORT": "port of the runtime control API for list and health (9250)",
     "NO_COLOR": "disable colour in tables",
+    "OCIS_COMPLETION_CACHE_SECONDS": "how long tab completion reuses what the server answered (5)",
 }
 
 

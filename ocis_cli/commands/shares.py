@@ -90,12 +90,12 @@ async def item_of(client: Client, path: str) -> Resource:
 
 
 def share_row(share: ShareInfo, *, received: bool = False) -> list[str]:
-    """A table row; shares with me name who shared (FROM), mine name the recipient (WITH)."""
-    who = share.owner if received else share.recipient + (
-        f" ({share.recipient_name})" if share.recipient_name
-        and share.recipient_name != share.recipient else "")
+    """A row of SHARE_COLUMNS: shares with me name who shared (FROM), mine name the recipient
+    (WITH) as the CLI takes it, with the display name in `-o wide`."""
+    who = share.owner if received else share.recipient
     state = share.state + (" (hidden)" if share.hidden else "")
-    return [share.path, who, share.role, share.kind, day(share.expiration), state, share.id]
+    return [share.path, who, share.role, share.kind, day(share.expiration), state,
+            share.owner if received else share.recipient_name or "-", share.id]
 
 
 def complete_role(incomplete: str) -> list[str]:
@@ -103,7 +103,7 @@ def complete_role(incomplete: str) -> list[str]:
 
 
 SHARE_COLUMNS = (Col("PATH", fold=True), Col("WITH", fold=True), Col("ROLE"), Col("TYPE"),
-                 Col("EXPIRES"), Col("STATE"), Col("ID", wide=True))
+                 Col("EXPIRES"), Col("STATE"), Col("NAME", wide=True), Col("ID", wide=True))
 RoleOption = Annotated[str, typer.Option(
     "--role", "-r", help=f"Role: {', '.join(COMMON_ROLES)}.", autocompletion=complete_role)]
 ExpireOption = Annotated[str | None, typer.Option(
@@ -201,8 +201,10 @@ def share_ls(
             print_json([s.to_json() for s in found])
             return
         received = with_me or pending
-        columns = [Col("FROM", fold=True) if received and c.header == "WITH" else c
-                   for c in SHARE_COLUMNS]
+        # Shares by me are accepted or pending at the recipient's: STATE matters for mine in wide.
+        columns = [Col("FROM", fold=True) if received and c.header == "WITH"
+                   else Col("STATE", wide=True) if not received and c.header == "STATE"
+                   else c for c in SHARE_COLUMNS]
         print_table(columns, [share_row(s, received=received) for s in found], output=output)
 
     run(body)
