@@ -158,6 +158,8 @@ def test_spaces_and_users_fit(world: World) -> None:
      ["Marie Curie", "space-viewer", "manager"]),
     ("admin", ["auth-app", "ls"], ["LABEL", "CREATED", "EXPIRES"], ["Generated via CLI"]),
     ("admin", ["list"], ["NAME", "STATE", "GROUP", "RESTARTS", "SINCE"], ["ocdav"]),
+    ("admin", ["config", "show"], ["KEY", "ENV", "VALUE"], ["proxy.http_addr", "PROXY_HTTP_ADDR"]),
+    ("admin", ["users", "show", "marie"], ["FIELD", "VALUE"], ["marie@example.org"]),
 ])
 def test_every_list_fits_80_columns(world: World, who: str, args: list[str],
                                     headers: list[str], values: list[str]) -> None:

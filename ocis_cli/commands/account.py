@@ -221,7 +221,7 @@ def auth_status(
             print_json(info)
         else:
             for key, value in info.items():
-                print(f"{key + ':':<13}{value}")
+                print(f"{key + ':':<13}{_left(value) if key == 'expires' else value}")
         return code
 
     run(body)
@@ -248,11 +248,18 @@ def _credential_facts(context: Any) -> dict[str, Any]:
 
 
 def _when(timestamp: float) -> str:
-    import time
+    """ISO 8601 in UTC with its zone, as every time in `-o json`."""
     from datetime import UTC, datetime
 
-    left = timestamp - time.time()
-    stamp = datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _left(stamp: str) -> str:
+    """'2026-12-07T12:00:00Z (in 300 s)' or '... (expired)' for the text output."""
+    import time
+    from datetime import datetime
+
+    left = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() - time.time()
     return f"{stamp} (expired)" if left <= 0 else f"{stamp} (in {int(left)} s)"
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ocis_cli.exitcodes import ExitCode
-from ocis_cli.output import Format, err, print_error, print_json, print_table
+from ocis_cli.output import Col, Format, err, print_error, print_json, print_table
 
 PANEL = "Runtime (server side)"
 config_app = typer.Typer(help="The server configuration (ocis.toml and environment variables).",
@@ -39,10 +39,11 @@ def show(
     if output is Format.json:
         print_json(rows)
     else:
-        headers = ["KEY", "ENV", "VALUE", *(["ORIGIN"] if origin else [])]
-        print_table(headers, [[row["key"], ",".join(row["env"]), text(row["value"]),
+        columns = [Col("KEY", fold=True), Col("ENV", fold=True), Col("VALUE", fold=True),
+                   *([Col("ORIGIN", fold=True)] if origin else [])]
+        print_table(columns, [[row["key"], ", ".join(row["env"]), text(row["value"]),
                                *([_origin_text(row["origin"])] if origin else [])] for row in rows],
-                    no_wrap=["KEY"])
+                    output=output)
     if not config.initialized:
         err(f"note: {config.config_file} does not exist (`ocis init` writes it): "
             "defaults and environment only")

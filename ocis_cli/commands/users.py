@@ -136,8 +136,9 @@ def users_show(
         if output is Format.json:
             print_json(user_json(info))
             return
-        print_table(["FIELD", "VALUE"], [[k, ", ".join(v) if isinstance(v, list) else v]
-                                         for k, v in user_json(info).items()])
+        print_table([Col("FIELD"), Col("VALUE", fold=True)],
+                    [[k, ", ".join(v) if isinstance(v, list) else v]
+                     for k, v in user_json(info).items()])
 
     run(body)
 
@@ -204,13 +205,13 @@ def register(app: typer.Typer) -> None:
     group = service_group(app, "users", "Manage user accounts (admins); `ocis users server` "
                           "runs the users service alone.", PANEL)
     group.command("add", epilog=(
-        "Examples:\n\n  OCIS_PASSWORD=s3cret ocis users add marie --display-name 'Marie Curie' "
-        "--email marie@paris.test --group physics --password-from-env -o json\n"
+        "Examples:\n\n  OCIS_PASSWORD=s3cret ocis users add lise --display-name 'Lise Meitner' "
+        "--email lise@example.org --group physics --password-from-env -o json\n"
         "  ocis users add visitor --guest --password-file ./pw.txt"))(users_add)
     group.command("ls", epilog=(
         "Examples:\n\n  ocis users ls\n  ocis users ls --search mar -o json"))(users_ls)
     group.command("show", epilog="Examples:\n\n  ocis users show einstein -o json")(users_show)
-    group.command("rm", epilog="Examples:\n\n  ocis users rm marie -y")(users_rm)
+    group.command("rm", epilog="Examples:\n\n  ocis users rm lise -y")(users_rm)
     group.command("passwd", epilog=(
         "Examples:\n\n  ocis users passwd einstein\n"
         "  OCIS_PASSWORD=new ocis users passwd einstein --password-from-env"))(users_passwd)
