@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ocis_cli.commands.common import OutputOption
 from ocis_cli.exitcodes import ExitCode
 from ocis_cli.output import Col, Format, err, print_error, print_json, print_table
 
@@ -19,7 +20,7 @@ def show(
     origin: Annotated[bool, typer.Option(
         "--origin", help="Add where each value came from: default, the ocis.toml file, or the "
                          "environment variable that set it.")] = False,
-    output: Annotated[Format, typer.Option("--output", "-o", help="table or json")] = Format.table,
+    output: OutputOption = Format.table,
 ) -> None:
     """Show every server setting with its effective value; secrets are masked as ***.
 
