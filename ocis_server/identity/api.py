@@ -9,8 +9,10 @@ that cannot write (LDAP without write access) raises Forbidden on changes.
 from __future__ import annotations
 
 import builtins
+import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 ROLES = ("admin", "spaceadmin", "user", "guest")   # oCIS settings roles: Admin, Space Admin, User, User Light
 USER_TYPES = ("Member", "Guest")                   # Graph `userType`
@@ -44,6 +46,11 @@ class Group:
 
 
 class UserStore(Protocol):
+    # Bumped after every change made through the store (users, groups, memberships): readers
+    # that keep a copy (idm's directory snapshot) rebuild it when this moved.
+    @property
+    def changes(self) -> int: ...
+
     # --- users ------------------------------------------------------------------------------
     async def authenticate(self, username: str, password: str) -> User | None: ...
     async def get(self, user_id: str) -> User: ...                    # NotFound
@@ -81,3 +88,25 @@ class UserStore(Protocol):
         # AlreadyExists if (issuer, subject) is linked to another user
 
     async def close(self) -> None: ...
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+S = TypeVar("S", bound="_Counted")
+
+
+class _Counted(Protocol):
+    changes: int
+
+
+def counts_change(method: Callable[Concatenate[S, P], Awaitable[R]]
+                  ) -> Callable[Concatenate[S, P], Awaitable[R]]:
+    """Marks a store's write: `changes` is bumped once it is done (failed or not), so a reader
+    that saw the old count rebuilds after it."""
+    @functools.wraps(method)
+    async def wrapper(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(self, *args, **kwargs)
+        finally:
+            self.changes += 1
+    return wrapper

@@ -22,7 +22,7 @@ from ocis_server.domain.errors import AlreadyExists, BadRequest, NotFound
 from ocis_server.domain.ids import new_id
 
 from . import validate
-from .api import ROLES, Group, User
+from .api import ROLES, Group, User, counts_change
 from .passwords import DUMMY_HASH, hash_password, verify_password
 from .schema import link_identity, migrate
 from .sqlitedb import SqliteThread
@@ -50,6 +50,7 @@ class BuiltinUserStore:
 
     def __init__(self, db: SqliteThread) -> None:
         self._db = db
+        self.changes = 0          # bumped by every write (UserStore.changes)
         self._cache_key = secrets.token_bytes(32)
         self._cache: OrderedDict[bytes, tuple[User, float]] = OrderedDict()
         self._inflight: dict[bytes, asyncio.Task[User | None]] = {}
@@ -110,6 +111,7 @@ class BuiltinUserStore:
         await self.count()
 
     # --- user changes ------------------------------------------------------------------------
+    @counts_change
     async def create(self, *, username: str, password: str, display_name: str = "",
                      email: str = "", role: str = "user", user_id: str | None = None,
                      user_type: str = "Member") -> User:
@@ -140,6 +142,7 @@ class BuiltinUserStore:
         await self._db.run(insert)
         return user
 
+    @counts_change
     async def update(self, user_id: str, *, display_name: str | None = None,
                      email: str | None = None, role: str | None = None,
                      user_type: str | None = None, enabled: bool | None = None) -> User:
@@ -166,6 +169,7 @@ class BuiltinUserStore:
             self._forget(user_id)
         return await self.get(user_id)
 
+    @counts_change
     async def set_password(self, user_id: str, password: str) -> None:
         if not password:
             raise BadRequest("the password must not be empty")
@@ -176,6 +180,7 @@ class BuiltinUserStore:
             raise NotFound("user not found")
         self._forget(user_id)
 
+    @counts_change
     async def delete(self, user_id: str) -> None:
         """Memberships and linked identities go with the user (ON DELETE CASCADE)."""
         removed = await self._db.run(lambda c: c.execute(
@@ -201,6 +206,7 @@ class BuiltinUserStore:
             raise NotFound("group not found")
         return _row_to_group(row)
 
+    @counts_change
     async def create_group(self, *, name: str, description: str = "",
                            group_id: str | None = None) -> Group:
         validate.group_name(name)
@@ -218,12 +224,14 @@ class BuiltinUserStore:
         await self._db.run(insert)
         return group
 
+    @counts_change
     async def delete_group(self, group_id: str) -> None:
         removed = await self._db.run(lambda c: c.execute(
             "DELETE FROM groups WHERE id = ?", (group_id,)).rowcount)
         if not removed:
             raise NotFound("group not found")
 
+    @counts_change
     async def add_member(self, group_id: str, user_id: str) -> None:
         def insert(conn: sqlite3.Connection) -> None:
             _require(conn, "groups", group_id, "group not found")
@@ -233,6 +241,7 @@ class BuiltinUserStore:
 
         await self._db.run(insert)
 
+    @counts_change
     async def remove_member(self, group_id: str, user_id: str) -> None:
         def delete(conn: sqlite3.Connection) -> None:
             _require(conn, "groups", group_id, "group not found")

@@ -30,7 +30,7 @@ from ocis_server.domain.errors import (
 from ocis_server.domain.ids import new_id
 
 from . import validate
-from .api import Group, User
+from .api import Group, User, counts_change
 from .ldapconn import LdapPool, LdapSettings, entry_id, eq, first, rdn, search, values
 from .localdb import LocalAccounts
 
@@ -47,6 +47,7 @@ class LdapUserStore:
 
     def __init__(self, pool: LdapPool, local: LocalAccounts) -> None:
         self.pool, self.local, self.s = pool, local, pool.settings
+        self.changes = 0          # bumped by every write made here (UserStore.changes)
         self._by_id: dict[str, tuple[User, float]] = {}
         self._auth_cache: dict[bytes, tuple[User, float]] = {}
         self._cache_key = secrets.token_bytes(32)
@@ -280,6 +281,7 @@ class LdapUserStore:
         await self.local.link(issuer, subject, user_id)
 
     # --- changes ------------------------------------------------------------------------------
+    @counts_change
     async def update(self, user_id: str, *, display_name: str | None = None,
                      email: str | None = None, role: str | None = None,
                      user_type: str | None = None, enabled: bool | None = None) -> User:
@@ -323,6 +325,7 @@ class LdapUserStore:
             raise BadGateway(f"the LDAP server refused the change (result {code})")
         return code
 
+    @counts_change
     async def create(self, *, username: str, password: str, display_name: str = "",
                      email: str = "", role: str = "user", user_id: str | None = None,
                      user_type: str = "Member") -> User:
@@ -374,6 +377,7 @@ class LdapUserStore:
         if await self.pool.run(modify) != 0:
             raise BadGateway("the LDAP server refused the password change")
 
+    @counts_change
     async def set_password(self, user_id: str, password: str) -> None:
         if not password:
             raise BadRequest("the password must not be empty")
@@ -382,6 +386,7 @@ class LdapUserStore:
         await self._set_password_dn(entry["dn"], password)
         self._forget(user_id)
 
+    @counts_change
     async def delete(self, user_id: str) -> None:
         self._require_write()
         entry = await self._one_user_entry(self._id_clause(user_id))
@@ -402,6 +407,7 @@ class LdapUserStore:
         if code != 0:
             raise BadGateway(f"the LDAP server refused the deletion (result {code})")
 
+    @counts_change
     async def create_group(self, *, name: str, description: str = "",
                            group_id: str | None = None) -> Group:
         self._require_write()
@@ -421,17 +427,20 @@ class LdapUserStore:
         await self._add(dn, classes, attrs, f"group {name!r} already exists")
         return await self.get_group_by_name(name)
 
+    @counts_change
     async def delete_group(self, group_id: str) -> None:
         self._require_write()
         entry = await self._group_entry(eq(self.s.group_id_attr, group_id))
         await self._delete_dn(entry["dn"])
 
+    @counts_change
     async def add_member(self, group_id: str, user_id: str) -> None:
         self._require_write()
         group = await self._group_entry(eq(self.s.group_id_attr, group_id))
         user = await self._one_user_entry(self._id_clause(user_id))
         await self._modify(group["dn"], {self.s.member_attr: [(MODIFY_ADD, [user["dn"]])]})
 
+    @counts_change
     async def remove_member(self, group_id: str, user_id: str) -> None:
         self._require_write()
         group = await self._group_entry(eq(self.s.group_id_attr, group_id))

@@ -20,7 +20,7 @@ from ocis_server.domain.errors import AlreadyExists, BadRequest, NotFound
 from ocis_server.domain.ids import new_id
 
 from . import validate
-from .api import Group, User
+from .api import Group, User, counts_change
 
 # SQLite's NOCASE, which the builtin store's names use: ASCII letters only.
 _FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
@@ -34,6 +34,7 @@ class MemoryUserStore:
     """UserStore over dicts; `open()` takes (and ignores) the path a file-backed driver would use."""
 
     def __init__(self) -> None:
+        self.changes = 0          # bumped by every write (UserStore.changes)
         self._key = secrets.token_bytes(32)
         self._users: dict[str, User] = {}
         self._hashes: dict[str, bytes] = {}            # user id -> keyed hash ("" password: none)
@@ -81,6 +82,7 @@ class MemoryUserStore:
     async def check(self) -> None:
         """The runtime's health query: a dict is always there."""
 
+    @counts_change
     async def create(self, *, username: str, password: str, display_name: str = "",
                      email: str = "", role: str = "user", user_id: str | None = None,
                      user_type: str = "Member") -> User:
@@ -100,6 +102,7 @@ class MemoryUserStore:
         self._hashes[user.id] = self._hash(username, password) if password else b""
         return user
 
+    @counts_change
     async def update(self, user_id: str, *, display_name: str | None = None,
                      email: str | None = None, role: str | None = None,
                      user_type: str | None = None, enabled: bool | None = None) -> User:
@@ -120,12 +123,14 @@ class MemoryUserStore:
         self._users[user_id] = changed
         return changed
 
+    @counts_change
     async def set_password(self, user_id: str, password: str) -> None:
         if not password:
             raise BadRequest("the password must not be empty")
         user = await self.get(user_id)
         self._hashes[user_id] = self._hash(user.username, password)
 
+    @counts_change
     async def delete(self, user_id: str) -> None:
         """Memberships and linked identities go with the user, as in the builtin store."""
         await self.get(user_id)
@@ -152,6 +157,7 @@ class MemoryUserStore:
                 return group
         raise NotFound("group not found")
 
+    @counts_change
     async def create_group(self, *, name: str, description: str = "",
                            group_id: str | None = None) -> Group:
         validate.group_name(name)
@@ -164,15 +170,18 @@ class MemoryUserStore:
         self._members[group.id] = set()
         return group
 
+    @counts_change
     async def delete_group(self, group_id: str) -> None:
         await self.get_group(group_id)
         del self._groups[group_id], self._members[group_id]
 
+    @counts_change
     async def add_member(self, group_id: str, user_id: str) -> None:
         await self.get_group(group_id)
         await self.get(user_id)
         self._members[group_id].add(user_id)
 
+    @counts_change
     async def remove_member(self, group_id: str, user_id: str) -> None:
         await self.get_group(group_id)
         if user_id not in self._members[group_id]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from ldap3.protocol import rfc4511 as asn  # type: ignore[import-untyped]
 from ldap3.protocol.rfc2696 import RealSearchControlValue  # type: ignore[import-untyped]
+from ldap3.protocol.rfc3062 import PasswdModifyRequestValue  # type: ignore[import-untyped]
 from pyasn1.codec.ber import decoder, encoder  # type: ignore[import-untyped]
 from pyasn1.error import PyAsn1Error  # type: ignore[import-untyped]
 from pyasn1.type import namedtype, tag, univ  # type: ignore[import-untyped]
@@ -18,6 +19,7 @@ SUCCESS, OPERATIONS_ERROR, PROTOCOL_ERROR = 0, 1, 2
 TIME_LIMIT_EXCEEDED, SIZE_LIMIT_EXCEEDED = 3, 4
 COMPARE_FALSE, COMPARE_TRUE, AUTH_METHOD_NOT_SUPPORTED = 5, 6, 7
 UNAVAILABLE_CRITICAL_EXTENSION, NO_SUCH_ATTRIBUTE, NO_SUCH_OBJECT = 12, 16, 32
+CONSTRAINT_VIOLATION = 19
 INAPPROPRIATE_AUTHENTICATION, INVALID_CREDENTIALS, INSUFFICIENT_ACCESS = 48, 49, 50
 BUSY, UNWILLING_TO_PERFORM, OTHER = 51, 53, 80
 
@@ -317,6 +319,24 @@ def paged_request(value: bytes | None) -> tuple[int, bytes]:
         return int(control["size"]), bytes(control["cookie"])
     except (PyAsn1Error, ValueError) as exc:
         raise MalformedPDU(f"bad paged results control: {type(exc).__name__}") from None
+
+
+def password_modify_request(value: bytes | None) -> tuple[bytes | None, bytes | None, bytes | None]:
+    """(userIdentity, oldPasswd, newPasswd) of an RFC 3062 request value; None where absent."""
+    if value is None:
+        return None, None, None
+    try:
+        request, rest = decoder.decode(value, asn1Spec=PasswdModifyRequestValue())
+    except (PyAsn1Error, ValueError) as exc:
+        raise MalformedPDU(f"bad password modify request: {type(exc).__name__}") from None
+    if rest:
+        raise MalformedPDU("trailing bytes after the password modify request")
+
+    def field_(name: str) -> bytes | None:
+        item = request[name]
+        return bytes(item) if item.hasValue() else None
+
+    return field_("userIdentity"), field_("oldPasswd"), field_("newPasswd")
 
 
 # --- responses -------------------------------------------------------------------------------

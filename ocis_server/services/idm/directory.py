@@ -34,6 +34,7 @@ KNOWN = frozenset({
 
 STARTTLS_OID = "1.3.6.1.4.1.1466.20037"
 WHOAMI_OID = "1.3.6.1.4.1.4203.1.11.3"
+PASSWORD_MODIFY_OID = "1.3.6.1.4.1.4203.1.11.1"     # RFC 3062
 PAGED_OID = "1.2.840.113556.1.4.319"
 
 
@@ -187,7 +188,7 @@ def root_dse() -> Entry:
     entry.add("objectClass", "top")
     entry.add("namingContexts", BASE_DN)
     entry.add("supportedLDAPVersion", "3")
-    entry.add("supportedExtension", STARTTLS_OID, WHOAMI_OID)
+    entry.add("supportedExtension", STARTTLS_OID, WHOAMI_OID, PASSWORD_MODIFY_OID)
     entry.add("supportedControl", PAGED_OID)
     entry.add("vendorName", "ocis-py")
     entry.add("vendorVersion", "idm")
@@ -195,16 +196,19 @@ def root_dse() -> Entry:
 
 
 class DirectoryView:
-    """Snapshots of the tree, rebuilt at most every `ttl` seconds (paged and repeated searches
-    reuse one), never concurrently."""
+    """Snapshots of the tree, never built concurrently. One is reused (paged and repeated
+    searches) until the store reports a change made through it (UserStore.changes: a user or
+    group made through Graph is there at the next operation), or, for changes made behind the
+    store's back (an external LDAP directory), until it is `ttl` seconds old."""
 
     def __init__(self, users: Callable[[], UserStore], sysusers: Mapping[str, str],
                  ttl: float = 1.0) -> None:
         self._users = users       # the runtime may swap the store (a restarted users service)
         self._sysusers = dict(sysusers)
-        self._ttl = ttl
+        self.ttl = ttl             # for changes the store does not see (an external directory)
         self._current: Directory | None = None
         self._built = 0.0
+        self._seen: tuple[int, int] = (0, -1)     # (id of the store, its change count) built
         self._lock = asyncio.Lock()
 
     def invalidate(self) -> None:
@@ -213,7 +217,9 @@ class DirectoryView:
     async def snapshot(self) -> Directory:
         async with self._lock:
             now = time.monotonic()
-            if self._current is None or now - self._built > self._ttl:
-                self._current = await build(self._users(), self._sysusers)
-                self._built = now
+            users = self._users()
+            seen = (id(users), users.changes)      # read before building: a change made
+            if self._current is None or seen != self._seen or now - self._built > self.ttl:
+                self._current = await build(users, self._sysusers)   # meanwhile rebuilds next
+                self._built, self._seen = now, seen
             return self._current

@@ -1,5 +1,6 @@
 """One LDAP connection's operations: Bind, Search (scopes, limits, paged results), Compare,
-the StartTLS and WhoAmI extended operations, Unbind; every write answers unwillingToPerform.
+the StartTLS, WhoAmI and Password Modify (RFC 3062: users change their own password) extended
+operations, Unbind; every other write answers unwillingToPerform.
 The transport (server.py) feeds decoded requests and writes what `handle` yields."""
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from dataclasses import dataclass
 
 from ocis_server.auth.logins import LoginThrottle
 from ocis_server.auth.throttle import address_key
-from ocis_server.domain.errors import TooManyRequests
+from ocis_server.domain.errors import BadRequest, PermissionDenied, TooManyRequests
 from ocis_server.identity import UserStore
 
 from . import ber
 from . import dn as dnlib
 from .config import MAX_PAGED_SEARCHES, IdmSettings
 from .directory import (
+    PASSWORD_MODIFY_OID,
     SCOPE_ONE,
     SCOPE_SUB,
     STARTTLS_OID,
@@ -34,6 +36,7 @@ WRITES = frozenset({"modifyRequest", "addRequest", "delRequest", "modDNRequest"}
 CONFIDENTIALITY_REQUIRED = 13
 THROTTLE_SOURCE = "ldap"    # bind failures in the shared login throttle (auth/logins.py)
 INVALID_DN_SYNTAX = 34
+MAX_PASSWORD = 1024          # as Graph's password changes
 
 
 @dataclass(slots=True)
@@ -79,7 +82,7 @@ class Session:
         elif req.op == "compareRequest":
             yield await self._compare(req)
         elif req.op == "extendedReq":
-            yield self._extended(req)
+            yield await self._extended(req)
 
     # --- bind ------------------------------------------------------------------------------
     async def _bind(self, req: ber.Request) -> bytes:
@@ -262,7 +265,7 @@ class Session:
         verdict = evaluate(ber.Compare("equality", body["attr"], body["value"]), entry)
         return result(ber.COMPARE_TRUE if verdict else ber.COMPARE_FALSE)
 
-    def _extended(self, req: ber.Request) -> bytes:
+    async def _extended(self, req: ber.Request) -> bytes:
         oid = req.body["oid"]
 
         def result(code: int, message: str = "", value: bytes | None = None,
@@ -278,7 +281,58 @@ class Session:
                 return result(ber.OPERATIONS_ERROR, "TLS is already active", name=STARTTLS_OID)
             self.start_tls = True
             return result(ber.SUCCESS, name=STARTTLS_OID)
+        if oid == PASSWORD_MODIFY_OID:
+            try:
+                code, message = await self._password_modify(req.body["value"])
+            except ber.MalformedPDU as exc:
+                code, message = ber.PROTOCOL_ERROR, str(exc)
+            return result(code, message)
         return result(ber.PROTOCOL_ERROR, f"unsupported extended operation {oid}")
+
+    async def _password_modify(self, value: bytes | None) -> tuple[int, str]:
+        """RFC 3062 for a bound user changing their own password: the old password is required
+        and checked through the login throttle like a bind (a session's holder cannot guess it
+        here either); no generated passwords. (result code, message)"""
+        identity, old, new = ber.password_modify_request(value)
+        if not self.tls:
+            return CONFIDENTIALITY_REQUIRED, "use StartTLS or LDAPS"
+        directory = await self.view.snapshot()
+        username = directory.users.get(dnlib.normalize(self.bound_dn)) if self.authenticated \
+            else None
+        if username is None:
+            return ber.INSUFFICIENT_ACCESS, "bind as the user whose password changes"
+        if identity is not None:
+            try:
+                same = dnlib.normalize(identity.decode("utf-8")) == dnlib.normalize(self.bound_dn)
+            except (UnicodeDecodeError, dnlib.InvalidDN):
+                same = False
+            if not same:
+                return ber.INSUFFICIENT_ACCESS, "only your own password can be changed"
+        if not old or not new:
+            return ber.UNWILLING_TO_PERFORM, "the old and the new password are required"
+        try:
+            old_text, new_text = old.decode("utf-8"), new.decode("utf-8")
+        except UnicodeDecodeError:
+            return ber.CONSTRAINT_VIOLATION, "passwords must be UTF-8"
+        if len(new_text) > MAX_PASSWORD or "\x00" in new_text:
+            return ber.CONSTRAINT_VIOLATION, "the new password is not acceptable"
+        account, address = f"user:{username.lower()}", address_key(self.peer)
+        try:
+            await self.throttle.admit(account, address)
+        except TooManyRequests:     # as a wrong password: no oracle while locked
+            return ber.INVALID_CREDENTIALS, "invalid credentials"
+        user = await self.users.authenticate(username, old_text)
+        if user is None:
+            self.throttle.failure(account, address, source=THROTTLE_SOURCE)
+            return ber.INVALID_CREDENTIALS, "invalid credentials"
+        self.throttle.success(account, address, source=THROTTLE_SOURCE)
+        try:
+            await self.users.set_password(user.id, new_text)
+        except PermissionDenied:
+            return ber.UNWILLING_TO_PERFORM, "the user directory is read-only"
+        except BadRequest as exc:
+            return ber.CONSTRAINT_VIOLATION, exc.message
+        return ber.SUCCESS, ""
 
 
 def _account_key(directory: Directory, dn: str) -> str:
