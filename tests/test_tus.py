@@ -380,10 +380,11 @@ async def test_storage_unit_cleans_expired_sessions(tmp_path):
         st = ctx.storage
         await st.create_space(space_type="personal", name="A", owner_id="u", alias="personal/a",
                               space_id="u")
-        stale = await st.create_upload("u", ("old",), size=3, user_id="u", expires_in=0.01)
+        # Long enough to write its data on a loaded machine, then it expires.
+        stale = await st.create_upload("u", ("old",), size=3, user_id="u", expires_in=1.0)
         await st.append_upload(stale.id, 0, _chunks(b"ab"))
         fresh = await st.create_upload("u", ("new",), size=3, user_id="u", expires_in=60)
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(max(0.05, stale.expires - time.time() + 0.05))
         runner = asyncio.create_task(unit.run())
         for _ in range(100):
             if len(await st.list_uploads()) == 1:
@@ -413,12 +414,12 @@ def test_lagging_running_hashes_match_inline_hashing():
     hashing the same bytes in one go, whatever the block sizes."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from ocis_server.storage.uploads import _Running
+    from ocis_server.storage.uploadio import RunningHashes
 
     data = os.urandom(9 * (1 << 20) + 12345)
     sizes = [1 << 20, 1, 777_777, 3 << 20, 5, 2 << 20]
     with ThreadPoolExecutor(2) as helper:
-        running, pos = _Running(helper), 0
+        running, pos = RunningHashes(helper), 0
         while pos < len(data):
             size = sizes[pos % len(sizes)]
             running.update(data[pos:pos + size])

@@ -13,7 +13,7 @@ from defusedxml import ElementTree  # type: ignore[import-untyped]
 
 from ocis_cli.client.errors import ServerError
 from ocis_cli.client.http import HttpClient
-from ocis_cli.client.webdav import _parse_http_date, dav_path
+from ocis_cli.client.webdav import parse_http_date, dav_path
 
 _D = "{DAV:}"
 _OC = "{http://owncloud.org/ns}"
@@ -160,6 +160,6 @@ def _version_entry(href: str, props: dict[str, Any]) -> VersionEntry:
     sums = props.get(f"{_OC}checksums")
     return VersionEntry(
         key=_last_segment(href), size=int(size) if size.isdigit() else 0,
-        mtime=_parse_http_date(_text(props, f"{_D}getlastmodified")),
+        mtime=parse_http_date(_text(props, f"{_D}getlastmodified")),
         etag=_text(props, f"{_D}getetag"),
         checksums=" ".join(t.strip() for t in sums.itertext()) if sums is not None else "")

@@ -140,7 +140,7 @@ class WebDav:
         size = 0
         async with self.http.stream("GET", dav_path(space_id, path)) as resp:
             server_sha1 = checksum_from_header(resp.headers.get("OC-Checksum"))
-            last_modified = _parse_http_date(resp.headers.get("Last-Modified"))
+            last_modified = parse_http_date(resp.headers.get("Last-Modified"))
             async for chunk in resp.content.iter_chunked(CHUNK):
                 digest.update(chunk)
                 await asyncio.to_thread(sink.write, chunk)
@@ -166,7 +166,8 @@ async def _file_chunks(local: Path, progress: Progress | None) -> AsyncIterator[
             yield chunk
 
 
-def _parse_http_date(value: str | None) -> datetime | None:
+def parse_http_date(value: str | None) -> datetime | None:
+    """An HTTP date (Last-Modified, getlastmodified) as an aware datetime; None when absent or bad."""
     if not value:
         return None
     try:
@@ -220,7 +221,7 @@ def _resource(resp: ElementTree.Element) -> Resource:
         name=text(f"{_OC}name") or (path.rsplit("/", 1)[-1] if path != "/" else "/"),
         is_folder=is_folder,
         size=int(size_text) if size_text.isdigit() else 0,
-        mtime=_parse_http_date(text(f"{_D}getlastmodified")),
+        mtime=parse_http_date(text(f"{_D}getlastmodified")),
         etag=text(f"{_D}getetag"),
         id=text(f"{_OC}fileid") or text(f"{_OC}id"),
         permissions=text(f"{_OC}permissions"),

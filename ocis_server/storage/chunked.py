@@ -28,17 +28,17 @@ from . import ops
 from .api import UploadResult, UploadSession
 from .blobs import BlobStore, Digest, fsync_dir
 from .diskspace import check_file_size
-from .uploads import (
-    _BLOCK,
-    _COLS,
-    _Blocks,
-    _close_synced,
-    _hash_file,
-    _insert,
-    _open_at,
-    _remove_row,
-    _Running,
-    _session,
+from .uploadio import (
+    BLOCK,
+    SESSION_COLUMNS,
+    Blocks,
+    RunningHashes,
+    close_synced,
+    hash_file,
+    insert_session,
+    open_at,
+    remove_session,
+    session_from_row,
 )
 from .writer import Tx
 
@@ -70,7 +70,7 @@ class ChunkedUploads:
     _in_io: Callable[..., Any]
     _chunk_dir: Callable[[str], Path]
     _upload_lock: Callable[[str], asyncio.Lock]
-    _running: Callable[[], dict[str, _Running]]
+    _running: Callable[[], dict[str, RunningHashes]]
     _remove_files: Callable[[str], int]
     _forget: Callable[[str], None]
     get_upload: Callable[..., Any]
@@ -95,18 +95,19 @@ class ChunkedUploads:
         def insert(tx: Tx) -> None:   # an expired one of the same name goes first
             tx.conn.execute("DELETE FROM uploads WHERE user_id = ? AND transfer = ?",
                             (user_id, transfer))
-            _insert(tx, session)
+            insert_session(tx, session)
         await self._write(insert)
         await self._in_io(lambda: self._chunk_dir(session.id).mkdir(parents=True, exist_ok=True))
         return session
 
     async def find_chunked_upload(self, user_id: str, transfer: str) -> UploadSession:
         def query(conn: sqlite3.Connection) -> UploadSession:
-            row = conn.execute(f"SELECT {_COLS} FROM uploads WHERE user_id = ? AND transfer = ?"
+            row = conn.execute(f"SELECT {SESSION_COLUMNS} FROM uploads"
+                               " WHERE user_id = ? AND transfer = ?"
                                " AND kind = 'chunks'", (user_id, transfer)).fetchone()
             if row is None:
                 raise NotFound("upload transfer not found")
-            return _session(row)
+            return session_from_row(row)
         session: UploadSession = await self._read(query)
         if session.expired:
             raise NotFound("upload transfer expired")
@@ -139,14 +140,14 @@ class ChunkedUploads:
         """A chunk as its own file: written to a temp name, then renamed over any earlier copy."""
         folder = self._chunk_dir(upload_id)
         temp = folder / f".{name}.{new_id()}.part"
-        fd = await self._in_io(_open_at, temp, 0)
+        fd = await self._in_io(open_at, temp, 0)
         written, ok = 0, False
         try:
             written = await self._receive(fd, body, None)
             _check_size(name, start, end, written, length)
             ok = True
         finally:
-            await asyncio.shield(self._in_io(_close_synced, fd, written))
+            await asyncio.shield(self._in_io(close_synced, fd, written))
             if ok:
                 await self._in_io(_place_chunk, temp, folder / name)
             else:
@@ -162,11 +163,11 @@ class ChunkedUploads:
         at = sum(c.size for c in index)
         running = self._running().get(upload_id)
         if running is None and at == 0:
-            running = self._running()[upload_id] = _Running(self._blobs.helper)
+            running = self._running()[upload_id] = RunningHashes(self._blobs.helper)
         elif running is not None and running.offset != at:
             running = None
             self._running().pop(upload_id, None)
-        fd = await self._in_io(_open_at, folder / JOINED, at)
+        fd = await self._in_io(open_at, folder / JOINED, at)
         written, ok = 0, False
         try:
             written = await self._receive(fd, body, running)
@@ -175,13 +176,14 @@ class ChunkedUploads:
         finally:
             if not ok:
                 self._running().pop(upload_id, None)   # it has seen bytes that are cut off
-            await asyncio.shield(self._in_io(_close_synced, fd, at + written if ok else at))
+            await asyncio.shield(self._in_io(close_synced, fd, at + written if ok else at))
         await asyncio.shield(self._in_io(_index_chunk, folder, name, at, written))
         return written
 
-    async def _receive(self, fd: int, body: AsyncIterator[bytes], running: _Running | None) -> int:
-        """Write a request body at the descriptor's position (uploads._Blocks); the bytes written."""
-        blocks = _Blocks(self._io, fd, None, running, self._blobs.guard)
+    async def _receive(self, fd: int, body: AsyncIterator[bytes],
+                       running: RunningHashes | None) -> int:
+        """Write a request body at the descriptor's position (uploadio.Blocks): bytes written."""
+        blocks = Blocks(self._io, fd, None, running, self._blobs.guard)
         try:
             await blocks.receive(body)
         finally:
@@ -222,7 +224,7 @@ class ChunkedUploads:
                 raise
             result: UploadResult = await self._commit_blob(
                 space_id, parts, blob_id, digest, mtime, if_match, False,
-                lambda tx: _remove_row(tx, upload_id))
+                lambda tx: remove_session(tx, upload_id))
             await self._in_io(self._remove_files, upload_id)
         self._forget(upload_id)
         return result
@@ -237,7 +239,7 @@ class ChunkedUploads:
             digest = await self._in_io(running.digest)
         await self._in_io(_cut, joined, total)   # bytes of a chunk a crash left unindexed
         if digest is None:
-            digest = await self._in_io(_hash_file, joined)
+            digest = await self._in_io(hash_file, joined)
         await self._in_io(self._blobs.adopt, joined, blob_id)
         return digest
 
@@ -257,7 +259,7 @@ class ChunkedUploads:
             with open(source, "rb") as fh:
                 fh.seek(chunk.at or 0)
                 left = chunk.size
-                while left and (block := fh.read(min(_BLOCK, left))):
+                while left and (block := fh.read(min(BLOCK, left))):
                     temp.write(block)
                     left -= len(block)
             if left:

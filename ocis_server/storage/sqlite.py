@@ -132,7 +132,7 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore):
             for conn in self._reader_conns:
                 conn.close()
             self._reader_conns.clear()
-        writer._conn.close()
+        writer.close_connection()
 
     async def check(self) -> None:
         if self._writer is None or not self._writer.alive:

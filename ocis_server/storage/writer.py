@@ -89,6 +89,10 @@ class Writer:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    def close_connection(self) -> None:
+        """Close the database connection: after `close()`, once no I/O thread can queue more."""
+        self._conn.close()
+
     def close(self) -> None:
         if self._closed:
             return

@@ -24,7 +24,7 @@ from .errors import DavError
 from .locking import check_locks, parse_if
 from .namespaces import TARGET_KEY, destination_target, storage_of, strip_query, user_of
 from .propfind import http_date
-from .transfer import _body, _checksum, _mtime, node_headers
+from .transfer import body_stream, checksum_header, mtime_header, node_headers
 from .tus import DEFAULT_EXPIRATION
 from .xml import CONTENT_TYPE, XML_DECL, esc
 
@@ -71,7 +71,7 @@ async def handle_uploads(request: web.Request) -> web.StreamResponse:
     session = await storage.find_chunked_upload(user.id, transfer)
     if method == "PUT" and chunk and chunk != FINAL_NAME:
         length = request.content_length
-        await storage.put_upload_chunk(session.id, chunk, _body(request), length=length)
+        await storage.put_upload_chunk(session.id, chunk, body_stream(request), length=length)
         return web.Response(status=201)
     if method == "PROPFIND" and not chunk:
         href = f"{root}/{quote(transfer, safe='')}/"
@@ -129,10 +129,10 @@ async def _finish(request: web.Request, upload_id: str) -> web.StreamResponse:
     request[TARGET_KEY] = dest       # the If header speaks of the destination
     await check_locks(request, dest, membership=existing is None, exists=existing is not None)
     total = request.headers.get("OC-Total-Length", "").strip()
-    mtime = _mtime(request)
+    mtime = mtime_header(request)
     result = await storage.finish_chunked_upload(
         upload_id, dest.space_id, dest.path, size=int(total) if total.isdigit() else None,
-        mtime=mtime, checksum=_checksum(request), if_match=_if_etag(request))
+        mtime=mtime, checksum=checksum_header(request), if_match=_if_etag(request))
     headers = node_headers(result.node, dest)
     if mtime is not None:
         headers["X-OC-Mtime"] = "accepted"

@@ -145,12 +145,14 @@ async def handle_get(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def _body(request: web.Request) -> AsyncIterator[bytes]:
+async def body_stream(request: web.Request) -> AsyncIterator[bytes]:
+    """A PUT's body in 256 KiB pieces (also a chunk of a chunked upload, chunking.py)."""
     async for chunk in request.content.iter_chunked(256 * 1024):
         yield chunk
 
 
-def _mtime(request: web.Request) -> float | None:
+def mtime_header(request: web.Request) -> float | None:
+    """X-OC-Mtime: the file's modification time the client wants kept (None: now)."""
     value = request.headers.get("X-OC-Mtime")     # header names are case-insensitive (rclone)
     if value is None:
         return None
@@ -164,7 +166,8 @@ def _mtime(request: web.Request) -> float | None:
     return mtime
 
 
-def _checksum(request: web.Request) -> tuple[str, str] | None:
+def checksum_header(request: web.Request) -> tuple[str, str] | None:
+    """OC-Checksum `<ALGO>:<hex>` -> (algo, digest) the stored file must match (reva put.go)."""
     value = request.headers.get("OC-Checksum")
     if not value:
         return None
@@ -213,12 +216,12 @@ async def handle_put(request: web.Request) -> web.StreamResponse:
     expected = request.headers.get("X-Expected-Entity-Length", "")
     if length is None and expected.isdigit():
         length = int(expected)
-    mtime = _mtime(request)
+    mtime = mtime_header(request)
     result = await storage.upload(
-        target.space_id, target.path, _body(request), length=length, mtime=mtime,
+        target.space_id, target.path, body_stream(request), length=length, mtime=mtime,
         if_match=node.etag if node is not None and "If-Match" in request.headers else None,
         if_none_match_any=request.headers.get("If-None-Match", "").strip() == "*",
-        checksum=_checksum(request))
+        checksum=checksum_header(request))
     headers = node_headers(result.node, target)
     if mtime is not None:
         headers["X-OC-Mtime"] = "accepted"
