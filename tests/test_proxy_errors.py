@@ -1,4 +1,4 @@
-"""The proxy's own refusals look like the service's errors: the same domain error (401, 502, 429)
+"""The proxy's own refusals look like the service's errors: the same domain error (401, 502, 429, 503)
 on a service's path gets the same status, headers and body from the proxy as from the service app
 itself, for DAV, OCS (XML, `format=json`, v1 and v2), Graph, the JSON services and the link pages."""
 
@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from aiohttp.typedefs import Handler
 
-from ocis_server.domain.errors import OcisError, TooManyRequests
+from ocis_server.domain.errors import OcisError, ServiceUnavailable, TooManyRequests
 from ocis_server.identity.api import User
 from ocis_server.runtime import embedded_server, make_test_config
 from ocis_server.services import ServiceSpec, by_name
@@ -141,3 +141,26 @@ async def test_a_429_from_the_proxy_is_the_service_s_429(tmp_path: Path) -> None
             assert served[1]["Retry-After"] == "30", path
             proxied[1]["Retry-After"] = served[1]["Retry-After"]
             assert _shape(proxied) == _shape(served), path
+
+
+class DirectoryAway:
+    """A user store whose directory does not answer (LDAP away): every use is a 503."""
+
+    def __getattr__(self, name: str) -> object:
+        raise ServiceUnavailable("the user directory does not answer", retry_after=5)
+
+
+async def test_a_503_from_the_proxy_is_the_service_s_503(tmp_path: Path) -> None:
+    away = ServiceUnavailable("the user directory does not answer", retry_after=5)
+    async with embedded_server(make_test_config(tmp_path)) as srv:
+        users, srv.ctx.users = srv.ctx.users, DirectoryAway()   # type: ignore[assignment]
+        try:
+            for name, method, path, headers in UNAUTHENTICATED:
+                proxied = await _via_proxy(srv.url, method, path, {**EINSTEIN, **headers})
+                served = await _via_service(by_name()[name], srv.ctx, None, method, path,
+                                            headers, raises=away)
+                assert proxied[1]["Retry-After"] == "5", (path, proxied)
+                assert proxied[0] == (200 if "/v1.php/" in path else 503), path  # OCS v1: body
+                assert _shape(proxied) == _shape(served), path
+        finally:
+            srv.ctx.users = users
