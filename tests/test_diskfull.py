@@ -198,3 +198,33 @@ def test_free_space_reserve_and_default_quota(disk: Path,
             filler.unlink()
         over = requests.put(f"{url}/over.bin", data=b"d" * (11 * MiB), auth=auth)
         assert over.status_code == 507 and "quota" in over.text.lower(), over.text
+
+
+def test_tus_patch_that_fills_the_disk_resumes(disk: Path,
+                                               real_server_factory: Callable[..., Any]) -> None:
+    """A PATCH that runs out of room mid-way: 507, the offset is what is on disk, and once space
+    is freed the client resumes from there and the file is whole."""
+    with real_server_factory(disk.parent, {"STORAGE_USERS_FREE_SPACE_RESERVE": "0"}) as srv:
+        auth = srv.admin
+        content = os.urandom(6 * MiB)
+        created = requests.post(srv.url + DAV, auth=auth, headers={
+            "Tus-Resumable": "1.0.0", "Upload-Length": str(len(content)),
+            "Upload-Metadata": "filename cmVzdW1lLmJpbg=="})
+        assert created.status_code == 201, created.text
+        location = created.headers["Location"]
+        filler = fill(disk, leave=2 * MiB)
+        patch = requests.patch(location, data=content, auth=auth, headers={
+            "Tus-Resumable": "1.0.0", "Upload-Offset": "0",
+            "Content-Type": "application/offset+octet-stream"})
+        assert_dav_507(patch)
+        head = requests.head(location, auth=auth, headers={"Tus-Resumable": "1.0.0"})
+        offset = int(head.headers["Upload-Offset"])
+        assert 0 <= offset < len(content)
+        filler.unlink()
+        rest = requests.patch(location, data=content[offset:], auth=auth, headers={
+            "Tus-Resumable": "1.0.0", "Upload-Offset": str(offset),
+            "Content-Type": "application/offset+octet-stream"})
+        assert rest.status_code == 204, rest.text
+        got = requests.get(f"{srv.url}{DAV}/resume.bin", auth=auth)
+        assert got.status_code == 200 and got.content == content
+        assert temp_files(disk) == []
