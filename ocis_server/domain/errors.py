@@ -194,13 +194,18 @@ _OUTSIDE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.EN
                              errno.EIO})
 
 
+_SQLITE_READONLY = 8   # SQLITE_READONLY: "attempt to write a readonly database"
+
+
 def unavailable_cause(exc: BaseException) -> ServiceUnavailable | None:
     """The 503 an unexpected exception stands for when the machine, not our code, failed (a
     renderer answers that instead of a 500); None for anything else."""
     if isinstance(exc, ServiceUnavailable):
         return exc
+    if (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF == _SQLITE_READONLY:
+        return ServiceUnavailable("the data folder is read-only: the server serves reads only")
     if isinstance(exc, OSError) and exc.errno in _OUTSIDE_ERRNOS:
-        what = "the data folder is read-only" if exc.errno == errno.EROFS else (
+        what = "the data folder is read-only: the server serves reads only" if exc.errno == errno.EROFS else (
             f"the server is short of resources ({errno.errorcode.get(exc.errno or 0, 'error')})")
         return ServiceUnavailable(what)
     return None

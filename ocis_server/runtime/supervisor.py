@@ -136,8 +136,8 @@ class Supervisor:
     def _degrade(self, unit: Unit, why: str) -> None:
         status = self.status[unit.spec.name]
         if status.state is not State.DEGRADED or status.error != why:
-            log.warning("service %s degraded: %s; its requests answer 503 until it recovers",
-                        unit.spec.name, why)
+            log.warning("service %s degraded: %s (requests that need what it lacks answer 503 "
+                        "with Retry-After meanwhile)", unit.spec.name, why)
         status.set(State.DEGRADED, why)
 
     async def _start_with_retries(self, unit: Unit) -> State:

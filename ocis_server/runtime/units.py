@@ -18,6 +18,7 @@ from aiohttp import web
 from ocis_server.domain.errors import BadGateway, ServiceUnavailable
 from ocis_server.services import ServiceSpec
 from ocis_server.services.context import ServiceContext
+from ocis_server.storage.database import read_only_folder
 
 from .bootstrap import ensure_personal_spaces, ensure_users
 
@@ -53,23 +54,36 @@ async def _forever() -> None:
 
 
 class StorageUnit:
-    """storage-users: the storage provider its spec's driver names, at <base>/storage/users."""
+    """storage-users: the storage provider its spec's driver names, at <base>/storage/users.
+
+    On a read-only data folder it opens in read-only mode: reads are served, writes answer 503
+    with Retry-After, and the unit stays degraded (`ocis health`) until the server is restarted
+    with a writable folder."""
 
     def __init__(self, spec: ServiceSpec, ctx: ServiceContext) -> None:
         self.spec, self.ctx = spec, ctx
         self._storage: Any = None
+        self.read_only = ""            # why the storage is read-only; "" when it is not
 
     async def start(self) -> None:
         cls = self.spec.resolve("driver")
         root = self.ctx.config.base_data_path / "storage" / "users"
+        read_only = (root / "metadata.db").exists() and read_only_folder(root)
+        if read_only:
+            self.read_only = (f"read-only mode: the data folder {root} is read-only; reads are "
+                              f"served, writes answer 503 until ocis restarts with it writable")
+            log.warning("storage-users starts in %s", self.read_only)
         self._storage = await cls.open(
             root, self.ctx.config.storage_id,
             free_space_reserve=max(0, self.ctx.config.free_space_reserve),
-            personal_quota=max(0, self.ctx.config.personal_spaces_default_quota))
+            personal_quota=max(0, self.ctx.config.personal_spaces_default_quota),
+            **({"read_only": True} if read_only else {}))
         await self._storage.check()
         self.ctx.storage = self._storage
 
     async def run(self) -> None:
+        if self.read_only:             # degraded from the start: health says why
+            raise ServiceUnavailable(self.read_only)
         next_clean = 0.0
         while True:
             await asyncio.sleep(self.ctx.config.health_interval)
@@ -92,6 +106,8 @@ class StorageUnit:
         if self._storage is None:
             raise RuntimeError("storage is not open")
         await self._storage.check()
+        if self.read_only:
+            raise ServiceUnavailable(self.read_only)
 
     async def stop(self) -> None:
         storage, self._storage = self._storage, None

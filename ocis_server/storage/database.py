@@ -7,9 +7,11 @@ Retry-After, a damaged one is 503 until it is repaired.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import time
 from pathlib import Path
+from urllib.parse import quote
 from typing import NoReturn
 
 from ocis_server.domain.errors import OcisError, ServiceUnavailable, disk_full_error
@@ -22,6 +24,7 @@ BUSY_TIMEOUT = 10.0          # seconds a statement waits for another connection'
 QUICK_CHECK_SECONDS = 10.0   # the start-up check gives up (and says so) after this long
 RETRY_AFTER = 5.0            # what a client is told to wait when the database is locked
 _BUSY = frozenset({5, 6})            # SQLITE_BUSY, SQLITE_LOCKED
+_READONLY = 8                        # SQLITE_READONLY: "attempt to write a readonly database"
 _DAMAGED = frozenset({11, 26})       # SQLITE_CORRUPT, SQLITE_NOTADB
 
 
@@ -39,6 +42,28 @@ def connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
         # FULL: a commit is on disk before the change is acknowledged (survives kill -9 and power loss).
         conn.execute("PRAGMA synchronous = FULL")
         register_functions(conn)
+    return conn
+
+
+def read_only_folder(folder: Path) -> bool:
+    """True when nothing can be written in `folder`: a read-only mount (even for root), or
+    permissions that forbid this process to write."""
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return True
+    except OSError:
+        return False
+    return not os.access(folder, os.W_OK)
+
+
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that never writes, to a database in a read-only folder. Without its -wal
+    file the database is opened immutable (SQLite could not create the -shm it needs)."""
+    wal = path.with_name(path.name + "-wal").exists()
+    uri = f"file:{quote(str(path))}?mode=ro" + ("" if wal else "&immutable=1")
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA query_only = ON")
+    register_functions(conn)
     return conn
 
 
@@ -123,6 +148,9 @@ def database_error(exc: Exception) -> Exception:
     code = getattr(exc, "sqlite_errorcode", None)
     if code is not None and code & 0xFF in _BUSY:
         return ServiceUnavailable("the metadata database is locked by another process",
+                                  retry_after=RETRY_AFTER)
+    if code is not None and code & 0xFF == _READONLY:
+        return ServiceUnavailable("the data folder is read-only: the server serves reads only",
                                   retry_after=RETRY_AFTER)
     if code is not None and code & 0xFF in _DAMAGED:
         return DatabaseDamaged("the metadata database is damaged: see the server log",

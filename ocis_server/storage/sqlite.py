@@ -25,7 +25,7 @@ from . import ops, trash, versions
 from .api import LockRecord, Node, Space, TrashItem, UploadResult, Version
 from .blobs import CHECKSUM_ALGORITHMS, BlobStore, Digest, TempBlob, receive
 from .chunked import ChunkedUploads
-from .database import connect, database_error, open_checked
+from .database import connect, connect_read_only, database_error, open_checked
 from .diskspace import DiskGuard, check_file_size
 from .links import LinkStore
 from .nodemeta import PropsAndLocks
@@ -66,6 +66,7 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore, Props
         self.root = root
         self.storage_id = storage_id
         self.personal_quota = 0     # quota of a new personal space (0 = unlimited)
+        self.read_only = False      # opened on a read-only data folder: every write answers 503
         self._db_path = root / "metadata.db"
         self._guard = DiskGuard(root, free_space_reserve)
         self._blobs = BlobStore(root, self._guard)
@@ -93,12 +94,15 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore, Props
 
     @classmethod
     async def open(cls, root: Path, storage_id: str, *, free_space_reserve: int = 0,
-                   personal_quota: int = 0) -> SqliteStorage:
+                   personal_quota: int = 0, read_only: bool = False) -> SqliteStorage:
         """`free_space_reserve`: bytes of the data disk uploads must leave free (507 otherwise);
-        `personal_quota`: the quota a new personal space gets (0 = unlimited)."""
+        `personal_quota`: the quota a new personal space gets (0 = unlimited); `read_only`: the
+        data folder takes no writes: nothing is created or tidied, every write answers 503."""
         self = cls(Path(root), storage_id, free_space_reserve)
         self.personal_quota = max(0, personal_quota)
-        conn, last_stamp = await asyncio.to_thread(self._setup)
+        self.read_only = read_only
+        setup = self._setup_read_only if read_only else self._setup
+        conn, last_stamp = await asyncio.to_thread(setup)
         self._writer = Writer(conn, self._io, last_stamp, self._guard.release_ballast)
         return self
 
@@ -114,6 +118,11 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore, Props
             raise
         last = conn.execute("SELECT coalesce(max(tmtime), 0) FROM nodes").fetchone()[0]
         self._guard.lay_ballast()
+        return conn, int(last)
+
+    def _setup_read_only(self) -> tuple[sqlite3.Connection, int]:
+        conn = connect_read_only(self._db_path)
+        last = conn.execute("SELECT coalesce(max(tmtime), 0) FROM nodes").fetchone()[0]
         return conn, int(last)
 
     async def close(self) -> None:
@@ -136,7 +145,8 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore, Props
         if self._writer is None or not self._writer.alive:
             raise RuntimeError("storage writer is not running")
         await self._read(lambda conn: conn.execute("SELECT count(*) FROM spaces").fetchone())
-        await asyncio.get_running_loop().run_in_executor(self._io, self._probe)
+        if not self.read_only:
+            await asyncio.get_running_loop().run_in_executor(self._io, self._probe)
 
     def _probe(self) -> None:
         """The data folder takes writes, or only lacks room: a full disk is not a failure of
@@ -156,7 +166,8 @@ class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, LinkStore, Props
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = connect(self._db_path, readonly=True)
+            conn = (connect_read_only(self._db_path) if self.read_only
+                    else connect(self._db_path, readonly=True))
             self._local.conn = conn
             with self._readers_lock:
                 self._reader_conns.append(conn)

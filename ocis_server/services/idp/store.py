@@ -88,7 +88,10 @@ class IdpStore:
         await self._db.close()
 
     async def purge(self) -> None:
-        """Drop everything expired (codes, device codes, refresh tokens, sessions)."""
+        """Drop everything expired (codes, device codes, refresh tokens, sessions); nothing
+        in a read-only data folder (what expired is refused when read anyway)."""
+        if self._db.read_only:
+            return
         now = time.time()
 
         def fn(db: sqlite3.Connection) -> None:
