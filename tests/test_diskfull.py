@@ -174,13 +174,19 @@ def _space_id(srv: RealServer) -> str:
 def test_free_space_reserve_and_default_quota(disk: Path,
                                               real_server_factory: Callable[..., Any]) -> None:
     env = {"STORAGE_USERS_FREE_SPACE_RESERVE": str(8 * MiB),
-           "GRAPH_PERSONAL_SPACES_DEFAULT_QUOTA": str(10 * MiB)}
+           "GRAPH_PERSONAL_SPACES_DEFAULT_QUOTA": str(10 * MiB),
+           "GRAPH_SPACES_DEFAULT_QUOTA": str(5 * MiB)}
     with real_server_factory(disk.parent, env) as srv:
         auth, url = srv.admin, srv.url + DAV
         drive = next(d for d in requests.get(srv.url + "/graph/v1.0/me/drives",
                                              auth=auth).json()["value"]
                      if d["driveType"] == "personal")
         assert drive["quota"]["total"] == 10 * MiB
+        project = requests.post(srv.url + "/graph/v1.0/drives", json={"name": "p"}, auth=auth)
+        assert project.status_code == 201 and project.json()["quota"]["total"] == 5 * MiB
+        sized = requests.post(srv.url + "/graph/v1.0/drives",
+                              json={"name": "q", "quota": {"total": 7 * MiB}}, auth=auth)
+        assert sized.status_code == 201 and sized.json()["quota"]["total"] == 7 * MiB
         fill(disk, leave=8 * MiB + 3 * MiB)
         assert requests.put(f"{url}/fits.bin", data=b"a" * MiB, auth=auth).status_code == 201
         assert_dav_507(requests.put(f"{url}/big.bin", data=b"b" * (4 * MiB), auth=auth))
