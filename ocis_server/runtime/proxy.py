@@ -8,11 +8,14 @@ service owns are a plain 404 without asking for credentials.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aiohttp import web
+from aiohttp.web_urldispatcher import AbstractRuleMatching, MatchedSubAppResource
 
 from ocis_server.auth.oidc import OidcVerifier
 from ocis_server.auth.principal import BEARER_CHALLENGE, Authenticators, Caller
@@ -23,6 +26,9 @@ from ocis_server.domain.errors import OcisError, TooManyRequests, Unauthenticate
 from ocis_server.services import ServiceSpec
 from ocis_server.services.context import ServiceContext
 from ocis_server.services.errors import ErrorRenderer
+
+if TYPE_CHECKING:
+    from aiohttp.web_urldispatcher import _InfoDict
 
 log = logging.getLogger("ocis.proxy")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -37,7 +43,10 @@ class Route:
 
 
 def _under(path: str, prefix: str) -> bool:
-    """True when `path` is `prefix` or below it (`/status` does not cover `/statusfoo`)."""
+    """True when `path` is `prefix` or below it (`/status` does not cover `/statusfoo`). The mount
+    `/` covers the root path only: paths no service owns stay a plain 404."""
+    if prefix == "/":
+        return path == "/"
     base = prefix.rstrip("/")
     return path == base or path.startswith(base + "/") or (prefix.endswith("/") and path == prefix)
 
@@ -48,13 +57,19 @@ class RouteTable:
 
     def __init__(self, routes: Sequence[Route]) -> None:
         self._by_base: dict[str, Route] = {}
+        self._root: Route | None = None            # the mount `/`: the root path only
         for route in routes:
+            if route.prefix == "/":
+                self._root = route
+                continue
             base = route.prefix.rstrip("/")
             known = self._by_base.get(base)
             if known is None or len(route.prefix) > len(known.prefix):
                 self._by_base[base] = route
 
     def __call__(self, path: str) -> Route | None:
+        if path == "/" and self._root is not None:
+            return self._root
         probe = path
         while True:
             route = self._by_base.get(probe)
@@ -123,7 +138,7 @@ def auth_middleware(ctx: ServiceContext, routes: Sequence[Route]) -> Callable[..
         if public and route.spec.own_auth:         # e.g. the IdP's token endpoint: a client's
             return await handler(request)          # credentials are not a user's failed login
         auth.users = ctx.users                     # the runtime may have swapped the user store
-        header = request.headers.get("Authorization")
+        header = request.headers.get("Authorization") or _session_bearer(route.spec, request)
         address = client_address(request, trusted) if header else ""
         if public and is_public_basic(header):     # a link password (`public:<pw>`): the
             return await handler(request)          # service checks it; no user login failed
@@ -162,6 +177,15 @@ def _challenge(response: web.Response, challenge: str) -> web.Response:
     return response
 
 
+def _session_bearer(spec: ServiceSpec, request: web.Request) -> str | None:
+    """The web sign-in's token as a bearer credential, for reading a page of a service that takes
+    it (a private link opened from the start page); never for a method that changes anything."""
+    if not spec.session_cookie or request.method not in ("GET", "HEAD"):
+        return None
+    token = request.cookies.get(spec.session_cookie)
+    return f"Bearer {token}" if token else None
+
+
 def _identify(request: web.Request, caller: Caller | None) -> None:
     request["caller"] = caller                     # how they authenticated (webfinger needs claims)
     request["principal"] = caller.user if caller else None
@@ -174,5 +198,22 @@ def build_app(ctx: ServiceContext, mounted: Sequence[tuple[ServiceSpec, str, web
                            middlewares=[auth_middleware(ctx, routes)])
     root[CTX_KEY] = ctx
     for _, mount, app in mounted:
-        root.add_subapp(mount, app)
+        if mount == "/":       # aiohttp has no prefix "/": a sub-app matched on the root path
+            root._add_subapp(functools.partial(MatchedSubAppResource, _RootPath(), app), app)
+        else:
+            root.add_subapp(mount, app)
     return root
+
+
+class _RootPath(AbstractRuleMatching):
+    """Matches the root path only (the `/` mount; the start page of the web service)."""
+
+    async def match(self, request: web.Request) -> bool:
+        return request.path == "/"
+
+    def get_info(self) -> _InfoDict:
+        return {"path": "/"}
+
+    @property
+    def canonical(self) -> str:
+        return "/"

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 JSON_ERRORS = "ocis_server.services.jsonerrors:render_error"   # for a service that names none
+WEB_SESSION_COOKIE = "ocis-web-session"    # the web service's sign-in (services/web/config.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,9 @@ class ServiceSpec:
                                         # WebDAV capability discovery carry none)
     entry: bool = False                 # the public entry point: listens on PROXY_HTTP_ADDR and
                                         # mounts every HTTP service that runs in its process
+    session_cookie: str = ""            # a GET/HEAD without Authorization may sign in with the
+                                        # bearer token in this cookie (the web service's sign-in;
+                                        # read-only pages only: SameSite=Lax, never for a change)
 
     def resolve(self, reference: str) -> Any:
         """Import what the field `reference` (app, unit, driver, errors) names; an error if unset."""
@@ -102,7 +106,17 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("publiclinks", "public link landing pages /s/<token>, /f/<fileid> after login",
                 group=4, app="ocis_server.services.publiclinks.app:create_app",
                 errors="ocis_server.services.publiclinks.errors:render_error",
+                session_cookie=WEB_SESSION_COOKIE,
                 mounts=("/s", "/f"), unprotected=("/s",), depends=("storage-users", "users")),
+    ServiceSpec("web", "the start page / (how to connect; after sign-in, spaces and waiting "
+                "shares) and the web client's sign-in", group=4,
+                app="ocis_server.services.web.app:create_app",
+                errors="ocis_server.services.web.errors:render_error",
+                mounts=("/", "/login", "/logout", "/oidc-callback.html",
+                        "/oidc-silent-redirect.html"),
+                unprotected=("/", "/login", "/logout", "/oidc-callback.html",
+                             "/oidc-silent-redirect.html"),
+                depends=("idp", "graph")),
     ServiceSpec("idm", "embedded LDAP server: read-only view of users and groups (LDAPS, StartTLS)",
                 group=2, unit="ocis_server.runtime.units:IdmUnit",
                 driver="ocis_server.services.idm.server:IdmServer", depends=("users",)),

@@ -9,12 +9,15 @@ from html import escape
 from aiohttp import web
 
 
-def security_headers(*, form_action_self: bool, **extra: str) -> dict[str, str]:
+def security_headers(*, form_action_self: bool, referrer: str = "no-referrer",
+                     **extra: str) -> dict[str, str]:
     """Never cached, framed or sniffed, no referrer, no script (CSP); `form_action_self` also
-    limits form targets to this site (the IdP's consent form must redirect to a client)."""
+    limits form targets to this site (the IdP's consent form must redirect to a client).
+    `referrer="same-origin"` for pages whose form POSTs are checked by Origin: under no-referrer
+    browsers send `Origin: null` with a form POST (Fetch, "append a request Origin header")."""
     form_action = "form-action 'self'; " if form_action_self else ""
     return {"Cache-Control": "no-store", **extra, "X-Frame-Options": "DENY",
-            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+            "X-Content-Type-Options": "nosniff", "Referrer-Policy": referrer,
             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
                                        f"{form_action}frame-ancestors 'none'; base-uri 'none'"}
 

@@ -29,7 +29,8 @@ font-size:1rem}button{margin-top:1.2rem;padding:.5rem 1.2rem;font-size:1rem;marg
 font-size:1.3rem;letter-spacing:.1rem}"""
 
 # No form-action: a consent POST ends in a redirect to the client's own redirect URI.
-HEADERS = security_headers(form_action_self=False, Pragma="no-cache")
+# same-origin: the forms' POSTs carry this site's Origin, which state.check_origin requires.
+HEADERS = security_headers(form_action_self=False, referrer="same-origin", Pragma="no-cache")
 
 
 def page(title: str, body: str, *, status: int = 200) -> web.Response:
