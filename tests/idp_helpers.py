@@ -13,9 +13,9 @@ from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from joserfc.jwk import RSAKey
+from kit import open_driver
 
 from ocis_server.config import load_config
-from ocis_server.identity.builtin import BuiltinUserStore
 from ocis_server.runtime.proxy import build_app
 from ocis_server.runtime.units import Unavailable
 from ocis_server.services import by_name
@@ -70,11 +70,13 @@ def seed_signing_key(data_dir: Path) -> None:
 
 
 async def make_context(tmp_path: Path, **env: str) -> ServiceContext:
+    """The IdP's context: config under tmp_path, users in the memory identity driver (no scrypt:
+    a sign-in costs microseconds), no storage."""
     seed_signing_key(tmp_path / "data")
     config = load_config({"OCIS_CONFIG_DIR": str(tmp_path / "config"),
                           "OCIS_BASE_DATA_PATH": str(tmp_path / "data"), "OCIS_URL": ISSUER,
                           **env})
-    users = await BuiltinUserStore.open(tmp_path / "data" / "idm" / "users.db")
+    users = await open_driver("memory", tmp_path / "data" / "idm" / "users.db")
     return ServiceContext(config, cast(Any, Unavailable("storage-users")), users)
 
 
