@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import builtins
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Concatenate, ParamSpec, Protocol, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 ROLES = ("admin", "spaceadmin", "user", "guest")   # oCIS settings roles: Admin, Space Admin, User, User Light
 USER_TYPES = ("Member", "Guest")                   # Graph `userType`
@@ -99,8 +99,8 @@ class _Counted(Protocol):
     changes: int
 
 
-def counts_change(method: Callable[Concatenate[S, P], Awaitable[R]]
-                  ) -> Callable[Concatenate[S, P], Awaitable[R]]:
+def counts_change(method: Callable[Concatenate[S, P], Coroutine[Any, Any, R]]
+                  ) -> Callable[Concatenate[S, P], Coroutine[Any, Any, R]]:
     """Marks a store's write: `changes` is bumped once it is done (failed or not), so a reader
     that saw the old count rebuilds after it."""
     @functools.wraps(method)

@@ -20,7 +20,7 @@ from ocis_server.domain.errors import AlreadyExists, BadRequest, NotFound
 from ocis_server.domain.ids import new_id
 
 from . import validate
-from .api import Group, User, counts_change
+from .api import Group, User, UserStore, counts_change
 
 # SQLite's NOCASE, which the builtin store's names use: ASCII letters only.
 _FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
@@ -214,3 +214,7 @@ class MemoryUserStore:
 
     async def close(self) -> None:
         """Nothing to release: the data lives as long as the object."""
+
+
+def _is_a_user_store(store: MemoryUserStore) -> UserStore:
+    return store     # mypy checks here that the driver keeps the whole interface
