@@ -121,3 +121,32 @@ def test_damaged_identity_database_is_refused_unwritten(tmp_path: Path) -> None:
     with pytest.raises(ServiceUnavailable):
         asyncio.run(open_it())
     assert path.read_bytes() == bytes(data)
+
+
+def test_locked_identity_database_is_503(tmp_path: Path) -> None:
+    """The identity stores too: a write blocked past the busy timeout is a 503, not a bug."""
+    import asyncio
+
+    import pytest
+
+    from ocis_server.domain.errors import ServiceUnavailable
+    from ocis_server.identity.sqlitedb import SqliteThread
+
+    path = tmp_path / "users.db"
+
+    async def scenario() -> None:
+        db = await SqliteThread.open(path, lambda c: c.execute("CREATE TABLE IF NOT EXISTS u(x)"),
+                                     name="users", busy_timeout=0.2)
+        holder = sqlite3.connect(path, isolation_level=None, timeout=0)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(ServiceUnavailable) as caught:
+                await db.transaction(lambda c: c.execute("INSERT INTO u VALUES (1)"))
+            assert caught.value.status == 503 and caught.value.retry_after >= 1
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        await db.transaction(lambda c: c.execute("INSERT INTO u VALUES (2)"))
+        await db.close()
+
+    asyncio.run(scenario())

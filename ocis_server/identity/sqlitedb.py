@@ -21,6 +21,7 @@ from ocis_server.domain.errors import ServiceUnavailable
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 QUICK_CHECK_SECONDS = 10.0
+_BUSY = frozenset({5, 6})     # SQLITE_BUSY, SQLITE_LOCKED
 
 
 def quick_check(conn: sqlite3.Connection, path: Path) -> None:
@@ -122,10 +123,18 @@ class SqliteThread:
         return cls(conn, executor, name, read_only=read_only)
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """`fn(conn)` on the database thread."""
+        """`fn(conn)` on the database thread. A database another process keeps locked past the
+        busy timeout is ServiceUnavailable (503 with Retry-After), not a bug."""
         if self._closed:
             raise RuntimeError(f"the {self._name} database is closed")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, self._conn)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn,
+                                                                    self._conn)
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF not in _BUSY:
+                raise
+            raise ServiceUnavailable(f"the {self._name} database is locked by another process",
+                                     retry_after=5) from None
 
     async def transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """`fn(conn)` on the database thread, in one immediate transaction."""
