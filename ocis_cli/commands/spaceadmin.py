@@ -52,8 +52,10 @@ def _rfc3339(expire: str) -> str:
 
 
 def member_json(member: SpaceMember) -> dict[str, Any]:
+    from ocis_cli.client.units import iso_text
+
     return {"id": member.id, "type": member.kind, "displayName": member.display_name,
-            "role": member.role, "expiration": member.expiration or None}
+            "role": member.role, "expiration": iso_text(member.expiration)}
 
 
 def drive_json(drive: Drive) -> dict[str, Any]:
