@@ -22,6 +22,7 @@ from ocis_cli.client.units import human_size as shared_human_size
 from ocis_cli.client.units import iso_text
 from ocis_cli.output import Col, Format, print_table
 from ocis_server.services.publiclinks.pages import human_size as page_human_size
+from ocis_server.services.web.pages import human_size as home_human_size
 from ocis_tui.transfers import human_size as tui_human_size
 
 
@@ -203,7 +204,7 @@ def test_narrow_columns_fold_but_short_ones_stay_whole(monkeypatch: pytest.Monke
 
 @pytest.mark.parametrize("n", [0, 1, 1023, 1024, 1536, 10**6, 5 * 1024**3, 3 * 1024**5])
 def test_one_size_convention_for_cli_tui_and_pages(n: int) -> None:
-    assert shared_human_size(n) == tui_human_size(n) == page_human_size(n)
+    assert shared_human_size(n) == tui_human_size(n) == page_human_size(n) == home_human_size(n)
     assert "B" in shared_human_size(n) and ("iB" in shared_human_size(n) or n < 1024)
 
 

@@ -1,8 +1,8 @@
 """How sizes and times read for people, the same in the CLI, the TUI and the server's pages: sizes
 in IEC binary units (1 KiB = 1024 B, as `ls -h`, rclone and the desktop client count), times as
 ISO 8601 in UTC with the `Z` zone. Imported by `ocis_cli.output` and `ocis_tui`; the server's
-HTML pages keep a copy (the server may not import the CLI) that tests/test_cli_tables.py holds to
-this one."""
+HTML pages (publiclinks, web) keep copies (the server may not import the CLI) that
+tests/test_cli_tables.py holds to this one."""
 
 from __future__ import annotations
 
