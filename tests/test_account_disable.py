@@ -87,6 +87,17 @@ class Server_:
                 assert resp.status == 200, await resp.text()
                 return 303, dict(await resp.json())
 
+    async def authorize_with(self, http: aiohttp.ClientSession) -> tuple[int, str]:
+        """GET the authorize endpoint with the browser `http` (its IdP session cookie): 302 to
+        the client with a code when the session signs in, 200 with the login form when not."""
+        _, challenge = pkce()
+        query = urlencode({"client_id": "ocis-cli", "redirect_uri": LOOPBACK,
+                           "response_type": "code", "scope": "openid", "state": "st",
+                           "code_challenge": challenge, "code_challenge_method": "S256"})
+        async with http.get(f"{self.srv.url}/signin/v1/identifier/_/authorize?{query}",
+                            allow_redirects=False) as resp:
+            return resp.status, await resp.text()
+
     async def refresh(self, token: str) -> int:
         async with self.http.post(f"{self.srv.url}/konnect/v1/token", data={
                 "grant_type": "refresh_token", "refresh_token": token,
@@ -171,3 +182,25 @@ async def test_only_admins_disable_and_not_themselves(server: Server_) -> None:
     # a non-admin looking people up does not see the flag (oCIS shows it to admins only)
     status, body = await s.graph("GET", "/users", MARIE, params={"$search": "newbie"})
     assert status == 200 and body["value"] and "accountEnabled" not in body["value"][0]
+
+
+async def test_the_idp_browser_session_of_a_disabled_account_ends(server: Server_) -> None:
+    s = server
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+        status, page = await s.authorize_with(browser)
+        form = forms(page)["login"]
+        url = f"{s.srv.url}/signin/v1/identifier/_/authorize"
+        async with browser.post(urljoin(url, form["action"]), allow_redirects=False, data={
+                **form["fields"], "username": "einstein", "password": "relativity"}) as resp:
+            assert resp.status == 303
+        status, _ = await s.authorize_with(browser)
+        assert status == 302                              # the session signs in silently
+        status, _ = await s.graph("PATCH", "/users/einstein", json={"accountEnabled": False})
+        assert status == 200
+        status, page = await s.authorize_with(browser)
+        assert status == 200 and "login" in forms(page)   # asked to sign in again ...
+        async with browser.post(urljoin(url, form["action"]), allow_redirects=False, data={
+                **forms(page)["login"]["fields"], "username": "einstein",
+                "password": "relativity"}) as resp:
+            assert resp.status == 200                     # ... which fails while disabled
+            assert "Wrong user name or password" in await resp.text()
