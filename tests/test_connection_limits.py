@@ -199,3 +199,50 @@ def test_a_flood_of_idle_connections_under_1024_descriptors_does_not_stop_the_se
         log = server.log_tail(1_000_000)
         assert "degraded" not in log and "Too many open files" not in log, log[-3000:]
         print(f"\ndescriptors of the server under a flood of 1,100 connections: {open_fds} of 1024")
+
+
+def _limit_descriptors_256() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+
+def _wait_for_line(server, text: str, timeout: float) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while text not in server.log_tail(2_000_000):
+        assert server.process.poll() is None, server.log_tail()
+        assert time.monotonic() < deadline, f"no {text!r} in the log:\n{server.log_tail()}"
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_out_of_descriptors_the_storage_degrades_and_recovers_by_itself(
+        real_server_factory, tmp_path: Path) -> None:
+    """Without the reserve (PROXY_RESERVED_FILE_DESCRIPTORS=0) a flood does eat every descriptor:
+    the storage's check meets EMFILE, the service is degraded instead of given up (the process
+    outlives many times OCIS_RUNTIME_MAX_FAILURES), and it is ready again once the flood ends."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2048), hard))
+    env = {"OCIS_LOG_LEVEL": "info", "OCIS_RUNTIME_HEALTH_INTERVAL": "0.3",
+           "OCIS_RUNTIME_RESTART_BACKOFF": "0.1", "OCIS_RUNTIME_MAX_RESTART_BACKOFF": "0.5",
+           "OCIS_RUNTIME_MAX_FAILURES": "2", "PROXY_RESERVED_FILE_DESCRIPTORS": "0",
+           "PROXY_MAX_CONNECTIONS_PER_ADDRESS": "0",
+           "IDM_MAX_CONNECTIONS": "0"}   # nothing kept apart for idm either: no reserve at all
+    with real_server_factory(tmp_path / "srv", env, preexec_fn=_limit_descriptors_256) as server:
+        flood: list[socket.socket] = []
+        try:
+            for _ in range(400):
+                sock = socket.socket()
+                sock.settimeout(5)
+                sock.connect(("127.0.0.1", server.port))       # the backlog takes the rest
+                flood.append(sock)
+            _wait_for_line(server, "service storage-users degraded", 30)
+            time.sleep(3)                # many re-checks: far beyond OCIS_RUNTIME_MAX_FAILURES
+            assert server.process.poll() is None
+        finally:
+            for sock in flood:
+                sock.close()
+        _wait_for_line(server, "service storage-users recovered", 30)
+        health = server.ocis("health")
+        assert health.returncode == 0, health
+        assert _curl(f"{server.url}/remote.php/webdav/", "-X", "PROPFIND", "-H", "Depth: 0"
+                     ).stdout == "207"
+        assert "giving up" not in server.log_tail(2_000_000)

@@ -290,4 +290,6 @@ def _describe(exc: BaseException) -> str:
         return "timed out"
     if isinstance(exc, ServiceUnavailable):
         return exc.message
+    if isinstance(exc, OSError) and exc.strerror:     # the same words each time, no file name
+        return f"{type(exc).__name__}: {exc.strerror}"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
