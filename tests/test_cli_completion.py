@@ -79,13 +79,16 @@ def test_completion_in_bash_zsh_and_fish(real_server: Any, tmp_path: Path) -> No
     local.write_text("f = 50mm\n")
     einstein.run("mkdir", f"/{folder}")
     einstein.run("mkdir", f"/{folder}/prisms")
+    einstein.run("mkdir", f"/{folder}/raw data")
     einstein.run("put", str(local), f"/{folder}/lens.txt")
     einstein.run("share", "add", f"/{folder}", "marie", "--role", "viewer")
 
     # bash: paths in the personal space, folders end in / (and TAB goes on into them)
     assert f"/{folder}/" in bash(einstein, "ocis ls /Opt")
     assert sorted(bash(einstein, f"ocis get /{folder}/")) == [
-        f"/{folder}/lens.txt", f"/{folder}/prisms/"]
+        f"/{folder}/lens.txt", f"/{folder}/prisms/", f"/{folder}/raw\\ data/"]
+    # a name with a space is inserted quoted, and completes on once typed so
+    assert bash(einstein, f"ocis ls /{folder}/raw") == [f"/{folder}/raw\\ data/"]
     # a received share, under /Shares and as a space; bash splits words at ':', so the part
     # before the colon is not repeated
     assert f"/Shares/{folder}/" in bash(marie, "ocis ls /Shares/")
@@ -93,14 +96,15 @@ def test_completion_in_bash_zsh_and_fish(real_server: Any, tmp_path: Path) -> No
     assert f"{folder}:/" in bash(marie, "ocis ls Opt")
     # recipients, spaces, contexts
     assert "marie" in bash(einstein, f"ocis share add /{folder} mar")
-    assert "Albert Einstein" in bash(einstein, "ocis trash ls Alb")
+    assert "Albert\\ Einstein" in bash(einstein, "ocis trash ls Alb")
     contexts = bash(einstein, "ocis context use ")
     assert len(contexts) == 1 and contexts[0] in real_server.url
 
     # zsh and fish, through their scripts
     assert f"{folder}:/lens.txt" in zsh(marie, f"ocis get {folder}:/")
     assert f"/Shares/{folder}/" in zsh(marie, "ocis ls /Shares/")
-    assert fish(marie, f"ocis get {folder}:/") == [f"{folder}:/lens.txt", f"{folder}:/prisms/"]
+    assert fish(marie, f"ocis get {folder}:/") == [f"{folder}:/lens.txt", f"{folder}:/prisms/",
+                                                  f"{folder}:/raw data/"]
     assert f"/Shares/{folder}/" in fish(marie, "ocis ls /Shares/")
 
     # the answers are cached briefly, in private files of the user's cache dir
