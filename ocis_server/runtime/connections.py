@@ -119,15 +119,18 @@ class ConnectionGate:
         self.total -= 1
         self.on_release()
 
-    def release(self, key: str, conn: Tracked) -> None:
+    def release(self, key: str, conn: Tracked) -> bool:
+        """Give `conn`'s slot back; False when it held none (already released, or never
+        attached)."""
         conns = self._by_key.get(key)
         if conns is None or conn not in conns:
-            return
+            return False
         conns.discard(conn)
         if not conns:
             del self._by_key[key]
         self.total -= 1
         self.on_release()
+        return True
 
     def make_room(self, key: str) -> bool:
         """True when a new connection from `key` may be accepted now, after closing the longest

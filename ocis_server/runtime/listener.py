@@ -237,13 +237,19 @@ def guarded_factory(server: Any, handler_args: dict[str, Any], limits: ReadLimit
     pending: set[asyncio.Task[Any]] = set()
 
     async def connect(conn: socket.socket, key: str) -> None:
+        made: list[GuardedRequestHandler] = []
+
+        def protocol() -> GuardedRequestHandler:
+            made.append(GuardedRequestHandler(server, loop=loop, limits=limits, gate=gate,
+                                              gate_key=key, **handler_args))
+            return made[0]
+
         try:
-            await loop.connect_accepted_socket(
-                lambda: GuardedRequestHandler(server, loop=loop, limits=limits, gate=gate,
-                                              gate_key=key, **handler_args), conn)
+            await loop.connect_accepted_socket(protocol, conn)
         except (OSError, RuntimeError) as exc:
             log.info("a connection from %s failed at once: %s", key, exc)
-            gate.abandon(key)
+            if not (made and gate.release(key, made[0])):   # attached: released; else pending
+                gate.abandon(key)
             conn.close()
 
     def start(conn: socket.socket, key: str) -> None:
