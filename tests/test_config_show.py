@@ -49,7 +49,7 @@ def test_table_shows_every_setting_with_its_origin(tmp_path: Path) -> None:
     assert rows["proxy.http_addr"][1:] == ["PROXY_HTTP_ADDR", "127.0.0.1:9301", f"file ({path})"]
     assert rows["log.level"][2:] == ["debug", "env (OCIS_LOG_LEVEL)"]       # env beats the file
     assert rows["ocis_url"][2:] == ["http://127.0.0.1:9200", "default"]
-    assert rows["ldap.bind_password"][1:] == ["USERS_LDAP_BIND_PASSWORD,OCIS_LDAP_BIND_PASSWORD",
+    assert rows["ldap.bind_password"][1:] == ["USERS_LDAP_BIND_PASSWORD, OCIS_LDAP_BIND_PASSWORD",
                                               "***", "env (OCIS_LDAP_BIND_PASSWORD)"]
     assert rows["token_manager.jwt_secret"][2:] == ["***", f"file ({path})"]
     assert rows["transfer_secret"][2:] == ["", "default"]                   # unset stays visible
