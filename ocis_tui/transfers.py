@@ -98,10 +98,16 @@ class Transfers:
     def active(self) -> list[Transfer]:
         return [t for t in self.items if t.active]
 
+    def counted(self) -> list[Transfer]:
+        """What the total counts: the transfers running or waiting and those done (failed and
+        cancelled ones are listed, not counted)."""
+        return [t for t in self.items if t.active or t.state is State.DONE]
+
     def totals(self) -> tuple[int, int, float]:
-        """(done, total, speed) over the active transfers."""
-        act = self.active
-        return (sum(t.done for t in act), sum(t.total for t in act), sum(t.speed for t in act))
+        """(bytes done, bytes in all, speed) over the running, waiting and done transfers."""
+        counted = self.counted()
+        return (sum(t.done for t in counted), sum(t.total for t in counted),
+                sum(t.speed for t in self.active))
 
 
 def human_size(n: float) -> str:

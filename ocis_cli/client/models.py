@@ -87,6 +87,13 @@ class Resource:
     permissions: str
     content_type: str = ""
     checksums: str = ""
+    share_types: tuple[int, ...] = ()   # oc:share-types: how its owner shares it (0 user,
+                                        # 1 group, 3 public link, 6 federated); seen by the owner
+
+    @property
+    def shared_with_me(self) -> bool:
+        """Reached through a share (oc:permissions carries S)."""
+        return "S" in self.permissions
 
     @property
     def type(self) -> str:

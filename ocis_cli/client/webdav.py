@@ -29,7 +29,7 @@ _PROPFIND_BODY = (
     b'<?xml version="1.0" encoding="utf-8"?>'
     b'<d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns"><d:prop>'
     b"<d:resourcetype/><d:getcontentlength/><d:getlastmodified/><d:getetag/><d:getcontenttype/>"
-    b"<oc:id/><oc:fileid/><oc:name/><oc:size/><oc:permissions/><oc:checksums/>"
+    b"<oc:id/><oc:fileid/><oc:name/><oc:size/><oc:permissions/><oc:checksums/><oc:share-types/>"
     b"</d:prop></d:propfind>"
 )
 
@@ -216,6 +216,9 @@ def _resource(resp: ElementTree.Element) -> Resource:
     size_text = text(f"{_OC}size") or text(f"{_D}getcontentlength") or "0"
     checksums = props.get(f"{_OC}checksums")
     checksum_text = " ".join(t.strip() for t in checksums.itertext()) if checksums is not None else ""
+    shares = props.get(f"{_OC}share-types")
+    share_types = tuple(sorted({int(t.text.strip()) for t in shares.iter(f"{_OC}share-type")
+                                if t.text and t.text.strip().isdigit()})) if shares is not None else ()
     return Resource(
         path=path,
         name=text(f"{_OC}name") or (path.rsplit("/", 1)[-1] if path != "/" else "/"),
@@ -227,4 +230,5 @@ def _resource(resp: ElementTree.Element) -> Resource:
         permissions=text(f"{_OC}permissions"),
         content_type=text(f"{_D}getcontenttype"),
         checksums=checksum_text,
+        share_types=share_types,
     )

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from typing import ClassVar
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -38,26 +43,60 @@ class TextDialog(ModalScreen[None]):
         self.dismiss(None)
 
 
-def help_text(remap: dict[str, str], *, readonly: bool) -> str:
-    """The help overlay's body: keys grouped as in the bindings table, remapping applied."""
-    lines: list[str] = []
-    group = ""
+HELP_NOTES = (
+    "In the spaces list, Enter opens a space; Personal, Projects and Shared with me are grouped; "
+    "an accepted share is a space under Shared with me, and its \"N pending\" entry opens what "
+    "waits for an answer (as S does).",
+    "The Sh column: S shared with me, s shared by me with people, L a public link.",
+    "In the share dialog, type part of a name: matches appear below, → completes inline. In a "
+    "path prompt (upload, move, copy) Tab completes the path.",
+    "Typing in a prompt never triggers a key above. Remap a key by its [id] in the [tui.keys] "
+    "table of the contexts file (`ocis tui --help`).",
+)
+
+
+def help_sections(remap: dict[str, str], *, readonly: bool
+                  ) -> list[tuple[str, list[tuple[str, str, str]]]]:
+    """(section, [(keys, what it does, [id])]): each section once, in the order it first appears
+    in the bindings table; remapping applied."""
+    sections: dict[str, list[tuple[str, str, str]]] = {}
     for key in KEYS:
-        if key.group != group:
-            group = key.group
-            lines.append(("" if not lines else "\n") + group)
-        note = "  (off: read-only)" if readonly and key.mutating else ""
-        lines.append(f"  {display(effective_keys(key, remap)):<18} {key.description}{note}"
-                     f"  [{key.id}]")
-    lines.append("\nIn the spaces list, Enter opens a space; Personal, Projects and Shared with me"
-                 " are grouped;\nan accepted share is a space under Shared with me, and its"
-                 " \"N pending\" entry opens what\nwaits for an answer (as S does). In the share"
-                 " dialog, type part of a name: matches\nappear below, → completes inline."
-                 "\nTyping in a prompt never triggers a key above. Remap a key by its"
-                 " [id] in the [tui.keys]\ntable of the contexts file (`ocis tui --help`).")
-    return "\n".join(lines)
+        note = " (off: read-only)" if readonly and key.mutating else ""
+        sections.setdefault(key.group, []).append(
+            (display(effective_keys(key, remap)), key.description + note, f"[{key.id}]"))
+    return list(sections.items())
+
+
+def help_renderable(remap: dict[str, str], *, readonly: bool) -> RenderableType:
+    """The help as a table whose description column wraps in place at any width."""
+    table = Table.grid(padding=(0, 1), expand=True)
+    table.add_column(no_wrap=True, min_width=12)
+    table.add_column(ratio=1, overflow="fold")
+    table.add_column(no_wrap=True, style="dim")
+    for index, (section, rows) in enumerate(help_sections(remap, readonly=readonly)):
+        if index:
+            table.add_row("", "", "")
+        table.add_row(Text(section, style="bold"), "", "")
+        for keys, what, ident in rows:
+            table.add_row(Text("  " + keys), Text(what), Text(ident))
+    notes = [Text(note) for note in HELP_NOTES]
+    return Group(table, *(Group(Text(""), note) for note in notes))
+
+
+def help_text(remap: dict[str, str], *, readonly: bool, width: int = 100) -> str:
+    """The help as plain text, laid out for `width` columns."""
+    console = Console(width=width, file=io.StringIO(), color_system=None, record=True)
+    console.print(help_renderable(remap, readonly=readonly))
+    return "\n".join(line.rstrip() for line in console.export_text().splitlines())
 
 
 class HelpDialog(TextDialog):
     def __init__(self, remap: dict[str, str], *, readonly: bool) -> None:
         super().__init__("Keys", help_text(remap, readonly=readonly))
+        self.renderable = help_renderable(remap, readonly=readonly)
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Label(self.title_text, classes="title")
+            yield Static(self.renderable, id="body")
+            yield Label("Esc: close", classes="hint")

@@ -208,9 +208,10 @@ class BrowserScreen(FileActions, SharingActions, Screen[None]):
 
     @on(TransferFinished)
     def transfer_finished(self, message: TransferFinished) -> None:
-        if (message.transfer.direction == "upload" and self.drive is not None
-                and self.drive.id == message.space_id and self.path == message.folder):
-            self.reload()
+        """An upload changes the quota: reload the spaces (the header's and the list's quota),
+        which also reloads the folder on screen."""
+        if message.transfer.direction == "upload" and self.remote is not None:
+            self.load_spaces()
 
     # --- navigation ------------------------------------------------------------------------------
 

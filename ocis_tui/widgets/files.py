@@ -1,4 +1,5 @@
-"""The folder listing: mark, name, size, modified, shared marker, permissions; sort and filter."""
+"""The folder listing: mark, name, size, modified, share marker (`share_marker`), permissions;
+sort and filter."""
 
 from __future__ import annotations
 
@@ -20,6 +21,14 @@ def sort_key(kind: str, res: Resource) -> tuple[object, ...]:
     return (not res.is_folder, res.name.lower())
 
 
+def share_marker(res: Resource) -> str:
+    """Two characters: `S` shared with me, `s` I share it with people (user, group, federated);
+    then `L` when it has a public link."""
+    people = "S" if res.shared_with_me else "s" if set(res.share_types) & {0, 1, 6} else " "
+    link = "L" if 3 in res.share_types else " "
+    return (people + link).rstrip()
+
+
 class FileTable(DataTable[Text | str]):
     DEFAULT_CSS = """
     FileTable { height: 1fr; border: round $primary-darken-2; scrollbar-size-horizontal: 0; }
@@ -39,7 +48,7 @@ class FileTable(DataTable[Text | str]):
         self.add_column("Name", key="name")
         self.add_column("Size", key="size")
         self.add_column("Modified", key="modified")
-        self.add_column("S", key="shared", width=1)
+        self.add_column("Sh", key="shared", width=2)
         self.add_column("Perms", key="perms")
 
     def show(self, entries: list[Resource], *, keep: str | None = None) -> None:
@@ -70,7 +79,7 @@ class FileTable(DataTable[Text | str]):
         name = Text(res.name + "/", style="bold") if res.is_folder else Text(res.name)
         mtime = res.mtime.astimezone().strftime("%Y-%m-%d %H:%M") if res.mtime else ""
         size = human_size(res.size)
-        shared = "S" if "S" in res.permissions else ""
+        shared = share_marker(res)
         return ("*" if res.path in self.marked else "", name, size, mtime, shared, res.permissions)
 
     @property

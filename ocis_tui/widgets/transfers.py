@@ -32,9 +32,10 @@ def render_transfers(model: Transfers) -> RenderableType:
         table.add_column(no_wrap=True, justify="right")
     table.add_column(no_wrap=True)
     done, total, speed = model.totals()
-    active = model.active
-    eta = (total - done) / speed if speed > 0 else None
-    _row(table, f"Total ({len(active)} running)", done, total, speed, eta, "")
+    running = len(model.active)
+    finished = sum(1 for t in model.counted() if not t.active)
+    eta = (total - done) / speed if speed > 0 and running else None
+    _row(table, "Total", done, total, speed, eta, f"{running} running, {finished} done")
     for item in model.items[-MAX_ROWS:]:
         _row(table, ("↑ " if item.direction == "upload" else "↓ ") + item.name, item.done,
              item.total, item.speed if item.active else 0.0, item.eta, _state(item))

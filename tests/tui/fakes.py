@@ -23,10 +23,11 @@ def drive(id: str, name: str, kind: str, used: int, total: int | None) -> Drive:
 
 
 def res(path: str, size: int = 0, *, folder: bool = False, perms: str = "RDNVW",
-        hours: int = 0) -> Resource:
+        hours: int = 0, shares: tuple[int, ...] = ()) -> Resource:
     return Resource(path=path, name=path.rsplit("/", 1)[-1], is_folder=folder, size=size,
                     mtime=WHEN.replace(hour=9 + hours), etag='"e1"', id=f"id-{path}",
-                    permissions=perms, content_type="" if folder else "text/markdown")
+                    permissions=perms, content_type="" if folder else "text/markdown",
+                    share_types=shares)
 
 
 DRIVES = [
@@ -36,9 +37,10 @@ DRIVES = [
     drive("s1", "Shares", "virtual", 0, None),
 ]
 TREE: dict[tuple[str, str], list[Resource]] = {
-    ("p1", "/"): [res("/Documents", folder=True, perms="RDNVCK"),
+    ("p1", "/"): [res("/Documents", folder=True, perms="RDNVCK", shares=(0, 3)),
                   res("/Photos", folder=True, perms="SRDNVCK"),
-                  res("/README.md", 1234, hours=1), res("/relativity.pdf", 4_200_000, hours=2),
+                  res("/README.md", 1234, hours=1, shares=(3,)),
+                  res("/relativity.pdf", 4_200_000, hours=2),
                   res("/notes.txt", 88, perms="SRDNVW", hours=3)],
     ("p1", "/Documents"): [res("/Documents/draft.md", 2048)],
     ("x1", "/"): [res("/runs", folder=True), res("/paper.md", 9000)],

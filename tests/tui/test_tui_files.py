@@ -60,11 +60,16 @@ async def test_upload_and_download_with_progress(tui_app: Any, einstein: Client,
         browser = await ready(pilot)
         await pilot.press("tab", "l")
         await wait_for(pilot, lambda: browser.path == "/docs", what="/docs")
+        quota_before = browser.sub_title
         await pilot.press("u")
         await type_into_prompt(pilot, str(local))
         item = app.transfers.items[0]
         await wait_for(pilot, lambda: not item.active, what="upload")
         assert item.state is State.DONE, item.error
+        # the header's and the spaces list's quota follow the upload, without a manual refresh
+        await wait_for(pilot, lambda: "3.0 MiB" in browser.sub_title,
+                       what=f"the quota after the upload (was {quota_before!r})")
+        assert "3.0 MiB" in str(browser.query_one("#spaces").border_subtitle)
         ups = [n for d, n in seen if d == "upload"]
         assert len(set(ups)) > 2 and ups == sorted(ups)    # progress reported along the way
         await wait_for(pilot, lambda: [r.name for r in browser.table.shown] == ["data.bin"],

@@ -132,3 +132,64 @@ def test_ocis_tui_without_a_context_or_with_bad_settings(tmp_path: Path,
                       'user = "u"\npassword = "p"\n[tui.keys]\nexplode = "x"\n')
     result = runner.invoke(app, ["tui"], prog_name="ocis")
     assert result.exit_code == 2 and "explode" in result.output
+
+
+def test_help_lists_each_section_once_and_wraps_in_its_column_at_80() -> None:
+    from ocis_tui.bindings import KEYS
+
+    width = 72                     # the overlay's inside at 80 columns (90 %, border, padding)
+    text = help_text({}, readonly=True, width=width)
+    lines = text.splitlines()
+    for group in dict.fromkeys(k.group for k in KEYS):
+        assert sum(1 for line in lines if line == group) == 1, group
+    assert max(len(line) for line in lines) <= width
+    table = lines[:lines.index(next(line for line in lines if line.startswith("In the spaces")))]
+    for line in table:             # a key row, a section title, a blank, or a wrapped description
+        if line and not line.startswith("  ") and line not in {k.group for k in KEYS}:
+            raise AssertionError(f"unexpected line {line!r}")
+        if line.startswith("  ") and not line.startswith("   "):
+            assert line.rstrip().endswith("]"), line          # a key row ends with its [id]
+        elif line.startswith("   "):
+            assert line.startswith(" " * 14), line            # continued in the text column
+
+
+def test_share_marker_says_who_shares() -> None:
+    from datetime import UTC, datetime
+
+    from ocis_cli.client import Resource
+    from ocis_cli.client.webdav import parse_multistatus
+    from ocis_tui.widgets.files import share_marker
+
+    def item(perms: str, shares: tuple[int, ...]) -> Resource:
+        return Resource("/a", "a", False, 1, datetime.now(UTC), '"e"', "i", perms,
+                        share_types=shares)
+
+    assert share_marker(item("SRDNVW", ())) == "S"          # shared with me
+    assert share_marker(item("RDNVW", (0,))) == "s"          # I share it with a user
+    assert share_marker(item("RDNVW", (1, 3))) == "sL"       # with a group, and a link
+    assert share_marker(item("RDNVW", (3,))) == " L"
+    assert share_marker(item("RDNVW", ())) == ""
+    body = (b'<d:multistatus xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns"><d:response>'
+            b"<d:href>/dav/spaces/x/a</d:href><d:propstat><d:prop><oc:permissions>RDNVW"
+            b"</oc:permissions><oc:share-types><oc:share-type>3</oc:share-type><oc:share-type>0"
+            b"</oc:share-type></oc:share-types></d:prop><d:status>HTTP/1.1 200 OK</d:status>"
+            b"</d:propstat></d:response></d:multistatus>")
+    assert parse_multistatus(body)[0].share_types == (0, 3)
+
+
+def test_transfer_total_counts_running_and_done() -> None:
+    from ocis_tui.widgets.transfers import render_transfers
+    from rich.console import Console
+
+    now = [0.0]
+    model = Transfers(clock=lambda: now[0])
+    first, second, third = (model.add("upload", n, 100) for n in ("a", "b", "c"))
+    for item in (first, second, third):
+        item.start()
+    first.finish(State.DONE)
+    second.update(50)
+    third.finish(State.FAILED, "boom")
+    assert model.totals()[:2] == (150, 200)                  # a done, b half; c not counted
+    console = Console(width=120, file=__import__("io").StringIO(), record=True)
+    console.print(render_transfers(model))
+    assert "1 running, 1 done" in console.export_text()
