@@ -247,3 +247,14 @@ def test_out_of_descriptors_the_storage_degrades_and_recovers_by_itself(
         assert _curl(f"{server.url}/remote.php/webdav/", "-X", "PROPFIND", "-H", "Depth: 0"
                      ).stdout == "207"
         assert "giving up" not in server.log_tail(2_000_000)
+
+
+async def test_a_trusted_reverse_proxy_has_no_per_address_cap(tmp_path: Path) -> None:
+    """Every client comes through a reverse proxy: its address must not be capped like one
+    client's (the overall cap still holds)."""
+    config = make_test_config(tmp_path, PROXY_MAX_CONNECTIONS_PER_ADDRESS="2",
+                              PROXY_TRUSTED_PROXIES="127.0.0.0/8")
+    async with embedded_server(config, specs=SPECS) as srv, aiohttp.ClientSession() as busy:
+        slow = [asyncio.create_task(busy.get(f"{srv.url}/slow/z?sleep=0.8")) for _ in range(5)]
+        for task in slow:
+            assert (await task).status == 200        # five at once from one (trusted) address

@@ -67,7 +67,8 @@ FIELDS: tuple[Field, ...] = (
     Field("proxy_max_connections_per_address", "proxy.max_connections_per_address", "int", 256,
           ("PROXY_MAX_CONNECTIONS_PER_ADDRESS",),
           "open connections from one client address (an IPv6 /64) at most; beyond it its "
-          "longest idle one is closed, or the new one gets 503 (0 = no per-address cap)"),
+          "longest idle one is closed, or the new one gets 503 (0 = no per-address cap; "
+          "PROXY_TRUSTED_PROXIES have none)"),
     Field("proxy_reserved_descriptors", "proxy.reserved_descriptors", "int", 256,
           ("PROXY_RESERVED_FILE_DESCRIPTORS",),
           "file descriptors client connections may never take: uploads, SQLite and the LDAP "

@@ -80,11 +80,26 @@ class Caps:
         return cls(total, per)
 
 
-class ConnectionGate:
-    """Counts connections from accept to close, per address, and picks who gives way."""
+def networks(items: Iterable[str]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """PROXY_TRUSTED_PROXIES as networks; an entry that is none is ignored."""
+    nets = []
+    for item in items:
+        try:
+            nets.append(ipaddress.ip_network(item.strip(), strict=False))
+        except ValueError:
+            continue
+    return tuple(nets)
 
-    def __init__(self, caps: Caps) -> None:
+
+class ConnectionGate:
+    """Counts connections from accept to close, per address, and picks who gives way.
+    Addresses in `exempt` (trusted reverse proxies: every client comes through them) have no
+    per-address cap."""
+
+    def __init__(self, caps: Caps,
+                 exempt: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()) -> None:
         self.caps = caps
+        self._exempt = exempt
         self.total = 0
         self._by_key: dict[str, set[Tracked]] = {}
         self._pending: dict[str, int] = {}          # accepted, protocol not yet attached
@@ -132,10 +147,20 @@ class ConnectionGate:
         self.on_release()
         return True
 
-    def make_room(self, key: str) -> bool:
+    def exempt(self, address: object) -> bool:
+        if not self._exempt:
+            return False
+        host = str(address[0] if isinstance(address, tuple) and address else address)
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(ip in net for net in self._exempt)
+
+    def make_room(self, key: str, *, per_address: bool = True) -> bool:
         """True when a new connection from `key` may be accepted now, after closing the longest
         idle connection (of that address when its cap is reached, else of anyone) if needed."""
-        per = self.caps.per_address
+        per = self.caps.per_address if per_address else 0
         if per and self.count(key) >= per:
             if not self._evict(self._by_key.get(key, set())):
                 self.refused += 1
@@ -210,7 +235,7 @@ class Acceptor:
                     continue
                 raise
             key = address_key(address)
-            if not self.gate.make_room(key):
+            if not self.gate.make_room(key, per_address=not self.gate.exempt(address)):
                 _refuse(conn)
                 continue
             self.gate.admit(key)

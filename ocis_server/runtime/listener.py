@@ -27,7 +27,7 @@ from aiohttp.web_request import BaseRequest
 from ocis_server.services import ServiceSpec
 from ocis_server.services.context import ServiceContext
 
-from .connections import Acceptor, Caps, ConnectionGate, descriptor_limit
+from .connections import Acceptor, Caps, ConnectionGate, descriptor_limit, networks
 from .proxy import build_app
 from .units import HttpUnit
 
@@ -313,7 +313,7 @@ class ProxyUnit:
         limits = ReadLimits(config.proxy_header_read_timeout, config.proxy_idle_timeout,
                             config.proxy_body_min_bytes, config.proxy_body_rate_window)
         try:
-            gate = ConnectionGate(self._caps())
+            gate = ConnectionGate(self._caps(), networks(config.trusted_proxies))
             acceptor = Acceptor(sock, gate, guarded_factory(runner.server, handler_args, limits, gate))
             acceptor.start()
         except BaseException:
