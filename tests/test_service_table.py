@@ -46,7 +46,7 @@ async def test_supervisor_and_proxy_serve_a_service_added_as_one_row(tmp_path: P
                 aiohttp.ClientSession() as http):
         async with http.get(f"{srv.runtime_url}/services") as resp:
             states = {s["name"]: s["state"] for s in await resp.json()}
-        assert states["extra"] == "ready" and set(states) == {s.name for s in SPECS}
+        assert states["extra"] == "ready" and set(states) == {s.name for s in SPECS if s.default}
         async with http.get(f"{srv.url}/extra/hello", headers=EINSTEIN) as resp:
             assert resp.status == 200
             assert await resp.json() == {"mount": "/extra", "hello": "einstein", "users": 6}

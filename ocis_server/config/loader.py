@@ -135,6 +135,15 @@ class Config:
     sharing_auto_accept: bool
     public_share_must_have_password: bool
     public_writeable_share_must_have_password: bool
+    enable_ocm: bool
+    ocm_domain: str
+    ocm_providers_file: str
+    ocm_invite_manager_insecure: bool
+    ocm_share_provider_insecure: bool
+    ocm_storage_provider_insecure: bool
+    ocm_connect_timeout: float
+    ocm_timeout: float
+    ocm_max_response_size: int
     runtime_host: str
     runtime_port: int
     run_services: list[str]
@@ -153,6 +162,7 @@ class Config:
     users_debug_addr: str
     idm_debug_addr: str
     idp_debug_addr: str
+    ocm_debug_addr: str
     origins: dict[str, Origin] = field(default_factory=dict, repr=False, compare=False)
 
     def __repr__(self) -> str:

@@ -313,6 +313,36 @@ FIELDS: tuple[Field, ...] = (
           "sharing.public_writeable_share_must_have_password", "bool", False,
           ("OCIS_SHARING_PUBLIC_WRITEABLE_SHARE_MUST_HAVE_PASSWORD",),
           "public links that can upload or edit need a password"),
+    # --- ocm: federation (Open Cloud Mesh) --------------------------------------------------------
+    Field("enable_ocm", "ocm.enabled", "bool", False, ("OCIS_ENABLE_OCM",),
+          "run the ocm service: OCM discovery (/.well-known/ocm, /ocm-provider) and the /ocm API "
+          "for the providers listed in OCM_OCM_PROVIDER_AUTHORIZER_PROVIDERS_FILE"),
+    Field("ocm_domain", "ocm.domain", "str", "", ("OCM_DOMAIN",),
+          "this instance's OCM domain, the part after @ of its users' federated addresses; "
+          "empty = the host of OCIS_URL"),
+    Field("ocm_providers_file", "ocm.providers_file", "str", "",
+          ("OCM_OCM_PROVIDER_AUTHORIZER_PROVIDERS_FILE",),
+          "the trusted OCM providers (oCIS ocmproviders.json format); only the domains it lists "
+          "may share with us or be contacted; empty = <config_dir>/ocmproviders.json"),
+    Field("ocm_invite_manager_insecure", "ocm.invite_manager_insecure", "bool", False,
+          ("OCM_OCM_INVITE_MANAGER_INSECURE",),
+          "invitations: allow plain http to a listed loopback URL and skip TLS certificate checks "
+          "(development only)"),
+    Field("ocm_share_provider_insecure", "ocm.share_provider_insecure", "bool", False,
+          ("OCM_OCM_SHARE_PROVIDER_INSECURE",),
+          "outgoing shares (POST /ocm/shares, discovery): allow plain http to a listed loopback "
+          "URL and skip TLS certificate checks (development only)"),
+    Field("ocm_storage_provider_insecure", "ocm.storage_provider_insecure", "bool", False,
+          ("OCM_OCM_STORAGE_PROVIDER_INSECURE",),
+          "access to remote shares (WebDAV): allow plain http to a listed loopback URL and skip "
+          "TLS certificate checks (development only)"),
+    Field("ocm_connect_timeout", "ocm.connect_timeout", "float", 5.0, ("OCM_CLIENT_CONNECT_TIMEOUT",),
+          "seconds an outgoing OCM request may take to connect to a peer"),
+    Field("ocm_timeout", "ocm.timeout", "float", 15.0, ("OCM_CLIENT_TIMEOUT",),
+          "seconds an outgoing OCM request (connect, send, whole answer) may take in total"),
+    Field("ocm_max_response_size", "ocm.max_response_size", "int", 1024 * 1024,
+          ("OCM_CLIENT_MAX_RESPONSE_SIZE",),
+          "bytes of a peer's answer to an OCM API call we read at most; a longer one is refused"),
     # --- runtime -----------------------------------------------------------------------------
     Field("runtime_host", "runtime.host", "str", "127.0.0.1", ("OCIS_RUNTIME_HOST",),
           "host of the runtime control API (ocis list / health)"),
@@ -349,6 +379,7 @@ FIELDS: tuple[Field, ...] = (
     _debug("users", "USERS"),
     _debug("idm", "IDM"),
     _debug("idp", "IDP"),
+    _debug("ocm", "OCM"),
 )
 
 

@@ -37,7 +37,8 @@ log = logging.getLogger("ocis.runtime")
 
 def select_services(config: Config, specs: Sequence[ServiceSpec] = SERVICES,
                     only: Sequence[str] | None = None) -> list[ServiceSpec]:
-    """OCIS_RUN_SERVICES (exactly these), else defaults - OCIS_EXCLUDE_RUN_SERVICES +
+    """OCIS_RUN_SERVICES (exactly these), else defaults (and the services whose `enabled_by`
+    setting is true, e.g. ocm with OCIS_ENABLE_OCM) - OCIS_EXCLUDE_RUN_SERVICES +
     OCIS_ADD_RUN_SERVICES. `only` (`ocis <svc> server`) runs the named services with what they
     depend on, plus the entry point (the proxy) when they are HTTP services: in one process the proxy
     is their listener."""
@@ -62,7 +63,8 @@ def select_services(config: Config, specs: Sequence[ServiceSpec] = SERVICES,
     elif config.run_services:
         chosen = set(config.run_services)
     else:
-        chosen = {s.name for s in specs if s.default}
+        chosen = {s.name for s in specs
+                  if s.default or (s.enabled_by and getattr(config, s.enabled_by, False) is True)}
         chosen = (chosen - set(config.exclude_run_services)) | set(config.add_run_services)
     return [spec for spec in specs if spec.name in chosen]
 

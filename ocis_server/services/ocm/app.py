@@ -1,0 +1,53 @@
+"""The `ocm` aiohttp application. The service table mounts it at `/.well-known/ocm` and
+`/ocm-provider` (discovery) and at `/ocm` (the server-to-server API); all are unauthenticated, as in
+oCIS: a peer is recognised by the providers file, not by a login."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ocis_server.config import ConfigError
+from ocis_server.services.context import ServiceContext
+
+from .client import OcmClient
+from .config import CONFIG_KEY, OcmConfig
+from .discovery import CAPABILITIES_KEY, discovery
+from .errors import error_middleware
+from .providers import Providers, ProvidersFileError
+
+PROVIDERS_KEY = web.AppKey("ocm_providers", Providers)
+CLIENT_KEY = web.AppKey("ocm_client", OcmClient)
+DISCOVERY_MOUNTS = ("/.well-known/ocm", "/ocm-provider")
+# The optional OCM endpoints (discovery `capabilities`) this app routes under /ocm: none is
+# advertised before it is served.
+CAPABILITIES: tuple[str, ...] = ()
+
+
+def _providers(config: OcmConfig) -> Providers:
+    try:
+        return Providers(config.providers_file)
+    except ProvidersFileError as exc:
+        raise ConfigError(f"OCM_OCM_PROVIDER_AUTHORIZER_PROVIDERS_FILE: {exc}") from None
+
+
+def create_app(ctx: ServiceContext, mount: str = "/ocm") -> web.Application:
+    config = OcmConfig.from_context(ctx)
+    app = web.Application(middlewares=[error_middleware])
+    app[CONFIG_KEY] = config
+    app[CAPABILITIES_KEY] = CAPABILITIES
+    if mount in DISCOVERY_MOUNTS:
+        app.router.add_get("", discovery)
+        app.router.add_get("/", discovery)
+        return app
+    providers = _providers(config)
+    app[PROVIDERS_KEY] = providers
+    client = OcmClient(providers, insecure=config.share_insecure,
+                       connect_timeout=config.connect_timeout, timeout=config.timeout,
+                       max_response_size=config.max_response_size)
+    app[CLIENT_KEY] = client
+
+    async def close_client(_: web.Application) -> None:
+        await client.close()
+
+    app.on_cleanup.append(close_client)
+    return app
