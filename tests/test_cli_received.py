@@ -78,5 +78,9 @@ def test_received_shares_are_spaces(real_server: Any, tmp_path: Path) -> None:
     assert einstein.run("get", f"/single-{tag}.txt", "-").stdout == b"from marie\n"
     assert marie.run("get", f"single-{tag}.txt:/", "-").stdout == b"from marie\n"
 
+    # removing a share itself means declining it, and the CLI says so
+    gone = marie.run("rm", "-r", f"/Shares/{viewer}", expect=None)
+    assert gone.returncode == ExitCode.USAGE and b"ocis share decline" in gone.stderr
+
     # an unknown share is not found
     assert marie.run("ls", "/Shares/nothing-here", expect=None).returncode == ExitCode.NOT_FOUND

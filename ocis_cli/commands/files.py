@@ -151,6 +151,10 @@ def rm(
     async def body() -> None:
         async with open_client(ctx) as client:
             drive, rp = await locate(client, SpaceResolver(client), path)
+            if rp.path == "/" and drive.is_share:
+                raise CliError(f"{rp}: a share made with you is not deleted but declined: "
+                               "`ocis share ls --with-me` lists its id for `ocis share decline`",
+                               ExitCode.USAGE)
             if rp.path == "/":
                 raise CliError(f"{rp}: refusing to remove the root of a space", ExitCode.USAGE)
             res = await client.webdav.stat(drive.id, rp.path)
