@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ocis_cli.client import Resource
-from ocis_cli.client.shares import GROUP, LINK, Sharee, ShareInfo
+from ocis_cli.client import Resource, protocol
+from ocis_cli.client.protocol import GROUP, LINK
+from ocis_cli.client.shares import Sharee, ShareInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,30 +21,30 @@ class RoleChoice:
     bits: int
 
 
+def _choice(name: str, label: str) -> RoleChoice:
+    return RoleChoice(name, label, protocol.ROLE_BY_NAME[name].bits)
+
+
 # The unified roles offered for user and group shares by kind of item (protocol-notes.md §7: oCIS
 # enables Viewer, File Editor, Editor, Uploader by default). `bits` are the OCS permissions each
-# grants: the sharer must hold them all.
-FILE_ROLES = (RoleChoice("viewer", "Can view", 1), RoleChoice("file-editor", "Can edit", 3))
-FOLDER_ROLES = (RoleChoice("viewer", "Can view", 1),
-                RoleChoice("editor", "Can edit: upload, change, delete", 15),
-                RoleChoice("uploader", "Can upload, cannot see the contents", 4))
+# grants (ocis_cli.client.protocol): the sharer must hold them all.
+FILE_ROLES = (_choice("viewer", "Can view"), _choice("file-editor", "Can edit"))
+FOLDER_ROLES = (_choice("viewer", "Can view"),
+                _choice("editor", "Can edit: upload, change, delete"),
+                _choice("uploader", "Can upload, cannot see the contents"))
 
-# The fixed ids of those roles (the contract with every client, protocol-notes.md §7), so the roles
-# the server offers for an item (Graph `@libre.graph.permissions.roles.allowedValues`) read as
-# CLI names.
-ROLE_IDS = {"b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5": "viewer",
-            "fb6c3e19-e378-47e5-b277-9732f9de6e21": "editor",
-            "2d00ce52-1fc2-4dbc-8b95-a73b73395f5a": "file-editor",
-            "1c996275-f1c9-4e71-abdf-a42f6495e960": "uploader"}
+# The fixed ids of those roles (the contract with every client), so the roles the server offers
+# for an item (Graph `@libre.graph.permissions.roles.allowedValues`) read as CLI names.
+ROLE_IDS = {protocol.ROLE_BY_NAME[r.name].id: r.name for r in FILE_ROLES + FOLDER_ROLES}
 
-# `ocis link create --type` names, what each lets anyone with the link do, the kinds it fits.
-LINK_TYPES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("view", "Anyone with the link can view and download", ("file", "folder")),
-    ("upload", "Anyone can view, download and upload", ("folder",)),
-    ("edit", "Anyone can view, upload, change and delete", ("file", "folder")),
-    ("file-drop", "Anyone can upload; nobody sees the contents", ("folder",)),
-    ("internal", "Only people who already have access", ("file", "folder")),
-)
+# What each link type (ocis_cli.client.protocol.LINK_TYPES) lets anyone with the link do.
+LINK_MEANING = {
+    "view": "Anyone with the link can view and download",
+    "upload": "Anyone can view, download and upload",
+    "edit": "Anyone can view, upload, change and delete",
+    "file-drop": "Anyone can upload; nobody sees the contents",
+    "internal": "Only people who already have access",
+}
 
 
 def held_bits(permissions: str) -> int:
@@ -86,13 +87,13 @@ def offered_roles(res: Resource, allowed_ids: list[str] | None) -> list[RoleChoi
 def link_types_for(res: Resource) -> list[tuple[str, str]]:
     """(type, meaning) of the link types that fit the item, and that the user could grant: a
     link never gives more than its creator holds (edit needs write access)."""
-    kind = "folder" if res.is_folder else "file"
     held = held_bits(res.permissions)
     out = []
-    for name, text, kinds in LINK_TYPES:
-        needs = {"edit": 2 | (12 if res.is_folder else 0), "upload": 4, "file-drop": 4}.get(name, 0)
-        if kind in kinds and needs & ~held == 0:
-            out.append((name, text))
+    for name in protocol.LINK_TYPES:
+        if name in protocol.LINK_FOLDER_ONLY and not res.is_folder:
+            continue
+        if protocol.link_bits(name, is_folder=res.is_folder) & ~held == 0:
+            out.append((name, LINK_MEANING[name]))
     return out
 
 

@@ -9,34 +9,37 @@ Errors are typed (`ocis_cli.client.errors`). Imports no typer, rich, textual or 
 
 from __future__ import annotations
 
-from typing import Self
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from ocis_cli.client.authapp import AppTokenInfo, AppTokens
-from ocis_cli.client.bearer import BearerAuth
-from ocis_cli.client.errors import (
-    AuthError,
-    BadRequest,
-    ClientError,
-    Conflict,
-    IntegrityError,
-    Locked,
-    NetworkError,
-    NotFound,
-    PermissionDenied,
-    QuotaExceeded,
-    ServerError,
-    Unavailable,
-)
-from ocis_cli.client.graph import Graph, SpaceMember
-from ocis_cli.client.http import HttpClient
-from ocis_cli.client.models import Drive, Health, Resource, ServiceState
-from ocis_cli.client.ocs import Ocs
-from ocis_cli.client.runtime import RuntimeClient
-from ocis_cli.client.shares import Sharee, ShareInfo, Shares
-from ocis_cli.client.trash import Trash, TrashEntry, VersionEntry, Versions
-from ocis_cli.client.tus import Tus
-from ocis_cli.client.users import GroupInfo, UserInfo, Users
-from ocis_cli.client.webdav import WebDav
+if TYPE_CHECKING:
+    from ocis_cli.client.authapp import AppTokenInfo, AppTokens
+    from ocis_cli.client.bearer import BearerAuth
+    from ocis_cli.client.errors import (
+        AuthError,
+        BadRequest,
+        ClientError,
+        Conflict,
+        IntegrityError,
+        Locked,
+        NetworkError,
+        NotFound,
+        PermissionDenied,
+        QuotaExceeded,
+        ServerError,
+        Unavailable,
+    )
+    from ocis_cli.client.graph import Graph, SpaceMember
+    from ocis_cli.client.http import HttpClient
+    from ocis_cli.client.models import Drive, Health, Resource, ServiceState
+    from ocis_cli.client.ocs import Ocs
+    from ocis_cli.client.runtime import RuntimeClient
+    from ocis_cli.client.session import Client
+    from ocis_cli.client.shares import Sharee, ShareInfo, Shares
+    from ocis_cli.client.trash import Trash, TrashEntry, VersionEntry, Versions
+    from ocis_cli.client.tus import Tus
+    from ocis_cli.client.users import GroupInfo, UserInfo, Users
+    from ocis_cli.client.webdav import WebDav
 
 __all__ = [
     "AppTokenInfo", "AppTokens", "AuthError", "BadRequest", "BearerAuth", "Client", "ClientError",
@@ -45,29 +48,27 @@ __all__ = [
     "ServiceState", "ShareInfo", "Sharee", "Shares", "SpaceMember", "TrashEntry", "Unavailable", "UserInfo", "Users", "VersionEntry",
 ]
 
+# Loaded on first use (PEP 562), so that `from ocis_cli.client import protocol` stays free of
+# aiohttp: the CLI reads role names at import time and `ocis --help` must stay fast.
+_HOME = {
+    "authapp": ("AppTokenInfo", "AppTokens"), "bearer": ("BearerAuth",),
+    "errors": ("AuthError", "BadRequest", "ClientError", "Conflict", "IntegrityError", "Locked",
+               "NetworkError", "NotFound", "PermissionDenied", "QuotaExceeded", "ServerError",
+               "Unavailable"),
+    "graph": ("Graph", "SpaceMember"), "http": ("HttpClient",),
+    "models": ("Drive", "Health", "Resource", "ServiceState"), "ocs": ("Ocs",),
+    "runtime": ("RuntimeClient",), "session": ("Client",),
+    "shares": ("Sharee", "ShareInfo", "Shares"),
+    "trash": ("Trash", "TrashEntry", "VersionEntry", "Versions"), "tus": ("Tus",),
+    "users": ("GroupInfo", "UserInfo", "Users"), "webdav": ("WebDav",),
+}
+_MODULE_OF = {name: module for module, names in _HOME.items() for name in names}
 
-class Client:
-    """A signed-in connection to one server: `.graph`, `.webdav`, `.ocs`, `.shares` ... share one
-    HTTP session."""
 
-    def __init__(self, url: str, *, user: str | None = None, password: str | None = None,
-                 bearer: BearerAuth | None = None, insecure: bool = False,
-                 timeout: float = 60.0) -> None:
-        self.http = HttpClient(url, user=user, password=password, bearer=bearer,
-                               insecure=insecure, timeout=timeout)
-        self.graph = Graph(self.http)
-        self.webdav = WebDav(self.http)
-        self.ocs = Ocs(self.http)
-        self.tus = Tus(self.http, self.ocs.capabilities)
-        self.trash = Trash(self.http)
-        self.versions = Versions(self.http)
-        self.users = Users(self.http)
-        self.app_tokens = AppTokens(self.http)
-        self.shares = Shares(self.http)
-
-    async def __aenter__(self) -> Self:
-        await self.http.__aenter__()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.http.__aexit__(*exc)
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from ocis_cli.client import protocol
 from ocis_cli.client.errors import BadRequest, ServerError
 from ocis_cli.client.http import HttpClient
 from ocis_cli.client.models import Drive
@@ -133,12 +134,9 @@ class Graph:
                                 + f"/permissions/{quote(member.permission_id, safe='')}")
 
 
-# Space roles: v1.0 names and the unified role ids (fixed, protocol-notes.md §7) -> CLI names.
-SPACE_ROLE_IDS = {"space-viewer": "a8d5fe5e-96e3-418d-825b-534dbdf22b99",
-                  "space-editor": "58c63c02-1d89-4572-916a-870abc5a1b7d",
-                  "manager": "312c0871-5ef7-4b3a-85b6-0e4074c64049"}
-_MEMBER_ROLES = {"viewer": "space-viewer", "editor": "space-editor", "manager": "manager",
-                 **{v: k for k, v in SPACE_ROLE_IDS.items()}}
+# Space roles: CLI names -> unified role ids (protocol.py); v1.0 names and ids -> CLI names.
+SPACE_ROLE_IDS = {name: protocol.ROLE_BY_NAME[name].id for name in protocol.SPACE_ROLES}
+_MEMBER_ROLES = {**protocol.SPACE_ROLE_OF_MEMBER, **{v: k for k, v in SPACE_ROLE_IDS.items()}}
 
 
 def space_role_id(role: str) -> str:

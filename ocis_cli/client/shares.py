@@ -10,42 +10,27 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from ocis_cli.client import protocol
 from ocis_cli.client.errors import NotFound, ServerError
 from ocis_cli.client.http import HttpClient, ocs_data
+from ocis_cli.client.protocol import GROUP, LINK, SPACE_GROUP, SPACE_USER, STATES, USER
 from ocis_cli.client.units import iso_text
 
 _API = "/ocs/v2.php/apps/files_sharing/api/v1"
-USER, GROUP, LINK, SPACE_USER, SPACE_GROUP = 0, 1, 3, 7, 8
-STATES = {0: "accepted", 1: "pending", 2: "declined"}
-# OCS permission bits -> the unified role's CLI name, per item kind (reva RoleFromOCSPermissions).
-_FOLDER_ROLES = {1: "viewer", 15: "editor", 4: "uploader", 64: "denied"}
-_FILE_ROLES = {1: "viewer", 3: "file-editor"}
-_SPACE_ROLES = {1: "space-viewer", 15: "space-editor", 31: "manager"}
-# `ocis link create --type` -> OCS public-link permissions (reva `ocPublicPermToRole`:
-# 1 viewer, 3 file editor, 4 uploader (file drop), 5 contributor, 15 editor).
-LINK_TYPES = ("view", "upload", "edit", "file-drop", "internal")
-_LINK_BITS = {"view": 1, "upload": 5, "file-drop": 4, "internal": 0}
-_LINK_TYPE_OF_BITS = {1: "view", 5: "upload", 4: "file-drop", 0: "internal", 15: "edit", 3: "edit"}
 
 
 def link_permissions(link_type: str, *, is_folder: bool) -> int:
     """The OCS bitmask of a link type; `upload` and `file-drop` need a folder."""
-    if link_type == "edit":
-        return 15 if is_folder else 3
-    if link_type not in _LINK_BITS:
-        raise ValueError(f"unknown link type {link_type!r}: one of {', '.join(LINK_TYPES)}")
-    if link_type in ("upload", "file-drop") and not is_folder:
-        raise ValueError(f"a {link_type} link needs a folder")
-    return _LINK_BITS[link_type]
+    return protocol.link_bits(link_type, is_folder=is_folder)
 
 
 def role_name(bits: int, item_type: str, share_type: int) -> str:
     """The unified role (CLI name) a share's bits stand for; `custom:<bits>` when none does."""
     if share_type in (SPACE_USER, SPACE_GROUP):
-        table = _SPACE_ROLES
+        kind = protocol.ROOT
     else:
-        table = _FILE_ROLES if item_type == "file" else _FOLDER_ROLES
-    return table.get(bits, f"custom:{bits}")
+        kind = protocol.FILE if item_type == "file" else protocol.FOLDER
+    return protocol.role_for_bits(bits, kind) or f"custom:{bits}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +67,7 @@ class ShareInfo:
 
     @property
     def link_type(self) -> str:
-        return _LINK_TYPE_OF_BITS.get(self.permissions, f"custom:{self.permissions}")
+        return protocol.link_type_for_bits(self.permissions) or f"custom:{self.permissions}"
 
     @classmethod
     def from_ocs(cls, obj: dict[str, Any]) -> ShareInfo:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ocis_cli.client.protocol import LINK_TYPES, link_bits
 from ocis_cli.completion import complete_remote_path
 from ocis_cli.exitcodes import ExitCode
 from ocis_cli.output import CliError, Col, Format, day, is_tty, print_json, print_table
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
     from ocis_cli.client import Client, ShareInfo
 
 link_app = typer.Typer(help="Create, list and remove public links.", no_args_is_help=True)
-LINK_TYPES = ("view", "upload", "edit", "file-drop", "internal")
 PASSWORD_ENV = ("OCIS_LINK_PASSWORD", "OCIS_PASSWORD")
 
 
@@ -79,8 +79,6 @@ def link_create(
     """Create a public link; prints its URL (<server>/s/<token>)."""
 
     async def body() -> None:
-        from ocis_cli.client.shares import link_permissions
-
         kind = link_type.strip().lower()
         if kind not in LINK_TYPES:
             raise CliError(f"unknown link type {link_type!r}: one of {', '.join(LINK_TYPES)}",
@@ -90,7 +88,7 @@ def link_create(
         async with open_client(ctx) as client:
             item = await item_of(client, path)
             try:
-                bits = link_permissions(kind, is_folder=item.is_folder)
+                bits = link_bits(kind, is_folder=item.is_folder)
             except ValueError as exc:
                 raise CliError(str(exc), ExitCode.USAGE) from None
             link = await client.shares.create_link(item.id, permissions=bits, password=password,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ocis_cli.client import protocol
 from ocis_cli.completion import complete_recipient, complete_remote_path
 from ocis_cli.exitcodes import ExitCode
 from ocis_cli.output import (
@@ -23,7 +24,6 @@ from ocis_cli.output import (
 )
 from ocis_cli.remotepath import PATH_HELP, SpaceResolver, parse_remote
 from ocis_cli.runner import open_client, run
-from ocis_server.domain import roles as unified
 
 from .common import OutputOption, YesOption, run_confirmed
 
@@ -35,10 +35,10 @@ share_app = typer.Typer(help="Share files and folders with users and groups.",
                         no_args_is_help=True)
 
 # The unified roles by CLI name (protocol-notes.md §7): item roles for shares, root roles for spaces.
-ITEM_ROLES = tuple(r.cli_name for r in unified.ROLES if not r.is_space_role)
-SPACE_ROLES = tuple(r.cli_name for r in unified.ROLES if r.is_space_role)
+ITEM_ROLES = protocol.ITEM_ROLES
+SPACE_ROLES = tuple(r.cli_name for r in protocol.ROLES if r.is_space_role)
 # The ones offered by default (the others are accepted too).
-COMMON_ROLES = tuple(r.cli_name for r in unified.ROLES if not r.is_space_role and r.enabled)
+COMMON_ROLES = protocol.COMMON_ITEM_ROLES
 _RELATIVE = re.compile(r"^(\d+)\s*([hdw])$")
 _UNIT = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ocis_cli.client.protocol import SPACE_ROLES
 from ocis_cli.completion import complete_recipient, complete_space
 from ocis_cli.exitcodes import ExitCode
 from ocis_cli.output import (
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from ocis_cli.client import Client, Drive, SpaceMember
 
 members_app = typer.Typer(help="Manage the members of a project space.", no_args_is_help=True)
-MEMBER_ROLES = ("space-viewer", "space-editor", "manager")
+MEMBER_ROLES = SPACE_ROLES
 SpaceArg = Annotated[str, typer.Argument(help="Space name or id (see `ocis spaces ls`).",
                                          autocompletion=complete_space)]
 MemberArg = Annotated[str, typer.Argument(

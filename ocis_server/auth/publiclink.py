@@ -8,10 +8,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import OrderedDict
-from typing import TYPE_CHECKING
 
 from ocis_server.domain import roles
-from ocis_server.domain.errors import BadRequest, NotFound, Unauthenticated
+from ocis_server.domain.errors import NotFound, Unauthenticated
 from ocis_server.identity.passwords import hash_password, verify_password
 from ocis_server.storage import Link, Node, Storage
 
@@ -20,46 +19,12 @@ from .basic import parse_basic
 from .logins import LoginThrottle
 from .throttle import address_key
 
-if TYPE_CHECKING:
-    from ocis_server.config import Config
-
-# The OCS bits of each link type (oCIS linktype.go); an edit link on a file is read + update.
-TYPE_BITS = {"view": roles.READ, "upload": roles.READ | roles.CREATE,
-             "edit": roles.READ | roles.UPDATE | roles.CREATE | roles.DELETE,
-             "file-drop": roles.CREATE, "internal": 0}
-FILE_EDIT_BITS = roles.READ | roles.UPDATE
+# Link types and their OCS bits are the domain's (domain/roles.py).
+bits_for = roles.link_bits
+type_for_bits = roles.link_type_for_bits
 THROTTLE_SOURCE = "link"
 PUBLIC_USER = "public"         # HTTP Basic user name carrying a link password
 _VERIFIED_MAX = 256
-
-
-def bits_for(link_type: str, *, is_dir: bool) -> int:
-    if link_type == "edit" and not is_dir:
-        return FILE_EDIT_BITS
-    return TYPE_BITS[link_type]
-
-
-def type_for_bits(bits: int, *, is_dir: bool) -> str:
-    """OCS `permissions` of a link (0/1/3/4/5/15; 31 reads as 1, oC10 compat) -> link type."""
-    if bits == roles.ALL:
-        bits = roles.READ
-    if not is_dir and bits in (3, 15):
-        return "edit"
-    for link_type, type_bits in TYPE_BITS.items():
-        if bits == type_bits and (is_dir or link_type in ("view", "internal")):
-            return link_type
-    raise BadRequest("invalid permissions for a public link")
-
-
-def require_password(config: Config, bits: int, has_password: bool) -> None:
-    """OCIS_SHARING_PUBLIC_SHARE_MUST_HAVE_PASSWORD / ..._WRITEABLE_SHARE_MUST_HAVE_PASSWORD:
-    BadRequest "missing required password" for a link that needs one (internal links never)."""
-    if has_password or bits == 0:
-        return
-    writes = roles.UPDATE | roles.CREATE | roles.DELETE
-    if config.public_share_must_have_password or (
-            bits & writes and config.public_writeable_share_must_have_password):
-        raise BadRequest("missing required password")
 
 
 async def hash_link_password(password: str) -> str:

@@ -234,3 +234,32 @@ def grantable_bits(bits: int, *, is_dir: bool) -> int:
     if bits == DENIED_BITS:
         return 0
     return bits & ~(CREATE | DELETE) if not is_dir else bits
+
+
+# --- public-link types ------------------------------------------------------------------------
+# The OCS bits of each link type (oCIS linktype.go; reva `ocPublicPermToRole`): view reads; upload
+# reads and adds; edit reads, writes, adds, deletes (on a file: read + update); file-drop only adds
+# (no listing, names made unique); internal grants nothing beyond what its users already hold.
+LINK_BITS = {"view": READ, "upload": READ | CREATE, "edit": READ | UPDATE | CREATE | DELETE,
+             "file-drop": CREATE, "internal": 0}
+LINK_TYPES = tuple(LINK_BITS)
+LINK_FOLDER_ONLY = ("upload", "file-drop")
+LINK_FILE_EDIT_BITS = READ | UPDATE
+
+
+def link_bits(link_type: str, *, is_dir: bool) -> int:
+    if link_type == "edit" and not is_dir:
+        return LINK_FILE_EDIT_BITS
+    return LINK_BITS[link_type]
+
+
+def link_type_for_bits(bits: int, *, is_dir: bool) -> str:
+    """OCS `permissions` of a link (0/1/3/4/5/15; 31 reads as 1, oC10 compat) -> link type."""
+    if bits == ALL:
+        bits = READ
+    if not is_dir and bits in (LINK_FILE_EDIT_BITS, LINK_BITS["edit"]):
+        return "edit"
+    for link_type, type_bits in LINK_BITS.items():
+        if bits == type_bits and (is_dir or link_type not in LINK_FOLDER_ONLY):
+            return link_type
+    raise BadRequest("invalid permissions for a public link")

@@ -26,7 +26,6 @@ from .rules import (
     require_share_permission,
 )
 
-FOLDER_ONLY = ("upload", "file-drop")      # they add to a folder
 MAX_NAME = 255
 MAX_PASSWORD = 1024
 _WRITES = roles.UPDATE | roles.CREATE | roles.DELETE
@@ -62,9 +61,9 @@ def check_name(name: str) -> str:
 
 def type_bits(link_type: str, node: Node, access: Access) -> int:
     """The OCS bits of a link type on this node, which the caller must hold themselves."""
-    if link_type in FOLDER_ONLY and not node.is_dir:
+    if link_type in roles.LINK_FOLDER_ONLY and not node.is_dir:
         raise BadRequest(f"a link of type {link_type} needs a folder")
-    bits = publiclink.bits_for(link_type, is_dir=node.is_dir)
+    bits = roles.link_bits(link_type, is_dir=node.is_dir)
     if bits & ~access.permissions:
         raise PermissionDenied("insufficient permissions to create that kind of link")
     return bits

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from ocis_server.domain import roles
+
 Parts = Sequence[str]
 
 
@@ -168,9 +170,8 @@ class ReceivedShare:
 
 # --- public links (LINKS; storage/links.py) ------------------------------------------------------
 
-# view: read; upload: read + create; edit: read/write/create/delete (a file: read + update);
-# file-drop: create only (no listing, names made unique); internal: no access of its own.
-LINK_TYPES = ("view", "upload", "edit", "file-drop", "internal")
+# The link types and what each grants are the domain's (domain/roles.py LINK_BITS).
+LINK_TYPES = roles.LINK_TYPES
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from textual import work
 
 from ocis_cli.client import ClientError, Resource
-from ocis_cli.client.shares import GROUP, LINK, USER, ShareInfo
+from ocis_cli.client.protocol import GROUP, LINK, USER
+from ocis_cli.client.shares import ShareInfo
 from ocis_tui.dialogs.link import LinkDialog, LinkRequest
 from ocis_tui.dialogs.received import ReceivedDialog
 from ocis_tui.dialogs.share import ShareDialog, ShareRequest
