@@ -1,7 +1,9 @@
 """Project space membership (OCS share types 7/8, Graph `root/invite` and `root/permissions`):
 only a space's Managers change its members; the roles are Space Viewer, Space Editor and Manager;
-a membership may expire. A space never loses its last Manager: the storage checks that inside
-the write transaction (`keep_manager`), so two Managers demoting each other cannot both succeed.
+a membership may expire. A project space always keeps a Manager whose membership never ends:
+its last such Manager may not leave, be demoted or get an expiry (oCIS issue 11205). Every change
+here asks the storage to hold that rule inside the write transaction (`keep_manager`, checked by
+`storage/ops.py` `_keep_a_manager`), so two Managers demoting each other cannot both succeed.
 """
 
 from __future__ import annotations

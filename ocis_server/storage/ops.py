@@ -413,17 +413,8 @@ def delete_space(tx: Tx, storage_id: str, blobs: BlobStore, space_id: str) -> No
 def set_member(tx: Tx, space_id: str, principal_id: str, role: str | None,
                keep_manager: bool = False, expires: float | None = None) -> None:
     get_space(tx.conn, space_id)
-    if keep_manager and role != "manager":
-        # Checked inside the write transaction: two managers demoting each other at once
-        # cannot both succeed. Managers whose membership expired do not count.
-        rows = tx.conn.execute(
-            "SELECT m.principal_id FROM members m LEFT JOIN member_expiry e ON"
-            " e.space_id = m.space_id AND e.principal_id = m.principal_id"
-            " WHERE m.space_id = ? AND m.role = 'manager' AND (e.expires IS NULL OR e.expires > ?)",
-            (space_id, time.time())).fetchall()
-        managers = {str(r[0]) for r in rows}
-        if managers == {principal_id}:
-            raise BadRequest("the last manager of a space cannot be removed or demoted")
+    if keep_manager:
+        _keep_a_manager(tx, space_id, principal_id, role, expires)
     tx.conn.execute("DELETE FROM member_expiry WHERE space_id = ? AND principal_id = ?",
                     (space_id, principal_id))
     if role is None:
@@ -436,6 +427,26 @@ def set_member(tx: Tx, space_id: str, principal_id: str, role: str | None,
     if expires is not None:
         tx.conn.execute("INSERT INTO member_expiry(space_id, principal_id, expires) VALUES (?,?,?)",
                         (space_id, principal_id, expires))
+
+
+def _keep_a_manager(tx: Tx, space_id: str, principal_id: str, role: str | None,
+                    expires: float | None) -> None:
+    """BadRequest for a change that would leave the space without a Manager: removing or
+    demoting its last live Manager, or taking away its last Manager whose membership never
+    ends (an expiry on it, oCIS issue 11205). Checked inside the write transaction, so two
+    Managers demoting each other at once cannot both succeed; expired managers do not count."""
+    rows = tx.conn.execute(
+        "SELECT m.principal_id, e.expires FROM members m LEFT JOIN member_expiry e ON"
+        " e.space_id = m.space_id AND e.principal_id = m.principal_id"
+        " WHERE m.space_id = ? AND m.role = 'manager' AND (e.expires IS NULL OR e.expires > ?)",
+        (space_id, time.time())).fetchall()
+    live = {str(r[0]) for r in rows}
+    permanent = {str(r[0]) for r in rows if r[1] is None}
+    if role != "manager" and live == {principal_id}:
+        raise BadRequest("the last manager of a space cannot be removed or demoted")
+    if permanent == {principal_id} and (role != "manager" or expires is not None):
+        raise BadRequest("the last manager of a space cannot be removed, demoted or given"
+                         " an expiration date")
 
 
 # --- locks -----------------------------------------------------------------------------------
