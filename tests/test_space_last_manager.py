@@ -11,7 +11,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from graph_sharing_helpers import B, Client, auth, invite_body
+from graph_sharing_helpers import B, Client, invite_body
+from kit import headers
 
 from ocis_server.domain import roles
 from ocis_server.runtime import embedded_server, make_test_config
@@ -50,7 +51,7 @@ async def ocs(client: Client, user: str, method: str, route: str,
               **form: str) -> tuple[int, Any]:
     url = f"{client.url}/ocs/v2.php/apps/files_sharing/api/v1/shares{route}"
     async with client.session.request(method, url, data=form or None, params={"format": "json"},
-                                      headers=auth(user)) as resp:
+                                      headers=headers(user)) as resp:
         return resp.status, await resp.json(content_type=None)
 
 
