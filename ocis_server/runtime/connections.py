@@ -20,6 +20,7 @@ from typing import Protocol
 log = logging.getLogger("ocis.proxy")
 _MIN_CAP = 8
 _ACCEPT_RETRY = 1.0          # seconds before accepting again after the process ran out of something
+_FULL_RECHECK = 0.25         # while full: how often to look whether a busy connection went idle
 _REFUSAL = (b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Type: text/plain\r\n"
             b"Content-Length: 41\r\nConnection: close\r\n\r\n"
             b"Too many connections from your address.\r\n")
@@ -194,8 +195,8 @@ class Acceptor:
         self._loop = asyncio.get_running_loop()
         self._reading = False
         self._closed = False
-        self._retry: asyncio.TimerHandle | None = None
-        self._waiting_key = ""          # a refused-for-now connection's address, none yet
+        self._retry: asyncio.TimerHandle | None = None     # after EMFILE and the like
+        self._recheck: asyncio.TimerHandle | None = None   # while full of busy connections
         gate.on_release = self._resume
 
     @property
@@ -206,6 +207,9 @@ class Acceptor:
         self._resume()
 
     def _resume(self) -> None:
+        if self._recheck is not None:
+            self._recheck.cancel()
+            self._recheck = None
         if not self._closed and not self._reading and self._retry is None:
             self._loop.add_reader(self.sock.fileno(), self._accept_ready)
             self._reading = True
@@ -218,7 +222,9 @@ class Acceptor:
     def _accept_ready(self) -> None:
         for _ in range(64):             # a burst at a time, then let the loop run the rest
             if self.gate.total >= self.gate.caps.total and not self.gate.make_room(""):
-                self._pause()           # full of busy connections: the backlog waits
+                self._pause()           # full of busy connections: the backlog waits, and a
+                if self._recheck is None:   # connection that goes idle will give way
+                    self._recheck = self._loop.call_later(_FULL_RECHECK, self._resume)
                 return
             try:
                 conn, address = self.sock.accept()
@@ -249,9 +255,10 @@ class Acceptor:
     def close(self) -> None:
         self._closed = True
         self._pause()
-        if self._retry is not None:
-            self._retry.cancel()
-            self._retry = None
+        for timer in (self._retry, self._recheck):
+            if timer is not None:
+                timer.cancel()
+        self._retry = self._recheck = None
         self.sock.close()
 
 
