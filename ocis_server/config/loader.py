@@ -141,6 +141,7 @@ class Config:
     ocm_invite_manager_insecure: bool
     ocm_share_provider_insecure: bool
     ocm_storage_provider_insecure: bool
+    ocm_expose_recipient_display_name: bool
     ocm_connect_timeout: float
     ocm_timeout: float
     ocm_max_response_size: int

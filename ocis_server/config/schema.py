@@ -336,6 +336,9 @@ FIELDS: tuple[Field, ...] = (
           ("OCM_OCM_STORAGE_PROVIDER_INSECURE",),
           "access to remote shares (WebDAV): allow plain http to a listed loopback URL and skip "
           "TLS certificate checks (development only)"),
+    Field("ocm_expose_recipient_display_name", "ocm.expose_recipient_display_name", "bool", False,
+          ("OCM_OCMD_EXPOSE_RECIPIENT_DISPLAY_NAME",),
+          "answer a received share with the recipient's display name (recipientDisplayName)"),
     Field("ocm_connect_timeout", "ocm.connect_timeout", "float", 5.0, ("OCM_CLIENT_CONNECT_TIMEOUT",),
           "seconds an outgoing OCM request may take to connect to a peer"),
     Field("ocm_timeout", "ocm.timeout", "float", 15.0, ("OCM_CLIENT_TIMEOUT",),

@@ -12,6 +12,7 @@ EventKind = Literal[
     "ShareCreated", "ShareUpdated", "ShareRemoved", "ReceivedShareUpdated",
     "LinkCreated", "LinkUpdated", "LinkRemoved",
     "SpaceShared", "SpaceShareUpdated", "SpaceUnshared",
+    "OCMCoreShareCreated",         # a federated share arrived from another OCM server
 ]
 
 T = TypeVar("T")

@@ -5,6 +5,7 @@ from .api import (
     LockRecord,
     Node,
     ReceivedShare,
+    RemoteShare,
     Share,
     Space,
     Storage,
@@ -14,5 +15,5 @@ from .api import (
     Version,
 )
 
-__all__ = ["Link", "LockRecord", "Node", "ReceivedShare", "Share", "Space", "Storage", "TrashItem",
+__all__ = ["Link", "LockRecord", "Node", "ReceivedShare", "RemoteShare", "Share", "Space", "Storage", "TrashItem",
            "UploadResult", "UploadSession", "Version"]

@@ -168,6 +168,39 @@ class ReceivedShare:
     mount_point: str           # the name of the mount in the share jail (unique per recipient)
 
 
+# --- federated shares received over OCM (storage/remoteshares.py) -------------------------------
+
+REMOTE_PERMISSIONS = ("read", "write", "share")     # OCM webdav permissions
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteShare:
+    """A share another OCM server sent to one of our users: a registry entry pointing at the
+    sharer's WebDAV (provider, remote share id, secret, URI), never a copy of the data."""
+
+    id: str                    # ours: `ocm:<uuid>`
+    provider: str              # the sender's OCM domain, as listed in the providers file
+    provider_id: str           # the sharer's id of the shared resource (OCM `providerId`)
+    user_id: str               # the local recipient
+    name: str
+    description: str
+    owner: str                 # federated id of the owner at the provider (`einstein@zurich.test`)
+    sender: str                # federated id of the user who shared it
+    owner_display_name: str
+    sender_display_name: str
+    share_type: str            # OCM shareType: user
+    resource_type: str         # file | folder
+    permissions: tuple[str, ...]   # subset of REMOTE_PERMISSIONS
+    uri: str                   # the WebDAV URI at the provider (absolute, or relative to its root)
+    secret: str                # the shared secret the provider checks (a credential)
+    expiration: float | None   # unix seconds; None = never
+    state: str                 # one of SHARE_STATES
+    ctime: float
+
+    def expired(self, now: float | None = None) -> bool:
+        return self.expiration is not None and self.expiration <= (now or time.time())
+
+
 # --- public links (LINKS; storage/links.py) ------------------------------------------------------
 
 # The link types and what each grants are the domain's (domain/roles.py LINK_BITS).
@@ -332,6 +365,11 @@ class Storage(Protocol):
                            permissions: int | None = None, expiration: float | None = None,
                            clear_expiration: bool = False) -> Share: ...   # NotFound
     async def delete_share(self, share_id: str) -> None: ...               # NotFound
+    async def create_remote_share(self, share: RemoteShare) -> RemoteShare: ...
+        # AlreadyExists when this provider already sent this providerId to this user
+    async def remote_shares(self, user_id: str) -> list[RemoteShare]: ...   # oldest first
+    async def get_remote_share(self, share_id: str) -> RemoteShare: ...      # NotFound
+    async def set_remote_share_state(self, share_id: str, state: str) -> RemoteShare: ...
     async def received_shares(self, user_id: str,
                               group_ids: Sequence[str] = ()) -> list[ReceivedShare]: ...
         # shares with the user or one of the groups, with the user's state; oldest first

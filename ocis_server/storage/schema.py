@@ -78,6 +78,16 @@ CREATE INDEX IF NOT EXISTS shares_creator ON shares(creator_id);
 CREATE TABLE IF NOT EXISTS received(
     share_id TEXT NOT NULL, user_id TEXT NOT NULL, state TEXT, hidden INTEGER,
     mount_point TEXT, PRIMARY KEY(share_id, user_id)) WITHOUT ROWID;
+-- federated shares other OCM servers sent to our users (remoteshares.py): registry entries that
+-- point at the sharer's WebDAV; the secret is the credential the sharer checks.
+CREATE TABLE IF NOT EXISTS remote_shares(
+    id TEXT PRIMARY KEY, provider TEXT NOT NULL, provider_id TEXT NOT NULL,
+    user_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL, owner TEXT NOT NULL,
+    sender TEXT NOT NULL, owner_display_name TEXT NOT NULL, sender_display_name TEXT NOT NULL,
+    share_type TEXT NOT NULL, resource_type TEXT NOT NULL, permissions TEXT NOT NULL,
+    uri TEXT NOT NULL, secret TEXT NOT NULL, expiration REAL, state TEXT NOT NULL,
+    ctime REAL NOT NULL, UNIQUE(provider, provider_id, user_id));
+CREATE INDEX IF NOT EXISTS remote_shares_user ON remote_shares(user_id);
 -- public links (links.py): one row per link of a node; the token is the credential in URLs,
 -- the password is stored as the identity store's hash (never in clear).
 CREATE TABLE IF NOT EXISTS links(

@@ -14,6 +14,7 @@ from .config import CONFIG_KEY, OcmConfig
 from .discovery import CAPABILITIES_KEY, discovery
 from .errors import error_middleware
 from .providers import Providers, ProvidersFileError
+from .shares import create_share
 
 PROVIDERS_KEY = web.AppKey("ocm_providers", Providers)
 CLIENT_KEY = web.AppKey("ocm_client", OcmClient)
@@ -50,4 +51,9 @@ def create_app(ctx: ServiceContext, mount: str = "/ocm") -> web.Application:
         await client.close()
 
     app.on_cleanup.append(close_client)
+
+    async def post_share(request: web.Request) -> web.Response:
+        return await create_share(request, ctx, providers)
+
+    app.router.add_post("/shares", post_share)
     return app

@@ -27,6 +27,7 @@ class OcmConfig:
     connect_timeout: float
     timeout: float
     max_response_size: int
+    expose_recipient: bool      # OCM_OCMD_EXPOSE_RECIPIENT_DISPLAY_NAME
 
     @classmethod
     def from_context(cls, ctx: ServiceContext) -> OcmConfig:
@@ -47,7 +48,8 @@ class OcmConfig:
                    share_insecure=config.ocm_share_provider_insecure,
                    storage_insecure=config.ocm_storage_provider_insecure,
                    connect_timeout=config.ocm_connect_timeout, timeout=config.ocm_timeout,
-                   max_response_size=config.ocm_max_response_size)
+                   max_response_size=config.ocm_max_response_size,
+                   expose_recipient=config.ocm_expose_recipient_display_name)
 
 
 CONFIG_KEY = web.AppKey("ocm_config", OcmConfig)

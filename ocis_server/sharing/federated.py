@@ -1,0 +1,84 @@
+"""Federated shares received over OCM: what another OCM server shares with one of our users
+becomes a registry entry for that user (provider, remote resource id, shared secret, WebDAV URI
+at the sharer; `storage.RemoteShare`), never a copy. It starts pending; its recipient accepts or
+declines it like any received share. The OCM service checks the sender against the providers
+file and parses the protocol; the rules of what is recorded live here (docs/federation.md).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ocis_server.domain.errors import NotFound
+from ocis_server.domain.ids import new_id
+from ocis_server.identity import User
+from ocis_server.storage import RemoteShare
+
+from .events import Changed, Event
+from .rules import SharingContext, require_future
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A share as the sending server describes it (already validated by the protocol)."""
+
+    provider: str                  # the sender's OCM domain (listed in the providers file)
+    provider_id: str
+    name: str
+    description: str
+    owner: str
+    sender: str
+    owner_display_name: str
+    sender_display_name: str
+    share_type: str
+    resource_type: str
+    permissions: tuple[str, ...]
+    uri: str
+    secret: str
+    expiration: float | None
+
+
+def _event(share: RemoteShare) -> Event:
+    return Event("OCMCoreShareCreated", share.sender, "", "", share.id)
+
+
+async def receive(ctx: SharingContext, recipient: User, incoming: Incoming) -> Changed[RemoteShare]:
+    """Record `incoming` for `recipient`, pending until they accept it. AlreadyExists when this
+    provider already sent this resource to them; BadRequest for an expiry in the past."""
+    require_future(incoming.expiration)
+    share = RemoteShare(
+        id=f"ocm:{new_id()}", provider=incoming.provider, provider_id=incoming.provider_id,
+        user_id=recipient.id, name=incoming.name, description=incoming.description,
+        owner=incoming.owner, sender=incoming.sender,
+        owner_display_name=incoming.owner_display_name,
+        sender_display_name=incoming.sender_display_name, share_type=incoming.share_type,
+        resource_type=incoming.resource_type, permissions=incoming.permissions, uri=incoming.uri,
+        secret=incoming.secret, expiration=incoming.expiration, state="pending",
+        ctime=time.time())
+    created = await ctx.storage.create_remote_share(share)
+    return Changed(created, (_event(created),))
+
+
+async def received(ctx: SharingContext, user: User) -> list[RemoteShare]:
+    """The federated shares the user received and that have not expired, oldest first."""
+    return [s for s in await ctx.storage.remote_shares(user.id) if not s.expired()]
+
+
+async def one(ctx: SharingContext, user: User, share_id: str) -> RemoteShare:
+    """The user's federated share with this id; NotFound for anyone else's (or none)."""
+    try:
+        share = await ctx.storage.get_remote_share(share_id)
+    except NotFound:
+        share = None
+    if share is None or share.user_id != user.id:
+        raise NotFound("share not found")
+    return share
+
+
+async def answer(ctx: SharingContext, user: User, share_id: str,
+                 state: str) -> Changed[RemoteShare]:
+    """Accept or decline a federated share the user received."""
+    await one(ctx, user, share_id)
+    share = await ctx.storage.set_remote_share_state(share_id, state)
+    return Changed(share, (Event("ReceivedShareUpdated", user.id, "", "", share.id),))
