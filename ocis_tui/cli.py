@@ -24,8 +24,10 @@ def command(action: str, *, space: str | None = None, path: str = "/", target: s
         args = ["spaces", "ls"]
     elif action == "mkdir":
         args = ["mkdir", where]
-    elif action == "rename":
+    elif action in ("rename", "move"):
         args = ["mv", where, remote(space, target)]
+    elif action == "copy":
+        args = ["cp", where, remote(space, target)]
     elif action == "delete":
         args = ["rm", "-r", where] if folder else ["rm", where]
     elif action == "upload":

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from textual import work
 
 from ocis_cli.client import ClientError, Drive, Resource, TrashEntry
+from ocis_tui.completion import local_completer, remote_completer
 from ocis_tui.dialogs.confirm import ConfirmDialog
 from ocis_tui.dialogs.prompt import PromptDialog, name_problem
 from ocis_tui.dialogs.text import HelpDialog, TextDialog
@@ -42,6 +43,14 @@ def local_file_problem(text: str) -> str | None:
         return f"{path}: no such local file"
     if not path.is_file():
         return f"{path}: not a regular file (folders are not uploaded)"
+    return None
+
+
+def remote_path_problem(text: str) -> str | None:
+    """Each name of a path in the space by oCIS's rules (an empty path is the space's root)."""
+    for name in text.strip("/").split("/"):
+        if name and (problem := name_problem(name)):
+            return problem
     return None
 
 
@@ -126,6 +135,33 @@ class FileActions(_Base):
         self.app.push_screen(PromptDialog(f"Rename {res.name} to", value=res.name,
                                           validate=name_problem), rename)
 
+    def action_move(self) -> None:
+        self._relocate("move")
+
+    def action_copy(self) -> None:
+        self._relocate("copy")
+
+    def _relocate(self, action: str) -> None:
+        """Move or copy the entry under the cursor to a path of this space (Tab completes it;
+        a path ending in / keeps the name)."""
+        res = self.table.current
+        verb = action.capitalize()
+        if res is None or not self.writable(verb) or self.remote is None or self.drive is None:
+            return
+
+        def go(text: str | None) -> None:
+            if not text:
+                return
+            target = "/" + text.strip("/") if not text.endswith("/") else \
+                join("/" + text.strip("/") if text.strip("/") else "/", res.name)
+            if target != res.path:
+                self.change(f"{verb} {res.name}", action, res.path, target, folder=res.is_folder)
+
+        self.app.push_screen(PromptDialog(
+            f"{verb} {res.name} to (a folder ending in / keeps the name)", value=res.path,
+            validate=remote_path_problem,
+            complete=remote_completer(self.remote, self.drive.id)), go)
+
     def action_delete(self) -> None:
         chosen = self.table.selection()
         if not chosen or not self.writable("Delete"):
@@ -150,8 +186,10 @@ class FileActions(_Base):
         try:
             if action == "mkdir":
                 await remote.mkdir(drive.id, path)
-            elif action == "rename":
+            elif action in ("rename", "move"):
                 await remote.rename(drive.id, path, target)
+            elif action == "copy":
+                await remote.copy(drive.id, path, target)
             elif action == "delete":
                 await remote.delete(drive.id, path)
         except ClientError as exc:
@@ -232,8 +270,8 @@ class FileActions(_Base):
 
         what = files[0].name if len(files) == 1 else f"{len(files)} files"
         self.app.push_screen(PromptDialog(f"Download {what} into local folder",
-                                          value=str(Path.cwd()), validate=local_folder_problem),
-                             start)
+                                          value=str(Path.cwd()), validate=local_folder_problem,
+                                          complete=local_completer(folders_only=True)), start)
 
     def action_upload(self) -> None:
         if not self.writable("Upload"):
@@ -249,7 +287,8 @@ class FileActions(_Base):
 
         self.app.push_screen(PromptDialog(
             f"Upload a local file into {drive.name}:{folder} (same name: a new version)",
-            value=str(Path.cwd()) + "/", validate=local_file_problem), start)
+            value=str(Path.cwd()) + "/", validate=local_file_problem,
+            complete=local_completer()), start)
 
     def transfer_download(self, drive: Drive, res: Resource, local: Path) -> None:
         item = self.transfers.add("download", res.name, res.size)

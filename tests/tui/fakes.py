@@ -68,7 +68,7 @@ class FakeRemote:
     async def mkdir(self, space_id: str, path: str) -> None:
         raise NotFound("read-only fake", status=404)
 
-    rename = delete = mkdir  # type: ignore[assignment]
+    rename = copy = delete = mkdir  # type: ignore[assignment]
 
     async def upload(self, space_id: str, path: str, local: Path, progress: Progress) -> None:
         raise NotFound("read-only fake", status=404)

@@ -88,6 +88,19 @@ def test_ocis_tui_in_tmux(real_server: Any, tmp_path: Path) -> None:
         time.sleep(0.3)
         tmux.keys("Enter", "l")
         tmux.wait_for(f":/{folder}")
+        # Upload by typing the start of a local path and completing it with Tab: only the
+        # completed path names a file, so the upload shows that Tab worked.
+        name = f"upload-{uuid.uuid4().hex[:8]}.txt"
+        (tmp_path / name).write_bytes(b"typed, then completed")
+        tmux.keys("u")
+        tmux.wait_for("Tab: complete")
+        tmux.keys("C-u")
+        tmux.run("send-keys", "-t", "tui", "-l", f"{tmp_path}/upload-")
+        time.sleep(0.3)
+        tmux.keys("Tab")
+        tmux.wait_for(name[-12:])
+        tmux.keys("Enter")
+        tmux.wait_for(f"uploaded {name}")
         tmux.keys("q")
         tmux.wait_for("TUI-EXIT=0")
     finally:
