@@ -9,7 +9,6 @@ from aiohttp import web
 from ocis_server.config import ConfigError
 from ocis_server.services.context import ServiceContext
 
-from .client import OcmClient
 from .config import CONFIG_KEY, OcmConfig
 from .discovery import CAPABILITIES_KEY, discovery
 from .errors import error_middleware
@@ -17,7 +16,6 @@ from .providers import Providers, ProvidersFileError
 from .shares import create_share
 
 PROVIDERS_KEY = web.AppKey("ocm_providers", Providers)
-CLIENT_KEY = web.AppKey("ocm_client", OcmClient)
 DISCOVERY_MOUNTS = ("/.well-known/ocm", "/ocm-provider")
 # The optional OCM endpoints (discovery `capabilities`) this app routes under /ocm: none is
 # advertised before it is served.
@@ -42,16 +40,6 @@ def create_app(ctx: ServiceContext, mount: str = "/ocm") -> web.Application:
         return app
     providers = _providers(config)
     app[PROVIDERS_KEY] = providers
-    client = OcmClient(providers, insecure=config.share_insecure,
-                       connect_timeout=config.connect_timeout, timeout=config.timeout,
-                       max_response_size=config.max_response_size)
-    app[CLIENT_KEY] = client
-
-    async def close_client(_: web.Application) -> None:
-        await client.close()
-
-    app.on_cleanup.append(close_client)
-
     async def post_share(request: web.Request) -> web.Response:
         return await create_share(request, ctx, providers)
 
