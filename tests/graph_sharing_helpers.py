@@ -59,3 +59,28 @@ def split(item_id: str) -> tuple[str, str]:
     return item_id.split("!")[0], item_id
 
 
+
+
+OCS_SHARES = "/ocs/v2.php/apps/files_sharing/api/v1/shares"
+
+
+async def ocs_shares(client: Client, user: str, method: str, route: str = "",
+                     query: dict[str, str] | None = None, **form: str) -> tuple[int, Any]:
+    """The OCS share API (v2, JSON) as `user`, with a form body."""
+    async with client.session.request(method, client.url + OCS_SHARES + route, data=form or None,
+                                      params={"format": "json", **(query or {})},
+                                      headers=kit.headers(user)) as resp:
+        return resp.status, await resp.json(content_type=None)
+
+
+async def with_project_space(client: Client, users: tuple[str, ...]) -> Client:
+    """Signs `users` in (their ids in `client.ids`); katherine (a space admin) makes the project
+    space "Mars" and is its Manager (`client.ids["drive"]`)."""
+    for user in (*users, "katherine"):
+        status, me = await client.call("GET", user, "/graph/v1.0/me")
+        assert status == 200
+        client.ids[user] = me["id"]
+    status, drive = await client.call("POST", "katherine", "/graph/v1.0/drives", {"name": "Mars"})
+    assert status == 201
+    client.ids["drive"] = drive["id"]
+    return client

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
-from graph_sharing_helpers import B, Client, invite_body
-from kit import headers
+from graph_sharing_helpers import B, Client, invite_body, ocs_shares, with_project_space
 
 from ocis_server.domain import roles
 from ocis_server.runtime import embedded_server, make_test_config
@@ -24,15 +22,7 @@ FUTURE = "2099-05-01T10:00:00Z"
 async def client(tmp_path: Path) -> AsyncIterator[Client]:
     async with embedded_server(make_test_config(tmp_path), only=["ocdav", "frontend", "graph"]) \
             as srv, aiohttp.ClientSession() as session:
-        c = Client(session, srv.url)
-        for user in ("marie", "katherine"):
-            status, me = await c.call("GET", user, "/graph/v1.0/me")
-            assert status == 200
-            c.ids[user] = me["id"]
-        status, drive = await c.call("POST", "katherine", "/graph/v1.0/drives", {"name": "Mars"})
-        assert status == 201
-        c.ids["drive"] = drive["id"]
-        yield c
+        yield await with_project_space(Client(session, srv.url), ("marie",))
 
 
 def perm(client: Client, user: str) -> str:
@@ -45,14 +35,6 @@ async def members(client: Client) -> dict[str, tuple[list[str], str | None]]:
                                      f"{B}/drives/{client.ids['drive']}/root/permissions")
     assert status == 200
     return {p["id"]: (p["roles"], p.get("expirationDateTime")) for p in body["value"]}
-
-
-async def ocs(client: Client, user: str, method: str, route: str,
-              **form: str) -> tuple[int, Any]:
-    url = f"{client.url}/ocs/v2.php/apps/files_sharing/api/v1/shares{route}"
-    async with client.session.request(method, url, data=form or None, params={"format": "json"},
-                                      headers=headers(user)) as resp:
-        return resp.status, await resp.json(content_type=None)
 
 
 async def test_last_manager_cannot_expire_by_graph(client: Client) -> None:
@@ -96,23 +78,23 @@ async def test_last_manager_cannot_expire_by_graph(client: Client) -> None:
 async def test_last_manager_cannot_expire_by_ocs(client: Client) -> None:
     space = client.ids["drive"]
     form = {"shareType": "7", "space": space, "role": "manager"}
-    status, body = await ocs(client, "katherine", "POST", "", shareWith="katherine",
+    status, body = await ocs_shares(client, "katherine", "POST", "", shareWith="katherine",
                              expireDate="2099-12-31", **form)
     assert status == 400 and "last manager" in body["ocs"]["meta"]["message"], body
     assert (await members(client))[f"u:{client.ids['katherine']}"] == ([roles.MANAGER.id], None)
     storage_id, space_id = space.split("$")
-    status, _ = await ocs(client, "katherine", "DELETE",
+    status, _ = await ocs_shares(client, "katherine", "DELETE",
                           f"/{storage_id}:{space_id}:{client.ids['katherine']}")
     assert status == 400
     # a second Manager with an expiry does not count as one who stays
-    status, body = await ocs(client, "katherine", "POST", "", shareWith="marie",
+    status, body = await ocs_shares(client, "katherine", "POST", "", shareWith="marie",
                              expireDate="2099-12-31", **form)
     assert status == 200, body
-    status, body = await ocs(client, "katherine", "POST", "", shareWith="katherine",
+    status, body = await ocs_shares(client, "katherine", "POST", "", shareWith="katherine",
                              expireDate="2099-12-31", **form)
     assert status == 400, body
-    status, body = await ocs(client, "katherine", "POST", "", shareWith="marie", **form)
+    status, body = await ocs_shares(client, "katherine", "POST", "", shareWith="marie", **form)
     assert status == 200, body                                # marie now never expires
-    status, body = await ocs(client, "katherine", "POST", "", shareWith="katherine",
+    status, body = await ocs_shares(client, "katherine", "POST", "", shareWith="katherine",
                              expireDate="2099-12-31", **form)
     assert status == 200 and body["ocs"]["data"]["expiration"] == "2099-12-31 23:59:59", body

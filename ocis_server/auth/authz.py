@@ -46,6 +46,21 @@ class Access:
     def can_manage(self) -> bool:
         return self.share is None and self.role == ROLE_MANAGER
 
+    # The trash bin of a space (oCIS unified role actions): every member lists it
+    # (`deleted/read`, Space Viewer included), editors and Managers restore (`deleted/update`),
+    # Managers purge (`deleted/delete`).
+    @property
+    def can_list_trash(self) -> bool:
+        return bool(self.permissions & roles.READ) and self.permissions != roles.DENIED_BITS
+
+    @property
+    def can_restore(self) -> bool:
+        return self.can_write
+
+    @property
+    def can_purge(self) -> bool:
+        return self.can_manage
+
     @property
     def shared(self) -> bool:
         """True when the caller reaches the resource through a share (WebDAV `S`)."""

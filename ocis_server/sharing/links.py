@@ -52,6 +52,13 @@ def check_password(password: str) -> str:
     return password
 
 
+def require_no_internal_password(link_type: str, has_password: bool) -> None:
+    """An internal link grants nothing by itself: a password on it is refused (oCIS Graph
+    `links.go`: 400 "password is redundant for the internal link")."""
+    if link_type == "internal" and has_password:
+        raise BadRequest("password is redundant for the internal link")
+
+
 def check_name(name: str) -> str:
     name = name.strip()
     if len(name) > MAX_NAME:
@@ -86,6 +93,7 @@ async def create(ctx: SharingContext, user: User, node: Node, access: Access, *,
             if existing.quicklink:
                 return Changed(existing, ())
     bits = type_bits(link_type, node, access)
+    require_no_internal_password(link_type, bool(password))
     require_password(ctx, bits, bool(check_password(password)))
     link = await ctx.storage.create_link(
         node_id=node.id, link_type=link_type, permissions=bits, creator_id=user.id,
@@ -107,6 +115,7 @@ async def update(ctx: SharingContext, user: User, link: Link, *, link_type: str 
     if link_type is not None:
         bits = type_bits(link_type, node, await access_to(ctx, user, node))
     has_password = link.password_hash is not None if password is None else bool(password)
+    require_no_internal_password(link_type or link.link_type, has_password)
     require_password(ctx, link.permissions if bits is None else bits, has_password)
     updated = await ctx.storage.update_link(
         link.id, link_type=link_type, permissions=bits,

@@ -277,7 +277,8 @@ async def update_share(request: web.Request) -> web.Response:
 async def delete_share(request: web.Request) -> web.Response:
     """The sharer removes the share; a recipient's DELETE declines it (reva RemoveShare)."""
     ctx, user = _ctx(request), principal(request)
-    if await delete_space_share(ctx, user, request.match_info["id"]):
+    if await delete_space_share(ctx, user, request.match_info["id"],
+                                request.query.get("shareWith")):
         return ocs.respond(request, None)
     link = await links.managed(ctx, user, request.match_info["id"])
     if link is not None:

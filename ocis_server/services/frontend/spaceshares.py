@@ -1,7 +1,8 @@
 """OCS share types 7 and 8: a user or group becomes a member of a project space (reva
 `handlers/apps/sharing/shares/spaces.go`). Only `manager`, `spaceeditor`, `spaceviewer` apply;
 legacy `viewer`/`editor` and the bitmasks 1/15/31 are translated; `expireDate` ends the membership.
-Who may change members, and how, is the sharing layer's (`sharing/members.py`).
+Who may change members, and how, is the sharing layer's (`sharing/members.py`); OCS answers a
+member who may not change members with 404 "No share permission", as reva does.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from ocis_server.domain import roles
-from ocis_server.domain.errors import BadRequest, NotFound
+from ocis_server.auth.authz import Access
+from ocis_server.domain.errors import BadRequest, NotFound, OcisError, PermissionDenied
 from ocis_server.domain.ids import ResourceId
 from ocis_server.identity import User
 from ocis_server.services.context import ServiceContext
@@ -31,6 +33,23 @@ def _member_role(values: dict[str, str]) -> roles.Role:
     return found
 
 
+class NoSharePermission(OcisError):
+    """No share permission"""
+
+    # reva writes statuscode 404 itself here, not its "not found" meta (998): the OCS envelope
+    # passes it through (HTTP 404 on v2).
+    status = 404
+
+
+def _require_manager(access: Access) -> None:
+    """oCIS shareSpaces.feature: an editor or viewer adding or removing members gets HTTP and
+    OCS 404 "No share permission" (Graph answers 403)."""
+    try:
+        members.require_manager(access)
+    except PermissionDenied:
+        raise NoSharePermission("No share permission") from None
+
+
 async def create_space_share(ctx: ServiceContext, user: User, values: dict[str, str],
                              share_type: int) -> dict[str, Any]:
     expires = parse_expiry(values.get("expireDate", ""))
@@ -42,7 +61,7 @@ async def create_space_share(ctx: ServiceContext, user: User, values: dict[str, 
     space = access.space
     if space.type != "project":
         raise BadRequest("Can not share space root")
-    members.require_manager(access)
+    _require_manager(access)
     role = _member_role(values)
     members.member_role(role)
     share_with = values.get("shareWith", "").strip()
@@ -69,17 +88,43 @@ async def create_space_share(ctx: ServiceContext, user: User, values: dict[str, 
     }
 
 
-async def delete_space_share(ctx: ServiceContext, user: User, share_id: str) -> bool:
-    """DELETE of a membership id `<storageid>:<spaceid>:<principalid>` (as created above): the
-    member leaves the project space. False when the id names no membership the caller sees."""
-    parts = share_id.split(":")
-    if len(parts) != 3 or parts[0] != ctx.storage.storage_id:
+async def delete_space_share(ctx: ServiceContext, user: User, share_id: str,
+                             share_with: str | None) -> bool:
+    """DELETE of a membership: by the id `<storageid>:<spaceid>:<principalid>` created above, or
+    as reva takes it, the space id with `?shareWith=<user or group name>`. False when the id
+    names no membership the caller sees."""
+    found = await _membership(ctx, user, share_id, share_with)
+    if found is None:
         return False
-    _, space_id, principal_id = parts
-    try:
-        access = await members.space_of(ctx, user, space_id)
-        await members.member(ctx, access.space, principal_id)
-    except NotFound:
-        return False
+    access, principal_id = found
+    _require_manager(access)
     await members.remove(ctx, user, access, principal_id)
     return True
+
+
+async def _membership(ctx: ServiceContext, user: User, share_id: str,
+                      share_with: str | None) -> tuple[Access, str] | None:
+    parts = share_id.split(":")
+    try:
+        if len(parts) == 3 and parts[0] == ctx.storage.storage_id:
+            space_id, principal_id = parts[1], parts[2]
+        elif share_with and "$" in share_id and "!" not in share_id:
+            rid = ResourceId.parse(share_id)
+            if rid.storage_id not in ("", ctx.storage.storage_id):
+                return None
+            space_id, principal_id = rid.space_id, await _principal_named(ctx, share_with)
+        else:
+            return None
+        access = await members.space_of(ctx, user, space_id)
+        await members.member(ctx, access.space, principal_id)
+    except (NotFound, BadRequest):
+        return None
+    return access, principal_id
+
+
+async def _principal_named(ctx: ServiceContext, name: str) -> str:
+    """A user by login name, else a group by name (reva `getGrantee`)."""
+    try:
+        return (await ctx.users.get_by_name(name)).id
+    except NotFound:
+        return (await ctx.users.get_group_by_name(name)).id

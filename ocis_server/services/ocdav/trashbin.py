@@ -95,7 +95,7 @@ async def handle_trash(request: web.Request) -> web.StreamResponse:
 
 async def _propfind(request: web.Request) -> web.StreamResponse:
     target = await _target(request)
-    if not target.access.can_write:
+    if not target.access.can_list_trash:
         raise PermissionDenied("no permission to list the trash bin")
     depth = request.headers.get("Depth", "1").strip().lower()
     if depth not in ("0", "1", "infinity"):
@@ -195,7 +195,8 @@ async def _move(request: web.Request) -> web.StreamResponse:
     target = await _target(request)
     if not target.key:
         raise PermissionDenied("the trash bin itself cannot be moved")
-    target.access.require_write()
+    if not target.access.can_restore:
+        raise PermissionDenied("no permission to restore from the trash bin")
     destination = await destination_target(request)
     overwrite = request.headers.get("Overwrite", "T").strip().upper()
     if overwrite not in ("T", "F"):
@@ -217,7 +218,7 @@ async def _move(request: web.Request) -> web.StreamResponse:
 async def _delete(request: web.Request) -> web.StreamResponse:
     """Purge one item, or everything when the trash root is named (managers only: `P`)."""
     target = await _target(request)
-    if not target.access.can_manage:
+    if not target.access.can_purge:
         raise PermissionDenied("no permission to purge the trash bin")
     storage = storage_of(request)
     if not target.key:
