@@ -14,7 +14,7 @@ import pytest
 from ocis_server.runtime import EmbeddedServer, embedded_server, make_test_config
 from ocis_server.services.ocm.client import PeerError, PeerRefused
 from ocis_server.services.ocm.config import OcmConfig
-from ocis_server.services.ocm.outgoing import NewShare, send_share, share_client
+from ocis_server.services.ocm.outgoing import NewShare, send_share, send_unshared, share_client
 from ocis_server.services.ocm.providers import Providers, UnknownProvider
 from ocis_server.sharing import federated
 from ocm_peers import write_providers
@@ -75,6 +75,13 @@ async def test_zurich_shares_with_marie_at_paris(zurich_and_paris: Pair) -> None
                                              uri=f"{paris.url}/dav/ocm/share-3"))
         with pytest.raises(PeerError, match=r"\(409\): SHARE_ALREADY_EXISTS"):
             await send_share(client, physics(zurich))
+        # Einstein removes the share: zurich notifies paris, the entry is gone from Marie's list.
+        await send_unshared(client, "paris.test", "share-1", "s3cr3t", "folder")
+        assert await federated.received(paris.ctx, marie) == []
+        with pytest.raises(PeerError, match=r"paris.test refused the notification \(403\): "
+                                            "NOT_AUTHORIZED"):
+            await send_unshared(client, "paris.test", "share-1", "s3cr3t")
+        assert await send_share(client, physics(zurich)) == ""
         # paris stops trusting zurich: its answer is 403, and zurich says so.
         write_providers(paris_file, {"lyon.test": "https://lyon.test"})
         with pytest.raises(PeerError, match=r"paris.test refused the share \(403\): "

@@ -188,3 +188,47 @@ async def test_a_sender_whose_provider_is_not_listed_is_403(
     assert status == 403 and answer == {
         "message": "PROVIDER_NOT_TRUSTED: the sender's provider is not a trusted OCM provider here"}
     assert await federated.received(srv.ctx, await srv.ctx.users.get_by_name("marie")) == []
+
+
+async def notify(http: aiohttp.ClientSession, srv: EmbeddedServer, body: Any) -> tuple[int, Any]:
+    async with http.post(f"{srv.url}/ocm/notifications", json=body) as resp:
+        return resp.status, await resp.json()
+
+
+UNSHARED = {"notificationType": "SHARE_UNSHARED", "resourceType": "folder",
+            "providerId": SHARE["providerId"],
+            "notification": {"sharedSecret": SHARE["protocol"]["webdav"]["sharedSecret"]}}
+
+
+async def test_share_unshared_notification_removes_the_entry(
+        paris: tuple[EmbeddedServer, aiohttp.ClientSession], tmp_path: Path) -> None:
+    srv, http = paris
+    assert (await post(http, srv, SHARE))[0] == 201
+    marie = await srv.ctx.users.get_by_name("marie")
+    for body, status, reason in [
+        ({**UNSHARED, "providerId": None}, 400, [("providerId", "MISSING")]),
+        ({"notification": 5}, 400, [("notificationType", "MISSING"), ("resourceType", "MISSING"),
+                                    ("providerId", "MISSING"), ("notification", "NOT_AN_OBJECT")]),
+        ({**UNSHARED, "notificationType": "BOOM"}, 400, [("notificationType", "INVALID")]),
+        ({**UNSHARED, "notification": {}}, 400, [("notification.sharedSecret", "MISSING")]),
+    ]:
+        got, answer = await notify(http, srv, body)
+        assert (got, answer["validationErrors"]) == (
+            status, [{"name": n, "message": m} for n, m in reason]), body
+    for body in ({**UNSHARED, "notificationType": "SHARE_ACCEPTED"},
+                 {**UNSHARED, "resourceType": "calendar"}):
+        got, answer = await notify(http, srv, body)
+        assert got == 501 and answer["message"].startswith("NOTIFICATION_NOT_SUPPORTED")
+    for body in ({**UNSHARED, "notification": {"sharedSecret": "guessed"}},
+                 {**UNSHARED, "providerId": "another-share"}):
+        assert await notify(http, srv, body) == (403, {
+            "message": "NOT_AUTHORIZED: no such share with this secret"})
+    assert len(await federated.received(srv.ctx, marie)) == 1          # still there
+    assert await notify(http, srv, UNSHARED) == (201, {})
+    assert await federated.received(srv.ctx, marie) == []
+    assert (await notify(http, srv, UNSHARED))[0] == 403                 # gone: nothing to probe
+    # A provider taken off the list cannot remove what it shared any more.
+    assert (await post(http, srv, SHARE))[0] == 201
+    write_providers(tmp_path / "ocmproviders.json", {"lyon.test": "https://lyon.test"})
+    assert (await notify(http, srv, UNSHARED))[0] == 403
+    assert len(await federated.received(srv.ctx, marie)) == 1

@@ -7,10 +7,12 @@ file and parses the protocol; the rules of what is recorded live here (docs/fede
 
 from __future__ import annotations
 
+import hmac
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from ocis_server.domain.errors import NotFound
+from ocis_server.domain.errors import NotFound, PermissionDenied
 from ocis_server.domain.ids import new_id
 from ocis_server.identity import User
 from ocis_server.storage import RemoteShare
@@ -82,3 +84,18 @@ async def answer(ctx: SharingContext, user: User, share_id: str,
     await one(ctx, user, share_id)
     share = await ctx.storage.set_remote_share_state(share_id, state)
     return Changed(share, (Event("ReceivedShareUpdated", user.id, "", "", share.id),))
+
+
+async def unshared(ctx: SharingContext, provider_id: str, secret: str,
+                   trusted: Callable[[str], bool]) -> Changed[list[RemoteShare]]:
+    """A provider removed its share `provider_id`: the registry entries it made for it go (the
+    data was never here). Only a caller holding the share's secret may say so, and only for a
+    provider that is still `trusted` (listed): PermissionDenied otherwise, and for an unknown
+    share alike (nothing to probe)."""
+    gone = [s for s in await ctx.storage.remote_shares_of(provider_id)
+            if trusted(s.provider) and hmac.compare_digest(s.secret.encode(), secret.encode())]
+    if not gone:
+        raise PermissionDenied("NOT_AUTHORIZED: no such share with this secret")
+    for share in gone:
+        await ctx.storage.delete_remote_share(share.id)
+    return Changed(gone, tuple(Event("ShareRemoved", s.sender, "", "", s.id) for s in gone))

@@ -370,6 +370,9 @@ class Storage(Protocol):
     async def remote_shares(self, user_id: str) -> list[RemoteShare]: ...   # oldest first
     async def get_remote_share(self, share_id: str) -> RemoteShare: ...      # NotFound
     async def set_remote_share_state(self, share_id: str, state: str) -> RemoteShare: ...
+    async def remote_shares_of(self, provider_id: str) -> list[RemoteShare]: ...
+        # the entries of every provider and recipient with this providerId
+    async def delete_remote_share(self, share_id: str) -> None: ...          # NotFound
     async def received_shares(self, user_id: str,
                               group_ids: Sequence[str] = ()) -> list[ReceivedShare]: ...
         # shares with the user or one of the groups, with the user's state; oldest first

@@ -55,6 +55,11 @@ def _set_state(tx: Tx, share_id: str, state: str) -> RemoteShare:
     return _get(tx.conn, share_id)
 
 
+def _delete(tx: Tx, share_id: str) -> None:
+    _get(tx.conn, share_id)
+    tx.conn.execute("DELETE FROM remote_shares WHERE id = ?", (share_id,))
+
+
 class RemoteShareStore:
     """Mixed into SqliteStorage: the federated half of `storage.api.Storage`."""
 
@@ -85,3 +90,13 @@ class RemoteShareStore:
             raise BadRequest(f"unknown share state {state!r}")
         share: RemoteShare = await self._write(_set_state, share_id, state)
         return share
+
+    async def remote_shares_of(self, provider_id: str) -> list[RemoteShare]:
+        sql = f"SELECT {_COLS} FROM remote_shares WHERE provider_id = ? ORDER BY ctime, id"
+        found = await self._cached(
+            ("remote_shares_of", provider_id),
+            lambda c: [_row(r) for r in c.execute(sql, (provider_id,))], len)
+        return list(found)
+
+    async def delete_remote_share(self, share_id: str) -> None:
+        await self._write(_delete, share_id)

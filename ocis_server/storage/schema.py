@@ -88,6 +88,7 @@ CREATE TABLE IF NOT EXISTS remote_shares(
     uri TEXT NOT NULL, secret TEXT NOT NULL, expiration REAL, state TEXT NOT NULL,
     ctime REAL NOT NULL, UNIQUE(provider, provider_id, user_id));
 CREATE INDEX IF NOT EXISTS remote_shares_user ON remote_shares(user_id);
+CREATE INDEX IF NOT EXISTS remote_shares_provider_id ON remote_shares(provider_id);
 -- public links (links.py): one row per link of a node; the token is the credential in URLs,
 -- the password is stored as the identity store's hash (never in clear).
 CREATE TABLE IF NOT EXISTS links(

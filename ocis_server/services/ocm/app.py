@@ -12,14 +12,15 @@ from ocis_server.services.context import ServiceContext
 from .config import CONFIG_KEY, OcmConfig
 from .discovery import CAPABILITIES_KEY, discovery
 from .errors import error_middleware
+from .notifications import notify
 from .providers import Providers, ProvidersFileError
 from .shares import create_share
 
 PROVIDERS_KEY = web.AppKey("ocm_providers", Providers)
 DISCOVERY_MOUNTS = ("/.well-known/ocm", "/ocm-provider")
-# The optional OCM endpoints (discovery `capabilities`) this app routes under /ocm: none is
-# advertised before it is served.
-CAPABILITIES: tuple[str, ...] = ()
+# The optional OCM endpoints (discovery `capabilities`) this app routes under /ocm (below): none
+# is advertised that is not served.
+CAPABILITIES: tuple[str, ...] = ("/notifications",)
 
 
 def _providers(config: OcmConfig) -> Providers:
@@ -43,5 +44,9 @@ def create_app(ctx: ServiceContext, mount: str = "/ocm") -> web.Application:
     async def post_share(request: web.Request) -> web.Response:
         return await create_share(request, ctx, providers)
 
+    async def post_notification(request: web.Request) -> web.Response:
+        return await notify(request, ctx, providers)
+
     app.router.add_post("/shares", post_share)
+    app.router.add_post("/notifications", post_notification)
     return app

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .client import OcmClient, PeerError
+from .client import OcmClient, PeerError, PeerResponse
 from .config import OcmConfig
 from .discovery import discover
 from .providers import Providers
@@ -65,7 +65,14 @@ def _plain(value: object) -> str:
     return "".join(c for c in text if c.isprintable())[:_SHOWN]
 
 
-def _refusal(domain: str, status: int, answer: object) -> PeerError:
+def _answer(response: PeerResponse) -> object:
+    try:
+        return response.json() if response.body.strip() else {}
+    except PeerError:
+        return {}
+
+
+def _refusal(domain: str, status: int, answer: object, what: str = "the share") -> PeerError:
     body = answer if isinstance(answer, dict) else {}
     reason = _plain(body.get("message")) or "no reason given"
     fields = body.get("validationErrors")
@@ -73,7 +80,7 @@ def _refusal(domain: str, status: int, answer: object) -> PeerError:
         named = [f"{_plain(f.get('name'))}: {_plain(f.get('message'))}"
                  for f in fields[:10] if isinstance(f, dict)]
         reason += f" ({'; '.join(named)})" if named else ""
-    return PeerError(f"{domain} refused the share ({status}): {reason}")
+    return PeerError(f"{domain} refused {what} ({status}): {reason}")
 
 
 async def send_share(client: OcmClient, share: NewShare) -> str:
@@ -86,10 +93,22 @@ async def send_share(client: OcmClient, share: NewShare) -> str:
     if found.share_types and "user" not in found.share_types:
         raise PeerError(f"{provider.domain} does not accept shares with users")
     response = await client.request(provider, "POST", f"{found.endpoint}/shares", share.body())
-    try:
-        answer: object = response.json() if response.body.strip() else {}
-    except PeerError:
-        answer = {}
+    answer = _answer(response)
     if response.status != 201:
         raise _refusal(provider.domain, response.status, answer)
     return _plain(answer.get("recipientDisplayName")) if isinstance(answer, dict) else ""
+
+
+async def send_unshared(client: OcmClient, domain: str, provider_id: str, secret: str,
+                        resource_type: str = "file") -> None:
+    """Tell the server at `domain` that our share `provider_id` is gone (`SHARE_UNSHARED`, with
+    the share's secret as the proof that we made it). PeerError when it cannot be told."""
+    provider = client.providers.get(domain)
+    found = await discover(client, provider)
+    if "/notifications" not in found.capabilities:
+        raise PeerError(f"{provider.domain} takes no OCM notifications")
+    body = {"notificationType": "SHARE_UNSHARED", "resourceType": resource_type,
+            "providerId": provider_id, "notification": {"sharedSecret": secret}}
+    response = await client.request(provider, "POST", f"{found.endpoint}/notifications", body)
+    if response.status != 201:
+        raise _refusal(provider.domain, response.status, _answer(response), "the notification")

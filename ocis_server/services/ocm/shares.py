@@ -45,7 +45,8 @@ _LIMIT = 512
 Problems = list[tuple[str, str]]
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object (at most MAX_BODY bytes); InvalidBody or 413 otherwise."""
     if (request.content_length or 0) > MAX_BODY:
         raise PayloadTooLarge(f"the share must be at most {MAX_BODY} bytes")
     data = bytearray()
@@ -171,7 +172,7 @@ def _sender(providers: Providers, fields: dict[str, str]) -> Provider:
 async def create_share(request: web.Request, ctx: ServiceContext,
                        providers: Providers) -> web.Response:
     """POST /ocm/shares."""
-    body = await _body(request)
+    body = await read_json(request)
     problems: Problems = []
     fields = _strings(body, problems)
     expiration = _expiration(body, problems)
