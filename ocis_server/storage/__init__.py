@@ -6,6 +6,7 @@ from .api import (
     Node,
     ReceivedShare,
     RemoteShare,
+    SearchPage,
     Share,
     Space,
     Storage,
@@ -15,5 +16,6 @@ from .api import (
     Version,
 )
 
-__all__ = ["Link", "LockRecord", "Node", "ReceivedShare", "RemoteShare", "Share", "Space", "Storage", "TrashItem",
+__all__ = ["Link", "LockRecord", "Node", "ReceivedShare", "RemoteShare", "SearchPage", "Share",
+           "Space", "Storage", "TrashItem",
            "UploadResult", "UploadSession", "Version"]

@@ -229,6 +229,15 @@ class Link:
         return self.expiration is not None and self.expiration <= (now or time.time())
 
 
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """One page of matches (node and its path in the space, ordered by path) and how many
+    matched in all."""
+
+    hits: list[tuple[Node, tuple[str, ...]]]
+    total: int
+
+
 class Storage(Protocol):
     storage_id: str
 
@@ -290,6 +299,12 @@ class Storage(Protocol):
         # nodes without properties are left out of the result
     async def patch_props(self, node_id: str, set_props: dict[str, str],
                           remove: Sequence[str]) -> Node: ...              # atomic; changes etag
+
+    # --- search (REPORT): from indexes, ordered by path, scoped below `base` -----------------
+    async def search_names(self, space_id: str, base: Parts, pattern: str, *,
+                           offset: int = 0, limit: int = 100) -> SearchPage: ...
+    async def favorites(self, space_id: str, base: Parts, *, offset: int = 0,
+                        limit: int | None = None) -> SearchPage: ...
 
     # --- locks (WebDAV class 2); expired locks are never returned ----------------------------
     async def locks_covering(self, space_id: str, path: Parts) -> list[LockRecord]: ...

@@ -32,9 +32,12 @@ CREATE TABLE IF NOT EXISTS nodes(
     sha1 TEXT, md5 TEXT, adler32 TEXT, blob_id TEXT,
     UNIQUE(parent_id, name));
 CREATE INDEX IF NOT EXISTS nodes_space ON nodes(space_id);
+-- name search (search.py): a REPORT scans one space's names in this index, never the tree
+CREATE INDEX IF NOT EXISTS nodes_space_name ON nodes(space_id, name COLLATE NOCASE);
 CREATE TABLE IF NOT EXISTS props(
     node_id TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
     PRIMARY KEY(node_id, name)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS props_name ON props(name, value);
 CREATE TABLE IF NOT EXISTS locks(
     token TEXT PRIMARY KEY, space_id TEXT NOT NULL, path TEXT NOT NULL,
     depth_inf INTEGER NOT NULL, exclusive INTEGER NOT NULL, owner_xml TEXT NOT NULL,

@@ -41,6 +41,7 @@ from .schema import (
     space_from_row,
     walk,
 )
+from .search import NodeSearch
 from .shares import ShareStore
 from .uploads import UploadSessions
 from .writer import Tx, Writer
@@ -61,7 +62,7 @@ def _outcome_ignored(future: asyncio.Future[Any]) -> None:
 
 
 class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, RemoteShareStore, LinkStore,
-                    PropsAndLocks):
+                    PropsAndLocks, NodeSearch):
     """Implements `storage.api.Storage`. Create with `await SqliteStorage.open(root, storage_id)`."""
 
     def __init__(self, root: Path, storage_id: str, free_space_reserve: int = 0) -> None:

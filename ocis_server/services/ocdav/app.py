@@ -15,9 +15,11 @@ from .chunking import handle_uploads, is_uploads_path
 from .config import CONFIG_KEY, CONTEXT_KEY, POLLS_KEY, OcdavConfig, PollCache
 from .errors import DavError, error_middleware
 from .locking import handle_lock, handle_unlock
+from .meta import handle_meta_node, is_meta_node_path
 from .propfind import handle_propfind
 from .proppatch import handle_proppatch
 from .publicfiles import PASSWORDS_KEY, handle_public, is_public_path
+from .report import handle_report
 from .status import handle_status
 from .transfer import handle_get, handle_put
 from .trashbin import TRASH_ROOTS, handle_trash
@@ -53,6 +55,7 @@ METHODS: dict[str, Handler] = {
     "PROPPATCH": handle_proppatch,
     "LOCK": handle_lock,
     "UNLOCK": handle_unlock,
+    "REPORT": handle_report,        # favourites and name search (report.py)
     "POST": handle_post,            # TUS creation (tus.py)
 }
 
@@ -63,6 +66,8 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     if raw.startswith(TRASH_ROOTS):
         return await handle_trash(request)
     if raw.startswith(META_ROOTS):
+        if is_meta_node_path(raw):  # /meta/<fileid>: its path for the caller (meta.py)
+            return await handle_meta_node(request)
         return await handle_meta(request)
     if is_uploads_path(raw):        # chunking NG transfers (chunking.py)
         return await handle_uploads(request)
