@@ -117,6 +117,10 @@ class Config:
     app_auth: bool
     auth_app_impersonation: bool
     trusted_proxies: list[str]
+    cors_allow_origins: list[str]
+    cors_allow_methods: list[str]
+    cors_allow_headers: list[str]
+    cors_allow_credentials: bool
     login_max_failures: int
     login_max_failures_per_address: int
     login_failure_window: float

@@ -27,6 +27,8 @@ from ocis_server.services import ServiceSpec
 from ocis_server.services.context import ServiceContext
 from ocis_server.services.errors import ErrorRenderer
 
+from .cors import CorsPolicy, is_preflight
+
 if TYPE_CHECKING:
     from aiohttp.web_urldispatcher import _InfoDict
 
@@ -112,7 +114,8 @@ _ROUTES_CACHED = 4096   # paths whose route is remembered (polls and syncs repea
 _PATH_CACHED_MAX = 512  # ... if they are at most this long (bounds the memory it can take)
 
 
-def auth_middleware(ctx: ServiceContext, routes: Sequence[Route]) -> Callable[..., Awaitable[web.StreamResponse]]:
+def auth_middleware(ctx: ServiceContext, routes: Sequence[Route],
+                    cors: CorsPolicy | None = None) -> Callable[..., Awaitable[web.StreamResponse]]:
     # Per-request work kept small: the route of a path and the authenticators are remembered
     # (the latter rebuilt only if the runtime swaps the user store).
     known: dict[str, tuple[Route | None, bool]] = {}   # path -> (route, public path)
@@ -135,6 +138,10 @@ def auth_middleware(ctx: ServiceContext, routes: Sequence[Route]) -> Callable[..
         request["principal"] = request["caller"] = None
         if route is None:
             return await handler(request)          # nobody serves it: the router answers 404
+        if request.method == "OPTIONS" and cors is not None:
+            origin = is_preflight(request)         # CORS preflight: answered before authentication
+            if origin is not None:
+                return cors.preflight(request, origin)
         if public and route.spec.own_auth:         # e.g. the IdP's token endpoint: a client's
             return await handler(request)          # credentials are not a user's failed login
         auth.users = ctx.users                     # the runtime may have swapped the user store
@@ -194,8 +201,10 @@ def _identify(request: web.Request, caller: Caller | None) -> None:
 def build_app(ctx: ServiceContext, mounted: Sequence[tuple[ServiceSpec, str, web.Application]]) -> web.Application:
     """The root application: auth middleware plus one sub-app per (service, mount), in order."""
     routes = [Route(mount, spec, spec.resolve("errors")) for spec, mount, _ in mounted]
+    cors = CorsPolicy.from_config(ctx.config)
     root = web.Application(client_max_size=ctx.config.proxy_max_body_size,
-                           middlewares=[auth_middleware(ctx, routes)])
+                           middlewares=[auth_middleware(ctx, routes, cors)])
+    root.on_response_prepare.append(cors.on_prepare)   # CORS headers on every answer (cors.py)
     root[CTX_KEY] = ctx
     for _, mount, app in mounted:
         if mount == "/":       # aiohttp has no prefix "/": a sub-app matched on the root path
