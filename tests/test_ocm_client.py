@@ -207,3 +207,37 @@ async def test_a_peer_that_is_down_is_a_clear_error(tmp_path: Path, free_port: o
             await discover(client, client.providers.get("down.test"))
     finally:
         await client.close()
+
+
+async def test_a_peers_refusal_is_passed_on_as_short_plain_text(tmp_path: Path) -> None:
+    """What a hostile recipient answers to a share ends up in our error as at most 200 printable
+    characters per string (no control characters, no 10 kB message), whatever it sends."""
+    from ocis_server.services.ocm.outgoing import NewShare, send_share
+
+    async def shares(request: web.Request) -> web.Response:
+        return web.json_response(status=400, data={
+            "message": "BAD\r\nSet-Cookie: x=1\x1b[31m" + "A" * 10_000,
+            "validationErrors": [{"name": "shareWith\n", "message": "<b>NO</b>"}] * 50})
+
+    async def well_known(request: web.Request) -> web.Response:
+        return web.json_response({**GOOD, "endPoint": f"http://{request.host}/ocm"})
+
+    app = web.Application()
+    app.router.add_get("/.well-known/ocm", well_known)
+    app.router.add_post("/ocm/shares", shares)
+    async with serve(app) as remote:
+        path = write_providers(tmp_path / "ocmproviders.json", {"rude.test": remote})
+        client = OcmClient(Providers(path), insecure=True)
+        share = NewShare(share_with="marie@rude.test", name="x", provider_id="1", owner="a@b.test",
+                         sender="a@b.test", owner_display_name="", sender_display_name="",
+                         resource_type="file", permissions=("read",), secret="s",
+                         uri="https://b.test/dav/ocm/1")
+        try:
+            with pytest.raises(PeerError) as caught:
+                await send_share(client, share)
+        finally:
+            await client.close()
+    message = caught.value.message
+    assert message.startswith("rude.test refused the share (400): BADSet-Cookie: x=1[31mAAA")
+    assert all(c.isprintable() for c in message) and len(message) < 1200
+    assert message.count("shareWith: <b>NO</b>") == 10          # at most ten fields named

@@ -158,6 +158,13 @@ async def test_not_json_too_big_and_past_expiry(
                                                             "message": "INVALID_JSON"}]
     status, answer = await post(http, srv, changed(description="x" * 100_000))
     assert status == 413 and set(answer) == {"message"}
+    async def endless() -> AsyncIterator[bytes]:            # no Content-Length: chunked
+        for _ in range(100):
+            yield b" " * 4096
+
+    async with http.post(f"{srv.url}/ocm/shares", data=endless(),
+                         headers={"Content-Type": "application/json"}) as resp:
+        assert resp.status == 413 and set(await resp.json()) == {"message"}
     status, answer = await post(http, srv, changed(expiration=int(time.time()) - 60))
     assert status == 400 and "past" in answer["message"]
 
