@@ -212,10 +212,26 @@ def _blocking(locks: list[LockRecord], submitted: set[str]) -> LockRecord | None
 
 # --- LOCK / UNLOCK --------------------------------------------------------------------------
 
-def activelock_xml(lock: LockRecord, root_href: str) -> str:
+async def owner_names(request: web.Request, locks: list[LockRecord]) -> dict[str, str]:
+    """The display names of the users holding `locks` (oCIS's `oc:ownername`), by user id; a user
+    who no longer exists has none."""
+    users = request.app[CONTEXT_KEY].users
+    names: dict[str, str] = {}
+    for principal_id in {lock.principal_id for lock in locks}:
+        try:
+            user = await users.get(principal_id)
+        except OcisError:
+            continue
+        names[principal_id] = user.display_name or user.username
+    return names
+
+
+def activelock_xml(lock: LockRecord, root_href: str, owner_name: str = "") -> str:
     remaining = max(0, int(lock.expires - time.time()))
     scope = "exclusive" if lock.exclusive else "shared"
     owner = f"<d:owner>{lock.owner_xml}</d:owner>" if lock.owner_xml else ""
+    if owner_name:       # oCIS: the locking user's display name (clients show "locked by ...")
+        owner += f'<oc:ownername xmlns:oc="http://owncloud.org/ns">{esc(owner_name)}</oc:ownername>'
     return ("<d:activelock><d:locktype><d:write/></d:locktype>"
             f"<d:lockscope><d:{scope}/></d:lockscope>"
             f"<d:depth>{'infinity' if lock.depth_infinity else '0'}</d:depth>{owner}"
@@ -225,11 +241,11 @@ def activelock_xml(lock: LockRecord, root_href: str) -> str:
 
 
 def lockdiscovery_xml(locks: list[LockRecord], target: DavTarget, path: tuple[str, ...],
-                      is_dir: bool) -> str:
+                      is_dir: bool, names: dict[str, str]) -> str:
     parts = []
     for lock in locks:
         href = target.href_of(lock.path, is_dir=is_dir if lock.path == path else True)
-        parts.append(activelock_xml(lock, href or ""))
+        parts.append(activelock_xml(lock, href or "", names.get(lock.principal_id, "")))
     return "".join(parts)
 
 
@@ -251,11 +267,12 @@ def _timeout(request: web.Request) -> float:
     return conf.lock_timeout_default
 
 
-def _lock_response(lock: LockRecord, target: DavTarget, is_dir: bool, status: int,
-                   *, new: bool) -> web.Response:
+async def _lock_response(request: web.Request, lock: LockRecord, target: DavTarget, is_dir: bool,
+                         status: int, *, new: bool) -> web.Response:
+    names = await owner_names(request, [lock])
     body = XML_DECL + (
         f'<d:prop xmlns:d="DAV:"><d:lockdiscovery>'
-        f"{lockdiscovery_xml([lock], target, target.path, is_dir)}"
+        f"{lockdiscovery_xml([lock], target, target.path, is_dir, names)}"
         "</d:lockdiscovery></d:prop>").encode()
     headers = {"Content-Type": CONTENT_TYPE}
     if new:
@@ -288,7 +305,8 @@ async def handle_lock(request: web.Request) -> web.StreamResponse:
                       exclusive=exclusive, owner_xml=owner, principal_id=user_of(request).id,
                       expires=time.time() + _timeout(request))
     await storage.put_lock(lock)
-    return _lock_response(lock, target, node.is_dir, 201 if created else 200, new=True)
+    return await _lock_response(request, lock, target, node.is_dir, 201 if created else 200,
+                                new=True)
 
 
 def _lockinfo(body: Element) -> tuple[bool, str]:
@@ -338,7 +356,7 @@ async def _refresh(request: web.Request, target: DavTarget) -> web.StreamRespons
                                    time.time() + _timeout(request))
             await storage.put_lock(refreshed)
             node = await storage.lookup(target.space_id, target.path)
-            return _lock_response(refreshed, target, node.is_dir, 200, new=False)
+            return await _lock_response(request, refreshed, target, node.is_dir, 200, new=False)
     raise DavError(412, "No submitted lock token matches a lock on this resource",
                    "<d:lock-token-matches-request-uri/>")
 
@@ -346,13 +364,15 @@ async def _refresh(request: web.Request, target: DavTarget) -> web.StreamRespons
 async def handle_unlock(request: web.Request) -> web.StreamResponse:
     target = await request_target(request)
     token = request.headers.get("Lock-Token", "").strip()
-    if not (token.startswith("<") and token.endswith(">")):
+    if len(token) > 2 and token[0] == "<" and token[-1] == ">":
+        token = token[1:-1]      # a Coded-URL (RFC 4918); reva also takes the bare token, which
+    if not token or "<" in token or ">" in token:   # the `webdav` npm package sends
         raise BadRequest("missing or malformed Lock-Token header")
     storage = storage_of(request)
     lock: LockRecord | None = None
-    if _OUR_TOKEN.fullmatch(token[1:-1]):
+    if _OUR_TOKEN.fullmatch(token):
         try:
-            lock = await storage.get_lock(token[1:-1])
+            lock = await storage.get_lock(token)
         except NotFound:
             pass
     if lock is None or not covers(lock, target.space_id, target.path):

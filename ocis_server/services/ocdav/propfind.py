@@ -23,7 +23,7 @@ from ocis_server.services.context import ServiceContext
 from ocis_server.storage import LockRecord, Node, Storage
 
 from .config import CONTEXT_KEY, POLLS_KEY, PollCache
-from .locking import SUPPORTEDLOCK_XML, covers, lockdiscovery_xml
+from .locking import SUPPORTEDLOCK_XML, covers, lockdiscovery_xml, owner_names
 from .namespaces import (
     SHARES_FOLDER,
     DavTarget,
@@ -62,6 +62,7 @@ class RenderContext:
 
     __slots__ = (
         "dead",
+        "lock_owners",
         "locks",
         "owner_display",
         "owner_name",
@@ -100,6 +101,7 @@ class RenderContext:
         self.public_url = public_url
         self.dead: dict[str, dict[str, str]] = {}
         self.locks: list[LockRecord] = []
+        self.lock_owners: dict[str, str] = {}      # user id -> display name (oc:ownername)
 
 
 Renderer = Callable[[Node, tuple[str, ...], RenderContext], str | None]
@@ -171,7 +173,7 @@ def _lockdiscovery(node: Node, path: tuple[str, ...], rc: RenderContext) -> str:
         return ""
     space_id = rc.target.space_id
     mine = [lock for lock in rc.locks if covers(lock, space_id, path)]
-    return lockdiscovery_xml(mine, rc.target, path, node.is_dir)
+    return lockdiscovery_xml(mine, rc.target, path, node.is_dir, rc.lock_owners)
 
 
 def _favorite(node: Node, _p: tuple[str, ...], rc: RenderContext) -> str:
@@ -378,6 +380,7 @@ async def handle_propfind(request: web.Request) -> web.StreamResponse:
         rc.space = await storage.get_space(target.space_id)
     if locks:
         rc.locks = await _load_locks(storage, target, depth)
+        rc.lock_owners = await owner_names(request, rc.locks)
     response: web.StreamResponse | None = None   # started once the body outgrows one chunk
     chunk: list[str] = []
     size = 0
