@@ -17,6 +17,7 @@ from ocis_cli.commands import (
     backup,
     config,
     files,
+    find,
     groups,
     links,
     meta,
@@ -60,8 +61,8 @@ def _root(
     ctx.obj = AppState(context_name=context)
 
 
-for _module in (runtime, config, account, spaces, spaceadmin, files, transfer, meta, backup, uploads, trash,
-                versions, shares, links, tui, users, groups, authapp):
+for _module in (runtime, config, account, spaces, spaceadmin, files, find, transfer, meta, backup,
+                uploads, trash, versions, shares, links, tui, users, groups, authapp):
     _module.register(app)
 
 

@@ -33,6 +33,8 @@ _PROPFIND_BODY = (
     b"</d:prop></d:propfind>"
 )
 
+SEARCH_PAGE = 1000        # the most the server answers per REPORT (ocdav report.py MAX_LIMIT)
+
 Progress = Callable[[int], None]
 
 
@@ -89,6 +91,25 @@ class WebDav:
             "PROPFIND", dav_path(space_id, path), data=_PROPFIND_BODY,
             headers={"Depth": str(depth), "Content-Type": "application/xml; charset=utf-8"})
         return parse_multistatus(body)
+
+    async def search(self, space_id: str, path: str, pattern: str, *, limit: int = 100,
+                     offset: int = 0) -> tuple[list[Resource], int]:
+        """Names matching `pattern` below `path` (REPORT oc:search-files), ordered by path, at
+        most `limit` of them from `offset` on (several pages if need be), and how many matched."""
+        found: list[Resource] = []
+        total = 0
+        while len(found) < limit:
+            page = min(limit - len(found), SEARCH_PAGE)
+            body = _search_body(pattern, page, offset + len(found))
+            _, headers, data = await self.http.request(
+                "REPORT", dav_path(space_id, path), data=body,
+                headers={"Content-Type": "application/xml; charset=utf-8"})
+            batch = parse_multistatus(data)
+            total = _rows_total(headers.get("Content-Range"), len(found) + len(batch))
+            found.extend(batch)
+            if len(batch) < page:
+                break
+        return found, total
 
     async def stat(self, space_id: str, path: str) -> Resource:
         found = await self.propfind(space_id, path, depth=0)
@@ -187,6 +208,22 @@ def _space_relative(href: str) -> str:
     rest = path[at + len(marker):]
     _, _, inner = rest.partition("/")
     return "/" + inner.strip("/")
+
+
+def _search_body(pattern: str, limit: int, offset: int) -> bytes:
+    escaped = pattern.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    props = _PROPFIND_BODY.split(b"<d:prop>", 1)[1].split(b"</d:prop>", 1)[0]
+    return (b'<?xml version="1.0" encoding="utf-8"?>'
+            b'<oc:search-files xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns"><d:prop>' + props
+            + b"</d:prop><oc:search><oc:pattern>" + escaped.encode() + b"</oc:pattern>"
+            + f"<oc:limit>{limit}</oc:limit><oc:offset>{offset}</oc:offset>".encode()
+            + b"</oc:search></oc:search-files>")
+
+
+def _rows_total(content_range: str | None, seen: int) -> int:
+    """The total of `Content-Range: rows 0-9/42` (or `rows */42`); `seen` without one."""
+    _, _, total = (content_range or "").rpartition("/")
+    return int(total) if total.strip().isdigit() else seen
 
 
 def parse_multistatus(body: bytes) -> list[Resource]:
