@@ -197,3 +197,45 @@ async def test_meta_allprop_and_methods(env):
     resp = await env.dav.request("PROPFIND", f"/dav/meta/{file_id}", 207, body="")
     assert b"<oc:meta-path-for-user>/x.txt</oc:meta-path-for-user>" in resp.data
     await env.dav.request("DELETE", f"/dav/meta/{file_id}", 405)
+
+
+# --- the queries use the indexes ---------------------------------------------------------------
+
+def test_search_queries_are_index_lookups_not_scans():
+    import sqlite3
+
+    from ocis_server.storage import search
+    from ocis_server.storage.schema import SCHEMA
+
+    conn = sqlite3.connect(":memory:")
+    conn.executescript(SCHEMA)
+    conn.execute("INSERT INTO nodes VALUES('r','s',NULL,'',1,0,0,0,0,'e',NULL,NULL,NULL,NULL)")
+    conn.execute("INSERT INTO nodes VALUES('a','s','r','Alpha',0,0,0,0,0,'e',NULL,NULL,NULL,NULL)")
+    conn.execute("INSERT INTO props VALUES('a', ?, '1')", (search.FAVORITE_KEY,))
+    plans: list[str] = []
+    original = conn.execute
+
+    def explain(sql, params=()):
+        if sql.lstrip().upper().startswith("SELECT"):
+            plans.extend(str(row[3]) for row in original("EXPLAIN QUERY PLAN " + sql, params))
+        return original(sql, params)
+
+    class Traced:
+        execute = staticmethod(explain)
+    assert search._name_matches(Traced(), "s", "%LPH%") == [("a", "r", "Alpha")]
+    assert any("nodes_space_name" in p for p in plans), plans
+    # an old database without the index still answers (opened read-only, nothing can add it)
+    conn.execute("DROP INDEX nodes_space_name")
+    assert search._name_matches(conn, "s", "alpha") == [("a", "r", "Alpha")]
+    plans.clear()
+    assert search._favorite_rows(Traced(), "s") == [("a", "r", "Alpha")]
+    plan = list(plans)
+    assert "props_name" in plan[0] and "SCAN" not in " ".join(plan), plan
+
+
+def test_like_pattern_escapes_and_wildcards():
+    from ocis_server.storage.search import like_pattern
+
+    assert like_pattern("a_b%") == "%a\\_b\\%%"
+    assert like_pattern("*.p?f") == "%.p_f"
+    assert like_pattern("back\\slash") == "%back\\\\slash%"

@@ -39,10 +39,7 @@ class NodeSearch:
         like = like_pattern(pattern)
 
         def query(conn: sqlite3.Connection) -> SearchPage:
-            rows = conn.execute(
-                "SELECT id, parent_id, name FROM nodes INDEXED BY nodes_space_name"
-                " WHERE space_id = ? AND name LIKE ? ESCAPE '\\' AND parent_id IS NOT NULL",
-                (space_id, like)).fetchall()
+            rows = _name_matches(conn, space_id, like)
             return self._page(conn, rows, tuple(base), offset, limit)
         page: SearchPage = await self._read(query)
         return page
@@ -51,11 +48,7 @@ class NodeSearch:
                         offset: int = 0, limit: int | None = None) -> SearchPage:
         """Nodes below `base` marked `oc:favorite` 1, ordered by path."""
         def query(conn: sqlite3.Connection) -> SearchPage:
-            rows = conn.execute(
-                "SELECT n.id, n.parent_id, n.name FROM props p INDEXED BY props_name"
-                " JOIN nodes n ON n.id = p.node_id"
-                " WHERE p.name = ? AND p.value = '1' AND n.space_id = ?"
-                " AND n.parent_id IS NOT NULL", (FAVORITE_KEY, space_id)).fetchall()
+            rows = _favorite_rows(conn, space_id)
             return self._page(conn, rows, tuple(base), offset, limit)
         page: SearchPage = await self._read(query)
         return page
@@ -70,6 +63,30 @@ class NodeSearch:
         nodes = _nodes(conn, [nid for _, nid in chosen], self.storage_id)
         hits = [(nodes[nid], path) for path, nid in chosen if nid in nodes]
         return SearchPage(hits, len(scoped))
+
+
+def _name_matches(conn: sqlite3.Connection, space_id: str, like: str) -> list[tuple[Any, ...]]:
+    """(id, parent id, name) of the space's nodes whose name is LIKE `like`: a scan of the
+    space's entries in the name index (the table is read only for matches). A database opened
+    read-only from before the index existed is scanned through `nodes_space` instead."""
+    sql = ("SELECT id, parent_id, name FROM nodes {hint} WHERE space_id = ?"
+           " AND name LIKE ? ESCAPE '\\' AND parent_id IS NOT NULL")
+    try:
+        return conn.execute(sql.format(hint="INDEXED BY nodes_space_name"),
+                            (space_id, like)).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "no such index" not in str(exc):
+            raise
+        return conn.execute(sql.format(hint=""), (space_id, like)).fetchall()
+
+
+def _favorite_rows(conn: sqlite3.Connection, space_id: str) -> list[tuple[Any, ...]]:
+    """(id, parent id, name) of the space's favourites. CROSS JOIN: the favourites first (index
+    props_name), then their nodes by id, so the cost follows the favourites, not the space."""
+    return conn.execute(
+        "SELECT n.id, n.parent_id, n.name FROM props p CROSS JOIN nodes n ON n.id = p.node_id"
+        " WHERE p.name = ? AND p.value = '1' AND n.space_id = ? AND n.parent_id IS NOT NULL",
+        (FAVORITE_KEY, space_id)).fetchall()
 
 
 def _paths(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> dict[str, tuple[str, ...]]:
