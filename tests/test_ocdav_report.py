@@ -239,3 +239,23 @@ def test_like_pattern_escapes_and_wildcards():
     assert like_pattern("a_b%") == "%a\\_b\\%%"
     assert like_pattern("*.p?f") == "%.p_f"
     assert like_pattern("back\\slash") == "%back\\\\slash%"
+
+
+async def test_search_through_a_share_stays_inside_it(env):
+    dav = env.dav
+    for folder in ("/docs", "/other"):
+        await dav.mkcol(folder)
+    await dav.put("/docs/secret-a.txt")
+    await dav.put("/other/secret-b.txt")
+    docs = await env.storage.lookup(env.users["alice"].id, ("docs",))
+    await env.storage.create_share(node_id=docs.id, grantee_type="user",
+                                   grantee_id=env.users["bob"].id, role_id="viewer",
+                                   permissions=1, creator_id=env.users["alice"].id)
+    rid = quote(docs.resource_id, safe="")
+    by_id = await report(env.bob, f"/remote.php/dav/spaces/{rid}", search_body("secret"))
+    assert hrefs(by_id) == [f"/remote.php/dav/spaces/{unquote(rid)}/secret-a.txt"]
+    jail = await report(env.bob, "/remote.php/dav/files/bob/Shares/docs", search_body("secret"))
+    assert hrefs(jail) == ["/remote.php/dav/files/bob/Shares/docs/secret-a.txt"]
+    # the whole space stays closed to him
+    space = quote(f"{docs.storage_id}${docs.space_id}", safe="")
+    await report(env.bob, f"/remote.php/dav/spaces/{space}", search_body("secret"), 404)
