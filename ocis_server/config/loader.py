@@ -121,6 +121,7 @@ class Config:
     cors_allow_methods: list[str]
     cors_allow_headers: list[str]
     cors_allow_credentials: bool
+    ocdav_allow_propfind_depth_infinity: bool
     login_max_failures: int
     login_max_failures_per_address: int
     login_failure_window: float

@@ -319,6 +319,10 @@ FIELDS: tuple[Field, ...] = (
     Field("idp_trusted_clients", "idp.trusted_clients", "list", ["web", "ocis-cli"],
           ("IDP_TRUSTED_CLIENTS",),
           "client ids that skip the consent page (unless they ask for prompt=consent)"),
+    # --- ocdav: WebDAV ------------------------------------------------------------------------
+    Field("ocdav_allow_propfind_depth_infinity", "ocdav.allow_propfind_depth_infinity", "bool",
+          False, ("OCDAV_ALLOW_PROPFIND_DEPTH_INFINITY",),
+          "answer PROPFIND with `Depth: infinity` (the whole subtree); off = 400, as in oCIS"),
     # --- sharing (user/group shares over OCS and WebDAV) -------------------------------------------
     Field("sharing_auto_accept", "frontend.auto_accept_shares", "bool", True,
           ("FRONTEND_AUTO_ACCEPT_SHARES",),

@@ -15,8 +15,6 @@ class OcdavConfig:
     max_xml_body: int = 1 << 20          # bytes of a PROPFIND/PROPPATCH/LOCK body
     max_xml_depth: int = 32              # element nesting of a request body
     allow_propfind_depth_infinity: bool = False   # OCDAV_ALLOW_PROPFIND_DEPTH_INFINITY
-    lock_timeout_default: int = 3600     # seconds, when LOCK has no Timeout header
-    lock_timeout_max: int = 86400        # `Timeout: Infinite` and larger values are capped here
     stream_chunk: int = 64 * 1024        # PROPFIND response bytes per write
 
     @classmethod

@@ -4,6 +4,7 @@ write runs before touching storage. Locks live in the storage (`put_lock`, `lock
 
 from __future__ import annotations
 
+import math
 import re
 import time
 import uuid
@@ -227,7 +228,8 @@ async def owner_names(request: web.Request, locks: list[LockRecord]) -> dict[str
 
 
 def activelock_xml(lock: LockRecord, root_href: str, owner_name: str = "") -> str:
-    remaining = max(0, int(lock.expires - time.time()))
+    timeout = ("Infinite" if lock.expires >= NEVER
+               else f"Second-{max(0, math.ceil(lock.expires - time.time()))}")
     scope = "exclusive" if lock.exclusive else "shared"
     owner = f"<d:owner>{lock.owner_xml}</d:owner>" if lock.owner_xml else ""
     if owner_name:       # oCIS: the locking user's display name (clients show "locked by ...")
@@ -235,7 +237,7 @@ def activelock_xml(lock: LockRecord, root_href: str, owner_name: str = "") -> st
     return ("<d:activelock><d:locktype><d:write/></d:locktype>"
             f"<d:lockscope><d:{scope}/></d:lockscope>"
             f"<d:depth>{'infinity' if lock.depth_infinity else '0'}</d:depth>{owner}"
-            f"<d:timeout>Second-{remaining}</d:timeout>"
+            f"<d:timeout>{timeout}</d:timeout>"
             f"<d:locktoken><d:href>{esc(lock.token)}</d:href></d:locktoken>"
             f"<d:lockroot><d:href>{esc(root_href)}</d:href></d:lockroot></d:activelock>")
 
@@ -255,16 +257,23 @@ SUPPORTEDLOCK_XML = (
     "</d:locktype></d:lockentry>")
 
 
+# A lock without expiry (reva: no Timeout header, or `Infinite`) expires at this absolute time: far
+# beyond any `Second-N` (N < 2**32, reva's bound), finite so every store keeps it as a number.
+NEVER = 1e15
+_MAX_SECONDS = 2**32 - 1
+
+
 def _timeout(request: web.Request) -> float:
-    """Seconds from the Timeout header (`Second-N`, `Infinite`; first usable value wins)."""
-    conf = config_of(request)
-    for item in request.headers.get("Timeout", "").split(","):
-        item = item.strip()
-        if item.lower() == "infinite":
-            return conf.lock_timeout_max
-        if item.lower().startswith("second-") and item[7:].isdigit():
-            return min(int(item[7:]), conf.lock_timeout_max)
-    return conf.lock_timeout_default
+    """When a lock taken now expires, from its Timeout header as reva reads it: the first value
+    counts; none or `Infinite` never expires; `Second-N` with N < 2**32; anything else 400."""
+    value = request.headers.get("Timeout", "").split(",", 1)[0].strip()
+    if not value or value == "Infinite":
+        return NEVER
+    seconds = value.removeprefix("Second-")
+    if seconds == value or not seconds.isascii() or not seconds.isdigit() \
+            or int(seconds) > _MAX_SECONDS:
+        raise BadRequest("invalid Timeout header")
+    return time.time() + int(seconds)
 
 
 async def _lock_response(request: web.Request, lock: LockRecord, target: DavTarget, is_dir: bool,
@@ -303,7 +312,7 @@ async def handle_lock(request: web.Request) -> web.StreamResponse:
     lock = LockRecord(token=f"opaquelocktoken:{uuid.uuid4()}", space_id=target.space_id,
                       path=tuple(target.path), depth_infinity=depth == "infinity",
                       exclusive=exclusive, owner_xml=owner, principal_id=user_of(request).id,
-                      expires=time.time() + _timeout(request))
+                      expires=_timeout(request))
     await storage.put_lock(lock)
     return await _lock_response(request, lock, target, node.is_dir, 201 if created else 200,
                                 new=True)
@@ -353,7 +362,7 @@ async def _refresh(request: web.Request, target: DavTarget) -> web.StreamRespons
         if lock.token in submitted:
             refreshed = LockRecord(lock.token, lock.space_id, lock.path, lock.depth_infinity,
                                    lock.exclusive, lock.owner_xml, lock.principal_id,
-                                   time.time() + _timeout(request))
+                                   _timeout(request))
             await storage.put_lock(refreshed)
             node = await storage.lookup(target.space_id, target.path)
             return await _lock_response(request, refreshed, target, node.is_dir, 200, new=False)
