@@ -151,10 +151,10 @@ async def test_propfind_depth_and_properties(env):
     props = props_of(resp.xml)
     folder, file = props[hrefs[0]], props[hrefs[1]]
     assert folder.find(f"{D}resourcetype/{D}collection") is not None
-    assert folder.findtext(f"{OC}permissions") == "RDNVCK"
+    assert folder.findtext(f"{OC}permissions") == "RDNVCKZP"
     assert folder.findtext(f"{OC}size") == "5"
     assert folder.findtext(f"{D}quota-available-bytes") == "-3"
-    assert file.findtext(f"{OC}permissions") == "RDNVW"
+    assert file.findtext(f"{OC}permissions") == "RDNVWZP"
     assert file.findtext(f"{D}getcontentlength") == "5"
     assert file.findtext(f"{OC}checksums/{OC}checksum").startswith("SHA1:")
     assert file.findtext(f"{OC}owner-id") == "alice"

@@ -69,6 +69,10 @@ def test_role_from_bits() -> None:
 def test_webdav_letters() -> None:
     assert roles.webdav_permissions(31, is_dir=True) == "RDNVCK"
     assert roles.webdav_permissions(31, is_dir=False) == "RDNVW"
+    # the space's owner or Manager (CS3 DenyGrant, PurgeRecycle): oCIS adds Z and P
+    assert roles.webdav_permissions(31, is_dir=True, manage=True) == "RDNVCKZP"
+    assert roles.webdav_permissions(31, is_dir=False, manage=True) == "RDNVWZP"
+    assert roles.webdav_permissions(31, is_dir=True, manage=True, public=True) == "RDNVCK"
     assert roles.webdav_permissions(15, is_dir=True, shared=True, mounted=True) == "SMDNVCK"
     assert roles.webdav_permissions(1, is_dir=True, shared=True, mounted=True) == "SM"
     assert roles.webdav_permissions(3, is_dir=False, shared=True) == "SNVW"

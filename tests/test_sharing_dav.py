@@ -96,7 +96,7 @@ async def test_viewer_reads_through_the_jail_and_sees_owner_changes(dav: Dav) ->
     # the owner sees the share type; moss sees nothing of it
     _, owner = await dav.propfind("einstein", "/remote.php/webdav/Docs")
     assert prop(owner, "oc:share-types") == "<oc:share-type>0</oc:share-type>"
-    assert prop(owner, "oc:permissions") == "RDNVCK"
+    assert prop(owner, "oc:permissions") == "RDNVCKZP"
     assert (await dav.propfind("moss", mount + "/"))[0] == 404
     _, jail = await dav.propfind("moss", JAIL + "/", depth="1")
     assert share["id"] not in jail

@@ -67,11 +67,11 @@ class Access:
         return self.share is not None
 
     def webdav_permissions(self, *, is_dir: bool, mounted: bool = False) -> str:
-        """`oc:permissions` letters (reva conversions WebDAVPermissions): owner file `RDNVW`,
-        owner folder `RDNVCK`; editors may not reshare (no `R`); viewers get none; a received
+        """`oc:permissions` letters (reva conversions WebDAVPermissions): owner file `RDNVWZP`,
+        owner folder `RDNVCKZP` (Z deny, P purge: the space's owner or Manager); editors may not reshare (no `R`); viewers get none; a received
         share adds `S`, and `M` on the mount point itself."""
         return roles.webdav_permissions(self.permissions, is_dir=is_dir, shared=self.shared,
-                                        mounted=mounted)
+                                        mounted=mounted, manage=self.can_manage)
 
     def grantable(self, *, is_dir: bool) -> int:
         """`ocs:share-permissions`: the OCS bits the caller could grant (files never 4/8)."""

@@ -205,9 +205,11 @@ def require_applicable(role: Role, kind: str) -> None:
 
 @lru_cache(maxsize=512)   # pure, and every PROPFIND renders it: a few dozen distinct inputs
 def webdav_permissions(bits: int, *, is_dir: bool, shared: bool = False,
-                       mounted: bool = False, public: bool = False) -> str:
+                       mounted: bool = False, public: bool = False, manage: bool = False) -> str:
     """`oc:permissions` letters (reva `Role.WebDAVPermissions`): S shared with me, R may share,
-    M mount point, D delete, NV rename/move, W write (files), CK create (folders)."""
+    M mount point, D delete, NV rename/move, W write (files), CK create (folders); with `manage`
+    (the space's owner or Manager: CS3 DenyGrant and PurgeRecycle) Z may deny, P may purge the
+    trash. Owner folder `RDNVCKZP`, owner file `RDNVWZP`."""
     if bits == DENIED_BITS:
         return ""
     out = []
@@ -225,6 +227,8 @@ def webdav_permissions(bits: int, *, is_dir: bool, shared: bool = False,
             out.append("W")
     if is_dir and bits & CREATE:
         out.append("CK")
+    if manage and not public:
+        out.append("ZP")
     return "".join(out)
 
 
