@@ -227,7 +227,7 @@ async def test_sdk_retries_a_chunk_the_server_found_corrupt(
     monkeypatch.setattr(sdk, "sha1_header", lambda chunk: real(b"never right"))
     with pytest.raises(sdk.ChecksumMismatch) as caught:
         await tus.upload(space, "/h2.bin", local, sha1=sha1, mtime=1, chunk_size=1024)
-    assert caught.value.status == 460
+    assert caught.value.status == 406
 
 
 # --- the operator command on a real storage -------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import re
 from types import SimpleNamespace
@@ -89,6 +90,11 @@ async def test_put_preconditions_and_errors(env):
     bad = await dav.put("/q.txt", b"abc", status=400, headers={"OC-Checksum": "SHA1:" + "0" * 40})
     assert b"Sabre\\DAV\\Exception\\BadRequest" in bad.data
     await dav.get("/q.txt", 404)
+    # OC-Checksum in hex (reva) or base64: both verified; a wrong base64 digest is the same 400.
+    b64 = base64.b64encode(hashlib.md5(b"abc").digest()).decode()
+    await dav.put("/q64.txt", b"abc", status=201, headers={"OC-Checksum": f"MD5:{b64}"})
+    await dav.put("/q64.txt", b"abd", status=400, headers={"OC-Checksum": f"MD5:{b64}"})
+    assert (await dav.get("/q64.txt")).data == b"abc"
     await dav.put("/missing/x.txt", status=409)
     await dav.mkcol("/folder")
     await dav.put("/folder", status=409)

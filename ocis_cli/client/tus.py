@@ -46,7 +46,7 @@ class TusError(ClientError):
 
 
 class ChecksumMismatch(TusError, IntegrityError):
-    """The server computed another checksum for a chunk (460 Checksum Mismatch, tus checksum ext.)."""
+    """The server computed another checksum for a chunk (oCIS: 406; tus checksum extension: 460)."""
 
 
 class OffsetConflict(TusError, Conflict):
@@ -193,7 +193,7 @@ class Tus:
 
     async def _send(self, method: str, url: str, headers: dict[str, str],
                     data: Any = None) -> tuple[int, dict[str, str]]:
-        """One TUS request; 404/409/410/460 become the typed errors callers recover from."""
+        """One TUS request; 404/406/409/410/460 become the typed errors callers recover from."""
         support = self._support
         creating = method == "POST"
         if method == "PATCH" and support is not None and support.http_method_override:
@@ -201,7 +201,7 @@ class Tus:
             method = "POST"
         headers = {"Tus-Resumable": TUS_VERSION, **headers}
         async with self.http.stream(method, url, headers=headers, data=data,
-                                    ok=(404, 409, 410, 460)) as resp:
+                                    ok=(404, 406, 409, 410, 460)) as resp:
             body = await resp.read()
             status, answer = resp.status, {k: v for k, v in resp.headers.items()}
             what = f"TUS {method}"          # never the URL: a Location carries a credential
@@ -211,7 +211,7 @@ class Tus:
                 raise UploadGone(f"{what}: the upload is gone (expired or removed)", status=status)
             if status == 409:
                 raise OffsetConflict(f"{what}: offset conflict", status=status)
-            if status == 460:
+            if status in (406, 460):     # oCIS answers 406, the tus checksum extension 460
                 raise ChecksumMismatch(f"{what}: checksum mismatch", status=status)
         return status, answer
 
