@@ -25,7 +25,7 @@ from ocis_server.identity import User
 
 from . import directory, roles
 from .config import CONTEXT_KEY
-from .drives import read_body
+from .drives import disk_free, drive_json, reachable, read_body
 from .me import group_json, new_password, principal, user_json, user_summary
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,9 @@ _ORDER_KEYS = {
     "mail": lambda u: u.email,
     "onPremisesSamAccountName": lambda u: u.username,
 }
+# `$expand` on `/users` and `/users/{id}`, as oCIS's GetUser takes them (ownCloud Web asks for
+# `drive,memberOf,appRoleAssignments` in one call).
+_EXPANDS = ("drive", "drives", "memberOf", "appRoleAssignments")
 _EDITABLE = {"displayName", "mail", "userType", "passwordProfile", "accountEnabled", "id",
              "onPremisesSamAccountName"}
 
@@ -60,6 +63,26 @@ async def render(request: web.Request, user: User, *, full: bool,
         body["memberOf"] = [group_json(g) for g in groups]
     if "approleassignments" in expand:
         body["appRoleAssignments"] = [roles.assignment_json(request, user)]
+    if "drive" in expand or "drives" in expand:
+        body.update(await _drives(request, user, expand))
+    return body
+
+
+async def _drives(request: web.Request, user: User,
+                  expand: frozenset[str] | set[str]) -> dict[str, Any]:
+    """`drive`: the user's personal drive; `drives`: every drive the user is a member of (the
+    personal one included), as oCIS's GetUser renders them (v1.0 drives)."""
+    spaces = sorted(await reachable(request, user),
+                    key=lambda s: (s.type != "personal", s.name.lower(), s.id))
+    free = await disk_free(request)
+    rendered = [(s, await drive_json(request, s, free=free)) for s in spaces]
+    body: dict[str, Any] = {}
+    if "drive" in expand:
+        personal = [d for s, d in rendered if s.type == "personal" and s.owner_id == user.id]
+        if personal:
+            body["drive"] = personal[0]
+    if "drives" in expand:
+        body["drives"] = [d for _, d in rendered]
     return body
 
 
@@ -85,8 +108,7 @@ async def _filtered(request: web.Request, users: list[User],
 async def list_users(request: web.Request) -> web.Response:
     caller = principal(request)
     query = directory.parse_query(request, filters=("userType", "memberOf", "appRoleId"),
-                                  orderby=tuple(_ORDER_KEYS),
-                                  expand=("memberOf", "appRoleAssignments"))
+                                  orderby=tuple(_ORDER_KEYS), expand=_EXPANDS)
     full = authz.has(caller, authz.ACCOUNTS)
     directory.require_search(query, admin=full)
     users = [u for u in await request.app[CONTEXT_KEY].users.list()
@@ -101,8 +123,7 @@ async def list_users(request: web.Request) -> web.Response:
 
 async def get_user(request: web.Request) -> web.Response:
     caller = principal(request)
-    query = directory.parse_query(request, filters=(), orderby=(),
-                                  expand=("memberOf", "appRoleAssignments"))
+    query = directory.parse_query(request, filters=(), orderby=(), expand=_EXPANDS)
     user = await find_user(request, request.match_info["user_id"])
     full = authz.may_see_user(caller, user)
     return web.json_response(await render(request, user, full=full,
