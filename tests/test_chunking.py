@@ -291,3 +291,28 @@ async def test_failed_joined_chunk_is_cut_off(srv):
     assert (chunk_dir(srv, session.id) / ".joined").read_bytes() == b"x" * 100
     await req(srv, "PUT", f"{ROOT}/fc/{chunk_name(100)}", 201, data=b"z" * 100)
     await move_and_check(srv, "fc", b"x" * 100 + b"z" * 100, "fc.bin")
+
+
+@pytest.mark.parametrize("base", ["/remote.php/webdav", "/remote.php/dav/files/alice"])
+async def test_oc9_chunked_put_is_refused_as_ocis(srv, base):
+    """oC <= 9 chunking (`name-chunking-<id>-<n>-<i>`) is not taken: 503 like oCIS
+    (coreApiMain/checksums.feature), with or without `OC-Chunked`; nothing is written, neither the
+    chunk under its own name nor the assembled file. A file merely containing "-chunking-" stays fine."""
+    for headers in ({"OC-Chunked": "1"}, {}):
+        resp = await req(srv, "PUT", f"{base}/myChecksumFile.txt-chunking-4242-3-0", 503,
+                         data=b"AAAAA", headers=headers)
+        assert b"Sabre\\DAV\\Exception\\ServiceUnavailable" in resp.body
+    await req(srv, "PUT", f"{base}/plain.txt", 503, data=b"x", headers={"OC-Chunked": "1"})
+    for name in ("myChecksumFile.txt", "myChecksumFile.txt-chunking-4242-3-0", "plain.txt"):
+        await req(srv, "GET", f"{base}/{name}", 404)
+    await req(srv, "PUT", f"{base}/notes-chunking-draft.txt", 201, data=b"ok")
+
+
+@pytest.mark.parametrize("name", ["%20", "%20%20%20", "%09"])
+async def test_blank_name_is_refused(srv, name):
+    """A name of spaces only: PUT 400 (reva ValidateName), TUS creation 412; nothing is created."""
+    resp = await req(srv, "PUT", f"/remote.php/webdav/{name}", 400, data=b"x")
+    assert b"Sabre\\DAV\\Exception\\BadRequest" in resp.body
+    await srv.create(length=1, filename="   ", status=412)
+    listing = await req(srv, "PROPFIND", "/remote.php/webdav/", 207, headers={"Depth": "1"})
+    assert len(ET.fromstring(listing.body).findall("{DAV:}response")) == 1

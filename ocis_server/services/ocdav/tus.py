@@ -187,7 +187,7 @@ def _file_target(target: DavTarget, filename: str) -> DavTarget:
         parts = split_path(filename, encoded=False)
     except InvalidName:
         raise DavError(412, "invalid filename in Upload-Metadata") from None
-    if not parts:
+    if not parts or not parts[-1].strip():      # reva ValidateName: a blank name is refused
         raise DavError(412, "invalid filename in Upload-Metadata")
     return target.with_rel(parts if filename.startswith("/") else target.rel + parts)
 
