@@ -65,3 +65,30 @@ async def test_web_get_user_expands_drive_groups_and_roles(client: Client) -> No
     assert "drive" not in other and "memberOf" not in other   # not theirs to see
     await client.call("GET", f"/users/{me['id']}", EINSTEIN, 400,
                       params={"$expand": "drive,secrets"})
+
+
+async def test_my_drive_root_children_are_drive_items(client: Client) -> None:
+    me = await client.call("GET", "/me", MARIE, 200)
+    dav = f"{client.url}/remote.php/dav/files/marie"
+    async with client.session.request("MKCOL", dav + "/Radium", auth=MARIE) as resp:
+        assert resp.status == 201
+    async with client.session.put(dav + "/notes.txt", data=b"polonium", auth=MARIE) as resp:
+        assert resp.status in (201, 204)
+    async with client.session.put(dav + "/Radium/inner.txt", data=b"x", auth=MARIE) as resp:
+        assert resp.status in (201, 204)
+    drive = await client.call("GET", "/me/drive", MARIE, 200)
+    body = await client.call("GET", "/me/drive/root/children", MARIE, 200)
+    items = {i["name"]: i for i in body["value"]}
+    assert {"Radium", "notes.txt"} <= set(items) and "inner.txt" not in items
+    notes, folder = items["notes.txt"], items["Radium"]
+    assert notes["size"] == 8 and notes["file"] == {"mimeType": "text/plain"}
+    assert "folder" not in notes and folder["folder"] == {} and "file" not in folder
+    assert notes["parentReference"] == {"driveType": "personal", "driveId": drive["id"],
+                                        "id": drive["root"]["id"]}
+    assert notes["id"].startswith(drive["id"] + "!") and notes["eTag"].startswith('"')
+    async with client.session.request("PROPFIND", dav + "/notes.txt", auth=MARIE,
+                                      headers={"Depth": "0"}) as resp:
+        assert notes["eTag"] in (await resp.text()).replace("&quot;", '"')
+    theirs = await client.call("GET", "/me/drive/root/children", EINSTEIN, 200)
+    assert "notes.txt" not in {i["name"] for i in theirs["value"]}
+    assert me["id"] in drive["id"]
