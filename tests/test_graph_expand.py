@@ -92,3 +92,27 @@ async def test_my_drive_root_children_are_drive_items(client: Client) -> None:
     theirs = await client.call("GET", "/me/drive/root/children", EINSTEIN, 200)
     assert "notes.txt" not in {i["name"] for i in theirs["value"]}
     assert me["id"] in drive["id"]
+
+
+async def test_group_members_as_ocis_lists_them(client: Client) -> None:
+    einstein = await client.call("GET", "/me", EINSTEIN, 200)
+    marie = await client.call("GET", "/me", MARIE, 200)
+    group = await client.call("POST", "/groups", ADMIN, 201, json={"displayName": "nobelists"})
+    for user in (marie, einstein):
+        await client.call("POST", f"/groups/{group['id']}/members/$ref", ADMIN, 204,
+                          json={"@odata.id": f"{client.url}/graph/v1.0/users/{user['id']}"})
+    members = await client.call("GET", f"/groups/{group['id']}/members", ADMIN, 200)
+    assert isinstance(members, list)                     # a bare array, as oCIS renders it
+    assert sorted(m["onPremisesSamAccountName"] for m in members) == ["einstein", "marie"]
+    assert {m["id"] for m in members} == {einstein["id"], marie["id"]}
+    assert all(m["displayName"] and m["mail"] for m in members)
+    expanded = await client.call("GET", f"/groups/{group['id']}", ADMIN, 200,
+                                 params={"$expand": "members"})
+    assert sorted(expanded["members"], key=lambda m: m["id"]) == sorted(
+        members, key=lambda m: m["id"])
+    listed = await client.call("GET", "/groups", ADMIN, 200,
+                               params={"$expand": "members", "$search": "nobel"})
+    assert [len(g["members"]) for g in listed["value"]] == [2]
+    seen_by_member = await client.call("GET", f"/groups/{group['id']}/members", MARIE, 200)
+    assert isinstance(seen_by_member, list) and len(seen_by_member) == 2
+    await client.call("GET", "/groups/no-such-group/members", ADMIN, 404)

@@ -133,13 +133,14 @@ async def delete_group(request: web.Request) -> web.Response:
 
 
 async def list_members(request: web.Request) -> web.Response:
+    """A bare JSON array of users, not an OData `{"value": [...]}` collection: oCIS's
+    GetGroupMembers renders the backend's user list as it is, and clients read it so."""
     group = await _group(request)
     if not await _may_see_members(request, group):
         raise PermissionDenied("only admins and members may list a group's members")
     full = authz.has(principal(request), authz.ACCOUNTS)
     members = await request.app[CONTEXT_KEY].users.members(group.id)
-    return web.json_response({"value": [user_json(u) if full else user_summary(u)
-                                        for u in members]})
+    return web.json_response([user_json(u) if full else user_summary(u) for u in members])
 
 
 async def add_member(request: web.Request) -> web.Response:
