@@ -12,6 +12,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -1068,3 +1069,56 @@ async def test_unusual_methods_are_clean(world: World) -> None:
         resp = await request(w, method, url, body=b"x")
         assert_clean(w, resp, f"{method} {url}")
         assert resp.status is not None and 400 <= resp.status < 500, f"{method} {url}: {resp.status}"
+
+
+# --- a client hanging up mid-upload ----------------------------------------------------------------
+async def _half_body(w: World, method: str, target: str, headers: Mapping[str, str], size: int) -> None:
+    """Announce `size` bytes, send a tenth of them on a real socket, then close it."""
+    reader, writer = await asyncio.open_connection(w.host, w.port)
+    head = "".join(f"{k}: {v}\r\n" for k, v in {
+        "Host": f"{w.host}:{w.port}", "Authorization": EINSTEIN, "Content-Length": str(size),
+        **headers}.items())
+    writer.write(f"{method} {target} HTTP/1.1\r\n{head}\r\n".encode() + b"a" * (size // 10))
+    await writer.drain()
+    await asyncio.sleep(0.2)
+    writer.close()
+    with contextlib.suppress(ConnectionError):
+        await writer.wait_closed()
+
+
+async def test_client_hanging_up_mid_upload_is_an_aborted_request_not_a_500(
+        world: World, caplog: pytest.LogCaptureFixture) -> None:
+    """A PUT and a TUS PATCH whose client closes the socket half-way: the proxy logs an aborted
+    request (INFO, method and path, never the /data token), the access log records 499, nothing
+    is logged as a 500 or an error, no file appears, and the TUS upload keeps what arrived."""
+    w = world
+    files = w.namespaces["files"]
+    created = await request(w, "POST", f"{files}/sub/", {
+        "Tus-Resumable": "1.0.0", "Upload-Length": "200000",
+        "Upload-Metadata": "filename " + base64.b64encode(b"tus-abort.bin").decode()})
+    assert created.status == 201, created
+    location = urlsplit(created.headers["location"]).path
+    caplog.clear()
+    caplog.set_level(logging.INFO)
+    await _half_body(w, "PUT", f"{files}/sub/abort.bin", {}, 200000)
+    await _half_body(w, "PATCH", location, {"Tus-Resumable": "1.0.0", "Upload-Offset": "0",
+                                            "Content-Type": "application/offset+octet-stream"}, 200000)
+    for _ in range(50):
+        if sum("request aborted by the client" in r.getMessage() for r in caplog.records) >= 2:
+            break
+        await asyncio.sleep(0.1)
+    aborted = [r for r in caplog.records if "request aborted by the client" in r.getMessage()]
+    assert [r.getMessage().split(": ", 1)[1].split(" (")[0] for r in aborted] == [
+        f"PUT {files}/sub/abort.bin", "PATCH /data/…"], [r.getMessage() for r in caplog.records]
+    assert all(r.levelno == logging.INFO for r in aborted)
+    token = location.rsplit("/", 1)[1]
+    assert not any(token in r.getMessage() for r in caplog.records if r.name != "aiohttp.access")
+    access = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+    assert sum('" 499 ' in line for line in access) == 2, access
+    assert not any('" 500 ' in line for line in access), access
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], \
+        [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert (await request(w, "GET", f"{files}/sub/abort.bin")).status == 404
+    head = await request(w, "HEAD", location, {"Tus-Resumable": "1.0.0"}, auth=None)
+    assert head.status == 200 and 0 < int(head.headers["upload-offset"]) <= 20000, head.headers
+    await request(w, "DELETE", location, {"Tus-Resumable": "1.0.0"}, auth=None)

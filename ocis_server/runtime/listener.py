@@ -32,6 +32,12 @@ from .proxy import build_app
 from .units import HttpUnit
 
 log = logging.getLogger("ocis.proxy")
+CLIENT_CLOSED_REQUEST = 499
+
+
+def _loggable_path(path: str) -> str:
+    """The path without a transfer token (`/data/<token>` is a credential for its upload)."""
+    return "/data/…" if path.startswith("/data/") else path
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,9 +187,12 @@ class GuardedRequestHandler(RequestHandler):
     def handle_error(self, request: BaseRequest, status: int = 500,
                      exc: BaseException | None = None, message: str | None = None) -> web.StreamResponse:
         if isinstance(exc, ConnectionError) and self.transport is None:
-            # The client went away (or a read deadline closed the connection) mid-request.
-            log.debug("connection lost during %s %s", request.method, request.path)
-            response = web.Response(status=status)
+            # The client went away (or a read deadline closed the connection) mid-request: not a
+            # server error. Logged as an aborted request and recorded as 499 (nginx's "client
+            # closed request"), so that monitoring counting 5xx sees no false alarm.
+            log.info("request aborted by the client: %s %s (connection closed mid-request)",
+                     request.method, _loggable_path(request.path))
+            response = web.Response(status=CLIENT_CLOSED_REQUEST, reason="Client Closed Request")
             response.force_close()
             return response
         if status >= 500:
