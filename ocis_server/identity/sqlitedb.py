@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sqlite3
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import quote
 
 from ocis_server.domain.errors import ServiceUnavailable
+from ocis_server.sqlitefiles import connect_read_only, read_only_folder
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -62,25 +61,6 @@ def in_transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], 
     return result
 
 
-def _read_only_folder(folder: Path) -> bool:
-    """A read-only mount (even for root), or a folder this process may not write."""
-    try:
-        if os.statvfs(folder).f_flag & os.ST_RDONLY:
-            return True
-    except OSError:
-        return False
-    return not os.access(folder, os.W_OK)
-
-
-def _connect_read_only(path: Path) -> sqlite3.Connection:
-    """Never writes; immutable without a -wal file (SQLite could not create the -shm it needs)."""
-    wal = path.with_name(path.name + "-wal").exists()
-    uri = f"file:{quote(str(path))}?mode=ro" + ("" if wal else "&immutable=1")
-    conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
-    conn.execute("PRAGMA query_only = ON")
-    return conn
-
-
 class SqliteThread:
     """A connection (autocommit mode) used only on one dedicated thread."""
 
@@ -97,12 +77,12 @@ class SqliteThread:
         (schema or migration); `name` names the thread (`<name>-db`) and errors. In a read-only
         folder the existing database is opened for reading only: writes answer 503."""
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-db")
-        read_only = path.exists() and _read_only_folder(path.parent)
+        read_only = path.exists() and read_only_folder(path.parent)
 
         def connect() -> sqlite3.Connection:
             if read_only:
                 log.warning("%s is in a read-only folder: opened for reading only", path)
-                return _connect_read_only(path)
+                return connect_read_only(path)
             path.parent.mkdir(parents=True, exist_ok=True, mode=dir_mode)
             conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             try:

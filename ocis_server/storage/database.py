@@ -7,14 +7,14 @@ Retry-After, a damaged one is 503 until it is repaired.
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import time
 from pathlib import Path
-from urllib.parse import quote
 from typing import NoReturn
 
+from ocis_server import sqlitefiles
 from ocis_server.domain.errors import OcisError, ServiceUnavailable, disk_full_error
+from ocis_server.sqlitefiles import read_only_folder as read_only_folder
 
 from .schema import register_functions
 
@@ -45,24 +45,9 @@ def connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
     return conn
 
 
-def read_only_folder(folder: Path) -> bool:
-    """True when nothing can be written in `folder`: a read-only mount (even for root), or
-    permissions that forbid this process to write."""
-    try:
-        if os.statvfs(folder).f_flag & os.ST_RDONLY:
-            return True
-    except OSError:
-        return False
-    return not os.access(folder, os.W_OK)
-
-
 def connect_read_only(path: Path) -> sqlite3.Connection:
-    """A connection that never writes, to a database in a read-only folder. Without its -wal
-    file the database is opened immutable (SQLite could not create the -shm it needs)."""
-    wal = path.with_name(path.name + "-wal").exists()
-    uri = f"file:{quote(str(path))}?mode=ro" + ("" if wal else "&immutable=1")
-    conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA query_only = ON")
+    """A connection that never writes, with the metadata database's SQL functions."""
+    conn = sqlitefiles.connect_read_only(path)
     register_functions(conn)
     return conn
 
