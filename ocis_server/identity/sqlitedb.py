@@ -8,13 +8,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
 from ocis_server.domain.errors import ServiceUnavailable
+from ocis_server import sqlitefiles
 from ocis_server.sqlitefiles import connect_read_only, read_only_folder
 
 T = TypeVar("T")
@@ -26,24 +26,10 @@ _BUSY = frozenset({5, 6})     # SQLITE_BUSY, SQLITE_LOCKED
 def quick_check(conn: sqlite3.Connection, path: Path) -> None:
     """`PRAGMA quick_check` at open, given up after QUICK_CHECK_SECONDS; ServiceUnavailable (and
     the file and its repair in the log) when the database is damaged: it is never written to."""
-    deadline = time.monotonic() + QUICK_CHECK_SECONDS
-    conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
-    try:
-        rows = [str(r[0]) for r in conn.execute("PRAGMA quick_check(20)").fetchall()]
-    except sqlite3.OperationalError as exc:
-        if "interrupted" not in str(exc):
-            raise
-        log.warning("%s: the quick check did not finish in time and was skipped", path)
-        return
-    except sqlite3.DatabaseError as exc:
-        rows = [str(exc)]
-    finally:
-        conn.set_progress_handler(None, 0)
-    if rows != ["ok"]:
-        log.critical("%s is damaged (%s); nothing is written to it. To repair: stop the server, "
-                     "then restore it from a backup or rebuild it with `sqlite3 %s .recover | "
-                     "sqlite3 %s.recovered` and move that in place", path, "; ".join(rows[:3]),
-                     path, path)
+    findings = sqlitefiles.quick_check(conn, path, QUICK_CHECK_SECONDS)
+    if findings:
+        log.critical("%s is damaged (%s); nothing is written to it. To repair: %s",
+                     path, "; ".join(findings[:3]), sqlitefiles.repair_hint(path))
         raise ServiceUnavailable(f"the database {path.name} is damaged: see the server log",
                                  retry_after=60)
 

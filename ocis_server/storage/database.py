@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import time
 from pathlib import Path
 from typing import NoReturn
 
@@ -69,33 +68,16 @@ def open_checked(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def repair_hint(path: Path) -> str:
-    return (f"stop the server, then restore {path} from a backup or rebuild it with "
-            f"`sqlite3 {path} .recover | sqlite3 {path}.recovered` and move that in place; "
-            "`ocis backup consistency --full` checks it")
+repair_hint = sqlitefiles.repair_hint
 
 
 def quick_check(conn: sqlite3.Connection, path: Path,
                 seconds: float = QUICK_CHECK_SECONDS) -> None:
-    """`PRAGMA quick_check`, given up after `seconds` (a huge database must not hold up the
-    start; the full check is `ocis backup consistency --full`). DatabaseDamaged when it finds
-    damage: the caller must not write to the database."""
-    deadline = time.monotonic() + seconds
-    conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
-    try:
-        rows = [str(r[0]) for r in conn.execute("PRAGMA quick_check(20)").fetchall()]
-    except sqlite3.OperationalError as exc:
-        if "interrupted" in str(exc):
-            log.warning("%s: the quick check did not finish within %.0f s and was skipped; "
-                        "run `ocis backup consistency --full`", path, seconds)
-            return
-        raise
-    except sqlite3.DatabaseError as exc:       # "file is not a database", "malformed"
-        rows = [str(exc)]
-    finally:
-        conn.set_progress_handler(None, 0)
-    if rows != ["ok"]:
-        _damaged(path, rows)
+    """`PRAGMA quick_check`, given up after `seconds`. DatabaseDamaged when it finds damage:
+    the caller must not write to the database."""
+    findings = sqlitefiles.quick_check(conn, path, seconds)
+    if findings:
+        _damaged(path, findings)
 
 
 def _damaged(path: Path, findings: list[str]) -> NoReturn:
