@@ -182,6 +182,9 @@ class Runtime:
                                   cast(Any, Unavailable("storage-users", here="storage-users" in names)),
                                   cast(Any, Unavailable("users", here="users" in names)),
                                   throttle=login_throttle(config))
+        if config.enable_ocm or "ocm" in names:     # the front ends share with `user@domain`
+            from ocis_server.services.ocm.peer import OcmPeer
+            self.ctx.ocm = OcmPeer.from_context(self.ctx)
         units = self._units(specs, self.ctx, proxy_sock)
         self.supervisor = Supervisor(units, backoff=config.restart_backoff,
                                      max_failures=config.max_failures,

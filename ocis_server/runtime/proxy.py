@@ -144,6 +144,8 @@ def auth_middleware(ctx: ServiceContext, routes: Sequence[Route],
                 return cors.preflight(request, origin)
         if public and route.spec.own_auth:         # e.g. the IdP's token endpoint: a client's
             return await handler(request)          # credentials are not a user's failed login
+        if public and any(_under(path, p) for p in route.spec.own_credentials):
+            return await handler(request)          # e.g. an OCM shared secret at /dav/ocm
         auth.users = ctx.users                     # the runtime may have swapped the user store
         header = request.headers.get("Authorization") or _session_bearer(route.spec, request)
         address = client_address(request, trusted) if header else ""

@@ -40,6 +40,9 @@ class ServiceSpec:
                                         # that is not a default one (ocm: OCIS_ENABLE_OCM)
     own_auth: bool = False              # its unprotected paths read Authorization themselves (OAuth
                                         # client credentials at the IdP): the proxy leaves it alone
+    own_credentials: tuple[str, ...] = ()   # unprotected prefixes whose Authorization is not a
+                                        # login (the OCM shared secret at /dav/ocm): the proxy
+                                        # leaves it to the service, no failed login is counted
     open_options: bool = False          # OPTIONS passes without credentials (CORS preflight and
                                         # WebDAV capability discovery carry none)
     entry: bool = False                 # the public entry point: listens on PROXY_HTTP_ADDR and
@@ -74,7 +77,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
                 errors="ocis_server.services.ocdav.errors:render_error",
                 mounts=("/remote.php", "/webdav", "/dav", "/status.php", "/status", "/data"),
                 unprotected=("/status.php", "/status", "/data", "/dav/public-files",
-                             "/remote.php/dav/public-files"),
+                             "/remote.php/dav/public-files", "/dav/ocm", "/remote.php/dav/ocm"),
+                own_credentials=("/dav/ocm", "/remote.php/dav/ocm"),
                 depends=("storage-users", "users"), open_options=True),
     ServiceSpec("frontend", "OCS API: capabilities, cloud/user, config", group=4,
                 app="ocis_server.services.frontend.app:create_app",

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ocis_server.auth.keys import KeySet
     from ocis_server.config import Config
     from ocis_server.identity.apptokens import AppTokenStore
+    from ocis_server.sharing.federated_sent import FederationPeer
 
 
 @dataclass(slots=True)
@@ -28,6 +29,9 @@ class ServiceContext:
     # The one failed-login throttle every password path shares (auth/logins.py). The runtime
     # configures it from PROXY_LOGIN_*; a context built by hand gets the defaults.
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    # Other OCM servers, for sharing with `user@domain` (services/ocm/peer.py): set by the
+    # runtime when OCIS_ENABLE_OCM is on, else None (federated sharing is off).
+    ocm: FederationPeer | None = None
 
     @property
     def public_url(self) -> str:

@@ -4,6 +4,7 @@ from .api import (
     Link,
     LockRecord,
     Node,
+    OcmShare,
     ReceivedShare,
     RemoteShare,
     SearchPage,
@@ -16,6 +17,6 @@ from .api import (
     Version,
 )
 
-__all__ = ["Link", "LockRecord", "Node", "ReceivedShare", "RemoteShare", "SearchPage", "Share",
+__all__ = ["Link", "LockRecord", "Node", "OcmShare", "ReceivedShare", "RemoteShare", "SearchPage", "Share",
            "Space", "Storage", "TrashItem",
            "UploadResult", "UploadSession", "Version"]

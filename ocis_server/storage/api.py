@@ -201,6 +201,32 @@ class RemoteShare:
         return self.expiration is not None and self.expiration <= (now or time.time())
 
 
+# --- federated shares we sent over OCM (storage/ocmshares.py) ----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OcmShare:
+    """A federated share one of our users made with someone on another OCM server: the node,
+    the role, the recipient's federated address and the shared secret our `/dav/ocm/<id>`
+    checks. Shares of a trashed node are invisible until restore, like user shares."""
+
+    id: str                    # `<storageid>:<spaceid>:<uuid>` like share ids; the OCM providerId
+    node_id: str
+    space_id: str              # space uuid of the shared node
+    grantee: str               # the recipient's federated address, `marie@paris.test`
+    provider: str              # the recipient's OCM domain (listed in the providers file)
+    role_id: str               # unified role id (Viewer, Editor, File Editor)
+    permissions: int           # OCS bitmask the share grants (never the share bit)
+    secret: str                # the shared secret (a credential: `/dav/ocm/<id>`)
+    creator_id: str
+    ctime: float
+    mtime: float
+    expiration: float | None   # unix seconds; None = never
+
+    def expired(self, now: float | None = None) -> bool:
+        return self.expiration is not None and self.expiration <= (now or time.time())
+
+
 # --- public links (LINKS; storage/links.py) ------------------------------------------------------
 
 # The link types and what each grants are the domain's (domain/roles.py LINK_BITS).
@@ -388,6 +414,18 @@ class Storage(Protocol):
     async def remote_shares_of(self, provider_id: str) -> list[RemoteShare]: ...
         # the entries of every provider and recipient with this providerId
     async def delete_remote_share(self, share_id: str) -> None: ...          # NotFound
+    async def create_ocm_share(self, *, node_id: str, grantee: str, provider: str,
+                               role_id: str, permissions: int, creator_id: str,
+                               expiration: float | None = None) -> OcmShare: ...
+        # a fresh id and secret; NotFound (node); AlreadyExists if the grantee has one on it
+    async def get_ocm_share(self, share_id: str) -> OcmShare: ...           # NotFound
+    async def list_ocm_shares(self, *, node_ids: Sequence[str] | None = None,
+                              creator_id: str | None = None,
+                              space_id: str | None = None) -> list[OcmShare]: ...
+    async def update_ocm_share(self, share_id: str, *, role_id: str | None = None,
+                               permissions: int | None = None, expiration: float | None = None,
+                               clear_expiration: bool = False) -> OcmShare: ...  # NotFound
+    async def delete_ocm_share(self, share_id: str) -> None: ...            # NotFound
     async def received_shares(self, user_id: str,
                               group_ids: Sequence[str] = ()) -> list[ReceivedShare]: ...
         # shares with the user or one of the groups, with the user's state; oldest first

@@ -235,7 +235,8 @@ def remove_subtree(tx: Tx, blobs: BlobStore, node: Node, path: Sequence[str]) ->
     conn.execute("DELETE FROM received WHERE share_id IN (SELECT id FROM shares WHERE node_id"
                  " IN (SELECT id FROM temp.doomed))")     # shares go with their node (shares.py)
     for table, column in (("props", "node_id"), ("versions", "node_id"), ("shares", "node_id"),
-                          ("links", "node_id"), ("nodes", "id")):
+                          ("links", "node_id"), ("ocm_shares", "node_id"),
+                          ("nodes", "id")):
         conn.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT id FROM temp.doomed)")
     remove_locks_below(conn, node.space_id, path)
     if blob_ids:

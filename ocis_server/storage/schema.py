@@ -92,6 +92,14 @@ CREATE TABLE IF NOT EXISTS remote_shares(
     ctime REAL NOT NULL, UNIQUE(provider, provider_id, user_id));
 CREATE INDEX IF NOT EXISTS remote_shares_user ON remote_shares(user_id);
 CREATE INDEX IF NOT EXISTS remote_shares_provider_id ON remote_shares(provider_id);
+-- federated shares our users sent to other OCM servers (ocmshares.py): like a share, with the
+-- recipient's federated address and the shared secret our /dav/ocm/<id> checks.
+CREATE TABLE IF NOT EXISTS ocm_shares(
+    id TEXT PRIMARY KEY, node_id TEXT NOT NULL, grantee TEXT NOT NULL, provider TEXT NOT NULL,
+    role_id TEXT NOT NULL, permissions INTEGER NOT NULL, secret TEXT NOT NULL UNIQUE,
+    creator_id TEXT NOT NULL, ctime REAL NOT NULL, mtime REAL NOT NULL, expiration REAL,
+    UNIQUE(node_id, grantee));
+CREATE INDEX IF NOT EXISTS ocm_shares_creator ON ocm_shares(creator_id);
 -- public links (links.py): one row per link of a node; the token is the credential in URLs,
 -- the password is stored as the identity store's hash (never in clear).
 CREATE TABLE IF NOT EXISTS links(

@@ -171,7 +171,8 @@ def _drop_purged(tx: Tx, blobs: BlobStore) -> None:
     conn.execute("DELETE FROM received WHERE share_id IN (SELECT id FROM shares WHERE node_id"
                  " IN (SELECT id FROM temp.purged))")     # shares go with their node (shares.py)
     for table, column in (("props", "node_id"), ("versions", "node_id"), ("shares", "node_id"),
-                          ("links", "node_id"), ("trash_nodes", "id")):
+                          ("links", "node_id"), ("ocm_shares", "node_id"),
+                          ("trash_nodes", "id")):
         conn.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT id FROM temp.purged)")
     if blob_ids:
         tx.after_commit.append(lambda: blobs.remove(blob_ids))

@@ -16,6 +16,7 @@ from .config import CONFIG_KEY, CONTEXT_KEY, POLLS_KEY, OcdavConfig, PollCache
 from .errors import DavError, error_middleware
 from .locking import handle_lock, handle_unlock
 from .meta import handle_meta_node, is_meta_node_path
+from .ocmfiles import handle_ocm, is_ocm_path
 from .propfind import handle_propfind
 from .proppatch import handle_proppatch
 from .publicfiles import PASSWORDS_KEY, handle_public, is_public_path
@@ -73,6 +74,8 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         return await handle_uploads(request)
     if is_public_path(raw):         # public links: the token is the credential (publicfiles.py)
         return await handle_public(request, METHODS)
+    if is_ocm_path(raw):            # federated shares we sent: the shared secret (ocmfiles.py)
+        return await handle_ocm(request, METHODS)
     handler = METHODS.get(request.method)
     if handler is None:
         raise DavError(405, f"{request.method} is not supported",

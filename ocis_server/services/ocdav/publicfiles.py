@@ -92,7 +92,7 @@ async def _existing(request: web.Request, target: DavTarget) -> Node | None:
 
 def _need(bits: int, wanted: int) -> None:
     if bits & wanted != wanted:
-        raise PermissionDenied("the link does not allow this")
+        raise PermissionDenied("the link or share does not allow this")
 
 
 async def _unique_name(request: web.Request, target: DavTarget) -> DavTarget:
@@ -124,6 +124,13 @@ async def _authorize(request: web.Request, target: DavTarget, link: Link) -> Dav
             _need(bits, roles.CREATE)
             return target
         raise PermissionDenied("a file drop only accepts new files")
+    await authorize_bits(request, target, bits)
+    return target
+
+
+async def authorize_bits(request: web.Request, target: DavTarget, bits: int) -> None:
+    """Check the method against the OCS bits a token grants (a link's, a federated share's)."""
+    method = request.method
     if method in _READ_METHODS:
         _need(bits, roles.READ)
     elif method == "PUT":
@@ -147,7 +154,6 @@ async def _authorize(request: web.Request, target: DavTarget, link: Link) -> Dav
         _need(bits, roles.CREATE | (roles.DELETE if method == "MOVE" else roles.READ))
     elif method in _UPDATE_METHODS:
         _need(bits, roles.UPDATE)
-    return target
 
 
 async def _destination(request: web.Request, link: Link) -> DavTarget:

@@ -112,3 +112,26 @@ async def send_unshared(client: OcmClient, domain: str, provider_id: str, secret
     response = await client.request(provider, "POST", f"{found.endpoint}/notifications", body)
     if response.status != 201:
         raise _refusal(provider.domain, response.status, _answer(response), "the notification")
+
+
+CHANGE_PERMISSION = "SHARE_CHANGE_PERMISSION"    # reva's name (ocmshareprovider `notify`)
+
+
+async def send_permissions(client: OcmClient, share: NewShare) -> None:
+    """Tell the recipient's server the new permissions of our share (`SHARE_CHANGE_PERMISSION`
+    in reva's shape: the grantee and the protocols), with the shared secret as the proof that
+    we made it. PeerError when it cannot be told."""
+    user, _, domain = share.share_with.rpartition("@")
+    provider = client.providers.get(domain)
+    found = await discover(client, provider)
+    if "/notifications" not in found.capabilities:
+        raise PeerError(f"{provider.domain} takes no OCM notifications")
+    webdav = {"sharedSecret": share.secret, "permissions": list(share.permissions),
+              "uri": share.uri}
+    body = {"notificationType": CHANGE_PERMISSION, "resourceType": share.resource_type,
+            "providerId": share.provider_id,
+            "notification": {"sharedSecret": share.secret, "grantee": user,
+                             "protocols": {"name": "multi", "options": {}, "webdav": webdav}}}
+    response = await client.request(provider, "POST", f"{found.endpoint}/notifications", body)
+    if response.status != 201:
+        raise _refusal(provider.domain, response.status, _answer(response), "the notification")
