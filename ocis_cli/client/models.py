@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ocis_cli.client.protocol import OCM_STORAGE_ID
+
 
 @dataclass(frozen=True, slots=True)
 class Drive:
@@ -25,6 +27,20 @@ class Drive:
     def is_share(self) -> bool:
         """A received, accepted share (Graph's `mountpoint` drive: its root is the shared item)."""
         return self.drive_type == "mountpoint"
+
+    @property
+    def is_federated(self) -> bool:
+        """A remote space: a share received from another server over OCM (its owner is a
+        federated address such as `einstein@zurich.test`)."""
+        return self.id.startswith(OCM_STORAGE_ID + "$")
+
+    @property
+    def unreachable(self) -> str:
+        """For a remote space whose server does not answer now: why ('' when it does)."""
+        status = self.raw.get("@ocis.federation") or {}
+        if not self.is_federated or status.get("reachable", True):
+            return ""
+        return str(status.get("message") or "unreachable")
 
     @property
     def owner_name(self) -> str:

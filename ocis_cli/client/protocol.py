@@ -16,6 +16,8 @@ DENIED_BITS = 64
 # OCS share types and received-share states (reva conversions).
 USER, GROUP, LINK, FEDERATED, SPACE_USER, SPACE_GROUP = 0, 1, 3, 6, 7, 8
 STATES = {0: "accepted", 1: "pending", 2: "declined"}
+# The storage id under which a server lists remote spaces (federated shares received over OCM).
+OCM_STORAGE_ID = "89f37a33-858b-45fa-8890-a1f2b27d90e1"
 # The kinds of item a role fits: a space root, a folder, a file.
 ROOT, FOLDER, FILE = "root", "folder", "file"
 

@@ -13,7 +13,15 @@ from urllib.parse import quote
 from ocis_cli.client import protocol
 from ocis_cli.client.errors import NotFound, ServerError
 from ocis_cli.client.http import HttpClient, ocs_data
-from ocis_cli.client.protocol import GROUP, LINK, SPACE_GROUP, SPACE_USER, STATES, USER
+from ocis_cli.client.protocol import (
+    FEDERATED,
+    GROUP,
+    LINK,
+    SPACE_GROUP,
+    SPACE_USER,
+    STATES,
+    USER,
+)
 from ocis_cli.client.units import iso_text
 
 _API = "/ocs/v2.php/apps/files_sharing/api/v1"
@@ -57,8 +65,8 @@ class ShareInfo:
 
     @property
     def kind(self) -> str:
-        return {USER: "user", GROUP: "group", LINK: "link", SPACE_USER: "space-user",
-                SPACE_GROUP: "space-group"}.get(self.share_type, str(self.share_type))
+        return {USER: "user", GROUP: "group", LINK: "link", FEDERATED: "federated",
+                SPACE_USER: "space-user", SPACE_GROUP: "space-group"}.get(self.share_type, str(self.share_type))
 
     @property
     def has_password(self) -> bool:

@@ -29,9 +29,10 @@ def spaces_ls(
     ctx: typer.Context,
     output: OutputOption = Format.table,
 ) -> None:
-    """List the spaces you can reach: your personal space, project spaces, and each share made
-    with you (type mountpoint): name, type, owner, your role, quota used/total; `-o wide` adds
-    the id and the WebDAV URL.
+    """List the spaces you can reach: your personal space, project spaces, each share made
+    with you (type mountpoint), and each share from another server (type federated, owner
+    `user@domain`, "(unreachable)" while that server does not answer): name, type, owner, your
+    role, quota used/total; `-o wide` adds the id and the WebDAV URL.
 
     JSON output is the array of Graph drive objects exactly as the server returns them (its
     `v1beta1` list: with the share jail, type virtual, and the shares' mount points).
@@ -60,6 +61,11 @@ def space_row(drive: Drive, me: str) -> list[str]:
     its managers and your membership."""
     from ocis_cli.client.graph import members_of
 
+    if drive.is_federated:      # a remote space: its owner's federated address, its server's state
+        role = ", ".join(role_name(r) for r in drive.share_role_ids)
+        kind = "federated" + (" (unreachable)" if drive.unreachable else "")
+        return [drive.name, kind, drive.owner_id or "-", role or "-", "-", drive.id,
+                drive.web_dav_url]
     if drive.is_share:
         owner, role = drive.owner_name, ", ".join(role_name(r) for r in drive.share_role_ids)
         quota = "-"

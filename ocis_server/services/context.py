@@ -6,17 +6,39 @@ A service never imports another service or the runtime; everything it needs arri
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
+
+from aiohttp import web
 
 from ocis_server.auth.logins import LoginThrottle
 from ocis_server.identity import UserStore
-from ocis_server.storage import Storage
+from ocis_server.storage import RemoteShare, Storage
 
 if TYPE_CHECKING:
     from ocis_server.auth.keys import KeySet
     from ocis_server.config import Config
     from ocis_server.identity.apptokens import AppTokenStore
     from ocis_server.sharing.federated_sent import FederationPeer
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteStatus:
+    """How the sharer of a federated share answers for it right now."""
+
+    reachable: bool
+    message: str = ""          # why not (or "" when reachable); never a host path
+    etag: str = ""             # the remote root's ETag when reachable
+    mtime: float = 0.0
+
+
+class RemoteSpaces(Protocol):
+    """Remote spaces (accepted federated shares): the ocm service serves this while it runs in
+    the process; WebDAV and Graph reach the sharer only through it (the providers allow-list)."""
+
+    async def status(self, share: RemoteShare) -> RemoteStatus: ...
+
+    async def forward(self, request: web.Request, share: RemoteShare,
+                      path: str, mount: str) -> web.StreamResponse: ...
 
 
 @dataclass(slots=True)
@@ -32,6 +54,7 @@ class ServiceContext:
     # Other OCM servers, for sharing with `user@domain` (services/ocm/peer.py): set by the
     # runtime when OCIS_ENABLE_OCM is on, else None (federated sharing is off).
     ocm: FederationPeer | None = None
+    remote_spaces: RemoteSpaces | None = None   # while the ocm service runs in this process
 
     @property
     def public_url(self) -> str:

@@ -12,8 +12,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ocis_server.domain import roles
 from ocis_server.domain.errors import NotFound, PermissionDenied
-from ocis_server.domain.ids import new_id
+from ocis_server.domain.ids import OCM_STORAGE_ID, new_id
 from ocis_server.identity import User
 from ocis_server.storage import RemoteShare
 
@@ -80,10 +81,63 @@ async def one(ctx: SharingContext, user: User, share_id: str) -> RemoteShare:
 
 async def answer(ctx: SharingContext, user: User, share_id: str,
                  state: str) -> Changed[RemoteShare]:
-    """Accept or decline a federated share the user received."""
+    """Accept or decline a federated share the user received (a declined one stays listed and
+    may be accepted again, as a local received share)."""
     await one(ctx, user, share_id)
     share = await ctx.storage.set_remote_share_state(share_id, state)
     return Changed(share, (Event("ReceivedShareUpdated", user.id, "", "", share.id),))
+
+
+async def remove(ctx: SharingContext, user: User, share_id: str) -> Changed[RemoteShare]:
+    """Drop the entry from the user's registry: only the record here goes; the data, which was
+    never here, stays untouched at the sharer's."""
+    share = await one(ctx, user, share_id)
+    await ctx.storage.delete_remote_share(share.id)
+    return Changed(share, (Event("ReceivedShareUpdated", user.id, "", "", share.id),))
+
+
+def permission_bits(share: RemoteShare) -> int:
+    """The OCS bits of the OCM permissions (reva `RoleFromResourcePermissions`): `read` is 1,
+    `write` adds update, create and delete (update alone on a file), `share` adds 16."""
+    bits = roles.READ if "read" in share.permissions else 0
+    if "write" in share.permissions:
+        bits |= roles.UPDATE if share.resource_type == "file" else 15
+    if "share" in share.permissions:
+        bits |= roles.SHARE
+    return bits
+
+
+def role(share: RemoteShare) -> roles.Role | None:
+    """The unified role the share gives its recipient (viewer, editor, file editor), None for a
+    combination no role has."""
+    kind = roles.FILE if share.resource_type == "file" else roles.FOLDER
+    return roles.role_for_bits(permission_bits(share) & ~roles.SHARE, kind)
+
+
+def is_federated(share_id: str) -> bool:
+    """A federated share's id (`ocm:<uuid>`), as opposed to a local share's."""
+    return share_id.startswith("ocm:")
+
+
+def space_id(share: RemoteShare) -> str:
+    """The remote space's id in the registry: `<OCM storage id>$<uuid>`, as oCIS forms it from
+    its OCM storage provider's id and the received share's id (reva `ReceivedOCMShare2ShareData`)."""
+    return f"{OCM_STORAGE_ID}${share.id.removeprefix('ocm:')}"
+
+
+def share_id_of_space(space: str) -> str | None:
+    """The federated share id a remote space id names (`space_id`'s inverse); None for any other
+    space id."""
+    storage, sep, rest = space.partition("$")
+    uuid = rest.partition("!")[0]
+    if storage != OCM_STORAGE_ID or not sep or not uuid or "/" in uuid:
+        return None
+    return f"ocm:{uuid}"
+
+
+async def accepted(ctx: SharingContext, user: User) -> list[RemoteShare]:
+    """The user's accepted federated shares: the remote spaces of their registry."""
+    return [s for s in await received(ctx, user) if s.state == "accepted"]
 
 
 async def unshared(ctx: SharingContext, provider_id: str, secret: str,

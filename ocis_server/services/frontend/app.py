@@ -16,6 +16,7 @@ from .capabilities import get_capabilities, get_config
 from .config import CONFIG_KEY, CONTEXT_KEY, FrontendConfig
 from .errors import error_middleware
 from .publicshares import LINKS_KEY, tokeninfo
+from .remoteshares import add_routes as add_remote_share_routes
 from .sharing import (
     accept_share,
     create_share,
@@ -59,6 +60,7 @@ def create_app(ctx: ServiceContext, mount: str = "/ocs") -> web.Application:
     app.router.add_put(_SHARING + "/shares/{id}", update_share)
     app.router.add_delete(_SHARING + "/shares/{id}", delete_share)
     app.router.add_get(_SHARING + "/sharees", sharees)
+    add_remote_share_routes(app, _SHARING)          # federated shares received (OCM)
     app.router.add_get(_SHARING + "/tokeninfo/{kind:protected|unprotected}/{token}", tokeninfo)
     app.router.add_route("*", "/{tail:.*}", _not_found)
     return app

@@ -21,12 +21,13 @@ from ocis_server.domain.ids import ResourceId
 from ocis_server.domain.paths import split_path
 from ocis_server.identity import User
 from ocis_server.services.context import ServiceContext
-from ocis_server.sharing import links, received, rules, shares
+from ocis_server.sharing import federated, links, received, rules, shares
 from ocis_server.sharing.shares import Grant
 from ocis_server.storage import Node
 
 from . import ocs
 from .config import CONTEXT_KEY
+from . import remoteshares
 from .publicshares import create_link, link_record, own_links, update_link
 from .sharerecord import (
     GROUP,
@@ -202,6 +203,7 @@ async def _list_received(request: web.Request, ctx: ServiceContext, user: User,
             continue
         out.append(await share_record(ctx.storage, ctx.users, got.share, entry.node,
                                       received=got))
+    out += await remoteshares.received_records(ctx, user, state, path)   # share type 6
     return ocs.respond(request, out)
 
 
@@ -225,6 +227,8 @@ async def _answer_share(request: web.Request, state: str) -> web.Response:
     """POST (accept) or DELETE (decline) pending/{id}: the caller's state of a received share."""
     ctx, user = _ctx(request), principal(request)
     share_id = request.match_info["id"]
+    if federated.is_federated(share_id):     # reva isFederatedReceivedShare: one verb for both
+        return await remoteshares.answer(request, share_id, state)
     await received.answer(ctx, user, share_id, state)
     return await _received_response(request, ctx, user, share_id)
 
@@ -244,6 +248,8 @@ async def update_received(request: web.Request) -> web.Response:
 
 async def get_share(request: web.Request) -> web.Response:
     ctx, user = _ctx(request), principal(request)
+    if federated.is_federated(request.match_info["id"]):
+        return await remoteshares.one_record(request, request.match_info["id"])
     link = await links.managed(ctx, user, request.match_info["id"])
     if link is not None:
         node = await ctx.storage.get_node(link.node_id)
@@ -277,6 +283,9 @@ async def update_share(request: web.Request) -> web.Response:
 async def delete_share(request: web.Request) -> web.Response:
     """The sharer removes the share; a recipient's DELETE declines it (reva RemoveShare)."""
     ctx, user = _ctx(request), principal(request)
+    if federated.is_federated(request.match_info["id"]):
+        await federated.answer(ctx, user, request.match_info["id"], "declined")
+        return ocs.respond(request, None)
     if await delete_space_share(ctx, user, request.match_info["id"],
                                 request.query.get("shareWith")):
         return ocs.respond(request, None)

@@ -21,6 +21,7 @@ from ocis_server.sharing import shares
 from ocis_server.sharing.received import Received
 from ocis_server.storage import Node, ReceivedShare, Space
 
+from . import sharing_remote
 from .config import CONTEXT_KEY
 from .drives import iso_time, list_my_drives, read_body, validate_text
 from .me import principal
@@ -83,6 +84,7 @@ async def received_item(request: web.Request, received: ReceivedShare, node: Nod
 async def shared_with_me(request: web.Request) -> web.Response:
     user = principal(request)
     value = [await received_item(request, *entry) for entry in await _received(request, user)]
+    value += await sharing_remote.shared_items(request, user)      # federated (OCM)
     return web.json_response({"value": value})
 
 
@@ -139,6 +141,7 @@ async def jail_drives(request: web.Request, user: User,
             "root": {"id": mid, "eTag": f'"{node.etag}"',
                      "webDavUrl": f"{base}/dav/spaces/{mid}", "remoteItem": item["remoteItem"]},
         })
+    drives += await sharing_remote.remote_drives(request, user)    # federated (OCM)
     return [d for d in drives if _matches(d, clauses)]
 
 

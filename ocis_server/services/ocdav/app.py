@@ -20,6 +20,7 @@ from .ocmfiles import handle_ocm, is_ocm_path
 from .propfind import handle_propfind
 from .proppatch import handle_proppatch
 from .publicfiles import PASSWORDS_KEY, handle_public, is_public_path
+from .remotespaces import handle_remote_space, is_remote_space_path
 from .report import handle_report
 from .status import handle_status
 from .transfer import handle_get, handle_put
@@ -76,6 +77,8 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         return await handle_public(request, METHODS)
     if is_ocm_path(raw):            # federated shares we sent: the shared secret (ocmfiles.py)
         return await handle_ocm(request, METHODS)
+    if is_remote_space_path(raw) and request.method != "OPTIONS":
+        return await handle_remote_space(request)   # a federated share: forwarded to its sharer
     handler = METHODS.get(request.method)
     if handler is None:
         raise DavError(405, f"{request.method} is not supported",

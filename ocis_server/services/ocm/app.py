@@ -11,7 +11,9 @@ from ocis_server.services.context import ServiceContext
 
 from .config import CONFIG_KEY, OcmConfig
 from .discovery import CAPABILITIES_KEY, discovery
+from .client import OcmClient
 from .errors import error_middleware
+from .forwarding import RemoteSpaceGateway
 from .notifications import notify
 from .providers import Providers, ProvidersFileError
 from .shares import create_share
@@ -49,4 +51,21 @@ def create_app(ctx: ServiceContext, mount: str = "/ocm") -> web.Application:
 
     app.router.add_post("/shares", post_share)
     app.router.add_post("/notifications", post_notification)
+    _serve_remote_spaces(ctx, app, config, providers)
     return app
+
+
+def _serve_remote_spaces(ctx: ServiceContext, app: web.Application, config: OcmConfig,
+                         providers: Providers) -> None:
+    """Remote spaces for the WebDAV and Graph front ends of this process: their traffic to the
+    sharers goes through this service's client (OCM_OCM_STORAGE_PROVIDER_INSECURE)."""
+    client = OcmClient(providers, insecure=config.storage_insecure,
+                       connect_timeout=config.connect_timeout, timeout=config.timeout,
+                       max_response_size=config.max_response_size)
+    ctx.remote_spaces = RemoteSpaceGateway(providers, client, stream_timeout=config.timeout)
+
+    async def close(_: web.Application) -> None:
+        ctx.remote_spaces = None
+        await client.close()
+
+    app.on_cleanup.append(close)

@@ -14,10 +14,12 @@ Guards, each a clear `PeerError` (502, or 403 for a destination that is not list
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 import logging
 import ssl
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -85,6 +87,9 @@ class OcmClient:
                                               sock_connect=connect_timeout)
         self._session: aiohttp.ClientSession | None = None
 
+    def check(self, provider: Provider, url: str) -> None:
+        self._check(provider, url)
+
     def _check(self, provider: Provider, url: str) -> None:
         """PeerRefused unless `url` is on a listed origin of `provider`, over an allowed scheme."""
         if not provider.owns(url):
@@ -113,11 +118,18 @@ class OcmClient:
     async def request(self, provider: Provider, method: str, url: str,
                       body: Any = None) -> PeerResponse:
         """One request to `url` at `provider` (a JSON `body` if given), bounded as above."""
+        return await self.send(provider, method, url, headers={"Accept": "application/json"},
+                               json_body=body)
+
+    async def send(self, provider: Provider, method: str, url: str, *,
+                   headers: dict[str, str], data: bytes | None = None,
+                   json_body: Any = None) -> PeerResponse:
+        """One request with these headers and body (`data` bytes or `json_body`), bounded."""
         self._check(provider, url)
         try:
             async with self._client().request(
-                    method, url, json=body, allow_redirects=False,
-                    headers={"Accept": "application/json"}) as resp:
+                    method, url, json=json_body, data=data, allow_redirects=False,
+                    headers=headers) as resp:
                 if 300 <= resp.status < 400:
                     raise PeerError(f"{provider.domain} answered {resp.status} (a redirect, "
                                     "which OCM peers may not use): not followed")
@@ -144,3 +156,20 @@ class OcmClient:
             if len(data) > limit:
                 raise PeerError(f"{provider.domain} answered with more than the {limit} bytes "
                                 "accepted")
+
+    @contextlib.asynccontextmanager
+    async def stream(self, provider: Provider, method: str, url: str, *,
+                     headers: dict[str, str], data: AsyncIterator[bytes] | None,
+                     read_timeout: float) -> AsyncIterator[aiohttp.ClientResponse]:
+        """A request whose bodies stream (WebDAV file transfers through a remote space): the
+        same destination checks, no redirect followed, a connect time-out and `read_timeout`
+        seconds at most between two reads, but no cap on the size or total time: the caller
+        streams the answer on. Time-outs and connection errors are left to the caller."""
+        self._check(provider, url)
+        timeout = aiohttp.ClientTimeout(total=None, connect=self._timeout.connect,
+                                        sock_connect=self._timeout.sock_connect,
+                                        sock_read=read_timeout)
+        async with self._client().request(method, url, data=data, headers=headers,
+                                          allow_redirects=False, timeout=timeout,
+                                          auto_decompress=False) as resp:
+            yield resp
