@@ -22,6 +22,7 @@ from ocis_cli.commands import (
     links,
     meta,
     runtime,
+    settings,
     shares,
     spaceadmin,
     spaces,
@@ -62,7 +63,8 @@ def _root(
 
 
 for _module in (runtime, config, account, spaces, spaceadmin, files, find, transfer, meta, backup,
-                uploads, trash, versions, shares, links, tui, users, groups, authapp):
+                uploads, trash, versions, shares, links, tui, users, groups, authapp,
+                settings):
     _module.register(app)
 
 

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ocis_cli.client.ocs import Ocs
     from ocis_cli.client.runtime import RuntimeClient
     from ocis_cli.client.session import Client
+    from ocis_cli.client.settings import Settings, SettingValue
     from ocis_cli.client.shares import Sharee, ShareInfo, Shares
     from ocis_cli.client.trash import Trash, TrashEntry, VersionEntry, Versions
     from ocis_cli.client.tus import Tus
@@ -45,7 +46,7 @@ __all__ = [
     "AppTokenInfo", "AppTokens", "AuthError", "BadRequest", "BearerAuth", "Client", "ClientError",
     "Conflict", "Drive", "GroupInfo", "Health", "IntegrityError", "Locked", "NetworkError",
     "NotFound", "PermissionDenied", "QuotaExceeded", "Resource", "RuntimeClient", "ServerError",
-    "ServiceState", "ShareInfo", "Sharee", "Shares", "SpaceMember", "TrashEntry", "Unavailable", "UserInfo", "Users", "VersionEntry",
+    "ServiceState", "Settings", "SettingValue", "ShareInfo", "Sharee", "Shares", "SpaceMember", "TrashEntry", "Unavailable", "UserInfo", "Users", "VersionEntry",
 ]
 
 # Loaded on first use (PEP 562), so that `from ocis_cli.client import protocol` stays free of
@@ -58,6 +59,7 @@ _HOME = {
     "graph": ("Graph", "SpaceMember"), "http": ("HttpClient",),
     "models": ("Drive", "Health", "Resource", "ServiceState"), "ocs": ("Ocs",),
     "runtime": ("RuntimeClient",), "session": ("Client",),
+    "settings": ("Settings", "SettingValue"),
     "shares": ("Sharee", "ShareInfo", "Shares"),
     "trash": ("Trash", "TrashEntry", "VersionEntry", "Versions"), "tus": ("Tus",),
     "users": ("GroupInfo", "UserInfo", "Users"), "webdav": ("WebDav",),

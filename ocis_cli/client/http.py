@@ -48,6 +48,8 @@ def parse_error_body(body: bytes, content_type: str) -> tuple[str, str]:
         if isinstance(doc, dict) and isinstance(doc.get("error"), dict):      # OData / Graph
             err = doc["error"]
             return str(err.get("message", "")), str(err.get("code", ""))
+        if isinstance(doc, dict) and isinstance(doc.get("detail"), str):      # go-micro (settings)
+            return doc["detail"], str(doc.get("code", ""))
         meta = doc.get("ocs", {}).get("meta") if isinstance(doc, dict) else None
         if isinstance(meta, dict):                                            # OCS json
             return str(meta.get("message") or ""), str(meta.get("statuscode", ""))
@@ -69,6 +71,9 @@ def error_from_response(status: int, body: bytes, content_type: str, what: str) 
         message = f"{what}: HTTP {status}"
     if code == "quotaLimitReached":
         return QuotaExceeded(message, status=status, code=code)
+    if status == 400 and code in ("401", "403", "404"):
+        # oCIS's settings service sends a Forbidden (go-micro code 403) with HTTP 400
+        status = int(code)
     return error_for_status(status, message, code)
 
 

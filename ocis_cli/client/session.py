@@ -9,6 +9,7 @@ from ocis_cli.client.bearer import BearerAuth
 from ocis_cli.client.graph import Graph
 from ocis_cli.client.http import HttpClient
 from ocis_cli.client.ocs import Ocs
+from ocis_cli.client.settings import Settings
 from ocis_cli.client.shares import Shares
 from ocis_cli.client.trash import Trash, Versions
 from ocis_cli.client.tus import Tus
@@ -34,6 +35,7 @@ class Client:
         self.users = Users(self.http)
         self.app_tokens = AppTokens(self.http)
         self.shares = Shares(self.http)
+        self.settings = Settings(self.http)
 
     async def __aenter__(self) -> Self:
         await self.http.__aenter__()

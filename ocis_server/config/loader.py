@@ -138,6 +138,9 @@ class Config:
     idp_device_poll_interval: int
     idp_trusted_clients: list[str]
     sharing_auto_accept: bool
+    default_language: str
+    presigned_urls: bool
+    presigned_url_methods: list[str]
     public_share_must_have_password: bool
     public_writeable_share_must_have_password: bool
     enable_ocm: bool

@@ -328,6 +328,16 @@ FIELDS: tuple[Field, ...] = (
           ("FRONTEND_AUTO_ACCEPT_SHARES",),
           "received user and group shares start accepted (mounted in the share jail); "
           "false: they wait as pending until the recipient accepts them"),
+    # --- settings service (per-user settings) and pre-signed URLs -------------------------------
+    Field("default_language", "settings.default_language", "str", "",
+          ("SETTINGS_DEFAULT_LANGUAGE", "OCIS_DEFAULT_LANGUAGE"),
+          "language of users who chose none (an ISO 639-1 code such as `de`); empty = none"),
+    Field("presigned_urls", "proxy.enable_presignedurls", "bool", True,
+          ("PROXY_ENABLE_PRESIGNEDURLS",),
+          "accept pre-signed URLs (OC-Signature and friends, signed with the user's signing key)"),
+    Field("presigned_url_methods", "proxy.presignedurl.allowed_http_methods", "list", ["GET"],
+          ("PROXY_PRESIGNEDURL_ALLOWED_METHODS",),
+          "HTTP methods a pre-signed URL may be used with"),
     Field("public_share_must_have_password", "sharing.public_share_must_have_password", "bool",
           False, ("OCIS_SHARING_PUBLIC_SHARE_MUST_HAVE_PASSWORD",),
           "every public link needs a password"),

@@ -123,6 +123,11 @@ SERVICES: tuple[ServiceSpec, ...] = (
                 unprotected=("/", "/login", "/logout", "/oidc-callback.html",
                              "/oidc-silent-redirect.html"),
                 depends=("idp", "graph")),
+    ServiceSpec("settings", "settings service: per-user settings values, roles and role "
+                "assignments (/api/v0/settings)", group=4,
+                app="ocis_server.services.settings.app:create_app",
+                errors="ocis_server.services.settings.errors:render_error",
+                mounts=("/api/v0/settings",), depends=("storage-users", "users")),
     ServiceSpec("idm", "embedded LDAP server: read-only view of users and groups (LDAPS, StartTLS)",
                 group=2, unit="ocis_server.runtime.units:IdmUnit",
                 driver="ocis_server.services.idm.server:IdmServer", depends=("users",)),

@@ -5,6 +5,7 @@ share starts in (reva `handlers/apps/sharing/shares`, oCIS `services/graph/pkg/s
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 from ocis_server.auth import authz
 from ocis_server.auth.authz import Access
 from ocis_server.domain import roles
+from ocis_server.domain import settings as usersettings
 from ocis_server.domain.errors import BadRequest, NotFound, PermissionDenied
 from ocis_server.identity import User, UserStore
 from ocis_server.storage import Node, Storage
@@ -128,6 +130,16 @@ def require_future(expiration: float | None) -> float | None:
 
 
 def initial_state(ctx: SharingContext) -> str:
-    """A new user/group share starts accepted (FRONTEND_AUTO_ACCEPT_SHARES, the default), else
-    pending until the recipient answers."""
+    """A new share starts accepted (FRONTEND_AUTO_ACCEPT_SHARES, the default), else pending until
+    the recipient answers; a recipient's own `auto-accept-shares` setting overrides it
+    (`auto_accepts`)."""
     return "accepted" if ctx.config.sharing_auto_accept else "pending"
+
+
+async def auto_accepts(ctx: SharingContext, user_id: str) -> bool:
+    """The user's `auto-accept-shares` setting (settings service, profile bundle), else the
+    server default, as oCIS's frontend decides when a share arrives."""
+    stored = (await ctx.storage.setting_values(user_id)).get(usersettings.SETTING_AUTO_ACCEPT)
+    if stored is None:
+        return bool(ctx.config.sharing_auto_accept)
+    return bool(usersettings.plain(json.loads(stored)))

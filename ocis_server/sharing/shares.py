@@ -19,6 +19,7 @@ from .events import Changed, Event, EventKind
 from .rules import (
     SharingContext,
     access_to,
+    auto_accepts,
     initial_state,
     managed_by,
     manages_node,
@@ -67,14 +68,33 @@ async def create(ctx: SharingContext, user: User, node: Node, access: Access, gr
                 for s in await ctx.storage.list_shares(node_ids=[node.id])}
     if existing & set(grantees):
         raise AlreadyExists("the item is already shared with this recipient")
-    state = initial_state(ctx)
+    default = initial_state(ctx)
     out = []
     for gtype, gid in dict.fromkeys(grantees):
-        out.append(await ctx.storage.create_share(
+        state = default
+        if gtype == "user":
+            state = "accepted" if await auto_accepts(ctx, gid) else "pending"
+        share = await ctx.storage.create_share(
             node_id=node.id, grantee_type=gtype, grantee_id=gid, role_id=grant.role_id,
             permissions=grant.bits, creator_id=user.id, expiration=expiration,
-            initial_state=state))
+            initial_state=state)
+        if gtype == "group":
+            await _members_preferences(ctx, share, default)
+        out.append(share)
     return Changed(out, tuple(_event("ShareCreated", user, s) for s in out))
+
+
+async def _members_preferences(ctx: SharingContext, share: Share, default: str) -> None:
+    """A group share: members whose `auto-accept-shares` differs from the server default get
+    their own state at once (oCIS's frontend accepts per recipient when the share arrives)."""
+    try:
+        members = await ctx.users.members(share.grantee_id)
+    except NotFound:
+        return
+    for member in members:
+        state = "accepted" if await auto_accepts(ctx, member.id) else "pending"
+        if state != default:
+            await ctx.storage.set_received(share.id, member.id, state=state)
 
 
 async def require_manager(ctx: SharingContext, user: User, share: Share) -> None:

@@ -451,6 +451,13 @@ class Storage(Protocol):
                           quicklink: bool | None = None) -> Link: ...   # NotFound
     async def delete_link(self, link_id: str) -> None: ...                # NotFound
 
+    # --- per-user settings values and URL signing keys (storage/usersettings.py) -------------
+    async def setting_values(self, user_id: str) -> dict[str, str]: ...   # setting id -> JSON
+    async def save_setting_value(self, user_id: str, setting_id: str, value: str) -> None: ...
+    async def signing_key(self, user_id: str) -> str | None: ...
+    async def set_signing_key(self, user_id: str, key: str, *, replace: bool = True) -> str: ...
+        # the key in force afterwards (replace=False keeps an existing one)
+
     # --- health ---------------------------------------------------------------------------
     async def check(self) -> None: ...                # raises if the database or data dir is unusable
     async def close(self) -> None: ...

@@ -109,6 +109,12 @@ CREATE TABLE IF NOT EXISTS links(
     creator_id TEXT NOT NULL, ctime REAL NOT NULL, mtime REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS links_node ON links(node_id);
 CREATE INDEX IF NOT EXISTS links_creator ON links(creator_id);
+-- per-user settings values and URL signing keys (usersettings.py)
+CREATE TABLE IF NOT EXISTS setting_values(
+    user_id TEXT NOT NULL, setting_id TEXT NOT NULL, value TEXT NOT NULL, mtime REAL NOT NULL,
+    PRIMARY KEY(user_id, setting_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS signing_keys(
+    user_id TEXT PRIMARY KEY, key TEXT NOT NULL, ctime REAL NOT NULL) WITHOUT ROWID;
 """
 
 # Every column a Node needs, in one indexed join (the space gives the owner).

@@ -45,6 +45,7 @@ from .schema import (
 from .search import NodeSearch
 from .shares import ShareStore
 from .uploads import UploadSessions
+from .usersettings import UserSettingsStore
 from .writer import Tx, Writer
 
 T = TypeVar("T")
@@ -63,7 +64,7 @@ def _outcome_ignored(future: asyncio.Future[Any]) -> None:
 
 
 class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, RemoteShareStore, OcmShareStore,
-                    LinkStore, PropsAndLocks, NodeSearch):
+                    LinkStore, PropsAndLocks, NodeSearch, UserSettingsStore):
     """Implements `storage.api.Storage`. Create with `await SqliteStorage.open(root, storage_id)`."""
 
     def __init__(self, root: Path, storage_id: str, free_space_reserve: int = 0) -> None:

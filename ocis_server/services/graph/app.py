@@ -76,6 +76,7 @@ def create_app(ctx: ServiceContext, mount: str = "/graph") -> web.Application:
     app[CONTEXT_KEY] = ctx
     app[CONFIG_KEY] = GraphConfig.from_context(ctx)
     app.router.add_get("/v1.0/me", get_me)
+    app.router.add_patch("/v1.0/me", users.patch_me)
     app.router.add_post("/v1.0/me/changePassword", users.change_password)
     _directory_routes(app)
     app.router.add_get("/v1.0/me/drives", drives.list_my_drives)

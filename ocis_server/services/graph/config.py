@@ -23,6 +23,7 @@ class GraphConfig:
     # it is stable for an instance and differs between instances.
     application_id: str = ""
     default_quota: int = 0           # GRAPH_SPACES_DEFAULT_QUOTA: a new project space's quota
+    default_language: str = ""       # OCIS_DEFAULT_LANGUAGE: /me preferredLanguage if none saved
 
     @classmethod
     def from_context(cls, ctx: ServiceContext) -> GraphConfig:
@@ -30,7 +31,8 @@ class GraphConfig:
             uuid.uuid5(uuid.NAMESPACE_URL, f"ocis:graph-application:{ctx.config.storage_id}"))
         return cls(public_url=ctx.public_url, data_dir=ctx.config.base_data_path,
                    application_id=app_id,
-                   default_quota=max(0, ctx.config.spaces_default_quota))
+                   default_quota=max(0, ctx.config.spaces_default_quota),
+                   default_language=ctx.config.default_language)
 
 
 CONFIG_KEY = web.AppKey("graph_config", GraphConfig)

@@ -4,14 +4,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aiohttp import web
 
+from ocis_server.domain import settings as catalogue
 from ocis_server.domain.errors import BadRequest, Unauthenticated
 from ocis_server.identity import Group, User
 
-from .config import CONTEXT_KEY
+from .config import CONFIG_KEY, CONTEXT_KEY
 
 MAX_PASSWORD = 1024
 
@@ -60,9 +62,30 @@ def new_password(value: Any, what: str = "password") -> str:
     return value
 
 
+async def preferred_language(request: web.Request, user: User) -> str:
+    """The `language` value the user saved in the settings service (one store: the settings
+    API and Graph read and write the same value), else OCIS_DEFAULT_LANGUAGE, else ""."""
+    stored = (await request.app[CONTEXT_KEY].storage.setting_values(user.id)).get(
+        catalogue.SETTING_LANGUAGE)
+    if stored:
+        try:
+            return str(catalogue.plain(json.loads(stored)))
+        except (ValueError, KeyError, IndexError, TypeError):
+            pass
+    return request.app[CONFIG_KEY].default_language
+
+
+async def me_json(request: web.Request, user: User) -> dict[str, Any]:
+    body = user_json(user)
+    language = await preferred_language(request, user)
+    if language:
+        body["preferredLanguage"] = language
+    return body
+
+
 async def get_me(request: web.Request) -> web.Response:
     user = principal(request)
-    body = user_json(user)
+    body = await me_json(request, user)
     if "memberof" in expands(request):
         groups = await request.app[CONTEXT_KEY].users.groups_of(user.id)
         body["memberOf"] = [group_json(group) for group in groups]

@@ -1,18 +1,19 @@
 """oCIS settings roles as Graph `appRole`s of the one application, and a user's role as its single
 `appRoleAssignment` (`/v1.0/applications`, `/v1.0/users/{id}/appRoleAssignments`).
 
-Role ids are the fixed ones of oCIS `services/settings/pkg/store/defaults/defaults.go`; a user
-holds exactly one role, so assigning a role replaces the previous one, as oCIS's settings do.
+Role ids and names come from the one settings catalogue (domain/settings.py), which the settings
+service's `roles-list`/`assignments-*` render too; a user holds exactly one role (the user
+store's), so assigning a role replaces the previous one, as oCIS's settings do.
 """
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from aiohttp import web
 
 from ocis_server.auth import authz
+from ocis_server.domain import settings as catalogue
 from ocis_server.domain.errors import BadRequest, NotFound, PermissionDenied
 from ocis_server.identity import User
 
@@ -20,32 +21,20 @@ from .config import CONFIG_KEY, CONTEXT_KEY
 from .drives import read_body
 from .me import principal
 
-# role name in the user store -> (appRole id, display name, description)
-ROLE_IDS: dict[str, tuple[str, str, str]] = {
-    "admin": ("71881883-1768-46bd-a24d-a356a2afdf7f", "Admin",
-              "Grants admin permissions on all resources"),
-    "spaceadmin": ("2aadd357-682c-406b-8874-293091995fdd", "Space Admin",
-                   "Grants Space admin permissions on all resources"),
-    "user": ("d7beeea8-8ff4-406b-8fb6-ab2dd81e6b11", "User",
-             "Grants user permissions on all resources"),
-    "guest": ("38071a68-456a-4553-846a-fa67bf5596cc", "User Light",
-              "Grants User Light permissions on all resources"),
-}
-ROLE_BY_ID = {role_id: name for name, (role_id, _, _) in ROLE_IDS.items()}
 APPLICATION_NAME = "ownCloud Infinite Scale"
-DEFAULT_ROLE = "user"
-_ASSIGNMENT_NS = uuid.UUID("6f1f4f0c-7a55-4a8c-9f0e-0c4b2b9f7a11")
+DEFAULT_ROLE = catalogue.DEFAULT_STORE_ROLE
 
 
 def role_id(role: str) -> str:
-    return ROLE_IDS[role][0]
+    """The settings role id (appRoleId) of a user store role."""
+    return catalogue.role_of(role).id
 
 
 def role_from_id(value: Any) -> str:
-    """appRoleId -> role name; 400 for anything else."""
-    if not isinstance(value, str) or value not in ROLE_BY_ID:
+    """appRoleId -> role name in the user store; 400 for anything else."""
+    if not isinstance(value, str) or value not in catalogue.ROLES_BY_ID:
         raise BadRequest("unknown appRoleId")
-    return ROLE_BY_ID[value]
+    return catalogue.ROLES_BY_ID[value].store_role
 
 
 def application_id(request: web.Request) -> str:
@@ -53,8 +42,8 @@ def application_id(request: web.Request) -> str:
 
 
 def assignment_id(user: User) -> str:
-    """Stable per (user, role): the same assignment keeps its id, a new role gets a new one."""
-    return str(uuid.uuid5(_ASSIGNMENT_NS, f"{user.id}:{user.role}"))
+    """The same id the settings service's `assignments-list` gives this assignment."""
+    return catalogue.assignment_id(user.id, user.role)
 
 
 def assignment_json(request: web.Request, user: User) -> dict[str, Any]:
@@ -73,9 +62,9 @@ def application_json(request: web.Request) -> dict[str, Any]:
     return {
         "id": application_id(request),
         "displayName": APPLICATION_NAME,
-        "appRoles": [{"id": rid, "displayName": name, "description": text,
-                      "allowedMemberTypes": ["User"]}
-                     for rid, name, text in ROLE_IDS.values()],
+        "appRoles": [{"id": role.id, "displayName": role.display_name,
+                      "description": role.description, "allowedMemberTypes": ["User"]}
+                     for role in catalogue.ROLES],
     }
 
 

@@ -5,6 +5,7 @@ everyone may look people up by a search term; a user changes their own password.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -13,6 +14,7 @@ from aiohttp import web
 from ocis_server.auth import authz
 from ocis_server.auth.personal import ensure_personal_space
 from ocis_server.auth.throttle import address_key, client_address
+from ocis_server.domain import settings as catalogue
 from ocis_server.domain.errors import (
     AlreadyExists,
     BadGateway,
@@ -26,7 +28,7 @@ from ocis_server.identity import User
 from . import directory, roles
 from .config import CONTEXT_KEY
 from .drives import disk_free, drive_json, reachable, read_body
-from .me import group_json, new_password, principal, user_json, user_summary
+from .me import group_json, me_json, new_password, principal, user_json, user_summary
 
 log = logging.getLogger(__name__)
 THROTTLE_SOURCE = "graph"   # wrong current passwords in the shared login throttle (auth/logins.py)
@@ -92,7 +94,7 @@ async def _filtered(request: web.Request, users: list[User],
         if name == "userType":
             users = [u for u in users if u.user_type.lower() == value.lower()]
         elif name == "appRoleId":
-            users = [u for u in users if roles.ROLE_IDS[u.role][0] == value]
+            users = [u for u in users if roles.role_id(u.role) == value]
         else:   # memberOf
             try:
                 members = await request.app[CONTEXT_KEY].users.members(value)
@@ -262,3 +264,18 @@ async def change_password(request: web.Request) -> web.Response:
     ctx.throttle.success(account, origin, source=THROTTLE_SOURCE)
     await ctx.users.set_password(caller.id, new)
     return web.Response(status=204)
+
+
+async def patch_me(request: web.Request) -> web.Response:
+    """PATCH /me: a user changes their `preferredLanguage` (saved as the settings service's
+    `language` value, so `values-list` shows it too). Other attributes are the admins' (users)."""
+    user = principal(request)
+    body = await read_body(request)
+    if set(body) - {"preferredLanguage"} or "preferredLanguage" not in body:
+        raise BadRequest("only preferredLanguage can be changed on /me")
+    setting = catalogue.SETTINGS_BY_ID[catalogue.SETTING_LANGUAGE]
+    value = catalogue.parse_value(
+        setting, {"listValue": {"values": [{"stringValue": body["preferredLanguage"]}]}})
+    await request.app[CONTEXT_KEY].storage.save_setting_value(
+        user.id, setting.id, json.dumps(value, separators=(",", ":")))
+    return web.json_response(await me_json(request, user))

@@ -1,0 +1,67 @@
+"""Per-user data that is not a file: settings values (table `setting_values`, one JSON value per
+user and setting id, as the settings service saved it) and the user's URL signing key (table
+`signing_keys`, the secret of pre-signed URLs, replaced when the user rotates it).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .writer import Tx
+
+
+def _values(conn: sqlite3.Connection, user_id: str) -> dict[str, str]:
+    rows = conn.execute("SELECT setting_id, value FROM setting_values WHERE user_id = ?",
+                        (user_id,)).fetchall()
+    return {str(setting_id): str(value) for setting_id, value in rows}
+
+
+def _save_value(tx: Tx, user_id: str, setting_id: str, value: str) -> None:
+    tx.conn.execute("INSERT INTO setting_values(user_id, setting_id, value, mtime)"
+                    " VALUES (?, ?, ?, ?) ON CONFLICT(user_id, setting_id)"
+                    " DO UPDATE SET value = excluded.value, mtime = excluded.mtime",
+                    (user_id, setting_id, value, time.time()))
+
+
+def _key(conn: sqlite3.Connection, user_id: str) -> str | None:
+    row = conn.execute("SELECT key FROM signing_keys WHERE user_id = ?", (user_id,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _set_key(tx: Tx, user_id: str, key: str, replace: bool) -> str:
+    """Store `key` unless one exists and `replace` is false; the key in force afterwards."""
+    if not replace:
+        found = _key(tx.conn, user_id)
+        if found is not None:
+            return found
+    tx.conn.execute("INSERT INTO signing_keys(user_id, key, ctime) VALUES (?, ?, ?)"
+                    " ON CONFLICT(user_id) DO UPDATE SET key = excluded.key, ctime = excluded.ctime",
+                    (user_id, key, time.time()))
+    return key
+
+
+class UserSettingsStore:
+    """Mixed into SqliteStorage: the settings-values and signing-key half of `storage.api.Storage`."""
+
+    _write: Callable[..., Any]
+    _cached: Callable[..., Any]
+
+    async def setting_values(self, user_id: str) -> dict[str, str]:
+        found: dict[str, str] = await self._cached(("setting_values", user_id),
+                                                   lambda c: _values(c, user_id), len)
+        return dict(found)
+
+    async def save_setting_value(self, user_id: str, setting_id: str, value: str) -> None:
+        await self._write(_save_value, user_id, setting_id, value)
+
+    async def signing_key(self, user_id: str) -> str | None:
+        key: str | None = await self._cached(("signing_key", user_id),
+                                             lambda c: _key(c, user_id))
+        return key
+
+    async def set_signing_key(self, user_id: str, key: str, *, replace: bool = True) -> str:
+        stored: str = await self._write(_set_key, user_id, key, replace)
+        return stored
