@@ -14,7 +14,7 @@ from kit import Graph
 from ocis_server.domain.errors import NotFound
 from ocis_server.runtime import embedded_server, make_test_config
 from ocis_server.runtime.bootstrap import ensure_users
-from ocis_server.services.graph.roles import ROLE_IDS
+from ocis_server.domain.settings import ROLES
 
 ADMIN = aiohttp.BasicAuth("admin", "admin")
 EINSTEIN = aiohttp.BasicAuth("einstein", "relativity")
@@ -160,7 +160,7 @@ async def test_groups_and_members(graph: tuple[Client, Any]) -> None:
 
 async def test_role_assignments(graph: tuple[Client, Any]) -> None:
     c, srv = graph
-    assert {v[0] for v in ROLE_IDS.values()} == {USER_ROLE, ADMIN_ROLE, SPACEADMIN_ROLE, GUEST_ROLE}
+    assert {role.id for role in ROLES} == {USER_ROLE, ADMIN_ROLE, SPACEADMIN_ROLE, GUEST_ROLE}
     apps = await c.call("GET", "/applications", EINSTEIN, 200)
     (app,) = apps["value"]
     assert {r["id"] for r in app["appRoles"]} == {USER_ROLE, ADMIN_ROLE, SPACEADMIN_ROLE,
