@@ -19,6 +19,7 @@ from ocis_cli.commands import (
     files,
     find,
     groups,
+    invites,
     links,
     meta,
     runtime,
@@ -63,7 +64,7 @@ def _root(
 
 
 for _module in (runtime, config, account, spaces, spaceadmin, files, find, transfer, meta, backup,
-                uploads, trash, versions, shares, links, tui, users, groups, authapp,
+                uploads, trash, versions, shares, invites, links, tui, users, groups, authapp,
                 settings):
     _module.register(app)
 

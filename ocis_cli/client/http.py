@@ -53,6 +53,8 @@ def parse_error_body(body: bytes, content_type: str) -> tuple[str, str]:
         meta = doc.get("ocs", {}).get("meta") if isinstance(doc, dict) else None
         if isinstance(meta, dict):                                            # OCS json
             return str(meta.get("message") or ""), str(meta.get("statuscode", ""))
+        if isinstance(doc, dict) and isinstance(doc.get("message"), str):     # OCM / reva
+            return doc["message"], str(doc.get("code", ""))
         return "", ""
     if text.lstrip().startswith(b"<"):
         try:

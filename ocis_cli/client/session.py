@@ -8,6 +8,7 @@ from ocis_cli.client.authapp import AppTokens
 from ocis_cli.client.bearer import BearerAuth
 from ocis_cli.client.graph import Graph
 from ocis_cli.client.http import HttpClient
+from ocis_cli.client.invites import Invites
 from ocis_cli.client.ocs import Ocs
 from ocis_cli.client.settings import Settings
 from ocis_cli.client.shares import Shares
@@ -36,6 +37,7 @@ class Client:
         self.app_tokens = AppTokens(self.http)
         self.shares = Shares(self.http)
         self.settings = Settings(self.http)
+        self.invites = Invites(self.http)
 
     async def __aenter__(self) -> Self:
         await self.http.__aenter__()

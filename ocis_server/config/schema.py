@@ -360,6 +360,9 @@ FIELDS: tuple[Field, ...] = (
           ("OCM_OCM_INVITE_MANAGER_INSECURE",),
           "invitations: allow plain http to a listed loopback URL and skip TLS certificate checks "
           "(development only)"),
+    Field("ocm_invite_token_expiration", "ocm.invite_manager_token_expiration", "str", "24h",
+          ("OCM_OCM_INVITE_MANAGER_TOKEN_EXPIRATION",),
+          "how long an invitation token can be accepted (a duration: 24h, 30m, 1h30m, 10s)"),
     Field("ocm_share_provider_insecure", "ocm.share_provider_insecure", "bool", False,
           ("OCM_OCM_SHARE_PROVIDER_INSECURE",),
           "outgoing shares (POST /ocm/shares, discovery): allow plain http to a listed loopback "

@@ -131,10 +131,11 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("idm", "embedded LDAP server: read-only view of users and groups (LDAPS, StartTLS)",
                 group=2, unit="ocis_server.runtime.units:IdmUnit",
                 driver="ocis_server.services.idm.server:IdmServer", depends=("users",)),
-    ServiceSpec("ocm", "Open Cloud Mesh federation: discovery, /ocm API (OCIS_ENABLE_OCM=true)",
+    ServiceSpec("ocm", "Open Cloud Mesh federation: discovery, /ocm API, /sciencemesh invitations "
+                "(OCIS_ENABLE_OCM=true)",
                 group=4, app="ocis_server.services.ocm.app:create_app",
                 errors="ocis_server.services.ocm.errors:render_error",
-                mounts=("/.well-known/ocm", "/ocm-provider", "/ocm"),
+                mounts=("/.well-known/ocm", "/ocm-provider", "/ocm", "/sciencemesh"),
                 unprotected=("/.well-known/ocm", "/ocm-provider", "/ocm"),
                 depends=("storage-users", "users"), default=False, enabled_by="enable_ocm"),
     ServiceSpec("proxy", "the public HTTP entry point: authentication and routing", group=5,

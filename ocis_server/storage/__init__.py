@@ -1,6 +1,8 @@
 """Storage providers: spaces, the node tree, blobs, dead properties, locks."""
 
 from .api import (
+    AcceptedUser,
+    InviteToken,
     Link,
     LockRecord,
     Node,
@@ -17,6 +19,7 @@ from .api import (
     Version,
 )
 
-__all__ = ["Link", "LockRecord", "Node", "OcmShare", "ReceivedShare", "RemoteShare", "SearchPage", "Share",
+__all__ = ["AcceptedUser", "InviteToken", "Link", "LockRecord", "Node", "OcmShare", "ReceivedShare",
+           "RemoteShare", "SearchPage", "Share",
            "Space", "Storage", "TrashItem",
            "UploadResult", "UploadSession", "Version"]

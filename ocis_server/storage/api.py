@@ -168,6 +168,42 @@ class ReceivedShare:
     mount_point: str           # the name of the mount in the share jail (unique per recipient)
 
 
+# --- OCM invitations and accepted remote users (storage/invites.py) ------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InviteToken:
+    """An OCM invitation one of our users made: whoever redeems the token at the user's
+    `/ocm/invite-accepted` before `expiration` becomes their contact (and they its)."""
+
+    token: str                 # the secret the inviter passes on (`<token>@<our domain>`)
+    user_id: str               # the inviter
+    description: str
+    recipient: str             # the e-mail address it was meant for ("" = anyone)
+    expiration: float          # unix seconds
+    ctime: float
+
+    def expired(self, now: float | None = None) -> bool:
+        return (time.time() if now is None else now) >= self.expiration
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedUser:
+    """A remote user one of our users exchanged an invitation with (a federated contact)."""
+
+    user_id: str               # our user
+    provider: str              # the contact's OCM domain (listed in the providers file)
+    remote_id: str             # the contact's user id at that provider
+    display_name: str
+    mail: str
+    ctime: float
+
+    @property
+    def address(self) -> str:
+        """The federated address `<remote id>@<provider>`."""
+        return f"{self.remote_id}@{self.provider}"
+
+
 # --- federated shares received over OCM (storage/remoteshares.py) -------------------------------
 
 REMOTE_PERMISSIONS = ("read", "write", "share")     # OCM webdav permissions
@@ -426,6 +462,14 @@ class Storage(Protocol):
                                permissions: int | None = None, expiration: float | None = None,
                                clear_expiration: bool = False) -> OcmShare: ...  # NotFound
     async def delete_ocm_share(self, share_id: str) -> None: ...            # NotFound
+    async def create_invite_token(self, token: InviteToken) -> InviteToken: ...
+    async def invite_token(self, token: str) -> InviteToken: ...             # NotFound
+    async def invite_tokens(self, user_id: str) -> list[InviteToken]: ...    # oldest first
+    async def add_accepted_user(self, contact: AcceptedUser) -> AcceptedUser: ...
+        # AlreadyExists when the user already has this (provider, remote id)
+    async def accepted_users(self, user_id: str) -> list[AcceptedUser]: ...  # oldest first
+    async def delete_accepted_user(self, user_id: str, provider: str,
+                                   remote_id: str) -> None: ...              # NotFound
     async def received_shares(self, user_id: str,
                               group_ids: Sequence[str] = ()) -> list[ReceivedShare]: ...
         # shares with the user or one of the groups, with the user's state; oldest first

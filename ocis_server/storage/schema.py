@@ -100,6 +100,16 @@ CREATE TABLE IF NOT EXISTS ocm_shares(
     creator_id TEXT NOT NULL, ctime REAL NOT NULL, mtime REAL NOT NULL, expiration REAL,
     UNIQUE(node_id, grantee));
 CREATE INDEX IF NOT EXISTS ocm_shares_creator ON ocm_shares(creator_id);
+-- OCM invitations (invites.py): tokens our users made, and the remote users each exchanged one
+-- with (their federated contacts).
+CREATE TABLE IF NOT EXISTS ocm_invite_tokens(
+    token TEXT PRIMARY KEY, user_id TEXT NOT NULL, description TEXT NOT NULL,
+    recipient TEXT NOT NULL, expiration REAL NOT NULL, ctime REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS ocm_invite_tokens_user ON ocm_invite_tokens(user_id);
+CREATE TABLE IF NOT EXISTS ocm_accepted_users(
+    user_id TEXT NOT NULL, provider TEXT NOT NULL, remote_id TEXT NOT NULL,
+    display_name TEXT NOT NULL, mail TEXT NOT NULL, ctime REAL NOT NULL,
+    PRIMARY KEY(user_id, provider, remote_id));
 -- public links (links.py): one row per link of a node; the token is the credential in URLs,
 -- the password is stored as the identity store's hash (never in clear).
 CREATE TABLE IF NOT EXISTS links(

@@ -29,6 +29,7 @@ from .database import connect, connect_read_only, database_error, open_checked
 from .diskspace import DiskGuard, check_file_size
 from .links import LinkStore
 from .nodemeta import PropsAndLocks
+from .invites import InviteStore
 from .ocmshares import OcmShareStore
 from .remoteshares import RemoteShareStore
 from .schema import (
@@ -64,7 +65,7 @@ def _outcome_ignored(future: asyncio.Future[Any]) -> None:
 
 
 class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, RemoteShareStore, OcmShareStore,
-                    LinkStore, PropsAndLocks, NodeSearch, UserSettingsStore):
+                    LinkStore, PropsAndLocks, NodeSearch, UserSettingsStore, InviteStore):
     """Implements `storage.api.Storage`. Create with `await SqliteStorage.open(root, storage_id)`."""
 
     def __init__(self, root: Path, storage_id: str, free_space_reserve: int = 0) -> None:

@@ -1,6 +1,7 @@
 """The `ocm` aiohttp application. The service table mounts it at `/.well-known/ocm` and
-`/ocm-provider` (discovery) and at `/ocm` (the server-to-server API); all are unauthenticated, as in
-oCIS: a peer is recognised by the providers file, not by a login."""
+`/ocm-provider` (discovery) and at `/ocm` (the server-to-server API), all unauthenticated as in
+oCIS (a peer is recognised by the providers file, not by a login), and at `/sciencemesh` (the
+invitation endpoints of our signed-in users, invites.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from .discovery import CAPABILITIES_KEY, discovery
 from .client import OcmClient
 from .errors import error_middleware
 from .forwarding import RemoteSpaceGateway
+from .invites import Invitations
 from .notifications import notify
 from .providers import Providers, ProvidersFileError
 from .shares import create_share
@@ -22,7 +24,7 @@ PROVIDERS_KEY = web.AppKey("ocm_providers", Providers)
 DISCOVERY_MOUNTS = ("/.well-known/ocm", "/ocm-provider")
 # The optional OCM endpoints (discovery `capabilities`) this app routes under /ocm (below): none
 # is advertised that is not served.
-CAPABILITIES: tuple[str, ...] = ("/notifications",)
+CAPABILITIES: tuple[str, ...] = ("/invite-accepted", "/notifications")
 
 
 def _providers(config: OcmConfig) -> Providers:
@@ -43,6 +45,10 @@ def create_app(ctx: ServiceContext, mount: str = "/ocm") -> web.Application:
         return app
     providers = _providers(config)
     app[PROVIDERS_KEY] = providers
+    invitations = _invitations(app, ctx, config, providers)
+    if mount == "/sciencemesh":
+        _sciencemesh_routes(app, invitations)
+        return app
     async def post_share(request: web.Request) -> web.Response:
         return await create_share(request, ctx, providers)
 
@@ -51,6 +57,7 @@ def create_app(ctx: ServiceContext, mount: str = "/ocm") -> web.Application:
 
     app.router.add_post("/shares", post_share)
     app.router.add_post("/notifications", post_notification)
+    app.router.add_post("/invite-accepted", invitations.invite_accepted)
     _serve_remote_spaces(ctx, app, config, providers)
     return app
 
@@ -69,3 +76,30 @@ def _serve_remote_spaces(ctx: ServiceContext, app: web.Application, config: OcmC
         await client.close()
 
     app.on_cleanup.append(close)
+
+
+def _invitations(app: web.Application, ctx: ServiceContext, config: OcmConfig,
+                 providers: Providers) -> Invitations:
+    """The invitation handlers, with the invite manager's client (closed with the app)."""
+    client = OcmClient(providers, insecure=config.invite_insecure,
+                       connect_timeout=config.connect_timeout, timeout=config.timeout,
+                       max_response_size=config.max_response_size)
+
+    async def close(_: web.Application) -> None:
+        await client.close()
+
+    app.on_cleanup.append(close)
+    return Invitations(ctx, config, providers, client, config.invite_lifetime)
+
+
+def _sciencemesh_routes(app: web.Application, invitations: Invitations) -> None:
+    """reva's sciencemesh handlers oCIS serves for its web UI (generate-invite is GET there,
+    POST from the acceptance tests: both)."""
+    add = app.router.add_route
+    for method in ("GET", "POST"):
+        add(method, "/generate-invite", invitations.generate)
+    add("GET", "/list-invite", invitations.list_tokens)
+    add("POST", "/accept-invite", invitations.accept)
+    add("GET", "/find-accepted-users", invitations.find_accepted)
+    for method in ("DELETE", "POST"):
+        add(method, "/delete-accepted-user", invitations.delete_accepted)

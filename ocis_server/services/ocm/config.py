@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,6 +15,24 @@ from ocis_server.services.context import ServiceContext
 from .providers import normalize_domain
 
 PROVIDERS_FILE = "ocmproviders.json"
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def duration(text: str, name: str) -> float:
+    """Seconds of a Go-style duration (`24h`, `24h0m0s`, `1h30m`, `10s`; also `7d`); a bare
+    number is seconds. ConfigError for anything else or a value that is not positive."""
+    value = text.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        parts = _DURATION.findall(value)
+        if not parts or "".join(n + u for n, u in parts) != value:
+            raise ConfigError(f"{name} {text!r} is not a duration (e.g. 24h, 30m, 1h30m)") from None
+        seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    if seconds <= 0:
+        raise ConfigError(f"{name} must be positive")
+    return seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +47,7 @@ class OcmConfig:
     timeout: float
     max_response_size: int
     expose_recipient: bool      # OCM_OCMD_EXPOSE_RECIPIENT_DISPLAY_NAME
+    invite_lifetime: float = 86400.0    # OCM_OCM_INVITE_MANAGER_TOKEN_EXPIRATION, seconds
 
     @classmethod
     def from_context(cls, ctx: ServiceContext) -> OcmConfig:
@@ -49,7 +69,9 @@ class OcmConfig:
                    storage_insecure=config.ocm_storage_provider_insecure,
                    connect_timeout=config.ocm_connect_timeout, timeout=config.ocm_timeout,
                    max_response_size=config.ocm_max_response_size,
-                   expose_recipient=config.ocm_expose_recipient_display_name)
+                   expose_recipient=config.ocm_expose_recipient_display_name,
+                   invite_lifetime=duration(config.ocm_invite_token_expiration,
+                                            "OCM_OCM_INVITE_MANAGER_TOKEN_EXPIRATION"))
 
 
 CONFIG_KEY = web.AppKey("ocm_config", OcmConfig)

@@ -23,8 +23,22 @@ class InvalidBody(BadRequest):
         self.problems = problems
 
 
+# reva's `reqres` codes by status: the body of the invitation endpoints (`/sciencemesh/*`,
+# `/ocm/invite-accepted`) is `{"code": ..., "message": ...}` as oCIS answers there.
+REQRES_CODES = {400: "INVALID_PARAMETER", 401: "UNAUTHENTICATED", 403: "UNTRUSTED_SERVICE",
+                404: "RESOURCE_NOT_FOUND", 409: "ALREADY_EXIST", 501: "FUNCTION_NOT_IMPLEMENTED",
+                502: "PROVIDER_ERROR"}
+
+
+def _reqres(request: web.Request) -> bool:
+    path = request.path.rstrip("/")
+    return path.startswith("/sciencemesh") or path.endswith("/ocm/invite-accepted")
+
+
 def render_error(error: OcisError, request: web.Request) -> web.Response:
     body: dict[str, object] = {"message": error.message}
+    if _reqres(request):
+        body = {"code": REQRES_CODES.get(error.status, "SERVER_ERROR"), "message": error.message}
     if isinstance(error, InvalidBody):
         body["validationErrors"] = [{"name": name, "message": reason}
                                     for name, reason in error.problems]
