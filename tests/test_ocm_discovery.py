@@ -66,7 +66,7 @@ async def test_discovery_document_unauthenticated(tmp_path: Path) -> None:
             "provider": "oCIS",
             "resourceTypes": [{"name": "file", "shareTypes": ["user"],
                                "protocols": {"webdav": "/dav/ocm"}}],
-            "capabilities": ["/notifications"],    # the optional endpoints it really serves
+            "capabilities": ["/invite-accepted", "/notifications"],   # the ones it really serves
         }
         async with http.get(srv.url + "/.well-known/ocm",
                             headers={"User-Agent": "Nextcloud Server Crawler"}) as resp:
