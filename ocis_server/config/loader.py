@@ -137,6 +137,14 @@ class Config:
     idp_key_rotation_interval: float
     idp_device_poll_interval: int
     idp_trusted_clients: list[str]
+    disable_previews: bool
+    thumbnails_resolutions: list[str]
+    thumbnails_max_input_width: int
+    thumbnails_max_input_height: int
+    thumbnails_max_input_image_file_size: str
+    thumbnails_filesystemstorage_root: str
+    thumbnails_cache_max_size: str
+    thumbnails_max_concurrent_requests: int
     sharing_auto_accept: bool
     default_language: str
     presigned_urls: bool

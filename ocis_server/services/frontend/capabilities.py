@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from ocis_server import LEGACY_VERSION, PRODUCT_VERSION
+from ocis_server.domain.previews import SUPPORTED_MIME_TYPES
 
 from . import ocs
 from .config import CONFIG_KEY, FrontendConfig
@@ -125,6 +126,10 @@ def capabilities(cfg: FrontendConfig) -> dict[str, Any]:
             "blacklisted_files": list(cfg.blacklisted_files),
             "archivers": [],
             "app_providers": [],
+            # Not in oCIS (owncloud/ocis#7405 asks for it): whether `?preview=1` answers, and for
+            # which types, so a client need not ask for every file (ocdav preview.py).
+            "thumbnail": {"enabled": cfg.previews, "version": "1.0.0",
+                          "supportedMimeTypes": list(SUPPORTED_MIME_TYPES) if cfg.previews else []},
         },
         "dav": {"reports": [], "chunking": "1.0"},
         "files_sharing": _files_sharing(cfg),

@@ -25,6 +25,7 @@ class FrontendConfig:
     auto_accept_shares: bool = True     # files_sharing.auto_accept_share (FRONTEND_AUTO_ACCEPT_SHARES)
     public_password_enforced: bool = False             # OCIS_SHARING_PUBLIC_SHARE_MUST_HAVE_PASSWORD
     public_writeable_password_enforced: bool = False   # ..._WRITEABLE_SHARE_MUST_HAVE_PASSWORD
+    previews: bool = True               # files.thumbnail.enabled (not OCIS_DISABLE_PREVIEWS)
 
     @property
     def hostname(self) -> str:
@@ -46,7 +47,8 @@ class FrontendConfig:
                    auto_accept_shares=ctx.config.sharing_auto_accept,
                    public_password_enforced=ctx.config.public_share_must_have_password,
                    public_writeable_password_enforced=(
-                       ctx.config.public_writeable_share_must_have_password))
+                       ctx.config.public_writeable_share_must_have_password),
+                   previews=not getattr(ctx.config, "disable_previews", False))
 
 
 CONFIG_KEY = web.AppKey("frontend_config", FrontendConfig)

@@ -17,6 +17,7 @@ from .errors import DavError, error_middleware
 from .locking import handle_lock, handle_unlock
 from .meta import handle_meta_node, is_meta_node_path
 from .ocmfiles import handle_ocm, is_ocm_path
+from .preview import attach_previews
 from .propfind import handle_propfind
 from .proppatch import handle_proppatch
 from .publicfiles import PASSWORDS_KEY, handle_public, is_public_path
@@ -99,6 +100,7 @@ def create_app(ctx: ServiceContext, mount: str) -> web.Application:
         app.router.add_get("", handle_status)
         app.router.add_get("/", handle_status)
     else:
+        attach_previews(app, ctx)   # ?preview=1 thumbnails (preview.py)
         # Every path below the mount: namespaces.py maps the raw URL to (space, path).
         app.router.add_route("*", "", dispatch)
         app.router.add_route("*", "/{tail:[\\s\\S]*}", dispatch)

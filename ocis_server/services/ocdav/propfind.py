@@ -19,6 +19,7 @@ from aiohttp import web
 
 from ocis_server.domain.errors import BadRequest, NotFound
 from ocis_server.domain.roles import READ
+from ocis_server.domain.previews import has_preview
 from ocis_server.services.context import ServiceContext
 from ocis_server.storage import LockRecord, Node, Storage
 
@@ -221,6 +222,9 @@ LIVE: dict[QName, Renderer] = {
     (OC, "shareid"): lambda n, p, rc: rc.share_ids.get(n.id),
     (OC, "data-fingerprint"): lambda n, p, rc: "",
     (OC, "downloadURL"): lambda n, p, rc: None,
+    # OpenCloud's hint that `?preview=1` will answer (reva #214): 1 for a file type with thumbnails.
+    (OC, "has-preview"): lambda n, p, rc: "1" if not n.is_dir and has_preview(mimetype(n.name))
+                                          else "0",
     (NS_OCS, "share-permissions"): lambda n, p, rc: (
         rc.perm_of[n.id][1] if n.id in rc.perm_of
         else rc.share_perm_dir if n.is_dir else rc.share_perm_file),

@@ -23,6 +23,7 @@ from ocis_server.storage import Node
 from .errors import DavError
 from .locking import check_locks
 from .namespaces import DavTarget, request_target, storage_of
+from .preview import handle_preview, is_preview
 from .propfind import MAX_MTIME, clamp_mtime, http_date, mimetype
 from .zerocopy import send_file
 
@@ -121,6 +122,8 @@ class BlobResponse(web.FileResponse):
 
 
 async def handle_get(request: web.Request) -> web.StreamResponse:
+    if is_preview(request):          # a thumbnail, not the file (preview.py)
+        return await handle_preview(request)
     target = await request_target(request)
     storage = storage_of(request)
     node = await storage.lookup(target.space_id, target.path)
