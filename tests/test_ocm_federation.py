@@ -186,3 +186,37 @@ async def test_zurich_down_and_back(tmp_path: Path) -> None:
                 await asyncio.sleep(0.5)
             assert drives["Physics"]["@ocis.federation"]["reachable"] is True
             assert (await call(http, "GET", dav + "/a.txt", MARIE))[:2] == (200, b"E=mc2")
+
+
+async def test_remote_space_in_the_share_jail(pair: Pair) -> None:
+    """For clients without spaces (ownCloud desktop 2.x): the remote space is `/Shares/<name>`
+    in the legacy namespaces and a mount point of the jail space, forwarded alike."""
+    p = pair
+    await einstein_shares(p)
+    await marie_accepts(p)
+    for root in (f"{p.paris.url}/remote.php/webdav", f"{p.paris.url}/remote.php/dav/files/marie"):
+        status, body, _ = await call(p.http, "PROPFIND", root + "/Shares/", MARIE,
+                                     headers={"Depth": "1"})
+        text = body.decode()
+        assert status == 207 and "Shares/Physics/" in text and "Shares/Lectures/" in text
+        status, body, _ = await call(p.http, "PROPFIND", root + "/Shares/Physics/", MARIE,
+                                     headers={"Depth": "1"})
+        assert status == 207
+        assert f"{root.removeprefix(p.paris.url)}/Shares/Physics/a.txt" in body.decode()
+        status, body, headers = await call(p.http, "GET", root + "/Shares/Physics/a.txt", MARIE)
+        assert (status, body) == (200, b"E=mc2")
+    jail = f"{p.paris.url}/dav/spaces/a0ca6a90-a365-4782-871e-d44447bbc668$a0ca6a90-a365-4782-871e-d44447bbc668"
+    status, body, _ = await call(p.http, "GET", jail + "/Physics/a.txt", MARIE)
+    assert (status, body) == (200, b"E=mc2")
+    # the home root lists Shares; its ETag follows a change at zurich
+    async def shares_etag() -> str:
+        _, body, _ = await call(p.http, "PROPFIND", f"{p.paris.url}/remote.php/webdav/", MARIE,
+                                headers={"Depth": "1"})
+        text = body.decode()
+        part = text[text.index("/remote.php/webdav/Shares/"):]
+        return part[part.index("getetag>") + 8:part.index("</d:getetag")]
+    before = await shares_etag()
+    assert (await call(p.http, "PUT", f"{p.zurich.url}/remote.php/webdav/Physics/new.txt",
+                       EINSTEIN, data=b"new"))[0] == 201
+    await asyncio.sleep(5.1)                             # the last answer is remembered 5 s
+    assert await shares_etag() != before

@@ -114,6 +114,32 @@ def role(share: RemoteShare) -> roles.Role | None:
     return roles.role_for_bits(permission_bits(share) & ~roles.SHARE, kind)
 
 
+def webdav_permissions(share: RemoteShare) -> str:
+    """`oc:permissions` of the remote space's mount point (reva letters): shared and mounted
+    (`SM`), re-shareable `R`, and with `write` delete, rename, move and create (`DNVCK` on a
+    folder) or write (`DNVW` on a file). The sharer enforces them; these only tell clients."""
+    letters = "SM" + ("R" if "share" in share.permissions else "")
+    if "write" in share.permissions:
+        letters += "DNVW" if share.resource_type == "file" else "DNVCK"
+    return letters
+
+
+# The last root ETag each sharer gave for a remote space (share id -> ETag), kept by the remote
+# space gateway as it asks (services/ocm/forwarding.py): the share jail's listing renders it,
+# so a change at the sharer changes the jail's ETag too (sync clients poll it).
+_LAST_ETAG: dict[str, str] = {}
+
+
+def remember_etag(share_id: str, etag: str) -> None:
+    if len(_LAST_ETAG) > 65536:
+        _LAST_ETAG.clear()
+    _LAST_ETAG[share_id] = etag
+
+
+def last_etag(share_id: str) -> str:
+    return _LAST_ETAG.get(share_id, "")
+
+
 def is_federated(share_id: str) -> bool:
     """A federated share's id (`ocm:<uuid>`), as opposed to a local share's."""
     return share_id.startswith("ocm:")

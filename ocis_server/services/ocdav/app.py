@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from ocis_server.auth.publiclink import LinkPasswords
+from ocis_server.domain.ids import SHARE_JAIL_ID
 from ocis_server.services.context import ServiceContext
 
 from .chunking import handle_uploads, is_uploads_path
@@ -21,7 +22,12 @@ from .preview import attach_previews
 from .propfind import handle_propfind
 from .proppatch import handle_proppatch
 from .publicfiles import PASSWORDS_KEY, handle_public, is_public_path
-from .remotespaces import handle_remote_space, is_remote_space_path
+from .remotespaces import (
+    handle_remote_space,
+    is_remote_space_path,
+    refresh_for_root,
+    remote_mount,
+)
 from .report import handle_report
 from .status import handle_status
 from .transfer import handle_get, handle_put
@@ -32,6 +38,8 @@ from .versions import META_ROOTS, handle_meta
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 STATUS_MOUNTS = ("/status.php", "/status")
+# Paths that may lie in the share jail: the legacy `/Shares` or the jail space's id.
+JAIL_MARKS = ("/Shares", SHARE_JAIL_ID)
 
 
 async def handle_options(request: web.Request) -> web.StreamResponse:
@@ -80,6 +88,12 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         return await handle_ocm(request, METHODS)
     if is_remote_space_path(raw) and request.method != "OPTIONS":
         return await handle_remote_space(request)   # a federated share: forwarded to its sharer
+    if any(mark in raw for mark in JAIL_MARKS):    # maybe a remote space's mount point in the share jail
+        forwarded = await remote_mount(request)
+        if forwarded is not None:
+            return forwarded
+    elif request.method == "PROPFIND":
+        await refresh_for_root(request)
     handler = METHODS.get(request.method)
     if handler is None:
         raise DavError(405, f"{request.method} is not supported",

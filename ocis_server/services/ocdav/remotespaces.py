@@ -1,21 +1,31 @@
-"""Remote spaces in WebDAV: `/[remote.php/]dav/spaces/<OCM storage id>$<share>/…` is an accepted
-federated share of the caller, whose traffic the ocm service forwards to the sharer (the
-context's `remote_spaces`). Only the recipient reaches it, with their own login here; a share
-that is not theirs, not accepted or gone is a 404; without the ocm service in this process a
-503. The forwarding itself (allow-list, secret, streaming, rewriting) is the ocm service's.
+"""Remote spaces in WebDAV: an accepted federated share of the caller, whose traffic the ocm
+service forwards to the sharer (the context's `remote_spaces`). It is reached as its own space,
+`/[remote.php/]dav/spaces/<OCM storage id>$<share>/…`, and, for clients that know no spaces
+(the ownCloud desktop 2.x), as a mount point of the share jail: `/Shares/<name>/…` in the
+legacy namespaces and `<jail>$<jail>/<name>/…` (sharejail.py lists it there). Only the
+recipient reaches it, with their own login here; a share that is not theirs, not accepted or
+gone is a 404; without the ocm service in this process a 503. The forwarding itself
+(allow-list, secret, streaming, rewriting) is the ocm service's.
 """
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
-from ocis_server.domain.errors import NotFound, ServiceUnavailable
+from ocis_server.domain.errors import InvalidName, NotFound, ServiceUnavailable
 from ocis_server.domain.ids import OCM_STORAGE_ID
+from ocis_server.domain.paths import decode_segment
+from ocis_server.identity import User
+from ocis_server.services.context import ServiceContext
 from ocis_server.sharing import federated
+from ocis_server.storage import RemoteShare
 
 from .config import CONTEXT_KEY
 from .errors import DavError
-from .namespaces import SPACES_ROOTS
+from .namespaces import SHARES_FOLDER, SPACES_ROOTS, split_namespace
+from .sharejail import JAIL_SPACE, jail_listing
 
 _PREFIXES = tuple(root + OCM_STORAGE_ID + "$" for root in SPACES_ROOTS)
 
@@ -32,11 +42,23 @@ def _split(raw: str) -> tuple[str, str, str]:
     return root + space, space, rest
 
 
-async def handle_remote_space(request: web.Request) -> web.StreamResponse:
-    ctx = request.app[CONTEXT_KEY]
-    user = request.get("principal")
+def _user(request: web.Request) -> User:
+    user: User | None = request.get("principal")
     if user is None:
         raise DavError(401, "authentication required")
+    return user
+
+
+async def _forward(ctx: ServiceContext, request: web.Request, share: RemoteShare, rest: str,
+                   mount: str) -> web.StreamResponse:
+    if ctx.remote_spaces is None:
+        raise ServiceUnavailable("federation (the ocm service) does not run here")
+    return await ctx.remote_spaces.forward(request, share, rest, mount)
+
+
+async def handle_remote_space(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CONTEXT_KEY]
+    user = _user(request)
     mount, space, rest = _split(request.raw_path)
     share_id = federated.share_id_of_space(space)
     if share_id is None:
@@ -44,6 +66,87 @@ async def handle_remote_space(request: web.Request) -> web.StreamResponse:
     share = await federated.one(ctx, user, share_id)
     if share.state != "accepted" or share.expired():
         raise NotFound("space not found")
-    if ctx.remote_spaces is None:
-        raise ServiceUnavailable("federation (the ocm service) does not run here")
-    return await ctx.remote_spaces.forward(request, share, rest, mount)
+    return await _forward(ctx, request, share, rest, mount)
+
+
+# --- as mount points of the share jail ----------------------------------------------------------
+
+def _jail_parts(raw: str) -> tuple[str, list[str]] | None:
+    """(href of the jail as the client spelled it, encoded segments below it) when `raw` lies
+    in the share jail (legacy `/Shares` or the jail space); None for any other path."""
+    try:
+        kind, arg, root_href, tail = split_namespace(raw.partition("?")[0])
+    except NotFound:
+        return None
+    segments = [s for s in tail.split("/") if s]
+    if kind in ("home", "files") and segments and segments[0] == SHARES_FOLDER:
+        return f"{root_href}/{segments[0]}", segments[1:]
+    if kind == "spaces" and decode_segment(arg) == JAIL_SPACE:
+        return root_href, segments
+    return None
+
+
+async def remote_mount(request: web.Request) -> web.StreamResponse | None:
+    """Forward a request below a remote space's mount point in the share jail; None when the
+    path names no remote space (the local share jail answers)."""
+    user = request.get("principal")
+    if user is None or request.method == "OPTIONS":
+        return None
+    try:
+        parts = _jail_parts(request.raw_path)
+        if parts is None:
+            return None
+        jail_href, segments = parts
+        if not segments:
+            await _refresh(request, user)       # a listing of the jail: fresh ETags first
+            return None
+        name = decode_segment(segments[0])
+    except InvalidName:
+        return None
+    ctx = request.app[CONTEXT_KEY]
+    share = next((s for s in await federated.accepted(ctx, user) if s.name == name), None)
+    if share is None:
+        return None
+    # a local mount of the same name wins (the jail lists the remote one only if none has it),
+    # and a real folder `Shares` in the personal space is no share jail at all
+    _, listing = await jail_listing(ctx.storage, ctx.users, user)
+    if not any(node.id == share.id for node, _ in listing.entries) or not await _jail_is_virtual(
+            ctx, user, jail_href):
+        return None
+    mount = f"{jail_href}/{segments[0]}"
+    return await _forward(ctx, request, share, "/".join(segments[1:]), mount)
+
+
+async def _jail_is_virtual(ctx: ServiceContext, user: User, jail_href: str) -> bool:
+    if not jail_href.endswith("/" + SHARES_FOLDER):
+        return True
+    try:
+        await ctx.storage.lookup(user.id, (SHARES_FOLDER,))
+        return False
+    except NotFound:
+        return True
+
+
+async def _refresh(request: web.Request, user: User) -> None:
+    """Ask the sharers of the caller's remote spaces for their root ETags (each answer is
+    remembered a few seconds) before the jail is listed, so that a change made at a sharer
+    reaches the jail's ETag, which sync clients poll."""
+    ctx = request.app[CONTEXT_KEY]
+    if request.method != "PROPFIND" or ctx.remote_spaces is None:
+        return
+    shares = await federated.accepted(ctx, user)
+    if shares:
+        await asyncio.gather(*(ctx.remote_spaces.status(s) for s in shares))
+
+
+async def refresh_for_root(request: web.Request) -> None:
+    """A PROPFIND of the legacy home root lists `Shares` with the jail's ETag: fresh too."""
+    user = request.get("principal")
+    if user is None or request.method != "PROPFIND":
+        return
+    try:
+        kind, _, _, tail = split_namespace(request.raw_path.partition("?")[0])
+    except NotFound:
+        return
+    if kind in ("home", "files") and not tail.strip("/"):
+        await _refresh(request, user)

@@ -13,6 +13,7 @@ from ocis_server.auth import authz
 from ocis_server.domain.errors import NotFound
 from ocis_server.domain.ids import SHARE_JAIL_ID
 from ocis_server.identity import User, UserStore
+from ocis_server.sharing import federated
 from ocis_server.storage import Node, Space, Storage
 
 JAIL_SPACE = f"{SHARE_JAIL_ID}${SHARE_JAIL_ID}"
@@ -59,6 +60,7 @@ async def jail_listing(storage: Storage, users: UserStore, user: User) -> tuple[
         perms[share.id] = (access.webdav_permissions(is_dir=node.is_dir, mounted=True),
                            str(access.grantable(is_dir=node.is_dir)))
         share_ids[share.id] = share.id
+    await _remote_mounts(storage, user, entries, perms, share_ids)
     # The jail's etag changes whenever any mount point's does (clients poll it).
     digest = hashlib.md5(usedforsecurity=False)
     for mount, _ in entries:
@@ -70,3 +72,25 @@ async def jail_listing(storage: Storage, users: UserStore, user: User) -> tuple[
                 etag=digest.hexdigest(), owner_id=user.id)
     return (jail_space(user, root.etag, mtime, used),
             JailListing(root, entries, perms, share_ids))
+
+
+async def _remote_mounts(storage: Storage, user: User, entries: list[tuple[Node, tuple[str, ...]]],
+                         perms: dict[str, tuple[str, str]], share_ids: dict[str, str]) -> None:
+    """The caller's remote spaces (accepted federated shares) as mount points too, under a
+    name no local mount has; their content is forwarded to the sharer (remotespaces.py). The
+    ETag is the last one the sharer gave (unknown: one of the share's own), so the listing
+    answers whether or not the sharer does."""
+    taken = {path[0] for _, path in entries}
+    for share in await storage.remote_shares(user.id):
+        if share.state != "accepted" or share.expired() or share.name in taken:
+            continue
+        etag = federated.last_etag(share.id).strip('"') or f"ocm-{share.id[4:]}"
+        mount = Node(id=share.id, space_id=SHARE_JAIL_ID, storage_id=SHARE_JAIL_ID,
+                     parent_id=SHARE_JAIL_ID, name=share.name,
+                     is_dir=share.resource_type != "file", size=0, mtime=share.ctime, etag=etag,
+                     owner_id=share.owner)
+        entries.append((mount, (share.name,)))
+        perms[share.id] = (federated.webdav_permissions(share),
+                           str(federated.permission_bits(share)))
+        share_ids[share.id] = share.id
+        taken.add(share.name)

@@ -24,6 +24,7 @@ from aiohttp import web
 
 from ocis_server.domain.errors import BadRequest
 from ocis_server.services.context import RemoteStatus
+from ocis_server.sharing import federated
 from ocis_server.storage import RemoteShare
 
 from .client import OcmClient, PeerError, PeerRefused, log
@@ -107,6 +108,7 @@ class RemoteSpaceGateway:
             return RemoteStatus(False, f"{share.provider} answered {answer.status}")
         match = _ETAG.search(answer.body)
         etag = match.group(1).decode("utf-8", "replace").replace("&quot;", '"') if match else ""
+        federated.remember_etag(share.id, etag)
         return RemoteStatus(True, "", etag=etag)
 
     # --- WebDAV traffic ---------------------------------------------------------------------
