@@ -19,9 +19,12 @@ PASSWORDS = {"einstein": "relativity", "marie": "radioactivity", "richard": "sup
 
 
 @asynccontextmanager
-async def zurich_and_paris(tmp_path: Path, **env: str) -> AsyncIterator[
+async def zurich_and_paris(tmp_path: Path, zurich_env: dict[str, str] | None = None,
+                           paris_env: dict[str, str] | None = None, **env: str) -> AsyncIterator[
         tuple[EmbeddedServer, EmbeddedServer]]:
-    """zurich.test and paris.test, trusting each other; `env` applies to both."""
+    """zurich.test and paris.test, trusting each other; `env` applies to both, `zurich_env` and
+    `paris_env` to one."""
+    own = {"zurich": zurich_env or {}, "paris": paris_env or {}}
     files = {name: tmp_path / name / "ocmproviders.json" for name in ("zurich", "paris")}
 
     def config(name: str) -> Any:
@@ -29,7 +32,8 @@ async def zurich_and_paris(tmp_path: Path, **env: str) -> AsyncIterator[
             tmp_path / name, OCIS_ENABLE_OCM="true", OCM_DOMAIN=f"{name}.test",
             OCM_OCM_PROVIDER_AUTHORIZER_PROVIDERS_FILE=str(files[name]),
             OCM_OCM_INVITE_MANAGER_INSECURE="true", OCM_OCM_SHARE_PROVIDER_INSECURE="true",
-            OCM_OCM_STORAGE_PROVIDER_INSECURE="true", OCM_CLIENT_TIMEOUT="5", **env)
+            OCM_OCM_STORAGE_PROVIDER_INSECURE="true", OCM_CLIENT_TIMEOUT="5",
+            **{**env, **own[name]})
 
     async with (embedded_server(config("zurich")) as zurich,
                 embedded_server(config("paris")) as paris):

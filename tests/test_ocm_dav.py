@@ -31,7 +31,7 @@ async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
     files = {name: tmp_path / name / "ocmproviders.json" for name in ("zurich", "paris")}
 
     def config(name: str) -> object:
-        return make_test_config(tmp_path / name, OCIS_ENABLE_OCM="true", OCM_DOMAIN=f"{name}.test",
+        return make_test_config(tmp_path / name, OCIS_ENABLE_OCM="true", OCM_REQUIRE_INVITE="false", OCM_DOMAIN=f"{name}.test",
                                 OCM_OCM_PROVIDER_AUTHORIZER_PROVIDERS_FILE=str(files[name]),
                                 OCM_OCM_SHARE_PROVIDER_INSECURE="true", OCM_CLIENT_TIMEOUT="5")
 

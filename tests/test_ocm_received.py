@@ -29,7 +29,7 @@ Paris = tuple[EmbeddedServer, aiohttp.ClientSession]
 @pytest.fixture
 async def paris(tmp_path: Path) -> AsyncIterator[Paris]:
     providers = write_providers(tmp_path / "ocmproviders.json", {"zurich.test": ZURICH})
-    config = make_test_config(tmp_path / "paris", OCIS_ENABLE_OCM="true", OCM_DOMAIN="paris.test",
+    config = make_test_config(tmp_path / "paris", OCIS_ENABLE_OCM="true", OCM_REQUIRE_INVITE="false", OCM_DOMAIN="paris.test",
                               OCM_OCM_PROVIDER_AUTHORIZER_PROVIDERS_FILE=str(providers),
                               OCM_CLIENT_CONNECT_TIMEOUT="1", OCM_CLIENT_TIMEOUT="2")
     async with embedded_server(config) as srv, aiohttp.ClientSession() as http:

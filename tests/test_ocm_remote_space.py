@@ -96,7 +96,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     async with serve(zurich.app()) as zurich_url:
         providers = write_providers(tmp_path / "ocmproviders.json", {"zurich.test": zurich_url})
         config = make_test_config(
-            tmp_path / "paris", OCIS_ENABLE_OCM="true", OCM_DOMAIN="paris.test",
+            tmp_path / "paris", OCIS_ENABLE_OCM="true", OCM_REQUIRE_INVITE="false", OCM_DOMAIN="paris.test",
             OCM_OCM_PROVIDER_AUTHORIZER_PROVIDERS_FILE=str(providers),
             OCM_OCM_STORAGE_PROVIDER_INSECURE="true", OCM_CLIENT_CONNECT_TIMEOUT="1",
             OCM_CLIENT_TIMEOUT="2")

@@ -27,7 +27,7 @@ async def zurich_and_paris(tmp_path: Path) -> AsyncIterator[Pair]:
     files = {name: tmp_path / name / "ocmproviders.json" for name in ("zurich", "paris")}
 
     def config(name: str) -> object:
-        return make_test_config(tmp_path / name, OCIS_ENABLE_OCM="true", OCM_DOMAIN=f"{name}.test",
+        return make_test_config(tmp_path / name, OCIS_ENABLE_OCM="true", OCM_REQUIRE_INVITE="false", OCM_DOMAIN=f"{name}.test",
                                 OCM_OCM_PROVIDER_AUTHORIZER_PROVIDERS_FILE=str(files[name]),
                                 OCM_OCM_SHARE_PROVIDER_INSECURE="true",
                                 OCM_CLIENT_TIMEOUT="5")
@@ -94,7 +94,7 @@ async def test_zurich_shares_with_marie_at_paris(zurich_and_paris: Pair) -> None
 
 async def test_plain_http_needs_the_insecure_setting(zurich_and_paris: Pair, tmp_path: Path) -> None:
     zurich, _, zurich_file, _ = zurich_and_paris
-    strict = make_test_config(tmp_path / "strict", OCIS_ENABLE_OCM="true",
+    strict = make_test_config(tmp_path / "strict", OCIS_ENABLE_OCM="true", OCM_REQUIRE_INVITE="false",
                               OCM_OCM_PROVIDER_AUTHORIZER_PROVIDERS_FILE=str(zurich_file))
     config = OcmConfig.from_context(dataclasses.replace(zurich.ctx, config=strict))
     assert not config.share_insecure

@@ -51,7 +51,7 @@ def changed(**fields: Any) -> dict[str, Any]:
 async def paris(tmp_path: Path) -> AsyncIterator[tuple[EmbeddedServer, aiohttp.ClientSession]]:
     providers = write_providers(tmp_path / "ocmproviders.json",
                                 {"zurich.test": ZURICH, "lyon.test": "https://lyon.test"})
-    config = make_test_config(tmp_path / "paris", OCIS_ENABLE_OCM="true", OCM_DOMAIN="paris.test",
+    config = make_test_config(tmp_path / "paris", OCIS_ENABLE_OCM="true", OCM_REQUIRE_INVITE="false", OCM_DOMAIN="paris.test",
                               OCM_OCM_PROVIDER_AUTHORIZER_PROVIDERS_FILE=str(providers))
     async with embedded_server(config) as srv, aiohttp.ClientSession() as http:
         yield srv, http
@@ -100,7 +100,7 @@ async def test_a_share_from_a_listed_provider_is_recorded_pending(
 
 async def test_the_recipient_display_name_when_exposed(tmp_path: Path) -> None:
     providers = write_providers(tmp_path / "ocmproviders.json", {"zurich.test": ZURICH})
-    config = make_test_config(tmp_path / "paris", OCIS_ENABLE_OCM="true", OCM_DOMAIN="paris.test",
+    config = make_test_config(tmp_path / "paris", OCIS_ENABLE_OCM="true", OCM_REQUIRE_INVITE="false", OCM_DOMAIN="paris.test",
                               OCM_OCM_PROVIDER_AUTHORIZER_PROVIDERS_FILE=str(providers),
                               OCM_OCMD_EXPOSE_RECIPIENT_DISPLAY_NAME="true")
     async with embedded_server(config) as srv, aiohttp.ClientSession() as http:

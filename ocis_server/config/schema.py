@@ -392,6 +392,10 @@ FIELDS: tuple[Field, ...] = (
     Field("ocm_invite_token_expiration", "ocm.invite_manager_token_expiration", "str", "24h",
           ("OCM_OCM_INVITE_MANAGER_TOKEN_EXPIRATION",),
           "how long an invitation token can be accepted (a duration: 24h, 30m, 1h30m, 10s)"),
+    Field("ocm_require_invite", "ocm.require_invite", "bool", True, ("OCM_REQUIRE_INVITE",),
+          "a federated share needs an accepted invitation between sharer and recipient, checked "
+          "when sending and when receiving (oCIS always requires it); false: any user of a "
+          "listed provider"),
     Field("ocm_share_provider_insecure", "ocm.share_provider_insecure", "bool", False,
           ("OCM_OCM_SHARE_PROVIDER_INSECURE",),
           "outgoing shares (POST /ocm/shares, discovery): allow plain http to a listed loopback "

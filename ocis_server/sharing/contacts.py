@@ -1,7 +1,11 @@
 """OCM invitations and federated contacts, as in oCIS (reva's invite manager): a user makes an
 invitation token and passes it on as `<token>@<our domain>`; a user of another listed OCM server
 accepts it there, that server tells us (`POST /ocm/invite-accepted`), and from then on each is
-the other's contact ("accepted user").
+the other's contact ("accepted user"). With OCM_REQUIRE_INVITE (the default; oCIS always
+requires it) a federated share needs that contact: the sharer must have the recipient among
+their contacts (`require_contact`), and the recipient's server accepts a share only from a
+sender among the recipient's contacts (`require_sender`, reva `ocmd/shares.go`: 401 `no
+accepted invite for this sender`).
 
 Rules (oCIS acceptance tests apiOcm/acceptInvitation, createInvitation, searchFederationUsers):
 - a token lives OCM_OCM_INVITE_MANAGER_TOKEN_EXPIRATION (24h) and may be redeemed by several
@@ -21,7 +25,14 @@ import re
 import secrets
 import time
 
-from ocis_server.domain.errors import AlreadyExists, BadRequest, Conflict, NotFound
+from ocis_server.domain.errors import (
+    AlreadyExists,
+    BadRequest,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+)
 from ocis_server.identity import User
 from ocis_server.storage import AcceptedUser, InviteToken
 
@@ -118,6 +129,22 @@ async def find(ctx: SharingContext, user: User, address: str) -> AcceptedUser | 
         if contact.remote_id == remote_id and contact.provider.lower() == provider.lower():
             return contact
     return None
+
+
+async def require_contact(ctx: SharingContext, user: User, address: str) -> None:
+    """With OCM_REQUIRE_INVITE: PermissionDenied unless `address` is a contact of `user`."""
+    if ctx.config.ocm_require_invite and await find(ctx, user, address) is None:
+        raise PermissionDenied(
+            f"{address} is not one of {user.username}'s federated contacts: a federated share "
+            "needs an accepted invitation first (`ocis invite create`, then `ocis invite accept "
+            "TOKEN@DOMAIN` on the other server; OCM_REQUIRE_INVITE)")
+
+
+async def require_sender(ctx: SharingContext, recipient: User, sender: str) -> None:
+    """With OCM_REQUIRE_INVITE: Unauthenticated (401, as reva) unless the share's `sender` is a
+    contact of its `recipient`."""
+    if ctx.config.ocm_require_invite and await find(ctx, recipient, sender) is None:
+        raise Unauthenticated("no accepted invite for this sender")
 
 
 async def forget(ctx: SharingContext, user: User, provider: str, remote_id: str) -> None:

@@ -18,6 +18,7 @@ from ocis_server.domain.ids import OCM_STORAGE_ID, new_id
 from ocis_server.identity import User
 from ocis_server.storage import RemoteShare
 
+from . import contacts
 from .events import Changed, Event
 from .rules import SharingContext, require_future
 
@@ -48,8 +49,10 @@ def _event(share: RemoteShare) -> Event:
 
 async def receive(ctx: SharingContext, recipient: User, incoming: Incoming) -> Changed[RemoteShare]:
     """Record `incoming` for `recipient`, pending until they accept it. AlreadyExists when this
-    provider already sent this resource to them; BadRequest for an expiry in the past."""
+    provider already sent this resource to them; BadRequest for an expiry in the past;
+    Unauthenticated (OCM_REQUIRE_INVITE) when the sender is not one of the recipient's contacts."""
     require_future(incoming.expiration)
+    await contacts.require_sender(ctx, recipient, incoming.sender)
     share = RemoteShare(
         id=f"ocm:{new_id()}", provider=incoming.provider, provider_id=incoming.provider_id,
         user_id=recipient.id, name=incoming.name, description=incoming.description,

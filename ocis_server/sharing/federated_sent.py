@@ -32,6 +32,7 @@ from ocis_server.domain.errors import (
 from ocis_server.identity import User
 from ocis_server.storage import Node, OcmShare
 
+from . import contacts
 from .events import Changed, Event, EventKind
 from .rules import (
     SharingContext,
@@ -147,7 +148,8 @@ async def create(ctx: SharingContext, user: User, node: Node, access: Access, ro
     """Share `node` with the federated `address` (at another server) in `role`, and offer it to
     that server. 400 for a space root, a role federated users cannot get, an unlisted domain
     (naming the providers file) or an expiry in the past; 403 without the share permission or
-    for more than the sharer holds; AlreadyExists when the address has a share on the item;
+    for more than the sharer holds, or (OCM_REQUIRE_INVITE) for an address that is not one of the
+    sharer's federated contacts; AlreadyExists when the address has a share on the item;
     the peer's refusal (PeerError) as it comes, with nothing recorded."""
     require_shareable(node)
     require_share_permission(access)
@@ -158,6 +160,7 @@ async def create(ctx: SharingContext, user: User, node: Node, access: Access, ro
     if domain == peer.domain.lower():
         raise BadRequest("a federated share goes to another server: share with the local user")
     peer.check_listed(domain)
+    await contacts.require_contact(ctx, user, f"{user_part}@{domain}")
     share = await ctx.storage.create_ocm_share(
         node_id=node.id, grantee=f"{user_part}@{domain}", provider=domain, role_id=role.id,
         permissions=role.bits, creator_id=user.id, expiration=expiration)
