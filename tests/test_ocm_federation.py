@@ -49,7 +49,7 @@ def configs(tmp_path: Path) -> tuple[Config, Config, dict[str, Path]]:
     files = {name: tmp_path / name / "ocmproviders.json" for name in ("zurich", "paris")}
 
     def config(name: str, **extra: str) -> Config:
-        return make_test_config(tmp_path / name, OCIS_ENABLE_OCM="true", OCM_DOMAIN=f"{name}.test",
+        return make_test_config(tmp_path / name, OCIS_ENABLE_OCM="true", OCM_REQUIRE_INVITE="false", OCM_DOMAIN=f"{name}.test",
                                 OCM_OCM_PROVIDER_AUTHORIZER_PROVIDERS_FILE=str(files[name]),
                                 OCM_OCM_SHARE_PROVIDER_INSECURE="true",
                                 OCM_OCM_STORAGE_PROVIDER_INSECURE="true",
