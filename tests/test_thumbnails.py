@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from ocis_server.runtime import embedded_server, make_test_config
-from ocis_server.services.ocdav import preview
+from ocis_server.services.thumbnails import service as thumbnail_service
 
 SHARES = "/ocs/v2.php/apps/files_sharing/api/v1/shares"
 
@@ -119,7 +119,7 @@ async def dav(tmp_path: Path):
 
 
 def renders(srv: Any) -> int:
-    return preview._SHARED[id(srv.ctx)][1].store.renders
+    return thumbnail_service._SHARED[id(srv.ctx)][1].store.renders
 
 
 async def test_every_format_and_size(dav: Client) -> None:

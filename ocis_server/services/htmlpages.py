@@ -10,16 +10,19 @@ from aiohttp import web
 
 
 def security_headers(*, form_action_self: bool, referrer: str = "no-referrer",
-                     **extra: str) -> dict[str, str]:
+                     images: bool = False, **extra: str) -> dict[str, str]:
     """Never cached, framed or sniffed, no referrer, no script (CSP); `form_action_self` also
     limits form targets to this site (the IdP's consent form must redirect to a client).
     `referrer="same-origin"` for pages whose form POSTs are checked by Origin: under no-referrer
-    browsers send `Origin: null` with a form POST (Fetch, "append a request Origin header")."""
+    browsers send `Origin: null` with a form POST (Fetch, "append a request Origin header").
+    `images`: the page shows images from this site (the link pages' thumbnails)."""
     form_action = "form-action 'self'; " if form_action_self else ""
+    img_src = "img-src 'self'; " if images else ""
     return {"Cache-Control": "no-store", **extra, "X-Frame-Options": "DENY",
             "X-Content-Type-Options": "nosniff", "Referrer-Policy": referrer,
             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                                       f"{form_action}frame-ancestors 'none'; base-uri 'none'"}
+                                       f"{img_src}{form_action}frame-ancestors 'none'; "
+                                       "base-uri 'none'"}
 
 
 def html_page(title: str, body: str, *, style: str, headers: dict[str, str],

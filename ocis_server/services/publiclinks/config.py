@@ -10,6 +10,7 @@ from aiohttp import web
 
 from ocis_server.auth.publiclink import LinkPasswords
 from ocis_server.services.context import ServiceContext
+from ocis_server.services.thumbnails import Previews
 
 
 @dataclass(slots=True)
@@ -17,6 +18,7 @@ class PagesState:
     ctx: ServiceContext
     passwords: LinkPasswords
     key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    previews: Previews | None = None     # the server's thumbnails (/s/<token>/preview)
 
 
 STATE_KEY = web.AppKey("publiclinks_state", PagesState)

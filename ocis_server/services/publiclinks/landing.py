@@ -24,6 +24,7 @@ from ocis_server.domain.errors import (
 )
 from ocis_server.domain.paths import split_path
 from ocis_server.services.downloads import DOWNLOAD_HEADERS
+from ocis_server.services import thumbnails
 from ocis_server.services.htmlpages import csrf_matches, set_csrf_cookie
 from ocis_server.storage import Link, Node
 
@@ -114,8 +115,10 @@ async def _content(request: web.Request, state: PagesState, link: Link, node: No
     title = link.name or node.name
     if link.link_type == "file-drop":
         return pages.drop_page(_base(link), title, csrf, error=error, notice=notice)
+    previews = _previews_on(state, link)
     if not node.is_dir:
-        return pages.file_page(_base(link), node)
+        return pages.file_page(_base(link), node, preview=previews and thumbnails.has_preview(
+            thumbnails.mimetype_of(node.name)))
     path = request.query.get("path", "") if path is None else path
     target = await _resolve(state, link, node, path)
     if not target.is_dir:
@@ -124,7 +127,13 @@ async def _content(request: web.Request, state: PagesState, link: Link, node: No
     clean = "/".join(split_path(path))
     return pages.folder_page(_base(link), title, clean, entries, csrf=csrf,
                              can_upload=bool(link.permissions & roles.CREATE), error=error,
-                             notice=notice)
+                             notice=notice, previews=previews,
+                             types={e.name: thumbnails.mimetype_of(e.name) for e in entries})
+
+
+def _previews_on(state: PagesState, link: Link) -> bool:
+    return (state.previews is not None and state.previews.config.enabled
+            and bool(link.permissions & roles.READ))
 
 
 async def unlock(request: web.Request) -> web.StreamResponse:
@@ -159,6 +168,35 @@ async def download(request: web.Request) -> web.StreamResponse:
         "Content-Disposition": f"attachment; filename*=UTF-8''{name}",
         "Content-Type": "application/octet-stream", "Cache-Control": "no-store",
         **DOWNLOAD_HEADERS})
+
+
+async def preview(request: web.Request) -> web.StreamResponse:
+    """`/s/<token>/preview?path=&x=&y=&processor=`: a thumbnail for the page's <img> (the unlock
+    cookie stands for the password, which an <img> cannot send as oCIS's public-files wants)."""
+    state, link, node = await _open(request)
+    if not _unlocked(request, state, link):
+        raise Unauthenticated("Enter the link's password first.")
+    if not _previews_on(state, link) or state.previews is None:
+        raise NotFound("no thumbnail")
+    target = await _resolve(state, link, node, request.query.get("path", ""))
+    try:
+        width, height = (int(request.query.get(p, "32")) for p in ("x", "y"))
+    except ValueError:
+        raise BadRequest("x and y are sizes in pixels") from None
+    if not (0 < width <= 8192 and 0 < height <= 8192):
+        raise BadRequest("x and y are sizes in pixels")
+    try:
+        data, kind = await thumbnails.make(state.previews, state.ctx.storage, target,
+                                           thumbnails.mimetype_of(target.name), width, height,
+                                           request.query.get("processor", ""))
+    except (thumbnails.NoPreview, thumbnails.Undecodable, FileNotFoundError):
+        raise NotFound("no thumbnail") from None
+    except thumbnails.TooLarge:
+        raise PermissionDenied("thumbnails: image is too large") from None
+    except thumbnails.Busy:
+        return web.Response(status=429, headers={"Retry-After": "1"})
+    return web.Response(body=data, headers={"Content-Type": kind, "Cache-Control": "no-store",
+                                            **DOWNLOAD_HEADERS})
 
 
 async def _free_name(state: PagesState, folder: Node, name: str) -> str:

@@ -9,6 +9,7 @@ from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
+from ocis_server.domain.previews import has_preview
 from ocis_server.services.htmlpages import (
     error_alert,
     hidden,
@@ -27,9 +28,12 @@ input[type=password]{width:100%;box-sizing:border-box;padding:.5rem;font-size:1r
 button,a.button{margin-top:1rem;padding:.5rem 1.2rem;font-size:1rem;display:inline-block}
 .error{color:#a00;background:#fee;padding:.5rem;border-radius:4px}
 .ok{color:#060;background:#efe;padding:.5rem;border-radius:4px}
-code{background:#f0f0f0;padding:.3rem;display:block;word-break:break-all}"""
+code{background:#f0f0f0;padding:.3rem;display:block;word-break:break-all}
+td.thumb{width:2.2rem}td.thumb img{width:2rem;height:2rem;display:block;border-radius:3px;border:1px solid #ddd}
+img#preview{max-width:100%;max-height:60vh;display:block;margin:1rem 0;border:1px solid #eee}"""
+LIST_THUMB = 64          # px asked for a listing thumbnail (shown at 2rem: sharp on HiDPI)
 
-HEADERS = security_headers(form_action_self=True)
+HEADERS = security_headers(form_action_self=True, images=True)   # thumbnails: /s/<token>/preview
 
 
 def page(title: str, body: str, *, status: int = 200) -> web.Response:
@@ -80,13 +84,23 @@ def upload_form(base: str, csrf: str, path: str, *, drop: bool) -> str:
             '<button type="submit" id="upload">Upload</button></form>')
 
 
+def _thumb_cell(base: str, sub: str, node: Node, mimetype: str, previews: bool) -> str:
+    if not previews or node.is_dir or not has_preview(mimetype):
+        return '<td class="thumb"></td>'
+    query = urlencode({"path": sub, "x": LIST_THUMB, "y": LIST_THUMB})
+    return (f'<td class="thumb"><img src="{escape(base)}/preview?{escape(query)}" alt="" '
+            'loading="lazy"></td>')
+
+
 def folder_page(base: str, title: str, path: str, entries: list[Node], *, csrf: str,
-                can_upload: bool, error: str = "", notice: str = "") -> web.Response:
+                can_upload: bool, error: str = "", notice: str = "",
+                types: dict[str, str] | None = None, previews: bool = False) -> web.Response:
+    """`types`: content type by name, for the thumbnails shown when `previews` is on."""
     rows = []
     if path:
         parent = "/".join(path.split("/")[:-1])
-        rows.append(f'<tr><td><a href="{escape(_href(base, "", parent))}" id="up">..</a></td>'
-                    "<td></td></tr>")
+        rows.append(f'<tr><td class="thumb"></td><td><a href="{escape(_href(base, "", parent))}"'
+                    ' id="up">..</a></td><td></td></tr>')
     for node in entries:
         sub = f"{path}/{node.name}" if path else node.name
         if node.is_dir:
@@ -96,7 +110,8 @@ def folder_page(base: str, title: str, path: str, entries: list[Node], *, csrf: 
             link = (f'<a href="{escape(_href(base, "/download", sub))}" download>'
                     f"{escape(node.name)}</a>")
             size = human_size(node.size)
-        rows.append(f'<tr class="entry"><td>{link}</td><td class="size">{size}</td></tr>')
+        thumb = _thumb_cell(base, sub, node, (types or {}).get(node.name, ""), previews)
+        rows.append(f'<tr class="entry">{thumb}<td>{link}</td><td class="size">{size}</td></tr>')
     listing = f'<table id="listing">{"".join(rows)}</table>' if rows else \
         '<p id="empty">This folder is empty.</p>'
     heading = escape(title) + (f" / {escape(path)}" if path else "")
@@ -106,9 +121,12 @@ def folder_page(base: str, title: str, path: str, entries: list[Node], *, csrf: 
     return page(title, body)
 
 
-def file_page(base: str, node: Node) -> web.Response:
-    body = (f'<h1 id="name">{escape(node.name)}</h1><p id="size">{human_size(node.size)}</p>'
-            f'<a class="button" id="download" href="{escape(base)}/download" download>'
+def file_page(base: str, node: Node, *, preview: bool = False) -> web.Response:
+    """`preview`: show the file's thumbnail (fitted in 1920x1080, never larger than the image)."""
+    image = (f'<img id="preview" src="{escape(base)}/preview?x=1920&amp;y=1080&amp;processor=fit"'
+             f' alt="{escape(node.name)}">' if preview else "")
+    body = (f'<h1 id="name">{escape(node.name)}</h1>{image}<p id="size">{human_size(node.size)}'
+            f'</p><a class="button" id="download" href="{escape(base)}/download" download>'
             "Download</a>")
     return page(node.name, body)
 

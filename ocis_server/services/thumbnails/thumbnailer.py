@@ -1,7 +1,7 @@
 """Thumbnails made with Pillow, as oCIS's thumbnailer makes them (services/thumbnails/pkg/thumbnail):
 the target size is the closest configured resolution, a processor (thumbnail, fill, fit, resize)
 scales the image, text files are drawn black on a white 640x480 page, and the output type is
-PNG, GIF or JPEG. Runs in a worker thread (thumbcache.py); nothing here touches the event loop.
+PNG, GIF or JPEG. Runs in a worker thread (store.py); nothing here touches the event loop.
 
 Guards against hostile input, in this order: a byte cap on the file, only the image decoders
 named in DECODERS (never Ghostscript, never a plugin that shells out), the declared width and

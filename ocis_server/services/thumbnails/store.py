@@ -1,7 +1,7 @@
 """Made thumbnails on disk (THUMBNAILS_FILESYSTEMSTORAGE_ROOT), and the worker threads that make
 them.
 
-A thumbnail is stored under a key that names the file's content and the request (preview.py), so
+A thumbnail is stored under a key that names the file's content and the request (service.py), so
 a changed file gets a new thumbnail and an unchanged one is never made twice: a second request is
 a read of a small file. The same key asked for twice at once is rendered once (the second waits
 for the first). Writes go to a temporary file renamed into place, so a reader never sees half a
