@@ -66,7 +66,8 @@ class ShareInfo:
     @property
     def kind(self) -> str:
         return {USER: "user", GROUP: "group", LINK: "link", FEDERATED: "federated",
-                SPACE_USER: "space-user", SPACE_GROUP: "space-group"}.get(self.share_type, str(self.share_type))
+                SPACE_USER: "space-user", SPACE_GROUP: "space-group"}.get(self.share_type,
+                                                                          str(self.share_type))
 
     @property
     def has_password(self) -> bool:
@@ -160,6 +161,16 @@ class Shares:
         """Share the resource `item_id` (`storage$space!node`) with a user or group name."""
         form = {"shareType": str(GROUP if group else USER), "space": item_id,
                 "shareWith": recipient, "role": role}
+        if expire:
+            form["expireDate"] = expire
+        return await self._one("POST", "shares", form=form)
+
+    async def create_federated(self, item_id: str, address: str, *, role: str,
+                               expire: str | None = None) -> ShareInfo:
+        """Share the resource with a user of another OCM server, `user@domain` (share type 6;
+        an address at the server's own domain is its local user)."""
+        form = {"shareType": str(FEDERATED), "space": item_id, "shareWith": address,
+                "role": role}
         if expire:
             form["expireDate"] = expire
         return await self._one("POST", "shares", form=form)

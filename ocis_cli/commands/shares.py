@@ -116,16 +116,18 @@ def share_add(
     path: Annotated[str, typer.Argument(help="File or folder to share. " + PATH_HELP,
                                         autocompletion=complete_remote_path)],
     recipient: Annotated[str, typer.Argument(
-        help="User name, e-mail address, or group:NAME for a group (`ocis users ls`, "
-        "`ocis groups ls`).", autocompletion=complete_recipient)],
+        help="User name, e-mail address, group:NAME for a group (`ocis users ls`, "
+        "`ocis groups ls`), or user@domain for a user of another OCM server (a domain "
+        "listed in the server's ocmproviders.json).", autocompletion=complete_recipient)],
     role: RoleOption = "viewer",
     expire: ExpireOption = None,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="Print only the new share's id.")] = False,
     output: OutputOption = Format.table,
 ) -> None:
-    """Share a file or folder with a user or a group; says what was shared with whom, and the
-    role (`-q` prints only the share id, `-o json` the whole share)."""
+    """Share a file or folder with a user or a group, here or at another OCM server (federated:
+    `user@domain`); says what was shared with whom, and the role (`-q` prints only the share id,
+    `-o json` the whole share)."""
 
     async def body() -> None:
         from ocis_cli.client import NotFound
@@ -139,8 +141,11 @@ def share_add(
                 share = await client.shares.create(item.id, name, group=group, role=role_name,
                                                    expire=expire_date)
             except NotFound as exc:
-                raise CliError(unknown_recipient(recipient, exc.message),
-                               ExitCode.NOT_FOUND) from None
+                if not is_federated(recipient):
+                    raise CliError(unknown_recipient(recipient, exc.message),
+                                   ExitCode.NOT_FOUND) from None
+                share = await share_federated(client, item.id, recipient, role_name,
+                                              expire_date)
         if output is Format.json:
             print_json(share.to_json())
         elif quiet:
@@ -149,6 +154,27 @@ def share_add(
             err(shared_message(share, path))
 
     run(body)
+
+
+def is_federated(recipient: str) -> bool:
+    """`user@domain` that is no local user's e-mail address: a user at another OCM server."""
+    return not recipient.startswith("group:") and "@" in recipient.strip("@")
+
+
+async def share_federated(client: Client, item_id: str, address: str, role: str,
+                          expire: str | None) -> ShareInfo:
+    """A federated share (OCM) with `address`; the server refuses an unlisted domain, naming
+    its providers file."""
+    from ocis_cli.client import BadRequest, NotFound
+
+    try:
+        return await client.shares.create_federated(item_id, address, role=role, expire=expire)
+    except BadRequest as exc:
+        raise CliError(f"cannot share with {address}: no local user has this e-mail address, "
+                       f"and {exc.message}", ExitCode.USAGE) from None
+    except NotFound as exc:
+        raise CliError(f"cannot share with {address}: {exc.message}",
+                       ExitCode.NOT_FOUND) from None
 
 
 def unknown_recipient(recipient: str, detail: str) -> str:
@@ -181,7 +207,7 @@ def share_ls(
 ) -> None:
     """List shares by me (default) or with me.
 
-    JSON: an array of {id, type (user|group), path, item_type, item_id, role, permissions, owner,
+    JSON: an array of {id, type (user|group|federated), path, item_type, item_id, role, permissions, owner,
     recipient, recipient_display_name, state (accepted|pending|declined), hidden, expiration}.
     """
 
@@ -195,8 +221,9 @@ def share_ls(
                 found = await client.shares.received(state="pending" if pending else "all")
             else:
                 item_id = (await item_of(client, path)).id if path else None
-                found = [s for s in await client.shares.list_mine(item_id=item_id, types=(0, 1))
-                         if s.share_type in (0, 1)]
+                found = [s for s in await client.shares.list_mine(item_id=item_id,
+                                                                  types=(0, 1, 6))
+                         if s.share_type in (0, 1, 6)]
         if output is Format.json:
             print_json([s.to_json() for s in found])
             return
@@ -293,7 +320,8 @@ def register(app: typer.Typer) -> None:
         "  ocis share add Physics:/data richard@example.org --role editor --expire 7d\n"
         "  ocis share add /docs katherine -q\n"
         "  ocis groups add physics && ocis groups add-member physics marie\n"
-        "  ocis share add /docs group:physics --role viewer -o json"))(share_add)
+        "  ocis share add /docs group:physics --role viewer -o json\n"
+        "  ocis share add /Physics marie@paris.test --role editor"))(share_add)
     cmd("ls", epilog=(
         "Examples:\n\n  ocis share ls\n  ocis share ls /docs\n  ocis share ls --with-me\n"
         "  ocis share ls --pending -o json"))(share_ls)

@@ -151,6 +151,8 @@ class Config:
     presigned_url_methods: list[str]
     public_share_must_have_password: bool
     public_writeable_share_must_have_password: bool
+    federated_sharing_outgoing: bool
+    federated_sharing_incoming: bool
     enable_ocm: bool
     ocm_domain: str
     ocm_providers_file: str

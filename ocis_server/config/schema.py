@@ -374,6 +374,14 @@ FIELDS: tuple[Field, ...] = (
           "sharing.public_writeable_share_must_have_password", "bool", False,
           ("OCIS_SHARING_PUBLIC_WRITEABLE_SHARE_MUST_HAVE_PASSWORD",),
           "public links that can upload or edit need a password"),
+    Field("federated_sharing_outgoing", "frontend.enable_federated_sharing_outgoing", "bool",
+          True, ("FRONTEND_ENABLE_FEDERATED_SHARING_OUTGOING",),
+          "users may share with federated users (user@domain) while OCM is on; capability "
+          "files_sharing.federation.outgoing"),
+    Field("federated_sharing_incoming", "frontend.enable_federated_sharing_incoming", "bool",
+          True, ("FRONTEND_ENABLE_FEDERATED_SHARING_INCOMING",),
+          "capability files_sharing.federation.incoming while OCM is on (shares from the "
+          "providers listed in OCM_OCM_PROVIDER_AUTHORIZER_PROVIDERS_FILE)"),
     # --- ocm: federation (Open Cloud Mesh) --------------------------------------------------------
     Field("enable_ocm", "ocm.enabled", "bool", False, ("OCIS_ENABLE_OCM",),
           "run the ocm service: OCM discovery (/.well-known/ocm, /ocm-provider) and the /ocm API "

@@ -169,16 +169,36 @@ async def accepted(ctx: SharingContext, user: User) -> list[RemoteShare]:
     return [s for s in await received(ctx, user) if s.state == "accepted"]
 
 
+async def _proven(ctx: SharingContext, provider_id: str, secret: str,
+                  trusted: Callable[[str], bool]) -> list[RemoteShare]:
+    """The entries of share `provider_id` whose secret is `secret`, from providers still
+    `trusted` (listed); PermissionDenied when none, for an unknown share alike."""
+    found = [s for s in await ctx.storage.remote_shares_of(provider_id)
+             if trusted(s.provider) and hmac.compare_digest(s.secret.encode(), secret.encode())]
+    if not found:
+        raise PermissionDenied("NOT_AUTHORIZED: no such share with this secret")
+    return found
+
+
+async def permissions_changed(ctx: SharingContext, provider_id: str, secret: str,
+                              permissions: tuple[str, ...],
+                              trusted: Callable[[str], bool]) -> Changed[list[RemoteShare]]:
+    """A provider changed the permissions of its share `provider_id`: the registry entries show
+    the new ones (the provider enforces them at its WebDAV; this keeps the listing true). The
+    same proof as `unshared`."""
+    changed = [await ctx.storage.set_remote_share_permissions(s.id, permissions)
+               for s in await _proven(ctx, provider_id, secret, trusted)]
+    return Changed(changed, tuple(Event("ReceivedShareUpdated", s.sender, "", "", s.id)
+                                  for s in changed))
+
+
 async def unshared(ctx: SharingContext, provider_id: str, secret: str,
                    trusted: Callable[[str], bool]) -> Changed[list[RemoteShare]]:
     """A provider removed its share `provider_id`: the registry entries it made for it go (the
     data was never here). Only a caller holding the share's secret may say so, and only for a
     provider that is still `trusted` (listed): PermissionDenied otherwise, and for an unknown
     share alike (nothing to probe)."""
-    gone = [s for s in await ctx.storage.remote_shares_of(provider_id)
-            if trusted(s.provider) and hmac.compare_digest(s.secret.encode(), secret.encode())]
-    if not gone:
-        raise PermissionDenied("NOT_AUTHORIZED: no such share with this secret")
+    gone = await _proven(ctx, provider_id, secret, trusted)
     for share in gone:
         await ctx.storage.delete_remote_share(share.id)
     return Changed(gone, tuple(Event("ShareRemoved", s.sender, "", "", s.id) for s in gone))

@@ -55,6 +55,13 @@ def _set_state(tx: Tx, share_id: str, state: str) -> RemoteShare:
     return _get(tx.conn, share_id)
 
 
+def _set_permissions(tx: Tx, share_id: str, permissions: str) -> RemoteShare:
+    _get(tx.conn, share_id)
+    tx.conn.execute("UPDATE remote_shares SET permissions = ? WHERE id = ?",
+                    (permissions, share_id))
+    return _get(tx.conn, share_id)
+
+
 def _delete(tx: Tx, share_id: str) -> None:
     _get(tx.conn, share_id)
     tx.conn.execute("DELETE FROM remote_shares WHERE id = ?", (share_id,))
@@ -89,6 +96,14 @@ class RemoteShareStore:
         if state not in SHARE_STATES:
             raise BadRequest(f"unknown share state {state!r}")
         share: RemoteShare = await self._write(_set_state, share_id, state)
+        return share
+
+    async def set_remote_share_permissions(self, share_id: str,
+                                           permissions: tuple[str, ...]) -> RemoteShare:
+        if not set(permissions) <= set(REMOTE_PERMISSIONS):
+            raise BadRequest("unknown OCM permission")
+        share: RemoteShare = await self._write(_set_permissions, share_id,
+                                               ",".join(dict.fromkeys(permissions)))
         return share
 
     async def remote_shares_of(self, provider_id: str) -> list[RemoteShare]:

@@ -58,7 +58,7 @@ def version() -> dict[str, Any]:
 
 
 def _files_sharing(cfg: FrontendConfig) -> dict[str, Any]:
-    # User and group shares and public links are served (sharing.py); federation is not yet.
+    # User and group shares and public links (sharing.py); federated shares while OCM is on.
     return {
         "api_enabled": True,
         "group_sharing": True,
@@ -70,7 +70,8 @@ def _files_sharing(cfg: FrontendConfig) -> dict[str, Any]:
         "search_min_length": 3,
         "default_permissions": 22,
         "user_enumeration": {"enabled": True, "group_members_only": True},
-        "federation": {"outgoing": False, "incoming": False},
+        "federation": {"outgoing": cfg.federation_outgoing,
+                       "incoming": cfg.federation_incoming},
         "public": _public_links(cfg),
         "user": {"send_mail": False, "profile_picture": False, "settings": [],
                  "expire_date": {"enabled": False}},

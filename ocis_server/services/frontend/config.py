@@ -26,6 +26,8 @@ class FrontendConfig:
     public_password_enforced: bool = False             # OCIS_SHARING_PUBLIC_SHARE_MUST_HAVE_PASSWORD
     public_writeable_password_enforced: bool = False   # ..._WRITEABLE_SHARE_MUST_HAVE_PASSWORD
     previews: bool = True               # files.thumbnail.enabled (not OCIS_DISABLE_PREVIEWS)
+    federation_outgoing: bool = False   # files_sharing.federation: OCM on and
+    federation_incoming: bool = False   # FRONTEND_ENABLE_FEDERATED_SHARING_{OUTGOING,INCOMING}
 
     @property
     def hostname(self) -> str:
@@ -48,7 +50,11 @@ class FrontendConfig:
                    public_password_enforced=ctx.config.public_share_must_have_password,
                    public_writeable_password_enforced=(
                        ctx.config.public_writeable_share_must_have_password),
-                   previews=not getattr(ctx.config, "disable_previews", False))
+                   previews=not getattr(ctx.config, "disable_previews", False),
+                   federation_outgoing=ctx.ocm is not None
+                   and ctx.config.federated_sharing_outgoing,
+                   federation_incoming=ctx.ocm is not None
+                   and ctx.config.federated_sharing_incoming)
 
 
 CONFIG_KEY = web.AppKey("frontend_config", FrontendConfig)

@@ -21,15 +21,22 @@ from ocis_server.domain.ids import ResourceId
 from ocis_server.domain.paths import split_path
 from ocis_server.identity import User
 from ocis_server.services.context import ServiceContext
-from ocis_server.sharing import federated, links, received, rules, shares
+from ocis_server.sharing import federated, federated_sent, links, received, rules, shares
 from ocis_server.sharing.shares import Grant
 from ocis_server.storage import Node
 
 from . import ocs
 from .config import CONTEXT_KEY
 from . import remoteshares
+from .federatedshares import (
+    create_federated,
+    federated_record,
+    own_federated,
+    update_federated,
+)
 from .publicshares import create_link, link_record, own_links, update_link
 from .sharerecord import (
+    FEDERATED,
     GROUP,
     PUBLIC_LINK,
     SHARE_PREFIX,
@@ -113,11 +120,13 @@ async def create_share(request: web.Request) -> web.Response:
     share_type = int_param(values, "shareType")
     if share_type in (SPACE_USER, SPACE_GROUP):
         return ocs.respond(request, await create_space_share(ctx, user, values, share_type))
-    if share_type not in (USER, GROUP, PUBLIC_LINK):
+    if share_type not in (USER, GROUP, PUBLIC_LINK, FEDERATED):
         raise BadRequest("unknown share type")
     node = await resolve_node(ctx, user, values)
     if share_type == PUBLIC_LINK:
         return ocs.respond(request, await create_link(ctx, user, node, values))
+    if share_type == FEDERATED:
+        return ocs.respond(request, await create_federated(ctx, user, node, values))
     shares.require_shareable(node)
     access = await rules.access_to(ctx, user, node)
     rules.require_share_permission(access)
@@ -157,6 +166,8 @@ async def list_shares(request: web.Request) -> web.Response:
         out.append(await share_record(ctx.storage, ctx.users, share, node))
     if types is None or PUBLIC_LINK in types:
         out += await own_links(ctx, user, node_ids)
+    if types is None or FEDERATED in types:
+        out += await own_federated(ctx, user, node_ids)
     return ocs.respond(request, out)
 
 
@@ -254,6 +265,10 @@ async def get_share(request: web.Request) -> web.Response:
     if link is not None:
         node = await ctx.storage.get_node(link.node_id)
         return ocs.respond(request, [await link_record(ctx, link, node)])
+    sent = await federated_sent.visible(ctx, user, request.match_info["id"])
+    if sent is not None:
+        node = await ctx.storage.get_node(sent.node_id)
+        return ocs.respond(request, [await federated_record(ctx, sent, node)])
     share, manages = await shares.visible(ctx, user, request.match_info["id"])
     if not manages:
         return await _received_response(request, ctx, user, share.id)
@@ -266,6 +281,9 @@ async def update_share(request: web.Request) -> web.Response:
     link = await links.managed(ctx, user, request.match_info["id"])
     if link is not None:
         return ocs.respond(request, await update_link(ctx, user, link, values))
+    sent = await federated_sent.visible(ctx, user, request.match_info["id"])
+    if sent is not None:
+        return ocs.respond(request, await update_federated(ctx, user, sent, values))
     share, manages = await shares.visible(ctx, user, request.match_info["id"])
     if not manages:
         raise PermissionDenied("only the sharer may change a share")
@@ -292,6 +310,10 @@ async def delete_share(request: web.Request) -> web.Response:
     link = await links.managed(ctx, user, request.match_info["id"])
     if link is not None:
         await links.delete(ctx, user, link)
+        return ocs.respond(request, None)
+    sent = await federated_sent.visible(ctx, user, request.match_info["id"])
+    if sent is not None:
+        await federated_sent.delete(ctx, user, sent, ctx.ocm)
         return ocs.respond(request, None)
     share, manages = await shares.visible(ctx, user, request.match_info["id"])
     if manages:
