@@ -332,6 +332,11 @@ class Storage(Protocol):
     async def get_node(self, node_id: str) -> Node: ...                    # NotFound
     async def node_path(self, node: Node) -> tuple[str, ...]: ...          # names from the root
     async def children(self, node: Node) -> list[Node]: ...                # sorted by name
+    async def children_page(self, node: Node, after: str | None, limit: int) -> list[Node]: ...
+        # up to `limit` children sorted by name, after the name `after` (None: from the first);
+        # a PROPFIND streams a folder of any size page by page (keyset paging)
+    async def count_below(self, node: Node, limit: int) -> int: ...
+        # nodes in the subtree below `node`, counted up to `limit + 1` at most
     async def mkdir(self, space_id: str, path: Parts) -> Node: ...
         # AlreadyExists if the name exists; Conflict if the parent is missing or not a folder
     async def upload(self, space_id: str, path: Parts, body: AsyncIterator[bytes], *,

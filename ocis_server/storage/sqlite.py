@@ -28,6 +28,7 @@ from .chunked import ChunkedUploads
 from .database import connect, connect_read_only, database_error, open_checked
 from .diskspace import DiskGuard, check_file_size
 from .links import LinkStore
+from .listing import PagedListing
 from .nodemeta import PropsAndLocks
 from .invites import InviteStore
 from .ocmshares import OcmShareStore
@@ -64,7 +65,7 @@ def _outcome_ignored(future: asyncio.Future[Any]) -> None:
         future.exception()    # retrieved: no "never retrieved" warning for an abandoned upload
 
 
-class SqliteStorage(UploadSessions, ChunkedUploads, ShareStore, RemoteShareStore, OcmShareStore,
+class SqliteStorage(PagedListing, UploadSessions, ChunkedUploads, ShareStore, RemoteShareStore, OcmShareStore,
                     LinkStore, PropsAndLocks, NodeSearch, UserSettingsStore, InviteStore):
     """Implements `storage.api.Storage`. Create with `await SqliteStorage.open(root, storage_id)`."""
 
