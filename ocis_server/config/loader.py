@@ -122,6 +122,7 @@ class Config:
     cors_allow_headers: list[str]
     cors_allow_credentials: bool
     ocdav_allow_propfind_depth_infinity: bool
+    ocdav_propfind_depth_infinity_max_entries: int
     login_max_failures: int
     login_max_failures_per_address: int
     login_failure_window: float

@@ -323,6 +323,11 @@ FIELDS: tuple[Field, ...] = (
     Field("ocdav_allow_propfind_depth_infinity", "ocdav.allow_propfind_depth_infinity", "bool",
           False, ("OCDAV_ALLOW_PROPFIND_DEPTH_INFINITY",),
           "answer PROPFIND with `Depth: infinity` (the whole subtree); off = 400, as in oCIS"),
+    Field("ocdav_propfind_depth_infinity_max_entries",
+          "ocdav.propfind_depth_infinity_max_entries", "int", 100000,
+          ("OCDAV_PROPFIND_DEPTH_INFINITY_MAX_ENTRIES",),
+          "most entries a `Depth: infinity` PROPFIND lists; a larger subtree is refused with "
+          "403 `propfind-finite-depth` before anything is sent (oCIS has no such cap)"),
     # --- thumbnails: ?preview=1 on WebDAV file URLs (ocdav/preview.py) ----------------------------
     Field("disable_previews", "thumbnails.disable_previews", "bool", False,
           ("WEBDAV_DISABLE_PREVIEWS", "OCIS_DISABLE_PREVIEWS"),

@@ -19,7 +19,7 @@ from .locking import handle_lock, handle_unlock
 from .meta import handle_meta_node, is_meta_node_path
 from .ocmfiles import handle_ocm, is_ocm_path
 from .preview import attach_previews
-from .propfind import handle_propfind
+from .propstream import handle_propfind
 from .proppatch import handle_proppatch
 from .publicfiles import PASSWORDS_KEY, handle_public, is_public_path
 from .remotespaces import (

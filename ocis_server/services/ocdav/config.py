@@ -15,6 +15,7 @@ class OcdavConfig:
     max_xml_body: int = 1 << 20          # bytes of a PROPFIND/PROPPATCH/LOCK body
     max_xml_depth: int = 32              # element nesting of a request body
     allow_propfind_depth_infinity: bool = False   # OCDAV_ALLOW_PROPFIND_DEPTH_INFINITY
+    propfind_depth_infinity_max_entries: int = 100_000   # more below the folder: 403
     stream_chunk: int = 64 * 1024        # PROPFIND response bytes per write
 
     @classmethod

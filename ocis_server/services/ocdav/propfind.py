@@ -1,46 +1,34 @@
-"""PROPFIND: live properties as oCIS renders them (protocol-notes.md §4), dead properties from
-storage, streamed as a 207 multistatus built from pre-escaped fragments (no DOM).
+"""PROPFIND properties: live properties as oCIS renders them (protocol-notes.md §4), dead
+properties from storage, each response built from pre-escaped fragments (no DOM); the request
+body's parsing. propstream.py streams them as a 207 multistatus.
 
-One storage.children() call per Depth-1 request; dead properties and locks are fetched only
-when the request asks for something that needs them.
+Dead properties, share types and locks are fetched only when the request asks for something
+that needs them, one query per page of entries.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import mimetypes
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import lru_cache
 from xml.etree.ElementTree import Element
 
 from aiohttp import web
 
 from ocis_server.domain.errors import BadRequest, NotFound
-from ocis_server.domain.roles import READ
 from ocis_server.domain.previews import has_preview
 from ocis_server.services.context import ServiceContext
 from ocis_server.storage import LockRecord, Node, Storage
 
-from .config import CONTEXT_KEY, POLLS_KEY, PollCache
-from .locking import SUPPORTEDLOCK_XML, covers, lockdiscovery_xml, owner_names
-from .namespaces import (
-    SHARES_FOLDER,
-    DavTarget,
-    config_of,
-    request_target,
-    storage_of,
-    user_of,
-)
-from .sharejail import jail_listing
+from .config import CONTEXT_KEY
+from .locking import SUPPORTEDLOCK_XML, covers, lockdiscovery_xml
+from .namespaces import DavTarget
 from .xml import (
-    CONTENT_TYPE,
     NS_DAV,
     NS_OC,
     NS_OCS,
-    ROOT_XMLNS,
-    XML_DECL,
     QName,
     esc,
     is_tag,
@@ -48,7 +36,6 @@ from .xml import (
     parse_body,
     prop_key,
     qname,
-    read_body,
     tags,
 )
 
@@ -306,108 +293,6 @@ def _parse_small(data: bytes, max_depth: int) -> tuple[str, tuple[QName, ...]]:
     return mode, tuple(names)
 
 
-def _depth(request: web.Request) -> str:
-    # reva: a missing Depth header means 1; infinity only when configured.
-    depth = request.headers.get("Depth", "1").strip().lower()
-    if depth in ("0", "1") or (depth == "infinity" and config_of(request).allow_propfind_depth_infinity):
-        return depth
-    raise BadRequest("Invalid Depth header value")
-
-
-async def _walk(storage: Storage, node: Node, path: tuple[str, ...],
-                depth: str) -> list[tuple[Node, tuple[str, ...]]]:
-    if depth == "0" or not node.is_dir:
-        return []
-    kids = await storage.children(node)
-    if depth != "infinity":
-        return [(child, (*path, child.name)) for child in kids]
-    out = []
-    for child in kids:
-        out.append((child, (*path, child.name)))
-        if child.is_dir:
-            out.extend(await _walk(storage, child, (*path, child.name), depth))
-    return out
-
-
-async def handle_propfind(request: web.Request) -> web.StreamResponse:
-    target = await request_target(request)
-    depth = _depth(request)
-    conf = config_of(request)
-    mode, names = _parse_propfind(await read_body(request, conf), conf.max_xml_depth)
-    storage = storage_of(request)
-    wanted = ALLPROP if mode != "prop" else tuple(names)
-    if len(wanted) <= 64:
-        specs, (dead, share_types, quota, locks) = list(_specs(wanted)), _needs(wanted)
-    else:
-        specs, (dead, share_types, quota, locks) = ([PropSpec(n) for n in wanted],
-                                                    _needs.__wrapped__(wanted))
-    minimal = "return=minimal" in request.headers.get("Prefer", "").replace(" ", "").lower()
-    headers = {"Content-Type": CONTENT_TYPE}
-    ctx = request.app[CONTEXT_KEY]
-    owner = await _owner_names(ctx, target)
-    # A Depth 0 poll is answered from the last rendering while nothing stored has changed
-    # (the access check above ran anyway). Not for lock or share properties: their expiry
-    # makes the answer depend on the time, too.
-    polls: PollCache | None = None
-    stamp: object = None
-    key: tuple[object, ...] = ()
-    if (depth == "0" and target.jail is None and target.mount_id is None and not locks
-            and not share_types):
-        polls, stamp, access = request.app[POLLS_KEY], storage.change_stamp, target.access
-        key = (request.raw_path, mode, wanted, minimal, owner, access.role, access.permissions,
-               access.share.id if access.share is not None else None)
-        body = polls.get(stamp, key)
-        if body is not None:
-            return web.Response(status=207, body=body, headers=headers)
-    rc = RenderContext(target, owner[0], owner[1], ctx.public_url)
-    if target.jail is not None:        # the share jail root: its mount points (sharejail.py)
-        node = target.jail.root
-        entries = target.jail.entries if depth != "0" else []
-        rc.perm_of.update(target.jail.perms)
-        rc.share_ids.update(target.jail.share_ids)
-        await _load_owners(request, rc, {n.owner_id for n, _ in entries})
-    else:
-        node = await storage.lookup(target.space_id, target.path)
-        entries = await _walk(storage, node, tuple(target.path), depth)
-        if target.legacy and not target.path and depth != "0":
-            entries += await _shares_folder(request, rc, node, entries)
-        if target.mount_id is not None:
-            access = target.access
-            rc.perm_of[target.mount_id] = (
-                access.webdav_permissions(is_dir=node.is_dir, mounted=True),
-                str(access.grantable(is_dir=node.is_dir)))
-    if mode != "prop" or dead:
-        await _load_dead(storage, rc, [node] + [n for n, _ in entries])
-    if target.jail is None and target.access.can_manage and share_types:
-        await _load_share_types(storage, rc, [node] + [n for n, _ in entries])
-    if target.jail is None and quota:
-        rc.space = await storage.get_space(target.space_id)
-    if locks:
-        rc.locks = await _load_locks(storage, target, depth)
-        rc.lock_owners = await owner_names(request, rc.locks)
-    response: web.StreamResponse | None = None   # started once the body outgrows one chunk
-    chunk: list[str] = []
-    size = 0
-    for fragment in _multistatus(target, node, entries, specs, rc, mode, minimal):
-        chunk.append(fragment)
-        size += len(fragment)
-        if size >= conf.stream_chunk:
-            if response is None:
-                response = web.StreamResponse(status=207, headers=headers)
-                await response.prepare(request)
-            await response.write("".join(chunk).encode())
-            chunk, size = [], 0
-            await asyncio.sleep(0)   # a 10k listing must not stall concurrent requests
-    tail = "".join(chunk).encode()
-    if response is None:   # a small multistatus (a Depth 0 poll): one send, with Content-Length
-        if polls is not None and storage.change_stamp == stamp:   # nothing changed meanwhile
-            polls.put(stamp, key, tail)
-        return web.Response(status=207, body=tail, headers=headers)
-    await response.write(tail)
-    await response.write_eof()
-    return response
-
-
 async def _owner_names(ctx: ServiceContext, target: DavTarget) -> tuple[str, str]:
     """(username, display name) of the space's owner."""
     owner_id = target.access.space.owner_id
@@ -416,23 +301,6 @@ async def _owner_names(ctx: ServiceContext, target: DavTarget) -> tuple[str, str
     except NotFound:
         return owner_id, ""
     return owner.username, owner.display_name
-
-
-async def _shares_folder(request: web.Request, rc: RenderContext, home: Node,
-                         entries: list[tuple[Node, tuple[str, ...]]],
-                         ) -> list[tuple[Node, tuple[str, ...]]]:
-    """The legacy home root lists the share jail as `Shares` once something is mounted there
-    (and no real folder has that name); nothing can be created in it directly."""
-    if any(path == (SHARES_FOLDER,) for _, path in entries):
-        return []
-    ctx = request.app[CONTEXT_KEY]
-    user = user_of(request)
-    _, listing = await jail_listing(ctx.storage, ctx.users, user)
-    if not listing.entries:
-        return []
-    folder = dataclasses.replace(listing.root, name=SHARES_FOLDER, parent_id=home.id)
-    rc.perm_of[folder.id] = ("", str(READ))
-    return [(folder, (SHARES_FOLDER,))]
 
 
 async def _load_owners(request: web.Request, rc: RenderContext, owner_ids: set[str]) -> None:
@@ -467,32 +335,6 @@ async def _load_share_types(storage: Storage, rc: RenderContext, nodes: list[Nod
         types.setdefault(link.node_id, set()).add(3)
     rc.share_types = {nid: "".join(f"<oc:share-type>{t}</oc:share-type>" for t in sorted(found))
                       for nid, found in types.items()}
-
-
-async def _load_locks(storage: Storage, target: DavTarget, depth: str) -> list[LockRecord]:
-    locks = list(await storage.locks_covering(target.space_id, target.path))
-    if depth != "0":
-        locks += await storage.locks_below(target.space_id, target.path)
-    return list({lock.token: lock for lock in locks}.values())
-
-
-def _multistatus(target: DavTarget, node: Node, entries: list[tuple[Node, tuple[str, ...]]],
-                 specs: list[PropSpec], rc: RenderContext, mode: str,
-                 minimal: bool) -> Iterator[str]:
-    yield XML_DECL.decode() + f"<d:multistatus {ROOT_XMLNS}>"
-    self_href = target.self_href(is_dir=node.is_dir)
-    yield _response(self_href, node, tuple(target.path), specs, rc, mode, minimal)
-    base_len = len(target.path)
-    child_href = target.child_href
-    for child, path in entries:
-        if len(path) == base_len + 1:   # Depth 1: every entry sits right below the request path
-            parent_href = self_href
-        else:
-            parent_href = self_href + "".join(child_href("", name, is_dir=True)
-                                              for name in path[base_len:-1])
-        href = child_href(parent_href, child.name, is_dir=child.is_dir)
-        yield _response(href, child, path, specs, rc, mode, minimal)
-    yield "</d:multistatus>"
 
 
 def _response(href: str, node: Node, path: tuple[str, ...], specs: list[PropSpec],
