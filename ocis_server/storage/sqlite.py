@@ -65,7 +65,8 @@ def _outcome_ignored(future: asyncio.Future[Any]) -> None:
         future.exception()    # retrieved: no "never retrieved" warning for an abandoned upload
 
 
-class SqliteStorage(PagedListing, UploadSessions, ChunkedUploads, ShareStore, RemoteShareStore, OcmShareStore,
+class SqliteStorage(PagedListing,
+                    UploadSessions, ChunkedUploads, ShareStore, RemoteShareStore, OcmShareStore,
                     LinkStore, PropsAndLocks, NodeSearch, UserSettingsStore, InviteStore):
     """Implements `storage.api.Storage`. Create with `await SqliteStorage.open(root, storage_id)`."""
 
