@@ -77,6 +77,7 @@ class Config:
     idm_max_connections: int
     idm_idle_timeout: float
     graph_application_id: str
+    graph_include_ocm_sharees: bool
     ldap_uri: str
     ldap_insecure: bool
     ldap_cacert: str

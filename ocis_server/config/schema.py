@@ -145,6 +145,10 @@ FIELDS: tuple[Field, ...] = (
     Field("graph_application_id", "graph.application_id", "str", "", ("GRAPH_APPLICATION_ID",),
           "id of the Graph application whose appRoles are the settings roles; empty = derived "
           "from the storage id"),
+    Field("graph_include_ocm_sharees", "graph.include_ocm_sharees", "bool", False,
+          ("GRAPH_INCLUDE_OCM_SHAREES",),
+          "Graph user search (/users?$search=) also lists the caller's federated contacts (OCM "
+          "accepted users) as userType Federated"),
     Field("ldap_uri", "ldap.uri", "str", "", ("USERS_LDAP_URI", "OCIS_LDAP_URI"),
           "ldap:// or ldaps:// URI of an external directory to read users and groups from; "
           "empty = the builtin user store"),

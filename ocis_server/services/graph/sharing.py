@@ -19,8 +19,9 @@ from ocis_server.services.context import ServiceContext
 from ocis_server.sharing import rules, shares
 from ocis_server.sharing import links as link_rules
 from ocis_server.sharing.shares import Grant
-from ocis_server.storage import Node, Share
+from ocis_server.storage import Node, OcmShare, Share
 
+from . import sharing_federated as federated
 from . import sharing_links as links
 from . import sharing_members as members
 from .config import CONTEXT_KEY
@@ -91,19 +92,25 @@ async def invite(request: web.Request) -> web.Response:
     node, access = await item_access(request, user)
     body = await read_body(request)
     if node.parent_id is None:
+        federated.refuse_members(body)
         return await members.invite_members(request, user, access, body)
     ctx = _ctx(request)
     rules.require_share_permission(access)
     role = requested_role(body, rules.kind(node))
     expiration = parse_time(body.get("expirationDateTime"))
-    grantees = await grantees_of(ctx, body)
-    try:
-        created = await shares.create(ctx, user, node, access, Grant.of(role), grantees,
-                                      expiration)
-    except AlreadyExists:
-        raise BadRequest("the item is already shared with this recipient") from None
-    return web.json_response({"value": [await share_permission(request, share)
-                                        for share in created.value]})
+    local, remote = federated.split_recipients(body)
+    grantees = await grantees_of(ctx, local) if local["recipients"] else []
+    value = []
+    if grantees:
+        try:
+            created = await shares.create(ctx, user, node, access, Grant.of(role), grantees,
+                                          expiration)
+        except AlreadyExists:
+            raise BadRequest("the item is already shared with this recipient") from None
+        value = [await share_permission(request, share) for share in created.value]
+    value += await federated.invite(request, user, node, access, role, expiration, remote) \
+        if remote else []
+    return web.json_response({"value": value})
 
 
 async def _grants(request: web.Request, node: Node, access: Access) -> list[dict[str, Any]]:
@@ -115,6 +122,7 @@ async def _grants(request: web.Request, node: Node, access: Access) -> list[dict
         value = await members.member_permissions(request, access.space)
     else:
         value = [await share_permission(request, share) for share in found]
+        value += await federated.on_node(request, principal(request), node)
     return value + [links.link_permission(request, link)
                     for link in await link_rules.on_node(ctx, node, access)]
 
@@ -198,6 +206,9 @@ async def update_permission(request: web.Request) -> web.Response:
         return await links.update_link(request, user, link, body)
     if node.parent_id is None:
         return await members.update_member(request, user, access, body)
+    ocm_share = await federated.managed_on(request, user, node, request.match_info["perm_id"])
+    if ocm_share is not None:
+        return await _update_federated(request, user, node, ocm_share, body)
     share = await _share_of(request, node)
     await shares.require_manager(ctx, user, share)
     grant = Grant.of(requested_role(body, rules.kind(node))) if "roles" in body else None
@@ -210,6 +221,16 @@ async def update_permission(request: web.Request) -> web.Response:
     return web.json_response(await share_permission(request, updated.value))
 
 
+async def _update_federated(request: web.Request, user: User, node: Node, share: OcmShare,
+                            body: dict[str, Any]) -> web.Response:
+    role = requested_role(body, rules.kind(node)) if "roles" in body else None
+    expiration = parse_time(body.get("expirationDateTime"))
+    if role is None and "expirationDateTime" not in body:
+        raise BadRequest("nothing to update: give roles or expirationDateTime")
+    clear = "expirationDateTime" in body and expiration is None
+    return web.json_response(await federated.update(request, user, share, role, expiration, clear))
+
+
 async def delete_permission(request: web.Request) -> web.Response:
     user = principal(request)
     node, access = await item_access(request, user)
@@ -219,6 +240,9 @@ async def delete_permission(request: web.Request) -> web.Response:
         await link_rules.delete(ctx, user, link)
     elif node.parent_id is None:
         await members.remove_member(request, user, access)
+    elif (ocm_share := await federated.managed_on(request, user, node,
+                                                  request.match_info["perm_id"])) is not None:
+        await federated.delete(request, user, ocm_share)
     else:
         await shares.delete(ctx, user, await _share_of(request, node))
     return web.Response(status=204)

@@ -25,7 +25,7 @@ from ocis_server.domain.errors import (
 )
 from ocis_server.identity import User
 
-from . import directory, roles
+from . import directory, roles, sharing_federated
 from .config import CONTEXT_KEY
 from .drives import disk_free, drive_json, reachable, read_body
 from .me import group_json, me_json, new_password, principal, user_json, user_summary
@@ -120,6 +120,7 @@ async def list_users(request: web.Request) -> web.Response:
     users = directory.ordered(users, key, descending=query.descending)
     expand = query.expand if full else frozenset()
     value = [await render(request, u, full=full, expand=expand) for u in users]
+    value += await sharing_federated.search(request, caller, query)    # GRAPH_INCLUDE_OCM_SHAREES
     return web.json_response({"value": value})
 
 
