@@ -27,7 +27,9 @@ from .errors import DavError
 from .namespaces import SHARES_FOLDER, SPACES_ROOTS, split_namespace
 from .sharejail import JAIL_SPACE, jail_listing
 
-_PREFIXES = tuple(root + OCM_STORAGE_ID + "$" for root in SPACES_ROOTS)
+# The space id's `$` as sent or percent-encoded (clients that quote the id send `%24`).
+_PREFIXES = tuple(root + OCM_STORAGE_ID + sep for root in SPACES_ROOTS
+                  for sep in ("$", "%24", "%24".lower()))
 
 
 def is_remote_space_path(raw: str) -> bool:
@@ -35,11 +37,15 @@ def is_remote_space_path(raw: str) -> bool:
 
 
 def _split(raw: str) -> tuple[str, str, str]:
-    """(mount path of the space, space id, encoded path below it) of a remote space path."""
+    """(mount path of the space as sent, space id, encoded path below it) of a remote space
+    path."""
     path = raw.partition("?")[0]
     root = next(r for r in SPACES_ROOTS if path.startswith(r))
     space, _, rest = path[len(root):].partition("/")
-    return root + space, space, rest
+    try:
+        return root + space, decode_segment(space), rest
+    except InvalidName:
+        raise NotFound("space not found") from None
 
 
 def _user(request: web.Request) -> User:

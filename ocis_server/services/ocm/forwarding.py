@@ -184,7 +184,9 @@ async def _request_body(request: web.Request) -> AsyncIterator[bytes]:
 
 
 def _local_prefix(mount: str) -> bytes:
-    return quote(mount.rstrip("/") + "/", safe="/$!:@").encode()
+    """Hrefs name the space as the client spelled it in the request (already encoded), so a
+    percent-decoded href starts with the decoded request path (what sync clients check)."""
+    return (mount.rstrip("/") + "/").encode()
 
 
 def _href_prefixes(base: str) -> list[bytes]:
@@ -238,12 +240,11 @@ def _rewrite_hrefs(data: bytes, remote: list[bytes], local: bytes) -> bytes:
 def _destination(value: str, mount: str, base: str) -> str:
     """The `Destination` of a MOVE or COPY inside the remote space, as the sharer's URL; a
     destination anywhere else cannot be reached from there (RFC 4918 §9.9.4: 502)."""
-    path = urlsplit(value).path if "://" in value else value
-    prefixes = (mount.rstrip("/") + "/", quote(mount.rstrip("/"), safe="/!:@") + "/")
-    for prefix in prefixes:
-        if path.startswith(prefix):
-            rest = path[len(prefix):]
-            if any(unquote(part) in ("..", ".") for part in rest.split("/")):
-                raise BadRequest("a destination may not climb out of its space")
-            return base + rest
-    raise PeerError("the destination is not in the same remote space")
+    path = unquote(urlsplit(value).path if "://" in value else value)
+    prefix = unquote(mount).rstrip("/") + "/"
+    if not path.startswith(prefix):
+        raise PeerError("the destination is not in the same remote space")
+    rest = path[len(prefix):]
+    if any(part in ("..", ".") for part in rest.split("/")):
+        raise BadRequest("a destination may not climb out of its space")
+    return base + quote(rest, safe="/")
