@@ -333,6 +333,8 @@ async def _load_share_types(storage: Storage, rc: RenderContext, nodes: list[Nod
         types.setdefault(share.node_id, set()).add(0 if share.grantee_type == "user" else 1)
     for link in await storage.list_links(node_ids=ids):     # public links: share type 3
         types.setdefault(link.node_id, set()).add(3)
+    for sent in await storage.list_ocm_shares(node_ids=ids):    # federated: share type 6
+        types.setdefault(sent.node_id, set()).add(6)
     rc.share_types = {nid: "".join(f"<oc:share-type>{t}</oc:share-type>" for t in sorted(found))
                       for nid, found in types.items()}
 
