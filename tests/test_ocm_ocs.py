@@ -31,7 +31,8 @@ async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
         return make_test_config(tmp_path / name, OCIS_ENABLE_OCM="true", OCM_REQUIRE_INVITE="false",
                                 OCM_DOMAIN=f"{name}.test",
                                 OCM_OCM_PROVIDER_AUTHORIZER_PROVIDERS_FILE=str(files[name]),
-                                OCM_OCM_SHARE_PROVIDER_INSECURE="true", OCM_CLIENT_TIMEOUT="5")
+                                OCM_OCM_SHARE_PROVIDER_INSECURE="true", OCM_CLIENT_TIMEOUT="5",
+                                OCM_OCM_STORAGE_PROVIDER_INSECURE="true")
 
     async with (embedded_server(config("zurich")) as zurich,   # type: ignore[arg-type]
                 embedded_server(config("paris")) as paris):    # type: ignore[arg-type]
@@ -173,3 +174,35 @@ async def test_change_permission_notification_needs_the_secret(pair: Pair) -> No
     assert [e.permissions for e in await entries(paris)] == [("read",)]
     assert await notify(note(entry.secret, ["read", "write"])) == 201
     assert [e.permissions for e in await entries(paris)] == [("read", "write")]
+
+
+async def test_marie_at_paris_loses_write_then_access_at_once(pair: Pair) -> None:
+    """Story step 5 end to end: Marie works in the remote space through paris with her paris
+    login; Einstein lowers the role at zurich, then removes the share; her very next request
+    through paris is refused (403, then 404), within a second."""
+    import time
+
+    zurich, paris = pair
+    assert (await call("MKCOL", f"{zurich.url}/remote.php/webdav/Physics"))[0] == 201
+    status, body = await call("POST", zurich.url + API, data={
+        "shareType": "6", "path": "/Physics", "shareWith": "marie@paris.test", "role": "editor"})
+    share_id = body["ocs"]["data"]["id"]
+    marie_p = aiohttp.BasicAuth("marie", "radioactivity")
+    [entry] = await entries(paris)
+    marie = await paris.ctx.users.get_by_name("marie")
+    await federated.answer(paris.ctx, marie, entry.id, "accepted")
+    space = f"{paris.url}/dav/spaces/{federated.space_id(entry)}"
+    assert (await call("PUT", f"{space}/m.txt", auth=marie_p, data=b"m"))[0] == 201
+    assert await call("GET", f"{zurich.url}/remote.php/webdav/Physics/m.txt") == (200, "m")
+
+    status, _ = await call("PUT", f"{zurich.url}{API}/{share_id}", data={"role": "viewer"})
+    started = time.monotonic()
+    assert (await call("PUT", f"{space}/m.txt", auth=marie_p, data=b"x"))[0] == 403
+    assert time.monotonic() - started < 1.0
+    assert await call("GET", f"{space}/m.txt", auth=marie_p) == (200, "m")
+
+    assert (await call("DELETE", f"{zurich.url}{API}/{share_id}"))[0] == 200
+    started = time.monotonic()
+    assert (await call("GET", f"{space}/m.txt", auth=marie_p))[0] == 404
+    assert time.monotonic() - started < 1.0
+    assert await call("GET", f"{zurich.url}/remote.php/webdav/Physics/m.txt") == (200, "m")
