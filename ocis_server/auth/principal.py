@@ -33,7 +33,7 @@ THROTTLE_SOURCE = "basic"     # this path's failures in the shared throttle (thr
 class Caller:
     """An authenticated principal and how it proved who it is."""
     user: User
-    method: str                          # basic | app | bearer
+    method: str                          # basic | app | bearer | signed-url
     claims: dict[str, Any] | None = None  # the verified token claims (bearer only)
 
 

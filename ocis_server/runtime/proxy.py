@@ -20,6 +20,7 @@ from aiohttp.web_urldispatcher import AbstractRuleMatching, MatchedSubAppResourc
 from ocis_server.auth.oidc import OidcVerifier
 from ocis_server.auth.principal import BEARER_CHALLENGE, Authenticators, Caller
 from ocis_server.auth.publiclink import is_public_basic
+from ocis_server.auth.signedurl import SIGNATURE, SignedUrls
 from ocis_server.auth.throttle import client_address
 from ocis_server.config import ConfigError
 from ocis_server.domain.errors import OcisError, TooManyRequests, Unauthenticated
@@ -110,6 +111,28 @@ def authenticators(ctx: ServiceContext) -> Authenticators:
                           throttle=ctx.throttle, storage=lambda: ctx.storage)
 
 
+def signed_urls(ctx: ServiceContext) -> SignedUrls | None:
+    """The pre-signed URL authenticator (PROXY_ENABLE_PRESIGNEDURLS), keys from the storage."""
+    config = ctx.config
+    if not config.presigned_urls:
+        return None
+    scheme = config.ocis_url.partition("://")[0] or "https"
+
+    async def key_of(user_id: str) -> str | None:
+        return await ctx.storage.signing_key(user_id)
+
+    return SignedUrls(ctx.users, key_of, methods=tuple(config.presigned_url_methods),
+                      schemes=("https", scheme))
+
+
+async def _signed_caller(signed: SignedUrls, ctx: ServiceContext,
+                         request: web.Request) -> Caller:
+    signed.users = ctx.users                       # the runtime may have swapped the user store
+    user = await signed.user(request.method, request.host, request.raw_path.partition("?")[0],
+                             list(request.query.items()))
+    return Caller(user, "signed-url")
+
+
 _ROUTES_CACHED = 4096   # paths whose route is remembered (polls and syncs repeat their paths) ...
 _PATH_CACHED_MAX = 512  # ... if they are at most this long (bounds the memory it can take)
 
@@ -121,6 +144,7 @@ def auth_middleware(ctx: ServiceContext, routes: Sequence[Route],
     known: dict[str, tuple[Route | None, bool]] = {}   # path -> (route, public path)
     route_for = RouteTable(routes)
     auth = authenticators(ctx)
+    signed = signed_urls(ctx)
     trusted = tuple(ctx.config.trusted_proxies)
 
     @web.middleware
@@ -151,6 +175,13 @@ def auth_middleware(ctx: ServiceContext, routes: Sequence[Route],
         address = client_address(request, trusted) if header else ""
         if public and is_public_basic(header):     # a link password (`public:<pw>`): the
             return await handler(request)          # service checks it; no user login failed
+        if signed is not None and not public and SIGNATURE in request.query:
+            try:                                   # a pre-signed URL (signedurl.py)
+                _identify(request, await _signed_caller(signed, ctx, request))
+                return await handler(request)
+            except Unauthenticated as exc:
+                if not header:                     # else the credentials sent decide, as in oCIS
+                    return _challenge(refusal(route, request, exc), auth.challenge)
         if public or open_method(route.spec, request.method):
             try:
                 _identify(request, await auth.caller(header, address))

@@ -28,7 +28,13 @@ from .sharing import (
     update_received,
     update_share,
 )
-from .user import get_current_user, get_user, get_user_groups
+from .user import (
+    delete_signing_key,
+    get_current_user,
+    get_signing_key,
+    get_user,
+    get_user_groups,
+)
 
 _V = "/{version:v[12]\\.php}"
 _SHARING = _V + "/apps/files_sharing/api/v1"
@@ -48,6 +54,8 @@ def create_app(ctx: ServiceContext, mount: str = "/ocs") -> web.Application:
     app.router.add_get(_V + "/cloud/capabilities", get_capabilities)
     app.router.add_get(_V + "/config", get_config)
     app.router.add_get(_V + "/cloud/user", get_current_user)
+    app.router.add_get(_V + "/cloud/user/signing-key", get_signing_key)
+    app.router.add_delete(_V + "/cloud/user/signing-key", delete_signing_key)
     app.router.add_get(_V + "/cloud/users/{userid}", get_user)
     app.router.add_get(_V + "/cloud/users/{userid}/groups", get_user_groups)
     # The share API (sharing.py); `pending/{id}` before `{id}` so it is not taken for a share id.

@@ -15,7 +15,7 @@ class FrontendConfig:
     public_url: str                     # OCIS_URL without a trailing slash
     poll_interval: int = 60             # core.pollinterval (oCIS default)
     max_quota: int = 0                  # spaces.max_quota; 0 = no limit (no config field yet)
-    support_url_signing: bool = False   # signed URLs are not implemented yet
+    support_url_signing: bool = True    # PROXY_ENABLE_PRESIGNEDURLS (cloud/user/signing-key)
     blacklisted_files: tuple[str, ...] = (".htaccess",)
     checksum_types: tuple[str, ...] = ("sha1", "md5", "adler32")
     # Spelled as in OC-Checksum headers: the desktop engines match checksum names case-sensitively
@@ -46,6 +46,7 @@ class FrontendConfig:
     @classmethod
     def from_context(cls, ctx: ServiceContext) -> FrontendConfig:
         return cls(public_url=ctx.public_url,
+                   support_url_signing=ctx.config.presigned_urls,
                    auto_accept_shares=ctx.config.sharing_auto_accept,
                    public_password_enforced=ctx.config.public_share_must_have_password,
                    public_writeable_password_enforced=(

@@ -11,7 +11,8 @@ from typing import Any
 from aiohttp import web
 
 from ocis_server.auth import authz
-from ocis_server.domain.errors import NotFound, Unauthenticated
+from ocis_server.auth.signedurl import new_key
+from ocis_server.domain.errors import NotFound, PermissionDenied, Unauthenticated
 from ocis_server.identity import User
 
 from . import ocs
@@ -99,3 +100,25 @@ async def get_user(request: web.Request) -> web.Response:
         "user-type": "primary",
         "two_factor_auth_enabled": False,
     })
+
+
+async def get_signing_key(request: web.Request) -> web.Response:
+    """`cloud/user/signing-key`: the caller's key for pre-signed URLs, made on first use
+    (oCIS ocs `GetSigningKey`: `{user: <user id>, signing-key: <128 hex digits>}`)."""
+    user = principal(request)
+    if request.get("caller") is not None and getattr(request["caller"], "method", "") == \
+            "signed-url":
+        raise PermissionDenied("a signed URL cannot fetch a signing key")
+    storage = request.app[CONTEXT_KEY].storage
+    key = await storage.signing_key(user.id)
+    if key is None:
+        key = await storage.set_signing_key(user.id, new_key(), replace=False)
+    return ocs.respond(request, {"user": user.id, "signing-key": key})
+
+
+async def delete_signing_key(request: web.Request) -> web.Response:
+    """Rotate: every URL signed with the old key stops working; the next GET makes a new key
+    (our addition: oCIS keeps a key until its store forgets it)."""
+    user = principal(request)
+    await request.app[CONTEXT_KEY].storage.set_signing_key(user.id, new_key())
+    return ocs.respond(request, None)

@@ -53,6 +53,7 @@ class DavTarget:
     jail: JailListing | None = None    # the share jail root itself (a virtual listing)
     legacy: bool = False               # a personal space through /webdav or /dav/files
     public: bool = False               # a public link (publicfiles.py): anyone holding it
+    protected: bool = False            # ... with a password (no plain oc:downloadURL then)
 
     @property
     def space_id(self) -> str:

@@ -169,6 +169,17 @@ def _favorite(node: Node, _p: tuple[str, ...], rc: RenderContext) -> str:
     return "1" if value == "1" else "0"
 
 
+def _download_url(node: Node, path: tuple[str, ...], rc: RenderContext) -> str | None:
+    """reva: only a public link's files have one, the file's public-files URL. For a link with
+    a password reva appends a link signature (`?signature=&expiration=`), which this server does
+    not issue: none then."""
+    target = rc.target
+    if not target.public or node.is_dir or target.protected:
+        return None
+    href = target.href_of(path, is_dir=False)
+    return None if href is None else esc(rc.public_url + href)
+
+
 D, OC = NS_DAV, NS_OC
 QUOTA_AVAILABLE = (D, "quota-available-bytes")
 # Live properties: renderer returns escaped content, "" for an empty element, None for 404.
@@ -208,7 +219,7 @@ LIVE: dict[QName, Renderer] = {
     (OC, "share-types"): lambda n, p, rc: rc.share_types.get(n.id, ""),
     (OC, "shareid"): lambda n, p, rc: rc.share_ids.get(n.id),
     (OC, "data-fingerprint"): lambda n, p, rc: "",
-    (OC, "downloadURL"): lambda n, p, rc: None,
+    (OC, "downloadURL"): _download_url,
     # OpenCloud's hint that `?preview=1` will answer (reva #214): 1 for a file type with thumbnails.
     (OC, "has-preview"): lambda n, p, rc: "1" if not n.is_dir and has_preview(mimetype(n.name))
                                           else "0",

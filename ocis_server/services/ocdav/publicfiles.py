@@ -80,7 +80,8 @@ async def resolve_public(request: web.Request, raw: str) -> tuple[DavTarget, Lin
             raise NotFound("resource not found")
         rel = ()
     base = tuple(await ctx.storage.node_path(node))
-    return DavTarget(access, base, rel, root_href, raw, public=True), link, node
+    return DavTarget(access, base, rel, root_href, raw, public=True,
+                     protected=link.password_hash is not None), link, node
 
 
 async def _existing(request: web.Request, target: DavTarget) -> Node | None:
