@@ -82,6 +82,9 @@ class FederationPeer(Protocol):
     def check_listed(self, domain: str) -> None: ...
         # BadRequest naming the providers file when `domain` is not a trusted provider
 
+    def provider_of(self, url: str) -> str | None: ...
+        # the domain of the listed provider whose origins include `url`'s (an issuer URL)
+
     async def send_share(self, offer: Offer) -> str: ...   # the recipient's display name or ""
 
     async def send_permissions(self, offer: Offer) -> None: ...

@@ -119,6 +119,7 @@ def _split(tail: str) -> tuple[str, ...]:
 
 _SPLIT_CACHED_MAX = 512
 _split_cached = lru_cache(maxsize=4096)(split_path)
+split_tail = _split      # for ocmguest.py
 
 
 async def resolve(storage: Storage, user: User | None, raw: str,
@@ -309,10 +310,21 @@ async def request_target(request: web.Request) -> DavTarget:
     cached = request.get(TARGET_KEY)
     if cached is None:
         raw = strip_query(request.raw_path)
-        cached = await resolve(storage_of(request), principal_of(request), raw,
-                               request.app[CONTEXT_KEY].users)
+        try:
+            cached = await resolve(storage_of(request), principal_of(request), raw,
+                                   request.app[CONTEXT_KEY].users)
+        except NotFound:
+            cached = await _federated_guest(request, raw)
         request[TARGET_KEY] = cached
     return cached
+
+
+async def _federated_guest(request: web.Request, raw: str) -> DavTarget:
+    """A guest of another OCM server reaching a federated share by its OpenID token
+    (ocmguest.py); NotFound when that does not apply either."""
+    from .ocmguest import guest_target
+
+    return await guest_target(request, raw)
 
 
 # A Destination resolved ahead by a namespace of its own (public links, publicfiles.py).
@@ -325,4 +337,7 @@ async def destination_target(request: web.Request) -> DavTarget:
         return resolved
     ctx = request.app[CONTEXT_KEY]
     path = destination_path(request.headers.get("Destination"), request.host, ctx.public_url)
-    return await resolve(ctx.storage, principal_of(request), path, ctx.users)
+    try:
+        return await resolve(ctx.storage, principal_of(request), path, ctx.users)
+    except NotFound:
+        return await _federated_guest(request, path)

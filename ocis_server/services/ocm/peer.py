@@ -47,6 +47,10 @@ class OcmPeer:
     def check_listed(self, domain: str) -> None:
         self.providers.get(domain)
 
+    def provider_of(self, url: str) -> str | None:
+        found = self.providers.owner_of(url)
+        return found.domain if found else None
+
     def _client(self) -> OcmClient:
         return share_client(self.config, self.providers)
 
