@@ -1,7 +1,8 @@
 """A full data disk, against the real server: its data folder on a small tmpfs this test mounts
 (root may mount; a test that cannot mount fails, decision 0000). Every write that finds no room
 answers 507 Insufficient Storage in its protocol's body and leaves nothing half-written; reads,
-deletes and trash purges go on; the server starts on a full disk; uploads that would eat into
+deletes and trash purges go on; the server starts on a full disk; `ocis health` says degraded
+while the disk is full and healthy again once there is room; uploads that would eat into
 the free-space reserve get 507; new personal spaces get the default quota.
 """
 
@@ -79,7 +80,8 @@ def disk(tmp_path: Path) -> Iterator[Path]:
 
 def test_full_disk_answers_507_and_frees(disk: Path, real_server_factory: Callable[..., Any]
                                          ) -> None:
-    env = {"STORAGE_USERS_FREE_SPACE_RESERVE": "0"}
+    env = {"STORAGE_USERS_FREE_SPACE_RESERVE": "0", "OCIS_RUNTIME_HEALTH_INTERVAL": "1",
+           "OCIS_RUNTIME_MAX_RESTART_BACKOFF": "2"}
     workdir = disk.parent
     with real_server_factory(workdir, env) as srv:
         auth = srv.admin
@@ -143,8 +145,22 @@ def test_full_disk_answers_507_and_frees(disk: Path, real_server_factory: Callab
         assert_dav_507(requests.put(f"{srv.url}{DAV}/after.bin", data=b"z" * (3 * MiB),
                                     auth=srv.admin))
         assert requests.delete(f"{srv.url}{DAV}/keep.txt", auth=srv.admin).status_code == 204
+        # health says so (degraded, exit 7), while reads go on
         health = srv.ocis("health")
-        assert health.returncode == 0, health.stdout + health.stderr
+        assert health.returncode == 7, health.stdout + health.stderr
+        assert health.stdout.startswith("degraded") and "disk is full" in health.stderr, health
+        assert requests.request("PROPFIND", f"{srv.url}{DAV}", auth=srv.admin,
+                                headers={"Depth": "1"}).status_code == 207
+        # room again: healthy by itself, and uploads are taken, without a restart
+        for filler in disk.glob("filler-*"):
+            filler.unlink()
+        deadline = time.monotonic() + 60
+        while (health := srv.ocis("health")).returncode != 0:
+            assert time.monotonic() < deadline, health.stdout + health.stderr
+            time.sleep(1)
+        assert requests.put(f"{srv.url}{DAV}/after.bin", data=b"z" * MiB,
+                            auth=srv.admin).status_code == 201
+        assert srv.process.poll() is None
 
 
 @contextlib.contextmanager
@@ -234,3 +250,24 @@ def test_tus_patch_that_fills_the_disk_resumes(disk: Path,
         got = requests.get(f"{srv.url}{DAV}/resume.bin", auth=auth)
         assert got.status_code == 200 and got.content == content
         assert temp_files(disk) == []
+
+
+def test_idp_writes_on_a_full_disk_answer_507(disk: Path,
+                                              real_server_factory: Callable[..., Any]) -> None:
+    """The IdP keeps device codes, sessions and refresh tokens in its own database on the data
+    disk: on a full disk its writes answer 507 (OAuth error JSON at the API), never 500, and
+    work again once there is room."""
+    with real_server_factory(disk.parent, {"STORAGE_USERS_FREE_SPACE_RESERVE": "0"}) as srv:
+        device = srv.url + "/konnect/v1/device_authorization"
+        assert requests.post(device, data={"client_id": "ocis-cli"}).status_code == 200
+        fill(disk)
+        refused = [requests.post(device, data={"client_id": "ocis-cli"}) for _ in range(20)]
+        statuses = {r.status_code for r in refused}
+        assert statuses == {507}, [(r.status_code, r.text[:200]) for r in refused]
+        assert refused[0].json()["error"] == "temporarily_unavailable"
+        assert "Traceback" not in refused[0].text and str(disk) not in refused[0].text
+        for filler in disk.glob("filler-*"):
+            filler.unlink()
+        assert requests.post(device, data={"client_id": "ocis-cli"}).status_code == 200
+        assert srv.process.poll() is None
+        assert "Traceback" not in srv.log_tail(200_000)

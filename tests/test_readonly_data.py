@@ -1,9 +1,11 @@
 """A read-only data folder (a read-only bind mount: root ignores permission bits): the server
 starts in read-only mode, says so in its log and in `ocis health` (degraded, exit 7), serves reads
-to curl and answers every write 503 with Retry-After."""
+to curl and answers every write 503 with Retry-After; once the folder takes writes again it
+leaves read-only mode by itself (storage and user store), without a restart."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -24,6 +26,17 @@ def _curl(*args: str) -> tuple[str, str]:
                            "--max-time", "20", "-u", "admin:admin", *args],
                           capture_output=True, text=True, timeout=30, check=False)
     return done.stdout[-3:], done.stdout[:-3]
+
+
+def _graph_post(url: str, path: str, body: dict[str, object]) -> int:
+    request = urllib.request.Request(url + path, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Authorization": "Basic YWRtaW46YWRtaW4=",
+                                              "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=20) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
 
 
 def _mount_read_only(source: Path, target: Path) -> None:
@@ -50,6 +63,7 @@ def test_a_read_only_data_folder_serves_reads_and_refuses_writes(
     log_path = tmp_path / "ro-server.log"
     env["OCIS_BASE_DATA_PATH"] = str(read_only)
     env["OCIS_LOG_LEVEL"] = "info"
+    env["OCIS_RUNTIME_MAX_RESTART_BACKOFF"] = "2"     # the degraded unit is looked at often
     url = env["OCIS_URL"]
     try:
         with log_path.open("wb") as log:
@@ -93,6 +107,31 @@ def test_a_read_only_data_folder_serves_reads_and_refuses_writes(
                                     capture_output=True, text=True, timeout=60, check=False)
             assert health.returncode == 7 and health.stdout.startswith("degraded"), health
             assert "read-only" in health.stderr, health.stderr
+            user = {"onPremisesSamAccountName": "late", "displayName": "Late",
+                    "mail": "late@example.org", "passwordProfile": {"password": "Late-pass-1"}}
+            assert _graph_post(url, "/graph/v1.0/users", user) == 503
+            assert proc.poll() is None
+
+            # the folder takes writes again: read-write without a restart
+            done = subprocess.run(["mount", "-o", "remount,rw,bind", str(read_only)],
+                                  capture_output=True, text=True, check=False)
+            assert done.returncode == 0, done.stderr
+            deadline = time.monotonic() + 60
+            while True:
+                health = subprocess.run([sys.executable, "-m", "ocis_cli", "health"], env=env,
+                                        capture_output=True, text=True, timeout=60, check=False)
+                if health.returncode == 0:
+                    break
+                assert time.monotonic() < deadline, (health.stdout, health.stderr)
+                time.sleep(1)
+            assert _curl("-T", str(payload), f"{url}/remote.php/webdav/new.txt")[0] == "201"
+            assert _curl("-X", "MKCOL", f"{url}/remote.php/webdav/folder")[0] == "201"
+            deadline = time.monotonic() + 30      # the user store looks again every few seconds
+            while (status := _graph_post(url, "/graph/v1.0/users", user)) == 503:
+                assert time.monotonic() < deadline
+                time.sleep(1)
+            assert status == 201
+            assert "read-only mode ended" in log_path.read_text()
             assert proc.poll() is None
         finally:
             proc.terminate()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol, cast
 
 from aiohttp import web
@@ -23,6 +24,7 @@ from ocis_server.storage.database import read_only_folder
 from .bootstrap import ensure_personal_spaces, ensure_users
 
 log = logging.getLogger("ocis.runtime")
+RETIRE_AFTER = 60.0    # seconds a replaced storage stays open for the requests still using it
 
 
 class Unit(Protocol):
@@ -57,29 +59,57 @@ class StorageUnit:
     """storage-users: the storage provider its spec's driver names, at <base>/storage/users.
 
     On a read-only data folder it opens in read-only mode: reads are served, writes answer 503
-    with Retry-After, and the unit stays degraded (`ocis health`) until the server is restarted
-    with a writable folder."""
+    with Retry-After, and the unit is degraded (`ocis health`). Each health check looks at the
+    folder again; once it takes writes the storage is opened read-write in place of the
+    read-only one, without a restart. A full data disk is degraded too (writes answer 507,
+    reads and deletes go on), until the storage's probe finds room again."""
 
     def __init__(self, spec: ServiceSpec, ctx: ServiceContext) -> None:
         self.spec, self.ctx = spec, ctx
         self._storage: Any = None
         self.read_only = ""            # why the storage is read-only; "" when it is not
+        self._retired: dict[asyncio.Task[None], Any] = {}   # replaced storages, closing soon
+
+    @property
+    def _root(self) -> Path:
+        return Path(self.ctx.config.base_data_path) / "storage" / "users"
 
     async def start(self) -> None:
-        cls = self.spec.resolve("driver")
-        root = self.ctx.config.base_data_path / "storage" / "users"
+        root = self._root
         read_only = (root / "metadata.db").exists() and read_only_folder(root)
         if read_only:
             self.read_only = (f"read-only mode: the data folder {root} is read-only; reads are "
-                              f"served, writes answer 503 until ocis restarts with it writable")
+                              f"served, writes answer 503 until it takes writes again")
             log.warning("storage-users starts in %s", self.read_only)
-        self._storage = await cls.open(
-            root, self.ctx.config.storage_id,
+        self._storage = await self._open(read_only=read_only)
+        await self._storage.check()
+        self.ctx.storage = self._storage
+
+    async def _open(self, *, read_only: bool) -> Any:
+        cls = self.spec.resolve("driver")
+        return await cls.open(
+            self._root, self.ctx.config.storage_id,
             free_space_reserve=max(0, self.ctx.config.free_space_reserve),
             personal_quota=max(0, self.ctx.config.personal_spaces_default_quota),
             **({"read_only": True} if read_only else {}))
-        await self._storage.check()
-        self.ctx.storage = self._storage
+
+    async def _leave_read_only_mode(self) -> None:
+        """The folder takes writes again: open the storage read-write and hand it to the
+        services; the read-only one closes once the requests still using it are done."""
+        writable = await self._open(read_only=False)
+        old, self._storage = self._storage, writable
+        self.ctx.storage = writable
+        self.read_only = ""
+        log.warning("storage-users: the data folder %s takes writes again; read-only mode "
+                    "ended", self._root)
+        task = asyncio.ensure_future(self._close_later(old))
+        self._retired[task] = old
+        task.add_done_callback(lambda done: self._retired.pop(done, None))
+
+    @staticmethod
+    async def _close_later(storage: Any) -> None:
+        await asyncio.sleep(RETIRE_AFTER)
+        await storage.close()
 
     async def run(self) -> None:
         if self.read_only:             # degraded from the start: health says why
@@ -105,13 +135,22 @@ class StorageUnit:
     async def check(self) -> None:
         if self._storage is None:
             raise RuntimeError("storage is not open")
+        if self.read_only and not read_only_folder(self._root):
+            await self._leave_read_only_mode()
         await self._storage.check()
         if self.read_only:
             raise ServiceUnavailable(self.read_only)
+        if getattr(self._storage, "disk_full", False):
+            raise ServiceUnavailable("the data disk is full: reads and deletes are served, "
+                                     "writes answer 507 until space is freed")
 
     async def stop(self) -> None:
         storage, self._storage = self._storage, None
         self.ctx.storage = cast(Any, Unavailable(self.spec.name, here=True))
+        retired, self._retired = self._retired, {}
+        for task, old in retired.items():
+            task.cancel()
+            await old.close()
         if storage is not None:
             await storage.close()
 

@@ -75,6 +75,7 @@ class SqliteStorage(PagedListing,
         self.storage_id = storage_id
         self.personal_quota = 0     # quota of a new personal space (0 = unlimited)
         self.read_only = False      # opened on a read-only data folder: every write answers 503
+        self.disk_full = False      # the last check found the data disk full (uploads get 507)
         self._db_path = root / "metadata.db"
         self._guard = DiskGuard(root, free_space_reserve)
         self._blobs = BlobStore(root, self._guard)
@@ -165,9 +166,15 @@ class SqliteStorage(PagedListing,
         except OSError as exc:
             if disk_full_error(exc) is None:
                 raise
-            log.warning("the data disk is full: uploads answer 507 until space is freed")
+            if not self.disk_full:
+                log.warning("the data disk is full: uploads answer 507 until space is freed")
+            self.disk_full = True
             return
-        self._guard.lay_ballast()
+        # Full for the operator too: no room to lay the delete ballast again (it was given up
+        # to a delete on the full disk, or never fit), or below the free-space reserve, where
+        # every upload answers 507.
+        laid = self._guard.lay_ballast()
+        self.disk_full = not laid or self._guard.left_for_uploads() <= 0 < self._guard.reserve
 
     # --- plumbing ---------------------------------------------------------------------------
 

@@ -4,11 +4,12 @@ HTML page in the browser. Domain errors never leak detail, and a bad request is 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from ocis_server.domain.errors import OcisError, TooManyRequests
+from ocis_server.domain.errors import OcisError, TooManyRequests, disk_full_error
 from ocis_server.services.errors import retry_headers
 
 from .pages import message_page
@@ -54,6 +55,10 @@ def render_error(error: OcisError, request: web.Request) -> web.Response:
         response.headers.update(retry)
         return response
     log.info("idp %s %s: %s", request.method, request.path, error.message)
+    if error.status == 507:                    # a full data disk: sessions, codes cannot be kept
+        if api:
+            return OAuthError("temporarily_unavailable", error.message, 507).response()
+        return message_page("Request failed", error.message, status=507)
     unavailable = error.status >= 500          # e.g. the user store is not running here
     if api:
         if unavailable:
@@ -76,3 +81,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return message_page(exc.title, exc.text, status=exc.status)
     except OcisError as exc:
         return render_error(exc, request)
+    except sqlite3.OperationalError as exc:    # from a store that did not map it itself
+        full = disk_full_error(exc)
+        if full is None:
+            raise
+        log.warning("idp %s %s: the data disk is full", request.method, request.path)
+        return render_error(full, request)
