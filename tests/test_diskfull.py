@@ -266,6 +266,12 @@ def test_idp_writes_on_a_full_disk_answer_507(disk: Path,
         assert statuses == {507}, [(r.status_code, r.text[:200]) for r in refused]
         assert refused[0].json()["error"] == "temporarily_unavailable"
         assert "Traceback" not in refused[0].text and str(disk) not in refused[0].text
+        # the user store (Graph) is a database on the same disk
+        user = {"onPremisesSamAccountName": "late", "displayName": "Late",
+                "mail": "late@example.org", "passwordProfile": {"password": "Late-pass-1"}}
+        made = requests.post(srv.url + "/graph/v1.0/users", json=user, auth=srv.admin)
+        assert made.status_code == 507, made.text
+        assert made.json()["error"]["code"] == "insufficientStorage"
         for filler in disk.glob("filler-*"):
             filler.unlink()
         assert requests.post(device, data={"client_id": "ocis-cli"}).status_code == 200
