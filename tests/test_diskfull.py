@@ -255,8 +255,8 @@ def test_tus_patch_that_fills_the_disk_resumes(disk: Path,
 def test_idp_writes_on_a_full_disk_answer_507(disk: Path,
                                               real_server_factory: Callable[..., Any]) -> None:
     """The IdP keeps device codes, sessions and refresh tokens in its own database on the data
-    disk: on a full disk its writes answer 507 (OAuth error JSON at the API), never 500, and
-    work again once there is room."""
+    disk: on a full disk its writes answer 507 (OAuth error JSON at the API), never 500, as the
+    user store's do (Graph), and work again once there is room."""
     with real_server_factory(disk.parent, {"STORAGE_USERS_FREE_SPACE_RESERVE": "0"}) as srv:
         device = srv.url + "/konnect/v1/device_authorization"
         assert requests.post(device, data={"client_id": "ocis-cli"}).status_code == 200
