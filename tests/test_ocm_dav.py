@@ -8,6 +8,7 @@ viewer, deleting the shared folder itself, a MOVE out of the share."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -258,3 +259,28 @@ def test_addresses() -> None:
     assert federated_sent.ocm_permissions(1) == ("read",)
     assert federated_sent.ocm_permissions(15) == ("read", "write")
     assert federated_sent.ocm_permissions(31) == ("read", "write")
+
+
+async def test_trashed_or_expired_shares_open_nothing(pair: Pair) -> None:
+    zurich, paris = pair
+    await einstein_files(zurich)
+    sent = await share(zurich, "/Physics", roles.VIEWER)
+    got = await offer_at_paris(paris, sent.id)
+    auth = bearer(got.secret)
+    base = f"{zurich.url}/remote.php/webdav"
+    # Einstein trashes the folder: the share is gone with it, and back after the restore.
+    assert (await dav("DELETE", f"{base}/Physics", auth=EINSTEIN))[0] == 204
+    assert (await dav("GET", got.uri + "/a.txt", headers=auth))[0] == 404
+    einstein = await zurich.ctx.users.get_by_name("einstein")
+    [item] = await zurich.ctx.storage.list_trash(einstein.id)
+    await zurich.ctx.storage.restore_trash(einstein.id, item.key, overwrite=False)
+    assert await dav("GET", got.uri + "/a.txt", headers=auth) == (200, "E=mc2")
+    # The share expires: its secret opens nothing any more.
+    await zurich.ctx.storage.update_ocm_share(sent.id, expiration=time.time() - 1)
+    assert (await dav("GET", got.uri + "/a.txt", headers=auth))[0] == 404
+    await zurich.ctx.storage.update_ocm_share(sent.id, clear_expiration=True)
+    assert (await dav("GET", got.uri + "/a.txt", headers=auth))[0] == 200
+    # Einstein moves the shared folder: the share follows it (it names the node, not a path).
+    move = {"Destination": f"{base}/Renamed"}
+    assert (await dav("MOVE", f"{base}/Physics", auth=EINSTEIN, headers=move))[0] == 201
+    assert await dav("GET", got.uri + "/a.txt", headers=auth) == (200, "E=mc2")
