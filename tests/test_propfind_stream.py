@@ -181,3 +181,17 @@ async def test_count_below_stops_at_the_cap(env: SimpleNamespace) -> None:
     assert await env.storage.count_below(node, 10) == 11
     leaf = await env.storage.lookup(ALICE.id, ("n", "e00000"))
     assert await env.storage.count_below(leaf, 10) == 0
+
+
+async def test_a_tree_grown_past_the_cap_while_streamed_is_never_listed_short(
+        env: SimpleNamespace, monkeypatch: Any) -> None:
+    await _folder(env.storage, ("grew",), 3001)
+
+    async def counted_before_it_grew(self: SqliteStorage, node: Any, limit: int) -> int:
+        return 10
+    monkeypatch.setattr(SqliteStorage, "count_below", counted_before_it_grew)
+    resp = await env.client.request("PROPFIND", f"{ROOT}/grew/", headers={
+        **headers("alice"), "Depth": "infinity"})
+    assert resp.status == 207
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await resp.read()

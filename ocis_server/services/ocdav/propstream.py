@@ -137,16 +137,19 @@ async def _listing(request: web.Request, storage: Storage, rc: RenderContext, de
     if depth == "infinity":
         cap = conf.propfind_depth_infinity_max_entries
         if await storage.count_below(node, cap) > cap:
-            # RFC 4918 §9.1: a server may refuse Depth infinity, with this precondition.
-            raise DavError(403, f"The tree holds more than {cap} entries: "
-                           "list it folder by folder (Depth 1)",
-                           "<d:propfind-finite-depth/>")
+            raise _too_large(cap)
         listed = _tree(storage, node, base, cap)
     else:
         listed = _pages(storage, node, base)
     if target.legacy and not target.path:
         listed = _with_shares_folder(request, rc, node, listed)
     return node, listed
+
+
+def _too_large(cap: int) -> DavError:
+    # RFC 4918 §9.1: a server may refuse Depth infinity, with this precondition.
+    return DavError(403, f"The tree holds more than {cap} entries: list it folder by folder "
+                    "(Depth 1)", "<d:propfind-finite-depth/>")
 
 
 async def _given(entries: list[Entry]) -> AsyncGenerator[list[Entry], None]:
@@ -198,8 +201,8 @@ async def _tree(storage: Storage, root: Node, base: tuple[str, ...], cap: int
         child_path = (*path, child.name)
         batch.append((child, child_path))
         count += 1
-        if count > cap:
-            raise RuntimeError(f"Depth infinity listing grew past {cap} entries while streamed")
+        if count > cap:     # grown since it was counted: refused (or, once sent, aborted)
+            raise _too_large(cap)
         if len(batch) >= PAGE:
             yield batch
             batch = []
