@@ -57,6 +57,7 @@ class RemoteApi(Protocol):
     async def download(self, space_id: str, path: str, local: Path,
                        progress: Progress) -> None: ...
     async def read_head(self, space_id: str, path: str, limit: int = PREVIEW_LIMIT) -> bytes: ...
+    async def thumbnail(self, space_id: str, path: str, width: int, height: int) -> bytes: ...
     async def trash(self, space_id: str) -> list[TrashEntry]: ...
     async def restore(self, space_id: str, entry: TrashEntry) -> None: ...
     # sharing (`ocis_tui.screens.sharing`)
@@ -201,6 +202,11 @@ class Remote:
         except _Enough:
             pass
         return bytes(sink.buffer)
+
+    async def thumbnail(self, space_id: str, path: str, width: int, height: int) -> bytes:
+        """The server's thumbnail fitting width x height pixels (aspect kept)."""
+        return await self.client.webdav.thumbnail(space_id, path, width=width, height=height,
+                                                  processor="fit")
 
     async def trash(self, space_id: str) -> list[TrashEntry]:
         return await self.client.trash.list(space_id)

@@ -111,6 +111,17 @@ class WebDav:
                 break
         return found, total
 
+    async def thumbnail(self, space_id: str, path: str, *, width: int, height: int,
+                        processor: str = "fit", limit: int = 8 * 1024 * 1024) -> bytes:
+        """A thumbnail of the file (oCIS `?preview=1&x=&y=&processor=`): PNG, JPEG or GIF bytes
+        at most the closest server resolution to width x height; NotFound when it has none."""
+        params = {"preview": "1", "x": str(width), "y": str(height), "processor": processor}
+        async with self.http.stream("GET", dav_path(space_id, path), params=params) as resp:
+            data = await resp.content.read(limit + 1)
+        if len(data) > limit:
+            raise ServerError(f"{path}: the thumbnail is larger than {limit} bytes", status=200)
+        return data
+
     async def stat(self, space_id: str, path: str) -> Resource:
         found = await self.propfind(space_id, path, depth=0)
         if not found:

@@ -5,6 +5,7 @@ File operations (transfers, rename, delete, trash) live in `ocis_tui.screens.act
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -27,7 +28,7 @@ from ocis_tui.screens.sharing import SharingActions
 from ocis_tui.settings import TuiSettings
 from ocis_tui.transfers import Transfers, human_size
 from ocis_tui.widgets.files import FileTable
-from ocis_tui.widgets.preview import PreviewPane, is_previewable
+from ocis_tui.widgets.preview import PreviewPane, is_image, is_previewable
 from ocis_tui.widgets.spaces import SpacesList
 from ocis_tui.widgets.transfers import TransfersPanel
 
@@ -326,8 +327,31 @@ class BrowserScreen(FileActions, SharingActions, Screen[None]):
             return
         res = self.table.current
         pane.show_details(res)
-        if res is not None and is_previewable(res):
+        if res is not None and is_image(res):
+            self.load_thumbnail(res)
+        elif res is not None and is_previewable(res):
             self.load_preview(res)
+
+    @work(exclusive=True, group="preview", exit_on_error=False)
+    async def load_thumbnail(self, res: object) -> None:
+        """The server's thumbnail (`?preview=1`), decoded off the event loop; the pane scales it
+        to the cells it has."""
+        from ocis_cli.client import NotFound, Resource
+        from ocis_tui.widgets.image import THUMBNAIL_PIXELS, ImageError, decode
+
+        if self.remote is None or self.drive is None or not isinstance(res, Resource):
+            return
+        try:
+            data = await self.remote.thumbnail(self.drive.id, res.path, THUMBNAIL_PIXELS,
+                                               THUMBNAIL_PIXELS)
+            picture = await asyncio.to_thread(decode, data)
+        except (NotFound, ImageError):
+            return                        # no thumbnail of this one: the details stay
+        except ClientError as exc:
+            self.fail(f"Preview of {res.name}", exc)
+            return
+        if self.table.current is res:
+            self.query_one(PreviewPane).show_image(picture)
 
     @work(exclusive=True, group="preview", exit_on_error=False)
     async def load_preview(self, res: object) -> None:

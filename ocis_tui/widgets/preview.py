@@ -1,8 +1,10 @@
-"""Preview of the entry under the cursor: details always, then Markdown or text when it is one."""
+"""Preview of the entry under the cursor: details always, then Markdown or text when it is one,
+or for an image its thumbnail from the server drawn in half blocks (widgets/image.py)."""
 
 from __future__ import annotations
 
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
 from rich.syntax import Syntax
 from textual.app import ComposeResult
@@ -11,6 +13,10 @@ from textual.widgets import Markdown, Static
 
 from ocis_cli.client import Resource
 from ocis_tui.transfers import human_size
+from ocis_tui.widgets.image import IMAGE_TYPES, fit_cells
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
 
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-yaml",
               "application/javascript", "application/toml")
@@ -23,6 +29,17 @@ def is_previewable(res: Resource) -> bool:
         return False
     suffix = PurePosixPath(res.name).suffix.lower()
     return suffix in TEXT_SUFFIXES or res.content_type.startswith(TEXT_TYPES)
+
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+def is_image(res: Resource) -> bool:
+    """A file the server makes thumbnails of (its `?preview=1`), shown as a picture."""
+    if res.is_folder:
+        return False
+    suffix = PurePosixPath(res.name).suffix.lower()
+    return res.content_type in IMAGE_TYPES or (not res.content_type and suffix in IMAGE_SUFFIXES)
 
 
 def details(res: Resource) -> str:
@@ -46,16 +63,42 @@ class PreviewPane(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="details", markup=False)
+        image = Static("", id="image")
+        image.display = False
+        yield image
         yield Static("", id="text")
         yield Markdown("", id="markdown")
+
+    picture: Image | None = None       # the decoded thumbnail being shown, if any
 
     def on_mount(self) -> None:
         self.border_title = "Preview"
 
+    def on_resize(self) -> None:
+        self._draw_picture()
+
     def show_details(self, res: Resource | None) -> None:
         self.query_one("#details", Static).update(details(res) if res else "")
+        self.picture = None
+        image = self.query_one("#image", Static)
+        image.update("")
+        image.display = False        # an empty Static would still take a line
         self.query_one("#text", Static).update("")
         self.query_one("#markdown", Markdown).display = False
+
+    def show_image(self, picture: Image) -> None:
+        """Show a decoded thumbnail, scaled to the pane now and again whenever it is resized."""
+        self.picture = picture
+        self._draw_picture()
+
+    def _draw_picture(self) -> None:
+        if self.picture is None:
+            return
+        region = self.scrollable_content_region
+        columns, rows = max(4, region.width - 1), max(2, region.height - 9)   # below the details
+        image = self.query_one("#image", Static)
+        image.update(fit_cells(self.picture, columns, rows))
+        image.display = True
 
     def show_content(self, res: Resource, data: bytes, *, truncated: bool) -> None:
         text = data.decode("utf-8", "replace")
