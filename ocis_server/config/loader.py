@@ -167,6 +167,11 @@ class Config:
     ocm_connect_timeout: float
     ocm_timeout: float
     ocm_max_response_size: int
+    sse_keepalive_interval: float
+    sse_max_streams_per_user: int
+    sse_buffer_size: int
+    sse_replay_window: float
+    sse_replay_size: int
     runtime_host: str
     runtime_port: int
     run_services: list[str]
@@ -186,6 +191,7 @@ class Config:
     idm_debug_addr: str
     idp_debug_addr: str
     ocm_debug_addr: str
+    sse_debug_addr: str
     origins: dict[str, Origin] = field(default_factory=dict, repr=False, compare=False)
 
     def __repr__(self) -> str:

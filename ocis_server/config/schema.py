@@ -431,6 +431,20 @@ FIELDS: tuple[Field, ...] = (
     Field("ocm_max_response_size", "ocm.max_response_size", "int", 1024 * 1024,
           ("OCM_CLIENT_MAX_RESPONSE_SIZE",),
           "bytes of a peer's answer to an OCM API call we read at most; a longer one is refused"),
+    # --- sse: change notifications to clients (Server-Sent Events) ----------------------------
+    Field("sse_keepalive_interval", "sse.keepalive_interval", "float", 30.0,
+          ("SSE_KEEPALIVE_INTERVAL",),
+          "seconds between keep-alive comments on an idle event stream, so proxies keep it open"),
+    Field("sse_max_streams_per_user", "sse.max_streams_per_user", "int", 16,
+          ("SSE_MAX_STREAMS_PER_USER",),
+          "event streams one user may hold open at once; one more answers 429"),
+    Field("sse_buffer_size", "sse.buffer_size", "int", 256, ("SSE_BUFFER_SIZE",),
+          "events waiting for one stream at most; a client that reads slower is disconnected "
+          "(it reconnects with Last-Event-ID)"),
+    Field("sse_replay_window", "sse.replay_window", "float", 300.0, ("SSE_REPLAY_WINDOW",),
+          "seconds a user's events are kept for a reconnect with Last-Event-ID"),
+    Field("sse_replay_size", "sse.replay_size", "int", 1000, ("SSE_REPLAY_SIZE",),
+          "events kept per user for a reconnect with Last-Event-ID at most"),
     # --- runtime -----------------------------------------------------------------------------
     Field("runtime_host", "runtime.host", "str", "127.0.0.1", ("OCIS_RUNTIME_HOST",),
           "host of the runtime control API (ocis list / health)"),
@@ -468,6 +482,7 @@ FIELDS: tuple[Field, ...] = (
     _debug("idm", "IDM"),
     _debug("idp", "IDP"),
     _debug("ocm", "OCM"),
+    _debug("sse", "SSE"),
 )
 
 

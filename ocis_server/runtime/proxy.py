@@ -24,6 +24,7 @@ from ocis_server.auth.signedurl import SIGNATURE, SignedUrls
 from ocis_server.auth.throttle import client_address
 from ocis_server.config import ConfigError
 from ocis_server.domain.errors import OcisError, TooManyRequests, Unauthenticated
+from ocis_server.events import ACTOR
 from ocis_server.services import ServiceSpec
 from ocis_server.services.context import ServiceContext
 from ocis_server.services.errors import ErrorRenderer
@@ -160,6 +161,7 @@ def auth_middleware(ctx: ServiceContext, routes: Sequence[Route],
                     known.clear()
                 known[path] = (route, public)
         request["principal"] = request["caller"] = None
+        ACTOR.set("")            # a keep-alive connection serves its requests in one task
         if route is None:
             return await handler(request)          # nobody serves it: the router answers 404
         if request.method == "OPTIONS" and cors is not None:
@@ -229,6 +231,7 @@ def _session_bearer(spec: ServiceSpec, request: web.Request) -> str | None:
 def _identify(request: web.Request, caller: Caller | None) -> None:
     request["caller"] = caller                     # how they authenticated (webfinger needs claims)
     request["principal"] = caller.user if caller else None
+    ACTOR.set(caller.user.id if caller else "")  # the executant of the events it causes
 
 
 def build_app(ctx: ServiceContext, mounted: Sequence[tuple[ServiceSpec, str, web.Application]]) -> web.Application:

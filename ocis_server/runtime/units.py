@@ -17,6 +17,7 @@ from typing import Any, Protocol, cast
 from aiohttp import web
 
 from ocis_server.domain.errors import BadGateway, ServiceUnavailable
+from ocis_server.identity.publishing import PublishingUserStore
 from ocis_server.services import ServiceSpec
 from ocis_server.services.context import ServiceContext
 from ocis_server.storage.database import read_only_folder
@@ -87,11 +88,13 @@ class StorageUnit:
 
     async def _open(self, *, read_only: bool) -> Any:
         cls = self.spec.resolve("driver")
-        return await cls.open(
+        storage = await cls.open(
             self._root, self.ctx.config.storage_id,
             free_space_reserve=max(0, self.ctx.config.free_space_reserve),
             personal_quota=max(0, self.ctx.config.personal_spaces_default_quota),
             **({"read_only": True} if read_only else {}))
+        storage.publish_to(self.ctx.events.publish)     # committed changes -> the event bus
+        return storage
 
     async def _leave_read_only_mode(self) -> None:
         """The folder takes writes again: open the storage read-write and hand it to the
@@ -185,7 +188,7 @@ class UsersUnit:
             await store.close()
             raise
         self._store = store
-        self.ctx.users = store
+        self.ctx.users = cast(Any, PublishingUserStore(store, self.ctx.events.publish))
 
     async def _ensure_spaces(self, users: list[Any]) -> None:
         if isinstance(self.ctx.storage, Unavailable):

@@ -138,6 +138,11 @@ SERVICES: tuple[ServiceSpec, ...] = (
                 mounts=("/.well-known/ocm", "/ocm-provider", "/ocm", "/sciencemesh"),
                 unprotected=("/.well-known/ocm", "/ocm-provider", "/ocm"),
                 depends=("storage-users", "users"), default=False, enabled_by="enable_ocm"),
+    ServiceSpec("sse", "Server-Sent Events: changes the user may see, as they are committed",
+                group=4, app="ocis_server.services.sse.app:create_app",
+                errors="ocis_server.services.sse.errors:render_error",
+                mounts=("/ocs/v2.php/apps/notifications/api/v1/notifications/sse",),
+                depends=("storage-users", "users")),
     ServiceSpec("proxy", "the public HTTP entry point: authentication and routing", group=5,
                 depends=("ocdav", "frontend", "graph"), entry=True),
 )

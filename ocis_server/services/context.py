@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 from aiohttp import web
 
 from ocis_server.auth.logins import LoginThrottle
+from ocis_server.events import EventBus, InProcessBus
 from ocis_server.identity import UserStore
 from ocis_server.storage import RemoteShare, Storage
 
@@ -55,6 +56,9 @@ class ServiceContext:
     # runtime when OCIS_ENABLE_OCM is on, else None (federated sharing is off).
     ocm: FederationPeer | None = None
     remote_spaces: RemoteSpaces | None = None   # while the ocm service runs in this process
+    # The event bus (ocis_server/events): storage, sharing and identity changes are published
+    # on it once committed; the sse and userlog services consume them.
+    events: EventBus = field(default_factory=InProcessBus)
 
     @property
     def public_url(self) -> str:

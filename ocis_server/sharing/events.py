@@ -1,12 +1,17 @@
 """What a sharing change emits: a typed record per change, returned with the change's result.
-The kinds are oCIS's event names (reva `pkg/events`: ShareCreated, LinkCreated, SpaceShared, ...);
-a change-notification service (SSE, notifications, federation) publishes them after commit.
+The kinds are oCIS's event names (reva `pkg/events`: ShareCreated, LinkCreated, SpaceShared, ...).
+`publishes` marks each changing function: once the change is made (the storage has committed
+it), its events go to the context's event bus, translated to the bus's `Event`.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, Literal, TypeVar
+from typing import Any, Concatenate, Generic, Literal, ParamSpec, TypeVar
+
+from ocis_server.events import Event as BusEvent
 
 EventKind = Literal[
     "ShareCreated", "ShareUpdated", "ShareRemoved", "ReceivedShareUpdated",
@@ -16,6 +21,7 @@ EventKind = Literal[
 ]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +31,8 @@ class Event:
     space_id: str              # space uuid of what is shared
     node_id: str               # the shared node (the space root for membership)
     subject_id: str            # the share id, the link id, or the member's principal id
+    grantee_type: str = ""     # "user" | "group" where known (shares); "" = find out
+    grantee_id: str = ""       # who was granted (or lost) access
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,3 +41,30 @@ class Changed(Generic[T]):
 
     value: T
     events: tuple[Event, ...]
+
+
+def to_bus(event: Event, storage_id: str) -> BusEvent:
+    """The bus record of a sharing event: resource ids as clients see them."""
+    space = f"{storage_id}${event.space_id}" if event.space_id else ""
+    membership = event.kind.startswith("Space")
+    grantee = event.subject_id if membership else event.grantee_id
+    return BusEvent(
+        event.kind, executant=event.actor_id, space_id=space,
+        item_id=f"{space}!{event.node_id}" if space and event.node_id else "",
+        share_id="" if membership else event.subject_id,
+        grantee_user_id=grantee if event.grantee_type != "group" else "",
+        grantee_group_id=grantee if event.grantee_type == "group" else "")
+
+
+def publishes(fn: Callable[Concatenate[Any, P], Awaitable[Changed[T]]]
+              ) -> Callable[Concatenate[Any, P], Awaitable[Changed[T]]]:
+    """Publish the events of the change `fn` made on `ctx.events` (when the context has a bus)."""
+    @functools.wraps(fn)
+    async def wrapper(ctx: Any, /, *args: P.args, **kwargs: P.kwargs) -> Changed[T]:
+        changed = await fn(ctx, *args, **kwargs)
+        bus = getattr(ctx, "events", None)
+        if bus is not None and changed.events:
+            storage_id = str(getattr(ctx.config, "storage_id", "") or "")
+            bus.publish([to_bus(e, storage_id) for e in changed.events])
+        return changed
+    return wrapper

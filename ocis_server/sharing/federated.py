@@ -19,7 +19,7 @@ from ocis_server.identity import User
 from ocis_server.storage import RemoteShare
 
 from . import contacts
-from .events import Changed, Event
+from .events import Changed, Event, publishes
 from .rules import SharingContext, require_future
 
 
@@ -47,6 +47,7 @@ def _event(share: RemoteShare) -> Event:
     return Event("OCMCoreShareCreated", share.sender, "", "", share.id)
 
 
+@publishes
 async def receive(ctx: SharingContext, recipient: User, incoming: Incoming) -> Changed[RemoteShare]:
     """Record `incoming` for `recipient`, pending until they accept it. AlreadyExists when this
     provider already sent this resource to them; BadRequest for an expiry in the past;
@@ -82,6 +83,7 @@ async def one(ctx: SharingContext, user: User, share_id: str) -> RemoteShare:
     return share
 
 
+@publishes
 async def answer(ctx: SharingContext, user: User, share_id: str,
                  state: str) -> Changed[RemoteShare]:
     """Accept or decline a federated share the user received (a declined one stays listed and
@@ -91,6 +93,7 @@ async def answer(ctx: SharingContext, user: User, share_id: str,
     return Changed(share, (Event("ReceivedShareUpdated", user.id, "", "", share.id),))
 
 
+@publishes
 async def remove(ctx: SharingContext, user: User, share_id: str) -> Changed[RemoteShare]:
     """Drop the entry from the user's registry: only the record here goes; the data, which was
     never here, stays untouched at the sharer's."""
@@ -180,6 +183,7 @@ async def _proven(ctx: SharingContext, provider_id: str, secret: str,
     return found
 
 
+@publishes
 async def permissions_changed(ctx: SharingContext, provider_id: str, secret: str,
                               permissions: tuple[str, ...],
                               trusted: Callable[[str], bool]) -> Changed[list[RemoteShare]]:
@@ -192,6 +196,7 @@ async def permissions_changed(ctx: SharingContext, provider_id: str, secret: str
                                   for s in changed))
 
 
+@publishes
 async def unshared(ctx: SharingContext, provider_id: str, secret: str,
                    trusted: Callable[[str], bool]) -> Changed[list[RemoteShare]]:
     """A provider removed its share `provider_id`: the registry entries it made for it go (the

@@ -15,7 +15,7 @@ from ocis_server.domain.errors import BadRequest, NotFound, PermissionDenied
 from ocis_server.identity import User
 from ocis_server.storage import Link, Node
 
-from .events import Changed, Event, EventKind
+from .events import Changed, Event, EventKind, publishes
 from .rules import (
     SharingContext,
     access_to,
@@ -80,6 +80,7 @@ async def _hash(password: str) -> str | None:
     return await publiclink.hash_link_password(password) if password else None
 
 
+@publishes
 async def create(ctx: SharingContext, user: User, node: Node, access: Access, *,
                  link_type: str = "view", password: str = "", expiration: float | None = None,
                  name: str = "", quicklink: bool = False) -> Changed[Link]:
@@ -102,6 +103,7 @@ async def create(ctx: SharingContext, user: User, node: Node, access: Access, *,
     return Changed(link, (_event("LinkCreated", user, link),))
 
 
+@publishes
 async def update(ctx: SharingContext, user: User, link: Link, *, link_type: str | None = None,
                  password: str | None = None, name: str | None = None,
                  expiration: float | None = None, clear_expiration: bool = False,
@@ -126,6 +128,7 @@ async def update(ctx: SharingContext, user: User, link: Link, *, link_type: str 
     return Changed(updated, (_event("LinkUpdated", user, updated),))
 
 
+@publishes
 async def delete(ctx: SharingContext, user: User, link: Link) -> Changed[None]:
     await ctx.storage.delete_link(link.id)
     return Changed(None, (_event("LinkRemoved", user, link),))

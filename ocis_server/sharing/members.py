@@ -18,7 +18,7 @@ from ocis_server.domain.errors import BadRequest, NotFound, PermissionDenied
 from ocis_server.identity import User
 from ocis_server.storage import Space
 
-from .events import Changed, Event, EventKind
+from .events import Changed, Event, EventKind, publishes
 from .rules import SharingContext, require_future
 
 # unified role id -> the space role the storage keeps in `members` (authz ROLE_*)
@@ -58,6 +58,7 @@ def _event(kind: EventKind, user: User, space: Space, principal_id: str) -> Even
     return Event(kind, user.id, space.id, space.id, principal_id)
 
 
+@publishes
 async def add(ctx: SharingContext, user: User, access: Access, role: roles.Role,
               principals: Sequence[str], expires: float | None) -> Changed[list[Member]]:
     """Add (or set anew) members with one role and expiry."""
@@ -91,6 +92,7 @@ async def member(ctx: SharingContext, space: Space, principal_id: str) -> Member
     raise NotFound("permission not found")
 
 
+@publishes
 async def update(ctx: SharingContext, user: User, access: Access, principal_id: str, *,
                  role: roles.Role | None = None, set_expiry: bool = False,
                  expires: float | None = None) -> Changed[Member]:
@@ -107,6 +109,7 @@ async def update(ctx: SharingContext, user: User, access: Access, principal_id: 
                    (_event("SpaceShareUpdated", user, space, principal_id),))
 
 
+@publishes
 async def remove(ctx: SharingContext, user: User, access: Access,
                  principal_id: str) -> Changed[None]:
     space = require_manager(access)

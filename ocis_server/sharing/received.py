@@ -13,7 +13,7 @@ from ocis_server.domain.errors import NotFound
 from ocis_server.identity import User
 from ocis_server.storage import Node, ReceivedShare, Space
 
-from .events import Changed, Event
+from .events import Changed, Event, publishes
 from .rules import SharingContext
 
 
@@ -55,6 +55,7 @@ async def one(ctx: SharingContext, user: User, share_id: str) -> ReceivedShare:
     return await authz.received_share(ctx.storage, ctx.users, user, share_id)
 
 
+@publishes
 async def answer(ctx: SharingContext, user: User, share_id: str, state: str) -> Changed[ReceivedShare]:
     """Accept or decline (a declined share stays listed; accepting mounts it again)."""
     await one(ctx, user, share_id)
@@ -63,6 +64,7 @@ async def answer(ctx: SharingContext, user: User, share_id: str, state: str) -> 
     return Changed(received, (_event(user, received),))
 
 
+@publishes
 async def hide(ctx: SharingContext, user: User, share_id: str,
                hidden: bool) -> Changed[ReceivedShare]:
     await one(ctx, user, share_id)
@@ -78,6 +80,7 @@ def unique_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
+@publishes
 async def mount(ctx: SharingContext, user: User, node_id: str,
                 name: str | None) -> Changed[Received]:
     """Accept every share of one node the caller received, mounted as `name` (made unique

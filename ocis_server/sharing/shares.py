@@ -15,7 +15,7 @@ from ocis_server.domain.errors import AlreadyExists, BadRequest, NotFound, Permi
 from ocis_server.identity import User
 from ocis_server.storage import Node, Share
 
-from .events import Changed, Event, EventKind
+from .events import Changed, Event, EventKind, publishes
 from .rules import (
     SharingContext,
     access_to,
@@ -44,7 +44,8 @@ class Grant:
 
 
 def _event(kind: EventKind, user: User, share: Share) -> Event:
-    return Event(kind, user.id, share.space_id, share.node_id, share.id)
+    return Event(kind, user.id, share.space_id, share.node_id, share.id, share.grantee_type,
+                 share.grantee_id)
 
 
 def require_shareable(node: Node) -> None:
@@ -53,6 +54,7 @@ def require_shareable(node: Node) -> None:
         raise BadRequest("Can not share space root")
 
 
+@publishes
 async def create(ctx: SharingContext, user: User, node: Node, access: Access, grant: Grant,
                  grantees: Sequence[Grantee], expiration: float | None) -> Changed[list[Share]]:
     """One share per recipient, all or none: 400 for a space root or the sharer themselves,
@@ -102,6 +104,7 @@ async def require_manager(ctx: SharingContext, user: User, share: Share) -> None
         raise PermissionDenied("only the sharer may change a share")
 
 
+@publishes
 async def update(ctx: SharingContext, user: User, share: Share, *, grant: Grant | None = None,
                  expiration: float | None = None,
                  clear_expiration: bool = False) -> Changed[Share]:
@@ -120,6 +123,7 @@ async def update(ctx: SharingContext, user: User, share: Share, *, grant: Grant 
     return Changed(updated, (_event("ShareUpdated", user, updated),))
 
 
+@publishes
 async def delete(ctx: SharingContext, user: User, share: Share) -> Changed[None]:
     await require_manager(ctx, user, share)
     await ctx.storage.delete_share(share.id)

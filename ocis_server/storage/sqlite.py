@@ -20,7 +20,9 @@ from typing import Any, TypeVar
 
 from ocis_server.domain.errors import BadRequest, NotFound, disk_full_error
 from ocis_server.domain.ids import new_id
+from ocis_server.events import ACTOR, Event
 
+from . import changes as recorded
 from . import ops, trash, versions
 from .api import LockRecord, Node, Space, TrashItem, UploadResult, Version
 from .blobs import CHECKSUM_ALGORITHMS, BlobStore, Digest, TempBlob, receive
@@ -285,6 +287,11 @@ class SqliteStorage(PagedListing,
             self._space_cache[key] = value
         return value
 
+    def publish_to(self, publish: Callable[[list[Event]], None] | None) -> None:
+        """Hand the events of committed changes to `publish` (the event bus; writer.py)."""
+        if self._writer is not None:
+            self._writer.publish = publish
+
     async def _write(self, fn: Callable[..., T], *args: Any, frees: bool = False,
                      undo: Callable[[], None] | None = None) -> T:
         """`fn(tx, *args)` in the writer; `frees`: a delete or purge (on a full disk it may use
@@ -300,7 +307,7 @@ class SqliteStorage(PagedListing,
                            description: str = "") -> Space:
         if space_type == "personal" and not quota_total:
             quota_total = self.personal_quota
-        return await self._space_write(ops.create_space, self.storage_id, space_id or new_id(),
+        return await self._space_write(recorded.create_space, self.storage_id, space_id or new_id(),
                                        space_type, name, alias, owner_id, quota_total, description)
 
     async def get_space(self, space_id: str) -> Space:
@@ -331,13 +338,13 @@ class SqliteStorage(PagedListing,
             ("name", name), ("description", description), ("quota_total", quota_total),
             ("alias", alias), ("disabled", None if disabled is None else int(disabled)))
             if value is not None}
-        return await self._space_write(ops.update_space, space_id, changes)
+        return await self._space_write(recorded.update_space, space_id, changes)
 
     async def delete_space(self, space_id: str) -> None:
         def forget(_done: object) -> None:
             self._forget_locks()
             self._forget_spaces()
-        await self._forgetting_write(forget, ops.delete_space, self.storage_id, self._blobs,
+        await self._forgetting_write(forget, recorded.delete_space, self.storage_id, self._blobs,
                                      space_id, frees=True)
 
     async def set_member(self, space_id: str, principal_id: str, role: str | None, *,
@@ -392,7 +399,7 @@ class SqliteStorage(PagedListing,
         return list(cached)
 
     async def mkdir(self, space_id: str, path: Sequence[str]) -> Node:
-        return await self._write(ops.mkdir, self.storage_id, space_id, tuple(path))
+        return await self._write(recorded.mkdir, self.storage_id, space_id, tuple(path))
 
     async def upload(self, space_id: str, path: Sequence[str], body: AsyncIterator[bytes], *,
                      length: int | None = None, mtime: float | None = None,
@@ -419,6 +426,7 @@ class SqliteStorage(PagedListing,
             raise RuntimeError("storage is closed")
         committed: asyncio.Future[tuple[Node, bool]] = asyncio.get_running_loop().create_future()
         queued: list[bool] = []
+        actor = ACTOR.get()     # the commit is queued from an I/O thread, outside this context
 
         def verify_place_and_commit(digest: Digest) -> None:
             # In the I/O thread: the blob is durable, so its commit is queued from here.
@@ -426,7 +434,7 @@ class SqliteStorage(PagedListing,
             self._blobs.place(temp, blob_id)
             writer.enqueue(committed, self._commit_job(space_id, parts, blob_id, digest, mtime,
                                                        if_match, if_none_match_any),
-                           undo=functools.partial(self._blobs.remove, [blob_id]))
+                           undo=functools.partial(self._blobs.remove, [blob_id]), actor=actor)
             queued.append(True)
 
         try:
@@ -448,7 +456,7 @@ class SqliteStorage(PagedListing,
         """The one commit of every upload (PUT, TUS, chunking NG): point the node at its durable
         blob; `also(tx)` runs in the same transaction (an upload session's removal)."""
         def commit(tx: Tx) -> tuple[Node, bool]:    # a failure removes the blob: the undo
-            result = ops.commit_upload(tx, self.storage_id, space_id, parts, blob_id, digest,
+            result = recorded.commit_upload(tx, self.storage_id, space_id, parts, blob_id, digest,
                                        mtime, if_match, if_none_match_any)
             if also is not None:
                 also(tx)
@@ -494,12 +502,12 @@ class SqliteStorage(PagedListing,
         return data
 
     async def delete(self, space_id: str, path: Sequence[str]) -> None:
-        await self._lock_write(ops.delete, self.storage_id, self._blobs, space_id, tuple(path),
+        await self._lock_write(recorded.delete, self.storage_id, self._blobs, space_id, tuple(path),
                                frees=True)
 
     async def move(self, space_id: str, path: Sequence[str], dst_space_id: str,
                    dst_path: Sequence[str], *, overwrite: bool) -> UploadResult:
-        node, created = await self._lock_write(ops.move, self.storage_id, self._blobs, space_id,
+        node, created = await self._lock_write(recorded.move, self.storage_id, self._blobs, space_id,
                                                tuple(path), dst_space_id, tuple(dst_path),
                                                overwrite)
         return UploadResult(node, created)
@@ -508,7 +516,7 @@ class SqliteStorage(PagedListing,
                    dst_path: Sequence[str], *, overwrite: bool,
                    depth_infinity: bool = True) -> UploadResult:
         # An overwritten destination drops its locks: a lock-changing write.
-        node, created = await self._lock_write(ops.copy, self.storage_id, self._blobs, space_id,
+        node, created = await self._lock_write(recorded.copy, self.storage_id, self._blobs, space_id,
                                                tuple(path), dst_space_id, tuple(dst_path),
                                                overwrite, depth_infinity)
         return UploadResult(node, created)
@@ -533,15 +541,17 @@ class SqliteStorage(PagedListing,
     async def restore_trash(self, space_id: str, key: str, *, dst_path: Sequence[str] | None = None,
                             overwrite: bool) -> UploadResult:
         dst = None if dst_path is None else tuple(dst_path)
-        node, created = await self._lock_write(trash.restore, self.storage_id, space_id, key, dst,
+        node, created = await self._lock_write(recorded.restore_trash, self.storage_id, space_id, key, dst,
                                                overwrite)
         return UploadResult(node, created)
 
     async def purge_trash(self, space_id: str, key: str) -> None:
-        await self._write(trash.purge, self._blobs, space_id, key, frees=True)
+        await self._write(recorded.purge_trash, self.storage_id, self._blobs, space_id, key,
+                          frees=True)
 
     async def empty_trash(self, space_id: str) -> int:
-        return await self._write(trash.empty, self._blobs, space_id, frees=True)
+        return await self._write(recorded.empty_trash, self.storage_id, self._blobs, space_id,
+                                 frees=True)
 
     async def list_versions(self, node_id: str) -> list[Version]:
         return await self._read(lambda conn: versions.list_versions(conn, self.storage_id, node_id))
@@ -552,4 +562,4 @@ class SqliteStorage(PagedListing,
         return self._blobs.path(blob_id)
 
     async def restore_version(self, node_id: str, key: str) -> Node:
-        return await self._write(versions.restore, self.storage_id, node_id, key)
+        return await self._write(recorded.restore_version, self.storage_id, node_id, key)

@@ -16,6 +16,7 @@ from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 from ocis_server.domain.errors import InsufficientStorage, OcisError
+from ocis_server.events import ACTOR, Event
 
 from .database import DatabaseDamaged, database_error
 
@@ -30,20 +31,24 @@ class Tx:
     `stamp` is a strictly increasing nanosecond time shared by everything one operation changes,
     so two changes in the same second still give different etags."""
 
-    def __init__(self, conn: sqlite3.Connection, stamp: int) -> None:
+    def __init__(self, conn: sqlite3.Connection, stamp: int, actor: str = "") -> None:
         self.conn = conn
         self.stamp = stamp
+        self.actor = actor            # who makes the change (events.ACTOR when it was queued)
+        self.events: list[Event] = []  # published once committed, dropped if rolled back
         self.after_commit: list[Callable[[], None]] = []   # run in the I/O pool once durable
         self.on_failure: list[Callable[[], None]] = []     # undo side effects outside the database
 
 
 class _Job:
-    __slots__ = ("args", "fn", "frees", "future", "loop", "tx", "undo")
+    __slots__ = ("actor", "args", "fn", "frees", "future", "loop", "tx", "undo")
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...],
                  loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], *,
-                 frees: bool = False, undo: Callable[[], None] | None = None) -> None:
+                 frees: bool = False, undo: Callable[[], None] | None = None,
+                 actor: str = "") -> None:
         self.fn, self.args, self.loop, self.future = fn, args, loop, future
+        self.actor = actor
         self.frees = frees    # the change frees disk space: it may use the ballast's room
         self.undo = undo      # removes what was made for the change (a blob) if it fails
         self.tx: Tx | None = None
@@ -63,6 +68,9 @@ class Writer:
         # never serve a state older than a change that was acknowledged.
         self.generation = 0
         self.damaged: DatabaseDamaged | None = None    # set once SQLite reports damage
+        # Where the events of committed changes go (the event bus), in commit order, before
+        # the callers hear of their change: never for a change that was rolled back.
+        self.publish: Callable[[list[Event]], None] | None = None
         self._thread.start()
 
     async def submit(self, fn: Callable[..., T], *args: Any, frees: bool = False,
@@ -76,14 +84,17 @@ class Writer:
         return await future
 
     def enqueue(self, future: asyncio.Future[Any], fn: Callable[..., Any], *args: Any,
-                frees: bool = False, undo: Callable[[], None] | None = None) -> None:
+                frees: bool = False, undo: Callable[[], None] | None = None,
+                actor: str | None = None) -> None:
         """`submit` from any thread: `future` (of its loop) gets the outcome once durable. An I/O
         thread that has just made a blob durable queues its commit at once, without a trip
         through the event loop; `undo` (run in the writer thread) removes that blob again when
-        the change fails, even when it failed before it ran (a locked database)."""
+        the change fails, even when it failed before it ran (a locked database). `actor`: who
+        makes the change (default: events.ACTOR of the calling task; pass it from a thread)."""
         if self._closed:
             raise RuntimeError("storage is closed")
-        self._queue.put(_Job(fn, args, future.get_loop(), future, frees=frees, undo=undo))
+        self._queue.put(_Job(fn, args, future.get_loop(), future, frees=frees, undo=undo,
+                             actor=ACTOR.get() if actor is None else actor))
 
     @property
     def alive(self) -> bool:
@@ -147,6 +158,7 @@ class Writer:
                                            strict=True):
                     outcomes[i] = outcome
         self.generation += 1
+        self._publish(batch, outcomes)
         for job, (ok, value) in zip(batch, outcomes, strict=True):
             if ok:
                 for hook in job.tx.after_commit if job.tx is not None else ():
@@ -162,7 +174,7 @@ class Writer:
         try:
             conn.execute("BEGIN IMMEDIATE")
             for job in batch:
-                job.tx = Tx(conn, self._next_stamp())
+                job.tx = Tx(conn, self._next_stamp(), job.actor)
                 conn.execute("SAVEPOINT op")
                 try:
                     outcomes.append((True, job.fn(job.tx, *job.args)))
@@ -185,6 +197,18 @@ class Writer:
                     log.exception("storage rollback failed")
             outcomes = [(False, error)] * len(batch)
         return outcomes
+
+    def _publish(self, batch: list[_Job], outcomes: list[tuple[bool, Any]]) -> None:
+        """The events of the committed changes of a batch, in order (after COMMIT)."""
+        if self.publish is None:
+            return
+        events = [event for job, (ok, _) in zip(batch, outcomes, strict=True)
+                  if ok and job.tx is not None for event in job.tx.events]
+        if events:
+            try:
+                self.publish(events)
+            except Exception:
+                log.exception("publishing %d events failed", len(events))
 
     def _failed(self, job: _Job) -> None:
         """Undo what a failed job left outside the database (once per attempt)."""

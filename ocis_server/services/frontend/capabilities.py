@@ -100,7 +100,7 @@ def capabilities(cfg: FrontendConfig) -> dict[str, Any]:
             "webdav-root": "remote.php/webdav",
             "status": status(cfg),
             "support-url-signing": cfg.support_url_signing,
-            "support-sse": False,
+            "support-sse": cfg.support_sse,
         },
         "checksums": {
             "supportedTypes": list(cfg.checksum_types),

@@ -16,6 +16,7 @@ class FrontendConfig:
     poll_interval: int = 60             # core.pollinterval (oCIS default)
     max_quota: int = 0                  # spaces.max_quota; 0 = no limit (no config field yet)
     support_url_signing: bool = True    # PROXY_ENABLE_PRESIGNEDURLS (cloud/user/signing-key)
+    support_sse: bool = False           # core.support-sse: the sse service runs
     blacklisted_files: tuple[str, ...] = (".htaccess",)
     checksum_types: tuple[str, ...] = ("sha1", "md5", "adler32")
     # Spelled as in OC-Checksum headers: the desktop engines match checksum names case-sensitively
@@ -45,7 +46,10 @@ class FrontendConfig:
 
     @classmethod
     def from_context(cls, ctx: ServiceContext) -> FrontendConfig:
-        return cls(public_url=ctx.public_url,
+        config = ctx.config
+        sse = "sse" not in config.exclude_run_services and (
+            not config.run_services or "sse" in config.run_services)
+        return cls(public_url=ctx.public_url, support_sse=sse,
                    support_url_signing=ctx.config.presigned_urls,
                    auto_accept_shares=ctx.config.sharing_auto_accept,
                    public_password_enforced=ctx.config.public_share_must_have_password,
