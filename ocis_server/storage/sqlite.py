@@ -507,8 +507,8 @@ class SqliteStorage(PagedListing,
 
     async def move(self, space_id: str, path: Sequence[str], dst_space_id: str,
                    dst_path: Sequence[str], *, overwrite: bool) -> UploadResult:
-        node, created = await self._lock_write(recorded.move, self.storage_id, self._blobs, space_id,
-                                               tuple(path), dst_space_id, tuple(dst_path),
+        node, created = await self._lock_write(recorded.move, self.storage_id, self._blobs,
+                                               space_id, tuple(path), dst_space_id, tuple(dst_path),
                                                overwrite)
         return UploadResult(node, created)
 
@@ -516,8 +516,8 @@ class SqliteStorage(PagedListing,
                    dst_path: Sequence[str], *, overwrite: bool,
                    depth_infinity: bool = True) -> UploadResult:
         # An overwritten destination drops its locks: a lock-changing write.
-        node, created = await self._lock_write(recorded.copy, self.storage_id, self._blobs, space_id,
-                                               tuple(path), dst_space_id, tuple(dst_path),
+        node, created = await self._lock_write(recorded.copy, self.storage_id, self._blobs,
+                                               space_id, tuple(path), dst_space_id, tuple(dst_path),
                                                overwrite, depth_infinity)
         return UploadResult(node, created)
 
@@ -541,8 +541,8 @@ class SqliteStorage(PagedListing,
     async def restore_trash(self, space_id: str, key: str, *, dst_path: Sequence[str] | None = None,
                             overwrite: bool) -> UploadResult:
         dst = None if dst_path is None else tuple(dst_path)
-        node, created = await self._lock_write(recorded.restore_trash, self.storage_id, space_id, key, dst,
-                                               overwrite)
+        node, created = await self._lock_write(recorded.restore_trash, self.storage_id, space_id,
+                                               key, dst, overwrite)
         return UploadResult(node, created)
 
     async def purge_trash(self, space_id: str, key: str) -> None:
