@@ -33,7 +33,7 @@ from ocis_server.identity import User
 from ocis_server.storage import Node, OcmShare
 
 from . import contacts
-from .events import Changed, Event, EventKind
+from .events import Changed, Event, EventKind, publishes
 from .rules import (
     SharingContext,
     access_to,
@@ -145,6 +145,7 @@ def _event(kind: EventKind, user: User, share: OcmShare) -> Event:
     return Event(kind, user.id, share.space_id, share.node_id, share.id)
 
 
+@publishes
 async def create(ctx: SharingContext, user: User, node: Node, access: Access, role: roles.Role,
                  address: str, peer: FederationPeer,
                  expiration: float | None = None) -> Changed[OcmShare]:
@@ -193,6 +194,7 @@ async def managed(ctx: SharingContext, user: User,
     return await managed_by(ctx, user, ctx.storage.list_ocm_shares, node_ids)
 
 
+@publishes
 async def update(ctx: SharingContext, user: User, share: OcmShare, peer: FederationPeer | None,
                  *, role: roles.Role | None = None, expiration: float | None = None,
                  clear_expiration: bool = False) -> Changed[OcmShare]:
@@ -219,6 +221,7 @@ async def update(ctx: SharingContext, user: User, share: OcmShare, peer: Federat
     return Changed(updated, (_event("ShareUpdated", user, updated),))
 
 
+@publishes
 async def delete(ctx: SharingContext, user: User, share: OcmShare,
                  peer: FederationPeer | None) -> Changed[None]:
     """Remove the share (its secret stops working at once) and tell the peer, best effort."""
