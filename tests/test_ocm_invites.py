@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from ocm_pair import call, zurich_and_paris
+from ocm_peers import write_providers
 
 GENERATE, ACCEPT = "/sciencemesh/generate-invite", "/sciencemesh/accept-invite"
 ACCEPTED, TOKENS = "/sciencemesh/find-accepted-users", "/sciencemesh/list-invite"
@@ -137,3 +138,27 @@ async def test_expired_invitation(tmp_path: Path) -> None:
         assert status == 400 and body["code"] == "INVALID_PARAMETER"
         assert body["message"].startswith("token not valid")
         assert (await call(paris, "GET", ACCEPTED, "marie"))[1] == []
+
+
+async def test_verify_request_hostname(tmp_path: Path) -> None:
+    """OCM_OCM_PROVIDER_AUTHORIZER_VERIFY_REQUEST_HOSTNAME: the caller of /ocm/invite-accepted
+    must come from an address of the provider it claims to be (its listed hosts)."""
+    async with zurich_and_paris(tmp_path, zurich_env={
+            "OCM_OCM_PROVIDER_AUTHORIZER_VERIFY_REQUEST_HOSTNAME": "true"}) as (zurich, paris):
+        status, invite = await call(zurich, "POST", GENERATE, "einstein")
+        status, body = await call(paris, "POST", ACCEPT, "marie",
+                                  json={"token": invite["token"], "providerDomain": "zurich.test"})
+        assert status == 200, body               # paris calls from 127.0.0.1, where it is listed
+        # paris.test listed on another address (127.0.0.2): a caller on 127.0.0.1 claiming to be
+        # paris.test is not it.
+        port = paris.url.rsplit(":", 1)[1]
+        write_providers(Path(zurich.config.ocm_providers_file),
+                        {"paris.test": f"http://127.0.0.2:{port}"})
+        status, body = await call(zurich, "POST", "/ocm/invite-accepted",
+                                  json={"token": invite["token"], "userID": "richard",
+                                        "recipientProvider": "paris.test", "name": "R",
+                                        "email": "r@example.org"})
+        assert (status, body) == (403, {"code": "UNTRUSTED_SERVICE",
+                                        "message": "provider not trusted"})
+        assert [c["idp"] for c in (await call(zurich, "GET", ACCEPTED, "einstein"))[1]] == [
+            "paris.test"]                           # Marie only

@@ -161,6 +161,7 @@ class Config:
     ocm_invite_manager_insecure: bool
     ocm_invite_token_expiration: str
     ocm_require_invite: bool
+    ocm_verify_request_hostname: bool
     ocm_share_provider_insecure: bool
     ocm_storage_provider_insecure: bool
     ocm_expose_recipient_display_name: bool

@@ -413,6 +413,10 @@ FIELDS: tuple[Field, ...] = (
           "a federated share needs an accepted invitation between sharer and recipient, checked "
           "when sending and when receiving (oCIS always requires it); false: any user of a "
           "listed provider"),
+    Field("ocm_verify_request_hostname", "ocm.provider_authorizer_verify_request_hostname",
+          "bool", False, ("OCM_OCM_PROVIDER_AUTHORIZER_VERIFY_REQUEST_HOSTNAME",),
+          "accept POST /ocm/invite-accepted only from an address the claimed provider's listed "
+          "hosts resolve to (not behind a proxy that hides the caller's address)"),
     Field("ocm_share_provider_insecure", "ocm.share_provider_insecure", "bool", False,
           ("OCM_OCM_SHARE_PROVIDER_INSECURE",),
           "outgoing shares (POST /ocm/shares, discovery): allow plain http to a listed loopback "

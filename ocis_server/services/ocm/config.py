@@ -48,6 +48,7 @@ class OcmConfig:
     max_response_size: int
     expose_recipient: bool      # OCM_OCMD_EXPOSE_RECIPIENT_DISPLAY_NAME
     invite_lifetime: float = 86400.0    # OCM_OCM_INVITE_MANAGER_TOKEN_EXPIRATION, seconds
+    verify_hostname: bool = False       # OCM_OCM_PROVIDER_AUTHORIZER_VERIFY_REQUEST_HOSTNAME
 
     @classmethod
     def from_context(cls, ctx: ServiceContext) -> OcmConfig:
@@ -71,7 +72,8 @@ class OcmConfig:
                    max_response_size=config.ocm_max_response_size,
                    expose_recipient=config.ocm_expose_recipient_display_name,
                    invite_lifetime=duration(config.ocm_invite_token_expiration,
-                                            "OCM_OCM_INVITE_MANAGER_TOKEN_EXPIRATION"))
+                                            "OCM_OCM_INVITE_MANAGER_TOKEN_EXPIRATION"),
+                   verify_hostname=config.ocm_verify_request_hostname)
 
 
 CONFIG_KEY = web.AppKey("ocm_config", OcmConfig)

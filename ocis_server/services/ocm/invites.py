@@ -15,9 +15,11 @@ Errors have reva's body `{"code": ..., "message": ...}` (errors.py): 400 INVALID
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from aiohttp import web
 
@@ -196,12 +198,30 @@ class Invitations:
             raise BadRequest("token, userID and recipientProvider must not be null")
         domain = normalize_domain(recipient)
         provider = self.providers.find(domain) if domain else None
-        if provider is None:
+        if provider is None or (self.config.verify_hostname
+                                and not await _from_provider(request, provider)):
             raise PermissionDenied("provider not trusted")
         owner, _ = await contacts.redeem(self.ctx, token, provider.domain, user_id,
                                          fields.get("name", ""), fields.get("email", ""))
         return web.json_response({"userID": owner.username, "email": owner.email,
                                   "name": owner.display_name})
+
+
+async def _from_provider(request: web.Request, provider: Provider) -> bool:
+    """Whether the caller's address is one the provider's listed hosts resolve to (reva's
+    `verify_request_hostname`). A name that does not resolve counts as no address."""
+    remote = request.remote or ""
+    loop = asyncio.get_running_loop()
+    for listed in provider.origins:
+        parts = urlsplit(listed)
+        try:
+            found = await asyncio.wait_for(
+                loop.getaddrinfo(parts.hostname or "", parts.port, type=socket.SOCK_STREAM), 5)
+        except (OSError, asyncio.TimeoutError):
+            continue
+        if any(info[4][0] == remote for info in found):
+            return True
+    return False
 
 
 def _string(answer: dict[str, Any], key: str, provider: Provider) -> str:
