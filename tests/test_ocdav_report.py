@@ -211,7 +211,7 @@ def test_search_queries_are_index_lookups_not_scans():
     conn.executescript(SCHEMA)
     conn.execute("INSERT INTO nodes VALUES('r','s',NULL,'',1,0,0,0,0,'e',NULL,NULL,NULL,NULL)")
     conn.execute("INSERT INTO nodes VALUES('a','s','r','Alpha',0,0,0,0,0,'e',NULL,NULL,NULL,NULL)")
-    conn.execute("INSERT INTO props VALUES('a', ?, '1')", (search.FAVORITE_KEY,))
+    conn.execute("INSERT INTO favorites VALUES('u1', 'a')")
     plans: list[str] = []
     original = conn.execute
 
@@ -228,9 +228,10 @@ def test_search_queries_are_index_lookups_not_scans():
     conn.execute("DROP INDEX nodes_space_name")
     assert search._name_matches(conn, "s", "alpha") == [("a", "r", "Alpha")]
     plans.clear()
-    assert search._favorite_rows(Traced(), "s") == [("a", "r", "Alpha")]
+    assert search._favorite_rows(Traced(), "s", "u1") == [("a", "r", "Alpha")]
+    assert search._favorite_rows(conn, "s", "u2") == []          # favourites are per user
     plan = list(plans)
-    assert "props_name" in plan[0] and "SCAN" not in " ".join(plan), plan
+    assert "PRIMARY KEY (user_id=?)" in plan[0] and "SCAN" not in " ".join(plan), plan
 
 
 def test_like_pattern_escapes_and_wildcards():

@@ -123,6 +123,9 @@ CREATE INDEX IF NOT EXISTS links_creator ON links(creator_id);
 CREATE TABLE IF NOT EXISTS setting_values(
     user_id TEXT NOT NULL, setting_id TEXT NOT NULL, value TEXT NOT NULL, mtime REAL NOT NULL,
     PRIMARY KEY(user_id, setting_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS favorites(
+    user_id TEXT NOT NULL, node_id TEXT NOT NULL, PRIMARY KEY(user_id, node_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS favorites_node ON favorites(node_id);
 CREATE TABLE IF NOT EXISTS signing_keys(
     user_id TEXT PRIMARY KEY, key TEXT NOT NULL, ctime REAL NOT NULL) WITHOUT ROWID;
 """

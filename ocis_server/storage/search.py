@@ -14,7 +14,6 @@ from .api import Node, SearchPage
 from .schema import NODE_COLS, NODE_FROM, node_from_row
 
 _IN_CHUNK = 900   # ids per IN (...) list, under SQLite's default 999 parameters
-FAVORITE_KEY = "{http://owncloud.org/ns}favorite"
 
 
 def like_pattern(pattern: str) -> str:
@@ -44,11 +43,11 @@ class NodeSearch:
         page: SearchPage = await self._read(query)
         return page
 
-    async def favorites(self, space_id: str, base: Sequence[str], *,
+    async def favorites(self, space_id: str, base: Sequence[str], *, user_id: str,
                         offset: int = 0, limit: int | None = None) -> SearchPage:
-        """Nodes below `base` marked `oc:favorite` 1, ordered by path."""
+        """Nodes below `base` the user marked `oc:favorite` 1, ordered by path."""
         def query(conn: sqlite3.Connection) -> SearchPage:
-            rows = _favorite_rows(conn, space_id)
+            rows = _favorite_rows(conn, space_id, user_id)
             return self._page(conn, rows, tuple(base), offset, limit)
         page: SearchPage = await self._read(query)
         return page
@@ -80,13 +79,15 @@ def _name_matches(conn: sqlite3.Connection, space_id: str, like: str) -> list[tu
         return conn.execute(sql.format(hint=""), (space_id, like)).fetchall()
 
 
-def _favorite_rows(conn: sqlite3.Connection, space_id: str) -> list[tuple[Any, ...]]:
-    """(id, parent id, name) of the space's favourites. CROSS JOIN: the favourites first (index
-    props_name), then their nodes by id, so the cost follows the favourites, not the space."""
+def _favorite_rows(conn: sqlite3.Connection, space_id: str,
+                   user_id: str) -> list[tuple[Any, ...]]:
+    """(id, parent id, name) of the user's favourites in the space. CROSS JOIN: the user's
+    favourites first (primary key), then their nodes by id, so the cost follows the favourites,
+    not the space; trashed nodes are not in `nodes`, so they drop out until restored."""
     return conn.execute(
-        "SELECT n.id, n.parent_id, n.name FROM props p CROSS JOIN nodes n ON n.id = p.node_id"
-        " WHERE p.name = ? AND p.value = '1' AND n.space_id = ? AND n.parent_id IS NOT NULL",
-        (FAVORITE_KEY, space_id)).fetchall()
+        "SELECT n.id, n.parent_id, n.name FROM favorites f CROSS JOIN nodes n ON n.id = f.node_id"
+        " WHERE f.user_id = ? AND n.space_id = ? AND n.parent_id IS NOT NULL",
+        (user_id, space_id)).fetchall()
 
 
 def _paths(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> dict[str, tuple[str, ...]]:

@@ -1,13 +1,14 @@
 """Per-user data that is not a file: settings values (table `setting_values`, one JSON value per
-user and setting id, as the settings service saved it) and the user's URL signing key (table
-`signing_keys`, the secret of pre-signed URLs, replaced when the user rotates it).
+user and setting id, as the settings service saved it), the user's URL signing key (table
+`signing_keys`, the secret of pre-signed URLs, replaced when the user rotates it) and the user's
+favourites (table `favorites`: each user marks their own, as oCIS keeps one flag per user).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .writer import Tx
@@ -43,6 +44,27 @@ def _set_key(tx: Tx, user_id: str, key: str, replace: bool) -> str:
     return key
 
 
+def _favorite_ids(conn: sqlite3.Connection, user_id: str,
+                  node_ids: tuple[str, ...]) -> frozenset[str]:
+    found: set[str] = set()
+    for start in range(0, len(node_ids), 500):
+        chunk = node_ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        found.update(str(r[0]) for r in conn.execute(
+            f"SELECT node_id FROM favorites WHERE user_id = ? AND node_id IN ({marks})",
+            (user_id, *chunk)))
+    return frozenset(found)
+
+
+def _set_favorite(tx: Tx, user_id: str, node_id: str, on: bool) -> None:
+    if on:
+        tx.conn.execute("INSERT OR IGNORE INTO favorites(user_id, node_id) VALUES (?, ?)",
+                        (user_id, node_id))
+    else:
+        tx.conn.execute("DELETE FROM favorites WHERE user_id = ? AND node_id = ?",
+                        (user_id, node_id))
+
+
 class UserSettingsStore:
     """Mixed into SqliteStorage: the settings-values and signing-key half of `storage.api.Storage`."""
 
@@ -65,3 +87,15 @@ class UserSettingsStore:
     async def set_signing_key(self, user_id: str, key: str, *, replace: bool = True) -> str:
         stored: str = await self._write(_set_key, user_id, key, replace)
         return stored
+
+    async def favorite_ids(self, user_id: str, node_ids: Sequence[str]) -> frozenset[str]:
+        """Which of these nodes the user marked as favourites."""
+        wanted = tuple(sorted(set(node_ids)))
+        if not wanted or not user_id:
+            return frozenset()
+        found: frozenset[str] = await self._cached(("favorites", user_id, wanted),
+                                                   lambda c: _favorite_ids(c, user_id, wanted))
+        return found
+
+    async def set_favorite(self, user_id: str, node_id: str, on: bool) -> None:
+        await self._write(_set_favorite, user_id, node_id, on)

@@ -65,6 +65,7 @@ class RenderContext:
         "share_types",
         "space",
         "target",
+        "user_id",
     )
 
     def __init__(self, target: DavTarget, owner_name: str, owner_display: str,
@@ -90,6 +91,7 @@ class RenderContext:
         self.dead: dict[str, dict[str, str]] = {}
         self.locks: list[LockRecord] = []
         self.lock_owners: dict[str, str] = {}      # user id -> display name (oc:ownername)
+        self.user_id = ""                          # the caller: whose favourites to show
 
 
 Renderer = Callable[[Node, tuple[str, ...], RenderContext], str | None]
@@ -236,7 +238,7 @@ ALLPROP: tuple[QName, ...] = (
     (OC, "owner-id"), (OC, "owner-display-name"), (OC, "favorite"), (OC, "privatelink"),
     (OC, "share-types"), (OC, "shareid"), (D, "lockdiscovery"), (D, "supportedlock"),
 )
-# Live properties PROPPATCH may not change (oc:favorite is stored as a dead property).
+# Live properties PROPPATCH may not change (oc:favorite is the caller's flag, proppatch.py).
 PROTECTED = frozenset(LIVE) - {(OC, "favorite")}
 
 
@@ -330,9 +332,18 @@ async def _load_dead(storage: Storage, rc: RenderContext, nodes: list[Node]) -> 
     batch = getattr(storage, "get_props_many", None)
     if batch is not None:
         rc.dead = await batch([n.id for n in nodes])
-        return
-    results = await asyncio.gather(*(storage.get_props(n.id) for n in nodes))
-    rc.dead = {n.id: props for n, props in zip(nodes, results) if props}
+    else:
+        results = await asyncio.gather(*(storage.get_props(n.id) for n in nodes))
+        rc.dead = {n.id: props for n, props in zip(nodes, results) if props}
+    # oc:favorite is the caller's own flag (storage `favorites`), never a property of the node
+    # that everyone with access would see: a value stored on the node is not shown.
+    mine = await storage.favorite_ids(rc.user_id, [n.id for n in nodes])
+    for node in nodes:
+        props = rc.dead.get(node.id)
+        if props is not None and FAVORITE_KEY in props:
+            rc.dead[node.id] = props = {k: v for k, v in props.items() if k != FAVORITE_KEY}
+        if node.id in mine:
+            rc.dead[node.id] = {**(props or {}), FAVORITE_KEY: "1"}
 
 
 async def _load_share_types(storage: Storage, rc: RenderContext, nodes: list[Node]) -> None:

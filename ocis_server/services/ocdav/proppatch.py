@@ -11,7 +11,7 @@ from aiohttp import web
 from ocis_server.domain.errors import BadRequest
 
 from .locking import check_locks
-from .namespaces import config_of, request_target, storage_of
+from .namespaces import config_of, principal_of, request_target, storage_of, user_of
 from .propfind import PROTECTED
 from .xml import (
     CONTENT_TYPE,
@@ -44,7 +44,10 @@ async def handle_proppatch(request: web.Request) -> web.StreamResponse:
     target.access.require_write()
     await check_locks(request, target)
     names = [name for name, _ in operations]
-    forbidden = {name for name in names if name in PROTECTED}
+    # oc:favorite is a user's own flag: nobody to keep it for through a public link
+    anonymous = target.public or principal_of(request) is None
+    forbidden = {name for name in names
+                 if name in PROTECTED or (anonymous and name == (NS_OC, "favorite"))}
     if forbidden:
         statuses = {name: 403 if name in forbidden else 424 for name in names}
     else:
@@ -52,9 +55,14 @@ async def handle_proppatch(request: web.Request) -> web.StreamResponse:
         final: dict[str, str | None] = {}
         for name, value in operations:
             final[prop_key(name)] = value
+        favorite = final.pop(prop_key((NS_OC, "favorite")), False)
         set_props = {k: v for k, v in final.items() if v is not None}
         remove = [k for k, v in final.items() if v is None]
-        await storage.patch_props(node.id, set_props, remove)
+        if set_props or remove:
+            await storage.patch_props(node.id, set_props, remove)
+        if favorite is not False:
+            # the caller's own flag (oCIS keeps one per user), not a property others see
+            await storage.set_favorite(user_of(request).id, node.id, favorite == "1")
         statuses = {name: 200 for name in names}
     href = target.self_href(is_dir=node.is_dir)
     return web.Response(status=207, body=_multistatus(href, statuses),

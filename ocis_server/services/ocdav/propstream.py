@@ -25,7 +25,15 @@ from ocis_server.storage import LockRecord, Node, Storage
 from .config import CONTEXT_KEY, POLLS_KEY, OcdavConfig, PollCache
 from .errors import DavError
 from .locking import owner_names
-from .namespaces import SHARES_FOLDER, DavTarget, config_of, request_target, storage_of, user_of
+from .namespaces import (
+    SHARES_FOLDER,
+    DavTarget,
+    config_of,
+    principal_of,
+    request_target,
+    storage_of,
+    user_of,
+)
 from .propfind import (
     ALLPROP,
     PropSpec,
@@ -94,12 +102,15 @@ async def handle_propfind(request: web.Request) -> web.StreamResponse:
     if (depth == "0" and target.jail is None and target.mount_id is None and not locks
             and not share_types):
         polls, stamp, access = request.app[POLLS_KEY], storage.change_stamp, target.access
+        caller = principal_of(request)       # oc:favorite is per user
         key = (request.raw_path, mode, wanted, minimal, owner, access.role, access.permissions,
-               access.share.id if access.share is not None else None)
+               access.share.id if access.share is not None else None,
+               caller.id if caller is not None else None)
         body = polls.get(stamp, key)
         if body is not None:
             return web.Response(status=207, body=body, headers={"Content-Type": CONTENT_TYPE})
     rc = RenderContext(target, owner[0], owner[1], ctx.public_url)
+    rc.user_id = getattr(principal_of(request), "id", "")
     node, batches = await _listing(request, storage, rc, depth, conf)
     if target.jail is None and quota:
         rc.space = await storage.get_space(target.space_id)

@@ -19,7 +19,7 @@ from ocis_server.domain.errors import BadRequest, NotSupported
 from ocis_server.storage import Node, SearchPage
 
 from .config import CONTEXT_KEY
-from .namespaces import DavTarget, config_of, request_target, storage_of
+from .namespaces import DavTarget, config_of, request_target, storage_of, user_of
 from .propfind import (
     ALLPROP,
     PropSpec,
@@ -95,13 +95,15 @@ async def handle_report(request: web.Request) -> web.StreamResponse:
     storage = storage_of(request)
     await storage.lookup(target.space_id, target.path)    # the scope must exist (else 404)
     if query.kind == "favorites":
-        page = await storage.favorites(target.space_id, target.path)
+        page = await storage.favorites(target.space_id, target.path,
+                                       user_id=user_of(request).id)
     else:
         page = await storage.search_names(target.space_id, target.path, query.pattern,
                                           offset=query.offset, limit=query.limit)
     ctx = request.app[CONTEXT_KEY]
     owner = await _owner_names(ctx, target)
     rc = RenderContext(target, owner[0], owner[1], ctx.public_url)
+    rc.user_id = user_of(request).id
     wanted = query.names or ALLPROP
     specs = list(_specs(wanted))
     if not query.names or _needs(wanted)[0]:
