@@ -271,17 +271,20 @@ class _Writer:
         self.chunk: list[str] = []
         self.size = 0
 
-    async def add(self, fragment: str) -> None:
+    def add(self, fragment: str) -> bool:
+        """Keep `fragment`; True when the chunk is full and should be flushed (no await per
+        entry: a 10k listing adds 10k fragments)."""
         self.chunk.append(fragment)
         self.size += len(fragment)
-        if self.size >= self.conf.stream_chunk:
-            if self.response is None:
-                self.response = web.StreamResponse(status=207,
-                                                   headers={"Content-Type": CONTENT_TYPE})
-                await self.response.prepare(self.request)
-            data, self.chunk, self.size = "".join(self.chunk).encode(), [], 0
-            await self.response.write(data)    # waits while the client is slow to read
-            await asyncio.sleep(0)   # a 10k listing must not stall concurrent requests
+        return self.size >= self.conf.stream_chunk
+
+    async def flush(self) -> None:
+        if self.response is None:
+            self.response = web.StreamResponse(status=207, headers={"Content-Type": CONTENT_TYPE})
+            await self.response.prepare(self.request)
+        data, self.chunk, self.size = "".join(self.chunk).encode(), [], 0
+        await self.response.write(data)    # waits while the client is slow to read
+        await asyncio.sleep(0)   # a 10k listing must not stall concurrent requests
 
 
 async def _stream(request: web.Request, storage: Storage, rc: RenderContext, want: Wanted,
@@ -293,10 +296,10 @@ async def _stream(request: web.Request, storage: Storage, rc: RenderContext, wan
     target = rc.target
     self_href = target.self_href(is_dir=node.is_dir)
     await _load(storage, rc, want, [node])
-    await out.add(XML_DECL.decode() + f"<d:multistatus {ROOT_XMLNS}>")
-    await out.add(_entry_response(self_href, node, tuple(target.path), rc, want))
+    out.add(XML_DECL.decode() + f"<d:multistatus {ROOT_XMLNS}>")
+    out.add(_entry_response(self_href, node, tuple(target.path), rc, want))
     base_len = len(target.path)
-    child_href = target.child_href
+    child_href, add = target.child_href, out.add
     try:
         async for batch in batches:
             await _load(storage, rc, want, [child for child, _ in batch])
@@ -307,7 +310,8 @@ async def _stream(request: web.Request, storage: Storage, rc: RenderContext, wan
                     parent_href = self_href + "".join(child_href("", name, is_dir=True)
                                                       for name in path[base_len:-1])
                 href = child_href(parent_href, child.name, is_dir=child.is_dir)
-                await out.add(_entry_response(href, child, path, rc, want))
+                if add(_entry_response(href, child, path, rc, want)):
+                    await out.flush()
     except ConnectionError:
         raise                           # the client went away: nothing to tell it
     except Exception:
@@ -315,7 +319,7 @@ async def _stream(request: web.Request, storage: Storage, rc: RenderContext, wan
             raise                       # nothing sent yet: the error renderer answers
         _abort(request, "a listing could not be read to its end")
         return out.response, b""
-    await out.add("</d:multistatus>")
+    out.add("</d:multistatus>")
     tail = "".join(out.chunk).encode()
     if out.response is None:
         return None, tail
