@@ -34,6 +34,8 @@ def command(action: str, *, space: str | None = None, path: str = "/", target: s
         args = ["put", local, where]
     elif action == "download":
         args = ["get", where, local]
+    elif action == "find":          # `target` is the name pattern
+        args = ["find", target] + (["--space", space] if space else [])
     elif action == "trash":
         args = ["trash", "ls"] + ([space] if space else [])
     elif action == "restore":

@@ -29,6 +29,7 @@ from ocis_cli.client.shares import Sharee, ShareInfo, link_permissions
 # progress(done_bytes): the absolute number of bytes transferred so far.
 Progress = Callable[[int], None]
 PREVIEW_LIMIT = 256 * 1024
+SEARCH_LIMIT = 200          # matches of a space search shown at most
 DEFAULT_POLL = 60.0
 
 
@@ -58,6 +59,8 @@ class RemoteApi(Protocol):
                        progress: Progress) -> None: ...
     async def read_head(self, space_id: str, path: str, limit: int = PREVIEW_LIMIT) -> bytes: ...
     async def thumbnail(self, space_id: str, path: str, width: int, height: int) -> bytes: ...
+    async def search(self, space_id: str, pattern: str,
+                     limit: int = SEARCH_LIMIT) -> tuple[list[Resource], int]: ...
     async def trash(self, space_id: str) -> list[TrashEntry]: ...
     async def restore(self, space_id: str, entry: TrashEntry) -> None: ...
     # sharing (`ocis_tui.screens.sharing`)
@@ -207,6 +210,12 @@ class Remote:
         """The server's thumbnail fitting width x height pixels (aspect kept)."""
         return await self.client.webdav.thumbnail(space_id, path, width=width, height=height,
                                                   processor="fit")
+
+    async def search(self, space_id: str, pattern: str,
+                     limit: int = SEARCH_LIMIT) -> tuple[list[Resource], int]:
+        """Names matching `pattern` anywhere in the space (the server's REPORT search-files):
+        (the first `limit` matches by path, how many matched)."""
+        return await self.client.webdav.search(space_id, "/", pattern, limit=limit)
 
     async def trash(self, space_id: str) -> list[TrashEntry]:
         return await self.client.trash.list(space_id)

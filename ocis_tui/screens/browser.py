@@ -297,6 +297,44 @@ class BrowserScreen(FileActions, SharingActions, Screen[None]):
     @on(Input.Submitted, "#filter")
     def filter_submitted(self, event: Input.Submitted) -> None:
         self.table.focus()
+        if event.value.strip() and self.table.current is None:   # nothing here: ask the server
+            self.search_space(event.value.strip())
+
+    def action_find(self) -> None:
+        from ocis_tui.dialogs.prompt import PromptDialog
+
+        def answered(pattern: str | None) -> None:
+            if pattern and pattern.strip():
+                self.search_space(pattern.strip())
+
+        value = self.query_one("#filter", Input).value
+        self.app.push_screen(PromptDialog(
+            "Find in the whole space: part of a name, or a pattern with * and ?", value=value),
+            answered)
+
+    @work(exclusive=True, group="search", exit_on_error=False)
+    async def search_space(self, pattern: str) -> None:
+        """The server's name search across the space; Enter on a match goes to it."""
+        from ocis_cli.client import Resource
+        from ocis_tui.dialogs.search import SearchDialog
+
+        if self.remote is None or self.drive is None:
+            return
+        drive = self.drive
+        try:
+            found, total = await self.remote.search(drive.id, pattern)
+        except ClientError as exc:
+            self.fail(f"Searching {pattern!r}", exc)
+            return
+        self.log_cli("find", target=pattern)
+
+        def chosen(res: Resource | None) -> None:
+            if res is not None and self.drive is drive:
+                self.close_filter()
+                self.load_listing(res.path.rsplit("/", 1)[0] or "/", keep=res.path)
+                self.table.focus()
+
+        self.app.push_screen(SearchDialog(drive.name, pattern, found, total), chosen)
 
     def close_filter(self) -> None:
         box = self.query_one("#filter", Input)
