@@ -33,6 +33,7 @@ from ocis_cli.commands import (
     uploads,
     users,
     versions,
+    watch,
 )
 from ocis_cli.completion import complete_context
 from ocis_cli.runner import AppState
@@ -65,7 +66,7 @@ def _root(
 
 for _module in (runtime, config, account, spaces, spaceadmin, files, find, transfer, meta, backup,
                 uploads, trash, versions, shares, invites, links, tui, users, groups, authapp,
-                settings):
+                settings, watch):
     _module.register(app)
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ocis_cli.client.authapp import AppTokenInfo, AppTokens
     from ocis_cli.client.bearer import BearerAuth
+    from ocis_cli.client.events import ChangeEvent, Events
     from ocis_cli.client.errors import (
         AuthError,
         BadRequest,
@@ -43,7 +44,8 @@ if TYPE_CHECKING:
     from ocis_cli.client.webdav import WebDav
 
 __all__ = [
-    "AppTokenInfo", "AppTokens", "AuthError", "BadRequest", "BearerAuth", "Client", "ClientError",
+    "AppTokenInfo", "AppTokens", "AuthError", "BadRequest", "BearerAuth", "ChangeEvent", "Client",
+    "ClientError", "Events",
     "Conflict", "Drive", "GroupInfo", "Health", "IntegrityError", "Locked", "NetworkError",
     "NotFound", "PermissionDenied", "QuotaExceeded", "Resource", "RuntimeClient", "ServerError",
     "ServiceState", "Settings", "SettingValue", "ShareInfo", "Sharee", "Shares", "SpaceMember", "TrashEntry", "Unavailable", "UserInfo", "Users", "VersionEntry",
@@ -58,7 +60,7 @@ _HOME = {
                "Unavailable"),
     "graph": ("Graph", "SpaceMember"), "http": ("HttpClient",),
     "models": ("Drive", "Health", "Resource", "ServiceState"), "ocs": ("Ocs",),
-    "runtime": ("RuntimeClient",), "session": ("Client",),
+    "runtime": ("RuntimeClient",), "session": ("Client",), "events": ("ChangeEvent", "Events"),
     "settings": ("Settings", "SettingValue"),
     "shares": ("Sharee", "ShareInfo", "Shares"),
     "trash": ("Trash", "TrashEntry", "VersionEntry", "Versions"), "tus": ("Tus",),

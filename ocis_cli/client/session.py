@@ -6,6 +6,7 @@ from typing import Self
 
 from ocis_cli.client.authapp import AppTokens
 from ocis_cli.client.bearer import BearerAuth
+from ocis_cli.client.events import Events
 from ocis_cli.client.graph import Graph
 from ocis_cli.client.http import HttpClient
 from ocis_cli.client.invites import Invites
@@ -38,6 +39,7 @@ class Client:
         self.shares = Shares(self.http)
         self.settings = Settings(self.http)
         self.invites = Invites(self.http)
+        self.events = Events(self.http)
 
     async def __aenter__(self) -> Self:
         await self.http.__aenter__()
