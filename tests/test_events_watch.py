@@ -48,6 +48,23 @@ def _next(lines: queue.Queue[str], timeout: float = 15.0) -> dict[str, Any]:
     return record
 
 
+def _wait_subscribed(url: str, lines: queue.Queue[str]) -> None:
+    """Marie makes folders until her watch prints one (the CLI has started and subscribed)."""
+    deadline = time.monotonic() + 60
+    for n in range(1000):
+        mkcol = requests.request("MKCOL", f"{url}/remote.php/dav/files/marie/ready-{n}",
+                                 auth=("marie", "radioactivity"))
+        assert mkcol.status_code == 201
+        try:
+            lines.get(timeout=1.0)
+            break
+        except queue.Empty:
+            assert time.monotonic() < deadline, "ocis watch printed nothing"
+    time.sleep(1.0)
+    while not lines.empty():
+        lines.get_nowait()
+
+
 def test_watch_json_prints_one_object_per_change(server: RealServer, tmp_path: Path) -> None:
     marie = Story(server.env, tmp_path)
     marie.login(server.url, "marie", "radioactivity")
@@ -56,7 +73,7 @@ def test_watch_json_prints_one_object_per_change(server: RealServer, tmp_path: P
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     try:
         lines = _lines(proc)
-        time.sleep(3.0)                                  # subscribed by then
+        _wait_subscribed(server.url, lines)
         einstein = ("einstein", "relativity")
         dav = f"{server.url}/remote.php/dav/files/einstein"
         assert requests.request("MKCOL", f"{dav}/watched", auth=einstein).status_code == 201
