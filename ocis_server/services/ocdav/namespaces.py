@@ -314,14 +314,17 @@ async def request_target(request: web.Request) -> DavTarget:
             cached = await resolve(storage_of(request), principal_of(request), raw,
                                    request.app[CONTEXT_KEY].users)
         except NotFound:
-            cached = await _federated_guest(request, raw)
+            guest = await _federated_guest(request, raw)
+            if guest is None:
+                raise
+            cached = guest
         request[TARGET_KEY] = cached
     return cached
 
 
-async def _federated_guest(request: web.Request, raw: str) -> DavTarget:
+async def _federated_guest(request: web.Request, raw: str) -> DavTarget | None:
     """A guest of another OCM server reaching a federated share by its OpenID token
-    (ocmguest.py); NotFound when that does not apply either."""
+    (ocmguest.py); None when that does not apply either (the original error stands)."""
     from .ocmguest import guest_target
 
     return await guest_target(request, raw)
@@ -340,4 +343,7 @@ async def destination_target(request: web.Request) -> DavTarget:
     try:
         return await resolve(ctx.storage, principal_of(request), path, ctx.users)
     except NotFound:
-        return await _federated_guest(request, path)
+        guest = await _federated_guest(request, path)
+        if guest is None:
+            raise
+        return guest

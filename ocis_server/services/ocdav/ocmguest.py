@@ -2,7 +2,7 @@
 OCM server's IdP (a trusted foreign issuer whose origin the providers file lists) reaches what
 our users shared with their federated address at `/dav/spaces/<storage>$<space>!<node>/<path>`,
 the shared node's resource id as in `sharedWithMe`: scoped to the share, with its role
-(`sharing/federated_guests.py`). Anything else stays NotFound."""
+(`sharing/federated_guests.py`). Anything else keeps the namespace's own answer."""
 
 from __future__ import annotations
 
@@ -34,26 +34,30 @@ def _signin(request: web.Request, own_url: str) -> federated_guests.ForeignSignI
     return federated_guests.ForeignSignIn(issuer, name)
 
 
-async def guest_target(request: web.Request, raw: str) -> DavTarget:
-    """The target of `raw` for a federated guest; NotFound when that path does not apply."""
+async def guest_target(request: web.Request, raw: str) -> DavTarget | None:
+    """The target of `raw` for a federated guest; None when that path does not apply (not such
+    a guest, not a resource id of ours, no federated share with them covering it)."""
     ctx = request.app[CONTEXT_KEY]
     user = principal_of(request)
     if user is None:
-        raise NotFound("resource not found")
+        return None
     address = federated_guests.address_of(ctx.ocm, user, _signin(request, ctx.public_url))
     if address is None:
-        raise NotFound("resource not found")
+        return None
     kind, arg, root_href, tail = split_namespace(raw)
     try:
         rid = ResourceId.parse(decode_segment(arg))
     except BadRequest:
-        raise NotFound("resource not found") from None
+        return None
     storage = ctx.storage
     if kind != "spaces" or not rid.node_id or rid.storage_id not in ("", storage.storage_id):
-        raise NotFound("resource not found")
-    node = await storage.get_node(rid.node_id)
-    if node.space_id != rid.space_id:
-        raise NotFound("resource not found")
-    access = await federated_guests.access(ctx, user, node, address)
-    base = tuple(await storage.node_path(node))
+        return None
+    try:
+        node = await storage.get_node(rid.node_id)
+        if node.space_id != rid.space_id:
+            return None
+        access = await federated_guests.access(ctx, user, node, address)
+        base = tuple(await storage.node_path(node))
+    except NotFound:
+        return None
     return DavTarget(access, base, split_tail(tail), root_href, raw)
