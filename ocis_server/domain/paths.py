@@ -29,6 +29,14 @@ def validate_name(name: str) -> str:
     return name
 
 
+def check_new_name(name: str) -> None:
+    """What reva's ValidateName adds for a name being created (MKCOL, PUT, TUS, the destination
+    of MOVE and COPY): it must not be blank once spaces are trimmed. Existing names are not
+    judged by it."""
+    if not name.strip():
+        raise InvalidName("the name must not be empty or only spaces")
+
+
 def check_depth(parts: tuple[str, ...] | list[str]) -> None:
     """InvalidName (400) for a path deeper than MAX_PATH_DEPTH levels."""
     if len(parts) > MAX_PATH_DEPTH:

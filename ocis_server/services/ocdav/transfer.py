@@ -17,6 +17,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from ocis_server.domain.errors import BadRequest, Conflict, MethodNotAllowed, NotFound
+from ocis_server.domain.paths import check_new_name
 from ocis_server.services.downloads import DOWNLOAD_HEADERS
 from ocis_server.storage import Node
 
@@ -234,8 +235,7 @@ async def _put_target(request: web.Request, target: DavTarget) -> Node | None:
 def _check_put_name(request: web.Request, name: str) -> None:
     """What oCIS refuses before taking a body: a name of spaces only (reva ValidateName, 400) and
     the oC <= 9 chunked PUT, with or without `OC-Chunked` (503, as oCIS's acceptance suite)."""
-    if not name.strip():
-        raise BadRequest("the name must not be empty or only spaces")
+    check_new_name(name)
     if request.headers.get("OC-Chunked") or OLD_CHUNKING.search(name):
         raise DavError(503, "chunked uploads of ownCloud <= 9 (-chunking-) are not supported; "
                        "use TUS or chunking NG")

@@ -15,6 +15,7 @@ from ocis_server.domain.errors import (
     PreconditionFailed,
     UnsupportedMediaType,
 )
+from ocis_server.domain.paths import check_new_name
 from ocis_server.storage import Node
 
 from .config import CONTEXT_KEY
@@ -44,6 +45,7 @@ async def handle_mkcol(request: web.Request) -> web.StreamResponse:
         raise UnsupportedMediaType("MKCOL with a body is not supported")
     if not target.path:
         raise AlreadyExists("the space root exists")
+    check_new_name(target.path[-1])
     target.access.require_write()
     await check_locks(request, target, membership=True, exists=False)
     node = await storage_of(request).mkdir(target.space_id, target.path)
@@ -73,6 +75,8 @@ def _overwrite(request: web.Request) -> bool:
 async def _prepare(request: web.Request) -> tuple[DavTarget, DavTarget, bool]:
     source = await request_target(request)
     destination = await destination_target(request)
+    if destination.path:
+        check_new_name(destination.path[-1])
     overwrite = _overwrite(request)
     node = await storage_of(request).lookup(source.space_id, source.path)
     if source.space_id == destination.space_id and source.path == destination.path:
