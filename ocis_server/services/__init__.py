@@ -143,6 +143,11 @@ SERVICES: tuple[ServiceSpec, ...] = (
                 errors="ocis_server.services.sse.errors:render_error",
                 mounts=("/ocs/v2.php/apps/notifications/api/v1/notifications/sse",),
                 depends=("storage-users", "users")),
+    ServiceSpec("userlog", "in-app notifications: shares received, space membership",
+                group=4, app="ocis_server.services.userlog.app:create_app",
+                errors="ocis_server.services.userlog.errors:render_error",
+                mounts=("/ocs/v2.php/apps/notifications/api/v1/notifications",),
+                depends=("storage-users", "users")),
     ServiceSpec("proxy", "the public HTTP entry point: authentication and routing", group=5,
                 depends=("ocdav", "frontend", "graph"), entry=True),
 )

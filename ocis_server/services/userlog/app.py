@@ -1,0 +1,127 @@
+"""The `userlog` aiohttp application: GET lists the caller's notifications, DELETE (body
+`{"ids": [...]}`) removes some; a consumer of the event bus (group "userlog") writes them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from ocis_server.domain.errors import BadRequest, NotFound, Unauthenticated
+from ocis_server.events import Event
+from ocis_server.services.context import ServiceContext
+
+from .errors import error_middleware
+from .log import TEMPLATES, UserLog, compose
+
+log = logging.getLogger("ocis.userlog")
+LOG_KEY = web.AppKey("userlog_log", UserLog)
+CTX_KEY = web.AppKey("userlog_ctx", ServiceContext)
+TASK_KEY = web.AppKey("userlog_task", asyncio.Task[None])
+
+
+def create_app(ctx: ServiceContext,
+               mount: str = "/ocs/v2.php/apps/notifications/api/v1/notifications"
+               ) -> web.Application:
+    app = web.Application(middlewares=[error_middleware])
+    app[CTX_KEY], app[LOG_KEY] = ctx, UserLog()
+    for path in ("", "/"):
+        app.router.add_get(path, list_notifications)
+        app.router.add_delete(path, delete_notifications)
+    app.on_startup.append(_start)
+    app.on_shutdown.append(_stop)
+    return app
+
+
+def _ocs(data: Any) -> web.Response:
+    return web.json_response({"ocs": {"meta": {"status": "ok", "statuscode": 200,
+                                               "message": ""}, "data": data}})
+
+
+def _user_id(request: web.Request) -> str:
+    user = request.get("principal")
+    if user is None:
+        raise Unauthenticated("authentication required")
+    return str(user.id)
+
+
+async def list_notifications(request: web.Request) -> web.Response:
+    return _ocs(request.app[LOG_KEY].of(_user_id(request)))
+
+
+async def delete_notifications(request: web.Request) -> web.Response:
+    user_id = _user_id(request)
+    try:
+        body = json.loads(await request.read() or b"{}")
+    except ValueError:
+        raise BadRequest("the body is not JSON") from None
+    ids = body.get("ids") if isinstance(body, dict) else None
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise BadRequest('expected {"ids": ["<notification id>", ...]}')
+    request.app[LOG_KEY].delete(user_id, ids)
+    return _ocs(None)
+
+
+async def _start(app: web.Application) -> None:
+    app[TASK_KEY] = asyncio.create_task(consume(app[CTX_KEY], app[LOG_KEY]), name="userlog")
+
+
+async def _stop(app: web.Application) -> None:
+    task = app.get(TASK_KEY)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def consume(ctx: ServiceContext, notes: UserLog) -> None:
+    consumer = ctx.events.consume("userlog", frozenset(TEMPLATES))
+    try:
+        while True:
+            delivery = await consumer.fetch()
+            if delivery is None:
+                continue
+            try:
+                await record(ctx, notes, delivery.event)
+            except Exception:          # one event we cannot describe is logged, not fatal
+                log.exception("no notification for event %s (%s)", delivery.seq,
+                              delivery.event.type)
+            consumer.ack(delivery.seq)
+    finally:
+        consumer.close()
+
+
+async def _recipients(ctx: ServiceContext, event: Event) -> list[str]:
+    """The user, or the members of the group, the change concerns (never who made it)."""
+    principal = event.grantee_group_id or event.grantee_user_id
+    try:
+        ids = [u.id for u in await ctx.users.members(principal)]
+    except NotFound:
+        ids = [principal]
+    return [i for i in ids if i and i != event.executant]
+
+
+async def record(ctx: ServiceContext, notes: UserLog, event: Event) -> None:
+    recipients = await _recipients(ctx, event)
+    if not recipients:
+        return
+    actor = await ctx.users.get(event.executant)
+    user = {"id": actor.id, "name": actor.username, "displayname": actor.display_name}
+    space_uuid = event.space_id.partition("$")[2]
+    resource = space = None
+    if event.type.startswith("Space"):
+        info = await ctx.storage.space_info(space_uuid)
+        space = {"id": event.space_id, "name": info.name}
+        object_id, object_type = event.space_id, "storagespace"
+    else:
+        node = await ctx.storage.get_node(event.item_id.rpartition("!")[2])
+        resource = {"id": event.item_id, "name": node.name}
+        object_id, object_type = event.share_id, "share"
+    for user_id in recipients:
+        notes.add(user_id, compose(event.type, object_id=object_id, object_type=object_type,
+                                   user=user, username=actor.username, resource=resource,
+                                   space=space))

@@ -1,0 +1,61 @@
+"""What userlog keeps: per user, the notifications waiting to be read (newest last), bounded, in
+the shape oCIS's userlog answers (OC10Notification: notification_id, app, user, datetime,
+object_id, object_type, subject, subjectRich, message, messageRich, messageRichParameters).
+Kept in memory, as with oCIS's `memory` store: a restart empties it."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import UTC, datetime
+from typing import Any
+
+from ocis_server.domain.ids import new_id
+
+MAX_PER_USER = 200        # the oldest notification goes first beyond this
+
+# oCIS userlog templates: (subject, message) with {user}, {resource}, {space}.
+TEMPLATES = {
+    "ShareCreated": ("Resource shared", "{user} shared {resource} with you"),
+    "ShareRemoved": ("Resource unshared", "{user} unshared {resource} with you"),
+    "SpaceShared": ("Space shared", "{user} added you to Space {space}"),
+    "SpaceUnshared": ("Removed from Space", "{user} removed you from Space {space}"),
+}
+
+
+def compose(kind: str, *, object_id: str, object_type: str, user: dict[str, str],
+            username: str, resource: dict[str, str] | None = None,
+            space: dict[str, str] | None = None) -> dict[str, Any]:
+    subject, raw = TEMPLATES[kind]
+    details: dict[str, Any] = {"user": user}
+    names = {"user": user.get("displayname") or user.get("name", "")}
+    if resource is not None:
+        details["resource"], names["resource"] = resource, resource["name"]
+    if space is not None:
+        details["space"], names["space"] = space, space["name"]
+    return {"notification_id": new_id(), "app": "userlog", "user": username,
+            "datetime": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "object_id": object_id, "object_type": object_type,
+            "subject": subject, "subjectRich": subject,
+            "message": raw.format(**{k: names.get(k, "") for k in ("user", "resource", "space")}),
+            "messageRich": raw, "messageRichParameters": details}
+
+
+class UserLog:
+    def __init__(self, per_user: int = MAX_PER_USER) -> None:
+        self._per_user = per_user
+        self._by_user: dict[str, OrderedDict[str, dict[str, Any]]] = {}
+
+    def add(self, user_id: str, notification: dict[str, Any]) -> None:
+        mine = self._by_user.setdefault(user_id, OrderedDict())
+        mine[notification["notification_id"]] = notification
+        while len(mine) > self._per_user:
+            mine.popitem(last=False)
+
+    def of(self, user_id: str) -> list[dict[str, Any]]:
+        return list(self._by_user.get(user_id, {}).values())
+
+    def delete(self, user_id: str, ids: list[str]) -> None:
+        mine = self._by_user.get(user_id)
+        for notification_id in ids:
+            if mine is not None:
+                mine.pop(notification_id, None)
