@@ -11,6 +11,7 @@ The sharer here is a stand-in WebDAV server (`zurich`) that checks the secret as
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -195,3 +196,34 @@ async def test_unreachable_sharer(world: World, tmp_path: Path) -> None:
         text = await resp.text()
     assert "<s:message>zurich.test did not answer in time</s:message>" in text
     assert str(tmp_path) not in text and "Traceback" not in text
+
+
+async def test_tus_upload_sent_whole_becomes_a_put(world: World) -> None:
+    """owncloudcmd creates a TUS upload at the DAV root with the file's path below it; in a
+    remote space (here by its jail mount point) the whole body goes to the sharer as a PUT."""
+    w = world
+    body = b"tus payload " * 1000
+    meta = "filename " + base64.b64encode(b"/Shares/Physics/sub/t.bin").decode()
+    headers = {"Tus-Resumable": "1.0.0", "Upload-Length": str(len(body)),
+               "Upload-Metadata": meta, "Content-Type": "application/offset+octet-stream"}
+    async with w.http.post(f"{w.paris.url}/remote.php/dav/files/marie/", data=body,
+                           headers=headers, auth=MARIE) as resp:
+        assert resp.status == 201, await resp.text()
+        assert resp.headers["Upload-Offset"] == str(len(body))
+        assert resp.headers["OC-FileId"] == "zurich!x"
+    assert w.zurich.files["sub/t.bin"] == f"{len(body)}:{hashlib.sha256(body).hexdigest()}".encode()
+    assert w.zurich.seen[-1][0] == "PUT"
+    # in several requests it cannot follow: a clear 412, nothing sent
+    before = len(w.zurich.seen)
+    async with w.http.post(f"{w.paris.url}/remote.php/dav/files/marie/", data=body[:10],
+                           headers=headers, auth=MARIE) as resp:
+        assert resp.status == 412 and "sent whole" in await resp.text()
+    assert len(w.zurich.seen) == before
+    # a local upload is untouched by all this
+    meta = "filename " + base64.b64encode(b"/local.txt").decode()
+    async with w.http.post(f"{w.paris.url}/remote.php/dav/files/marie/", data=b"x",
+                           headers={**headers, "Upload-Length": "1", "Upload-Metadata": meta},
+                           auth=MARIE) as resp:
+        assert resp.status == 201
+    async with w.http.get(f"{w.paris.url}/remote.php/webdav/local.txt", auth=MARIE) as resp:
+        assert await resp.read() == b"x"

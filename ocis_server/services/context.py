@@ -41,6 +41,9 @@ class RemoteSpaces(Protocol):
     async def forward(self, request: web.Request, share: RemoteShare,
                       path: str, mount: str) -> web.StreamResponse: ...
 
+    async def put(self, request: web.Request, share: RemoteShare, path: str,
+                  headers: dict[str, str]) -> tuple[int, dict[str, str]]: ...
+
 
 @dataclass(slots=True)
 class ServiceContext:

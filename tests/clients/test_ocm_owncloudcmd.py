@@ -50,8 +50,7 @@ async def test_owncloudcmd_syncs_a_remote_space_both_ways(tmp_path: Path) -> Non
                 binary, "--non-interactive", "--exclude", str(exclude), "-u", "marie",
                 "-p", "radioactivity", str(local),
                 f"{paris.url}/remote.php/webdav/Shares/{folder}"],
-                # TUS uploads do not reach a remote space yet (docs/federation.md): plain PUTs
-                env={**os.environ, "HOME": str(home), "OWNCLOUD_NO_TUS": "1"})
+                env={**os.environ, "HOME": str(home)})    # TUS on, as shipped
 
         # up: her tree lands in Einstein's folder at zurich, byte for byte
         laptop = tmp_path / "laptop"

@@ -27,6 +27,7 @@ from .remotespaces import (
     is_remote_space_path,
     refresh_for_root,
     remote_mount,
+    remote_upload,
 )
 from .report import handle_report
 from .status import handle_status
@@ -86,6 +87,10 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         return await handle_public(request, METHODS)
     if is_ocm_path(raw):            # federated shares we sent: the shared secret (ocmfiles.py)
         return await handle_ocm(request, METHODS)
+    if request.method == "POST" and "Tus-Resumable" in request.headers:
+        converted = await remote_upload(request)  # a TUS upload into a remote space: one PUT
+        if converted is not None:
+            return converted
     if is_remote_space_path(raw) and request.method != "OPTIONS":
         return await handle_remote_space(request)   # a federated share: forwarded to its sharer
     if any(mark in raw for mark in JAIL_MARKS):    # maybe a remote space's mount point in the share jail

@@ -11,6 +11,7 @@ gone is a 404; without the ocm service in this process a 503. The forwarding its
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -26,6 +27,7 @@ from .config import CONTEXT_KEY
 from .errors import DavError
 from .namespaces import SHARES_FOLDER, SPACES_ROOTS, split_namespace
 from .sharejail import JAIL_SPACE, jail_listing
+from .tus import parse_metadata
 
 # The space id's `$` as sent or percent-encoded (clients that quote the id send `%24`).
 _PREFIXES = tuple(root + OCM_STORAGE_ID + sep for root in SPACES_ROOTS
@@ -100,12 +102,28 @@ async def remote_mount(request: web.Request) -> web.StreamResponse | None:
         return None
     try:
         parts = _jail_parts(request.raw_path)
-        if parts is None:
-            return None
-        jail_href, segments = parts
-        if not segments:
+        if parts is not None and not parts[1]:
             await _refresh(request, user)       # a listing of the jail: fresh ETags first
             return None
+    except InvalidName:
+        return None
+    found = await _in_jail(request, user, request.raw_path)
+    if found is None:
+        return None
+    ctx = request.app[CONTEXT_KEY]
+    share, rest, mount = found
+    return await _forward(ctx, request, share, rest, mount)
+
+
+async def _in_jail(request: web.Request, user: User,
+                   raw: str) -> tuple[RemoteShare, str, str] | None:
+    """(share, encoded path below it, mount path as sent) when `raw` lies below a remote
+    space's mount point in the share jail, else None."""
+    try:
+        parts = _jail_parts(raw)
+        if parts is None or not parts[1]:
+            return None
+        jail_href, segments = parts
         name = decode_segment(segments[0])
     except InvalidName:
         return None
@@ -119,8 +137,60 @@ async def remote_mount(request: web.Request) -> web.StreamResponse | None:
     if not any(node.id == share.id for node, _ in listing.entries) or not await _jail_is_virtual(
             ctx, user, jail_href):
         return None
-    mount = f"{jail_href}/{segments[0]}"
-    return await _forward(ctx, request, share, "/".join(segments[1:]), mount)
+    return share, "/".join(segments[1:]), f"{jail_href}/{segments[0]}"
+
+
+async def remote_upload(request: web.Request) -> web.StreamResponse | None:
+    """A TUS creation whose file lies in a remote space (owncloudcmd posts to the DAV root with
+    the path below it as `filename`): sent whole in the creation request, it goes to the
+    sharer as one streamed PUT and is answered as a finished TUS upload. An upload in several
+    requests cannot follow it there yet (412). None: not a remote space's file."""
+    user = request.get("principal")
+    meta = request.headers.get("Upload-Metadata", "")
+    if user is None or not meta:
+        return None
+    filename = parse_metadata(meta).get("filename", "")
+    if not filename.strip("/"):
+        return None                             # the local handler says what is missing
+    raw = request.raw_path.partition("?")[0]
+    try:
+        _, _, root_href, _ = split_namespace(raw)
+    except NotFound:
+        return None
+    full = (root_href if filename.startswith("/") else raw.rstrip("/")) + "/" + quote(
+        filename.lstrip("/"), safe="/")
+    ctx = request.app[CONTEXT_KEY]
+    found = await _in_jail(request, user, full)
+    if found is None and is_remote_space_path(full):
+        mount, space, rest = _split(full)
+        share_id = federated.share_id_of_space(space)
+        share = await federated.one(ctx, user, share_id) if share_id else None
+        if share is not None and share.state == "accepted" and not share.expired():
+            found = share, rest, mount
+    if found is None:
+        return None
+    share, rest, _ = found
+    length = request.headers.get("Upload-Length", "")
+    if (request.content_type != "application/offset+octet-stream"
+            or str(request.content_length) != length):
+        raise DavError(412, "an upload into a remote space must be sent whole (one TUS "
+                            "request with its body, or a PUT)")
+    headers = {"Content-Length": length, "Content-Type": "application/octet-stream"}
+    mtime = parse_metadata(meta).get("mtime") or request.headers.get("X-OC-Mtime")
+    if mtime:
+        headers["X-OC-Mtime"] = mtime
+    if "OC-Checksum" in request.headers:
+        headers["OC-Checksum"] = request.headers["OC-Checksum"]
+    if ctx.remote_spaces is None:
+        raise ServiceUnavailable("federation (the ocm service) does not run here")
+    status, answer = await ctx.remote_spaces.put(request, share, rest, headers)
+    if status not in (200, 201, 204):
+        raise DavError(status if 400 <= status < 600 else 502,
+                       f"{share.provider} refused the upload ({status})")
+    answer.pop("Content-Length", None)
+    answer.pop("Content-Type", None)
+    return web.Response(status=201, headers={
+        **answer, "Tus-Resumable": "1.0.0", "Upload-Offset": length, "Location": full})
 
 
 async def _jail_is_virtual(ctx: ServiceContext, user: User, jail_href: str) -> bool:

@@ -142,6 +142,32 @@ class RemoteSpaceGateway:
             raise PeerError(f"{share.provider} cannot be reached "
                             f"({exc.__class__.__name__})") from None
 
+    async def put(self, request: web.Request, share: RemoteShare, path: str,
+                  headers: dict[str, str]) -> tuple[int, dict[str, str]]:
+        """PUT the request's body (streamed) as the file `path` of the space: how a TUS upload
+        sent whole in its creation request reaches the sharer. (status, answer headers)."""
+        if any(unquote(part) in ("..", ".") for part in path.split("/")):
+            raise BadRequest("a path may not climb out of its space")
+        base = await self.target(share)
+        provider = self.providers.get(share.provider)
+        url = base + path.lstrip("/")
+        sent = {**headers, "Authorization": f"Bearer {share.secret}"}
+        try:
+            async with self.client.stream(provider, "PUT", url, headers=sent,
+                                          data=_request_body(request),
+                                          read_timeout=self.stream_timeout) as resp:
+                if 300 <= resp.status < 400:
+                    raise PeerError(f"{share.provider} answered {resp.status} (a redirect): "
+                                    "not followed")
+                await resp.content.read(_CHUNK)          # a PUT's answer body says nothing more
+                return (403 if resp.status == 401 else resp.status,
+                        {n: resp.headers[n] for n in _RESPONSE_HEADERS if n in resp.headers})
+        except asyncio.TimeoutError:
+            raise PeerTimeout(f"{share.provider} did not answer in time") from None
+        except aiohttp.ClientError as exc:
+            raise PeerError(f"{share.provider} cannot be reached "
+                            f"({exc.__class__.__name__})") from None
+
     async def _answer(self, request: web.Request, resp: aiohttp.ClientResponse,
                       share: RemoteShare, base: str, mount: str) -> web.StreamResponse:
         if 300 <= resp.status < 400:
