@@ -1,6 +1,6 @@
 """An image drawn in any terminal: each cell is an upper half block `▀` whose foreground is one
 pixel and background the pixel below it, so a cell shows two square-ish pixels in true colour
-(docs/decisions/0013-tui-image-preview.md). The server makes the thumbnail (`?preview=1`); this
+(docs/decisions/0014-tui-image-preview.md). The server makes the thumbnail (`?preview=1`); this
 only decodes it (size checked before any pixel is read) and scales it to the cells it may fill.
 """
 
