@@ -54,6 +54,11 @@ class Zurich:
         name = request.match_info.get("tail", "")
         if request.method == "PROPFIND":
             return self.propfind(name)
+        if request.method == "GET" and name == "moved":
+            return web.Response(status=302, headers={"Location": "http://169.254.169.254/"})
+        if request.method == "GET" and name == "cookie.txt":
+            return web.Response(body=b"c", headers={"Set-Cookie": "zurich=1",
+                                                    "Location": "http://elsewhere/"})
         if request.method == "GET":
             if name not in self.files:
                 return web.Response(status=404)
@@ -227,3 +232,24 @@ async def test_tus_upload_sent_whole_becomes_a_put(world: World) -> None:
         assert resp.status == 201
     async with w.http.get(f"{w.paris.url}/remote.php/webdav/local.txt", auth=MARIE) as resp:
         assert await resp.read() == b"x"
+
+
+async def test_what_the_sharer_may_not_do(world: World) -> None:
+    """A redirect is not followed (502); the sharer's cookies and Location never reach Marie."""
+    w = world
+    dav = f"{w.paris.url}/dav/spaces/{w.space}"
+    async with w.http.get(dav + "/moved", auth=MARIE, allow_redirects=False) as resp:
+        assert resp.status == 502 and "a redirect" in await resp.text()
+    async with w.http.get(dav + "/cookie.txt", auth=MARIE) as resp:
+        assert resp.status == 200 and await resp.read() == b"c"
+        assert "Set-Cookie" not in resp.headers and "Location" not in resp.headers
+
+
+async def test_a_slow_sharer_does_not_hold_up_the_share_jail(world: World) -> None:
+    w = world
+    w.zurich.slow = True                   # answers after 5 s; paris gives up after 2
+    started = asyncio.get_running_loop().time()
+    async with w.http.request("PROPFIND", f"{w.paris.url}/remote.php/webdav/Shares/",
+                              auth=MARIE, headers={"Depth": "1"}) as resp:
+        assert resp.status == 207 and "Shares/Physics/" in await resp.text()
+    assert asyncio.get_running_loop().time() - started < 1.5

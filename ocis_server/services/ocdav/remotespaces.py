@@ -11,6 +11,7 @@ gone is a 404; without the ocm service in this process a 503. The forwarding its
 from __future__ import annotations
 
 import asyncio
+import logging
 from urllib.parse import quote
 
 from aiohttp import web
@@ -30,6 +31,7 @@ from .sharejail import JAIL_SPACE, jail_listing
 from .tus import parse_metadata
 
 # The space id's `$` as sent or percent-encoded (clients that quote the id send `%24`).
+log = logging.getLogger("ocis.ocdav")
 _PREFIXES = tuple(root + OCM_STORAGE_ID + sep for root in SPACES_ROOTS
                   for sep in ("$", "%24", "%24".lower()))
 
@@ -203,6 +205,13 @@ async def _jail_is_virtual(ctx: ServiceContext, user: User, jail_href: str) -> b
         return True
 
 
+# How long a listing of the jail waits for the sharers' answers; slower ones finish in the
+# background (their answer serves the next listing), so a sharer that does not answer never
+# holds up the listing by more than this.
+_REFRESH_WAIT = 0.5
+_ASKING: set[asyncio.Task[object]] = set()
+
+
 async def _refresh(request: web.Request, user: User) -> None:
     """Ask the sharers of the caller's remote spaces for their root ETags (each answer is
     remembered a few seconds) before the jail is listed, so that a change made at a sharer
@@ -211,8 +220,19 @@ async def _refresh(request: web.Request, user: User) -> None:
     if request.method != "PROPFIND" or ctx.remote_spaces is None:
         return
     shares = await federated.accepted(ctx, user)
-    if shares:
-        await asyncio.gather(*(ctx.remote_spaces.status(s) for s in shares))
+    if not shares:
+        return
+    tasks = [asyncio.ensure_future(ctx.remote_spaces.status(s)) for s in shares]
+    for task in tasks:
+        _ASKING.add(task)
+        task.add_done_callback(_done)
+    await asyncio.wait(tasks, timeout=_REFRESH_WAIT)
+
+
+def _done(task: asyncio.Task[object]) -> None:
+    _ASKING.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("asking a sharer for its remote space failed: %r", task.exception())
 
 
 async def refresh_for_root(request: web.Request) -> None:
