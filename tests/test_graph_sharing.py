@@ -330,3 +330,44 @@ async def test_pending_share_is_mounted_by_accepting(tmp_path: Path) -> None:
         assert status == 201 and item_json["@client.synchronize"] is True
         assert item_json["name"] == "p"
         assert (await c.dav("PROPFIND", "marie", f"/dav/spaces/{mount}/", Depth="0")).status == 207
+
+
+ACTIONS = "@libre.graph.permissions.actions"
+
+
+async def test_invite_by_actions(client: Client) -> None:
+    """oCIS accepts `@libre.graph.permissions.actions` instead of a role id: the role with
+    exactly those actions, else a custom grant rendered back as actions."""
+    drive, item = split(await client.item_id("einstein", "/folder"))
+    url = f"{B}/drives/{drive}/items/{item}/invite"
+    body = {"recipients": [{"objectId": client.ids["marie"], "@libre.graph.recipient.type": "user"}],
+            ACTIONS: list(roles.EDITOR.actions)}
+    status, answer = await client.call("POST", "einstein", url, body)
+    assert status == 200, answer
+    assert answer["value"][0]["roles"] == [roles.EDITOR.id]
+    # marie can write: the grant is the editor's
+    assert (await client.dav("PUT", "marie", "/remote.php/webdav/Shares/folder/new.txt",
+                             b"x")).status == 201
+    # read and delete only: no such role, a custom grant
+    custom = ["libre.graph/driveItem/children/read", "libre.graph/driveItem/content/read",
+              "libre.graph/driveItem/standard/delete"]
+    body = {"recipients": [{"objectId": client.ids["richard"],
+                            "@libre.graph.recipient.type": "user"}], ACTIONS: custom}
+    status, answer = await client.call("POST", "einstein", url, body)
+    assert status == 200, answer
+    (perm,) = answer["value"]
+    assert "roles" not in perm
+    assert "libre.graph/driveItem/standard/delete" in perm[ACTIONS]
+    assert "libre.graph/driveItem/upload/create" not in perm[ACTIONS]
+    status, listing = await client.call("GET", "einstein",
+                                        f"{B}/drives/{drive}/items/{item}/permissions")
+    (again,) = [p for p in listing["value"] if p["id"] == perm["id"]]
+    assert sorted(again[ACTIONS]) == sorted(perm[ACTIONS])         # stored as granted
+    assert (await client.dav("DELETE", "richard",
+                             "/remote.php/webdav/Shares/folder/new.txt")).status == 204
+    # bad input
+    for bad in (["libre.graph/driveItem/teleport/create"], [], "children/read", [1]):
+        body = {"recipients": [{"objectId": client.ids["moss"],
+                                "@libre.graph.recipient.type": "user"}], ACTIONS: bad}
+        status, answer = await client.call("POST", "einstein", url, body)
+        assert status == 400, (bad, answer)

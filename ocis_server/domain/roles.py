@@ -197,6 +197,40 @@ def role_for_bits(bits: int, kind: str) -> Role | None:
     return None
 
 
+KNOWN_ACTIONS = frozenset(action for role in ROLES for action in role.actions)
+
+
+def bits_for_actions(actions: list[str] | tuple[str, ...], kind: str) -> int:
+    """The OCS bits a list of `libre.graph/driveItem/...` actions grants (oCIS
+    `PermissionsToCS3ResourcePermissions`): read, create children, upload (a file's content is
+    an update), rename, delete, share. BadRequest for an unknown action or one granting nothing."""
+    bits = 0
+    for action in actions:
+        if action not in KNOWN_ACTIONS:
+            raise BadRequest(f"unknown action {action!r}")
+        if action.endswith("/read"):
+            bits |= READ
+        elif action.endswith("children/create"):
+            bits |= CREATE
+        elif action.endswith("upload/create"):
+            bits |= UPDATE if kind == FILE else CREATE
+        elif action.endswith("path/update"):
+            bits |= UPDATE
+        elif action.endswith("standard/delete"):
+            bits |= DELETE
+        elif action.endswith("permissions/create"):
+            bits |= SHARE
+    if not bits:
+        raise BadRequest("the actions grant no permission")
+    return bits
+
+
+def role_for_actions(actions: list[str] | tuple[str, ...], kind: str) -> Role | None:
+    """The offered role whose actions are exactly these, if any."""
+    wanted = frozenset(actions)
+    return next((r for r in available_for(kind) if frozenset(r.actions) == wanted), None)
+
+
 def require_applicable(role: Role, kind: str) -> None:
     """oCIS answers 400 "role not applicable to this resource" (shareInvitations.feature)."""
     if not role.applies_to(kind):

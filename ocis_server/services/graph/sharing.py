@@ -84,6 +84,27 @@ def requested_role(body: dict[str, Any], item_kind: str) -> roles.Role:
     return role
 
 
+ACTIONS = "@libre.graph.permissions.actions"
+
+
+def requested_grant(body: dict[str, Any], item_kind: str) -> tuple[Grant, roles.Role | None]:
+    """An invitation's grant: one role id in `roles`, or (oCIS accepts it too) the list of
+    `@libre.graph.permissions.actions`: the role with exactly those actions, else a custom grant
+    of the OCS bits they stand for (rendered back as actions)."""
+    if "roles" in body or ACTIONS not in body:
+        named = requested_role(body, item_kind)
+        return Grant.of(named), named
+    actions = body[ACTIONS]
+    if not isinstance(actions, list) or not actions or \
+            not all(isinstance(a, str) for a in actions):
+        raise BadRequest(f"{ACTIONS} must be a non-empty list of actions")
+    role = roles.role_for_actions(actions, item_kind)
+    if role is not None:
+        return Grant.of(role), role
+    bits = roles.share_bits(roles.bits_for_actions(actions, item_kind), item_kind)
+    return Grant("", bits), None
+
+
 # --- handlers -----------------------------------------------------------------------------------
 
 async def invite(request: web.Request) -> web.Response:
@@ -96,20 +117,21 @@ async def invite(request: web.Request) -> web.Response:
         return await members.invite_members(request, user, access, body)
     ctx = _ctx(request)
     rules.require_share_permission(access)
-    role = requested_role(body, rules.kind(node))
+    grant, role = requested_grant(body, rules.kind(node))
     expiration = parse_time(body.get("expirationDateTime"))
     local, remote = federated.split_recipients(body)
     grantees = await grantees_of(ctx, local) if local["recipients"] else []
     value = []
     if grantees:
         try:
-            created = await shares.create(ctx, user, node, access, Grant.of(role), grantees,
-                                          expiration)
+            created = await shares.create(ctx, user, node, access, grant, grantees, expiration)
         except AlreadyExists:
             raise BadRequest("the item is already shared with this recipient") from None
         value = [await share_permission(request, share) for share in created.value]
+    if remote and role is None:
+        raise BadRequest("federated invitations need a role id in roles")
     value += await federated.invite(request, user, node, access, role, expiration, remote) \
-        if remote else []
+        if remote and role is not None else []
     return web.json_response({"value": value})
 
 
