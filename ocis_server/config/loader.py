@@ -173,6 +173,10 @@ class Config:
     sse_buffer_size: int
     sse_replay_window: float
     sse_replay_size: int
+    events_endpoint: str
+    events_cluster: str
+    events_ack_wait: float
+    events_outbox_size: int
     runtime_host: str
     runtime_port: int
     run_services: list[str]

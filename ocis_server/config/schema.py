@@ -449,6 +449,15 @@ FIELDS: tuple[Field, ...] = (
           "seconds a user's events are kept for a reconnect with Last-Event-ID"),
     Field("sse_replay_size", "sse.replay_size", "int", 1000, ("SSE_REPLAY_SIZE",),
           "events kept per user for a reconnect with Last-Event-ID at most"),
+    # --- event bus (docs/events.md): in-process, or NATS JetStream across nodes -----------------
+    Field("events_endpoint", "events.endpoint", "str", "", ("OCIS_EVENTS_ENDPOINT",),
+          "host:port of NATS JetStream for the event bus (stream main-queue); empty = in-process"),
+    Field("events_cluster", "events.cluster", "str", "ocis-cluster", ("OCIS_EVENTS_CLUSTER",),
+          "name this node's NATS connection gives itself (oCIS: the NATS cluster id)"),
+    Field("events_ack_wait", "events.ack_wait", "float", 30.0, ("OCIS_EVENTS_ACK_WAIT",),
+          "seconds a NATS event may stay unacknowledged before the group gets it again"),
+    Field("events_outbox_size", "events.outbox_size", "int", 10000, ("OCIS_EVENTS_OUTBOX_SIZE",),
+          "events held in memory while NATS is away; beyond, the oldest are dropped"),
     # --- runtime -----------------------------------------------------------------------------
     Field("runtime_host", "runtime.host", "str", "127.0.0.1", ("OCIS_RUNTIME_HOST",),
           "host of the runtime control API (ocis list / health)"),

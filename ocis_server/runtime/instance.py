@@ -27,6 +27,7 @@ from ocis_server.services import SERVICES, ServiceSpec
 from ocis_server.services.context import ServiceContext
 
 from .control import control_app, debug_app
+from .eventbus import close_bus, open_bus
 from .lifecycle import announce, free_if_busy, listeners
 from .listener import ProxyUnit, bind
 from .supervisor import Supervisor
@@ -182,6 +183,7 @@ class Runtime:
                                   cast(Any, Unavailable("storage-users", here="storage-users" in names)),
                                   cast(Any, Unavailable("users", here="users" in names)),
                                   throttle=login_throttle(config))
+        self.ctx.events = await open_bus(config)
         if config.enable_ocm or "ocm" in names:     # the front ends share with `user@domain`
             from ocis_server.services.ocm.peer import OcmPeer
             self.ctx.ocm = OcmPeer.from_context(self.ctx)
@@ -242,6 +244,8 @@ class Runtime:
         remove_state(self.config.config_dir)
         if self.supervisor is not None:
             await self.supervisor.stop()
+        if self.ctx is not None:
+            await close_bus(self.ctx.events)
         runners, self._runners = self._runners, []
         for runner in runners:
             await runner.cleanup()

@@ -1,0 +1,33 @@
+"""Which event bus this node uses: in-process (the default), or NATS JetStream when
+OCIS_EVENTS_ENDPOINT is set (docs/events.md, docs/decisions/0015-event-bus-on-nats.md)."""
+
+from __future__ import annotations
+
+import logging
+
+from ocis_server.config import Config
+from ocis_server.events import EventBus, InProcessBus
+
+log = logging.getLogger("ocis.runtime")
+CONNECT_GRACE = 3.0       # seconds the start waits for NATS before going on degraded
+
+
+async def open_bus(config: Config) -> EventBus:
+    """The bus for this node's ServiceContext. A NATS that is away does not stop the start: the
+    bus connects in the background and keeps what is published meanwhile in its outbox."""
+    if not config.events_endpoint:
+        return InProcessBus()
+    from ocis_server.events.jetstream import JetStreamBus
+    bus = JetStreamBus(config.events_endpoint, name=config.events_cluster,
+                       ack_wait=config.events_ack_wait, outbox_size=config.events_outbox_size)
+    await bus.start()
+    if not await bus.wait_connected(CONNECT_GRACE):
+        log.warning("event bus: NATS at %s not reachable yet; starting degraded (events are "
+                    "kept in memory until it is, at most %d)", bus.url, config.events_outbox_size)
+    return bus
+
+
+async def close_bus(bus: EventBus) -> None:
+    close = getattr(bus, "close", None)
+    if close is not None:
+        await close()
