@@ -94,6 +94,7 @@ class World:
     http: aiohttp.ClientSession
     zurich: Zurich
     space: str
+    providers: Path
 
 
 @pytest.fixture
@@ -116,7 +117,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             async with http.post(f"{ocs}/remote_shares/pending/{share['id']}", auth=MARIE) as r:
                 assert r.status == 200
             space = f"{OCM_STORAGE_ID}${share['id'].removeprefix('ocm:')}"
-            yield World(paris, http, zurich, space)
+            yield World(paris, http, zurich, space, providers)
 
 
 async def drives(w: World) -> list[dict[str, Any]]:
@@ -253,3 +254,18 @@ async def test_a_slow_sharer_does_not_hold_up_the_share_jail(world: World) -> No
                               auth=MARIE, headers={"Depth": "1"}) as resp:
         assert resp.status == 207 and "Shares/Physics/" in await resp.text()
     assert asyncio.get_running_loop().time() - started < 1.5
+
+
+async def test_a_delisted_sharer(world: World) -> None:
+    """zurich dropped from paris's providers file: nothing more is sent there; the listing
+    still answers (the space unreachable, saying why), a request into it is a 403."""
+    w = world
+    write_providers(w.providers, {"lyon.test": "https://lyon.test"})
+    await asyncio.sleep(5.1)                 # the last answer from zurich expires
+    before = len(w.zurich.seen)
+    [drive] = await drives(w)
+    assert drive["@ocis.federation"]["reachable"] is False
+    assert "no longer a trusted OCM provider" in drive["@ocis.federation"]["message"]
+    async with w.http.get(f"{w.paris.url}/dav/spaces/{w.space}/data.txt", auth=MARIE) as resp:
+        assert resp.status == 403
+    assert len(w.zurich.seen) == before

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ocis_server.domain.errors import OcisError
 from ocis_server.identity import User
 from ocis_server.services.context import RemoteStatus, ServiceContext
 from ocis_server.sharing import federated
@@ -81,7 +82,10 @@ async def status_of(ctx: ServiceContext, share: RemoteShare) -> RemoteStatus:
     without the ocm service in this process, unreachable, saying so."""
     if ctx.remote_spaces is None:
         return RemoteStatus(False, "federation (the ocm service) does not run here")
-    return await ctx.remote_spaces.status(share)
+    try:
+        return await ctx.remote_spaces.status(share)
+    except OcisError as exc:        # one remote space never fails the whole listing
+        return RemoteStatus(False, exc.message)
 
 
 def remote_drive(request: web.Request, share: RemoteShare, user: User,

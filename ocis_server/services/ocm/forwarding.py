@@ -29,7 +29,7 @@ from ocis_server.storage import RemoteShare
 
 from .client import OcmClient, PeerError, PeerRefused, log
 from .discovery import discover
-from .providers import Providers
+from .providers import Provider, Providers
 
 _CHUNK = 64 * 1024
 _STATUS_TTL = 5.0           # seconds a sharer's answer (or silence) is remembered for listings
@@ -69,7 +69,7 @@ class RemoteSpaceGateway:
     async def target(self, share: RemoteShare) -> str:
         """The sharer's WebDAV URL of the share's root, with a trailing slash: its `uri` when
         absolute, else the `uri` below the WebDAV root the sharer's discovery names."""
-        provider = self.providers.get(share.provider)
+        provider = self._provider(share)
         if urlsplit(share.uri).scheme:
             base = share.uri
         else:
@@ -78,6 +78,15 @@ class RemoteSpaceGateway:
         if not provider.owns(base):
             raise PeerRefused(f"the share's WebDAV URI is not at {provider.domain}")
         return base.rstrip("/") + "/"
+
+    def _provider(self, share: RemoteShare) -> Provider:
+        """The share's provider, while the providers file still lists it (else 403: nothing
+        is sent to a provider that is no longer trusted)."""
+        provider = self.providers.find(share.provider)
+        if provider is None:
+            raise PeerRefused(f"{share.provider} is no longer a trusted OCM provider (not listed "
+                              f"in {self.providers.path.name})")
+        return provider
 
     # --- listings ---------------------------------------------------------------------------
 
@@ -96,7 +105,7 @@ class RemoteSpaceGateway:
         try:
             url = await self.target(share)
             answer = await self.client.send(
-                self.providers.get(share.provider), "PROPFIND", url,
+                self._provider(share), "PROPFIND", url,
                 headers={"Depth": "0", "Authorization": f"Bearer {share.secret}",
                          "Content-Type": "application/xml"}, data=_PROPFIND_ETAG)
         except PeerError as exc:
@@ -120,7 +129,7 @@ class RemoteSpaceGateway:
         if any(unquote(part) in ("..", ".") for part in path.split("/")):
             raise BadRequest("a path may not climb out of its space")
         base = await self.target(share)
-        provider = self.providers.get(share.provider)
+        provider = self._provider(share)
         url = base + path.lstrip("/")
         if request.query_string:
             url += "?" + request.query_string
@@ -149,7 +158,7 @@ class RemoteSpaceGateway:
         if any(unquote(part) in ("..", ".") for part in path.split("/")):
             raise BadRequest("a path may not climb out of its space")
         base = await self.target(share)
-        provider = self.providers.get(share.provider)
+        provider = self._provider(share)
         url = base + path.lstrip("/")
         sent = {**headers, "Authorization": f"Bearer {share.secret}"}
         try:
