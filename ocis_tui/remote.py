@@ -10,13 +10,14 @@ import asyncio
 import io
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 from urllib.parse import quote
 
 from ocis_cli.client import (
+    ChangeEvent,
     Client,
     Drive,
     IntegrityError,
@@ -50,6 +51,7 @@ class RemoteApi(Protocol):
     async def listing(self, space_id: str, path: str) -> list[Resource]: ...
     async def root_etag(self, space_id: str) -> str: ...
     async def poll_interval(self) -> float: ...
+    def changes(self) -> AsyncIterator[ChangeEvent]: ...   # the server's change stream (SSE)
     async def mkdir(self, space_id: str, path: str) -> None: ...
     async def rename(self, space_id: str, src: str, dst: str) -> None: ...
     async def copy(self, space_id: str, src: str, dst: str) -> None: ...
@@ -103,6 +105,10 @@ class Remote:
         self.client = client
         self.identity = identity
         self.shares = client.shares
+
+    def changes(self) -> AsyncIterator[ChangeEvent]:
+        """Changes the user may see, as the server announces them (reconnects by itself)."""
+        return self.client.events.stream()
 
     async def drives(self) -> list[Drive]:
         """The spaces, plus the share jail and one mount point per accepted share: Graph v1beta1

@@ -38,6 +38,11 @@ def quota_text(drive: Drive) -> str:
     return f"{human_size(drive.quota_used or 0)} / {limit}"
 
 
+# Change-stream events after which the spaces list (and the shares in it) is loaded again.
+_SPACE_LIST_EVENTS = frozenset({"share-created", "share-removed", "share-updated",
+                                "space-member-added", "space-member-removed",
+                                "space-share-updated"})
+
 class BrowserScreen(FileActions, SharingActions, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         *textual_bindings(), Binding("escape", "clear_filter", show=False)]
@@ -91,6 +96,7 @@ class BrowserScreen(FileActions, SharingActions, Screen[None]):
         self.title = f"{prefix}{ident.user}@{host}"
         self.load_spaces()
         self.start_polling()
+        self.follow_changes()
 
     @on(ConnectFailed)
     def connect_failed(self, message: ConnectFailed) -> None:
@@ -201,6 +207,20 @@ class BrowserScreen(FileActions, SharingActions, Screen[None]):
             if self.root_etag is not None and etag != self.root_etag:
                 self.post_message(RemoteChanged(drive.id))
             self.root_etag = etag
+
+    @work(group="changes-stream", exit_on_error=False)
+    async def follow_changes(self) -> None:
+        """Refresh from the server's change stream (SSE) as changes happen; the etag poll
+        stays as the fallback when the stream is unavailable."""
+        assert self.remote is not None
+        try:
+            async for event in self.remote.changes():
+                if event.type in _SPACE_LIST_EVENTS:
+                    self.load_spaces()              # a share or membership came or went
+                elif self.drive is not None and event.space_id == self.drive.id:
+                    self.post_message(RemoteChanged(self.drive.id))
+        except ClientError:
+            return
 
     @on(RemoteChanged)
     def remote_changed(self, message: RemoteChanged) -> None:

@@ -5,6 +5,7 @@ Behaviour tests use the real server (test_tui_browse, test_tui_files); this only
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
@@ -61,6 +62,11 @@ class FakeRemote:
 
     async def root_etag(self, space_id: str) -> str:
         return '"root"'
+
+    async def changes(self) -> AsyncIterator[Any]:
+        """No change stream: the fake never announces anything."""
+        await asyncio.Event().wait()
+        yield None
 
     async def poll_interval(self) -> float:
         return 3600.0
