@@ -170,22 +170,16 @@ async def _given(entries: list[Entry]) -> AsyncGenerator[list[Entry], None]:
 
 async def _pages(storage: Storage, folder: Node, path: tuple[str, ...]
                  ) -> AsyncGenerator[list[Entry], None]:
-    """The children of `folder`, a page at a time; the next page is read while the caller
-    renders this one."""
-    fetch = asyncio.ensure_future(storage.children_page(folder, None, PAGE))
-    try:
-        while True:
-            page = await fetch
-            more = len(page) == PAGE
-            if more:
-                fetch = asyncio.ensure_future(storage.children_page(folder, page[-1].name, PAGE))
-            if page:
-                yield [(child, (*path, child.name)) for child in page]
-            if not more:
-                return
-    finally:
-        if not fetch.done():
-            fetch.cancel()
+    """The children of `folder`, a page at a time. Read when asked for, not ahead: a cached
+    page then costs no trip through the event loop."""
+    after: str | None = None
+    while True:
+        page = await storage.children_page(folder, after, PAGE)
+        if page:
+            yield [(child, (*path, child.name)) for child in page]
+        if len(page) < PAGE:
+            return
+        after = page[-1].name
 
 
 async def _tree(storage: Storage, root: Node, base: tuple[str, ...], cap: int
@@ -295,14 +289,16 @@ async def _stream(request: web.Request, storage: Storage, rc: RenderContext, wan
     out = _Writer(request, conf)
     target = rc.target
     self_href = target.self_href(is_dir=node.is_dir)
-    await _load(storage, rc, want, [node])
+    # The first batch is read before anything is rendered: the requested node's properties
+    # load with it (one query), and a failure there still gets a status of its own.
+    batch = await anext(batches, None)
+    await _load(storage, rc, want, [node, *(child for child, _ in batch or ())])
     out.add(XML_DECL.decode() + f"<d:multistatus {ROOT_XMLNS}>")
     out.add(_entry_response(self_href, node, tuple(target.path), rc, want))
     base_len = len(target.path)
     child_href, add = target.child_href, out.add
     try:
-        async for batch in batches:
-            await _load(storage, rc, want, [child for child, _ in batch])
+        while batch is not None:
             for child, path in batch:
                 if len(path) == base_len + 1:   # Depth 1: right below the request path
                     parent_href = self_href
@@ -312,6 +308,9 @@ async def _stream(request: web.Request, storage: Storage, rc: RenderContext, wan
                 href = child_href(parent_href, child.name, is_dir=child.is_dir)
                 if add(_entry_response(href, child, path, rc, want)):
                     await out.flush()
+            batch = await anext(batches, None)
+            if batch is not None:
+                await _load(storage, rc, want, [child for child, _ in batch])
     except ConnectionError:
         raise                           # the client went away: nothing to tell it
     except Exception:
