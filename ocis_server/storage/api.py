@@ -457,6 +457,7 @@ class Storage(Protocol):
     async def remote_shares_of(self, provider_id: str) -> list[RemoteShare]: ...
         # the entries of every provider and recipient with this providerId
     async def delete_remote_share(self, share_id: str) -> None: ...          # NotFound
+    async def accepted_remote_shares(self) -> list[RemoteShare]: ...   # every user's
     async def create_ocm_share(self, *, node_id: str, grantee: str, provider: str,
                                role_id: str, permissions: int, creator_id: str,
                                expiration: float | None = None) -> OcmShare: ...

@@ -113,5 +113,12 @@ class RemoteShareStore:
             lambda c: [_row(r) for r in c.execute(sql, (provider_id,))], len)
         return list(found)
 
+    async def accepted_remote_shares(self) -> list[RemoteShare]:
+        """Every user's accepted federated shares (the remote spaces to subscribe to)."""
+        sql = f"SELECT {_COLS} FROM remote_shares WHERE state = 'accepted' ORDER BY ctime, id"
+        found = await self._cached(("remote_shares_accepted",),
+                                   lambda c: [_row(r) for r in c.execute(sql)], len)
+        return list(found)
+
     async def delete_remote_share(self, share_id: str) -> None:
         await self._write(_delete, share_id)

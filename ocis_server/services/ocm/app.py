@@ -12,6 +12,7 @@ from ocis_server.services.context import ServiceContext
 
 from .config import CONFIG_KEY, OcmConfig
 from .discovery import CAPABILITIES_KEY, discovery
+from .eventstream import ShareStreams, share_events
 from .client import OcmClient
 from .errors import error_middleware
 from .forwarding import RemoteSpaceGateway
@@ -19,6 +20,7 @@ from .invites import Invitations
 from .notifications import notify
 from .providers import Providers, ProvidersFileError
 from .shares import create_share
+from .subscriptions import Subscriptions
 
 PROVIDERS_KEY = web.AppKey("ocm_providers", Providers)
 DISCOVERY_MOUNTS = ("/.well-known/ocm", "/ocm-provider")
@@ -55,7 +57,18 @@ def create_app(ctx: ServiceContext, mount: str = "/ocm") -> web.Application:
     async def post_notification(request: web.Request) -> web.Response:
         return await notify(request, ctx, providers)
 
+    streams = ShareStreams()
+
+    async def get_share_events(request: web.Request) -> web.StreamResponse:
+        return await share_events(request, ctx, streams)
+
+    async def end_streams(_: web.Application) -> None:
+        streams.close_all()          # open streams end, so shutdown does not wait for them
+
+    app.on_shutdown.append(end_streams)
+
     app.router.add_post("/shares", post_share)
+    app.router.add_get("/shares/{share_id}/events", get_share_events)
     app.router.add_post("/notifications", post_notification)
     app.router.add_post("/invite-accepted", invitations.invite_accepted)
     _serve_remote_spaces(ctx, app, config, providers)
@@ -69,12 +82,27 @@ def _serve_remote_spaces(ctx: ServiceContext, app: web.Application, config: OcmC
     client = OcmClient(providers, insecure=config.storage_insecure,
                        connect_timeout=config.connect_timeout, timeout=config.timeout,
                        max_response_size=config.max_response_size)
-    ctx.remote_spaces = RemoteSpaceGateway(providers, client, stream_timeout=config.timeout)
+    gateway = RemoteSpaceGateway(providers, client, stream_timeout=config.timeout)
+    ctx.remote_spaces = gateway
+    # The event streams of the remote spaces hold a connection each: their own session.
+    streams = OcmClient(providers, insecure=config.storage_insecure,
+                        connect_timeout=config.connect_timeout, timeout=config.timeout,
+                        max_response_size=config.max_response_size, per_host=0)
+    subscriptions = Subscriptions(ctx, providers, streams, gateway)
+
+    async def start(_: web.Application) -> None:
+        await subscriptions.start()
+
+    async def stop(_: web.Application) -> None:
+        await subscriptions.stop()
 
     async def close(_: web.Application) -> None:
         ctx.remote_spaces = None
         await client.close()
+        await streams.close()
 
+    app.on_startup.append(start)
+    app.on_shutdown.append(stop)
     app.on_cleanup.append(close)
 
 

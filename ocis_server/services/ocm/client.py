@@ -79,8 +79,9 @@ class OcmClient:
 
     def __init__(self, providers: Providers, *, insecure: bool = False,
                  connect_timeout: float = 5.0, timeout: float = 15.0,
-                 max_response_size: int = 1024 * 1024) -> None:
+                 max_response_size: int = 1024 * 1024, per_host: int = 8) -> None:
         self.providers = providers
+        self.per_host = per_host           # connections per peer at once (0: as many as asked)
         self.insecure = insecure
         self.max_response_size = max_response_size
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=connect_timeout,
@@ -104,7 +105,8 @@ class OcmClient:
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             ssl_setting: ssl.SSLContext | bool = False if self.insecure else ssl.create_default_context()
-            connector = aiohttp.TCPConnector(ssl=ssl_setting, limit=32, limit_per_host=8)
+            connector = aiohttp.TCPConnector(ssl=ssl_setting, limit=32 if self.per_host else 0,
+                                            limit_per_host=self.per_host)
             self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout,
                                                   trust_env=False,
                                                   headers={"User-Agent": USER_AGENT})

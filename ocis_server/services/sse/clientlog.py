@@ -14,6 +14,7 @@ from ocis_server.auth import authz
 from ocis_server.domain.errors import NotFound
 from ocis_server.events import Event
 from ocis_server.services.context import ServiceContext
+from ocis_server.sharing import federated
 from ocis_server.storage import Node
 
 # reva event -> clientlog SSE type. Files (clientlog processFileEvent) ...
@@ -105,6 +106,8 @@ async def notice(ctx: ServiceContext, event: Event) -> Notice | None:
     kind = FILE_TYPES.get(event.type)
     if kind is None:
         return None
+    if federated.share_id_of_space(event.space_id) is not None:
+        return await _remote(ctx, event, kind)
     # Who could read it when the change was committed (the storage's snapshot) and who can
     # read it now (a user who lost access a moment ago is told nothing more).
     then = [authz.readers_from(a) for a in event.access]
@@ -122,6 +125,24 @@ async def notice(ctx: ServiceContext, event: Event) -> Notice | None:
     if event.type == "ItemTrashed":
         body["etag"] = ""
     return Notice(kind, body, now, frozenset(), then)
+
+
+async def _remote(ctx: ServiceContext, event: Event, kind: str) -> Notice | None:
+    """A change in a remote space (re-published by the ocm service from the sharer's stream):
+    for the share's recipient only, while the share is accepted and current."""
+    share_id = federated.share_id_of_space(event.space_id)
+    try:
+        share = await ctx.storage.get_remote_share(share_id or "")
+    except NotFound:
+        return None
+    if share.state != "accepted" or share.expired():
+        return None
+    if kind == "item-moved" and event.old_parent_id == event.parent_id:
+        kind = "item-renamed"
+    body = _body(event, None, None)
+    if event.type == "ItemTrashed":
+        body["etag"] = ""
+    return Notice(kind, body, [], frozenset({share.user_id}))
 
 
 Notify = Callable[[ServiceContext, Event], Awaitable[Notice | None]]
