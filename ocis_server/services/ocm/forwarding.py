@@ -101,15 +101,10 @@ class RemoteSpaceGateway:
         self._status[share.id] = (now, found)
         return found
 
-    def mark(self, share_id: str, status: RemoteStatus | None) -> None:
-        """What the share's event stream learnt (subscriptions.py): `status` is remembered as an
-        answer would be; None forgets the last answer (something changed: ask again)."""
-        if status is None:
-            self._status.pop(share_id, None)
-            return
-        if len(self._status) > 4096:
-            self._status.clear()
-        self._status[share_id] = (time.monotonic(), status)
+    def forget(self, share_id: str) -> None:
+        """Drop the remembered answer: the share's event stream (subscriptions.py) saw the
+        sharer change, come back or go away, so the next listing asks again."""
+        self._status.pop(share_id, None)
 
     async def _ask(self, share: RemoteShare) -> RemoteStatus:
         try:

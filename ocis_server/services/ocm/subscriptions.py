@@ -10,7 +10,8 @@ share is declined, removed or expires (the bus's `ReceivedShareUpdated` / `Share
 goes through the one outbound client's rules (only listed origins, no redirect, time-outs; a
 keepalive is due every 15 s, so 45 s of silence is a dead peer) and reads with a bounded line
 reader. While the sharer cannot be reached it retries forever, with capped backoff, and the
-remote space is marked unreachable (the status the listings show).
+remote space is marked unreachable (the listings' own check, asked afresh after each failure);
+a sharer that answers but serves no stream (without this extension) is asked every 60 s.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import aiohttp
 
 from ocis_server.domain.errors import NotFound
 from ocis_server.events import Event
-from ocis_server.services.context import RemoteStatus, ServiceContext
+from ocis_server.services.context import ServiceContext
 from ocis_server.sharing import federated
 from ocis_server.storage import RemoteShare
 
@@ -39,6 +40,7 @@ from .providers import Providers
 log = logging.getLogger("ocis.ocm.events")
 READ_TIMEOUT = 45.0           # the sharer sends a keepalive every 15 s
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 10.0
+REFUSED_BACKOFF = 60.0        # a sharer that answers but serves no stream (another server)
 MAX_LINE = 64 * 1024          # one line of the stream, and one event's data
 _TYPES = frozenset({"ContainerCreated", "FileUploaded", "FileTouched", "ItemMoved",
                     "ItemTrashed", "ItemRestored", "ItemPurged", "FileVersionRestored"})
@@ -151,7 +153,9 @@ class Subscriptions:
                                                        name=f"ocm-follow-{share.id}")
 
     async def _follow(self, share_id: str) -> None:
-        """Follow the share's stream, again and again, until the share is no longer current."""
+        """Follow the share's stream, again and again, until the share is no longer current.
+        After each failure the listings' own check (`status`, a depth-0 PROPFIND) is asked
+        afresh, so the space shows unreachable at once while the sharer is down."""
         delay = BACKOFF_FIRST
         while True:
             try:
@@ -160,25 +164,36 @@ class Subscriptions:
                 break
             if share.state != "accepted" or share.expired():
                 break
-            try:
-                if await self._read(share):
-                    delay = BACKOFF_FIRST       # it ran: the next failure starts over
-                reason = f"{share.provider} closed the event stream"
-            except PeerError as exc:
-                reason = exc.message
-            except asyncio.TimeoutError:
-                reason = f"{share.provider} did not answer in time"
-            except aiohttp.ClientError as exc:
-                reason = f"{share.provider} cannot be reached ({exc.__class__.__name__})"
-            self.gateway.mark(share.id, RemoteStatus(False, reason))
-            log.info("remote space %s: %s; again in %.1f s", share.id, reason, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, BACKOFF_MAX)
+            ran = await self._attempt(share)
+            if ran:
+                delay = BACKOFF_FIRST            # it ran: the next failure starts over
+            self.gateway.forget(share.id)
+            status = await self.gateway.status(share)
+            if status.reachable and not ran:     # it answers, but serves no event stream
+                wait = REFUSED_BACKOFF
+            else:
+                wait, delay = delay, min(delay * 2, BACKOFF_MAX)
+            log.info("remote space %s: event stream again in %.1f s", share.id, wait)
+            await asyncio.sleep(wait)
         self.tasks.pop(share_id, None)
 
-    async def _read(self, share: RemoteShare) -> bool:
-        """One subscription: True once the sharer accepted it (then it ended), PeerError when
-        refused."""
+    async def _attempt(self, share: RemoteShare) -> bool:
+        """One subscription, to its end: True when the sharer served the stream a while."""
+        ran: list[bool] = []
+        try:
+            await self._read(share, ran)
+        except PeerError as exc:
+            log.info("remote space %s: %s", share.id, exc.message)
+        except asyncio.TimeoutError:
+            log.info("remote space %s: %s did not answer in time", share.id, share.provider)
+        except aiohttp.ClientError as exc:
+            log.info("remote space %s: %s cannot be reached (%s)", share.id, share.provider,
+                     exc.__class__.__name__)
+        return bool(ran)
+
+    async def _read(self, share: RemoteShare, ran: list[bool]) -> None:
+        """One subscription: `ran` gets True once the sharer serves the stream; PeerError (or
+        the client's errors) when it cannot be reached or serves none."""
         provider = self.providers.get(share.provider)
         endpoint = (await discover(self.client, provider)).endpoint
         url = f"{endpoint}/shares/{quote(share.provider_id, safe='')}/events"
@@ -186,11 +201,12 @@ class Subscriptions:
         async with self.client.stream(provider, "GET", url, headers=headers, data=None,
                                       read_timeout=READ_TIMEOUT) as resp:
             if resp.status != 200 or not resp.content_type.startswith("text/event-stream"):
-                raise PeerError(f"{share.provider} refused the event stream ({resp.status})")
-            self.gateway.mark(share.id, None)      # reachable: the listing asks again
+                raise PeerError(f"{share.provider} serves no event stream for the share "
+                                    f"({resp.status})")
+            ran.append(True)
+            self.gateway.forget(share.id)      # reachable: the listing asks again
             async for kind, data in frames(resp.content):
                 event = remote_event(share, kind, data)
                 if event is not None:
-                    self.gateway.mark(share.id, None)
+                    self.gateway.forget(share.id)
                     self.ctx.events.publish([event])
-        return True
