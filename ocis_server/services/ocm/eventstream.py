@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from typing import Any
 
 from aiohttp import web
@@ -101,7 +102,9 @@ async def share_events(request: web.Request, ctx: ServiceContext,
     if previous is not None:
         previous.set()                                     # the newer stream replaces it
     ended = live[share_id] = asyncio.Event()
-    consumer = ctx.events.consume(f"ocm-share:{share_id}", STORAGE_TYPES | _SHARE_TYPES)
+    # a name a NATS durable consumer may have too (no dots, wildcards or separators)
+    group = "ocm-share-" + re.sub(r"[^A-Za-z0-9_-]", "_", share_id)
+    consumer = ctx.events.consume(group, STORAGE_TYPES | _SHARE_TYPES)
     response = web.StreamResponse(headers={
         "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
         "X-Accel-Buffering": "no"})
