@@ -210,3 +210,72 @@ async def test_download_url_in_public_link_propfind(srv: EmbeddedServer) -> None
     (propstat,) = root.findall("{DAV:}response/{DAV:}propstat")
     assert "404" in (propstat.findtext("{DAV:}status") or "")
     assert propstat.find("{DAV:}prop/{http://owncloud.org/ns}downloadURL") is not None
+
+
+# --- the cost of a check is bounded (no server: SignedUrls itself) ------------------------------
+
+class _Users:
+    async def get_by_name(self, name: str) -> Any:
+        if name != "einstein":
+            from ocis_server.domain.errors import NotFound
+            raise NotFound("no such user")
+        return type("U", (), {"id": EINSTEIN, "enabled": True})()
+
+
+def _query(url: str) -> list[tuple[str, str]]:
+    from urllib.parse import parse_qsl
+    return parse_qsl(urlsplit(url).query, keep_blank_values=True)
+
+
+async def test_forgers_cannot_buy_pbkdf2_in_bulk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Failures lock (credential, address) before any more PBKDF2 runs; a verified URL is
+    remembered, so loading it again computes nothing; too many checks at once answer 429."""
+    import asyncio
+
+    from ocis_server.auth import signedurl
+    from ocis_server.domain.errors import TooManyRequests, Unauthenticated
+
+    computed: list[str] = []
+    real = signedurl.signature
+
+    def counting(url: str, key: str) -> str:
+        computed.append(url)
+        return real(url, key)
+
+    monkeypatch.setattr(signedurl, "signature", counting)
+    key = signedurl.new_key()
+
+    async def keys(user_id: str) -> str:
+        return key
+
+    checker = signedurl.SignedUrls(_Users(), keys)   # type: ignore[arg-type]
+    server = type("S", (), {"url": "http://cloud.test"})()
+    good = sign(server, FILE, key)                
+    path = urlsplit(good).path
+    user = await checker.user("GET", "cloud.test", path, _query(good), "192.0.2.7")
+    assert user.id == EINSTEIN
+    before = len(computed)
+    for _ in range(5):
+        await checker.user("GET", "cloud.test", path, _query(good), "192.0.2.7")
+    assert len(computed) == before                   # remembered: no PBKDF2 again
+
+    forged = good[:-1] + ("0" if good[-1] != "0" else "1")
+    for _ in range(checker.throttle.max_failures):
+        with pytest.raises(Unauthenticated):
+            await checker.user("GET", "cloud.test", path, _query(forged), "192.0.2.8")
+    spent = len(computed)
+    with pytest.raises(TooManyRequests):
+        await checker.user("GET", "cloud.test", path, _query(forged), "192.0.2.8")
+    assert len(computed) == spent                    # locked before any PBKDF2
+    # another client is not locked out by the forger
+    assert (await checker.user("GET", "cloud.test", path, _query(good), "192.0.2.9")).id == EINSTEIN
+
+    # a flood: at most max_running compute, max_waiting queue, the rest get 429 at once
+    flood = signedurl.SignedUrls(_Users(), keys, max_running=1, max_waiting=2)   # type: ignore[arg-type]
+    forgeries = [_query(good[:-6] + f"{i:06d}") for i in range(8)]
+    results = await asyncio.gather(
+        *(flood.user("GET", "cloud.test", path, q, f"198.51.100.{i}") for i, q in enumerate(forgeries)),
+        return_exceptions=True)
+    refused = [r for r in results if isinstance(r, TooManyRequests)]
+    assert len(refused) >= 5 and all(isinstance(r, (TooManyRequests, Unauthenticated))
+                                     for r in results)

@@ -5,6 +5,12 @@ a URL carrying `OC-Credential` (the user name), `OC-Date` (RFC 3339), `OC-Expire
 encoded as Go's url.Values.Encode>&OC-Credential=..&OC-Date=..&OC-Expires=..&OC-Verb=..`.
 The signing key is the user's (storage `signing_key`, handed out by OCS `cloud/user/signing-key`).
 Every failure is the same Unauthenticated: the reason goes to the log, never to the client.
+
+A check costs tens of milliseconds of CPU (PBKDF2), so a forger must not be able to buy it in
+bulk: failures are throttled per (credential, client address) and per address before any PBKDF2
+runs (429), at most `max_running` checks compute at once and `max_waiting` more may queue (429
+beyond), and a URL already verified with the same key is not computed again (a bounded memo),
+so a page loading the same signed URL many times pays once.
 """
 
 from __future__ import annotations
@@ -15,14 +21,17 @@ import hmac
 import logging
 import math
 import secrets
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote_plus
 
-from ocis_server.domain.errors import NotFound, Unauthenticated
+from ocis_server.domain.errors import NotFound, TooManyRequests, Unauthenticated
 from ocis_server.identity import User, UserStore
+
+from .throttle import Throttle, address_key
 
 log = logging.getLogger("ocis.auth")
 
@@ -32,6 +41,7 @@ REQUIRED = (SIGNATURE, CREDENTIAL, DATE, EXPIRES, VERB)
 SIGNED = (CREDENTIAL, DATE, EXPIRES, VERB)           # in this order, after the other parameters
 ALGORITHM = "PBKDF2/10000-SHA512"
 ITERATIONS, LENGTH = 10000, 32
+_MEMO_SIZE = 1024          # verified (url, key) pairs remembered
 
 
 def new_key() -> str:
@@ -81,15 +91,50 @@ class SignedUrls:
     methods: tuple[str, ...] = ("GET",)        # PROXY_PRESIGNEDURL_ALLOWED_METHODS
     schemes: tuple[str, ...] = ("https",)      # oCIS signs https://<Host>; also OCIS_URL's scheme
     now: Callable[[], float] = lambda: datetime.now(UTC).timestamp()
+    throttle: Throttle = field(
+        default_factory=lambda: Throttle(20, 60.0, address_max_failures=50))
+    max_running: int = 2                       # PBKDF2 computations at once
+    max_waiting: int = 32                      # checks queued behind them; more: 429
+    _running: int = 0
+    _slots: asyncio.Semaphore | None = None
+    _memo: OrderedDict[tuple[str, str], str] = field(default_factory=OrderedDict)
 
     async def user(self, method: str, host: str, raw_path: str,
-                   query: Sequence[tuple[str, str]]) -> User:
-        """The user a valid signed URL stands for; Unauthenticated otherwise."""
+                   query: Sequence[tuple[str, str]], address: str = "") -> User:
+        """The user a valid signed URL stands for; Unauthenticated otherwise, TooManyRequests
+        for a client that failed too often or while too many checks are under way."""
+        credential = next((v for k, v in query if k == CREDENTIAL), "").lower()
+        keys = (f"signed:{credential}|{address}", address_key(address))
+        self.throttle.check(*keys)
         try:
             return await self._check(method, host, raw_path, query)
         except Unauthenticated as exc:
+            self.throttle.failure(*keys, source="signed-url")
             log.info("signed URL refused for %s %s: %s", method, raw_path, exc.message)
             raise Unauthenticated("invalid or expired signed URL") from None
+
+    async def _signature(self, url: str, key: str) -> str:
+        """`signature(url, key)`, remembered once verified; computed off the event loop, at
+        most `max_running` at once."""
+        known = self._memo.get((url, key))
+        if known is not None:
+            self._memo.move_to_end((url, key))
+            return known
+        if self._running >= self.max_running + self.max_waiting:
+            raise TooManyRequests("too many signed URLs being checked, try again", retry_after=1)
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.max_running)
+        self._running += 1
+        try:
+            async with self._slots:
+                return await asyncio.to_thread(signature, url, key)
+        finally:
+            self._running -= 1
+
+    def _remember(self, url: str, key: str, digest: str) -> None:
+        self._memo[(url, key)] = digest
+        if len(self._memo) > _MEMO_SIZE:
+            self._memo.popitem(last=False)
 
     async def _check(self, method: str, host: str, raw_path: str,
                      query: Sequence[tuple[str, str]]) -> User:
@@ -122,8 +167,9 @@ class SignedUrls:
             raise Unauthenticated("the user has no signing key")
         given = params[SIGNATURE].lower()
         for url in self._candidates(host, raw_path, query):
-            # PBKDF2 costs milliseconds: off the event loop
-            if hmac.compare_digest(await asyncio.to_thread(signature, url, key), given):
+            digest = await self._signature(url, key)
+            if hmac.compare_digest(digest, given):
+                self._remember(url, key, digest)
                 return user
         raise Unauthenticated("signature mismatch")
 

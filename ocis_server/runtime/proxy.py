@@ -126,11 +126,11 @@ def signed_urls(ctx: ServiceContext) -> SignedUrls | None:
                       schemes=("https", scheme))
 
 
-async def _signed_caller(signed: SignedUrls, ctx: ServiceContext,
-                         request: web.Request) -> Caller:
+async def _signed_caller(signed: SignedUrls, ctx: ServiceContext, request: web.Request,
+                         address: str) -> Caller:
     signed.users = ctx.users                       # the runtime may have swapped the user store
     user = await signed.user(request.method, request.host, request.raw_path.partition("?")[0],
-                             list(request.query.items()))
+                             list(request.query.items()), address)
     return Caller(user, "signed-url")
 
 
@@ -179,8 +179,13 @@ def auth_middleware(ctx: ServiceContext, routes: Sequence[Route],
             return await handler(request)          # service checks it; no user login failed
         if signed is not None and not public and SIGNATURE in request.query:
             try:                                   # a pre-signed URL (signedurl.py)
-                _identify(request, await _signed_caller(signed, ctx, request))
+                signer = await _signed_caller(signed, ctx, request,
+                                              address or client_address(request, trusted))
+                _identify(request, signer)
                 return await handler(request)
+            except TooManyRequests as exc:
+                log.warning("429 %s %s: %s", request.method, path, exc.message)
+                return refusal(route, request, exc)
             except Unauthenticated as exc:
                 if not header:                     # else the credentials sent decide, as in oCIS
                     return _challenge(refusal(route, request, exc), auth.challenge)
