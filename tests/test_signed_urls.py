@@ -250,7 +250,7 @@ async def test_forgers_cannot_buy_pbkdf2_in_bulk(monkeypatch: pytest.MonkeyPatch
 
     checker = signedurl.SignedUrls(_Users(), keys)   # type: ignore[arg-type]
     server = type("S", (), {"url": "http://cloud.test"})()
-    good = sign(server, FILE, key)                
+    good = sign(server, FILE, key)
     path = urlsplit(good).path
     user = await checker.user("GET", "cloud.test", path, _query(good), "192.0.2.7")
     assert user.id == EINSTEIN
