@@ -15,7 +15,7 @@ from ocis_server.domain.errors import Unauthenticated
 from ocis_server.events import Delivery
 from ocis_server.services.context import ServiceContext
 
-from .clientlog import CONSUMED, notice
+from .clientlog import CONSUMED, Notice, notice
 from .config import SseConfig
 from .errors import error_middleware
 from .hub import Hub, Stream
@@ -54,25 +54,48 @@ async def _stop(app: web.Application) -> None:
             await task
 
 
+_BATCH = 64     # events whose audience is worked out concurrently (delivered in order)
+
+
 async def pump(ctx: ServiceContext, hub: Hub) -> None:
-    """Consume the bus in order; each event goes to the streams of the users it admits."""
+    """Consume the bus; each event goes to the streams of the users it admits, in bus order.
+    What is waiting is taken together: the storage reads that decide each event's audience run
+    concurrently (the read pool has several threads), the deliveries stay in order."""
     consumer = ctx.events.consume("clientlog", CONSUMED | MEMBERSHIP)
     try:
         while True:
-            delivery = await consumer.fetch()
-            if delivery is None:
+            first = await consumer.fetch()
+            if first is None:
                 continue
-            try:
-                await _process(ctx, hub, delivery)
-            except Exception:            # one bad event (storage away, ...) is logged, not fatal
-                log.exception("event %s (%s) not sent to clients", delivery.seq,
-                              delivery.event.type)
-            consumer.ack(delivery.seq)
+            batch = [first]
+            while len(batch) < _BATCH:
+                more = await consumer.fetch(0)
+                if more is None:
+                    break
+                batch.append(more)
+            found = await asyncio.gather(*(_prepare(ctx, hub, d) for d in batch),
+                                         return_exceptions=True)
+            for delivery, outcome in zip(batch, found, strict=True):
+                try:
+                    if isinstance(outcome, BaseException):
+                        raise outcome
+                    await _deliver(ctx, hub, delivery, outcome)
+                except Exception:        # one bad event (storage away, ...) is logged, not fatal
+                    log.exception("event %s (%s) not sent to clients", delivery.seq,
+                                  delivery.event.type)
+                consumer.ack(delivery.seq)
     finally:
         consumer.close()
 
 
-async def _process(ctx: ServiceContext, hub: Hub, delivery: Delivery) -> None:
+async def _prepare(ctx: ServiceContext, hub: Hub, delivery: Delivery) -> Notice | None:
+    if delivery.event.type in MEMBERSHIP or not any(True for _ in hub.listeners()):
+        return None
+    return await notice(ctx, delivery.event)
+
+
+async def _deliver(ctx: ServiceContext, hub: Hub, delivery: Delivery,
+                   found: Notice | None) -> None:
     event = delivery.event
     if event.type in MEMBERSHIP:         # group ids of the user change: look them up again
         hub.set_groups(event.user_id, None)
@@ -80,14 +103,10 @@ async def _process(ctx: ServiceContext, hub: Hub, delivery: Delivery) -> None:
             for user_id, _ in list(hub.listeners()):
                 hub.set_groups(user_id, None)
         return
-    listening = list(hub.listeners())
-    if not listening:
-        return
-    found = await notice(ctx, event)
     if found is None:
         return
     admitted = []
-    for user_id, groups in listening:
+    for user_id, groups in list(hub.listeners()):
         if groups is None:
             groups = await _groups(ctx, user_id)
             hub.set_groups(user_id, groups)
