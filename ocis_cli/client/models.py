@@ -137,13 +137,16 @@ class ServiceState:
     group: int | None
     restarts: int
     since: str
+    node: str = ""           # the process it runs in (host-pid), from the registry
+    address: str = ""        # where that node is reached
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> ServiceState:
         return cls(name=str(obj.get("name", "")), state=str(obj.get("state", "")),
                    group=_int_or_none(obj.get("group")),
                    restarts=_int_or_none(obj.get("restarts")) or 0,
-                   since=str(obj.get("since") or ""))
+                   since=str(obj.get("since") or ""), node=str(obj.get("node") or ""),
+                   address=str(obj.get("address") or ""))
 
 
 @dataclass(frozen=True, slots=True)

@@ -129,7 +129,8 @@ def _which(instance: object, host: str, port: int) -> str:
 def list_services(
     output: OutputOption = Format.table,
 ) -> None:
-    """List the services of the running runtime: name, state, start group, restarts, since."""
+    """List the services of the running runtime: name, state, start group, restarts, since
+    (`-o json` also node and address; with MICRO_REGISTRY=nats-js-kv every node's services)."""
 
     async def body() -> None:
         from ocis_cli.client import NetworkError, RuntimeClient
@@ -145,7 +146,9 @@ def list_services(
             print(_which(instance, host, port), file=sys.stderr)
         if output is Format.json:
             print_json([{"name": s.name, "state": s.state, "group": s.group,
-                         "restarts": s.restarts, "since": s.since} for s in services])
+                         "restarts": s.restarts, "since": s.since}
+                        | ({"node": s.node, "address": s.address} if s.node else {})
+                        for s in services])
             return
         print_table([Col("NAME"), Col("STATE"), Col("GROUP"), Col("RESTARTS"), Col("SINCE")],
                     [[s.name, s.state, s.group, s.restarts, s.since] for s in services],

@@ -177,6 +177,10 @@ class Config:
     events_cluster: str
     events_ack_wait: float
     events_outbox_size: int
+    registry: str
+    registry_address: str
+    register_ttl: float
+    register_interval: float
     runtime_host: str
     runtime_port: int
     run_services: list[str]

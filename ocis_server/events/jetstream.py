@@ -17,6 +17,7 @@ a bounded flush) is lost. The client reconnects forever, at most `max_backoff` s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -215,6 +216,9 @@ class JetStreamBus:
             except (NatsError, TimeoutError, OSError) as exc:
                 log.debug("publish to NATS failed (%s): retrying", exc or type(exc).__name__)
                 await asyncio.sleep(backoff)
+                if self.connected:             # a NATS that lost its store: make the stream again
+                    with contextlib.suppress(NatsError, TimeoutError, OSError):
+                        await self._ensure_stream()
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
             backoff = 0.05

@@ -1,7 +1,8 @@
 """The runtime control API (OCIS_RUNTIME_HOST:PORT, loopback) behind `ocis list` and `ocis health`,
 and the per-service debug listeners (`<SERVICE>_DEBUG_ADDR`) with /healthz and /readyz.
 
-Control API: GET /services -> [{"name","state","group","restarts","since","error"}];
+Control API: GET /services -> [{"name","state","group","restarts","since","error","node","address"}]
+(this node's services, then those other nodes registered: MICRO_REGISTRY=nats-js-kv);
 GET /health -> {"status", "services": {name: "ok" | "degraded: why" | reason}}: 200 "healthy";
 503 "degraded" (serving, but a service waits for its disk, LDAP server or database: its requests
 get 503 with Retry-After) or 503 "unhealthy" (a service failed or is not running);
@@ -17,17 +18,34 @@ from typing import Any
 
 from aiohttp import web
 
+from ocis_server.registry import MemoryRegistry, Registry
+
 from .supervisor import State, Supervisor
 from .units import Unit
 
 SUPERVISOR: web.AppKey[Supervisor] = web.AppKey("supervisor", Supervisor)
 Describe = Callable[[], dict[str, Any]]
 INSTANCE: web.AppKey[Describe] = web.AppKey("instance")
+REGISTRY: web.AppKey[Registry] = web.AppKey("registry")
+NODE: web.AppKey[str] = web.AppKey("node")
 
 
 async def _services(request: web.Request) -> web.Response:
     supervisor = request.app[SUPERVISOR]
-    return web.json_response([s.as_json() for s in supervisor.status.values()])
+    entries = await request.app[REGISTRY].entries()
+    node = request.app[NODE]
+    own = {e.name: e for e in entries if e.node == node}
+    listed: list[dict[str, object]] = []
+    for status in supervisor.status.values():
+        entry = own.get(status.name)
+        listed.append(status.as_json() | {"node": entry.node if entry else "",
+                                          "address": entry.address if entry else ""})
+    for entry in entries:             # the other nodes' instances, as they registered them
+        if entry.node != node:
+            listed.append({"name": entry.name, "state": entry.state, "group": None,
+                           "restarts": 0, "since": "", "error": "", "node": entry.node,
+                           "address": entry.address})
+    return web.json_response(listed)
 
 
 def overall(checks: dict[str, str]) -> str:
@@ -78,9 +96,12 @@ async def _readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready"})
 
 
-def control_app(supervisor: Supervisor, instance: Describe) -> web.Application:
+def control_app(supervisor: Supervisor, instance: Describe,
+                registry: Registry | None = None, node: str = "") -> web.Application:
     app = web.Application()
     app[SUPERVISOR] = supervisor
+    app[REGISTRY] = registry or MemoryRegistry()
+    app[NODE] = node
     app[INSTANCE] = instance
     app.router.add_get("/instance", _instance)
     app.router.add_get("/services", _services)

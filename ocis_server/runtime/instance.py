@@ -24,11 +24,13 @@ from ocis_server.config.ports import (
     write_state,
 )
 from ocis_server.services import SERVICES, ServiceSpec
+from ocis_server.registry import Registry
 from ocis_server.services.context import ServiceContext
 
 from .control import control_app, debug_app
 from .eventbus import close_bus, open_bus
 from .lifecycle import announce, free_if_busy, listeners
+from .nodes import local_entries, node_name, open_registry
 from .listener import ProxyUnit, bind
 from .supervisor import Supervisor
 from .units import HttpUnit, Unavailable, Unit
@@ -110,6 +112,7 @@ class Runtime:
         self.runtime_url = ""
         self.supervisor: Supervisor | None = None
         self.ctx: ServiceContext | None = None
+        self.registry: Registry | None = None
         self._debug: list[tuple[str, str]] = []     # (service, URL) of each debug listener
         self._t0 = time.monotonic()
         self.started = datetime.now(UTC).isoformat(timespec="seconds")
@@ -183,6 +186,7 @@ class Runtime:
                                   cast(Any, Unavailable("storage-users", here="storage-users" in names)),
                                   cast(Any, Unavailable("users", here="users" in names)),
                                   throttle=login_throttle(config))
+        self.registry = open_registry(config)
         self.ctx.events = await open_bus(config)
         if config.enable_ocm or "ocm" in names:     # the front ends share with `user@domain`
             from ocis_server.services.ocm.peer import OcmPeer
@@ -192,7 +196,9 @@ class Runtime:
                                      max_failures=config.max_failures,
                                      max_backoff=config.max_restart_backoff)
         try:
-            await self._serve(control_app(self.supervisor, self.instance), control_sock)
+            node = node_name()
+            await self._serve(control_app(self.supervisor, self.instance, self.registry, node),
+                              control_sock)
             for unit in units:
                 addr = config.debug_addr(unit.spec.name)
                 if addr:
@@ -200,6 +206,8 @@ class Runtime:
                     await self._serve(debug_app(self.supervisor, unit), sock)
                     self._debug.append((unit.spec.name, _url(sock)))
             await self.supervisor.start()
+            address, supervisor = self.url or self.runtime_url, self.supervisor
+            await self.registry.start(lambda: local_entries(supervisor, node, address))
         except BaseException:
             await self.stop()
             raise
@@ -242,6 +250,8 @@ class Runtime:
 
     async def stop(self) -> None:
         remove_state(self.config.config_dir)
+        if self.registry is not None:
+            await self.registry.close()
         if self.supervisor is not None:
             await self.supervisor.stop()
         if self.ctx is not None:

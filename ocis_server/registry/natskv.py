@@ -1,0 +1,112 @@
+"""MICRO_REGISTRY=nats-js-kv: every node puts its service instances in the JetStream key-value
+bucket `service-registry` (key `<service>.<node>`), again every EXPERIMENTAL_REGISTER_INTERVAL
+seconds; the bucket forgets a key EXPERIMENTAL_REGISTER_TTL seconds after its last put, so a node
+that stops renewing (killed, cut off) disappears from every node's list. A clean stop deletes its
+keys at once. While NATS is away the node keeps trying and lists its own services only."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.errors import Error as NatsError
+from nats.js.api import KeyValueConfig
+from nats.js.errors import NoKeysError
+from nats.js.kv import KeyValue
+
+from .registry import Entries, Entry
+
+log = logging.getLogger("ocis.registry")
+BUCKET = "service-registry"
+
+
+def _key(entry: Entry) -> str:
+    return f"{entry.name}.{entry.node}"
+
+
+class NatsKvRegistry:
+    def __init__(self, address: str, *, ttl: float = 30.0, interval: float = 25.0,
+                 timeout: float = 2.0) -> None:
+        self.url = address if "://" in address else f"nats://{address}"
+        self.ttl, self.interval, self.timeout = ttl, min(interval, ttl * 0.8), timeout
+        self._local: Entries = list
+        self._nc: NatsClient | None = None
+        self._kv: KeyValue | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, local: Entries) -> None:
+        self._local = local
+        self._task = asyncio.create_task(self._renew(), name="registry-renew")
+
+    async def _connect(self) -> KeyValue:
+        if self._kv is None:
+            if self._nc is None:
+                self._nc = await nats.connect(
+                    servers=[self.url], name="ocis-registry", connect_timeout=self.timeout,
+                    allow_reconnect=True, max_reconnect_attempts=-1,
+                    reconnect_time_wait=min(2.0, self.interval))
+            js = self._nc.jetstream(timeout=self.timeout)
+            try:
+                self._kv = await js.key_value(BUCKET)
+            except (NatsError, NoKeysError):
+                self._kv = await js.create_key_value(
+                    KeyValueConfig(bucket=BUCKET, history=1, ttl=self.ttl))
+        return self._kv
+
+    async def _renew(self) -> None:
+        while True:
+            try:
+                kv = await asyncio.wait_for(self._connect(), self.timeout * 3)
+                for entry in self._local():
+                    await kv.put(_key(entry), json.dumps(entry.to_dict()).encode())
+            except (NatsError, OSError, TimeoutError) as exc:
+                log.warning("registry: cannot renew at %s (%s)", self.url,
+                            exc or type(exc).__name__)
+                self._kv = None          # look the bucket up again (NATS may have lost it)
+                if self._nc is not None and self._nc.is_closed:
+                    self._nc = None
+            await asyncio.sleep(self.interval)
+
+    async def entries(self) -> list[Entry]:
+        """Every node's live instances; this node's own (as they are now) when NATS is away."""
+        local = {_key(e): e for e in self._local()}
+        try:
+            kv = await asyncio.wait_for(self._connect(), self.timeout)
+            try:
+                keys = await asyncio.wait_for(kv.keys(), self.timeout)
+            except NoKeysError:
+                keys = []
+            found: dict[str, Entry] = {}
+            for key in keys:
+                try:
+                    got = await asyncio.wait_for(kv.get(key), self.timeout)
+                except (NatsError, NoKeysError):
+                    continue           # expired between keys() and get()
+                if got.value:
+                    found[key] = Entry.from_dict(json.loads(got.value))
+        except (NatsError, OSError, TimeoutError, ValueError) as exc:
+            self._kv = None
+            log.warning("registry at %s not readable (%s): own services only", self.url,
+                        exc or type(exc).__name__)
+            return list(local.values())
+        found.update(local)            # this node's own state is the freshest
+        return sorted(found.values(), key=lambda e: (e.name, e.node))
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._kv is not None and self._nc is not None and self._nc.is_connected:
+            for entry in self._local():
+                try:
+                    await asyncio.wait_for(self._kv.delete(_key(entry)), self.timeout)
+                except (NatsError, TimeoutError):
+                    break
+        if self._nc is not None and not self._nc.is_closed:
+            try:
+                await asyncio.wait_for(self._nc.close(), self.timeout)
+            except (NatsError, TimeoutError):
+                pass

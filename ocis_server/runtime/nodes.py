@@ -1,0 +1,37 @@
+"""Which registry this node uses (MICRO_REGISTRY) and what it registers: one entry per service of
+its supervisor, named by node (host-pid) and address (the node's HTTP listener, else its runtime
+control API)."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+
+from ocis_server.config import Config, ConfigError
+from ocis_server.registry import Entry, MemoryRegistry, Registry
+
+from .supervisor import Supervisor
+
+KINDS = ("memory", "nats-js-kv")
+
+
+def node_name() -> str:
+    """host-pid, as a key-value key allows it (letters, digits, - and _)."""
+    return re.sub(r"[^-\w]", "-", f"{socket.gethostname()}-{os.getpid()}")
+
+
+def open_registry(config: Config) -> Registry:
+    if config.registry not in KINDS:
+        raise ConfigError(f"MICRO_REGISTRY={config.registry!r}: expected one of {', '.join(KINDS)}")
+    if config.registry == "memory":
+        return MemoryRegistry()
+    if not config.registry_address:
+        raise ConfigError("MICRO_REGISTRY=nats-js-kv needs MICRO_REGISTRY_ADDRESS (host:port)")
+    from ocis_server.registry.natskv import NatsKvRegistry
+    return NatsKvRegistry(config.registry_address, ttl=max(1.0, config.register_ttl),
+                          interval=max(0.2, config.register_interval))
+
+
+def local_entries(supervisor: Supervisor, node: str, address: str) -> list[Entry]:
+    return [Entry(s.name, node, address, s.state.value) for s in supervisor.status.values()]
