@@ -2,7 +2,8 @@
 reaches Marie's event stream at paris (`/ocs/.../notifications/sse`) within a second, as an event
 of her remote space (its id at paris). A change outside the shared folder sends nothing; zurich
 down marks the space unreachable and, back, the events flow again; once the share is removed no
-more events come. Zurich's side, `GET /ocm/shares/<id>/events`, takes the share's secret only."""
+more events come. Zurich's side, `GET /ocm/shares/<id>/events`, takes the share's secret only;
+paris's reader of it is bounded."""
 
 from __future__ import annotations
 
@@ -15,10 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
 from ocis_server.runtime import embedded_server
+from ocis_server.services.ocm.client import PeerError
+from ocis_server.services.ocm.subscriptions import MAX_LINE, frames
 from ocis_server.sharing import federated_sent
-from ocm_peers import write_providers
+from ocm_peers import serve, write_providers
 from test_ocm_federation import (
     EINSTEIN,
     MARIE,
@@ -189,3 +193,38 @@ async def test_zurich_stream_takes_the_secret_and_ends_with_the_share(tmp_path: 
             await federated_sent.delete(ctx, einstein, share, None)
             rest = await asyncio.wait_for(resp.content.read(), 5)   # the stream ends
             assert b"FileUploaded" not in rest
+
+
+async def test_stream_reader_is_bounded() -> None:
+    """A hostile sharer sending one endless line (or an endless event) is cut off after 64 KiB:
+    the reader never buffers what it sends."""
+    sent: dict[str, int] = {}
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        sent[request.path] = 0
+        prefix = b"event: FileUploaded\n" if request.path == "/event" else b""
+        await resp.write(prefix)
+        chunk = b"data: xxxxxxxx\n" * 4096 if request.path == "/event" else b"x" * 65536
+        try:
+            for _ in range(1600):                         # up to 100 MiB
+                await resp.write(chunk)
+                sent[request.path] += len(chunk)
+        except ConnectionError:
+            pass
+        return resp
+
+    app = web.Application()
+    app.router.add_get("/{kind}", endless)
+    async with serve(app) as base, aiohttp.ClientSession() as http:
+        for kind in ("line", "event"):
+            async with http.get(f"{base}/{kind}") as resp:
+                try:
+                    async for _ in frames(resp.content):
+                        raise AssertionError("no frame may come out")
+                    raise AssertionError("the reader took it all")
+                except PeerError as exc:
+                    assert "too long" in exc.message or "too large" in exc.message
+            await asyncio.sleep(0.2)
+            assert sent[f"/{kind}"] < 64 * MAX_LINE           # cut off, not read to the end
