@@ -22,6 +22,7 @@ from ocis_cli.commands import (
     invites,
     links,
     meta,
+    remotes,
     runtime,
     settings,
     shares,
@@ -64,7 +65,7 @@ def _root(
     ctx.obj = AppState(context_name=context)
 
 
-for _module in (runtime, config, account, spaces, spaceadmin, files, find, transfer, meta, backup,
+for _module in (runtime, config, account, spaces, spaceadmin, remotes, files, find, transfer, meta, backup,
                 uploads, trash, versions, shares, invites, links, tui, users, groups, authapp,
                 settings, watch):
     _module.register(app)

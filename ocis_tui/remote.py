@@ -113,14 +113,11 @@ class Remote:
     async def drives(self) -> list[Drive]:
         """The spaces, plus the share jail and one mount point per accepted share: Graph v1beta1
         lists those (oCIS sharing NG); a server without it answers v1.0's spaces only."""
-        try:
-            doc = await self.client.http.json("GET", "/graph/v1beta1/me/drives")
+        try:       # (the Graph client also learns the remote spaces registered by URL)
+            value = await self.client.graph.my_drives_raw(shares=True)
         except NotFound:
             return await self.client.graph.my_drives()
-        value = doc.get("value") if isinstance(doc, dict) else None
-        if not isinstance(value, list):
-            return await self.client.graph.my_drives()
-        return [Drive.from_graph(d) for d in value if isinstance(d, dict)]
+        return [Drive.from_graph(d) for d in value]
 
     async def listing(self, space_id: str, path: str) -> list[Resource]:
         found = await self.client.webdav.propfind(space_id, path, depth=1)

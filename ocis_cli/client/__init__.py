@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ocis_cli.client.http import HttpClient
     from ocis_cli.client.models import Drive, Health, Resource, ServiceState
     from ocis_cli.client.ocs import Ocs
+    from ocis_cli.client.remotes import RemoteEntry, Remotes
     from ocis_cli.client.runtime import RuntimeClient
     from ocis_cli.client.session import Client
     from ocis_cli.client.settings import Settings, SettingValue
@@ -47,7 +48,7 @@ __all__ = [
     "AppTokenInfo", "AppTokens", "AuthError", "BadRequest", "BearerAuth", "ChangeEvent", "Client",
     "ClientError", "Events",
     "Conflict", "Drive", "GroupInfo", "Health", "IntegrityError", "Locked", "NetworkError",
-    "NotFound", "PermissionDenied", "QuotaExceeded", "Resource", "RuntimeClient", "ServerError",
+    "NotFound", "PermissionDenied", "QuotaExceeded", "RemoteEntry", "Remotes", "Resource", "RuntimeClient", "ServerError",
     "ServiceState", "Settings", "SettingValue", "ShareInfo", "Sharee", "Shares", "SpaceMember", "TrashEntry", "Unavailable", "UserInfo", "Users", "VersionEntry",
 ]
 
@@ -60,7 +61,7 @@ _HOME = {
                "Unavailable"),
     "graph": ("Graph", "SpaceMember"), "http": ("HttpClient",),
     "models": ("Drive", "Health", "Resource", "ServiceState"), "ocs": ("Ocs",),
-    "runtime": ("RuntimeClient",), "session": ("Client",), "events": ("ChangeEvent", "Events"),
+    "remotes": ("RemoteEntry", "Remotes"), "runtime": ("RuntimeClient",), "session": ("Client",), "events": ("ChangeEvent", "Events"),
     "settings": ("Settings", "SettingValue"),
     "shares": ("Sharee", "ShareInfo", "Shares"),
     "trash": ("Trash", "TrashEntry", "VersionEntry", "Versions"), "tus": ("Tus",),

@@ -34,7 +34,12 @@ class Graph:
         value = doc.get("value") if isinstance(doc, dict) else None
         if not isinstance(value, list):
             raise ServerError(f"GET {path}: unexpected answer")
-        return [d for d in value if isinstance(d, dict)]
+        found = [d for d in value if isinstance(d, dict)]
+        for drive in found:         # remote spaces registered by URL: WebDAV goes straight there
+            url = str((drive.get("root") or {}).get("webDavUrl") or "")
+            if drive.get("driveType") == "remote" and url.startswith(("https://", "http://")):
+                self.http.remote_spaces[str(drive.get("id", ""))] = url.rstrip("/") + "/"
+        return found
 
     async def my_drives(self, *, shares: bool = False) -> list[Drive]:
         return [Drive.from_graph(d) for d in await self.my_drives_raw(shares=shares)]

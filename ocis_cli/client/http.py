@@ -111,6 +111,9 @@ class HttpClient:
         self._insecure = insecure
         self._timeout = timeout
         self._session: aiohttp.ClientSession | None = None
+        # Remote spaces registered by URL (`ocis remote add`): drive id -> its WebDAV URL on the
+        # other server, learnt from `me/drives`; the bearer token also goes to those origins.
+        self.remote_spaces: dict[str, str] = {}
 
     async def __aenter__(self) -> Self:
         ssl_ctx: ssl.SSLContext | bool = not self._insecure
@@ -166,7 +169,10 @@ class HttpClient:
                           ) -> tuple[str, Mapping[str, str] | None]:
         """(the access token sent, the headers): the token goes to this server's origin only,
         never to a host a Location header or a redirect names."""
-        if self.bearer is None or self._session is None or not _same_origin(url, self.base_url):
+        if self.bearer is None or self._session is None or not (
+                _same_origin(url, self.base_url)
+                or any(_same_origin(url, r) and url.startswith(r)
+                       for r in self.remote_spaces.values())):
             return "", headers
         value = await self.bearer.header(self._session)
         return value.removeprefix("Bearer "), {**(headers or {}), "Authorization": value}

@@ -35,6 +35,12 @@ class Drive:
         return self.id.startswith(OCM_STORAGE_ID + "$")
 
     @property
+    def is_remote_link(self) -> bool:
+        """A space of another server the user registered by URL (`ocis remote add`): its WebDAV
+        is opened there directly, with the user's own token."""
+        return self.drive_type == "remote"
+
+    @property
     def unreachable(self) -> str:
         """For a remote space whose server does not answer now: why ('' when it does)."""
         status = self.raw.get("@ocis.federation") or {}

@@ -11,6 +11,7 @@ from ocis_cli.client.graph import Graph
 from ocis_cli.client.http import HttpClient
 from ocis_cli.client.invites import Invites
 from ocis_cli.client.ocs import Ocs
+from ocis_cli.client.remotes import Remotes
 from ocis_cli.client.settings import Settings
 from ocis_cli.client.shares import Shares
 from ocis_cli.client.trash import Trash, Versions
@@ -40,6 +41,7 @@ class Client:
         self.settings = Settings(self.http)
         self.invites = Invites(self.http)
         self.events = Events(self.http)
+        self.remotes = Remotes(self.http)
 
     async def __aenter__(self) -> Self:
         await self.http.__aenter__()

@@ -18,7 +18,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from defusedxml import ElementTree  # type: ignore[import-untyped]
 
-from ocis_cli.client.errors import IntegrityError, NotFound, ServerError
+from ocis_cli.client.errors import AuthError, IntegrityError, NotFound, ServerError
 from ocis_cli.client.http import HttpClient
 from ocis_cli.client.models import Resource
 
@@ -85,10 +85,22 @@ class WebDav:
     def __init__(self, http: HttpClient) -> None:
         self.http = http
 
+    def _path(self, space_id: str, path: str) -> str:
+        """The server path of a resource, or for a remote space registered by URL (`ocis remote
+        add`) the absolute URL below it on the other server, opened with the user's own OIDC
+        token: a password is never sent there, so a Basic sign-in cannot use it."""
+        remote = self.http.remote_spaces.get(space_id)
+        if remote is None:
+            return dav_path(space_id, path)
+        if self.http.bearer is None:
+            raise AuthError(f"{remote} is on another server: sign in with `ocis login` (OpenID "
+                            "Connect) to use it, a password is never sent there")
+        return remote + "/".join(quote(seg, safe="") for seg in split_path(path))
+
     async def propfind(self, space_id: str, path: str, *, depth: int = 1) -> list[Resource]:
         """The resource at `path` first, then (depth 1) its children."""
         _, _, body = await self.http.request(
-            "PROPFIND", dav_path(space_id, path), data=_PROPFIND_BODY,
+            "PROPFIND", self._path(space_id, path), data=_PROPFIND_BODY,
             headers={"Depth": str(depth), "Content-Type": "application/xml; charset=utf-8"})
         return parse_multistatus(body)
 
@@ -102,7 +114,7 @@ class WebDav:
             page = min(limit - len(found), SEARCH_PAGE)
             body = _search_body(pattern, page, offset + len(found))
             _, headers, data = await self.http.request(
-                "REPORT", dav_path(space_id, path), data=body,
+                "REPORT", self._path(space_id, path), data=body,
                 headers={"Content-Type": "application/xml; charset=utf-8"})
             batch = parse_multistatus(data)
             total = _rows_total(headers.get("Content-Range"), len(found) + len(batch))
@@ -116,7 +128,7 @@ class WebDav:
         """A thumbnail of the file (oCIS `?preview=1&x=&y=&processor=`): PNG, JPEG or GIF bytes
         at most the closest server resolution to width x height; NotFound when it has none."""
         params = {"preview": "1", "x": str(width), "y": str(height), "processor": processor}
-        async with self.http.stream("GET", dav_path(space_id, path), params=params) as resp:
+        async with self.http.stream("GET", self._path(space_id, path), params=params) as resp:
             data = await resp.content.read(limit + 1)
         if len(data) > limit:
             raise ServerError(f"{path}: the thumbnail is larger than {limit} bytes", status=200)
@@ -135,10 +147,10 @@ class WebDav:
             return None
 
     async def mkcol(self, space_id: str, path: str) -> None:
-        await self.http.request("MKCOL", dav_path(space_id, path))
+        await self.http.request("MKCOL", self._path(space_id, path))
 
     async def delete(self, space_id: str, path: str) -> None:
-        await self.http.request("DELETE", dav_path(space_id, path))
+        await self.http.request("DELETE", self._path(space_id, path))
 
     async def move(self, space_id: str, src: str, dst_space_id: str, dst: str, *,
                    overwrite: bool = True) -> int:
@@ -150,9 +162,9 @@ class WebDav:
 
     async def _relocate(self, method: str, space_id: str, src: str, dst_space_id: str, dst: str,
                         overwrite: bool) -> int:
-        headers = {"Destination": self.http.url(dav_path(dst_space_id, dst)),
+        headers = {"Destination": self.http.url(self._path(dst_space_id, dst)),
                    "Overwrite": "T" if overwrite else "F"}
-        status, _, _ = await self.http.request(method, dav_path(space_id, src), headers=headers)
+        status, _, _ = await self.http.request(method, self._path(space_id, src), headers=headers)
         return status
 
     async def upload(self, space_id: str, path: str, local: Path, *, sha1: str, mtime: int,
@@ -162,7 +174,7 @@ class WebDav:
         headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size),
                    "OC-Checksum": f"SHA1:{sha1}", "X-OC-Mtime": str(mtime)}
         _, resp_headers, _ = await self.http.request(
-            "PUT", dav_path(space_id, path), headers=headers, data=_file_chunks(local, progress))
+            "PUT", self._path(space_id, path), headers=headers, data=_file_chunks(local, progress))
         return {k: v for k, v in resp_headers.items()}
 
     async def download(self, space_id: str, path: str, sink: BinaryIO, *,
@@ -170,7 +182,7 @@ class WebDav:
         """GET a file into `sink`, hashing as it streams; the caller decides what a mismatch means."""
         digest = hashlib.sha1()
         size = 0
-        async with self.http.stream("GET", dav_path(space_id, path)) as resp:
+        async with self.http.stream("GET", self._path(space_id, path)) as resp:
             server_sha1 = checksum_from_header(resp.headers.get("OC-Checksum"))
             last_modified = parse_http_date(resp.headers.get("Last-Modified"))
             async for chunk in resp.content.iter_chunked(CHUNK):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -13,7 +14,7 @@ from ocis_cli.output import CliError, Col, Format, human_size, parse_size, print
 from ocis_cli.runner import open_client, run
 
 if TYPE_CHECKING:
-    from ocis_cli.client import Drive
+    from ocis_cli.client import Client, Drive
 
 spaces_app = typer.Typer(help="List, create and administer storage spaces and their members.",
                          no_args_is_help=True)
@@ -30,9 +31,11 @@ def spaces_ls(
     output: OutputOption = Format.table,
 ) -> None:
     """List the spaces you can reach: your personal space, project spaces, each share made
-    with you (type mountpoint), and each share from another server (type federated, owner
-    `user@domain`, "(unreachable)" while that server does not answer): name, type, owner, your
-    role, quota used/total; `-o wide` adds the id and the WebDAV URL.
+    with you (type mountpoint), each share from another server (type federated, owner
+    `user@domain`, "(unreachable)" while that server does not answer) and each space of another
+    server you registered with `ocis remote add` (type remote, owner that server's domain,
+    "(unreachable)" when it does not answer your token): name, type, owner, your role, quota
+    used/total; `-o wide` adds the id and the WebDAV URL.
 
     JSON output is the array of Graph drive objects exactly as the server returns them (its
     `v1beta1` list: with the share jail, type virtual, and the shares' mount points).
@@ -42,24 +45,42 @@ def spaces_ls(
         async with open_client(ctx) as client:
             raw = await client.graph.my_drives_raw(shares=True)
             me = await client.graph.me()
-        if output is Format.json:
-            print_json(raw)
-            return
-        from ocis_cli.client import Drive
+            if output is Format.json:
+                print_json(raw)
+                return
+            from ocis_cli.client import Drive
 
-        drives = [Drive.from_graph(d) for d in raw]
+            drives = [Drive.from_graph(d) for d in raw]
+            down = await remote_states(client, drives)
         print_table([Col("NAME", fold=True), Col("TYPE"), Col("OWNER", fold=True), Col("ROLE"),
                      Col("QUOTA"), Col("ID", wide=True), Col("WEBDAV URL", wide=True)],
-                    [space_row(d, str(me.get("id", ""))) for d in drives
+                    [space_row(d, str(me.get("id", "")), down.get(d.id, "")) for d in drives
                      if d.drive_type != "virtual"], output=output)
 
     run(body)
 
 
-def space_row(drive: Drive, me: str) -> list[str]:
+async def remote_states(client: Client, drives: list[Drive]) -> dict[str, str]:
+    """Why each registered remote space does not answer your token now (side by side,
+    bounded; only with an OpenID Connect sign-in, the one that can open it)."""
+    from ocis_cli.client import RemoteEntry
+
+    linked = [d for d in drives if d.is_remote_link]
+    if not linked or client.http.bearer is None:
+        return {}
+    entries = [RemoteEntry(d.id, d.id, d.name, d.web_dav_url, d.owner_id, "") for d in linked]
+    found = await asyncio.gather(*(client.remotes.check(e) for e in entries))
+    return {d.id: why for d, why in zip(linked, found, strict=True) if why}
+
+
+def space_row(drive: Drive, me: str, down: str = "") -> list[str]:
     """A row of `spaces ls`: a share shows its owner and the role it gives you, a project space
     its managers and your membership."""
     from ocis_cli.client.graph import members_of
+
+    if drive.is_remote_link:    # registered by URL: the other server's domain, its state
+        kind = "remote" + (" (unreachable)" if down else "")
+        return [drive.name, kind, drive.owner_id or "-", "-", "-", drive.id, drive.web_dav_url]
 
     if drive.is_federated:      # a remote space: its owner's federated address, its server's state
         role = ", ".join(role_name(r) for r in drive.share_role_ids)

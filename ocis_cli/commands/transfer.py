@@ -84,7 +84,8 @@ def put(
             size = local.stat().st_size
             try:
                 # A file share's root is the file: TUS creates uploads in a folder, so PUT it.
-                if not file_root and await client.tus.support() is not None:
+                if (not file_root and not drive.is_remote_link
+                        and await client.tus.support() is not None):
                     from ocis_cli.commands.resumable import put_over_tus
 
                     await put_over_tus(client, current_context(ctx), drive, rp, local,

@@ -85,6 +85,10 @@ class FederationPeer(Protocol):
     def provider_of(self, url: str) -> str | None: ...
         # the domain of the listed provider whose origins include `url`'s (an issuer URL)
 
+    def storage_provider_of(self, url: str) -> str: ...
+        # the listed provider a WebDAV URL of another server lies on (BadRequest if none, or
+        # plain http without OCM_OCM_STORAGE_PROVIDER_INSECURE to a loopback address)
+
     async def send_share(self, offer: Offer) -> str: ...   # the recipient's display name or ""
 
     async def send_permissions(self, offer: Offer) -> None: ...

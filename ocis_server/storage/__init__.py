@@ -8,6 +8,7 @@ from .api import (
     Node,
     OcmShare,
     ReceivedShare,
+    RemoteLink,
     RemoteShare,
     SearchPage,
     Share,
@@ -20,6 +21,6 @@ from .api import (
 )
 
 __all__ = ["AcceptedUser", "InviteToken", "Link", "LockRecord", "Node", "OcmShare", "ReceivedShare",
-           "RemoteShare", "SearchPage", "Share",
+           "RemoteLink", "RemoteShare", "SearchPage", "Share",
            "Space", "Storage", "TrashItem",
            "UploadResult", "UploadSession", "Version"]

@@ -237,6 +237,19 @@ class RemoteShare:
         return self.expiration is not None and self.expiration <= (now or time.time())
 
 
+@dataclass(frozen=True, slots=True)
+class RemoteLink:
+    """A WebDAV URL of another server one of our users registered (`ocis remote add`): opened by
+    their own client with their own token, never by this server (storage/remotelinks.py)."""
+
+    id: str                    # a uuid
+    user_id: str               # whose registry it is in
+    name: str
+    url: str                   # the WebDAV URL, on an origin the providers file lists
+    provider: str              # the listed provider's domain
+    ctime: float
+
+
 # --- federated shares we sent over OCM (storage/ocmshares.py) ----------------------------------
 
 
@@ -502,6 +515,11 @@ class Storage(Protocol):
                           clear_expiration: bool = False, name: str | None = None,
                           quicklink: bool | None = None) -> Link: ...   # NotFound
     async def delete_link(self, link_id: str) -> None: ...                # NotFound
+
+    # --- WebDAV URLs of other servers users registered (storage/remotelinks.py) ---------------
+    async def remote_links(self, user_id: str) -> list[RemoteLink]: ...
+    async def create_remote_link(self, link: RemoteLink) -> RemoteLink: ...  # AlreadyExists
+    async def delete_remote_link(self, user_id: str, link_id: str) -> None: ...  # NotFound
 
     # --- per-user settings values and URL signing keys (storage/usersettings.py) -------------
     async def setting_values(self, user_id: str) -> dict[str, str]: ...   # setting id -> JSON

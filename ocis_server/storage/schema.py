@@ -92,6 +92,11 @@ CREATE TABLE IF NOT EXISTS remote_shares(
     ctime REAL NOT NULL, UNIQUE(provider, provider_id, user_id));
 CREATE INDEX IF NOT EXISTS remote_shares_user ON remote_shares(user_id);
 CREATE INDEX IF NOT EXISTS remote_shares_provider_id ON remote_shares(provider_id);
+-- WebDAV URLs of other servers a user registered (remotelinks.py, `ocis remote add`).
+CREATE TABLE IF NOT EXISTS remote_links(
+    id TEXT PRIMARY KEY, user_id TEXT NOT NULL, name TEXT NOT NULL, url TEXT NOT NULL,
+    provider TEXT NOT NULL, ctime REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS remote_links_user ON remote_links(user_id);
 -- federated shares our users sent to other OCM servers (ocmshares.py): like a share, with the
 -- recipient's federated address and the shared secret our /dav/ocm/<id> checks.
 CREATE TABLE IF NOT EXISTS ocm_shares(

@@ -34,6 +34,7 @@ from .listing import PagedListing
 from .nodemeta import PropsAndLocks
 from .invites import InviteStore
 from .ocmshares import OcmShareStore
+from .remotelinks import RemoteLinkStore
 from .remoteshares import RemoteShareStore
 from .schema import (
     NODE_COLS,
@@ -69,7 +70,8 @@ def _outcome_ignored(future: asyncio.Future[Any]) -> None:
 
 class SqliteStorage(PagedListing,
                     UploadSessions, ChunkedUploads, ShareStore, RemoteShareStore, OcmShareStore,
-                    LinkStore, PropsAndLocks, NodeSearch, UserSettingsStore, InviteStore):
+                    LinkStore, PropsAndLocks, NodeSearch, UserSettingsStore, InviteStore,
+                    RemoteLinkStore):
     """Implements `storage.api.Storage`. Create with `await SqliteStorage.open(root, storage_id)`."""
 
     def __init__(self, root: Path, storage_id: str, free_space_reserve: int = 0) -> None:

@@ -11,7 +11,7 @@ from aiohttp import web
 from ocis_server.domain.errors import NotFound
 from ocis_server.services.context import ServiceContext
 
-from . import driveitems, drives, groups, roles, sharing, sharing_jail, users
+from . import driveitems, drives, groups, remotes, roles, sharing, sharing_jail, users
 from .config import CONFIG_KEY, CONTEXT_KEY, GraphConfig
 from .errors import error_middleware
 from .me import get_me
@@ -79,7 +79,8 @@ def create_app(ctx: ServiceContext, mount: str = "/graph") -> web.Application:
     app.router.add_patch("/v1.0/me", users.patch_me)
     app.router.add_post("/v1.0/me/changePassword", users.change_password)
     _directory_routes(app)
-    app.router.add_get("/v1.0/me/drives", drives.list_my_drives)
+    app.router.add_get("/v1.0/me/drives", remotes.my_drives_v1)     # + registered remotes
+    remotes.add_routes(app)
     app.router.add_get("/{api:v1beta1}/me/drives", sharing_jail.my_drives)
     app.router.add_get(_API + "/me/drive", drives.get_my_drive)
     app.router.add_get("/v1.0/me/drive/root/children", driveitems.root_children)

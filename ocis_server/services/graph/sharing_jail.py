@@ -21,7 +21,7 @@ from ocis_server.sharing import shares
 from ocis_server.sharing.received import Received
 from ocis_server.storage import Node, ReceivedShare, Space
 
-from . import sharing_remote
+from . import remotes, sharing_remote
 from .config import CONTEXT_KEY
 from .drives import iso_time, list_my_drives, read_body, validate_text
 from .me import principal
@@ -142,6 +142,7 @@ async def jail_drives(request: web.Request, user: User,
                      "webDavUrl": f"{base}/dav/spaces/{mid}", "remoteItem": item["remoteItem"]},
         })
     drives += await sharing_remote.remote_drives(request, user)    # federated (OCM)
+    drives += await remotes.link_drives(request, user, [])         # registered by URL
     return [d for d in drives if _matches(d, clauses)]
 
 

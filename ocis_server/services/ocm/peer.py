@@ -11,7 +11,9 @@ from ocis_server.services.context import ServiceContext
 from ocis_server.sharing.federated_sent import Offer
 from ocis_server.storage import OcmShare
 
-from .client import OcmClient
+from ocis_server.domain.errors import BadRequest
+
+from .client import OcmClient, PeerRefused
 from .config import OcmConfig
 from .outgoing import NewShare, send_permissions, send_share, send_unshared, share_client
 from .providers import Providers
@@ -50,6 +52,20 @@ class OcmPeer:
     def provider_of(self, url: str) -> str | None:
         found = self.providers.owner_of(url)
         return found.domain if found else None
+
+    def storage_provider_of(self, url: str) -> str:
+        """The domain of the listed provider a WebDAV `url` of another server lies on, checked
+        as the forwarding client checks it (OCM_OCM_STORAGE_PROVIDER_INSECURE); BadRequest
+        naming the providers file or the scheme rule otherwise."""
+        provider = self.providers.owner_of(url)
+        if provider is None or provider.domain == self.domain.lower():
+            raise BadRequest(f"{url[:200]!r} is not on a provider listed in the providers file "
+                             f"({self.providers.path.name})")
+        try:
+            OcmClient(self.providers, insecure=self.config.storage_insecure).check(provider, url)
+        except PeerRefused as exc:
+            raise BadRequest(str(exc)) from None
+        return provider.domain
 
     def _client(self) -> OcmClient:
         return share_client(self.config, self.providers)
