@@ -228,3 +228,19 @@ async def test_stream_reader_is_bounded() -> None:
                     assert "too long" in exc.message or "too large" in exc.message
             await asyncio.sleep(0.2)
             assert sent[f"/{kind}"] < 64 * MAX_LINE           # cut off, not read to the end
+
+
+async def test_paris_restarted_follows_its_accepted_shares(tmp_path: Path) -> None:
+    """The subscriptions of the accepted shares start with the server, not only on accept."""
+    zurich_config, paris_config, files = configs(tmp_path)
+    async with embedded_server(zurich_config) as zurich, aiohttp.ClientSession() as http:
+        async with embedded_server(paris_config) as paris:
+            write_providers(files["zurich"], {"paris.test": paris.url})
+            write_providers(files["paris"], {"zurich.test": zurich.url})
+            p = Pair(zurich, paris, zurich_config, http)
+            await einstein_shares(p)
+            space = (await marie_accepts(p))["Physics"]["id"]
+        async with embedded_server(paris_config) as paris:
+            p = Pair(zurich, paris, zurich_config, http)
+            async with stream(http, paris.url + SSE, auth=MARIE) as events:
+                await until_flowing(p, events, space)
