@@ -73,6 +73,12 @@ def test_share_and_membership_notify_the_recipient(server: RealServer) -> None:
     assert [n["subject"] for n in _notifications(server, MARIE)] == ["Space shared"]
 
 
+def test_capability_announces_the_endpoints(server: RealServer) -> None:
+    r = requests.get(server.url + "/ocs/v2.php/cloud/capabilities", params={"format": "json"})
+    caps = r.json()["ocs"]["data"]["capabilities"]
+    assert caps["notifications"] == {"ocs-endpoints": ["list", "delete"]}
+
+
 def test_bad_input(server: RealServer) -> None:
     assert requests.get(server.url + NOTIFICATIONS).status_code == 401
     bad = requests.delete(server.url + NOTIFICATIONS, auth=MARIE, data=b"not json")

@@ -94,6 +94,13 @@ def _public_links(cfg: FrontendConfig) -> dict[str, Any]:
 
 
 def capabilities(cfg: FrontendConfig) -> dict[str, Any]:
+    found = _capabilities(cfg)
+    if cfg.notifications:     # the userlog service answers the in-app notifications list
+        found["notifications"] = {"ocs-endpoints": ["list", "delete"]}
+    return found
+
+
+def _capabilities(cfg: FrontendConfig) -> dict[str, Any]:
     return {
         "core": {
             "pollinterval": cfg.poll_interval,

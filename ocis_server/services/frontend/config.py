@@ -17,6 +17,7 @@ class FrontendConfig:
     max_quota: int = 0                  # spaces.max_quota; 0 = no limit (no config field yet)
     support_url_signing: bool = True    # PROXY_ENABLE_PRESIGNEDURLS (cloud/user/signing-key)
     support_sse: bool = False           # core.support-sse: the sse service runs
+    notifications: bool = False         # capability `notifications`: the userlog service runs
     blacklisted_files: tuple[str, ...] = (".htaccess",)
     checksum_types: tuple[str, ...] = ("sha1", "md5", "adler32")
     # Spelled as in OC-Checksum headers: the desktop engines match checksum names case-sensitively
@@ -47,9 +48,11 @@ class FrontendConfig:
     @classmethod
     def from_context(cls, ctx: ServiceContext) -> FrontendConfig:
         config = ctx.config
-        sse = "sse" not in config.exclude_run_services and (
-            not config.run_services or "sse" in config.run_services)
-        return cls(public_url=ctx.public_url, support_sse=sse,
+        def runs(name: str) -> bool:
+            return name not in config.exclude_run_services and (
+                not config.run_services or name in config.run_services)
+        return cls(public_url=ctx.public_url, support_sse=runs("sse"),
+                   notifications=runs("userlog"),
                    support_url_signing=ctx.config.presigned_urls,
                    auto_accept_shares=ctx.config.sharing_auto_accept,
                    public_password_enforced=ctx.config.public_share_must_have_password,
