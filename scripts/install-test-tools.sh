@@ -8,6 +8,8 @@
 # nodejs + npm: ownCloud Web's API client (@ownclouders/web-client) in the sharing NG probe.
 # zsh + fish: `ocis completion zsh|fish` driven in the real shells (bash is always there).
 # nats-server (2.9, JetStream): the scale-out tests start their own (event bus, registry).
+# postgresql (15): the throw-away clusters (initdb + pg_ctl) of the OCIS_DATABASE_URL tests; Debian
+# keeps initdb in /usr/lib/postgresql/15/bin, so the server's binary is what is looked for.
 # Does nothing when everything is already there; uses sudo when not root.
 set -euo pipefail
 
@@ -39,6 +41,9 @@ for cmd in "${!wanted[@]}"; do
     || missing+=("${wanted[$cmd]}")
 done
 # owncloud-client-cmd needs an exclude list; nextcloudcmd reads /etc/Nextcloud/sync-exclude.lst.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  missing+=(postgresql)
+fi
 if command -v nextcloudcmd >/dev/null 2>&1 && [ ! -e /etc/Nextcloud/sync-exclude.lst ]; then
   missing+=(nextcloud-desktop-cmd)
 fi

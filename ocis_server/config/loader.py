@@ -78,6 +78,7 @@ class Config:
     idm_idle_timeout: float
     graph_application_id: str
     graph_include_ocm_sharees: bool
+    database_url: str
     ldap_uri: str
     ldap_insecure: bool
     ldap_cacert: str

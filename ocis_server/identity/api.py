@@ -1,7 +1,8 @@
 """The identity interface: who the users and groups are, how a password is checked, and how an
 account from a foreign OpenID Connect issuer maps to a local user.
 
-Backends: the builtin SQLite store (`builtin.py`), an LDAP directory read through ldap3
+Backends: the builtin SQLite store (`builtin.py`), the same tables in PostgreSQL shared by
+several front nodes (`pgstore.py`, OCIS_DATABASE_URL), an LDAP directory read through ldap3
 (`ldap.py`), and dicts in memory (`memory.py`, the trivial driver the tests run on). A backend
 that cannot write (LDAP without write access) raises Forbidden on changes.
 """

@@ -115,18 +115,9 @@ class BuiltinUserStore:
     async def create(self, *, username: str, password: str, display_name: str = "",
                      email: str = "", role: str = "user", user_id: str | None = None,
                      user_type: str = "Member") -> User:
-        validate.username(username)
-        validate.role(role)
-        validate.user_type(user_type)
-        validate.email(email)
-        display_name = validate.display_name(display_name)
-        # Only a guest provisioned from a foreign issuer has no password: it can never log in
-        # with one (authenticate compares against a dummy hash and fails).
-        if not password and user_type != "Guest":
-            raise BadRequest("the password must not be empty")
-        user = User(id=user_id or new_id(), username=username,
-                    display_name=display_name or username, email=email, role=role,
-                    user_type=user_type)
+        user = validate.new_user(user_id=user_id or new_id(), username=username,
+                                 password=password, display_name=display_name, email=email,
+                                 role=role, user_type=user_type)
         encoded = await asyncio.to_thread(hash_password, password) if password else ""
 
         def insert(conn: sqlite3.Connection) -> None:
@@ -146,19 +137,10 @@ class BuiltinUserStore:
     async def update(self, user_id: str, *, display_name: str | None = None,
                      email: str | None = None, role: str | None = None,
                      user_type: str | None = None, enabled: bool | None = None) -> User:
-        changes: dict[str, str | int] = {}
-        if display_name is not None:
-            changes["display_name"] = validate.display_name(display_name)
-            if not changes["display_name"]:
-                raise BadRequest("the display name must not be empty")
-        if email is not None:
-            changes["email"] = validate.email(email)
-        if role is not None:
-            changes["role"] = validate.role(role)
-        if user_type is not None:
-            changes["user_type"] = validate.user_type(user_type)
-        if enabled is not None:
-            changes["enabled"] = int(enabled)
+        changes = {column: int(value) if isinstance(value, bool) else value
+                   for column, value in validate.user_changes(
+                       display_name=display_name, email=email, role=role, user_type=user_type,
+                       enabled=enabled).items()}
         if changes:
             assignments = ", ".join(f"{column} = ?" for column in changes)   # fixed column names
             changed = await self._db.run(lambda c: c.execute(

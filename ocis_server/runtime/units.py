@@ -160,7 +160,7 @@ class StorageUnit:
 
 class UsersUnit:
     """users: the user store. The builtin one (its spec's driver) at <base>/idm/users.db, bootstrapped with the admin
-    (and demo users); or, with OCIS_LDAP_URI, an external directory read through ldap3. Every user
+    (and demo users); with OCIS_DATABASE_URL the same in PostgreSQL (identity/pgstore.py); or, with OCIS_LDAP_URI, an external directory read through ldap3. Every user
     gets a personal space at start, and one who appears later within a health interval.
     """
 
@@ -173,6 +173,8 @@ class UsersUnit:
         config = self.ctx.config
         if config.ldap_uri:
             store = await _open_ldap(config)
+        elif config.database_url:
+            store = await _open_postgres(config.database_url)
         else:
             store = await self.spec.resolve("driver").open(config.base_data_path / "idm" / "users.db")
         try:
@@ -220,6 +222,13 @@ class UsersUnit:
         self.ctx.users = cast(Any, Unavailable(self.spec.name, here=True))
         if store is not None:
             await store.close()
+
+
+async def _open_postgres(url: str) -> Any:
+    """The user store in PostgreSQL, imported only when configured (psycopg is loaded lazily)."""
+    from ocis_server.identity.pgstore import PostgresUserStore
+
+    return await PostgresUserStore.open(url)
 
 
 async def _open_ldap(config: Any) -> Any:
