@@ -45,6 +45,7 @@ log = logging.getLogger("ocis.events")
 STREAM = "main-queue"          # oCIS's stream (reva events.MainQueueName), also its subject
 STREAM_MAX_MSGS = 1_000_000    # the stream keeps the last million events (bounded disk)
 FETCH_WAIT = 5.0               # longest single pull request; fetch(None) repeats them
+PULL_BATCH = 1                 # events one pull request brings (larger: see docs/scaling.md)
 
 
 def nats_url(endpoint: str) -> str:
@@ -253,6 +254,7 @@ class JetStreamConsumer:
         self._bus, self.group, self._types, self._since = bus, group, types, since
         self._sub: JetStreamContext.PullSubscription | None = None
         self._unacked: dict[int, Msg] = {}
+        self._buffer: deque[Msg] = deque()     # pulled, not yet handed out
         self._closed = False
 
     async def _subscription(self) -> JetStreamContext.PullSubscription:
@@ -270,11 +272,16 @@ class JetStreamConsumer:
 
     async def fetch(self, timeout: float | None = None) -> Delivery | None:
         """The group's next event for this consumer; None after `timeout` seconds without one
-        (also while NATS is away: the consumer resumes once it is back)."""
+        (0: only what already arrived; also None while NATS is away: it resumes once back).
+        Pulls up to PULL_BATCH at a time: they count as delivered to this consumer."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         backoff = 0.05
         while not self._closed:
+            while self._buffer:
+                delivery = self._accept(self._buffer.popleft())
+                if delivery is not None:
+                    return delivery
             left = FETCH_WAIT if deadline is None else deadline - loop.time()
             if left <= 0:
                 return None
@@ -284,7 +291,8 @@ class JetStreamConsumer:
                     continue
             try:
                 sub = await self._subscription()
-                msgs = await sub.fetch(1, timeout=max(0.05, min(left, FETCH_WAIT)))
+                self._buffer.extend(await sub.fetch(PULL_BATCH,
+                                                    timeout=max(0.05, min(left, FETCH_WAIT))))
             except NatsTimeout:
                 continue
             except (NatsError, NotFoundError, OSError) as exc:    # NATS restarting, consumer gone
@@ -293,9 +301,6 @@ class JetStreamConsumer:
                 await asyncio.sleep(min(backoff, max(0.0, left)))
                 backoff = min(backoff * 2, self._bus.max_backoff)
                 continue
-            delivery = self._accept(msgs[0])
-            if delivery is not None:
-                return delivery
         return None
 
     def _accept(self, msg: Msg) -> Delivery | None:
@@ -323,9 +328,10 @@ class JetStreamConsumer:
         if self._closed:
             return
         self._closed = True
-        for msg in self._unacked.values():
+        for msg in [*self._unacked.values(), *self._buffer]:
             self._bus._spawn(msg.nak())
         self._unacked.clear()
+        self._buffer.clear()
         if self._sub is not None:
             self._bus._spawn(self._sub.unsubscribe())
             self._sub = None
