@@ -11,6 +11,7 @@ import asyncio
 import io
 import json
 import os
+import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -25,6 +26,7 @@ from ocis_cli.client import AuthError, Client, NotFound
 from ocis_cli.client.bearer import BearerAuth
 from ocis_cli.client.oidc import TokenSet
 from ocis_cli.client.webdav import sha1_of_file
+from ocis_cli.commands.spaces import remote_states, space_row
 from ocis_cli.exitcodes import ExitCode
 from ocis_server.domain import roles
 from ocis_tui.remote import Identity, Remote
@@ -232,3 +234,20 @@ async def test_the_cli_registers_lists_uses_and_removes_it(pair: Pair, tmp_path:
     assert "Physics" not in (await asyncio.to_thread(run, "spaces", "ls")).stdout
     assert await call(zurich, "GET", "/remote.php/webdav/Physics/a.txt", "einstein") == (
         200, "alpha")
+
+
+async def test_a_server_that_does_not_answer_is_listed_unreachable(pair: Pair) -> None:
+    _, paris = pair
+    with socket.socket() as probe:          # a port nobody listens on, listed as zurich.test
+        probe.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    write_providers(Path(paris.config.ocm_providers_file), {"zurich.test": down})
+    url = f"{down}/dav/spaces/a$b!c/"
+    async with await signed_in(paris, "marie", "radioactivity") as marie:
+        entry = await marie.remotes.add(url, "Gone")
+        assert "cannot reach" in await marie.remotes.check(entry)
+        drives = await marie.graph.my_drives(shares=True)       # the listing itself still works
+        gone = next(d for d in drives if d.name == "Gone")
+        states = await remote_states(marie, drives)
+        assert space_row(gone, "", states.get(gone.id, ""))[:3] == [
+            "Gone", "remote (unreachable)", "zurich.test"]
