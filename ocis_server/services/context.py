@@ -44,6 +44,15 @@ class RemoteSpaces(Protocol):
     async def put(self, request: web.Request, share: RemoteShare, path: str,
                   headers: dict[str, str]) -> tuple[int, dict[str, str]]: ...
 
+    async def create_upload(self, request: web.Request, share: RemoteShare, folder: str,
+                            headers: dict[str, str],
+                            user_id: str) -> tuple[int, dict[str, str], str]: ...
+
+    def upload_share(self, upload_id: str, user_id: str) -> str | None: ...
+
+    async def forward_upload(self, request: web.Request, share: RemoteShare, upload_id: str,
+                             user_id: str) -> web.StreamResponse: ...
+
 
 @dataclass(slots=True)
 class ServiceContext:

@@ -24,7 +24,9 @@ from .proppatch import handle_proppatch
 from .publicfiles import PASSWORDS_KEY, handle_public, is_public_path
 from .remotespaces import (
     handle_remote_space,
+    handle_remote_tus,
     is_remote_space_path,
+    is_remote_upload,
     refresh_for_root,
     remote_mount,
     remote_upload,
@@ -87,6 +89,8 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         return await handle_public(request, METHODS)
     if is_ocm_path(raw):            # federated shares we sent: the shared secret (ocmfiles.py)
         return await handle_ocm(request, METHODS)
+    if is_remote_upload(request):   # an upload created in a remote space: forwarded to its sharer
+        return await handle_remote_tus(request)
     if request.method == "POST" and "Tus-Resumable" in request.headers:
         converted = await remote_upload(request)  # a TUS upload into a remote space: one PUT
         if converted is not None:

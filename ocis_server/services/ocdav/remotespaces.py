@@ -11,8 +11,9 @@ gone is a 404; without the ocm service in this process a 503. The forwarding its
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from aiohttp import web
 
@@ -145,8 +146,8 @@ async def _in_jail(request: web.Request, user: User,
 async def remote_upload(request: web.Request) -> web.StreamResponse | None:
     """A TUS creation whose file lies in a remote space (owncloudcmd posts to the DAV root with
     the path below it as `filename`): sent whole in the creation request, it goes to the
-    sharer as one streamed PUT and is answered as a finished TUS upload. An upload in several
-    requests cannot follow it there yet (412). None: not a remote space's file."""
+    sharer as one streamed PUT and is answered as a finished TUS upload; an upload in several
+    requests is created at the sharer (`_create_remote`). None: not a remote space's file."""
     user = request.get("principal")
     meta = request.headers.get("Upload-Metadata", "")
     if user is None or not meta:
@@ -172,19 +173,18 @@ async def remote_upload(request: web.Request) -> web.StreamResponse | None:
     if found is None:
         return None
     share, rest, _ = found
+    if ctx.remote_spaces is None:
+        raise ServiceUnavailable("federation (the ocm service) does not run here")
     length = request.headers.get("Upload-Length", "")
     if (request.content_type != "application/offset+octet-stream"
             or str(request.content_length) != length):
-        raise DavError(412, "an upload into a remote space must be sent whole (one TUS "
-                            "request with its body, or a PUT)")
+        return await _create_remote(request, user, share, rest)   # TUS at the sharer
     headers = {"Content-Length": length, "Content-Type": "application/octet-stream"}
     mtime = parse_metadata(meta).get("mtime") or request.headers.get("X-OC-Mtime")
     if mtime:
         headers["X-OC-Mtime"] = mtime
     if "OC-Checksum" in request.headers:
         headers["OC-Checksum"] = request.headers["OC-Checksum"]
-    if ctx.remote_spaces is None:
-        raise ServiceUnavailable("federation (the ocm service) does not run here")
     status, answer = await ctx.remote_spaces.put(request, share, rest, headers)
     if status not in (200, 201, 204):
         raise DavError(status if 400 <= status < 600 else 502,
@@ -193,6 +193,67 @@ async def remote_upload(request: web.Request) -> web.StreamResponse | None:
     answer.pop("Content-Type", None)
     return web.Response(status=201, headers={
         **answer, "Tus-Resumable": "1.0.0", "Upload-Offset": length, "Location": full})
+
+
+# What of a TUS creation passes on to the sharer (with the filename made relative to the folder).
+_CREATION_HEADERS = ("Tus-Resumable", "Upload-Length", "Upload-Checksum", "Content-Type",
+                     "Content-Length", "OC-Checksum", "X-OC-Mtime")
+UPLOAD_QUERY = "ocm-upload"
+
+
+async def _create_remote(request: web.Request, user: User, share: RemoteShare,
+                         rest: str) -> web.StreamResponse:
+    """A TUS upload in several requests into a remote space: the creation goes to the sharer's
+    folder of the file (TUS there); the client gets paris's own upload URL for it, under the
+    remote space (`?ocm-upload=<id>`), which `handle_remote_tus` forwards. The sharer's upload
+    URL stays with the ocm service (remoteuploads.py): the client never sees its host."""
+    ctx = request.app[CONTEXT_KEY]
+    assert ctx.remote_spaces is not None
+    folder, _, name = rest.rstrip("/").rpartition("/")
+    meta = parse_metadata(request.headers.get("Upload-Metadata", ""))
+    meta["filename"] = unquote(name)
+    headers = {n: request.headers[n] for n in _CREATION_HEADERS if n in request.headers}
+    headers["Upload-Metadata"] = ",".join(
+        f"{k} {base64.b64encode(v.encode()).decode()}" if v else k for k, v in meta.items())
+    status, answer, upload_id = await ctx.remote_spaces.create_upload(
+        request, share, folder + "/" if folder else "", headers, user.id)
+    if status != 201:
+        raise DavError(status if 400 <= status < 600 else 502,
+                       f"{share.provider} refused the upload ({status})")
+    answer.pop("Content-Length", None)
+    answer.pop("Content-Type", None)
+    location = ""
+    if upload_id:
+        location = (f"{ctx.public_url}{SPACES_ROOTS[1]}{federated.space_id(share)}"
+                    f"?{UPLOAD_QUERY}={upload_id}")
+    return web.Response(status=201, headers={**answer, "Location": location})
+
+
+def is_remote_upload(request: web.Request) -> bool:
+    return (UPLOAD_QUERY in request.query and request.method != "OPTIONS"
+            and is_remote_space_path(request.raw_path))
+
+
+async def handle_remote_tus(request: web.Request) -> web.StreamResponse:
+    """HEAD, PATCH or DELETE of an upload `_create_remote` created: forwarded to the sharer's
+    upload URL, for the user who created it, while the share is still accepted."""
+    if request.method not in ("HEAD", "PATCH", "DELETE"):
+        raise DavError(405, f"{request.method} is not supported on an upload",
+                       headers={"Allow": "OPTIONS, HEAD, PATCH, DELETE"})
+    ctx = request.app[CONTEXT_KEY]
+    user = _user(request)
+    if ctx.remote_spaces is None:
+        raise ServiceUnavailable("federation (the ocm service) does not run here")
+    _, space, rest = _split(request.raw_path)
+    upload_id = request.query[UPLOAD_QUERY]
+    share_id = ctx.remote_spaces.upload_share(upload_id, user.id)
+    if share_id is None or rest.strip("/"):
+        raise NotFound("upload session not found")
+    share = await federated.one(ctx, user, share_id)
+    if (share.state != "accepted" or share.expired()
+            or federated.space_id(share) != space):
+        raise NotFound("upload session not found")
+    return await ctx.remote_spaces.forward_upload(request, share, upload_id, user.id)
 
 
 async def _jail_is_virtual(ctx: ServiceContext, user: User, jail_href: str) -> bool:

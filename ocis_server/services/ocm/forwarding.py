@@ -17,12 +17,12 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import aiohttp
 from aiohttp import web
 
-from ocis_server.domain.errors import BadRequest
+from ocis_server.domain.errors import BadRequest, NotFound
 from ocis_server.services.context import RemoteStatus
 from ocis_server.sharing import federated
 from ocis_server.storage import RemoteShare
@@ -30,6 +30,7 @@ from ocis_server.storage import RemoteShare
 from .client import OcmClient, PeerError, PeerRefused, log
 from .discovery import discover
 from .providers import Provider, Providers
+from .remoteuploads import RemoteUploads
 
 _CHUNK = 64 * 1024
 _STATUS_TTL = 5.0           # seconds a sharer's answer (or silence) is remembered for listings
@@ -47,6 +48,9 @@ _RESPONSE_HEADERS = (
     "ETag", "OC-ETag", "OC-FileId", "OC-Checksum", "X-OC-MTime", "Last-Modified", "DAV",
     "Allow", "Lock-Token", "Tus-Resumable", "Tus-Version", "Tus-Extension", "Tus-Max-Size",
     "Upload-Offset", "Upload-Length", "Upload-Expires", "Retry-After")
+# What passes to the sharer's TUS upload URL (its token is the credential).
+_UPLOAD_HEADERS = ("Content-Type", "Content-Length", "Tus-Resumable", "Upload-Offset",
+                   "Upload-Checksum", "Upload-Length")
 _ETAG = re.compile(rb"<(?:[\w-]+:)?getetag>([^<]{1,200})</(?:[\w-]+:)?getetag>")
 _PROPFIND_ETAG = (b'<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:getetag/>'
                   b"</d:prop></d:propfind>")
@@ -65,6 +69,7 @@ class RemoteSpaceGateway:
         self.client = client
         self.stream_timeout = stream_timeout
         self._status: dict[str, tuple[float, RemoteStatus]] = {}
+        self.uploads = RemoteUploads()
 
     async def target(self, share: RemoteShare) -> str:
         """The sharer's WebDAV URL of the share's root, with a trailing slash: its `uri` when
@@ -160,6 +165,67 @@ class RemoteSpaceGateway:
                   headers: dict[str, str]) -> tuple[int, dict[str, str]]:
         """PUT the request's body (streamed) as the file `path` of the space: how a TUS upload
         sent whole in its creation request reaches the sharer. (status, answer headers)."""
+        status, answer, _ = await self._send_body(request, share, "PUT", path, headers, True)
+        return status, answer
+
+    async def create_upload(self, request: web.Request, share: RemoteShare, folder: str,
+                            headers: dict[str, str],
+                            user_id: str) -> tuple[int, dict[str, str], str]:
+        """POST a TUS creation into the folder `folder` of the space (a body sent along with
+        it streams on): (status, answer headers, id of the upload here, "" when the sharer
+        gave no upload URL, e.g. for a finished or refused upload). The sharer's `Location`
+        is kept server side (remoteuploads.py) only when it lies on the provider's origins."""
+        status, answer, location = await self._send_body(
+            request, share, "POST", folder, headers, request.body_exists)
+        if status != 201 or not location:
+            return status, answer, ""
+        provider = self._provider(share)
+        if not urlsplit(location).scheme:                   # relative: on the sharer's origin
+            location = urljoin(await self.target(share), location)
+        if not provider.owns(location):
+            raise PeerRefused(f"{share.provider} named an upload URL that is not at "
+                              f"{provider.domain}")
+        upload_id = self.uploads.add(user_id, share.id, location,
+                                     answer.get("Upload-Expires", ""))
+        return status, answer, upload_id
+
+    def upload_share(self, upload_id: str, user_id: str) -> str | None:
+        """The share id an upload created here by `user_id` goes into; None when unknown."""
+        entry = self.uploads.get(upload_id, user_id)
+        return entry.share_id if entry is not None else None
+
+    async def forward_upload(self, request: web.Request, share: RemoteShare, upload_id: str,
+                             user_id: str) -> web.StreamResponse:
+        """HEAD, PATCH or DELETE of an upload created through `create_upload`, sent to the
+        sharer's upload URL (whose token is its credential: no secret goes along)."""
+        entry = self.uploads.get(upload_id, user_id)
+        if entry is None or entry.share_id != share.id:
+            raise NotFound("upload session not found")
+        provider = self._provider(share)
+        self.client.check(provider, entry.url)
+        headers = {name: request.headers[name] for name in _UPLOAD_HEADERS
+                   if name in request.headers}
+        body = _request_body(request) if request.can_read_body else None
+        try:
+            async with self.client.stream(provider, request.method, entry.url, headers=headers,
+                                          data=body, read_timeout=self.stream_timeout) as resp:
+                if 300 <= resp.status < 400:
+                    raise PeerError(f"{share.provider} answered {resp.status} (a redirect): "
+                                    "not followed")
+                if request.method == "DELETE" or resp.status in (404, 410):
+                    self.uploads.forget(upload_id)
+                return await self._answer(request, resp, share, "", "")
+        except asyncio.TimeoutError:
+            raise PeerTimeout(f"{share.provider} did not answer in time") from None
+        except aiohttp.ClientError as exc:
+            raise PeerError(f"{share.provider} cannot be reached "
+                            f"({exc.__class__.__name__})") from None
+
+    async def _send_body(self, request: web.Request, share: RemoteShare, method: str, path: str,
+                         headers: dict[str, str],
+                         with_body: bool) -> tuple[int, dict[str, str], str]:
+        """`method` on `path` of the space with the request's body streamed along (if
+        `with_body`): (status, answer headers, the answer's Location)."""
         if any(unquote(part) in ("..", ".") for part in path.split("/")):
             raise BadRequest("a path may not climb out of its space")
         base = await self.target(share)
@@ -167,15 +233,16 @@ class RemoteSpaceGateway:
         url = base + path.lstrip("/")
         sent = {**headers, "Authorization": f"Bearer {share.secret}"}
         try:
-            async with self.client.stream(provider, "PUT", url, headers=sent,
-                                          data=_request_body(request),
+            async with self.client.stream(provider, method, url, headers=sent,
+                                          data=_request_body(request) if with_body else None,
                                           read_timeout=self.stream_timeout) as resp:
                 if 300 <= resp.status < 400:
                     raise PeerError(f"{share.provider} answered {resp.status} (a redirect): "
                                     "not followed")
-                await resp.content.read(_CHUNK)          # a PUT's answer body says nothing more
+                await resp.content.read(_CHUNK)          # the answer body says nothing more
                 return (403 if resp.status == 401 else resp.status,
-                        {n: resp.headers[n] for n in _RESPONSE_HEADERS if n in resp.headers})
+                        {n: resp.headers[n] for n in _RESPONSE_HEADERS if n in resp.headers},
+                        resp.headers.get("Location", ""))
         except asyncio.TimeoutError:
             raise PeerTimeout(f"{share.provider} did not answer in time") from None
         except aiohttp.ClientError as exc:
