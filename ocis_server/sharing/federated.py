@@ -44,7 +44,8 @@ class Incoming:
 
 
 def _event(share: RemoteShare) -> Event:
-    return Event("OCMCoreShareCreated", share.sender, "", "", share.id)
+    """Its actor is the remote sender's address; its grantee the local recipient."""
+    return Event("OCMCoreShareCreated", share.sender, "", "", share.id, "user", share.user_id)
 
 
 @publishes

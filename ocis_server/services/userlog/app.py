@@ -16,7 +16,7 @@ from ocis_server.events import Event
 from ocis_server.services.context import ServiceContext
 
 from .errors import error_middleware
-from .log import TEMPLATES, UserLog, compose
+from .log import TEMPLATES, UserLog, compose, plain
 
 log = logging.getLogger("ocis.userlog")
 LOG_KEY = web.AppKey("userlog_log", UserLog)
@@ -105,7 +105,25 @@ async def _recipients(ctx: ServiceContext, event: Event) -> list[str]:
     return [i for i in ids if i and i != event.executant]
 
 
+async def _federated(ctx: ServiceContext, notes: UserLog, event: Event) -> None:
+    """A federated share waiting for its recipient (only them): the sharer is a remote address,
+    every name comes from the other server and is shown as plain text (`plain`)."""
+    share = await ctx.storage.get_remote_share(event.share_id)
+    if share.user_id != event.grantee_user_id or share.state != "pending":
+        return
+    sender = plain(share.sender)
+    shown = plain(share.sender_display_name)
+    user = {"id": sender, "name": sender,
+            "displayname": f"{shown} ({sender})" if shown and shown != sender else sender}
+    resource = {"id": share.id, "name": plain(share.name) or share.provider_id}
+    notes.add(share.user_id, compose(event.type, object_id=share.id, object_type="share",
+                                     user=user, username=sender, resource=resource))
+
+
 async def record(ctx: ServiceContext, notes: UserLog, event: Event) -> None:
+    if event.type == "OCMCoreShareCreated":
+        await _federated(ctx, notes, event)
+        return
     recipients = await _recipients(ctx, event)
     if not recipients:
         return

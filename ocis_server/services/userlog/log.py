@@ -5,6 +5,7 @@ Kept in memory, as with oCIS's `memory` store: a restart empties it."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from ocis_server.domain.ids import new_id
 
 MAX_PER_USER = 200        # the oldest notification goes first beyond this
+MAX_FOREIGN = 255         # a name another server sent is cut to this many characters
 
 # oCIS userlog templates: (subject, message) with {user}, {resource}, {space}.
 TEMPLATES = {
@@ -19,7 +21,18 @@ TEMPLATES = {
     "ShareRemoved": ("Resource unshared", "{user} unshared {resource} with you"),
     "SpaceShared": ("Space shared", "{user} added you to Space {space}"),
     "SpaceUnshared": ("Removed from Space", "{user} removed you from Space {space}"),
+    # a federated share waiting to be accepted ({user}: the sharer's name and OCM address)
+    "OCMCoreShareCreated": ("Resource shared",
+                            "{user} shared {resource} with you (waiting to be accepted)"),
 }
+
+
+def plain(text: str, limit: int = MAX_FOREIGN) -> str:
+    """Text another server sent, made safe to show on one line: control, format and separator
+    characters (newlines, bidi overrides) become spaces, the result is cut to `limit`.
+    Placeholders in it are never expanded (`compose` substitutes values, not templates)."""
+    kept = "".join(" " if unicodedata.category(c)[0] in "CZ" else c for c in text)
+    return " ".join(kept.split())[:limit]
 
 
 def compose(kind: str, *, object_id: str, object_type: str, user: dict[str, str],
