@@ -20,7 +20,7 @@ from ocis_server.storage import RemoteShare
 
 from . import contacts
 from .events import Changed, Event, publishes
-from .rules import SharingContext, require_future
+from .rules import SharingContext, auto_accepts_federated, require_future
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +50,13 @@ def _event(share: RemoteShare) -> Event:
 
 @publishes
 async def receive(ctx: SharingContext, recipient: User, incoming: Incoming) -> Changed[RemoteShare]:
-    """Record `incoming` for `recipient`, pending until they accept it. AlreadyExists when this
+    """Record `incoming` for `recipient`, pending until they accept it (accepted at once when
+    they set `auto-accept-shares` themselves, `rules.auto_accepts_federated`). AlreadyExists when this
     provider already sent this resource to them; BadRequest for an expiry in the past;
     Unauthenticated (OCM_REQUIRE_INVITE) when the sender is not one of the recipient's contacts."""
     require_future(incoming.expiration)
     await contacts.require_sender(ctx, recipient, incoming.sender)
+    accept = await auto_accepts_federated(ctx, recipient.id)
     share = RemoteShare(
         id=f"ocm:{new_id()}", provider=incoming.provider, provider_id=incoming.provider_id,
         user_id=recipient.id, name=incoming.name, description=incoming.description,
@@ -62,10 +64,15 @@ async def receive(ctx: SharingContext, recipient: User, incoming: Incoming) -> C
         owner_display_name=incoming.owner_display_name,
         sender_display_name=incoming.sender_display_name, share_type=incoming.share_type,
         resource_type=incoming.resource_type, permissions=incoming.permissions, uri=incoming.uri,
-        secret=incoming.secret, expiration=incoming.expiration, state="pending",
+        secret=incoming.secret, expiration=incoming.expiration,
+        state="accepted" if accept else "pending",
         ctime=time.time())
     created = await ctx.storage.create_remote_share(share)
-    return Changed(created, (_event(created),))
+    if not accept:
+        return Changed(created, (_event(created),))
+    # accepted: what follows accepted shares (the sharer's event stream) starts too
+    return Changed(created, (_event(created), Event("ReceivedShareUpdated", recipient.id, "",
+                                                    "", created.id)))
 
 
 async def received(ctx: SharingContext, user: User) -> list[RemoteShare]:

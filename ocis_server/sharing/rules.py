@@ -143,3 +143,13 @@ async def auto_accepts(ctx: SharingContext, user_id: str) -> bool:
     if stored is None:
         return bool(ctx.config.sharing_auto_accept)
     return bool(usersettings.plain(json.loads(stored)))
+
+
+async def auto_accepts_federated(ctx: SharingContext, user_id: str) -> bool:
+    """Whether a federated share the user receives starts accepted: only when the user has
+    set `auto-accept-shares` on themselves. The server default (FRONTEND_AUTO_ACCEPT_SHARES)
+    does not reach federated shares: in oCIS a received OCM share always starts pending (its
+    frontend auto-accepts on `ShareCreated` only), and a share from another server is mounted
+    only when its recipient said so (docs/federation.md)."""
+    stored = (await ctx.storage.setting_values(user_id)).get(usersettings.SETTING_AUTO_ACCEPT)
+    return stored is not None and bool(usersettings.plain(json.loads(stored)))
