@@ -61,6 +61,8 @@ KEYS: tuple[Key, ...] = (
     Key("link", "L", "link", "Public link: create one, show and copy its URL", "Share",
         mutating=True),
     Key("received", "S", "received", "Shared with me: accept or decline shares", "Share"),
+    Key("accept", "A", "accept_offered", "Accept the share a notice just announced", "Share",
+        mutating=True),
 )
 
 BINDING_IDS = frozenset(k.id for k in KEYS)

@@ -215,6 +215,8 @@ class BrowserScreen(FileActions, SharingActions, Screen[None]):
         assert self.remote is not None
         try:
             async for event in self.remote.changes():
+                if event.type == "share-created" and await self.concerns_me(event.affected):
+                    self.offer_received(event.item_id)   # a notice with the accept key
                 if event.type in _SPACE_LIST_EVENTS:
                     self.load_spaces()              # a share or membership came or went
                 elif self.drive is not None and event.space_id == self.drive.id:

@@ -39,6 +39,9 @@ else:
 
 
 class SharingActions(_Base):
+    offered: ShareInfo | None = None      # the received share the last notice announced (`A`)
+    _noticed: frozenset[str] = frozenset()  # received shares already announced
+    _me: str | None = None                # the user's id, asked once
     if TYPE_CHECKING:      # provided by BrowserScreen and FileActions
         settings: TuiSettings
         remote: RemoteApi | None
@@ -191,6 +194,47 @@ class SharingActions(_Base):
         except ClientError:
             return                        # an older server without the share API: no count
         self.query_one(SpacesList).set_pending(sum(1 for s in found if s.state == "pending"))
+
+    async def concerns_me(self, affected: tuple[str, ...]) -> bool:
+        """Whether the signed-in user is among an event's `affecteduserids`."""
+        if self.remote is None or not affected:
+            return False
+        if self._me is None:
+            try:
+                self._me = await self.remote.user_id()
+            except ClientError:
+                return False
+        return self._me in affected
+
+    @work(exclusive=True, group="offer", exit_on_error=False)
+    async def offer_received(self, item_id: str = "") -> None:
+        """A notice for a share just received and still pending, with the key that accepts it
+        (shares accepted automatically need no answer: no notice)."""
+        if self.remote is None:
+            return
+        try:
+            found = await self.remote.received()
+        except ClientError:
+            return
+        fresh = [s for s in found if s.state == "pending" and s.id not in self._noticed]
+        share = next((s for s in reversed(fresh) if item_id and s.item_id == item_id),
+                     fresh[-1] if fresh else None)
+        if share is None:
+            return
+        self._noticed = self._noticed | {share.id}
+        self.offered = share
+        self.notify(f"{item_name(share)} from {share.owner}: press A to accept, S to see all",
+                    title="Share received", timeout=30)
+
+    def action_accept_offered(self) -> None:
+        share = self.offered
+        if share is None:
+            self.notify("Accept: no share is waiting (S lists them all)", severity="warning")
+        elif self.settings.readonly:
+            self.notify("Accept: not in read-only mode (--readonly)", severity="warning")
+        else:
+            self.offered = None
+            self.answer_share("accept", share)
 
     @work(exclusive=True, group="received", exit_on_error=False)
     async def action_received(self) -> None:
