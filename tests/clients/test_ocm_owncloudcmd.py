@@ -84,3 +84,35 @@ async def test_owncloudcmd_syncs_a_remote_space_both_ways(tmp_path: Path) -> Non
         refused = await sync(lectures, "Lectures")
         assert "mine.txt" not in await asyncio.to_thread(
             einstein.walk, "/remote.php/webdav/Lectures"), describe(refused)
+
+
+
+async def test_owncloudcmd_uploads_a_big_file_into_the_remote_space(tmp_path: Path) -> None:
+    """A 25 MB file (above the 10 MB chunk size desktop clients use by default) reaches zurich
+    byte for byte through paris. owncloudcmd 2.11 sends it in one TUS request here (the
+    capabilities say `max_chunk_size` 0, docs/decisions/0002-uploads.md), which paris streams
+    on; the upload in several requests is tests/test_ocm_remote_tus.py's."""
+    binary = require_tool("owncloudcmd")
+    exclude = tmp_path / "exclude.lst"
+    exclude.write_text("")
+    home = tmp_path / "home"
+    home.mkdir()
+    zurich_config, paris_config, files = configs(tmp_path / "servers")
+    async with (embedded_server(zurich_config) as zurich, embedded_server(paris_config) as paris,
+                aiohttp.ClientSession() as http):
+        write_providers(files["zurich"], {"paris.test": paris.url})
+        write_providers(files["paris"], {"zurich.test": zurich.url})
+        await einstein_shares(Pair(zurich, paris, zurich_config, http))
+        await marie_accepts(Pair(zurich, paris, zurich_config, http))
+        einstein = Dav(zurich.url, "einstein", "relativity")
+        laptop = tmp_path / "laptop"
+        laptop.mkdir()
+        big = os.urandom(25 * 1000 * 1000)
+        (laptop / "big.bin").write_bytes(big)
+        done = await asyncio.to_thread(run, [
+            binary, "--non-interactive", "--exclude", str(exclude), "-u", "marie",
+            "-p", "radioactivity", str(laptop), f"{paris.url}/remote.php/webdav/Shares/Physics"],
+            env={**os.environ, "HOME": str(home)})
+        assert done.returncode == 0, describe(done)
+        at_zurich = await asyncio.to_thread(einstein.walk, "/remote.php/webdav/Physics")
+        assert at_zurich["big.bin"] == big, describe(done)
