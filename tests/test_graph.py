@@ -307,6 +307,7 @@ def test_quota_remaining():
     assert "remaining" not in quota_json(5, 0, None)
 
 
-async def test_create_with_quota_without_total_means_unlimited(client):
+async def test_create_with_quota_without_total_gets_the_default(client):
+    # as oCIS: no total given -> GRAPH_SPACES_DEFAULT_QUOTA, 1 GB unless configured
     drive = await create_project(client, "Open", quota={})
-    assert drive["quota"]["total"] == 0 and drive["quota"]["state"] == "normal"
+    assert drive["quota"]["total"] == 1_000_000_000 and drive["quota"]["state"] == "normal"

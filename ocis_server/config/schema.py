@@ -98,9 +98,9 @@ FIELDS: tuple[Field, ...] = (
           ("STORAGE_USERS_FREE_SPACE_RESERVE",),
           "bytes of the data disk uploads must leave free: an upload that would leave less is "
           "refused with 507 Insufficient Storage; 0 = only a full disk refuses"),
-    Field("spaces_default_quota", "graph.spaces.default_quota", "int", 0,
+    Field("spaces_default_quota", "graph.spaces.default_quota", "int", 1_000_000_000,
           ("GRAPH_SPACES_DEFAULT_QUOTA",),
-          "quota in bytes of a new project space created without one; 0 = unlimited"),
+          "quota in bytes of a new project space created without one (1 GB, as oCIS); 0 = unlimited"),
     Field("personal_spaces_default_quota", "graph.spaces.personal_default_quota", "int", 0,
           ("GRAPH_PERSONAL_SPACES_DEFAULT_QUOTA",),
           "quota in bytes of a new personal space; 0 = unlimited"),
