@@ -25,7 +25,7 @@ async def test_the_server_runs_on_the_memory_driver(tmp_path: Path) -> None:
     config = make_test_config(tmp_path)
     async with (embedded_server(config, specs=_specs_with_memory_users()) as srv,  # type: ignore[arg-type]
                 aiohttp.ClientSession() as session):
-        assert isinstance(srv.ctx.users, MemoryUserStore)
+        assert isinstance(srv.ctx.users.inner, MemoryUserStore)   # inside the event publisher
         graph = Graph(session, "admin", password="admin", base=srv.url)
         created = await graph.call("POST", "/graph/v1.0/users", 201, json={
             "onPremisesSamAccountName": "lise", "displayName": "Lise Meitner",
