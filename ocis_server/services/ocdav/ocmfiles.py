@@ -2,7 +2,7 @@
 server (protocol-notes.md §14). The share's secret is the credential: `Authorization: Bearer
 <secret>` (OCM 1.1), or HTTP Basic with the secret as the user name (reva, ownCloud 10,
 Nextcloud) or as the password. The share id scopes every path to the shared tree, and each
-method needs the share's bits, exactly as a public link (publicfiles.py `authorize_bits`); the
+method needs the share's bits, exactly as a public link (scoped.py `authorize_bits`); the
 shared item itself is never deleted or moved. The ordinary ocdav handler then runs on the
 resolved target, acting as the sharer. The share is read on every request: a removed share or
 a changed role holds at once. Served only while OCM is on (OCIS_ENABLE_OCM).
@@ -10,43 +10,28 @@ a changed role holds at once. Served only while OCM is on (OCIS_ENABLE_OCM).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 
 from aiohttp import web
 
 from ocis_server.auth.basic import parse_basic
-from ocis_server.domain.errors import (
-    BadGateway,
-    NotFound,
-    PermissionDenied,
-    Unauthenticated,
-)
+from ocis_server.domain.errors import NotFound, PermissionDenied, Unauthenticated
 from ocis_server.domain.paths import split_path
 from ocis_server.sharing import federated_sent
 
 from .config import CONTEXT_KEY
-from .errors import DavError
-from .namespaces import DESTINATION_KEY, TARGET_KEY, DavTarget, destination_path, strip_query
-from .publicfiles import authorize_bits
+from .namespaces import DESTINATION_KEY, TARGET_KEY, DavTarget
+from .scoped import Handler, TokenRoots, authorize_bits, method_handler, shared_path
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-OCM_ROOTS = ("/remote.php/dav/ocm/", "/dav/ocm/")
-CHALLENGE = 'Bearer realm="ocm share"'
+OCM = TokenRoots(("/remote.php/dav/ocm/", "/dav/ocm/"),
+                 missing="no federated share at this path",
+                 outside="the destination is outside this share",
+                 challenge='Bearer realm="ocm share"', max_token=256)
 _MAX_SECRET = 512
 
 
 def is_ocm_path(raw: str) -> bool:
-    return raw.startswith(OCM_ROOTS)
-
-
-def _split(raw: str) -> tuple[str, str, str]:
-    """(root href of the share, share id, encoded tail) of a /dav/ocm path."""
-    for root in OCM_ROOTS:
-        if raw.startswith(root):
-            share_id, slash, tail = raw[len(root):].partition("/")
-            if share_id and len(share_id) <= 256:
-                return root + share_id, share_id, slash + tail
-    raise NotFound("no federated share at this path")
+    return OCM.owns(raw)
 
 
 def secrets_of(header: str | None) -> tuple[str, ...]:
@@ -69,7 +54,7 @@ def secrets_of(header: str | None) -> tuple[str, ...]:
 async def resolve_ocm(request: web.Request, raw: str) -> tuple[DavTarget, federated_sent.Opened]:
     """The share of a /dav/ocm URL opened with the request's secret, and the target inside it."""
     ctx = request.app[CONTEXT_KEY]
-    root_href, share_id, tail = _split(raw)
+    root_href, share_id, tail = OCM.split(raw)
     rel = split_path(tail)
     candidates = secrets_of(request.headers.get("Authorization"))
     if not candidates:
@@ -83,12 +68,7 @@ async def resolve_ocm(request: web.Request, raw: str) -> tuple[DavTarget, federa
             continue
     if opened is None:
         raise Unauthenticated("wrong shared secret for this share")
-    node = opened.node
-    if not node.is_dir:          # a file share: the root and `<id>/<name>` are the file
-        if rel not in ((), (node.name,)):
-            raise NotFound("resource not found")
-        rel = ()
-    base = tuple(await ctx.storage.node_path(node))
+    base, rel = await shared_path(ctx, opened.node, rel)
     return DavTarget(opened.access, base, rel, root_href, raw, public=True), opened
 
 
@@ -99,13 +79,8 @@ def _guard_root(request: web.Request, target: DavTarget) -> None:
 
 
 async def _destination(request: web.Request, share_id: str) -> DavTarget:
-    """A MOVE/COPY stays inside the same share (another namespace or share -> 502, as oCIS)."""
-    ctx = request.app[CONTEXT_KEY]
-    raw = strip_query(destination_path(request.headers.get("Destination"), request.host,
-                                       ctx.public_url))
-    if not is_ocm_path(raw) or _split(raw)[1] != share_id:
-        raise BadGateway("the destination is outside this share")
-    target, opened = await resolve_ocm(request, raw)
+    """A MOVE/COPY stays inside the same share and never replaces the shared item."""
+    target, opened = await resolve_ocm(request, OCM.destination(request, share_id))
     if not opened.node.is_dir:
         raise PermissionDenied("a file share cannot be copied or moved onto")
     if not target.rel:
@@ -118,17 +93,10 @@ async def handle_ocm(request: web.Request, methods: Mapping[str, Handler]) -> we
     ctx = request.app[CONTEXT_KEY]
     if ctx.ocm is None and not ctx.config.enable_ocm:
         raise NotFound("federated sharing is not enabled on this server")
-    handler = methods.get(request.method)
-    if handler is None:
-        raise DavError(405, f"{request.method} is not supported",
-                       headers={"Allow": ", ".join(methods)})
+    handler = method_handler(request, methods)
     if request.method == "OPTIONS":
         return await handler(request)
-    raw = strip_query(request.raw_path)
-    try:
-        target, opened = await resolve_ocm(request, raw)
-    except Unauthenticated as exc:
-        raise DavError(401, exc.message, headers={"WWW-Authenticate": CHALLENGE}) from None
+    target, opened = await OCM.resolve(request, resolve_ocm)
     _guard_root(request, target)
     await authorize_bits(request, target, opened.access.permissions)
     if request.method in ("MOVE", "COPY"):
