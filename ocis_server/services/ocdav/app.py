@@ -16,7 +16,7 @@ from .chunking import handle_uploads, is_uploads_path
 from .config import CONFIG_KEY, CONTEXT_KEY, POLLS_KEY, OcdavConfig, PollCache
 from .errors import DavError, error_middleware
 from .locking import handle_lock, handle_unlock
-from .meta import handle_meta_node, is_meta_node_path
+from .meta import META_ROOTS, handle_meta_node, is_meta_node_path
 from .ocmfiles import handle_ocm, is_ocm_path
 from .preview import attach_previews
 from .propstream import handle_propfind
@@ -37,7 +37,7 @@ from .transfer import handle_get, handle_put
 from .trashbin import TRASH_ROOTS, handle_trash
 from .tree import handle_copy, handle_delete, handle_mkcol, handle_move
 from .tus import DATA_MOUNT, TUS_HEADERS, add_data_routes, handle_post
-from .versions import META_ROOTS, handle_meta
+from .versions import handle_meta
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 STATUS_MOUNTS = ("/status.php", "/status")

@@ -1,8 +1,8 @@
 """PROPFIND `/[remote.php/]dav/meta/<fileid>` (reva ocdav meta.go handlePathForUser): where a
-file id lies for the caller, as `oc:meta-path-for-user`, with `oc:id`. Private links (`/f/<id>`)
+file id lies for the caller, as `oc:meta-path-for-user`, with `oc:id`; and the `/meta` roots and
+file id lookup that the versions below it (`/meta/<fileid>/v`, versions.py) share. Private links (`/f/<id>`)
 and the apps resolve ids this way. An id the caller cannot reach (no space membership, no share)
-is 404 exactly like an unknown one, so the answer leaks nothing about existence. The versions
-below it (`/meta/<fileid>/v`) stay in versions.py.
+is 404 exactly like an unknown one, so the answer leaks nothing about existence.
 """
 
 from __future__ import annotations
@@ -15,59 +15,63 @@ from ocis_server.auth.authz import node_access
 from ocis_server.domain.errors import BadRequest, NotFound
 from ocis_server.domain.ids import ResourceId
 from ocis_server.domain.paths import decode_segment
+from ocis_server.storage import Node, Storage
 
 from .config import CONTEXT_KEY
 from .errors import DavError
 from .namespaces import config_of, storage_of, strip_query, user_of
 from .propfind import parse_request
-from .versions import META_ROOTS
-from .xml import (
-    CONTENT_TYPE,
-    NS_OC,
-    ROOT_XMLNS,
-    XML_DECL,
-    QName,
-    esc,
-    parse_body,
-    read_body,
-    response_xml,
-)
+from .xml import CONTENT_TYPE, NS_OC, ROOT_XMLNS, XML_DECL, QName, esc, read_xml, response_xml
 
+META_ROOTS = ("/remote.php/dav/meta/", "/dav/meta/")
 PATH_FOR_USER = (NS_OC, "meta-path-for-user")
 _ALLPROP: tuple[QName, ...] = (PATH_FOR_USER, (NS_OC, "id"))
 
 
-def is_meta_node_path(raw: str) -> bool:
-    """`/meta/<fileid>` itself (with or without a trailing slash), not the versions below it."""
+def split_meta(raw: str) -> tuple[str, str, str]:
+    """(root, encoded file id, what follows it) of a `/meta` request path."""
     path = strip_query(raw)
     root = next((r for r in META_ROOTS if path.startswith(r)), None)
     if root is None:
-        return False
+        raise NotFound("no meta data at this path")
     segment, _, rest = path[len(root):].partition("/")
+    return root, segment, rest
+
+
+def is_meta_node_path(raw: str) -> bool:
+    """`/meta/<fileid>` itself (with or without a trailing slash), not the versions below it."""
+    try:
+        _, segment, rest = split_meta(raw)
+    except NotFound:
+        return False
     return bool(segment) and not rest
 
 
-async def handle_meta_node(request: web.Request) -> web.StreamResponse:
-    if request.method != "PROPFIND":
-        raise DavError(405, f"{request.method} is not supported here", headers={"Allow": "PROPFIND"})
-    path = strip_query(request.raw_path)
-    root = next(r for r in META_ROOTS if path.startswith(r))
-    segment = path[len(root):].rstrip("/")
-    user = user_of(request)
-    conf = config_of(request)
-    mode, names = parse_request(parse_body(await read_body(request, conf),
-                                           max_depth=conf.max_xml_depth))
-    ctx = request.app[CONTEXT_KEY]
-    storage = storage_of(request)
+async def node_of_id(storage: Storage, segment: str, *,
+                     invalid: str = "resource not found") -> Node:
+    """The node an encoded file id names in this storage; 404 for an id of another storage, an
+    unknown node, or a node not in the id's space (`invalid`: the message for an unparsable id)."""
     try:
         rid = ResourceId.parse(decode_segment(segment))
     except BadRequest:
-        raise NotFound("resource not found") from None
+        raise NotFound(invalid) from None
     if not rid.node_id or (rid.storage_id and rid.storage_id != storage.storage_id):
         raise NotFound("resource not found")
     node = await storage.get_node(rid.node_id)
     if node.space_id != rid.space_id:
         raise NotFound("resource not found")
+    return node
+
+
+async def handle_meta_node(request: web.Request) -> web.StreamResponse:
+    if request.method != "PROPFIND":
+        raise DavError(405, f"{request.method} is not supported here", headers={"Allow": "PROPFIND"})
+    root, segment, _ = split_meta(request.raw_path)
+    user = user_of(request)
+    mode, names = parse_request(await read_xml(request, config_of(request)))
+    ctx = request.app[CONTEXT_KEY]
+    storage = storage_of(request)
+    node = await node_of_id(storage, segment)
     access = await node_access(storage, ctx.users, user, node)   # NotFound when unreachable
     full = tuple(await storage.node_path(node))
     if access.share is not None:

@@ -31,8 +31,7 @@ from .xml import (
     XML_DECL,
     QName,
     esc,
-    parse_body,
-    read_body,
+    read_xml,
     response_xml,
 )
 
@@ -100,9 +99,7 @@ async def _propfind(request: web.Request) -> web.StreamResponse:
     depth = request.headers.get("Depth", "1").strip().lower()
     if depth not in ("0", "1", "infinity"):
         raise BadRequest("Invalid Depth header value")
-    conf = config_of(request)
-    mode, names = parse_request(parse_body(await read_body(request, conf),
-                                           max_depth=conf.max_xml_depth))
+    mode, names = parse_request(await read_xml(request, config_of(request)))
     items = await _listing(storage_of(request), target, depth)
     wanted = tuple(names) if mode == "prop" else _ALLPROP
     head = [XML_DECL.decode(), f"<d:multistatus {ROOT_XMLNS}>"]

@@ -13,14 +13,14 @@ from aiohttp import web
 
 from ocis_server.auth.authz import Access, space_access
 from ocis_server.domain.errors import BadRequest, NotFound
-from ocis_server.domain.ids import ResourceId
 from ocis_server.domain.paths import decode_segment
 from ocis_server.services.downloads import DOWNLOAD_HEADERS
 from ocis_server.storage import Node, Version
 
 from .errors import DavError
 from .locking import SUBMITTED_KEY, check_locks, evaluate_if
-from .namespaces import DavTarget, config_of, storage_of, strip_query, user_of
+from .meta import node_of_id, split_meta
+from .namespaces import DavTarget, config_of, storage_of, user_of
 from .propfind import http_date, mimetype, parse_request
 from .transfer import BlobResponse
 from .xml import (
@@ -31,12 +31,10 @@ from .xml import (
     XML_DECL,
     QName,
     esc,
-    parse_body,
-    read_body,
+    read_xml,
     response_xml,
 )
 
-META_ROOTS = ("/remote.php/dav/meta/", "/dav/meta/")
 _ALLPROP: tuple[QName, ...] = (
     (NS_DAV, "resourcetype"), (NS_DAV, "getetag"), (NS_DAV, "getcontentlength"),
     (NS_DAV, "getcontenttype"), (NS_DAV, "getlastmodified"), (NS_OC, "size"), (NS_OC, "checksums"))
@@ -51,25 +49,13 @@ class MetaTarget:
 
 
 async def _target(request: web.Request) -> MetaTarget:
-    raw = strip_query(request.raw_path)
-    root = next((r for r in META_ROOTS if raw.startswith(r)), None)
-    if root is None:   # pragma: no cover - dispatch only sends meta URLs here
-        raise NotFound("no meta data at this path")
-    segment, _, rest = raw[len(root):].partition("/")
+    root, segment, rest = split_meta(request.raw_path)
     parts = [p for p in rest.split("/") if p]
     if not segment or not parts or parts[0] != "v" or len(parts) > 2:
         raise NotFound("no meta data at this path")
     user = user_of(request)
     storage = storage_of(request)
-    try:
-        rid = ResourceId.parse(decode_segment(segment))
-    except BadRequest:
-        raise NotFound("invalid file id") from None
-    if not rid.node_id or (rid.storage_id and rid.storage_id != storage.storage_id):
-        raise NotFound("resource not found")
-    node = await storage.get_node(rid.node_id)
-    if node.space_id != rid.space_id:
-        raise NotFound("resource not found")
+    node = await node_of_id(storage, segment, invalid="invalid file id")
     access = await space_access(storage, user, node.space_id)
     key = decode_segment(parts[1]) if len(parts) == 2 else ""
     return MetaTarget(access, node, f"{root}{segment}/v", key)
@@ -88,9 +74,7 @@ async def _propfind(request: web.Request) -> web.StreamResponse:
     depth = request.headers.get("Depth", "1").strip().lower()
     if depth not in ("0", "1", "infinity"):
         raise BadRequest("Invalid Depth header value")
-    conf = config_of(request)
-    mode, names = parse_request(parse_body(await read_body(request, conf),
-                                           max_depth=conf.max_xml_depth))
+    mode, names = parse_request(await read_xml(request, config_of(request)))
     versions = await storage_of(request).list_versions(target.node.id)
     if target.key:
         versions = [v for v in versions if v.key == target.key]
