@@ -130,7 +130,9 @@ def list_services(
     output: OutputOption = Format.table,
 ) -> None:
     """List the services of the running runtime: name, state, start group, restarts, since
-    (`-o json` also node and address; with MICRO_REGISTRY=nats-js-kv every node's services)."""
+    (`-o json` also node and address). With MICRO_REGISTRY=nats-js-kv also every other node's
+    service instances, as long as they renew their registration; the table then shows the
+    node and address of each."""
 
     async def body() -> None:
         from ocis_cli.client import NetworkError, RuntimeClient
@@ -150,6 +152,12 @@ def list_services(
                         | ({"node": s.node, "address": s.address} if s.node else {})
                         for s in services])
             return
+        if len({s.node for s in services}) > 1:       # several nodes: say which runs what
+            print_table([Col("NAME"), Col("STATE"), Col("NODE"), Col("ADDRESS"), Col("GROUP"),
+                         Col("RESTARTS"), Col("SINCE")],
+                        [[s.name, s.state, s.node, s.address, "" if s.group is None else s.group,
+                          s.restarts, s.since] for s in services], output=output)
+            return
         print_table([Col("NAME"), Col("STATE"), Col("GROUP"), Col("RESTARTS"), Col("SINCE")],
                     [[s.name, s.state, s.group, s.restarts, s.since] for s in services],
                     output=output)
@@ -163,7 +171,9 @@ def health(
     """Exit 0 when the runtime and all its services are healthy; 7 when it is degraded (it
     serves, but a service waits for its disk, LDAP server or database and answers 503 with
     Retry-After until that is back, by itself); 1 when a service failed or is not running; 5
-    when the runtime is unreachable."""
+    when the runtime is unreachable. With MICRO_REGISTRY=nats-js-kv the services of the other
+    nodes count too (as `<service>@<node>`): 1 also when one stopped renewing its registration
+    (killed, cut off) and no newer instance of it registered since."""
 
     async def body() -> ExitCode:
         from ocis_cli.client import NetworkError, RuntimeClient

@@ -9,15 +9,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 
 import nats
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
 from nats.js.api import KeyValueConfig
-from nats.js.errors import NoKeysError
+from nats.js.errors import KeyNotFoundError, NoKeysError
 from nats.js.kv import KeyValue
 
-from .registry import Entries, Entry
+from .registry import Entries, Entry, Lost
 
 log = logging.getLogger("ocis.registry")
 BUCKET = "service-registry"
@@ -36,6 +37,8 @@ class NatsKvRegistry:
         self._nc: NatsClient | None = None
         self._kv: KeyValue | None = None
         self._task: asyncio.Task[None] | None = None
+        self._seen: dict[str, tuple[Entry, float]] = {}   # other nodes' keys: entry, first seen
+        self._lost: dict[str, Lost] = {}                  # ... that expired (no clean stop)
 
     async def start(self, local: Entries) -> None:
         self._local = local
@@ -62,6 +65,7 @@ class NatsKvRegistry:
                 kv = await asyncio.wait_for(self._connect(), self.timeout * 3)
                 for entry in self._local():
                     await kv.put(_key(entry), json.dumps(entry.to_dict()).encode())
+                await self.entries()        # notices other nodes' instances that stop renewing
             except (NatsError, OSError, TimeoutError) as exc:
                 log.warning("registry: cannot renew at %s (%s)", self.url,
                             exc or type(exc).__name__)
@@ -75,18 +79,8 @@ class NatsKvRegistry:
         local = {_key(e): e for e in self._local()}
         try:
             kv = await asyncio.wait_for(self._connect(), self.timeout)
-            try:
-                keys = await asyncio.wait_for(kv.keys(), self.timeout)
-            except NoKeysError:
-                keys = []
-            found: dict[str, Entry] = {}
-            for key in keys:
-                try:
-                    got = await asyncio.wait_for(kv.get(key), self.timeout)
-                except (NatsError, NoKeysError):
-                    continue           # expired between keys() and get()
-                if got.value:
-                    found[key] = Entry.from_dict(json.loads(got.value))
+            found = await self._read(kv)
+            await self._notice_losses(kv, {k: e for k, e in found.items() if k not in local})
         except (NatsError, OSError, TimeoutError, ValueError) as exc:
             self._kv = None
             log.warning("registry at %s not readable (%s): own services only", self.url,
@@ -94,6 +88,50 @@ class NatsKvRegistry:
             return list(local.values())
         found.update(local)            # this node's own state is the freshest
         return sorted(found.values(), key=lambda e: (e.name, e.node))
+
+    async def _read(self, kv: KeyValue) -> dict[str, Entry]:
+        try:
+            keys = await asyncio.wait_for(kv.keys(), self.timeout)
+        except NoKeysError:
+            keys = []
+        found: dict[str, Entry] = {}
+        for key in keys:
+            try:
+                got = await asyncio.wait_for(kv.get(key), self.timeout)
+            except (NatsError, NoKeysError):
+                continue           # expired between keys() and get()
+            if got.value:
+                found[key] = Entry.from_dict(json.loads(got.value))
+        return found
+
+    async def _notice_losses(self, kv: KeyValue, others: dict[str, Entry]) -> None:
+        """An instance seen before and gone now without deleting its key (a clean stop does)
+        stopped renewing: it is lost until it registers again or another instance of the same
+        service registers after it was lost."""
+        now = time.time()
+        for key in [k for k in self._seen if k not in others]:
+            entry, _ = self._seen.pop(key)
+            try:
+                await asyncio.wait_for(kv.get(key), self.timeout)
+                continue                                  # back meanwhile: seen next time
+            except KeyNotFoundError as exc:
+                if exc.op is not None:                    # a delete marker: a clean stop
+                    continue
+            log.warning("registry: %s on node %s stopped renewing (gone from the registry)",
+                        entry.name, entry.node)
+            self._lost[key] = Lost(entry, now)
+        for key, entry in others.items():
+            if key not in self._seen:
+                self._seen[key] = (entry, now)
+            self._lost.pop(key, None)
+        for key, lost in list(self._lost.items()):
+            if any(e.name == lost.entry.name and self._seen[k][1] >= lost.since and k != key
+                   for k, e in others.items()):
+                del self._lost[key]                       # replaced by a newer instance
+
+    def lost(self) -> list[Lost]:
+        """Instances of other nodes that stopped renewing (as of the last `entries()`)."""
+        return sorted(self._lost.values(), key=lambda lost: (lost.entry.name, lost.entry.node))
 
     async def close(self) -> None:
         if self._task is not None:

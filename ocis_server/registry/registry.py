@@ -28,9 +28,19 @@ class Entry:
 Entries = Callable[[], list[Entry]]
 
 
+@dataclass(frozen=True, slots=True)
+class Lost:
+    """An instance of another node that stopped renewing its entry (killed, cut off): `since`
+    (epoch seconds) it was noticed gone."""
+
+    entry: Entry
+    since: float
+
+
 class Registry(Protocol):
     async def start(self, local: Entries) -> None: ...
     async def entries(self) -> list[Entry]: ...
+    def lost(self) -> list[Lost]: ...
     async def close(self) -> None: ...
 
 
@@ -45,6 +55,9 @@ class MemoryRegistry:
 
     async def entries(self) -> list[Entry]:
         return self._local()
+
+    def lost(self) -> list[Lost]:
+        return []                 # one node: nothing of another node to lose
 
     async def close(self) -> None:
         return None

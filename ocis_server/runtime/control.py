@@ -4,6 +4,8 @@ and the per-service debug listeners (`<SERVICE>_DEBUG_ADDR`) with /healthz and /
 Control API: GET /services -> [{"name","state","group","restarts","since","error","node","address"}]
 (this node's services, then those other nodes registered: MICRO_REGISTRY=nats-js-kv);
 GET /health -> {"status", "services": {name: "ok" | "degraded: why" | reason}}: 200 "healthy";
+with a shared registry also `<name>@<node>` for every other node's instance, and for one that
+stopped renewing its entry (killed, cut off: unhealthy until it or a newer instance registers);
 503 "degraded" (serving, but a service waits for its disk, LDAP server or database: its requests
 get 503 with Retry-After) or 503 "unhealthy" (a service failed or is not running);
 GET /healthz (alive: nothing failed; a degraded process is alive) and GET /readyz (every service
@@ -14,6 +16,7 @@ ready or degraded: it takes traffic; the body says which services are degraded);
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -59,10 +62,28 @@ def overall(checks: dict[str, str]) -> str:
 
 async def _health(request: web.Request) -> web.Response:
     checks = await request.app[SUPERVISOR].health()
+    checks.update(await _other_nodes(request.app[REGISTRY], request.app[NODE]))
     status = overall(checks)
     return web.json_response({"status": status, "services": checks,
                               "instance": request.app[INSTANCE]()},
                              status=200 if status == "healthy" else 503)
+
+
+async def _other_nodes(registry: Registry, node: str) -> dict[str, str]:
+    """`<service>@<node>` of the instances other nodes registered (MICRO_REGISTRY=nats-js-kv):
+    "ok" when ready, "degraded: ..." when degraded, its state otherwise; and those that stopped
+    renewing (not stopped cleanly), until they or a newer instance of the service register."""
+    checks: dict[str, str] = {}
+    for entry in await registry.entries():
+        if entry.node != node:
+            checks[f"{entry.name}@{entry.node}"] = (
+                "ok" if entry.state == "ready" else
+                f"degraded: on node {entry.node}" if entry.state == "degraded" else entry.state)
+    for lost in registry.lost():
+        when = datetime.fromtimestamp(lost.since, UTC).isoformat(timespec="seconds")
+        checks[f"{lost.entry.name}@{lost.entry.node}"] = (
+            f"stopped renewing its registration (gone since {when}; was at {lost.entry.address})")
+    return checks
 
 
 def _degraded(supervisor: Supervisor) -> dict[str, str]:

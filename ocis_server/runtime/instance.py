@@ -25,10 +25,12 @@ from ocis_server.config.ports import (
 )
 from ocis_server.services import SERVICES, ServiceSpec
 from ocis_server.registry import Registry
+from ocis_server.registry.lookup import Lookup
 from ocis_server.services.context import ServiceContext
 
 from .control import control_app, debug_app
 from .eventbus import close_bus, open_bus
+from .forward import Forwarder
 from .lifecycle import announce, free_if_busy, listeners
 from .nodes import local_entries, node_name, open_registry
 from .listener import ProxyUnit, bind
@@ -36,6 +38,7 @@ from .supervisor import Supervisor
 from .units import HttpUnit, Unavailable, Unit
 
 log = logging.getLogger("ocis.runtime")
+LOOKUP_TTL = 3.0     # seconds the proxy keeps the registry's list of other nodes' services
 
 
 def select_services(config: Config, specs: Sequence[ServiceSpec] = SERVICES,
@@ -113,6 +116,7 @@ class Runtime:
         self.supervisor: Supervisor | None = None
         self.ctx: ServiceContext | None = None
         self.registry: Registry | None = None
+        self.node = node_name()                     # host-pid: this node in the registry
         self._debug: list[tuple[str, str]] = []     # (service, URL) of each debug listener
         self._t0 = time.monotonic()
         self.started = datetime.now(UTC).isoformat(timespec="seconds")
@@ -134,12 +138,26 @@ class Runtime:
                 for unit in http_units:
                     unit.proxied = True
                 units.append(ProxyUnit(spec, ctx, http_units, proxy_sock,
-                                       reserved=self._reserved_descriptors(specs)))
+                                       reserved=self._reserved_descriptors(specs),
+                                       **self._elsewhere(specs)))
         known = {u.spec.name for u in units}
         missing = [s.name for s in specs if s.name not in known]
         if missing:
             raise ConfigError(f"service(s) {', '.join(missing)} cannot run in this process")
         return units
+
+    def _elsewhere(self, specs: Sequence[ServiceSpec]) -> dict[str, Any]:
+        """With a shared registry (MICRO_REGISTRY=nats-js-kv), the proxy forwards the HTTP services
+        of the table that do not run here to a node that registered them (forward.py)."""
+        if self.config.registry == "memory" or self.registry is None:
+            return {}
+        here = {s.name for s in specs}
+        remote = [s for s in self._specs if s.app and s.mounts and s.name not in here]
+        lookup = Lookup(self.registry, node=self.node, ttl=LOOKUP_TTL,
+                        dead_for=max(1.0, self.config.register_ttl))
+        return {"remote": remote,
+                "forwarder": Forwarder(lookup, self.node, lambda route, request, error:
+                                       route.render(error, request))}
 
     def _reserved_descriptors(self, specs: Sequence[ServiceSpec]) -> int:
         """Descriptors the proxy's client connections must leave free: the reserve for files,
@@ -186,7 +204,7 @@ class Runtime:
                                   cast(Any, Unavailable("storage-users", here="storage-users" in names)),
                                   cast(Any, Unavailable("users", here="users" in names)),
                                   throttle=login_throttle(config))
-        self.registry = open_registry(config)
+        self.registry = self.ctx.registry = open_registry(config)
         self.ctx.events = await open_bus(config)
         if config.enable_ocm or "ocm" in names:     # the front ends share with `user@domain`
             from ocis_server.services.ocm.peer import OcmPeer
@@ -196,7 +214,7 @@ class Runtime:
                                      max_failures=config.max_failures,
                                      max_backoff=config.max_restart_backoff)
         try:
-            node = node_name()
+            node = self.node
             await self._serve(control_app(self.supervisor, self.instance, self.registry, node),
                               control_sock)
             for unit in units:
@@ -206,8 +224,8 @@ class Runtime:
                     await self._serve(debug_app(self.supervisor, unit), sock)
                     self._debug.append((unit.spec.name, _url(sock)))
             await self.supervisor.start()
-            address, supervisor = self.url or self.runtime_url, self.supervisor
-            await self.registry.start(lambda: local_entries(supervisor, node, address))
+            http, runtime, supervisor = self.url, self.runtime_url, self.supervisor
+            await self.registry.start(lambda: local_entries(supervisor, node, http, runtime))
         except BaseException:
             await self.stop()
             raise

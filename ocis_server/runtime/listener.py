@@ -27,6 +27,7 @@ from aiohttp.web_request import BaseRequest
 from ocis_server.services import ServiceSpec
 from ocis_server.services.context import ServiceContext
 
+from .forward import Forwarder
 from .connections import Acceptor, Caps, ConnectionGate, descriptor_limit, networks
 from .proxy import build_app
 from .units import HttpUnit
@@ -285,8 +286,10 @@ class ProxyUnit:
     LDAP client, the idm listener's connections) are never given to client connections."""
 
     def __init__(self, spec: ServiceSpec, ctx: ServiceContext, http_units: Sequence[HttpUnit],
-                 sock: socket.socket, *, reserved: int = 0) -> None:
+                 sock: socket.socket, *, reserved: int = 0,
+                 remote: Sequence[ServiceSpec] = (), forwarder: Forwarder | None = None) -> None:
         self.spec, self.ctx = spec, ctx
+        self._remote, self._forwarder = remote, forwarder     # services of other nodes
         self._http_units = http_units
         self._sock: socket.socket | None = sock
         self.address: tuple[str, int] = sock.getsockname()[:2]
@@ -314,7 +317,9 @@ class ProxyUnit:
         handler_args: dict[str, Any] = {"keepalive_timeout": config.proxy_idle_timeout,
                                         "max_line_size": config.proxy_max_header_size,
                                         "max_field_size": config.proxy_max_header_size}
-        runner = web.AppRunner(build_app(self.ctx, mounted), handle_signals=False,
+        remote = [(spec, mount) for spec in self._remote for mount in spec.mounts]
+        runner = web.AppRunner(build_app(self.ctx, mounted, remote, self._forwarder),
+                               handle_signals=False,
                                shutdown_timeout=config.proxy_shutdown_timeout, **handler_args)
         await runner.setup()
         sock, self._sock = self._sock or bind(*self.address), None
@@ -356,3 +361,5 @@ class ProxyUnit:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+        if self._forwarder is not None:
+            await self._forwarder.close()

@@ -33,5 +33,10 @@ def open_registry(config: Config) -> Registry:
                           interval=max(0.2, config.register_interval))
 
 
-def local_entries(supervisor: Supervisor, node: str, address: str) -> list[Entry]:
-    return [Entry(s.name, node, address, s.state.value) for s in supervisor.status.values()]
+def local_entries(supervisor: Supervisor, node: str, http: str, runtime: str) -> list[Entry]:
+    """An HTTP service is reached at this node's proxy (`http`; none: "" so that no other node's
+    proxy sends it requests), every other service is named by the node's HTTP listener, else its
+    control API."""
+    apps = {u.spec.name for u in supervisor.units if u.spec.app}
+    return [Entry(s.name, node, http if s.name in apps else (http or runtime), s.state.value)
+            for s in supervisor.status.values()]

@@ -34,6 +34,8 @@ from .cors import CorsPolicy, is_preflight
 if TYPE_CHECKING:
     from aiohttp.web_urldispatcher import _InfoDict
 
+    from .forward import Forwarder
+
 log = logging.getLogger("ocis.proxy")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CTX_KEY: web.AppKey[ServiceContext] = web.AppKey("ocis_ctx", ServiceContext)
@@ -44,6 +46,7 @@ class Route:
     prefix: str
     spec: ServiceSpec
     render: ErrorRenderer      # the service's `render_error` (its table row's `errors`)
+    remote: bool = False       # runs on another node: forwarded (forward.py) once authenticated
 
 
 def _under(path: str, prefix: str) -> bool:
@@ -138,8 +141,9 @@ _ROUTES_CACHED = 4096   # paths whose route is remembered (polls and syncs repea
 _PATH_CACHED_MAX = 512  # ... if they are at most this long (bounds the memory it can take)
 
 
-def auth_middleware(ctx: ServiceContext, routes: Sequence[Route],
-                    cors: CorsPolicy | None = None) -> Callable[..., Awaitable[web.StreamResponse]]:
+def auth_middleware(ctx: ServiceContext, routes: Sequence[Route], cors: CorsPolicy | None = None,
+                    forwarder: Forwarder | None = None
+                    ) -> Callable[..., Awaitable[web.StreamResponse]]:
     # Per-request work kept small: the route of a path and the authenticators are remembered
     # (the latter rebuilt only if the runtime swaps the user store).
     known: dict[str, tuple[Route | None, bool]] = {}   # path -> (route, public path)
@@ -147,6 +151,7 @@ def auth_middleware(ctx: ServiceContext, routes: Sequence[Route],
     auth = authenticators(ctx)
     signed = signed_urls(ctx)
     trusted = tuple(ctx.config.trusted_proxies)
+    remote = {r: forwarder.handler(r) for r in routes if r.remote and forwarder is not None}
 
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -164,6 +169,8 @@ def auth_middleware(ctx: ServiceContext, routes: Sequence[Route],
         ACTOR.set("")            # a keep-alive connection serves its requests in one task
         if route is None:
             return await handler(request)          # nobody serves it: the router answers 404
+        if route.remote:                           # another node serves it: from here on, the
+            handler = remote[route]                # handler is the forwarding to that node
         if request.method == "OPTIONS" and cors is not None:
             origin = is_preflight(request)         # CORS preflight: answered before authentication
             if origin is not None:
@@ -239,12 +246,18 @@ def _identify(request: web.Request, caller: Caller | None) -> None:
     ACTOR.set(caller.user.id if caller else "")  # the executant of the events it causes
 
 
-def build_app(ctx: ServiceContext, mounted: Sequence[tuple[ServiceSpec, str, web.Application]]) -> web.Application:
-    """The root application: auth middleware plus one sub-app per (service, mount), in order."""
+def build_app(ctx: ServiceContext, mounted: Sequence[tuple[ServiceSpec, str, web.Application]],
+              remote: Sequence[tuple[ServiceSpec, str]] = (),
+              forwarder: Forwarder | None = None) -> web.Application:
+    """The root application: auth middleware plus one sub-app per (service, mount), in order;
+    the `remote` (service, mount)s run on other nodes and go to the `forwarder`."""
     routes = [Route(mount, spec, spec.resolve("errors")) for spec, mount, _ in mounted]
+    if forwarder is not None:
+        routes += [Route(mount, spec, spec.resolve("errors"), remote=True)
+                   for spec, mount in remote]
     cors = CorsPolicy.from_config(ctx.config)
     root = web.Application(client_max_size=ctx.config.proxy_max_body_size,
-                           middlewares=[auth_middleware(ctx, routes, cors)])
+                           middlewares=[auth_middleware(ctx, routes, cors, forwarder)])
     root.on_response_prepare.append(cors.on_prepare)   # CORS headers on every answer (cors.py)
     root[CTX_KEY] = ctx
     for _, mount, app in mounted:

@@ -13,6 +13,7 @@ from aiohttp import web
 from ocis_server.auth.logins import LoginThrottle
 from ocis_server.events import EventBus, InProcessBus
 from ocis_server.identity import UserStore
+from ocis_server.registry import Registry
 from ocis_server.storage import RemoteShare, Storage
 
 if TYPE_CHECKING:
@@ -71,6 +72,9 @@ class ServiceContext:
     # The event bus (ocis_server/events): storage, sharing and identity changes are published
     # on it once committed; the sse and userlog services consume them.
     events: EventBus = field(default_factory=InProcessBus)
+    # The service registry of this node (MICRO_REGISTRY), set by the runtime: another node's
+    # services are found with `ocis_server.registry.lookup.Lookup(ctx.registry, ...)`.
+    registry: Registry | None = None
 
     @property
     def public_url(self) -> str:

@@ -1,0 +1,152 @@
+"""Forwarding by the proxy to a service on another node (MICRO_REGISTRY=nats-js-kv).
+
+An HTTP service that does not run in this process but is in the service table is routed here: the
+proxy authenticates the request as for a local service (failed logins count against the real
+client), then sends it to an address the registry lists for the service (`registry.lookup`,
+round robin), which is that node's own proxy: it authenticates the same credentials again and
+serves the request. Bodies stream both ways (nothing is held in memory); hop-by-hop headers
+(RFC 9110 §7.6.1, and those the Connection header names) are not passed on; X-Forwarded-For,
+-Proto and -Host say who asked. An address that refuses the connection (or does not accept it
+within CONNECT_TIMEOUT) is dropped from the lookup at once and the next one tried; once a
+request has been sent it is never sent again (it may have changed something): a failure after
+that is a 502, or a cut connection if the answer had already begun. No instance at all: 503 with
+Retry-After, in the service's own error body. A forwarded request is never forwarded again (the
+header X-Ocis-Forwarded): two nodes whose registry views disagree cannot bounce it between them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from ocis_server.domain.errors import BadGateway, OcisError, ServiceUnavailable
+from ocis_server.registry.lookup import Lookup
+
+if TYPE_CHECKING:
+    from .proxy import Route
+
+log = logging.getLogger("ocis.proxy")
+
+CONNECT_TIMEOUT = 5.0       # seconds to open a connection to another node's proxy
+READ_TIMEOUT = 300.0        # longest silence of the other node, before or within its answer
+CHUNK = 64 * 1024
+SAFE = frozenset({"GET", "HEAD", "OPTIONS", "PROPFIND", "REPORT"})   # sent again on a dead link
+FORWARDED = "X-Ocis-Forwarded"      # the node that forwarded it: not forwarded again
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+                        "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+                        "expect"})    # (this proxy answered any 100-continue itself)
+Render = Callable[["Route", web.Request, OcisError], web.Response]
+
+
+def end_to_end(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
+    """The headers without the hop-by-hop ones (also those the Connection header lists)."""
+    source = headers
+    named = {h.strip().lower() for v in source.getall("Connection", []) for h in v.split(",")}
+    return CIMultiDict((k, v) for k, v in source.items()
+                       if k.lower() not in HOP_BY_HOP and k.lower() not in named)
+
+
+class Forwarder:
+    def __init__(self, lookup: Lookup, node: str, render: Render, *,
+                 connect_timeout: float = CONNECT_TIMEOUT, read_timeout: float = READ_TIMEOUT
+                 ) -> None:
+        self.lookup, self.node, self._render = lookup, node, render
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout,
+                                              sock_read=read_timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
+                connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, force_close=False))
+        return self._session
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    def handler(self, route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def forward(request: web.Request) -> web.StreamResponse:
+            return await self.forward(route, request)
+        return forward
+
+    async def forward(self, route: Route, request: web.Request) -> web.StreamResponse:
+        name = route.spec.name
+        if FORWARDED in request.headers:
+            return self._render(route, request, BadGateway(
+                f"the {name} service does not run on this node (request already forwarded)"))
+        try:
+            addresses = await self.lookup.addresses(name)
+        except Exception as exc:                  # noqa: BLE001 - any registry failure: 503
+            log.warning("registry lookup for %s failed: %s", name, exc)
+            addresses = []
+        safe = request.method in SAFE and not request.body_exists
+        tries = [(a, True) for a in addresses]
+        while tries:
+            address, first = tries.pop(0)
+            try:
+                upstream = await self._send(address, request)
+            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+                log.warning("%s at %s does not take connections (%s): trying the next "
+                            "instance", name, address, type(exc).__name__)
+                self.lookup.dead(address)      # nothing was sent: the next one may have it
+                continue
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                if safe and first:             # a kept-alive connection it had closed, or the
+                    tries.insert(0, (address, False))    # node died: once more, new connection
+                    continue
+                if safe:
+                    self.lookup.dead(address)
+                    continue
+                log.warning("%s at %s failed: %s", name, address, exc)
+                return self._render(route, request, BadGateway(
+                    f"the {name} service on another node did not answer"))
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                log.warning("%s at %s failed: %s", name, address, exc)
+                return self._render(route, request, BadGateway(
+                    f"the {name} service on another node did not answer"))
+            async with upstream:
+                return await self._relay(upstream, request, name, address)
+        return self._render(route, request, ServiceUnavailable(
+            f"no node runs the {name} service right now", retry_after=5.0))
+
+    async def _send(self, address: str, request: web.Request) -> aiohttp.ClientResponse:
+        headers = end_to_end(request.headers)
+        headers.popall("Host", None)
+        peer = request.remote or ""
+        prior = request.headers.get("X-Forwarded-For")
+        headers["X-Forwarded-For"] = f"{prior}, {peer}" if prior else peer
+        headers.setdefault("X-Forwarded-Proto", request.scheme)
+        headers.setdefault("X-Forwarded-Host", request.host)
+        headers["Host"] = request.host
+        headers[FORWARDED] = self.node
+        body = request.content if request.body_exists else None
+        return await self._client().request(
+            request.method, address.rstrip("/") + request.rel_url.raw_path_qs, headers=headers,
+            data=body, allow_redirects=False, compress=None,
+            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"))
+
+    async def _relay(self, upstream: aiohttp.ClientResponse, request: web.Request, name: str,
+                     address: str) -> web.StreamResponse:
+        response = web.StreamResponse(status=upstream.status, reason=upstream.reason,
+                                      headers=end_to_end(upstream.headers))
+        await response.prepare(request)
+        try:
+            async for chunk in upstream.content.iter_chunked(CHUNK):
+                await response.write(chunk)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # the answer began: its status cannot change; cut the connection so that the client
+            # sees an incomplete answer rather than a complete-looking short one
+            log.warning("%s at %s broke off its answer: %s", name, address, exc)
+            if request.transport is not None:
+                request.transport.abort()
+            raise ConnectionResetError("the other node broke off its answer") from None
+        await response.write_eof()
+        return response

@@ -1,0 +1,211 @@
+"""Two real nodes over one NATS (MICRO_REGISTRY=nats-js-kv): the front node runs without graph and
+ocdav, a second node (same ocis.toml, its own data folder) runs them; the front's proxy forwards to
+it through the registry, bodies streamed both ways. Before the second node is up (and after it is
+killed) the front answers 503 in the service's own error body; a node killed with kill -9 leaves
+`ocis list` within the TTL and makes `ocis health` fail, naming it, until a new instance runs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import ADMIN_PASSWORD, free_port, server_env
+from tests.kit.nats import NatsServer, nats_server  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.scaleout
+TTL, INTERVAL = 2.0, 0.5
+START_TIMEOUT = 40.0
+ADMIN = ("admin", ADMIN_PASSWORD)
+
+
+@dataclass
+class Node:
+    """One `ocis server` process of the instance."""
+
+    name: str
+    env: dict[str, str]
+    workdir: Path
+    url: str
+    runtime: str
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        with (self.workdir / f"{self.name}.log").open("ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "ocis_cli", "server"],
+                                         env=self.env, cwd=self.workdir, stdout=log,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self._ready():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop(signal.SIGKILL)
+                pytest.fail(f"node {self.name} did not become ready:\n{self.log()}")
+            time.sleep(0.2)
+
+    def _ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.runtime}/readyz", timeout=2) as resp:
+                return bool(resp.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(sig)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=15)
+
+    def log(self) -> str:
+        return (self.workdir / f"{self.name}.log").read_text(errors="replace")[-4000:]
+
+    def ocis(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "ocis_cli", *args], env=self.env,
+                              cwd=self.workdir, capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL, check=False)
+
+    def listed(self) -> list[dict[str, Any]]:
+        result = self.ocis("list", "-o", "json")
+        assert result.returncode == 0, result.stderr
+        rows = json.loads(result.stdout)
+        assert isinstance(rows, list)
+        return rows
+
+
+def make_node(name: str, workdir: Path, extra: dict[str, str]) -> Node:
+    port, runtime_port = free_port(), free_port()
+    env = server_env(workdir, port, runtime_port, extra)
+    return Node(name, env, workdir, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{runtime_port}")
+
+
+def until(check: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        assert time.monotonic() < deadline, f"not in {timeout:.0f} s: {what}"
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def two_nodes(nats_server: NatsServer, tmp_path: Path) -> Iterator[tuple[Node, Node]]:  # noqa: F811
+    """front: everything but graph and ocdav; back: graph and ocdav (and the storage and user
+    store they need), with the front's ocis.toml and public URL, its own data folder."""
+    registry = {"MICRO_REGISTRY": "nats-js-kv", "MICRO_REGISTRY_ADDRESS": nats_server.address,
+                "EXPERIMENTAL_REGISTER_TTL": str(TTL),
+                "EXPERIMENTAL_REGISTER_INTERVAL": str(INTERVAL)}
+    front = make_node("front", tmp_path / "front",
+                      registry | {"OCIS_EXCLUDE_RUN_SERVICES": "graph,ocdav"})
+    front.workdir.mkdir(parents=True)
+    init = front.ocis("init", "--insecure", "true", "--admin-password", ADMIN_PASSWORD)
+    assert init.returncode == 0, init.stderr
+    back = make_node("back", tmp_path / "back", registry | {
+        "OCIS_RUN_SERVICES": "storage-users,users,graph,ocdav,proxy",
+        "OCIS_CONFIG_DIR": front.env["OCIS_CONFIG_DIR"], "OCIS_URL": front.url})
+    back.workdir.mkdir(parents=True)
+    front.start()
+    try:
+        yield front, back
+    finally:
+        back.stop()
+        front.stop()
+
+
+class Web(requests.Session):
+    """requests against one base URL as admin, with a time-out."""
+
+    def __init__(self, base: str) -> None:
+        super().__init__()
+        self.base, self.auth = base, ADMIN
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any,  # type: ignore[override]
+                **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", 30)
+        return super().request(method, f"{self.base}{url!s}", *args, **kwargs)
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_front_forwards_to_the_node_that_registered_the_service(
+        two_nodes: tuple[Node, Node], tmp_path: Path) -> None:
+    front, back = two_nodes
+    with Web(front.url) as web:
+        # nobody runs graph or ocdav yet: 503 with Retry-After, each in its protocol's body
+        me = web.get("/graph/v1.0/me")
+        assert me.status_code == 503 and me.headers["Retry-After"]
+        assert "graph" in me.json()["error"]["message"]
+        dav = web.request("PROPFIND", "/remote.php/webdav/", headers={"Depth": "0"})
+        assert dav.status_code == 503 and b"<d:error" in dav.content
+        assert web.get("/graph/v1.0/me", auth=("admin", "wrong")).status_code == 401
+
+        back.start()
+        me = until(lambda: (r := web.get("/graph/v1.0/me")).status_code == 200 and r, 10,
+                   "the front forwards /graph to the back node")
+        assert me.json()["onPremisesSamAccountName"] == "admin"
+
+        # a large body streams to the other node and back
+        blob = tmp_path / "big.bin"
+        blob.write_bytes(os.urandom(1 << 20) * 12)
+
+        def chunks() -> Iterator[bytes]:
+            with blob.open("rb") as source:
+                while chunk := source.read(1 << 16):
+                    yield chunk
+        put = web.put("/remote.php/webdav/big.bin", data=chunks())
+        assert put.status_code == 201, put.text
+        got = hashlib.sha256()
+        with web.get("/remote.php/webdav/big.bin", stream=True) as answer:
+            assert answer.status_code == 200
+            assert answer.headers["Content-Length"] == str(blob.stat().st_size)
+            for chunk in answer.iter_content(1 << 16):
+                got.update(chunk)
+        assert got.hexdigest() == sha256_file(blob)
+        direct = requests.get(f"{back.url}/remote.php/webdav/big.bin", auth=ADMIN, timeout=30)
+        assert hashlib.sha256(direct.content).hexdigest() == got.hexdigest()   # stored there
+
+        rows = front.listed()
+        back_node = next(r["node"] for r in rows if r["name"] == "graph")
+        assert {(r["name"], r["address"]) for r in rows if r["node"] == back_node} >= \
+            {("graph", back.url), ("ocdav", back.url)}
+        health = front.ocis("health")
+        assert health.returncode == 0, health.stdout + health.stderr
+
+        # kill -9: the front answers 503 at once (the dead address is dropped), the node leaves
+        # `ocis list` within the TTL, and `ocis health` fails naming it
+        assert back.proc is not None
+        back.proc.kill()
+        back.proc.wait(10)
+        t0 = time.monotonic()
+        me = web.get("/graph/v1.0/me")
+        assert me.status_code == 503 and time.monotonic() - t0 < 2.0
+        until(lambda: all(r["node"] != back_node for r in front.listed()), TTL * 3,
+              "the killed node leaves `ocis list`")
+        health = front.ocis("health")
+        assert health.returncode == 1, health.stdout + health.stderr
+        assert f"graph@{back_node}" in health.stderr and "stopped renewing" in health.stderr
+        as_json = json.loads(front.ocis("health", "-o", "json").stdout)
+        assert as_json["detail"]["services"][f"ocdav@{back_node}"].startswith("stopped renewing")
+
+        # a new instance of the services (another process): forwarded again, healthy again
+        back.start()
+        until(lambda: web.get("/graph/v1.0/me").status_code == 200, 10, "forwarded again")
+        until(lambda: front.ocis("health").returncode == 0, TTL * 3, "healthy again")
