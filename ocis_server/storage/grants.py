@@ -1,5 +1,6 @@
-"""What shares and public links have in common: rows that point at a live node, listed by node
-ids, creator and space, and updated column by column (a fresh mtime with every change)."""
+"""What shares, federated shares and public links have in common: rows that point at a live node
+(ids `<storage>:<space>:<random>`), listed by node ids, creator and space, and updated column by
+column (a fresh mtime with every change)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,34 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ocis_server.domain.errors import NotFound
+from ocis_server.domain.ids import new_id
+
 from .writer import Tx
 
 IN_CHUNK = 900     # at most this many "?" in one IN (...): SQLite's limit is 999 by default
+
+
+def new_grant_id(tx: Tx, storage_id: str, node_id: str) -> tuple[str, str]:
+    """(id, space id) of a new share or link of the node `node_id` (404 when there is none)."""
+    row = tx.conn.execute("SELECT space_id FROM nodes WHERE id = ?", (node_id,)).fetchone()
+    if row is None:
+        raise NotFound("resource not found")
+    space_id = str(row[0])
+    return f"{storage_id}:{space_id}:{new_id()}", space_id
+
+
+def grant_changes(*, role_id: str | None, permissions: int | None, expiration: float | None,
+                  clear_expiration: bool) -> dict[str, object]:
+    """The columns an update of a share's role, permissions or expiry sets (None: unchanged)."""
+    changes: dict[str, object] = {}
+    if role_id is not None:
+        changes["role_id"] = role_id
+    if permissions is not None:
+        changes["permissions"] = permissions
+    if clear_expiration or expiration is not None:
+        changes["expiration"] = None if clear_expiration else expiration
+    return changes
 
 
 def update_columns(tx: Tx, table: str, row_id: str, changes: dict[str, object]) -> None:

@@ -13,10 +13,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ocis_server.domain.errors import BadRequest, NotFound
-from ocis_server.domain.ids import new_id
 
 from .api import LINK_TYPES, Link
-from .grants import list_live, update_columns
+from .grants import list_live, new_grant_id, update_columns
 from .writer import Tx
 
 _COLS = ("l.id, l.token, l.node_id, n.space_id, l.link_type, l.permissions, l.password_hash,"
@@ -49,11 +48,7 @@ def _get(conn: sqlite3.Connection, column: str, value: str) -> Link:
 def _create(tx: Tx, storage_id: str, node_id: str, link_type: str, perms: int,
             password_hash: str | None, expiration: float | None, name: str, quicklink: bool,
             creator: str) -> Link:
-    row = tx.conn.execute("SELECT space_id FROM nodes WHERE id = ?", (node_id,)).fetchone()
-    if row is None:
-        raise NotFound("resource not found")
-    space_id = str(row[0])
-    lid = f"{storage_id}:{space_id}:{new_id()}"
+    lid, _ = new_grant_id(tx, storage_id, node_id)
     now = time.time()
     while True:      # a collision of 96 random bits is next to impossible; never reuse a token
         token = new_token()

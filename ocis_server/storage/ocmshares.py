@@ -14,10 +14,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ocis_server.domain.errors import AlreadyExists, NotFound
-from ocis_server.domain.ids import new_id
 
 from .api import OcmShare
-from .grants import list_live, update_columns
+from .grants import grant_changes, list_live, new_grant_id, update_columns
 from .writer import Tx
 
 _COLS = ("o.id, o.node_id, n.space_id, o.grantee, o.provider, o.role_id, o.permissions,"
@@ -44,15 +43,11 @@ def _get(conn: sqlite3.Connection, share_id: str) -> OcmShare:
 
 def _create(tx: Tx, storage_id: str, node_id: str, grantee: str, provider: str, role_id: str,
             perms: int, creator: str, expiration: float | None) -> OcmShare:
-    row = tx.conn.execute("SELECT space_id FROM nodes WHERE id = ?", (node_id,)).fetchone()
-    if row is None:
-        raise NotFound("resource not found")
+    sid, _ = new_grant_id(tx, storage_id, node_id)
     exists = tx.conn.execute("SELECT 1 FROM ocm_shares WHERE node_id = ? AND grantee = ?",
                              (node_id, grantee)).fetchone()
     if exists is not None:
         raise AlreadyExists("the resource is already shared with this recipient")
-    space_id = str(row[0])
-    sid = f"{storage_id}:{space_id}:{new_id()}"
     now = time.time()
     tx.conn.execute(
         "INSERT INTO ocm_shares(id, node_id, grantee, provider, role_id, permissions, secret,"
@@ -102,13 +97,8 @@ class OcmShareStore:
     async def update_ocm_share(self, share_id: str, *, role_id: str | None = None,
                                permissions: int | None = None, expiration: float | None = None,
                                clear_expiration: bool = False) -> OcmShare:
-        changes: dict[str, object] = {}
-        if role_id is not None:
-            changes["role_id"] = role_id
-        if permissions is not None:
-            changes["permissions"] = permissions
-        if clear_expiration or expiration is not None:
-            changes["expiration"] = None if clear_expiration else expiration
+        changes = grant_changes(role_id=role_id, permissions=permissions, expiration=expiration,
+                                clear_expiration=clear_expiration)
         share: OcmShare = await self._write(_update, share_id, changes)
         return share
 

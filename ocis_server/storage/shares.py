@@ -12,10 +12,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ocis_server.domain.errors import AlreadyExists, BadRequest, NotFound
-from ocis_server.domain.ids import new_id
 
 from .api import SHARE_STATES, ReceivedShare, Share
-from .grants import IN_CHUNK, list_live, update_columns
+from .grants import IN_CHUNK, grant_changes, list_live, new_grant_id, update_columns
 from .writer import Tx
 
 GRANTEE_TYPES = ("user", "group")
@@ -45,18 +44,15 @@ def _get(conn: sqlite3.Connection, share_id: str) -> Share:
 
 def _create(tx: Tx, storage_id: str, node_id: str, gtype: str, gid: str, role_id: str,
             perms: int, creator: str, expiration: float | None, state: str) -> Share:
-    row = tx.conn.execute("SELECT space_id FROM nodes WHERE id = ?", (node_id,)).fetchone()
-    if row is None:
-        raise NotFound("resource not found")
+    sid, space_id = new_grant_id(tx, storage_id, node_id)
     exists = tx.conn.execute(
         "SELECT 1 FROM shares WHERE node_id = ? AND grantee_type = ? AND grantee_id = ?",
         (node_id, gtype, gid)).fetchone()
     if exists is not None:
         raise AlreadyExists("the resource is already shared with this recipient")
-    space_id = str(row[0])
     now = time.time()
-    share = Share(f"{storage_id}:{space_id}:{new_id()}", node_id, space_id, gtype, gid, role_id,
-                  perms, creator, now, now, expiration, state)
+    share = Share(sid, node_id, space_id, gtype, gid, role_id, perms, creator, now, now,
+                  expiration, state)
     tx.conn.execute(f"INSERT INTO shares({_INSERT}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     (share.id, node_id, gtype, gid, role_id, perms, creator, now, now,
                      expiration, state))
@@ -165,13 +161,8 @@ class ShareStore:
     async def update_share(self, share_id: str, *, role_id: str | None = None,
                            permissions: int | None = None, expiration: float | None = None,
                            clear_expiration: bool = False) -> Share:
-        changes: dict[str, object] = {}
-        if role_id is not None:
-            changes["role_id"] = role_id
-        if permissions is not None:
-            changes["permissions"] = permissions
-        if clear_expiration or expiration is not None:
-            changes["expiration"] = None if clear_expiration else expiration
+        changes = grant_changes(role_id=role_id, permissions=permissions, expiration=expiration,
+                                clear_expiration=clear_expiration)
         share: Share = await self._write(_update, share_id, changes)
         return share
 
