@@ -15,7 +15,7 @@ import asyncio
 import logging
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,6 +41,24 @@ class EventBus(Protocol):
     def consume(self, group: str, types: frozenset[str] | None = None) -> Consumer: ...
     @property
     def last_seq(self) -> int: ...
+
+
+def wake_on(loop: asyncio.AbstractEventLoop | None, wake: Callable[[], None]) -> None:
+    """Run `wake` on the consuming `loop` from any thread: at once when called on that loop,
+    else scheduled thread-safe; nothing once the loop is gone (nobody consumes any more)."""
+    if loop is None or loop.is_closed():
+        return
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        wake()
+    else:
+        try:
+            loop.call_soon_threadsafe(wake)
+        except RuntimeError:      # the loop closed meanwhile
+            pass
 
 
 class _Group:
@@ -72,19 +90,7 @@ class InProcessBus:
                 self._seq += 1
                 self._stream.append(Delivery(self._seq, event))
             loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._wake()
-        else:
-            try:
-                loop.call_soon_threadsafe(self._wake)
-            except RuntimeError:      # the loop closed meanwhile: nobody consumes any more
-                pass
+        wake_on(loop, self._wake)
 
     def _wake(self) -> None:
         for group in list(self._groups.values()):

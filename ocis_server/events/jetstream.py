@@ -37,7 +37,7 @@ from nats.js.api import StreamConfig
 from nats.js.client import JetStreamContext
 from nats.js.errors import BadRequestError, NotFoundError
 
-from .bus import Delivery
+from .bus import Delivery, wake_on
 from .event import Event
 
 log = logging.getLogger("ocis.events")
@@ -179,20 +179,8 @@ class JetStreamBus:
                         log.error("NATS away and the event outbox full: %d events dropped",
                                   self.dropped)
                 self._outbox.append((uuid.uuid4().hex, event))
-        loop, wake = self._loop, self._wake
-        if loop is None or wake is None or loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            wake.set()
-        else:
-            try:
-                loop.call_soon_threadsafe(wake.set)
-            except RuntimeError:               # the loop closed meanwhile
-                pass
+        if self._wake is not None:
+            wake_on(self._loop, self._wake.set)
 
     async def _send(self) -> None:
         """Send the outbox head until the stream confirms it; retry it (same message id) when not."""
