@@ -58,6 +58,9 @@ class Config:
     machine_auth_api_key: str
     admin_user_id: str
     storage_id: str
+    storage_extra_mount_ids: list[str]
+    storage_personal_mount_id: str
+    storage_project_mount_id: str
     upload_expiration: int
     free_space_reserve: int
     spaces_default_quota: int

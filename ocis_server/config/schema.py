@@ -91,6 +91,19 @@ FIELDS: tuple[Field, ...] = (
     Field("storage_id", "storage_users.mount_id", "str", "",
           ("STORAGE_USERS_MOUNT_ID", "GATEWAY_STORAGE_USERS_MOUNT_ID"),
           "storage id of the users storage provider (first part of every space id)"),
+    Field("storage_extra_mount_ids", "storage_users.extra_mount_ids", "list", [],
+          ("STORAGE_USERS_EXTRA_MOUNT_IDS",),
+          "mount ids of more storage providers this process runs beside the one of "
+          "STORAGE_USERS_MOUNT_ID, each with its data folder <base_data_path>/storage/users-<id>; "
+          "with any, a storage router places new spaces and routes requests (docs/scaling.md)"),
+    Field("storage_personal_mount_id", "storage_users.personal_spaces_mount_id", "str", "",
+          ("STORAGE_USERS_PERSONAL_SPACES_MOUNT_ID",),
+          "with several storage providers: the mount id new personal spaces are pinned to; "
+          "empty = the provider with the fewest bytes used"),
+    Field("storage_project_mount_id", "storage_users.project_spaces_mount_id", "str", "",
+          ("STORAGE_USERS_PROJECT_SPACES_MOUNT_ID",),
+          "with several storage providers: the mount id new project spaces are pinned to; "
+          "empty = the provider with the fewest bytes used"),
     Field("upload_expiration", "storage_users.upload_expiration", "int", 86400,
           ("STORAGE_USERS_UPLOAD_EXPIRATION",),
           "seconds an unfinished upload session (TUS, chunking NG) is kept; expired ones are cleaned"),

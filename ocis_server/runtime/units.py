@@ -23,6 +23,7 @@ from ocis_server.services.context import ServiceContext
 from ocis_server.storage.database import read_only_folder
 
 from .bootstrap import ensure_personal_spaces, ensure_users
+from .providers import open_router, several
 
 log = logging.getLogger("ocis.runtime")
 RETIRE_AFTER = 60.0    # seconds a replaced storage stays open for the requests still using it
@@ -77,19 +78,30 @@ class StorageUnit:
 
     async def start(self) -> None:
         root = self._root
-        read_only = (root / "metadata.db").exists() and read_only_folder(root)
+        routed = several(self.ctx.config)     # several providers: read-only mode is not offered
+        read_only = not routed and (root / "metadata.db").exists() and read_only_folder(root)
         if read_only:
             self.read_only = (f"read-only mode: the data folder {root} is read-only; reads are "
                               f"served, writes answer 503 until it takes writes again")
             log.warning("storage-users starts in %s", self.read_only)
         self._storage = await self._open(read_only=read_only)
         await self._storage.check()
+        if routed:
+            primary = self._storage
+            try:
+                self._storage = await open_router(
+                    self.ctx.config, primary,
+                    lambda folder, mount: self._open(read_only=False, root=folder, mount=mount))
+            except BaseException:
+                await primary.close()
+                raise
         self.ctx.storage = self._storage
 
-    async def _open(self, *, read_only: bool) -> Any:
+    async def _open(self, *, read_only: bool, root: Path | None = None,
+                    mount: str | None = None) -> Any:
         cls = self.spec.resolve("driver")
         storage = await cls.open(
-            self._root, self.ctx.config.storage_id,
+            root or self._root, mount or self.ctx.config.storage_id,
             free_space_reserve=max(0, self.ctx.config.free_space_reserve),
             personal_quota=max(0, self.ctx.config.personal_spaces_default_quota),
             **({"read_only": True} if read_only else {}))

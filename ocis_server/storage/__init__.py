@@ -18,9 +18,10 @@ from .api import (
     UploadResult,
     UploadSession,
     Version,
+    knows_storage,
 )
 
 __all__ = ["AcceptedUser", "InviteToken", "Link", "LockRecord", "Node", "OcmShare", "ReceivedShare",
            "RemoteLink", "RemoteShare", "SearchPage", "Share",
            "Space", "Storage", "TrashItem",
-           "UploadResult", "UploadSession", "Version"]
+           "UploadResult", "UploadSession", "Version", "knows_storage"]

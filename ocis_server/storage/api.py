@@ -33,6 +33,8 @@ class Space:
     etag: str                  # etag of the root node, unquoted
     mtime: float               # tree mtime of the root
     disabled: bool = False
+    unavailable: bool = False  # listed from the space registry's snapshot: its provider is away
+                               # (storage/router: used, etag and mtime are not known then)
 
     @property
     def space_id(self) -> str:
@@ -530,6 +532,17 @@ class Storage(Protocol):
     async def set_signing_key(self, user_id: str, key: str, *, replace: bool = True) -> str: ...
         # the key in force afterwards (replace=False keeps an existing one)
 
+    # --- placement (storage/router) ---------------------------------------------------------
+    async def used_bytes(self) -> int: ...   # bytes the provider's spaces hold (their tree sizes)
+
     # --- health ---------------------------------------------------------------------------
     async def check(self) -> None: ...                # raises if the database or data dir is unusable
     async def close(self) -> None: ...
+
+
+def knows_storage(storage: Storage, storage_id: str) -> bool:
+    """Whether a resource id's storage part ("" = none given) names `storage` or one of the
+    providers a `StorageRouter` routes to (its `mount_ids`)."""
+    if storage_id in ("", storage.storage_id):
+        return True
+    return storage_id in getattr(storage, "mount_ids", ())

@@ -154,6 +154,14 @@ class SqliteStorage(PagedListing,
             self._reader_conns.clear()
         writer.close_connection()
 
+    async def used_bytes(self) -> int:
+        """Bytes the spaces hold (the tree sizes of their roots; trash and versions not counted):
+        what a `StorageRouter` places new spaces by."""
+        row = await self._read(lambda conn: conn.execute(
+            "SELECT coalesce(sum(r.tree_size), 0) FROM spaces s JOIN nodes r ON r.id = s.id"
+        ).fetchone())
+        return int(row[0])
+
     async def check(self) -> None:
         if self._writer is None or not self._writer.alive:
             raise RuntimeError("storage writer is not running")

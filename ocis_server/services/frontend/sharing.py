@@ -23,7 +23,7 @@ from ocis_server.identity import User
 from ocis_server.services.context import ServiceContext
 from ocis_server.sharing import federated, federated_sent, links, received, rules, shares
 from ocis_server.sharing.shares import Grant
-from ocis_server.storage import Node
+from ocis_server.storage import Node, knows_storage
 
 from . import ocs
 from .config import CONTEXT_KEY
@@ -66,7 +66,7 @@ async def resolve_node(ctx: ServiceContext, user: User, values: dict[str, str]) 
     try:
         if ref:
             rid = ResourceId.parse(ref)
-            if rid.storage_id and rid.storage_id != storage.storage_id:
+            if not knows_storage(storage, rid.storage_id):
                 raise NotFound("resource not found")
             if rid.node_id:
                 node = await storage.get_node(rid.node_id)

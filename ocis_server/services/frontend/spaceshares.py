@@ -16,6 +16,7 @@ from ocis_server.domain.ids import ResourceId
 from ocis_server.identity import User
 from ocis_server.services.context import ServiceContext
 from ocis_server.sharing import members
+from ocis_server.storage import knows_storage
 
 from .sharerecord import SPACE_GROUP, format_time, int_param, parse_expiry
 
@@ -106,11 +107,11 @@ async def _membership(ctx: ServiceContext, user: User, share_id: str,
                       share_with: str | None) -> tuple[Access, str] | None:
     parts = share_id.split(":")
     try:
-        if len(parts) == 3 and parts[0] == ctx.storage.storage_id:
+        if len(parts) == 3 and parts[0] and knows_storage(ctx.storage, parts[0]):
             space_id, principal_id = parts[1], parts[2]
         elif share_with and "$" in share_id and "!" not in share_id:
             rid = ResourceId.parse(share_id)
-            if rid.storage_id not in ("", ctx.storage.storage_id):
+            if not knows_storage(ctx.storage, rid.storage_id):
                 return None
             space_id, principal_id = rid.space_id, await _principal_named(ctx, share_with)
         else:

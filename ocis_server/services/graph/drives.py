@@ -36,7 +36,7 @@ from ocis_server.domain.errors import (
 )
 from ocis_server.domain.ids import ResourceId
 from ocis_server.identity import User
-from ocis_server.storage import Space
+from ocis_server.storage import Space, knows_storage
 
 from . import odata
 from .config import CONFIG_KEY, CONTEXT_KEY
@@ -164,6 +164,8 @@ async def drive_json(request: web.Request, space: Space, *, free: int | None) ->
     }
     if space.disabled:
         root["deleted"] = {"state": "trashed"}
+    if space.unavailable:
+        return _unavailable_drive_json(space, owner, root, base)
     if space.type == "project":
         root["permissions"] = await _permissions(request, space, beta=beta)
     return {
@@ -178,6 +180,17 @@ async def drive_json(request: web.Request, space: Space, *, free: int | None) ->
         "quota": quota_json(space.used, space.quota_total, free),
         "root": root,
     }
+
+
+def _unavailable_drive_json(space: Space, owner: dict[str, Any], root: dict[str, Any],
+                            base: str) -> dict[str, Any]:
+    """A drive whose storage provider is away, from the space registry's snapshot: no eTag,
+    quota, modification time or permissions (they are not known), and `@ocis.unavailable`
+    (requests into it answer 503 with Retry-After until the provider is back)."""
+    del root["eTag"]
+    return {"id": space.space_id, "name": space.name, "driveType": space.type,
+            "driveAlias": space.alias, "owner": {"user": owner},
+            "webUrl": f"{base}/f/{space.space_id}", "root": root, "@ocis.unavailable": True}
 
 
 ExtraDrives = Callable[[list[tuple[str, str]]], Awaitable[list[dict[str, Any]]]]
@@ -201,7 +214,8 @@ async def drives_response(request: web.Request, spaces: list[Space],
         value += await extra(clauses)
         if order is not None:
             key = "name" if order.field == "name" else "lastModifiedDateTime"
-            value.sort(key=lambda d: (str(d[key]).lower(), d["id"]), reverse=order.descending)
+            value.sort(key=lambda d: (str(d.get(key, "")).lower(), d["id"]),
+                       reverse=order.descending)
     return web.json_response({"value": value})
 
 
@@ -222,7 +236,7 @@ async def resolve_drive(request: web.Request, user: User) -> tuple[Space, Access
     ctx = request.app[CONTEXT_KEY]
     storage = ctx.storage
     rid = ResourceId.parse(request.match_info["drive_id"])
-    if rid.node_id or rid.storage_id not in ("", storage.storage_id):
+    if rid.node_id or not knows_storage(storage, rid.storage_id):
         raise NotFound("drive not found")
     try:
         access = await member_access(storage, ctx.users, user, rid.space_id)
@@ -331,6 +345,9 @@ async def reachable(request: web.Request, user: User) -> list[Space]:
         candidates.update({s.id: s for s in await storage.list_spaces(member_id=gid)})
     result = []
     for space in candidates.values():
+        if space.unavailable:      # its provider is away: listed from the registry (its owner)
+            result.append(space)
+            continue
         try:
             await member_access(storage, ctx.users, user, space.id)
         except NotFound:

@@ -19,7 +19,7 @@ from ocis_server.services.context import ServiceContext
 from ocis_server.sharing import rules, shares
 from ocis_server.sharing import links as link_rules
 from ocis_server.sharing.shares import Grant
-from ocis_server.storage import Node, OcmShare, Share
+from ocis_server.storage import Node, OcmShare, Share, knows_storage
 
 from . import sharing_federated as federated
 from . import sharing_links as links
@@ -48,12 +48,12 @@ async def resolve_item(request: web.Request) -> Node:
     try:
         drive = ResourceId.parse(request.match_info["drive_id"])
         item_raw = request.match_info.get("item_id")
-        if drive.node_id or drive.storage_id not in ("", storage.storage_id):
+        if drive.node_id or not knows_storage(storage, drive.storage_id):
             raise NotFound("drive not found")
         if item_raw is None:
             return await storage.lookup(drive.space_id, ())
         item = ResourceId.parse(item_raw)
-        if item.space_id != drive.space_id or item.storage_id not in ("", storage.storage_id):
+        if item.space_id != drive.space_id or not knows_storage(storage, item.storage_id):
             raise NotFound("item not found")
         node = await storage.get_node(item.node_id or item.space_id)
         if node.space_id != drive.space_id:

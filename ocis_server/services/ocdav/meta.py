@@ -15,7 +15,7 @@ from ocis_server.auth.authz import node_access
 from ocis_server.domain.errors import BadRequest, NotFound
 from ocis_server.domain.ids import ResourceId
 from ocis_server.domain.paths import decode_segment
-from ocis_server.storage import Node, Storage
+from ocis_server.storage import Node, Storage, knows_storage
 
 from .config import CONTEXT_KEY
 from .errors import DavError
@@ -55,7 +55,7 @@ async def node_of_id(storage: Storage, segment: str, *,
         rid = ResourceId.parse(decode_segment(segment))
     except BadRequest:
         raise NotFound(invalid) from None
-    if not rid.node_id or (rid.storage_id and rid.storage_id != storage.storage_id):
+    if not rid.node_id or not knows_storage(storage, rid.storage_id):
         raise NotFound("resource not found")
     node = await storage.get_node(rid.node_id)
     if node.space_id != rid.space_id:

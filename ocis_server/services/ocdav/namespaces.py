@@ -29,7 +29,7 @@ from ocis_server.domain.errors import (
 from ocis_server.domain.ids import SHARE_JAIL_ID, ResourceId
 from ocis_server.domain.paths import decode_segment, split_path
 from ocis_server.identity import User, UserStore
-from ocis_server.storage import Storage
+from ocis_server.storage import Storage, knows_storage
 
 from .config import CONFIG_KEY, CONTEXT_KEY, OcdavConfig
 from .sharejail import JailListing, jail_listing
@@ -152,7 +152,7 @@ async def resolve(storage: Storage, user: User | None, raw: str,
             rid = ResourceId.parse(decode_segment(arg))
         except BadRequest:
             raise NotFound("invalid space id") from None
-        if rid.storage_id and rid.storage_id != storage.storage_id:
+        if not knows_storage(storage, rid.storage_id):
             raise NotFound("space not found")
         space_id = rid.space_id
         if rid.node_id:
@@ -189,7 +189,7 @@ async def _resolve_shared(storage: Storage, users: UserStore, user: User, arg: s
         if rid.space_id != SHARE_JAIL_ID:
             raise NotFound("space not found")
         return await _resolve_jail(storage, users, user, rid.node_id, rel, root_href, raw)
-    if not rid.node_id or (rid.storage_id and rid.storage_id != storage.storage_id):
+    if not rid.node_id or not knows_storage(storage, rid.storage_id):
         return None
     node = await storage.get_node(rid.node_id)
     if node.space_id != rid.space_id:

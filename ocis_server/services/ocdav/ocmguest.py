@@ -14,6 +14,7 @@ from ocis_server.domain.errors import BadRequest, NotFound
 from ocis_server.domain.ids import ResourceId
 from ocis_server.domain.paths import decode_segment
 from ocis_server.sharing import federated_guests
+from ocis_server.storage import knows_storage
 
 from .config import CONTEXT_KEY
 from .namespaces import DavTarget, principal_of, split_namespace, split_tail
@@ -50,7 +51,7 @@ async def guest_target(request: web.Request, raw: str) -> DavTarget | None:
     except BadRequest:
         return None
     storage = ctx.storage
-    if kind != "spaces" or not rid.node_id or rid.storage_id not in ("", storage.storage_id):
+    if kind != "spaces" or not rid.node_id or not knows_storage(storage, rid.storage_id):
         return None
     try:
         node = await storage.get_node(rid.node_id)

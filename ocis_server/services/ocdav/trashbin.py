@@ -16,7 +16,7 @@ from ocis_server.auth.authz import Access, space_access
 from ocis_server.domain.errors import BadRequest, NotFound, PermissionDenied
 from ocis_server.domain.ids import ResourceId
 from ocis_server.domain.paths import decode_segment
-from ocis_server.storage import Storage, TrashItem
+from ocis_server.storage import Storage, TrashItem, knows_storage
 
 from .errors import DavError
 from .locking import SUBMITTED_KEY, check_locks, evaluate_if
@@ -77,7 +77,7 @@ async def _target(request: web.Request) -> TrashTarget:
             rid = ResourceId.parse(name)
         except BadRequest:
             raise NotFound("invalid space id") from None
-        if rid.node_id or (rid.storage_id and rid.storage_id != storage_of(request).storage_id):
+        if rid.node_id or not knows_storage(storage_of(request), rid.storage_id):
             raise NotFound("space not found")
         space_id = rid.space_id
     access = await space_access(storage_of(request), user, space_id)

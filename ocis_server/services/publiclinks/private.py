@@ -12,17 +12,18 @@ from ocis_server.auth import authz
 from ocis_server.domain.errors import BadRequest, NotFound, Unauthenticated
 from ocis_server.domain.ids import ResourceId
 from ocis_server.identity import User, UserStore
+from ocis_server.storage import Storage, knows_storage
 
 from . import pages
 from .config import STATE_KEY
 
 
-def _node_id(raw: str, storage_id: str) -> str:
+def _node_id(raw: str, storage: Storage) -> str:
     try:
         rid = ResourceId.parse(raw)
     except BadRequest:
         raise NotFound("file not found") from None
-    if rid.storage_id and rid.storage_id != storage_id:
+    if not knows_storage(storage, rid.storage_id):
         raise NotFound("file not found")
     return rid.node_id or rid.space_id
 
@@ -42,8 +43,7 @@ async def private_link(request: web.Request) -> web.StreamResponse:
         raise Unauthenticated("sign in to open this link")
     ctx = request.app[STATE_KEY].ctx
     try:
-        node = await ctx.storage.get_node(_node_id(request.match_info["fileid"],
-                                                   ctx.storage.storage_id))
+        node = await ctx.storage.get_node(_node_id(request.match_info["fileid"], ctx.storage))
         access = await authz.node_access(ctx.storage, ctx.users, user, node)
     except NotFound:
         raise NotFound("This file does not exist or you have no access to it.") from None
