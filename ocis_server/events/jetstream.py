@@ -46,6 +46,7 @@ STREAM = "main-queue"          # oCIS's stream (reva events.MainQueueName), also
 STREAM_MAX_MSGS = 1_000_000    # the stream keeps the last million events (bounded disk)
 FETCH_WAIT = 5.0               # longest single pull request; fetch(None) repeats them
 PULL_BATCH = 1                 # events one pull request brings (larger: see docs/scaling.md)
+NODE_GROUP_IDLE = 3600.0       # seconds NATS keeps a node's own group once nobody pulls from it
 
 
 def nats_url(endpoint: str) -> str:
@@ -56,8 +57,10 @@ def nats_url(endpoint: str) -> str:
 class JetStreamBus:
     def __init__(self, endpoint: str, *, name: str = "ocis-cluster", ack_wait: float = 30.0,
                  outbox_size: int = 10000, publish_timeout: float = 2.0,
-                 max_backoff: float = 2.0) -> None:
+                 max_backoff: float = 2.0, node: str = "",
+                 per_node: frozenset[str] = frozenset()) -> None:
         self.url, self.name = nats_url(endpoint), name
+        self.node, self.per_node = node, per_node     # groups every node consumes on its own
         self.ack_wait, self.publish_timeout, self.max_backoff = ack_wait, publish_timeout, max_backoff
         self._lock = threading.Lock()
         self._outbox: deque[tuple[str, Event]] = deque()
@@ -219,7 +222,13 @@ class JetStreamBus:
     # --- consuming ------------------------------------------------------------------------------
     def consume(self, group: str, types: frozenset[str] | None = None) -> JetStreamConsumer:
         """A consumer in the durable consumer `group` (made on first use: it starts with the
-        events published from now on; later it resumes where the group stands)."""
+        events published from now on; later it resumes where the group stands). A group in
+        `per_node` is this node's own (`<group>-<node>`: every node gets every event, e.g. for
+        the SSE clients connected to it), dropped by NATS NODE_GROUP_IDLE seconds after the node
+        stopped pulling."""
+        if self.node and group in self.per_node:
+            return JetStreamConsumer(self, f"{group}-{self.node}", types, datetime.now(UTC),
+                                     idle=NODE_GROUP_IDLE)
         return JetStreamConsumer(self, group, types, datetime.now(UTC))
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
@@ -238,8 +247,9 @@ def _settled(tasks: set[asyncio.Task[Any]]) -> Any:
 
 class JetStreamConsumer:
     def __init__(self, bus: JetStreamBus, group: str, types: frozenset[str] | None,
-                 since: datetime) -> None:
+                 since: datetime, *, idle: float | None = None) -> None:
         self._bus, self.group, self._types, self._since = bus, group, types, since
+        self._idle = idle
         self._sub: JetStreamContext.PullSubscription | None = None
         self._unacked: dict[int, Msg] = {}
         self._buffer: deque[Msg] = deque()     # pulled, not yet handed out
@@ -252,7 +262,7 @@ class JetStreamConsumer:
             config = ConsumerConfig(
                 durable_name=self.group, ack_policy=AckPolicy.EXPLICIT,
                 ack_wait=self._bus.ack_wait, deliver_policy=DeliverPolicy.BY_START_TIME,
-                opt_start_time=self._since,
+                opt_start_time=self._since, inactive_threshold=self._idle,
                 max_ack_pending=10000)
             self._sub = await js.pull_subscribe(STREAM, durable=self.group, stream=STREAM,
                                                 config=config)

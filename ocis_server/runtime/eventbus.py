@@ -10,16 +10,21 @@ from ocis_server.events import EventBus, InProcessBus
 
 log = logging.getLogger("ocis.runtime")
 CONNECT_GRACE = 3.0       # seconds the start waits for NATS before going on degraded
+# Consumer groups whose consumer keeps what it does in this process (the SSE streams of the
+# clients connected to this node, the userlog's notifications in memory): with several nodes on
+# one NATS, each node consumes them in a group of its own, so every node sees every event.
+PER_NODE_GROUPS = frozenset({"clientlog", "userlog"})
 
 
-async def open_bus(config: Config) -> EventBus:
+async def open_bus(config: Config, node: str = "") -> EventBus:
     """The bus for this node's ServiceContext. A NATS that is away does not stop the start: the
     bus connects in the background and keeps what is published meanwhile in its outbox."""
     if not config.events_endpoint:
         return InProcessBus()
     from ocis_server.events.jetstream import JetStreamBus
     bus = JetStreamBus(config.events_endpoint, name=config.events_cluster,
-                       ack_wait=config.events_ack_wait, outbox_size=config.events_outbox_size)
+                       ack_wait=config.events_ack_wait, outbox_size=config.events_outbox_size,
+                       node=node, per_node=PER_NODE_GROUPS)
     await bus.start()
     if not await bus.wait_connected(CONNECT_GRACE):
         log.warning("event bus: NATS at %s not reachable yet; starting degraded (events are "

@@ -205,7 +205,7 @@ class Runtime:
                                   cast(Any, Unavailable("users", here="users" in names)),
                                   throttle=login_throttle(config))
         self.registry = self.ctx.registry = open_registry(config)
-        self.ctx.events = await open_bus(config)
+        self.ctx.events = await open_bus(config, self.node)
         if config.enable_ocm or "ocm" in names:     # the front ends share with `user@domain`
             from ocis_server.services.ocm.peer import OcmPeer
             self.ctx.ocm = OcmPeer.from_context(self.ctx)
