@@ -199,7 +199,7 @@ async def test_download_url_in_public_link_propfind(srv: EmbeddedServer) -> None
     assert url == f"{srv.url}/remote.php/dav/public-files/{token}/in.txt"
     status, body, _ = await call(srv, "GET", url)
     assert status == 200 and body == "public bytes"
-    # a link with a password: no plain download URL (reva would sign one)
+    # a link with a password: a signed one (tests/test_public_link_signature.py)
     secret = await _link(srv, "/pub/in.txt", password="Secret-Pass-123!")
     async with aiohttp.ClientSession() as session, session.request(
             "PROPFIND", f"{srv.url}/remote.php/dav/public-files/{secret}",
@@ -208,8 +208,11 @@ async def test_download_url_in_public_link_propfind(srv: EmbeddedServer) -> None
         assert resp.status == 207
         root = ET.fromstring(await resp.text())
     (propstat,) = root.findall("{DAV:}response/{DAV:}propstat")
-    assert "404" in (propstat.findtext("{DAV:}status") or "")
-    assert propstat.find("{DAV:}prop/{http://owncloud.org/ns}downloadURL") is not None
+    assert "200" in (propstat.findtext("{DAV:}status") or "")
+    signed = propstat.findtext("{DAV:}prop/{http://owncloud.org/ns}downloadURL") or ""
+    assert "?signature=" in signed and "&expiration=" in signed
+    status, body, _ = await call(srv, "GET", signed)
+    assert status == 200 and body == "public bytes"
 
 
 # --- the cost of a check is bounded (no server: SignedUrls itself) ------------------------------

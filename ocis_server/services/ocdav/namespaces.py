@@ -20,6 +20,7 @@ from ocis_server.auth.authz import (
     share_access,
     space_access,
 )
+from ocis_server.auth.linksignature import LinkSignature
 from ocis_server.domain.errors import (
     BadGateway,
     BadRequest,
@@ -53,7 +54,7 @@ class DavTarget:
     jail: JailListing | None = None    # the share jail root itself (a virtual listing)
     legacy: bool = False               # a personal space through /webdav or /dav/files
     public: bool = False               # a public link (publicfiles.py): anyone holding it
-    protected: bool = False            # ... with a password (no plain oc:downloadURL then)
+    signature: LinkSignature | None = None   # ... with a password: a link signature (downloadURL)
 
     @property
     def space_id(self) -> str:

@@ -13,6 +13,7 @@ import mimetypes
 import time
 from collections.abc import Callable
 from functools import lru_cache
+from urllib.parse import quote
 from xml.etree.ElementTree import Element
 
 from aiohttp import web
@@ -172,14 +173,30 @@ def _favorite(node: Node, _p: tuple[str, ...], rc: RenderContext) -> str:
 
 
 def _download_url(node: Node, path: tuple[str, ...], rc: RenderContext) -> str | None:
-    """reva: only a public link's files have one, the file's public-files URL. For a link with
-    a password reva appends a link signature (`?signature=&expiration=`), which this server does
-    not issue: none then."""
+    """reva `propfind.go`: only a public link's files have one, the file's public-files URL; for
+    a link with a password it carries the link signature (`?signature=&expiration=`) that opens
+    the link for reading instead of the password (auth/linksignature.py). Nothing for folders
+    and for every other namespace (oCIS has none there either)."""
     target = rc.target
-    if not target.public or node.is_dir or target.protected:
+    if not target.public or node.is_dir:
         return None
     href = target.href_of(path, is_dir=False)
-    return None if href is None else esc(rc.public_url + href)
+    if href is None:
+        return None
+    signed = target.signature
+    if signed is not None:
+        href += f"?signature={signed.signature}&expiration={quote(signed.expiration, safe='')}"
+    return esc(rc.public_url + href)
+
+
+def _signature_auth(node: Node, path: tuple[str, ...], rc: RenderContext) -> str | None:
+    """reva: `oc:signature-auth` of a password-protected link (`<oc:signature>`,
+    `<oc:expiration>`), which ownCloud Web appends to archive downloads."""
+    signed = rc.target.signature
+    if not rc.target.public or signed is None:
+        return None
+    return (f"<oc:signature>{signed.signature}</oc:signature>"
+            f"<oc:expiration>{signed.expiration}</oc:expiration>")
 
 
 D, OC = NS_DAV, NS_OC
@@ -222,6 +239,7 @@ LIVE: dict[QName, Renderer] = {
     (OC, "shareid"): lambda n, p, rc: rc.share_ids.get(n.id),
     (OC, "data-fingerprint"): lambda n, p, rc: "",
     (OC, "downloadURL"): _download_url,
+    (OC, "signature-auth"): _signature_auth,
     # OpenCloud's hint that `?preview=1` will answer (reva #214): 1 for a file type with thumbnails.
     (OC, "has-preview"): lambda n, p, rc: "1" if not n.is_dir and has_preview(mimetype(n.name))
                                           else "0",

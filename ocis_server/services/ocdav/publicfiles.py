@@ -1,7 +1,8 @@
 """`/[remote.php/]dav/public-files/<token>/…`: WebDAV on a public link (protocol-notes.md §4, §7).
 
 The token names the link and scopes every path to the linked resource's tree; a password comes
-as HTTP Basic `public:<password>` (throttled per token). Each method needs the link's bits (view:
+as HTTP Basic `public:<password>` (throttled per token), or, for reading, as the link signature
+`oc:downloadURL` carries (`?signature=&expiration=`, auth/linksignature.py). Each method needs the link's bits (view:
 read; upload: read + create; edit: all but share; file drop: create only, no listing, names made
 unique "name (2).ext"), then the ordinary ocdav handler runs on the resolved target, acting as
 the link's creator. The link is read on every request: a deleted link or new password holds at once.
@@ -16,7 +17,7 @@ from urllib.parse import quote
 from aiohttp import web
 from multidict import CIMultiDict
 
-from ocis_server.auth import publiclink
+from ocis_server.auth import linksignature, publiclink
 from ocis_server.auth.throttle import client_address
 from ocis_server.domain import roles
 from ocis_server.domain.errors import NotFound, PermissionDenied
@@ -57,13 +58,14 @@ async def resolve_public(request: web.Request, raw: str) -> tuple[DavTarget, Lin
         link, node = await publiclink.open_link(ctx.storage, token)
     except NotFound:
         raise NotFound("link not found") from None
-    password = publiclink.basic_password(request.headers.get("Authorization"))
-    address = client_address(request, ctx.config.trusted_proxies)
-    await request.app[PASSWORDS_KEY].check(link, password, address=address)
+    if not linksignature.verify(link, request.query, request.method):
+        password = publiclink.basic_password(request.headers.get("Authorization"))
+        address = client_address(request, ctx.config.trusted_proxies)
+        await request.app[PASSWORDS_KEY].check(link, password, address=address)
     access = await publiclink.link_access(ctx.storage, link)
     base, rel = await shared_path(ctx, node, rel)
     return DavTarget(access, base, rel, root_href, raw, public=True,
-                     protected=link.password_hash is not None), link, node
+                     signature=linksignature.issue(link)), link, node
 
 
 async def _unique_name(request: web.Request, target: DavTarget) -> DavTarget:
