@@ -68,6 +68,7 @@ class Config:
     admin_password: str
     create_demo_users: bool
     idm_ldaps_addr: str
+    storage_users_http_addr: str
     idm_ldap_addr: str
     idm_ldaps_cert: str
     idm_ldaps_key: str

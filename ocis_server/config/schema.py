@@ -104,6 +104,11 @@ FIELDS: tuple[Field, ...] = (
           ("STORAGE_USERS_PROJECT_SPACES_MOUNT_ID",),
           "with several storage providers: the mount id new project spaces are pinned to; "
           "empty = the provider with the fewest bytes used"),
+    Field("storage_users_http_addr", "storage_users.http_addr", "addr", "127.0.0.1:9158",
+          ("STORAGE_USERS_HTTP_ADDR",),
+          "internal API of the storage provider (machine secret, never public), for fronts on "
+          "other processes; served when MICRO_REGISTRY is not memory or this is set (port 0 = "
+          "any free port)"),
     Field("upload_expiration", "storage_users.upload_expiration", "int", 86400,
           ("STORAGE_USERS_UPLOAD_EXPIRATION",),
           "seconds an unfinished upload session (TUS, chunking NG) is kept; expired ones are cleaned"),

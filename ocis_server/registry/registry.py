@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
 class Entry:
     """One running service instance: `node` names the process (host-pid), `address` is where it
-    is reached, `state` the supervisor's word for it (ready, degraded, starting, failed, ...)."""
+    is reached, `state` the supervisor's word for it (ready, degraded, starting, failed, ...);
+    `metadata` what a service adds for its clients (storage-users: `internal`, the URL of its
+    internal API, and `mount_id`, its storage id)."""
 
     name: str
     node: str
     address: str
     state: str
+    metadata: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Entry:
-        return cls(*(str(data.get(k, "")) for k in ("name", "node", "address", "state")))
+        meta = data.get("metadata")
+        name, node, address, state = (str(data.get(k, ""))
+                                      for k in ("name", "node", "address", "state"))
+        return cls(name, node, address, state,
+                   {str(k): str(v) for k, v in meta.items()} if isinstance(meta, dict) else {})
 
 
 Entries = Callable[[], list[Entry]]

@@ -33,6 +33,7 @@ from .eventbus import close_bus, open_bus
 from .forward import Forwarder
 from .lifecycle import announce, free_if_busy, listeners
 from .nodes import local_entries, node_name, open_registry
+from .remoteproviders import ProviderFinder
 from .listener import ProxyUnit, bind
 from .supervisor import Supervisor
 from .units import HttpUnit, Unavailable, Unit
@@ -117,6 +118,7 @@ class Runtime:
         self.ctx: ServiceContext | None = None
         self.registry: Registry | None = None
         self.node = node_name()                     # host-pid: this node in the registry
+        self.providers: ProviderFinder | None = None    # storage providers of other nodes
         self._debug: list[tuple[str, str]] = []     # (service, URL) of each debug listener
         self._t0 = time.monotonic()
         self.started = datetime.now(UTC).isoformat(timespec="seconds")
@@ -209,6 +211,9 @@ class Runtime:
         if config.enable_ocm or "ocm" in names:     # the front ends share with `user@domain`
             from ocis_server.services.ocm.peer import OcmPeer
             self.ctx.ocm = OcmPeer.from_context(self.ctx)
+        if "storage-users" not in names and config.registry != "memory":
+            self.providers = ProviderFinder(self.registry, self.ctx,
+                                            interval=min(2.0, max(0.2, config.register_interval)))
         units = self._units(specs, self.ctx, proxy_sock)
         self.supervisor = Supervisor(units, backoff=config.restart_backoff,
                                      max_failures=config.max_failures,
@@ -223,6 +228,8 @@ class Runtime:
                     sock = _listen(addr, f"{unit.spec.name} debug")
                     await self._serve(debug_app(self.supervisor, unit), sock)
                     self._debug.append((unit.spec.name, _url(sock)))
+            if self.providers is not None:
+                await self.providers.start()
             await self.supervisor.start()
             http, runtime, supervisor = self.url, self.runtime_url, self.supervisor
             await self.registry.start(lambda: local_entries(supervisor, node, http, runtime))
@@ -272,6 +279,8 @@ class Runtime:
             await self.registry.close()
         if self.supervisor is not None:
             await self.supervisor.stop()
+        if self.providers is not None:
+            await self.providers.close()
         if self.ctx is not None:
             await close_bus(self.ctx.events)
         runners, self._runners = self._runners, []

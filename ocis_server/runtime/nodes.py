@@ -36,7 +36,15 @@ def open_registry(config: Config) -> Registry:
 def local_entries(supervisor: Supervisor, node: str, http: str, runtime: str) -> list[Entry]:
     """An HTTP service is reached at this node's proxy (`http`; none: "" so that no other node's
     proxy sends it requests), every other service is named by the node's HTTP listener, else its
-    control API."""
+    control API. A unit with an `endpoint()` (storage-users: its internal API) adds it as
+    metadata."""
     apps = {u.spec.name for u in supervisor.units if u.spec.app}
-    return [Entry(s.name, node, http if s.name in apps else (http or runtime), s.state.value)
+    meta: dict[str, dict[str, str]] = {}
+    for unit in supervisor.units:
+        endpoint = getattr(unit, "endpoint", None)
+        found = endpoint() if callable(endpoint) else None
+        if found:
+            meta[unit.spec.name] = found
+    return [Entry(s.name, node, http if s.name in apps else (http or runtime), s.state.value,
+                  meta.get(s.name, {}))
             for s in supervisor.status.values()]

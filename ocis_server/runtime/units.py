@@ -24,6 +24,7 @@ from ocis_server.storage.database import read_only_folder
 
 from .bootstrap import ensure_personal_spaces, ensure_users
 from .providers import open_router, several
+from .remoteproviders import InternalApi, serves_internal_api
 
 log = logging.getLogger("ocis.runtime")
 RETIRE_AFTER = 60.0    # seconds a replaced storage stays open for the requests still using it
@@ -71,6 +72,7 @@ class StorageUnit:
         self._storage: Any = None
         self.read_only = ""            # why the storage is read-only; "" when it is not
         self._retired: dict[asyncio.Task[None], Any] = {}   # replaced storages, closing soon
+        self._internal: InternalApi | None = None     # STORAGE_USERS_HTTP_ADDR while served
 
     @property
     def _root(self) -> Path:
@@ -96,6 +98,15 @@ class StorageUnit:
                 await primary.close()
                 raise
         self.ctx.storage = self._storage
+        if self._internal is None and serves_internal_api(self.ctx.config):
+            self._internal = await InternalApi.start(self.ctx.config, lambda: self._storage)
+
+    def endpoint(self) -> dict[str, str] | None:
+        """What the registry entry carries for fronts on other nodes: the internal API's URL
+        and the storage id (STORAGE_USERS_MOUNT_ID)."""
+        if self._internal is None:
+            return None
+        return {"internal": self._internal.url, "mount_id": self.ctx.config.storage_id}
 
     async def _open(self, *, read_only: bool, root: Path | None = None,
                     mount: str | None = None) -> Any:
@@ -160,6 +171,9 @@ class StorageUnit:
                                      "writes answer 507 until space is freed")
 
     async def stop(self) -> None:
+        internal, self._internal = self._internal, None
+        if internal is not None:
+            await internal.stop()
         storage, self._storage = self._storage, None
         self.ctx.storage = cast(Any, Unavailable(self.spec.name, here=True))
         retired, self._retired = self._retired, {}

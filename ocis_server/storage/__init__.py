@@ -2,12 +2,15 @@
 
 from .api import (
     AcceptedUser,
+    BlobBody,
+    BlobSource,
     InviteToken,
     Link,
     LockRecord,
     Node,
     OcmShare,
     ReceivedShare,
+    RemoteBlob,
     RemoteLink,
     RemoteShare,
     SearchPage,
@@ -21,7 +24,7 @@ from .api import (
     knows_storage,
 )
 
-__all__ = ["AcceptedUser", "InviteToken", "Link", "LockRecord", "Node", "OcmShare", "ReceivedShare",
+__all__ = ["AcceptedUser", "BlobBody", "BlobSource", "RemoteBlob", "InviteToken", "Link", "LockRecord", "Node", "OcmShare", "ReceivedShare",
            "RemoteLink", "RemoteShare", "SearchPage", "Share",
            "Space", "Storage", "TrashItem",
            "UploadResult", "UploadSession", "Version", "knows_storage"]

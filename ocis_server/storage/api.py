@@ -9,7 +9,7 @@ same transaction. Errors are the domain errors (NotFound, AlreadyExists, Conflic
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -315,6 +315,33 @@ class SearchPage:
     total: int
 
 
+@dataclass(slots=True)
+class BlobBody:
+    """What a remote blob read answers: HTTP status (200 whole, 206 the range, 416 outside),
+    the byte count coming, the Content-Range of a 206/416, and the bytes as they arrive.
+    `release` must be called once done (it gives the connection back)."""
+
+    status: int
+    length: int
+    content_range: str | None
+    chunks: AsyncIterator[bytes]
+    release: Callable[[], None]
+
+
+class RemoteBlob(Protocol):
+    """A blob held by a storage provider in another process (storage/remote/client.py)."""
+
+    size: int
+
+    async def read(self, range_header: str | None = None) -> BlobBody: ...
+        # `Range: bytes=...` as the client sent it (None: the whole blob)
+
+
+# What `Storage.blob` gives: the blob's local path (sendfile) when the provider runs in this
+# process, else a RemoteBlob to stream from.
+BlobSource = Path | RemoteBlob
+
+
 class Storage(Protocol):
     storage_id: str
 
@@ -362,7 +389,8 @@ class Storage(Protocol):
         # ChecksumMismatch, quota -> QuotaExceeded, if_match against the current etag ->
         # PreconditionFailed, fsyncs, renames and commits. Parent missing -> Conflict; target is a
         # folder -> Conflict. The old blob of an overwritten file is kept as a version.
-    def blob_path(self, node: Node) -> Path: ...                           # for GET/sendfile
+    def blob(self, node: Node) -> BlobSource: ...                    # for GET: NotFound if no blob
+        # a Path (local provider: sendfile, no await) or a RemoteBlob (streamed, with Range)
     async def read_small(self, node: Node) -> bytes: ...                    # whole small file; NotFound
     async def delete(self, space_id: str, path: Parts) -> None: ...        # NotFound; root -> PermissionDenied
         # (delete and move also drop the locks at and below the source path, RFC 4918 §7.7)
@@ -412,7 +440,7 @@ class Storage(Protocol):
 
     # --- versions (every overwrite keeps the previous content as a version) ----------------------
     async def list_versions(self, node_id: str) -> list[Version]: ...     # newest first; NotFound
-    async def version_blob_path(self, node_id: str, key: str) -> Path: ...  # NotFound
+    async def version_blob(self, node_id: str, key: str) -> BlobSource: ...  # NotFound
     async def restore_version(self, node_id: str, key: str) -> Node: ...
         # the current content becomes a new version, the chosen one becomes current (new etag)
 

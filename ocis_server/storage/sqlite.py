@@ -491,6 +491,8 @@ class SqliteStorage(PagedListing,
             raise NotFound("not a file")
         return self._blobs.path(node.blob_id)
 
+    blob = blob_path        # the Storage protocol's name: the local path, no extra call
+
     async def read_small(self, node: Node) -> bytes:
         """The whole content of a small file (a GET without sendfile). Blobs never change, so
         recently read ones are kept by blob id in a byte-bounded LRU; NotFound if gone."""
@@ -570,6 +572,8 @@ class SqliteStorage(PagedListing,
         _, blob_id = await self._read(
             lambda conn: versions.version_blob(conn, self.storage_id, node_id, key))
         return self._blobs.path(blob_id)
+
+    version_blob = version_blob_path
 
     async def restore_version(self, node_id: str, key: str) -> Node:
         return await self._write(recorded.restore_version, self.storage_id, node_id, key)

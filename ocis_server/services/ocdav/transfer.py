@@ -10,6 +10,7 @@ import re
 import string
 from collections.abc import AsyncIterator
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -18,7 +19,7 @@ from multidict import CIMultiDict
 
 from ocis_server.domain.errors import BadRequest, Conflict, MethodNotAllowed, NotFound
 from ocis_server.domain.paths import check_new_name
-from ocis_server.services.downloads import DOWNLOAD_HEADERS
+from ocis_server.services.downloads import DOWNLOAD_HEADERS, send_remote_blob
 from ocis_server.storage import Node
 
 from .errors import DavError
@@ -152,7 +153,10 @@ async def handle_get(request: web.Request) -> web.StreamResponse:
         clean.popall("Range", None)     # a stale If-Range means: send the whole file
     for name in _CONDITIONAL:
         clean.popall(name, None)
-    response = BlobResponse(node, storage.blob_path(node), headers)
+    source = storage.blob(node)
+    if not isinstance(source, Path):     # a provider in another process: streamed through
+        return await send_remote_blob(request, source, headers, clean.get("Range"))
+    response = BlobResponse(node, source, headers)
     await response.prepare(request.clone(headers=clean))
     return response
 

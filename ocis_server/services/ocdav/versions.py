@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import quote
 
 from aiohttp import web
@@ -14,7 +15,7 @@ from aiohttp import web
 from ocis_server.auth.authz import Access, space_access
 from ocis_server.domain.errors import BadRequest, NotFound
 from ocis_server.domain.paths import decode_segment
-from ocis_server.services.downloads import DOWNLOAD_HEADERS
+from ocis_server.services.downloads import DOWNLOAD_HEADERS, send_remote_blob
 from ocis_server.storage import Node, Version
 
 from .errors import DavError
@@ -134,7 +135,7 @@ async def _get(request: web.Request) -> web.StreamResponse:
                     if v.key == target.key), None)
     if version is None:
         raise NotFound("no such version")
-    path = await storage.version_blob_path(target.node.id, target.key)
+    source = await storage.version_blob(target.node.id, target.key)
     shown = dataclasses.replace(target.node, size=version.size, mtime=version.mtime,
                                 etag=version.etag, checksums=version.checksums)
     headers = {
@@ -148,7 +149,10 @@ async def _get(request: web.Request) -> web.StreamResponse:
         headers["OC-Checksum"] = f"SHA1:{version.checksums['SHA1']}"
     if version.size == 0:
         return web.Response(status=200, body=b"", headers={**headers, "ETag": f'"{version.etag}"'})
-    response = BlobResponse(shown, path, headers)
+    if not isinstance(source, Path):     # a provider in another process: streamed through
+        headers.update({"ETag": f'"{version.etag}"', "Last-Modified": http_date(version.mtime)})
+        return await send_remote_blob(request, source, headers, request.headers.get("Range"))
+    response = BlobResponse(shown, source, headers)
     await response.prepare(request)
     return response
 

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import AsyncIterator
+from pathlib import Path
 from urllib.parse import quote
 
 from aiohttp import BodyPartReader, web
@@ -23,7 +24,7 @@ from ocis_server.domain.errors import (
     Unauthenticated,
 )
 from ocis_server.domain.paths import split_path
-from ocis_server.services.downloads import DOWNLOAD_HEADERS
+from ocis_server.services.downloads import DOWNLOAD_HEADERS, send_remote_blob
 from ocis_server.services import thumbnails
 from ocis_server.services.htmlpages import csrf_matches, set_csrf_cookie
 from ocis_server.storage import Link, Node
@@ -164,10 +165,13 @@ async def download(request: web.Request) -> web.StreamResponse:
     if target.is_dir:
         raise BadRequest("only files can be downloaded")
     name = quote(target.name, safe="")
-    return web.FileResponse(state.ctx.storage.blob_path(target), headers={
-        "Content-Disposition": f"attachment; filename*=UTF-8''{name}",
-        "Content-Type": "application/octet-stream", "Cache-Control": "no-store",
-        **DOWNLOAD_HEADERS})
+    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{name}",
+               "Content-Type": "application/octet-stream", "Cache-Control": "no-store",
+               **DOWNLOAD_HEADERS}
+    source = state.ctx.storage.blob(target)
+    if not isinstance(source, Path):     # a provider in another process: streamed through
+        return await send_remote_blob(request, source, headers, request.headers.get("Range"))
+    return web.FileResponse(source, headers=headers)
 
 
 async def preview(request: web.Request) -> web.StreamResponse:

@@ -7,10 +7,12 @@ and the resolution list: a changed file or a changed setting gets a new thumbnai
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import mimetypes
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from aiohttp import web
 
 from ocis_server.domain.previews import has_preview
 from ocis_server.services.context import ServiceContext
-from ocis_server.storage import Node, Storage
+from ocis_server.storage import Node, RemoteBlob, Storage
 
 from .store import Busy, ThumbnailStore
 from .thumbnailer import (
@@ -37,6 +39,7 @@ from .thumbnailer import (
 __all__ = ["Busy", "NoPreview", "PreviewConfig", "Previews", "ThumbnailError", "TooLarge",
            "Undecodable", "make", "mimetype_of", "parse_size", "previews_for"]
 
+READ_TIMEOUT = 60.0    # seconds a render thread waits for the bytes of a remote blob
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6,
           "mib": 2**20, "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12,
@@ -133,6 +136,27 @@ def _key(node: Node, req: Request, config: PreviewConfig) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _remote_reader(blob: RemoteBlob) -> Callable[[int], bytes]:
+    """Reads up to `limit` bytes of a remote provider's blob from a render thread (through the
+    event loop that owns the connection), only when the thumbnail is not stored yet."""
+    loop = asyncio.get_running_loop()
+
+    async def fetch(limit: int) -> bytes:
+        body = await blob.read(f"bytes=0-{max(0, limit - 1)}")
+        try:
+            if body.status == 416:       # an empty blob
+                return b""
+            parts = [chunk async for chunk in body.chunks]
+            return b"".join(parts)[:limit]
+        finally:
+            body.release()
+
+    def read(limit: int) -> bytes:
+        return asyncio.run_coroutine_threadsafe(fetch(limit), loop).result(READ_TIMEOUT)
+
+    return read
+
+
 async def make(previews: Previews, storage: Storage, node: Node, mimetype: str, width: int,
                height: int, processor: str = "") -> tuple[bytes, str]:
     """(thumbnail bytes, its content type) of a file the caller may read. Raises NoPreview,
@@ -144,7 +168,8 @@ async def make(previews: Previews, storage: Storage, node: Node, mimetype: str, 
         raise TooLarge("thumbnails: image is too large")
     req = Request(width, height, processor.strip().lower(), mimetype == "text/plain",
                   output_type(mimetype, node.name))
-    path = storage.blob_path(node)
+    source = storage.blob(node)
+    path = source if isinstance(source, Path) else _remote_reader(source)
     data = await previews.store.get(_key(node, req, config),
                                     lambda: render(path, req, config.resolutions, config.limits))
     return data, req.mimetype

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,10 +108,12 @@ def closest_match(resolutions: Sequence[tuple[int, int]], wanted: tuple[int, int
     return best if best is not None else resolutions[-1]
 
 
-def render(path: Path, req: Request, resolutions: Sequence[tuple[int, int]],
-           limits: Limits) -> bytes:
-    """The encoded thumbnail of the file at `path` (a blob: never changes once written)."""
-    data = _read(path, TEXT_READ if req.text else limits.max_file_size + 1)
+def render(path: Path | Callable[[int], bytes], req: Request,
+           resolutions: Sequence[tuple[int, int]], limits: Limits) -> bytes:
+    """The encoded thumbnail of the file at `path` (a blob: never changes once written), or of
+    the bytes a reader gives (up to the limit it is given: a blob of a remote provider)."""
+    limit = TEXT_READ if req.text else limits.max_file_size + 1
+    data = _read(path, limit) if isinstance(path, Path) else path(limit)
     if req.text:
         image: Image.Image = _text_page(data.decode("utf-8", errors="replace"))
         return _encode_still(_scaled(image, req, resolutions), req.output)

@@ -10,10 +10,10 @@ are up and merge; a provider that is down is left out of them (docs/scaling.md).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
 
 from ocis_server.domain.errors import BadGateway
 from ocis_server.storage.api import (
+    BlobSource,
     Link,
     Node,
     OcmShare,
@@ -79,8 +79,8 @@ class RecordRouting(SpaceRouting):
     async def list_versions(self, node_id: str) -> list[Version]:
         return await self.on_node(node_id, lambda s: s.list_versions(node_id))
 
-    async def version_blob_path(self, node_id: str, key: str) -> Path:
-        return await self.on_node(node_id, lambda s: s.version_blob_path(node_id, key))
+    async def version_blob(self, node_id: str, key: str) -> BlobSource:
+        return await self.on_node(node_id, lambda s: s.version_blob(node_id, key))
 
     async def restore_version(self, node_id: str, key: str) -> Node:
         return await self.on_node(node_id, lambda s: s.restore_version(node_id, key))

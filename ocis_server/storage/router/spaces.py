@@ -10,7 +10,15 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 from ocis_server.domain.errors import BadGateway, NotFound, PreconditionFailed
-from ocis_server.storage.api import LockRecord, Node, Space, Storage, UploadResult
+from ocis_server.storage.api import (
+    BlobSource,
+    LockRecord,
+    Node,
+    RemoteBlob,
+    Space,
+    Storage,
+    UploadResult,
+)
 
 from .core import RouterCore
 from .registry import SpaceEntry
@@ -129,8 +137,8 @@ class SpaceRouting(RouterCore):
             space_id, path, body, length=length, mtime=mtime, if_match=if_match,
             if_none_match_any=if_none_match_any, checksum=checksum))
 
-    def blob_path(self, node: Node) -> Path:
-        return self.provider(self.mount_of(node)).blob_path(node)
+    def blob(self, node: Node) -> BlobSource:
+        return self.provider(self.mount_of(node)).blob(node)
 
     async def read_small(self, node: Node) -> bytes:
         return await self.on(self.mount_of(node), lambda s: s.read_small(node))
@@ -182,8 +190,9 @@ class SpaceRouting(RouterCore):
     async def _copy_node(self, src: Storage, node: Node, dst: Storage, dst_space_id: str,
                          dst_path: tuple[str, ...], *, depth_infinity: bool) -> Node:
         if not node.is_dir:
-            blob = src.blob_path(node)
-            return (await dst.upload(dst_space_id, dst_path, _read_file(blob),
+            blob = src.blob(node)
+            body = _read_file(blob) if isinstance(blob, Path) else _read_remote(blob)
+            return (await dst.upload(dst_space_id, dst_path, body,
                                      length=node.size, mtime=node.mtime)).node
         made = await dst.mkdir(dst_space_id, dst_path)
         if depth_infinity:
@@ -225,6 +234,16 @@ class SpaceRouting(RouterCore):
     async def remove_lock(self, token: str) -> None:
         mount, _ = await self.first(lambda s: s.get_lock(token), "the lock")
         await self.on(mount, lambda s: s.remove_lock(token))
+
+
+async def _read_remote(blob: RemoteBlob) -> AsyncIterator[bytes]:
+    """The bytes of a blob of a provider in another process (storage/remote)."""
+    body = await blob.read()
+    try:
+        async for chunk in body.chunks:
+            yield chunk
+    finally:
+        body.release()
 
 
 async def _read_file(path: Path) -> AsyncIterator[bytes]:

@@ -1,0 +1,301 @@
+"""One front (`ocis server` with OCIS_EXCLUDE_RUN_SERVICES=storage-users) and one storage
+provider (`ocis storage-users server`), real processes on loopback ports, with a nats-server
+-js for the registry and the events: everything a user does goes through the front to the
+provider's internal API; the provider killed with SIGKILL makes its spaces answer 503 with
+Retry-After within a second while the front stays up, and after a restart a TUS upload that was
+in flight resumes and finishes, and every write that got a 2xx is there."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.conftest import ADMIN_PASSWORD, free_port, server_env
+from tests.kit.nats import NatsServer, nats_server  # noqa: F401  (fixture)
+from tests.sse_helpers import SseReader
+
+pytestmark = pytest.mark.scaleout
+EINSTEIN = aiohttp.BasicAuth("einstein", "relativity")
+MARIE = aiohttp.BasicAuth("marie", "radioactivity")
+START = 60.0
+
+
+def _wait(what: str, check: Callable[[], bool], proc: subprocess.Popen[bytes], log: Path,
+          timeout: float = START) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if proc.poll() is not None:
+            pytest.fail(f"{what} exited {proc.returncode}:\n{log.read_text()[-4000:]}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} not ready in {timeout:.0f} s:\n{log.read_text()[-4000:]}")
+        time.sleep(0.1)
+
+
+def _post(url: str, headers: dict[str, str], body: bytes = b'{"args":{}}') -> int:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=2) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+@dataclass
+class Cluster:
+    workdir: Path
+    nats: NatsServer
+    secret: str = ""
+    internal: str = ""               # the provider's STORAGE_USERS_HTTP_ADDR
+    url: str = ""                    # the front's public URL
+    provider: subprocess.Popen[bytes] | None = None
+    front: subprocess.Popen[bytes] | None = None
+
+    def env(self, role: str, port: int) -> dict[str, str]:
+        return server_env(self.workdir, port, free_port(), {
+            "MICRO_REGISTRY": "nats-js-kv", "MICRO_REGISTRY_ADDRESS": self.nats.address,
+            "EXPERIMENTAL_REGISTER_TTL": "3", "EXPERIMENTAL_REGISTER_INTERVAL": "0.5",
+            "OCIS_EVENTS_ENDPOINT": self.nats.address, "OCIS_LOG_LEVEL": "warn",
+            "OCIS_BASE_DATA_PATH": str(self.workdir / role),
+            "STORAGE_USERS_HTTP_ADDR": self.internal.removeprefix("http://"),
+        })
+
+    def init(self) -> None:
+        self.internal = f"http://127.0.0.1:{free_port()}"
+        env = self.env("front", free_port())
+        done = subprocess.run([sys.executable, "-m", "ocis_cli", "init", "--insecure", "true",
+                               "--admin-password", ADMIN_PASSWORD], env=env, cwd=self.workdir,
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        config = tomllib.loads((self.workdir / "config" / "ocis.toml").read_text())
+        self.secret = config["machine_auth_api_key"]
+
+    def start_provider(self) -> None:
+        log = self.workdir / "provider.log"
+        with log.open("ab") as out:
+            self.provider = subprocess.Popen(
+                [sys.executable, "-m", "ocis_cli", "storage-users", "server"],
+                env=self.env("provider", free_port()), cwd=self.workdir, stdout=out,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        headers = {"X-Machine-Auth-Api-Key": self.secret}
+        _wait("the provider", lambda: _post(f"{self.internal}/rpc/check", headers) == 200,
+              self.provider, log)
+
+    def start_front(self) -> None:
+        port = free_port()
+        env = {**self.env("front", port), "OCIS_EXCLUDE_RUN_SERVICES": "storage-users"}
+        log = self.workdir / "front.log"
+        with log.open("ab") as out:
+            self.front = subprocess.Popen([sys.executable, "-m", "ocis_cli", "server"], env=env,
+                                          cwd=self.workdir, stdout=out, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{port}"
+
+        def home_listed() -> bool:
+            request = urllib.request.Request(f"{self.url}/remote.php/dav/files/einstein/",
+                                             method="PROPFIND", headers={
+                                                 "Depth": "0", "Authorization": "Basic " +
+                                                 base64.b64encode(b"einstein:relativity").decode()})
+            try:
+                with urllib.request.urlopen(request, timeout=2) as resp:
+                    return int(resp.status) == 207
+            except (urllib.error.URLError, OSError):
+                return False
+
+        _wait("the front", home_listed, self.front, log)
+
+    def stop(self) -> None:
+        for proc in (self.front, self.provider):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def cluster(nats_server: NatsServer, tmp_path: Path) -> Iterator[Cluster]:  # noqa: F811
+    found = Cluster(tmp_path, nats_server)
+    found.init()
+    try:
+        found.start_provider()
+        found.start_front()
+        yield found
+    finally:
+        found.stop()
+
+
+async def _req(http: aiohttp.ClientSession, method: str, url: str, *,
+               auth: aiohttp.BasicAuth = EINSTEIN, **kw: Any) -> tuple[int, bytes, Any]:
+    async with http.request(method, url, auth=auth, **kw) as resp:
+        return resp.status, await resp.read(), resp.headers
+
+
+def _meta(**values: str) -> str:
+    return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in values.items())
+
+
+async def test_front_and_provider_in_two_processes(cluster: Cluster) -> None:
+    dav = f"{cluster.url}/remote.php/dav/files/einstein"
+    async with aiohttp.ClientSession() as http, \
+            SseReader(cluster.url, "einstein", "relativity") as sse:
+        data = bytes(range(256)) * 2000                         # 512000 bytes: not "small"
+        status, _, headers = await _req(http, "PUT", f"{dav}/big.bin", data=data)
+        assert status == 201
+        etag = headers["ETag"]
+        # the provider's event, through NATS, reaches the front's SSE
+        message = await asyncio.wait_for(sse.messages.get(), 15)
+        assert message.event == "postprocessing-finished" and message.data["etag"] == etag
+        status, body, headers = await _req(http, "GET", f"{dav}/big.bin")
+        assert status == 200 and body == data and headers["ETag"] == etag
+        status, body, headers = await _req(http, "GET", f"{dav}/big.bin",
+                                           headers={"Range": "bytes=100-199"})
+        assert (status, body) == (206, data[100:200])
+        assert headers["Content-Range"] == f"bytes 100-199/{len(data)}"
+        status, _, _ = await _req(http, "GET", f"{dav}/big.bin",
+                                  headers={"Range": f"bytes={len(data) + 10}-"})
+        assert status == 416
+        got = await _req(http, "PUT", f"{dav}/small.txt", data=b"v1")
+        assert got[0] == 201, got[1]
+        assert (await _req(http, "PUT", f"{dav}/small.txt", data=b"v2"))[0] == 204
+        assert (await _req(http, "GET", f"{dav}/small.txt"))[1] == b"v2"
+        assert (await _req(http, "MKCOL", f"{dav}/Docs"))[0] == 201
+        assert (await _req(http, "COPY", f"{dav}/small.txt",
+                           headers={"Destination": f"{dav}/Docs/copy.txt"}))[0] == 201
+        assert (await _req(http, "MOVE", f"{dav}/Docs/copy.txt",
+                           headers={"Destination": f"{dav}/Docs/moved.txt"}))[0] == 201
+        status, body, _ = await _req(http, "PROPFIND", f"{dav}/Docs", headers={"Depth": "1"})
+        assert status == 207 and b"moved.txt" in body and b"copy.txt" not in body
+        # versions: the first content of small.txt
+        status, body, headers = await _req(http, "PROPFIND", f"{dav}/small.txt", headers={
+            "Depth": "0"}, data='<d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns">'
+            '<d:prop><oc:fileid/></d:prop></d:propfind>')
+        fileid = body.split(b"<oc:fileid>")[1].split(b"</oc:fileid>")[0].decode()
+        versions = f"{cluster.url}/remote.php/dav/meta/{fileid}/v"
+        status, body, _ = await _req(http, "PROPFIND", versions, headers={"Depth": "1"})
+        assert status == 207
+        hrefs = [h.split(b"</d:href>")[0].decode() for h in body.split(b"<d:href>")[2:]]
+        assert len(hrefs) == 1
+        assert (await _req(http, "GET", f"{cluster.url}{hrefs[0]}"))[1] == b"v1"
+        # trash: delete, list, restore
+        assert (await _req(http, "DELETE", f"{dav}/Docs/moved.txt"))[0] == 204
+        trash = f"{cluster.url}/remote.php/dav/spaces/trash-bin/{fileid.split('!')[0]}"
+        status, body, _ = await _req(http, "PROPFIND", trash, headers={"Depth": "1"})
+        assert status == 207 and b"moved.txt" in body
+        key = [h.split(b"</d:href>")[0].decode() for h in body.split(b"<d:href>")[2:]][0]
+        assert (await _req(http, "MOVE", f"{cluster.url}{key}", headers={
+            "Destination": f"{dav}/Docs/restored.txt"}))[0] == 201
+        assert (await _req(http, "GET", f"{dav}/Docs/restored.txt"))[1] == b"v2"
+        await _share_and_link(http, cluster.url)
+        await _tus(http, cluster.url, b"tus-content" * 1000)
+
+
+async def _share_and_link(http: aiohttp.ClientSession, url: str) -> None:
+    ocs = f"{url}/ocs/v2.php/apps/files_sharing/api/v1/shares?format=json"
+    status, body, _ = await _req(http, "POST", ocs, headers={"OCS-APIREQUEST": "true"}, data={
+        "path": "/Docs", "shareType": "0", "shareWith": "marie", "permissions": "1"})
+    assert status == 200, body
+    shares = f"{url}/remote.php/dav/files/marie/Shares"
+    status, body, _ = await _req(http, "GET", f"{shares}/Docs/restored.txt", auth=MARIE)
+    assert (status, body) == (200, b"v2")
+    status, body, _ = await _req(http, "POST", ocs, headers={"OCS-APIREQUEST": "true"}, data={
+        "path": "/big.bin", "shareType": "3", "permissions": "1"})
+    assert status == 200, body
+    token = json.loads(body)["ocs"]["data"]["token"]
+    async with http.get(f"{url}/s/{token}/download") as resp:
+        assert resp.status == 200
+        assert hashlib.sha1(await resp.read()).hexdigest() == \
+            hashlib.sha1(bytes(range(256)) * 2000).hexdigest()
+
+
+async def _tus(http: aiohttp.ClientSession, url: str, data: bytes) -> None:
+    status, _, headers = await _req(http, "POST", f"{url}/remote.php/dav/files/einstein/", headers={
+        "Tus-Resumable": "1.0.0", "Upload-Length": str(len(data)),
+        "Upload-Metadata": _meta(filename="tus.bin")})
+    assert status == 201
+    location = headers["Location"]
+    for offset in range(0, len(data), 4000):
+        status, _, _ = await _req(http, "PATCH", location, data=data[offset:offset + 4000], headers={
+            "Tus-Resumable": "1.0.0", "Upload-Offset": str(offset),
+            "Content-Type": "application/offset+octet-stream"})
+        assert status == 204
+    status, body, _ = await _req(http, "GET", f"{url}/remote.php/dav/files/einstein/tus.bin")
+    assert (status, body) == (200, data)
+
+
+async def test_wrong_machine_secret_is_401(cluster: Cluster) -> None:
+    for secret in ("", "wrong", cluster.secret[:-1]):
+        assert _post(f"{cluster.internal}/rpc/list_spaces", {
+            "X-Machine-Auth-Api-Key": secret}) == 401
+    # the internal API is not on the public listener
+    assert _post(f"{cluster.url}/rpc/list_spaces", {
+        "X-Machine-Auth-Api-Key": cluster.secret}) in (401, 404)
+
+
+async def test_provider_killed_and_back(cluster: Cluster) -> None:
+    dav = f"{cluster.url}/remote.php/dav/files/einstein"
+    data = hashlib.sha256(b"seed").digest() * 4096          # 128 KiB
+    async with aiohttp.ClientSession() as http:
+        written = {}
+        for i in range(20):
+            body = f"file {i}".encode()
+            assert (await _req(http, "PUT", f"{dav}/w{i}.txt", data=body))[0] == 201
+            written[f"w{i}.txt"] = body
+        status, _, headers = await _req(http, "POST", f"{dav}/", headers={
+            "Tus-Resumable": "1.0.0", "Upload-Length": str(len(data)),
+            "Upload-Metadata": _meta(filename="resume.bin"),
+            "Upload-Checksum": "sha1 " + base64.b64encode(hashlib.sha1(data).digest()).decode()})
+        assert status == 201
+        location = headers["Location"]
+        half = len(data) // 2
+        status, _, _ = await _req(http, "PATCH", location, data=data[:half], headers={
+            "Tus-Resumable": "1.0.0", "Upload-Offset": "0",
+            "Content-Type": "application/offset+octet-stream"})
+        assert status == 204
+
+        assert cluster.provider is not None
+        cluster.provider.send_signal(signal.SIGKILL)
+        cluster.provider.wait(timeout=10)
+        for method, url in (("GET", f"{dav}/w1.txt"), ("PROPFIND", f"{dav}/"),
+                            ("PUT", f"{dav}/lost.txt"), ("HEAD", location)):
+            t0 = time.monotonic()
+            status, _, headers = await _req(http, method, url, data=b"x" if method == "PUT" else None,
+                                            headers={"Tus-Resumable": "1.0.0", "Depth": "0"})
+            assert time.monotonic() - t0 < 1.0, method
+            assert status == 503 and int(headers["Retry-After"]) >= 1, (method, status)
+        async with http.get(f"{cluster.url}/status.php") as resp:    # the front stays up
+            assert resp.status == 200
+        assert cluster.front is not None and cluster.front.poll() is None
+
+        cluster.start_provider()
+        status, _, headers = await _req(http, "HEAD", location, headers={"Tus-Resumable": "1.0.0"})
+        assert status == 200 and int(headers["Upload-Offset"]) == half
+        status, _, _ = await _req(http, "PATCH", location, data=data[half:], headers={
+            "Tus-Resumable": "1.0.0", "Upload-Offset": str(half),
+            "Content-Type": "application/offset+octet-stream"})
+        assert status == 204
+        status, body, headers = await _req(http, "GET", f"{dav}/resume.bin")
+        assert status == 200 and hashlib.sha1(body).hexdigest() == hashlib.sha1(data).hexdigest()
+        assert headers["OC-Checksum"] == f"SHA1:{hashlib.sha1(data).hexdigest()}"
+        for name, body in written.items():               # every acknowledged write is there
+            assert (await _req(http, "GET", f"{dav}/{name}"))[1] == body
+        assert (await _req(http, "GET", f"{dav}/lost.txt"))[0] == 404
