@@ -25,7 +25,10 @@ class SseReader:
     def __init__(self, url: str, user: str, password: str, last_event_id: int | None = None) -> None:
         self.url, self.auth = url, aiohttp.BasicAuth(user, password)
         self.last_event_id = last_event_id
-        self.messages: asyncio.Queue[Message] = asyncio.Queue()
+        self.messages: asyncio.Queue[Message] = asyncio.Queue()   # changes, in order
+        # in-app notifications (userlog-notification: they take a second trip over the bus, so
+        # their place among the changes varies), kept apart
+        self.notes: asyncio.Queue[Message] = asyncio.Queue()
         self.comments = 0
         self.status = 0
         self.content_type = ""
@@ -65,15 +68,20 @@ class SseReader:
                         name, _, value = line.partition(":")
                         fields[name] = value.removeprefix(" ")
                     elif fields:
-                        await self.messages.put(Message(int(fields.get("id", "0")),
-                                                        fields.get("event", "message"),
-                                                        json.loads(fields.get("data", "null"))))
+                        message = Message(int(fields.get("id", "0")),
+                                          fields.get("event", "message"),
+                                          json.loads(fields.get("data", "null")))
+                        notice = message.event == "userlog-notification"
+                        await (self.notes if notice else self.messages).put(message)
                         fields = {}
         finally:
             self._ready.set()
 
     async def next(self, timeout: float = 5.0) -> Message:
         return await asyncio.wait_for(self.messages.get(), timeout)
+
+    async def note(self, timeout: float = 5.0) -> Message:
+        return await asyncio.wait_for(self.notes.get(), timeout)
 
     async def quiet(self, seconds: float = 1.0) -> list[Message]:
         """The messages that arrive within `seconds` (expected: none)."""

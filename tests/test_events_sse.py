@@ -107,6 +107,8 @@ async def test_subscriber_sees_exactly_what_it_may_read(server: RealServer) -> N
         assert got[2].data["itemid"] == uploaded["itemid"]        # renamed: same item
         assert got[5].data["itemid"] == uploaded["itemid"]        # and trashed
         assert await marie.quiet(1.5) == []                       # nothing after access ended
+        notes = [(await marie.note()).data["subject"] for _ in range(2)]   # userlog's, live
+        assert notes == ["Resource shared", "Resource unshared"] and marie.notes.empty()
 
         # The owner sees every change of his space, the private folder included.
         seen = []

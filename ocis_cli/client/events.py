@@ -34,13 +34,16 @@ class ChangeEvent:
     initiator_id: str
     etag: str
     affected: tuple[str, ...] = ()
+    object_type: str = ""   # userlog-notification: what it is about ("share", "storagespace")
+    object_id: str = ""     # ... and its id (a share: the id that accepts it)
 
     @classmethod
     def parse(cls, event_id: int, kind: str, data: dict[str, Any]) -> ChangeEvent:
         return cls(event_id, kind, str(data.get("itemid") or ""),
                    str(data.get("parentitemid") or ""), str(data.get("spaceid") or ""),
                    str(data.get("initiatorid") or ""), str(data.get("etag") or ""),
-                   tuple(str(u) for u in data.get("affecteduserids") or ()))
+                   tuple(str(u) for u in data.get("affecteduserids") or ()),
+                   str(data.get("object_type") or ""), str(data.get("object_id") or ""))
 
 
 class Events:

@@ -85,6 +85,8 @@ def watch(
             space_id = (await SpaceResolver(client).resolve(space)).id if space else None
             names = _Names(client)
             async for event in client.events.stream():
+                if event.type == "userlog-notification":
+                    continue            # an in-app notification, not a change
                 if space_id is not None and event.space_id != space_id:
                     continue
                 where = await names.path(event)

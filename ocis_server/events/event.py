@@ -24,6 +24,9 @@ SHARING_TYPES = frozenset({
     "LinkCreated", "LinkUpdated", "LinkRemoved",
     "SpaceShared", "SpaceShareUpdated", "SpaceUnshared", "OCMCoreShareCreated",
 })
+# A message for the SSE streams of one user (oCIS `events.SendSSE`): the userlog service sends
+# `userlog-notification` with each notification it writes.
+SEND_SSE = "SendSSE"
 IDENTITY_TYPES = frozenset({
     "UserCreated", "UserDeleted", "GroupCreated", "GroupDeleted",
     "GroupMemberAdded", "GroupMemberRemoved",
@@ -60,7 +63,9 @@ class Event:
     grantee_group_id: str = ""
     user_id: str = ""              # User*/GroupMember*: the account concerned
     group_id: str = ""             # Group*: the group concerned
-    name: str = ""                 # SpaceCreated/Renamed, UserCreated: the new name
+    name: str = ""                 # SpaceCreated/Renamed, UserCreated: the new name;
+                                   # SendSSE: the SSE event type (to `user_id`)
+    message: str = ""              # SendSSE: the SSE event's body (JSON)
     access: tuple[Access, ...] = ()  # storage changes: who could reach it, at commit
     timestamp: float = field(default_factory=time.time)
 

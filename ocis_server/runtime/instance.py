@@ -27,6 +27,7 @@ from ocis_server.services import SERVICES, ServiceSpec
 from ocis_server.registry import Registry
 from ocis_server.registry.lookup import Lookup
 from ocis_server.services.context import ServiceContext
+from ocis_server.sharing.events import settled as sharing_settled
 
 from .control import control_app, debug_app
 from .eventbus import close_bus, open_bus
@@ -282,6 +283,7 @@ class Runtime:
         if self.providers is not None:
             await self.providers.close()
         if self.ctx is not None:
+            await sharing_settled()          # sharing changes whose request went away publish
             await close_bus(self.ctx.events)
         runners, self._runners = self._runners, []
         for runner in runners:

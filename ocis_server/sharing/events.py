@@ -1,12 +1,17 @@
 """What a sharing change emits: a typed record per change, returned with the change's result.
 The kinds are oCIS's event names (reva `pkg/events`: ShareCreated, LinkCreated, SpaceShared, ...).
 `publishes` marks each changing function: once the change is made (the storage has committed
-it), its events go to the context's event bus, translated to the bus's `Event`.
+it), its events go to the context's event bus, translated to the bus's `Event`. The change and
+its publication run in a task of their own that the caller's cancellation does not reach (a
+request cancelled after the commit would otherwise lose the event); `settled` waits for those
+still running (the server does before it closes the bus).
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Concatenate, Generic, Literal, ParamSpec, TypeVar
@@ -20,6 +25,7 @@ EventKind = Literal[
     "OCMCoreShareCreated",         # a federated share arrived from another OCM server
 ]
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 P = ParamSpec("P")
 
@@ -59,12 +65,39 @@ def to_bus(event: Event, storage_id: str) -> BusEvent:
 def publishes(fn: Callable[Concatenate[Any, P], Awaitable[Changed[T]]]
               ) -> Callable[Concatenate[Any, P], Awaitable[Changed[T]]]:
     """Publish the events of the change `fn` made on `ctx.events` (when the context has a bus)."""
-    @functools.wraps(fn)
-    async def wrapper(ctx: Any, /, *args: P.args, **kwargs: P.kwargs) -> Changed[T]:
+    async def change_and_publish(ctx: Any, *args: Any, **kwargs: Any) -> Changed[T]:
         changed = await fn(ctx, *args, **kwargs)
         bus = getattr(ctx, "events", None)
         if bus is not None and changed.events:
             storage_id = str(getattr(ctx.config, "storage_id", "") or "")
             bus.publish([to_bus(e, storage_id) for e in changed.events])
         return changed
+
+    @functools.wraps(fn)
+    async def wrapper(ctx: Any, /, *args: P.args, **kwargs: P.kwargs) -> Changed[T]:
+        if asyncio.current_task() in _RUNNING:      # inside another change: already shielded
+            return await change_and_publish(ctx, *args, **kwargs)
+        task = asyncio.ensure_future(change_and_publish(ctx, *args, **kwargs))
+        _RUNNING.add(task)
+        task.add_done_callback(_finished)
+        return await asyncio.shield(task)
     return wrapper
+
+
+# The sharing changes in flight, each in its own task (`publishes`): kept here so that a change
+# whose caller was cancelled still runs to its end, publishes, and is waited for at shutdown.
+_RUNNING: set[asyncio.Future[Any]] = set()
+
+
+def _finished(task: asyncio.Future[Any]) -> None:
+    _RUNNING.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        exc = task.exception()      # seen by the caller, unless it was cancelled meanwhile
+        log.debug("sharing change failed: %r", exc)
+
+
+async def settled(timeout: float = 10.0) -> None:
+    """Wait (at most `timeout` seconds) for the sharing changes still running to end."""
+    pending = [t for t in _RUNNING if not t.done()]
+    if pending:
+        await asyncio.wait(pending, timeout=timeout)

@@ -6,6 +6,7 @@ check (authz.readers): a user who lost access a moment ago gets nothing more.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 from ocis_server.auth import authz
 from ocis_server.domain.errors import NotFound
 from ocis_server.events import Event
+from ocis_server.events.event import SEND_SSE
 from ocis_server.services.context import ServiceContext
 from ocis_server.sharing import federated
 from ocis_server.storage import Node
@@ -39,7 +41,7 @@ SHARE_TYPES = {
     "SpaceShareUpdated": "space-share-updated",
     "SpaceUnshared": "space-member-removed",
 }
-CONSUMED = frozenset(FILE_TYPES) | frozenset(SHARE_TYPES)
+CONSUMED = frozenset(FILE_TYPES) | frozenset(SHARE_TYPES) | {SEND_SSE}
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +99,10 @@ async def _affected(ctx: ServiceContext, event: Event) -> list[str]:
 
 async def notice(ctx: ServiceContext, event: Event) -> Notice | None:
     """The SSE event for a bus event, or None when clients are not told of it."""
+    if event.type == SEND_SSE:       # a message for one user's streams (userlog-notification)
+        body = json.loads(event.message or "null")
+        return Notice(event.name, body, [], frozenset({event.user_id})) if (
+            event.name and event.user_id and isinstance(body, dict)) else None
     if event.type in SHARE_TYPES:
         node = await _node(ctx, event.item_id)
         affected = await _affected(ctx, event)

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from ocis_server.domain.errors import BadRequest, NotFound, Unauthenticated
 from ocis_server.events import Event
+from ocis_server.events.event import SEND_SSE
 from ocis_server.services.context import ServiceContext
 
 from .errors import error_middleware
@@ -116,8 +117,16 @@ async def _federated(ctx: ServiceContext, notes: UserLog, event: Event) -> None:
     user = {"id": sender, "name": sender,
             "displayname": f"{shown} ({sender})" if shown and shown != sender else sender}
     resource = {"id": share.id, "name": plain(share.name) or share.provider_id}
-    notes.add(share.user_id, compose(event.type, object_id=share.id, object_type="share",
-                                     user=user, username=sender, resource=resource))
+    _add(ctx, notes, share.user_id, compose(event.type, object_id=share.id, object_type="share",
+                                            user=user, username=sender, resource=resource))
+
+
+def _add(ctx: ServiceContext, notes: UserLog, user_id: str, note: dict[str, Any]) -> None:
+    """Keep the notification and tell the user's clients at once (oCIS: SendSSE
+    `userlog-notification` with the notification as body)."""
+    notes.add(user_id, note)
+    ctx.events.publish([Event(SEND_SSE, user_id=user_id, name="userlog-notification",
+                              message=json.dumps(note))])
 
 
 async def record(ctx: ServiceContext, notes: UserLog, event: Event) -> None:
@@ -140,6 +149,7 @@ async def record(ctx: ServiceContext, notes: UserLog, event: Event) -> None:
         resource = {"id": event.item_id, "name": node.name}
         object_id, object_type = event.share_id, "share"
     for user_id in recipients:
-        notes.add(user_id, compose(event.type, object_id=object_id, object_type=object_type,
-                                   user=user, username=actor.username, resource=resource,
-                                   space=space))
+        _add(ctx, notes, user_id, compose(event.type, object_id=object_id,
+                                          object_type=object_type, user=user,
+                                          username=actor.username, resource=resource,
+                                          space=space))
