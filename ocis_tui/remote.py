@@ -52,6 +52,7 @@ class RemoteApi(Protocol):
     async def root_etag(self, space_id: str) -> str: ...
     async def poll_interval(self) -> float: ...
     def changes(self) -> AsyncIterator[ChangeEvent]: ...   # the server's change stream (SSE)
+    async def locate(self, space_id: str, item_id: str) -> Resource | None: ...
     async def mkdir(self, space_id: str, path: str) -> None: ...
     async def rename(self, space_id: str, src: str, dst: str) -> None: ...
     async def copy(self, space_id: str, src: str, dst: str) -> None: ...
@@ -110,6 +111,17 @@ class Remote:
     def changes(self) -> AsyncIterator[ChangeEvent]:
         """Changes the user may see, as the server announces them (reconnects by itself)."""
         return self.client.events.stream()
+
+    async def locate(self, space_id: str, item_id: str) -> Resource | None:
+        """The item an event names (by id), as it lies in the space now; None when it is gone
+        or the user cannot see it."""
+        path = await self.client.events.path_of(item_id)
+        if path is None:
+            return None
+        try:
+            return await self.client.webdav.stat(space_id, path)
+        except NotFound:
+            return None
 
     async def user_id(self) -> str:
         return str((await self.client.graph.me()).get("id") or "")

@@ -16,6 +16,7 @@ Clock = Callable[[], float]
 class State(Enum):
     QUEUED = "queued"
     RUNNING = "running"
+    PROCESSING = "processing"  # every byte sent; the server has not announced the file ready
     DONE = "done"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -28,6 +29,10 @@ class Transfer:
     name: str
     total: int
     clock: Clock = time.monotonic
+    space_id: str = ""
+    path: str = ""            # where it goes in the space (uploads)
+    elsewhere: bool = False   # made by another client: announced by the change stream
+    announced: bool = False   # the stream said the file is ready (postprocessing-finished)
     done: int = 0
     state: State = State.QUEUED
     error: str = ""
@@ -52,12 +57,17 @@ class Transfer:
         self.state = state
         self.error = error
         self.finished = self.clock()
-        if state is State.DONE:
+        if state in (State.DONE, State.PROCESSING):
             self.done = self.total
 
     @property
     def active(self) -> bool:
         return self.state in (State.QUEUED, State.RUNNING)
+
+    @property
+    def settled(self) -> bool:
+        """Over for good: done (and announced where the stream follows), failed or cancelled."""
+        return self.state in (State.DONE, State.FAILED, State.CANCELLED)
 
     @property
     def fraction(self) -> float:
@@ -88,11 +98,55 @@ class Transfers:
         self.clock = clock
         self._next = 1
 
-    def add(self, direction: str, name: str, total: int) -> Transfer:
-        item = Transfer(self._next, direction, name, total, clock=self.clock)
+    def add(self, direction: str, name: str, total: int, *, space_id: str = "",
+            path: str = "") -> Transfer:
+        item = Transfer(self._next, direction, name, total, clock=self.clock,
+                        space_id=space_id, path=path)
         self._next += 1
         self.items.append(item)
         return item
+
+    def add_elsewhere(self, name: str, total: int, *, space_id: str, path: str) -> Transfer:
+        """An upload another client made, as the change stream announced it: finished."""
+        item = self.add("upload", name, total, space_id=space_id, path=path)
+        item.elsewhere = item.announced = True
+        item.start()
+        item.finish(State.DONE)
+        return item
+
+    def own_upload(self, space_id: str, path: str) -> Transfer | None:
+        """This session's upload to `path` that still waits for the server's word (running or
+        processing), if any: the newest."""
+        return next((t for t in reversed(self.items)
+                     if t.direction == "upload" and not t.elsewhere and not t.announced
+                     and t.space_id == space_id and t.path == path
+                     and t.state in (State.QUEUED, State.RUNNING, State.PROCESSING)), None)
+
+    def waiting(self, space_id: str) -> bool:
+        """Whether an own upload to the space waits for the server's word."""
+        return any(t.direction == "upload" and not t.elsewhere and not t.announced
+                   and t.space_id == space_id
+                   and t.state in (State.QUEUED, State.RUNNING, State.PROCESSING)
+                   for t in self.items)
+
+    def announce(self, item: Transfer) -> None:
+        """The stream said the file is ready: a processing upload is done; one whose last answer
+        has not come yet is done as soon as it comes (`settle`)."""
+        item.announced = True
+        if item.state is State.PROCESSING:
+            item.finish(State.DONE)
+
+    def settle(self, item: Transfer, *, following: bool) -> None:
+        """Every byte of an upload went through: done when the stream already announced it or
+        when no stream follows the changes; else processing until the stream announces it."""
+        announced = item.announced or not following or item.direction != "upload"
+        item.finish(State.DONE if announced else State.PROCESSING)
+
+    def stream_lost(self) -> None:
+        """No stream will announce anything: what is processing counts as done."""
+        for item in self.items:
+            if item.state is State.PROCESSING:
+                item.finish(State.DONE)
 
     @property
     def active(self) -> list[Transfer]:
@@ -101,7 +155,8 @@ class Transfers:
     def counted(self) -> list[Transfer]:
         """What the total counts: the transfers running or waiting and those done (failed and
         cancelled ones are listed, not counted)."""
-        return [t for t in self.items if t.active or t.state is State.DONE]
+        return [t for t in self.items
+                if t.active or t.state in (State.DONE, State.PROCESSING)]
 
     def totals(self) -> tuple[int, int, float]:
         """(bytes done, bytes in all, speed) over the running, waiting and done transfers."""

@@ -63,6 +63,7 @@ class FileActions(_Base):
     if TYPE_CHECKING:      # provided by BrowserScreen
         settings: TuiSettings
         transfers: Transfers
+        following: bool          # the change stream is followed (uploads wait for its word)
         remote: RemoteApi | None
         drive: Drive | None
         path: str
@@ -301,8 +302,9 @@ class FileActions(_Base):
             group="transfers", exit_on_error=False)
 
     def transfer_upload(self, drive: Drive, folder: str, local: Path) -> None:
-        item = self.transfers.add("upload", local.name, local.stat().st_size)
         path = join(folder, local.name)
+        item = self.transfers.add("upload", local.name, local.stat().st_size,
+                                  space_id=drive.id, path=path)
         self.log_cli("upload", path=path, local=str(local))
         remote = self.remote
         assert remote is not None
@@ -326,7 +328,7 @@ class FileActions(_Base):
             self.notify(f"{item.name}: {item.direction} failed: {reason}", severity="error",
                         timeout=15)
         else:
-            item.finish(State.DONE)
+            self.transfers.settle(item, following=self.following)
             self.notify(f"{verb} {item.name}")
         finally:
             self.post_message(TransferFinished(item, space_id, folder))

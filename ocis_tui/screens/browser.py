@@ -63,6 +63,7 @@ class BrowserScreen(FileActions, SharingActions, Screen[None]):
         self.path = "/"
         self.root_etag: str | None = None
         self.cli_log: list[str] = []
+        self.following = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -213,16 +214,46 @@ class BrowserScreen(FileActions, SharingActions, Screen[None]):
         """Refresh from the server's change stream (SSE) as changes happen; the etag poll
         stays as the fallback when the stream is unavailable."""
         assert self.remote is not None
+        self.following = True
         try:
             async for event in self.remote.changes():
                 if event.type == "share-created" and await self.concerns_me(event.affected):
                     self.offer_received(event.item_id)   # a notice with the accept key
+                elif event.type == "userlog-notification" and event.object_type == "share":
+                    self.offer_received(share_id=event.object_id)   # a federated one too
+                if event.type == "postprocessing-finished":
+                    self.upload_announced(event.space_id, event.item_id)
                 if event.type in _SPACE_LIST_EVENTS:
                     self.load_spaces()              # a share or membership came or went
                 elif self.drive is not None and event.space_id == self.drive.id:
                     self.post_message(RemoteChanged(self.drive.id))
         except ClientError:
             return
+        finally:
+            self.following = False
+            self.transfers.stream_lost()
+
+    @work(group="announced", exit_on_error=False)
+    async def upload_announced(self, space_id: str, item_id: str) -> None:
+        """The server announced a file ready (postprocessing-finished): our own upload to that
+        path is done; an upload another client made to the open space joins the transfers pane,
+        done (what it was: its path and size, asked by its id)."""
+        open_space = self.drive is not None and self.drive.id == space_id
+        if self.remote is None or not (open_space or self.transfers.waiting(space_id)):
+            return
+        try:
+            found = await self.remote.locate(space_id, item_id)
+        except ClientError:
+            return
+        if found is None:
+            return
+        own = self.transfers.own_upload(space_id, found.path)
+        if own is not None:
+            self.transfers.announce(own)
+        elif open_space:
+            self.transfers.add_elsewhere(found.name, found.size, space_id=space_id,
+                                         path=found.path)
+        self.query_one(TransfersPanel).redraw()
 
     @on(RemoteChanged)
     def remote_changed(self, message: RemoteChanged) -> None:

@@ -207,9 +207,10 @@ class SharingActions(_Base):
         return self._me in affected
 
     @work(exclusive=True, group="offer", exit_on_error=False)
-    async def offer_received(self, item_id: str = "") -> None:
+    async def offer_received(self, item_id: str = "", share_id: str = "") -> None:
         """A notice for a share just received and still pending, with the key that accepts it
-        (shares accepted automatically need no answer: no notice)."""
+        (shares accepted automatically need no answer: no notice). The share is named by its
+        item (`share-created`) or by its id (`userlog-notification`: local or federated)."""
         if self.remote is None:
             return
         try:
@@ -217,8 +218,10 @@ class SharingActions(_Base):
         except ClientError:
             return
         fresh = [s for s in found if s.state == "pending" and s.id not in self._noticed]
-        share = next((s for s in reversed(fresh) if item_id and s.item_id == item_id),
-                     fresh[-1] if fresh else None)
+        share = next((s for s in reversed(fresh) if (item_id and s.item_id == item_id)
+                      or (share_id and s.id == share_id)), None)
+        if share is None and not share_id:
+            share = fresh[-1] if fresh else None
         if share is None:
             return
         self._noticed = self._noticed | {share.id}

@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from ocis_tui.transfers import Transfer, Transfers, human_eta, human_size
+from ocis_tui.transfers import State, Transfer, Transfers, human_eta, human_size
 
 MAX_ROWS = 6
 
@@ -33,9 +33,11 @@ def render_transfers(model: Transfers) -> RenderableType:
     table.add_column(no_wrap=True)
     done, total, speed = model.totals()
     running = len(model.active)
-    finished = sum(1 for t in model.counted() if not t.active)
+    processing = sum(1 for t in model.items if t.state is State.PROCESSING)
+    finished = sum(1 for t in model.items if t.state is State.DONE)
     eta = (total - done) / speed if speed > 0 and running else None
-    _row(table, "Total", done, total, speed, eta, f"{running} running, {finished} done")
+    _row(table, "Total", done, total, speed, eta, f"{running} running, " + (
+        f"{processing} processing, " if processing else "") + f"{finished} done")
     for item in model.items[-MAX_ROWS:]:
         _row(table, ("↑ " if item.direction == "upload" else "↓ ") + item.name, item.done,
              item.total, item.speed if item.active else 0.0, item.eta, _state(item))
@@ -43,7 +45,9 @@ def render_transfers(model: Transfers) -> RenderableType:
 
 
 def _state(item: Transfer) -> str:
-    return str(item.state.value)
+    """`processing` while the server prepares an upload (until the stream's
+    postprocessing-finished), `done elsewhere` for another client's upload."""
+    return "done elsewhere" if item.elsewhere else str(item.state.value)
 
 
 class TransfersPanel(Static):

@@ -71,6 +71,9 @@ class FakeRemote:
     async def poll_interval(self) -> float:
         return 3600.0
 
+    async def locate(self, space_id: str, item_id: str) -> Resource | None:
+        return None              # the fake announces nothing to look up
+
     async def mkdir(self, space_id: str, path: str) -> None:
         raise NotFound("read-only fake", status=404)
 

@@ -47,7 +47,7 @@ async def test_local_completion_in_the_upload_prompt(tui_app: Any, einstein: Cli
         assert "reports/" in choices and "readme.txt" in choices
         prompt.query_one("Input").value = f"{local}/reports/q3-summary.txt"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.transfers.items and not app.transfers.items[0].active,
+        await wait_for(pilot, lambda: app.transfers.items and app.transfers.items[0].settled,
                        what="the upload")
         assert app.transfers.items[0].state is State.DONE
         await wait_for(pilot, lambda: "q3-summary.txt" in [r.name for r in browser.table.shown],

@@ -1,12 +1,18 @@
 """The TUI refreshes itself from the server's change stream (SSE), driven with Pilot: a file
 another client uploads appears in the open folder, and a space the user is added to appears in
-the spaces list, long before the etag poll (every 60 s) would notice."""
+the spaces list, long before the etag poll (every 60 s) would notice; the transfers pane shows
+when the server announces an upload ready."""
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
 from typing import Any
 
 from ocis_cli.client import Client
+from ocis_cli.client.webdav import sha1_of_file
+from ocis_tui.transfers import State, Transfer, Transfers
+from ocis_tui.widgets.transfers import render_transfers
 from ocis_tui.widgets.spaces import SpacesList
 
 from .conftest import ready, wait_for
@@ -34,3 +40,67 @@ async def test_open_folder_and_spaces_list_follow_the_stream(tui_app: Any, serve
         spaces = app.screen.query_one(SpacesList)
         await wait_for(pilot, lambda: "Lab" in [d.name for d in spaces.drives.values()],
                        timeout=8, what="the new space in the list")
+
+
+async def test_transfers_pane_follows_the_stream(tui_app: Any, einstein: Client,
+                                                 tmp_path: Path) -> None:
+    """Our own upload stays `processing` until the stream's postprocessing-finished names it,
+    then is done; an upload another client makes to the open space joins the pane, done, with
+    its size; one to a space that is not open does not."""
+    space = await personal(einstein)
+    local = tmp_path / "mine.bin"
+    local.write_bytes(b"m" * 4096)
+    app = tui_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        browser = await ready(pilot)
+        await pilot.pause(1.0)                          # the stream is open by now
+        assert browser.following
+        announced: list[State] = []
+        original = Transfers.announce
+
+        def announce(model: Transfers, item: Transfer) -> None:
+            announced.append(item.state)
+            original(model, item)
+
+        Transfers.announce = announce                   # type: ignore[method-assign]
+        try:
+            browser.transfer_upload(browser.drive, "/", local)
+            [mine] = app.transfers.items
+            await wait_for(pilot, lambda: mine.settled, timeout=8, what="our upload")
+        finally:
+            Transfers.announce = original               # type: ignore[method-assign]
+        assert mine.state is State.DONE and mine.announced and len(announced) == 1, \
+            (mine.state, announced)
+        assert announced[0] in (State.RUNNING, State.PROCESSING)
+
+        other = tmp_path / "other.txt"                  # another client of the same user
+        other.write_bytes(b"x" * 1234)
+        await einstein.webdav.upload(space, "/other.txt", other,
+                                     sha1=sha1_of_file(other), mtime=1_700_000_000)
+        await wait_for(pilot, lambda: len(app.transfers.items) == 2, timeout=8,
+                       what="the other client's upload in the pane")
+        theirs = app.transfers.items[1]
+        assert (theirs.name, theirs.total, theirs.state, theirs.elsewhere) == \
+            ("other.txt", 1234, State.DONE, True)
+        browser.show_transfers()
+        await pilot.pause(0.1)
+        text = render_text(render_transfers(app.transfers))
+        assert "other.txt" in text and "done elsewhere" in text and "mine.bin" in text
+
+        async with Client(browser.remote.identity.server, user="marie",
+                          password="radioactivity") as marie:   # a space einstein cannot see
+            mspace = await personal(marie)
+            await marie.webdav.upload(mspace, "/hers.txt", other,
+                                      sha1=sha1_of_file(other), mtime=1_700_000_000)
+        await einstein.webdav.mkcol(space, "/after")    # an event after hers, as a marker
+        await wait_for(pilot, lambda: "after" in [r.name for r in browser.table.shown],
+                       timeout=8, what="the marker folder")
+        assert [t.name for t in app.transfers.items] == ["mine.bin", "other.txt"]
+
+
+def render_text(renderable: Any) -> str:
+    from rich.console import Console
+
+    console = Console(width=120, record=True, file=io.StringIO())
+    console.print(renderable)
+    return console.export_text()

@@ -64,7 +64,7 @@ async def test_upload_and_download_with_progress(tui_app: Any, einstein: Client,
         await pilot.press("u")
         await type_into_prompt(pilot, str(local))
         item = app.transfers.items[0]
-        await wait_for(pilot, lambda: not item.active, what="upload")
+        await wait_for(pilot, lambda: item.settled, what="upload")
         assert item.state is State.DONE, item.error
         # the header's and the spaces list's quota follow the upload, without a manual refresh
         await wait_for(pilot, lambda: "3.0 MiB" in browser.sub_title,

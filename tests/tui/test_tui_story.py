@@ -59,7 +59,7 @@ async def test_find_download_and_upload_a_new_version(tui_app: Any, server: Any,
             await pilot.press("u")
             await type_into_prompt(pilot, str(local))
             up = app.transfers.items[-1]
-            await wait_for(pilot, lambda: not up.active, what="upload")
+            await wait_for(pilot, lambda: up.settled, what="upload")
             assert up.state is State.DONE, up.error
             await wait_for(pilot, lambda: browser.table.current is not None
                            and browser.table.current.size == len("t,x\n0,1\n1,4\n"),
