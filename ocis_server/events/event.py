@@ -9,6 +9,7 @@ see them: `space_id` is `<storage>$<space>`, `item_id`/`parent_id` are resource 
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,7 +27,10 @@ SHARING_TYPES = frozenset({
 })
 # A message for the SSE streams of one user (oCIS `events.SendSSE`): the userlog service sends
 # `userlog-notification` with each notification it writes.
+# On NATS every node runs its own userlog group (runtime/eventbus.py PER_NODE_GROUPS), so each
+# node's userlog sends it: a node's sse service forwards only those sent from its own process.
 SEND_SSE = "SendSSE"
+PROCESS = uuid.uuid4().hex     # this process, as `Event.origin` names it
 IDENTITY_TYPES = frozenset({
     "UserCreated", "UserDeleted", "GroupCreated", "GroupDeleted",
     "GroupMemberAdded", "GroupMemberRemoved",
@@ -66,6 +70,7 @@ class Event:
     name: str = ""                 # SpaceCreated/Renamed, UserCreated: the new name;
                                    # SendSSE: the SSE event type (to `user_id`)
     message: str = ""              # SendSSE: the SSE event's body (JSON)
+    origin: str = ""               # SendSSE: the process that sent it (PROCESS)
     access: tuple[Access, ...] = ()  # storage changes: who could reach it, at commit
     timestamp: float = field(default_factory=time.time)
 

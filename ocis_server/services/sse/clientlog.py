@@ -14,7 +14,7 @@ from typing import Any
 from ocis_server.auth import authz
 from ocis_server.domain.errors import NotFound
 from ocis_server.events import Event
-from ocis_server.events.event import SEND_SSE
+from ocis_server.events.event import PROCESS, SEND_SSE
 from ocis_server.services.context import ServiceContext
 from ocis_server.sharing import federated
 from ocis_server.storage import Node
@@ -100,6 +100,8 @@ async def _affected(ctx: ServiceContext, event: Event) -> list[str]:
 async def notice(ctx: ServiceContext, event: Event) -> Notice | None:
     """The SSE event for a bus event, or None when clients are not told of it."""
     if event.type == SEND_SSE:       # a message for one user's streams (userlog-notification)
+        if event.origin != PROCESS:  # another node's userlog: that node tells its clients
+            return None
         body = json.loads(event.message or "null")
         return Notice(event.name, body, [], frozenset({event.user_id})) if (
             event.name and event.user_id and isinstance(body, dict)) else None

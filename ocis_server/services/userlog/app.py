@@ -13,7 +13,7 @@ from aiohttp import web
 
 from ocis_server.domain.errors import BadRequest, NotFound, Unauthenticated
 from ocis_server.events import Event
-from ocis_server.events.event import SEND_SSE
+from ocis_server.events.event import PROCESS, SEND_SSE
 from ocis_server.services.context import ServiceContext
 
 from .errors import error_middleware
@@ -126,7 +126,7 @@ def _add(ctx: ServiceContext, notes: UserLog, user_id: str, note: dict[str, Any]
     `userlog-notification` with the notification as body)."""
     notes.add(user_id, note)
     ctx.events.publish([Event(SEND_SSE, user_id=user_id, name="userlog-notification",
-                              message=json.dumps(note))])
+                              message=json.dumps(note), origin=PROCESS)])
 
 
 async def record(ctx: ServiceContext, notes: UserLog, event: Event) -> None:
