@@ -12,6 +12,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 import requests
@@ -135,7 +136,7 @@ def _jail_names(server: RealServer, user: str) -> list[str]:
     listing = _dav(server, user, "PROPFIND", f"{JAIL}/", headers={"Depth": "1"})
     assert listing.status_code == 207, listing.text
     hrefs = [h.text or "" for h in ET.fromstring(listing.content).iter("{DAV:}href")]
-    return [h.rstrip("/").rsplit("/", 1)[-1] for h in hrefs[1:]]
+    return [unquote(h.rstrip("/").rsplit("/", 1)[-1]) for h in hrefs[1:]]
 
 
 def test_a_share_across_providers_reaches_the_share_jail(routed: RealServer) -> None:
@@ -214,3 +215,22 @@ def test_pinned_personal_and_project_spaces(tmp_path: Path) -> None:
         # unpinned project spaces: fewest bytes (both empty), then fewest spaces: the primary
         projects = [_mount(_new_project(server, f"q{i}")) for i in range(2)]
         assert all(m != B for m in projects)
+
+
+def test_same_named_shares_from_two_providers_get_distinct_mounts(routed: RealServer) -> None:
+    demo = ("einstein", "marie", "moss", "richard", "katherine")
+    on_b = next(u for u in demo if _mount(_personal(routed, u)) == B)
+    on_a = next(u for u in demo if _mount(_personal(routed, u)) != B)
+    recipient = next(u for u in demo if u not in (on_a, on_b))
+    folder = f"Same-{uuid.uuid4().hex[:6]}"
+    for sharer in (on_a, on_b):
+        drive = _personal(routed, sharer)["id"]
+        assert _dav(routed, sharer, "MKCOL", f"{drive}/{folder}").status_code == 201
+        assert _dav(routed, sharer, "PUT", f"{drive}/{folder}/who.txt",
+                    data=sharer.encode()).status_code == 201
+        _share_folder(routed, sharer, folder, recipient)
+    names = _jail_names(routed, recipient)
+    assert folder in names and f"{folder} (1)" in names
+    seen = {_dav(routed, recipient, "GET", f"{JAIL}/{name}/who.txt").content
+            for name in (folder, f"{folder} (1)")}
+    assert seen == {on_a.encode(), on_b.encode()}        # each mount opens its own provider

@@ -10,6 +10,7 @@ are up and merge; a provider that is down is left out of them (docs/scaling.md).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 
 from ocis_server.domain.errors import BadGateway
 from ocis_server.storage.api import (
@@ -212,8 +213,8 @@ class RecordRouting(SpaceRouting):
     async def received_shares(self, user_id: str,
                               group_ids: Sequence[str] = ()) -> list[ReceivedShare]:
         parts = await self.each(lambda s: s.received_shares(user_id, group_ids))
-        return sorted((x for _, part in parts for x in part),
-                      key=lambda x: (x.share.ctime, x.share.id))
+        return _distinct_mounts(sorted((x for _, part in parts for x in part),
+                                       key=lambda x: (x.share.ctime, x.share.id)))
 
     async def set_received(self, share_id: str, user_id: str, *, state: str | None = None,
                            hidden: bool | None = None, mount_point: str | None = None) -> None:
@@ -287,3 +288,21 @@ class RecordRouting(SpaceRouting):
 
     async def delete_link(self, link_id: str) -> None:
         await self.on(self.mount_of_record(link_id), lambda s: s.delete_link(link_id))
+
+
+def _distinct_mounts(received: list[ReceivedShare]) -> list[ReceivedShare]:
+    """Each provider makes mount points unique among the shares it holds; merged, two of them
+    may name the same mount: the later share gets "name (1)", as a single provider does."""
+    taken: set[str] = set()
+    out = []
+    for entry in received:
+        mount = entry.mount_point
+        if mount in taken:
+            n = 1
+            while f"{mount} ({n})" in taken:
+                n += 1
+            mount = f"{mount} ({n})"
+            entry = replace(entry, mount_point=mount)
+        taken.add(mount)
+        out.append(entry)
+    return out

@@ -75,12 +75,14 @@ class SpaceRouting(RouterCore):
             for entry in fresh:
                 self._remember(entry)
         up = {mount for mount, _ in listed}
-        for mount in self._providers:
-            if mount in up:
-                continue
-            # the snapshot knows owners (creators of project spaces), not the other members
-            spaces += [e.snapshot() for e in self.snapshots(mount)
-                       if member_id is None or e.owner_id == member_id]
+        if len(up) < len(self._providers):
+            # the registry itself (another front may have made spaces there); it knows owners
+            # (creators of project spaces), not the other members
+            for entry in await self.registry.entries():
+                self._remember(entry)
+            spaces += [e.snapshot() for e in self._snapshots.values()
+                       if e.mount_id not in up and e.mount_id in self._providers
+                       and (member_id is None or e.owner_id == member_id)]
         return spaces
 
     async def update_space(self, space_id: str, *, name: str | None = None,
