@@ -17,7 +17,7 @@ from test_cli import Story
 from test_ocm_federation import Pair, configs, einstein_shares
 
 from ocis_server.runtime import embedded_server
-from ocm_peers import write_providers
+from ocm_peers import introduce
 
 
 def marie(url: str, root: Path) -> Story:
@@ -31,11 +31,10 @@ def marie(url: str, root: Path) -> Story:
 
 @pytest.mark.slow
 async def test_marie_accepts_and_lists_a_federated_share(tmp_path: Path) -> None:
-    zurich_config, paris_config, files = configs(tmp_path / "servers")
+    zurich_config, paris_config = configs(tmp_path / "servers")
     async with embedded_server(paris_config) as paris, aiohttp.ClientSession() as http:
         async with embedded_server(zurich_config) as zurich:
-            write_providers(files["zurich"], {"paris.test": paris.url})
-            write_providers(files["paris"], {"zurich.test": zurich.url})
+            introduce(tmp_path / "servers", zurich, paris)
             await einstein_shares(Pair(zurich, paris, zurich_config, http))
             cli = await asyncio.to_thread(marie, paris.url, tmp_path)
 

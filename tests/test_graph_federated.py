@@ -14,7 +14,7 @@ from ocis_server.domain import roles
 from ocis_server.domain.ids import ResourceId
 from ocis_server.runtime import EmbeddedServer
 from ocis_server.sharing import federated
-from ocm_pair import call, zurich_and_paris
+from ocm_peers import call, zurich_and_paris
 
 MARIE = base64.b64encode(b"marie@paris.test").decode()
 RICHARD = base64.b64encode(b"richard@paris.test").decode()

@@ -15,11 +15,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from ocis_server.runtime import embedded_server, make_test_config
 from ocis_server.services.ocm.client import OcmClient, PeerError, PeerRefused
 from ocis_server.services.ocm.discovery import discover
 from ocis_server.services.ocm.providers import Providers, UnknownProvider
-from ocm_peers import counting_app, serve, write_providers
+from ocm_peers import counting_app, providers_file, serve, write_providers, zurich_and_paris
 
 GOOD = {"enabled": True, "apiVersion": "1.1.0", "provider": "stand-in",
         "resourceTypes": [{"name": "file", "shareTypes": ["user"],
@@ -90,16 +89,8 @@ async def peers(tmp_path: Path) -> AsyncIterator[tuple[OcmClient, dict[str, str]
 
 
 async def test_two_instances_discover_each_other(tmp_path: Path) -> None:
-    zurich_file, paris_file = tmp_path / "zurich.json", tmp_path / "paris.json"
-    zurich_cfg = make_test_config(tmp_path / "zurich", OCIS_ENABLE_OCM="true",
-                                  OCM_DOMAIN="zurich.test",
-                                  OCM_OCM_PROVIDER_AUTHORIZER_PROVIDERS_FILE=str(zurich_file))
-    paris_cfg = make_test_config(tmp_path / "paris", OCIS_ENABLE_OCM="true",
-                                 OCM_DOMAIN="paris.test",
-                                 OCM_OCM_PROVIDER_AUTHORIZER_PROVIDERS_FILE=str(paris_file))
-    async with embedded_server(zurich_cfg) as zurich, embedded_server(paris_cfg) as paris:
-        write_providers(zurich_file, {"paris.test": paris.url})
-        write_providers(paris_file, {"zurich.test": zurich.url})
+    zurich_file, paris_file = providers_file(tmp_path, "zurich"), providers_file(tmp_path, "paris")
+    async with zurich_and_paris(tmp_path) as (zurich, paris):
         for own, other_domain, other in ((zurich_file, "paris.test", paris),
                                          (paris_file, "zurich.test", zurich)):
             client = OcmClient(Providers(own), insecure=True)

@@ -22,7 +22,7 @@ from ocis_server.runtime import embedded_server
 from ocis_server.services.ocm.client import PeerError
 from ocis_server.services.ocm.subscriptions import MAX_LINE, frames
 from ocis_server.sharing import federated_sent
-from ocm_peers import serve, write_providers
+from ocm_peers import introduce, serve
 from test_ocm_federation import (
     EINSTEIN,
     MARIE,
@@ -31,7 +31,7 @@ from test_ocm_federation import (
     call,
     configs,
     einstein_shares,
-    marie_accepts,
+    federate,
     remote_drives,
 )
 
@@ -94,14 +94,11 @@ async def until_flowing(p: Pair, queue: asyncio.Queue[tuple[str, dict[str, Any]]
 
 
 async def test_remote_changes_reach_marie(tmp_path: Path) -> None:
-    zurich_config, paris_config, files = configs(tmp_path)
+    zurich_config, paris_config = configs(tmp_path)
     async with embedded_server(paris_config) as paris, aiohttp.ClientSession() as http:
         async with embedded_server(zurich_config) as zurich:
-            write_providers(files["zurich"], {"paris.test": paris.url})
-            write_providers(files["paris"], {"zurich.test": zurich.url})
             p = Pair(zurich, paris, zurich_config, http)
-            await einstein_shares(p)
-            physics = (await marie_accepts(p))["Physics"]
+            physics = (await federate(tmp_path, p))["Physics"]
             space = physics["id"]
             async with stream(http, paris.url + SSE, auth=MARIE) as events:
                 await until_flowing(p, events, space)
@@ -157,11 +154,10 @@ async def test_remote_changes_reach_marie(tmp_path: Path) -> None:
 
 
 async def test_zurich_stream_takes_the_secret_and_ends_with_the_share(tmp_path: Path) -> None:
-    zurich_config, paris_config, files = configs(tmp_path)
+    zurich_config, paris_config = configs(tmp_path)
     async with (embedded_server(zurich_config) as zurich, embedded_server(paris_config) as paris,
                 aiohttp.ClientSession() as http):
-        write_providers(files["zurich"], {"paris.test": paris.url})
-        write_providers(files["paris"], {"zurich.test": zurich.url})
+        introduce(tmp_path, zurich, paris)
         await einstein_shares(Pair(zurich, paris, zurich_config, http))
         ctx = zurich.ctx
         einstein = await ctx.users.get_by_name("einstein")
@@ -232,14 +228,11 @@ async def test_stream_reader_is_bounded() -> None:
 
 async def test_paris_restarted_follows_its_accepted_shares(tmp_path: Path) -> None:
     """The subscriptions of the accepted shares start with the server, not only on accept."""
-    zurich_config, paris_config, files = configs(tmp_path)
+    zurich_config, paris_config = configs(tmp_path)
     async with embedded_server(zurich_config) as zurich, aiohttp.ClientSession() as http:
         async with embedded_server(paris_config) as paris:
-            write_providers(files["zurich"], {"paris.test": paris.url})
-            write_providers(files["paris"], {"zurich.test": zurich.url})
             p = Pair(zurich, paris, zurich_config, http)
-            await einstein_shares(p)
-            space = (await marie_accepts(p))["Physics"]["id"]
+            space = (await federate(tmp_path, p))["Physics"]["id"]
         async with embedded_server(paris_config) as paris:
             p = Pair(zurich, paris, zurich_config, http)
             async with stream(http, paris.url + SSE, auth=MARIE) as events:

@@ -22,9 +22,9 @@ import pytest
 
 from ocis_server.config import Config
 from ocis_server.domain import roles
-from ocis_server.runtime import EmbeddedServer, embedded_server, make_test_config
+from ocis_server.runtime import EmbeddedServer, embedded_server
 from ocis_server.sharing import federated_sent, rules
-from ocm_peers import write_providers
+from ocm_peers import introduce, peer_config
 
 EINSTEIN = aiohttp.BasicAuth("einstein", "relativity")
 MARIE = aiohttp.BasicAuth("marie", "radioactivity")
@@ -45,27 +45,21 @@ class Pair:
     http: aiohttp.ClientSession
 
 
-def configs(tmp_path: Path) -> tuple[Config, Config, dict[str, Path]]:
-    files = {name: tmp_path / name / "ocmproviders.json" for name in ("zurich", "paris")}
-
-    def config(name: str, **extra: str) -> Config:
-        return make_test_config(tmp_path / name, OCIS_ENABLE_OCM="true", OCM_REQUIRE_INVITE="false", OCM_DOMAIN=f"{name}.test",
-                                OCM_OCM_PROVIDER_AUTHORIZER_PROVIDERS_FILE=str(files[name]),
-                                OCM_OCM_SHARE_PROVIDER_INSECURE="true",
-                                OCM_OCM_STORAGE_PROVIDER_INSECURE="true",
-                                OCM_CLIENT_CONNECT_TIMEOUT="1", OCM_CLIENT_TIMEOUT="3", **extra)
-
-    # zurich on a fixed port, so that it can come back on the same address
-    return config("zurich", PROXY_HTTP_ADDR=f"127.0.0.1:{free_port()}"), config("paris"), files
+def configs(root: Path) -> tuple[Config, Config]:
+    """zurich and paris under `root` (tests/ocm_peers.py), short client timeouts; zurich on a
+    fixed port, so that it can come back on the same address. Started: `introduce(root, …)`."""
+    env = {"OCM_REQUIRE_INVITE": "false", "OCM_CLIENT_CONNECT_TIMEOUT": "1",
+           "OCM_CLIENT_TIMEOUT": "3"}
+    return (peer_config(root, "zurich", PROXY_HTTP_ADDR=f"127.0.0.1:{free_port()}", **env),
+            peer_config(root, "paris", **env))
 
 
 @pytest.fixture
 async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
-    zurich_config, paris_config, files = configs(tmp_path)
+    zurich_config, paris_config = configs(tmp_path)
     async with (embedded_server(zurich_config) as zurich, embedded_server(paris_config) as paris,
                 aiohttp.ClientSession() as http):
-        write_providers(files["zurich"], {"paris.test": paris.url})
-        write_providers(files["paris"], {"zurich.test": zurich.url})
+        introduce(tmp_path, zurich, paris)
         yield Pair(zurich, paris, zurich_config, http)
 
 
@@ -102,6 +96,14 @@ async def marie_accepts(p: Pair) -> dict[str, dict[str, Any]]:
                                   f"{share['id']}?format=json", MARIE)
         assert status == 200
     return await remote_drives(p)
+
+
+async def federate(root: Path, p: Pair) -> dict[str, dict[str, Any]]:
+    """The two started under `root` list each other, Einstein shares and Marie accepts: her
+    remote spaces by name."""
+    introduce(root, p.zurich, p.paris)
+    await einstein_shares(p)
+    return await marie_accepts(p)
 
 
 async def remote_drives(p: Pair) -> dict[str, dict[str, Any]]:
@@ -162,14 +164,11 @@ async def test_marie_works_in_einsteins_folder_through_paris(pair: Pair) -> None
 
 
 async def test_zurich_down_and_back(tmp_path: Path) -> None:
-    zurich_config, paris_config, files = configs(tmp_path)
+    zurich_config, paris_config = configs(tmp_path)
     async with embedded_server(paris_config) as paris, aiohttp.ClientSession() as http:
         async with embedded_server(zurich_config) as zurich:
-            write_providers(files["zurich"], {"paris.test": paris.url})
-            write_providers(files["paris"], {"zurich.test": zurich.url})
             p = Pair(zurich, paris, zurich_config, http)
-            await einstein_shares(p)
-            dav = (await marie_accepts(p))["Physics"]["root"]["webDavUrl"]
+            dav = (await federate(tmp_path, p))["Physics"]["root"]["webDavUrl"]
         await asyncio.sleep(5.1)                     # the last answer is remembered 5 s
         drives = await remote_drives(p)              # zurich is down: the listing still answers
         assert drives["Physics"]["@ocis.federation"]["reachable"] is False

@@ -10,8 +10,7 @@ import base64
 import re
 from pathlib import Path
 
-from ocm_pair import call, zurich_and_paris
-from ocm_peers import write_providers
+from ocm_peers import call, write_providers, zurich_and_paris
 
 GENERATE, ACCEPT = "/sciencemesh/generate-invite", "/sciencemesh/accept-invite"
 ACCEPTED, TOKENS = "/sciencemesh/find-accepted-users", "/sciencemesh/list-invite"

@@ -16,7 +16,7 @@ import pytest
 from ocis_server.runtime import EmbeddedServer, embedded_server, make_test_config
 from ocis_server.sharing import federated
 from ocis_server.storage import RemoteShare
-from ocm_peers import write_providers
+from ocm_peers import zurich_and_paris
 
 Pair = tuple[EmbeddedServer, EmbeddedServer]
 EINSTEIN = aiohttp.BasicAuth("einstein", "relativity")
@@ -25,20 +25,8 @@ API = "/ocs/v2.php/apps/files_sharing/api/v1/shares"
 
 @pytest.fixture
 async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
-    files = {name: tmp_path / name / "ocmproviders.json" for name in ("zurich", "paris")}
-
-    def config(name: str) -> object:
-        return make_test_config(tmp_path / name, OCIS_ENABLE_OCM="true", OCM_REQUIRE_INVITE="false",
-                                OCM_DOMAIN=f"{name}.test",
-                                OCM_OCM_PROVIDER_AUTHORIZER_PROVIDERS_FILE=str(files[name]),
-                                OCM_OCM_SHARE_PROVIDER_INSECURE="true", OCM_CLIENT_TIMEOUT="5",
-                                OCM_OCM_STORAGE_PROVIDER_INSECURE="true")
-
-    async with (embedded_server(config("zurich")) as zurich,   # type: ignore[arg-type]
-                embedded_server(config("paris")) as paris):    # type: ignore[arg-type]
-        write_providers(files["zurich"], {"paris.test": paris.url})
-        write_providers(files["paris"], {"zurich.test": zurich.url})
-        yield zurich, paris
+    async with zurich_and_paris(tmp_path, OCM_REQUIRE_INVITE="false") as both:
+        yield both
 
 
 async def call(method: str, url: str, *, auth: aiohttp.BasicAuth | None = EINSTEIN,

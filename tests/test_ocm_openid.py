@@ -15,30 +15,17 @@ from test_oidc_trust import login_at
 
 from ocis_server.domain import roles
 from ocis_server.domain.ids import ResourceId
-from ocis_server.runtime import EmbeddedServer, embedded_server, make_test_config
+from ocis_server.runtime import EmbeddedServer
 from ocis_server.sharing import federated_sent, rules
-from ocm_pair import call
-from ocm_peers import write_providers
+from ocm_peers import call, write_providers, zurich_trusting_paris
 
 Pair = tuple[EmbeddedServer, EmbeddedServer]
 
 
 @pytest.fixture
 async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
-    files = {name: tmp_path / name / "ocmproviders.json" for name in ("zurich", "paris")}
-    common = {"OCIS_ENABLE_OCM": "true", "OCM_REQUIRE_INVITE": "false",
-              "OCM_OCM_SHARE_PROVIDER_INSECURE": "true", "OCM_CLIENT_TIMEOUT": "5"}
-    paris_cfg = make_test_config(tmp_path / "paris", OCM_DOMAIN="paris.test", **common,
-                                 OCM_OCM_PROVIDER_AUTHORIZER_PROVIDERS_FILE=str(files["paris"]))
-    async with embedded_server(paris_cfg) as paris:
-        zurich_cfg = make_test_config(
-            tmp_path / "zurich", OCM_DOMAIN="zurich.test", **common,
-            OCM_OCM_PROVIDER_AUTHORIZER_PROVIDERS_FILE=str(files["zurich"]),
-            OCIS_OIDC_TRUSTED_ISSUERS=paris.url, PROXY_AUTOPROVISION_ACCOUNTS="true")
-        async with embedded_server(zurich_cfg) as zurich:
-            write_providers(files["zurich"], {"paris.test": paris.url})
-            write_providers(files["paris"], {"zurich.test": zurich.url})
-            yield zurich, paris
+    async with zurich_trusting_paris(tmp_path) as both:
+        yield both
 
 
 async def dav(server: EmbeddedServer, method: str, path: str, token: str,

@@ -15,7 +15,7 @@ from ocis_server.domain.errors import NotFound, PermissionDenied
 from ocis_server.runtime import EmbeddedServer
 from ocis_server.services.ocm.client import PeerError
 from ocis_server.sharing import federated, federated_sent, rules
-from ocm_pair import call, zurich_and_paris
+from ocm_peers import call, zurich_and_paris
 
 OFF = {"OCM_REQUIRE_INVITE": "false"}
 

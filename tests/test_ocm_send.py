@@ -11,32 +11,22 @@ from pathlib import Path
 
 import pytest
 
-from ocis_server.runtime import EmbeddedServer, embedded_server, make_test_config
+from ocis_server.runtime import EmbeddedServer, make_test_config
 from ocis_server.services.ocm.client import PeerError, PeerRefused
 from ocis_server.services.ocm.config import OcmConfig
 from ocis_server.services.ocm.outgoing import NewShare, send_share, send_unshared, share_client
 from ocis_server.services.ocm.providers import Providers, UnknownProvider
 from ocis_server.sharing import federated
-from ocm_peers import write_providers
+import ocm_peers
+from ocm_peers import providers_file, write_providers
 
 Pair = tuple[EmbeddedServer, EmbeddedServer, Path, Path]
 
 
 @pytest.fixture
 async def zurich_and_paris(tmp_path: Path) -> AsyncIterator[Pair]:
-    files = {name: tmp_path / name / "ocmproviders.json" for name in ("zurich", "paris")}
-
-    def config(name: str) -> object:
-        return make_test_config(tmp_path / name, OCIS_ENABLE_OCM="true", OCM_REQUIRE_INVITE="false", OCM_DOMAIN=f"{name}.test",
-                                OCM_OCM_PROVIDER_AUTHORIZER_PROVIDERS_FILE=str(files[name]),
-                                OCM_OCM_SHARE_PROVIDER_INSECURE="true",
-                                OCM_CLIENT_TIMEOUT="5")
-
-    async with (embedded_server(config("zurich")) as zurich,   # type: ignore[arg-type]
-                embedded_server(config("paris")) as paris):    # type: ignore[arg-type]
-        write_providers(files["zurich"], {"paris.test": paris.url})
-        write_providers(files["paris"], {"zurich.test": zurich.url})
-        yield zurich, paris, files["zurich"], files["paris"]
+    async with ocm_peers.zurich_and_paris(tmp_path, OCM_REQUIRE_INVITE="false") as (zurich, paris):
+        yield zurich, paris, providers_file(tmp_path, "zurich"), providers_file(tmp_path, "paris")
 
 
 def physics(zurich: EmbeddedServer, **changes: object) -> NewShare:

@@ -3,7 +3,7 @@ the WebDAV URL of the folder Einstein shared with marie@paris.test at zurich (zu
 paris's IdP); it is listed among her spaces (type remote) and the SDK opens it at zurich with her
 paris token: list, download, upload. Removing the entry leaves zurich's data alone; an unlisted
 host, a bad URL, plain http without the INSECURE setting are refused; nobody else sees her
-entries. Two real instances (tests/test_ocm_openid.py's pair)."""
+entries. Two real instances (tests/ocm_peers.py's zurich_trusting_paris)."""
 
 from __future__ import annotations
 
@@ -31,38 +31,16 @@ from ocis_cli.exitcodes import ExitCode
 from ocis_server.domain import roles
 from ocis_tui.remote import Identity, Remote
 from ocis_tui.widgets.spaces import group_of
-from ocis_server.runtime import EmbeddedServer, embedded_server, make_test_config
+from ocis_server.runtime import EmbeddedServer
 from ocis_server.sharing import federated_sent, rules
-from ocm_pair import call
-from ocm_peers import write_providers
+from ocm_peers import call, write_providers, zurich_trusting_paris
 
 REMOTES = "/graph/v1.0/me/remotes"
 
 
-async def two_instances(root: Path, storage_insecure: bool) -> AsyncIterator[Pair]:
-    """zurich trusting paris's IdP, each listing the other (as tests/test_ocm_openid.py); paris
-    allows plain http to loopback storage URLs only with `storage_insecure`."""
-    files = {name: root / name / "ocmproviders.json" for name in ("zurich", "paris")}
-    common = {"OCIS_ENABLE_OCM": "true", "OCM_REQUIRE_INVITE": "false",
-              "OCM_OCM_SHARE_PROVIDER_INSECURE": "true", "OCM_CLIENT_TIMEOUT": "5"}
-    paris_cfg = make_test_config(
-        root / "paris", OCM_DOMAIN="paris.test", **common,
-        OCM_OCM_STORAGE_PROVIDER_INSECURE=str(storage_insecure).lower(),
-        OCM_OCM_PROVIDER_AUTHORIZER_PROVIDERS_FILE=str(files["paris"]))
-    async with embedded_server(paris_cfg) as paris:
-        zurich_cfg = make_test_config(
-            root / "zurich", OCM_DOMAIN="zurich.test", **common,
-            OCM_OCM_PROVIDER_AUTHORIZER_PROVIDERS_FILE=str(files["zurich"]),
-            OCIS_OIDC_TRUSTED_ISSUERS=paris.url, PROXY_AUTOPROVISION_ACCOUNTS="true")
-        async with embedded_server(zurich_cfg) as zurich:
-            write_providers(files["zurich"], {"paris.test": paris.url})
-            write_providers(files["paris"], {"zurich.test": zurich.url})
-            yield zurich, paris
-
-
 @pytest.fixture
 async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
-    async for both in two_instances(tmp_path, storage_insecure=True):
+    async with zurich_trusting_paris(tmp_path) as both:
         yield both
 
 
@@ -185,7 +163,9 @@ async def test_a_token_zurich_does_not_accept_shows_unreachable(pair: Pair) -> N
 
 
 async def test_plain_http_needs_the_insecure_setting(tmp_path: Path) -> None:
-    async for zurich, paris in two_instances(tmp_path, storage_insecure=False):
+    # paris allows plain http to loopback storage URLs only with the INSECURE setting
+    async with zurich_trusting_paris(tmp_path, OCM_OCM_STORAGE_PROVIDER_INSECURE="false") as (
+            zurich, paris):
         url = f"{zurich.url}/dav/spaces/x$y!z/"
         status, body = await call(paris, "POST", REMOTES, "marie", json={"url": url})
         assert status == 400 and "plain http" in body["error"]["message"], body

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from subprocess import CompletedProcess
 
@@ -20,30 +22,33 @@ import aiohttp
 import pytest
 
 from ocis_server.runtime import embedded_server
-from ocm_peers import write_providers
 
 from .helpers import TREE, Dav, describe, read_tree, require_tool, run, write_tree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from test_ocm_federation import Pair, configs, einstein_shares, marie_accepts  # noqa: E402
+from test_ocm_federation import Pair, configs, federate  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
 
-async def test_owncloudcmd_syncs_a_remote_space_both_ways(tmp_path: Path) -> None:
-    binary = require_tool("owncloudcmd")
-    exclude = tmp_path / "exclude.lst"
-    exclude.write_text("")                   # Debian's package ships no system exclude list
-    home = tmp_path / "home"
-    home.mkdir()
-    zurich_config, paris_config, files = configs(tmp_path / "servers")
+@asynccontextmanager
+async def shared_with_marie(tmp_path: Path) -> AsyncIterator[tuple[Pair, Dav]]:
+    """zurich and paris; Einstein's shares accepted by Marie; Einstein's WebDAV at zurich."""
+    (tmp_path / "exclude.lst").write_text("")   # Debian's package ships no system exclude list
+    (tmp_path / "home").mkdir()
+    zurich_config, paris_config = configs(tmp_path / "servers")
     async with (embedded_server(zurich_config) as zurich, embedded_server(paris_config) as paris,
                 aiohttp.ClientSession() as http):
-        write_providers(files["zurich"], {"paris.test": paris.url})
-        write_providers(files["paris"], {"zurich.test": zurich.url})
-        await einstein_shares(Pair(zurich, paris, zurich_config, http))
-        await marie_accepts(Pair(zurich, paris, zurich_config, http))
-        einstein = Dav(zurich.url, "einstein", "relativity")
+        p = Pair(zurich, paris, zurich_config, http)
+        await federate(tmp_path / "servers", p)
+        yield p, Dav(zurich.url, "einstein", "relativity")
+
+
+async def test_owncloudcmd_syncs_a_remote_space_both_ways(tmp_path: Path) -> None:
+    binary = require_tool("owncloudcmd")
+    exclude, home = tmp_path / "exclude.lst", tmp_path / "home"
+    async with shared_with_marie(tmp_path) as (p, einstein):
+        paris = p.paris
 
         async def sync(local: Path, folder: str) -> CompletedProcess[str]:
             return await asyncio.to_thread(run, [
@@ -93,18 +98,9 @@ async def test_owncloudcmd_uploads_a_big_file_into_the_remote_space(tmp_path: Pa
     capabilities say `max_chunk_size` 0, docs/decisions/0002-uploads.md), which paris streams
     on; the upload in several requests is tests/test_ocm_remote_tus.py's."""
     binary = require_tool("owncloudcmd")
-    exclude = tmp_path / "exclude.lst"
-    exclude.write_text("")
-    home = tmp_path / "home"
-    home.mkdir()
-    zurich_config, paris_config, files = configs(tmp_path / "servers")
-    async with (embedded_server(zurich_config) as zurich, embedded_server(paris_config) as paris,
-                aiohttp.ClientSession() as http):
-        write_providers(files["zurich"], {"paris.test": paris.url})
-        write_providers(files["paris"], {"zurich.test": zurich.url})
-        await einstein_shares(Pair(zurich, paris, zurich_config, http))
-        await marie_accepts(Pair(zurich, paris, zurich_config, http))
-        einstein = Dav(zurich.url, "einstein", "relativity")
+    exclude, home = tmp_path / "exclude.lst", tmp_path / "home"
+    async with shared_with_marie(tmp_path) as (p, einstein):
+        paris = p.paris
         laptop = tmp_path / "laptop"
         laptop.mkdir()
         big = os.urandom(25 * 1000 * 1000)

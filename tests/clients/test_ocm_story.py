@@ -15,26 +15,18 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from ocm_peers import write_providers
+from ocm_peers import real_zurich_and_paris
 
 from .helpers import describe, require_tool, run
 
 pytestmark = pytest.mark.slow
 EINSTEIN = ("einstein", "relativity")
-
-
-def ocm_env(root: Path, name: str) -> dict[str, str]:
-    return {"OCIS_ENABLE_OCM": "true", "OCM_DOMAIN": f"{name}.test",
-            "OCM_OCM_PROVIDER_AUTHORIZER_PROVIDERS_FILE": str(root / f"{name}-providers.json"),
-            "OCM_OCM_INVITE_MANAGER_INSECURE": "true", "OCM_OCM_SHARE_PROVIDER_INSECURE": "true",
-            "OCM_OCM_STORAGE_PROVIDER_INSECURE": "true", "OCM_CLIENT_TIMEOUT": "10"}
 
 
 class Person:
@@ -62,14 +54,8 @@ class Person:
 
 @pytest.fixture
 def servers(tmp_path: Path, real_server_factory: Callable[..., Any]) -> Iterator[tuple[Any, Any]]:
-    with ExitStack() as stack:
-        zurich = stack.enter_context(real_server_factory(tmp_path / "zurich",
-                                                         ocm_env(tmp_path, "zurich")))
-        paris = stack.enter_context(real_server_factory(tmp_path / "paris",
-                                                        ocm_env(tmp_path, "paris")))
-        write_providers(tmp_path / "zurich-providers.json", {"paris.test": paris.url})
-        write_providers(tmp_path / "paris-providers.json", {"zurich.test": zurich.url})
-        yield zurich, paris
+    with real_zurich_and_paris(tmp_path, real_server_factory, OCM_CLIENT_TIMEOUT="10") as both:
+        yield both
 
 
 def test_federation_story_from_the_terminal(tmp_path: Path, servers: tuple[Any, Any]) -> None:
