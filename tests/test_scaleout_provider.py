@@ -19,13 +19,15 @@ import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
+from ocis_server.registry.natskv import NatsKvRegistry
 from tests.conftest import ADMIN_PASSWORD, free_port, server_env
 from tests.kit.nats import NatsServer, nats_server  # noqa: F401  (fixture)
 from tests.sse_helpers import SseReader
@@ -59,26 +61,38 @@ def _post(url: str, headers: dict[str, str], body: bytes = b'{"args":{}}') -> in
 
 
 @dataclass
+class Provider:
+    role: str                        # its data folder's name
+    mount_id: str = ""               # "" = the one `ocis init` wrote
+    internal: str = ""               # its STORAGE_USERS_HTTP_ADDR as a URL
+    proc: subprocess.Popen[bytes] | None = None
+
+
+@dataclass
 class Cluster:
     workdir: Path
     nats: NatsServer
     secret: str = ""
-    internal: str = ""               # the provider's STORAGE_USERS_HTTP_ADDR
     url: str = ""                    # the front's public URL
-    provider: subprocess.Popen[bytes] | None = None
+    providers: dict[str, Provider] = field(default_factory=dict)
     front: subprocess.Popen[bytes] | None = None
 
-    def env(self, role: str, port: int) -> dict[str, str]:
+    @property
+    def provider(self) -> subprocess.Popen[bytes] | None:
+        return self.providers["provider"].proc
+
+    @property
+    def internal(self) -> str:
+        return self.providers["provider"].internal
+
+    def env(self, role: str, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
         return server_env(self.workdir, port, free_port(), {
             "MICRO_REGISTRY": "nats-js-kv", "MICRO_REGISTRY_ADDRESS": self.nats.address,
             "EXPERIMENTAL_REGISTER_TTL": "3", "EXPERIMENTAL_REGISTER_INTERVAL": "0.5",
             "OCIS_EVENTS_ENDPOINT": self.nats.address, "OCIS_LOG_LEVEL": "warn",
-            "OCIS_BASE_DATA_PATH": str(self.workdir / role),
-            "STORAGE_USERS_HTTP_ADDR": self.internal.removeprefix("http://"),
-        })
+            "OCIS_BASE_DATA_PATH": str(self.workdir / role), **(extra or {})})
 
-    def init(self) -> None:
-        self.internal = f"http://127.0.0.1:{free_port()}"
+    def init(self, *mounts: str) -> None:
         env = self.env("front", free_port())
         done = subprocess.run([sys.executable, "-m", "ocis_cli", "init", "--insecure", "true",
                                "--admin-password", ADMIN_PASSWORD], env=env, cwd=self.workdir,
@@ -86,21 +100,42 @@ class Cluster:
         assert done.returncode == 0, done.stderr
         config = tomllib.loads((self.workdir / "config" / "ocis.toml").read_text())
         self.secret = config["machine_auth_api_key"]
+        first = config["storage_users"]["mount_id"]
+        for i, mount in enumerate(mounts or ("",)):
+            role = "provider" if i == 0 else f"provider{i}"
+            self.providers[role] = Provider(role, mount or first,
+                                            f"http://127.0.0.1:{free_port()}")
 
-    def start_provider(self) -> None:
-        log = self.workdir / "provider.log"
+    def start_provider(self, role: str = "provider") -> None:
+        provider = self.providers[role]
+        log = self.workdir / f"{role}.log"
+        env = self.env(role, free_port(), {
+            "STORAGE_USERS_HTTP_ADDR": provider.internal.removeprefix("http://"),
+            "STORAGE_USERS_MOUNT_ID": provider.mount_id})
         with log.open("ab") as out:
-            self.provider = subprocess.Popen(
-                [sys.executable, "-m", "ocis_cli", "storage-users", "server"],
-                env=self.env("provider", free_port()), cwd=self.workdir, stdout=out,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            provider.proc = subprocess.Popen(
+                [sys.executable, "-m", "ocis_cli", "storage-users", "server"], env=env,
+                cwd=self.workdir, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         headers = {"X-Machine-Auth-Api-Key": self.secret}
-        _wait("the provider", lambda: _post(f"{self.internal}/rpc/check", headers) == 200,
-              self.provider, log)
+        _wait(role, lambda: _post(f"{provider.internal}/rpc/check", headers) == 200,
+              provider.proc, log)
+        _wait(f"{role} in the registry", lambda: self._registered(provider.mount_id),
+              provider.proc, log)
 
-    def start_front(self) -> None:
+    def _registered(self, mount_id: str) -> bool:
+        async def look() -> bool:
+            registry = NatsKvRegistry(self.nats.address)
+            try:
+                return any(e.name == "storage-users" and e.metadata.get("mount_id") == mount_id
+                           for e in await registry.entries())
+            finally:
+                await registry.close()
+        with ThreadPoolExecutor(1) as pool:     # callers may run inside an event loop
+            return pool.submit(asyncio.run, look()).result()
+
+    def start_front(self, extra: dict[str, str] | None = None) -> None:
         port = free_port()
-        env = {**self.env("front", port), "OCIS_EXCLUDE_RUN_SERVICES": "storage-users"}
+        env = {**self.env("front", port, extra), "OCIS_EXCLUDE_RUN_SERVICES": "storage-users"}
         log = self.workdir / "front.log"
         with log.open("ab") as out:
             self.front = subprocess.Popen([sys.executable, "-m", "ocis_cli", "server"], env=env,
@@ -122,7 +157,7 @@ class Cluster:
         _wait("the front", home_listed, self.front, log)
 
     def stop(self) -> None:
-        for proc in (self.front, self.provider):
+        for proc in (self.front, *(p.proc for p in self.providers.values())):
             if proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
                 try:
@@ -299,3 +334,67 @@ async def test_provider_killed_and_back(cluster: Cluster) -> None:
         for name, body in written.items():               # every acknowledged write is there
             assert (await _req(http, "GET", f"{dav}/{name}"))[1] == body
         assert (await _req(http, "GET", f"{dav}/lost.txt"))[0] == 404
+
+
+@pytest.fixture
+def three(nats_server: NatsServer, tmp_path: Path) -> Iterator[Cluster]:  # noqa: F811
+    """One front, two providers: personal spaces pinned to the first, project spaces to the
+    second."""
+    found = Cluster(tmp_path, nats_server)
+    found.init("", "second-provider-0000-0000-000000000002")
+    try:
+        found.start_provider("provider")
+        found.start_provider("provider1")
+        first, second = (p.mount_id for p in found.providers.values())
+        found.start_front({"STORAGE_USERS_PERSONAL_SPACES_MOUNT_ID": first,
+                           "STORAGE_USERS_PROJECT_SPACES_MOUNT_ID": second})
+        yield found
+    finally:
+        found.stop()
+
+
+async def _spaces_of(provider: Provider, secret: str) -> set[str]:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{provider.internal}/rpc/list_spaces", json={"args": {}},
+                             headers={"X-Machine-Auth-Api-Key": secret}) as resp:
+            assert resp.status == 200
+            return {s["id"] for s in (await resp.json())["result"]}
+
+
+async def test_one_front_two_providers(three: Cluster) -> None:
+    first, second = three.providers["provider"], three.providers["provider1"]
+    admin = aiohttp.BasicAuth("admin", ADMIN_PASSWORD)
+    async with aiohttp.ClientSession() as http:
+        status, body, _ = await _req(http, "POST", f"{three.url}/graph/v1.0/drives", auth=admin,
+                                     json={"name": "Physics", "driveType": "project"})
+        assert status == 201, body
+        drive = json.loads(body)
+        space = drive["id"].split("$")[1]
+        assert drive["id"].startswith(second.mount_id + "$")
+        assert space in await _spaces_of(second, three.secret)
+        assert space not in await _spaces_of(first, three.secret)
+        project = f"{three.url}/remote.php/dav/spaces/{drive['id']}"
+        home = f"{three.url}/remote.php/dav/files/admin"
+        assert (await _req(http, "PUT", f"{project}/p.txt", auth=admin, data=b"project"))[0] == 201
+        assert (await _req(http, "PUT", f"{home}/h.txt", auth=admin, data=b"home"))[0] == 201
+        # a COPY from one provider to the other streams the bytes across
+        assert (await _req(http, "COPY", f"{home}/h.txt", auth=admin, headers={
+            "Destination": f"{project}/copied.txt"}))[0] == 201
+        assert (await _req(http, "GET", f"{project}/copied.txt", auth=admin))[1] == b"home"
+
+        assert second.proc is not None
+        second.proc.send_signal(signal.SIGKILL)
+        second.proc.wait(timeout=10)
+        t0 = time.monotonic()
+        status, _, headers = await _req(http, "GET", f"{project}/p.txt", auth=admin)
+        assert status == 503 and headers["Retry-After"] and time.monotonic() - t0 < 1.0
+        assert (await _req(http, "GET", f"{home}/h.txt", auth=admin))[1] == b"home"
+        status, body, _ = await _req(http, "GET", f"{three.url}/graph/v1.0/me/drives", auth=admin)
+        assert status == 200 and drive["id"] in body.decode()
+
+        three.start_provider("provider1")
+        deadline = time.monotonic() + 15
+        while (status := (await _req(http, "GET", f"{project}/p.txt", auth=admin))[0]) != 200:
+            assert time.monotonic() < deadline, status
+            await asyncio.sleep(0.3)
+        assert (await _req(http, "GET", f"{project}/p.txt", auth=admin))[1] == b"project"

@@ -7,7 +7,8 @@ or the address was set explicitly; the registry entry carries its URL and mount 
 Front side: `ProviderFinder` runs in a process without storage-users: it looks the providers up
 in the registry (entries `storage-users` with metadata `internal` and `mount_id`), keeps one
 RemoteStorage per mount id (its address updated when the provider comes back elsewhere) and
-hands them to the services as the context's storage. A provider that stops renewing keeps its
+hands them to the services as the context's storage: one provider as it is, several behind a
+StorageRouter (storage/router: space registry, placement, fan-out). A provider that stops renewing keeps its
 RemoteStorage: its spaces answer 503 with Retry-After until it is back."""
 
 from __future__ import annotations
@@ -26,9 +27,13 @@ from ocis_server.services.context import ServiceContext
 from ocis_server.storage import Storage
 from ocis_server.storage.remote.client import RemoteStorage
 from ocis_server.storage.remote.server import internal_app
+from ocis_server.storage.router import Placement, StorageRouter
+
+from .providers import open_registry as open_space_registry
 
 log = logging.getLogger("ocis.runtime")
 SERVICE = "storage-users"
+RETIRE_AFTER = 60.0      # seconds a replaced router's space registry stays open
 
 
 def serves_internal_api(config: Config) -> bool:
@@ -80,6 +85,8 @@ class ProviderFinder:
         self._registry, self._ctx, self._interval = registry, ctx, interval
         self.providers: dict[str, RemoteStorage] = {}    # mount id -> its client
         self._task: asyncio.Task[None] | None = None
+        self._router: StorageRouter | None = None
+        self._retired: set[asyncio.Future[None]] = set()
 
     async def refresh(self) -> None:
         try:
@@ -102,13 +109,31 @@ class ProviderFinder:
                                                   mount)
             changed = True
         if changed:
-            self._ctx.storage = self._combined()
+            self._ctx.storage = await self._combined()
 
-    def _combined(self) -> Storage:
-        """One provider as the storage; several behind the router when it is there."""
-        mine = self.providers.get(self._ctx.config.storage_id)
-        first = mine or next(iter(self.providers.values()))
-        return cast(Storage, first)
+    async def _combined(self) -> Storage:
+        """One provider is the storage itself; several go behind a StorageRouter (its space
+        registry on this front, or in PostgreSQL), the one of STORAGE_USERS_MOUNT_ID first (it
+        keeps the per-user records). A new provider makes a new router; the old one's
+        registry is closed once the requests still using it are done."""
+        config = self._ctx.config
+        ordered = sorted(self.providers.items(), key=lambda p: (p[0] != config.storage_id, p[0]))
+        if len(ordered) == 1:
+            return cast(Storage, ordered[0][1])
+        placement = Placement({"personal": config.storage_personal_mount_id,
+                               "project": config.storage_project_mount_id})
+        registry = await open_space_registry(config)
+        try:
+            router = await StorageRouter.open([(m, cast(Storage, p)) for m, p in ordered],
+                                              registry, placement)
+        except BaseException:
+            await registry.close()
+            raise
+        if self._router is not None:
+            self._retired.add(asyncio.ensure_future(_close_later(self._router.registry)))
+        self._router = router
+        log.info("storage router over the providers %s", ", ".join(m for m, _ in ordered))
+        return router
 
     async def start(self) -> None:
         await self.refresh()
@@ -126,3 +151,13 @@ class ProviderFinder:
         for storage in self.providers.values():
             await storage.close()
         self.providers.clear()
+        for retired in self._retired:
+            retired.cancel()
+        if self._router is not None:
+            await self._router.registry.close()
+            self._router = None
+
+
+async def _close_later(registry: Any) -> None:
+    await asyncio.sleep(RETIRE_AFTER)
+    await registry.close()
