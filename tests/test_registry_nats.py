@@ -53,7 +53,8 @@ async def kv_keys(url: str) -> set[str]:
 async def test_services_register_renew_and_disappear(
         nats_server: NatsServer, tmp_path: Path) -> None:  # noqa: F811
     env = {"MICRO_REGISTRY": "nats-js-kv", "MICRO_REGISTRY_ADDRESS": nats_server.address,
-           "EXPERIMENTAL_REGISTER_TTL": str(TTL), "EXPERIMENTAL_REGISTER_INTERVAL": str(INTERVAL)}
+           "EXPERIMENTAL_REGISTER_TTL": str(TTL), "EXPERIMENTAL_REGISTER_INTERVAL": str(INTERVAL),
+           "STORAGE_USERS_HTTP_ADDR": "127.0.0.1:0"}
     with launch_real_server(tmp_path / "srv", env) as server:
         rows = listed(server)
         own = {r["name"]: r for r in rows}

@@ -1,4 +1,4 @@
-"""Several front nodes on one NATS: a consumer group that keeps its work in the process (the SSE
+"""Several front nodes on one NATS (and one storage provider): a consumer group that keeps its work in the process (the SSE
 streams of the clients connected to a node, the userlog's notifications) is consumed by every node
 on its own, so each node's clients see every change; the other groups stay shared (each event to
 one member)."""
@@ -6,15 +6,24 @@ one member)."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import aiohttp
 import nats
 import pytest
 
 from ocis_server.events import Event
 from ocis_server.events.jetstream import NODE_GROUP_IDLE, STREAM, JetStreamBus
 from ocis_server.runtime.eventbus import PER_NODE_GROUPS
+from tests.conftest import ADMIN_PASSWORD, free_port
 from tests.kit.nats import NatsServer, nats_server  # noqa: F401  (fixture)
+from tests.sse_helpers import SseReader
+from tests.test_scaleout_proxy import Node, make_node
+
+EINSTEIN = aiohttp.BasicAuth("einstein", "relativity")
+MARIE = aiohttp.BasicAuth("marie", "radioactivity")
 
 pytestmark = pytest.mark.scaleout
 
@@ -64,3 +73,72 @@ async def test_every_front_gets_every_event_of_its_own_groups(
         await nc.close()
     for consumer in (sse_a, sse_b, shared_a, shared_b):
         consumer.close()
+
+
+async def test_two_front_nodes_over_one_provider_and_one_nats(
+        nats_server: NatsServer, tmp_path: Path) -> None:  # noqa: F811
+    """Two real `ocis server` processes, same ocis.toml, own data folders: A runs everything, B
+    the front services without storage-users (it finds A's provider in the registry). A file or
+    share made through one is there through the other at once, and an SSE client connected to B
+    sees a change made through A."""
+    registry = {"MICRO_REGISTRY": "nats-js-kv", "MICRO_REGISTRY_ADDRESS": nats_server.address,
+                "EXPERIMENTAL_REGISTER_TTL": "3", "EXPERIMENTAL_REGISTER_INTERVAL": "0.5",
+                "OCIS_EVENTS_ENDPOINT": nats_server.address,
+                "STORAGE_USERS_HTTP_ADDR": f"127.0.0.1:{free_port()}"}
+    a = make_node("a", tmp_path / "a", registry)
+    a.workdir.mkdir(parents=True)
+    init = a.ocis("init", "--insecure", "true", "--admin-password", ADMIN_PASSWORD)
+    assert init.returncode == 0, init.stderr
+    b = make_node("b", tmp_path / "b", registry | {
+        "OCIS_EXCLUDE_RUN_SERVICES": "storage-users", "OCIS_CONFIG_DIR": a.env["OCIS_CONFIG_DIR"]})
+    b.workdir.mkdir(parents=True)
+    try:
+        await asyncio.to_thread(a.start)
+        await asyncio.to_thread(b.start)
+        async with aiohttp.ClientSession() as web, \
+                SseReader(b.url, "einstein", "relativity") as sse_b:
+            async def put(node: Node, name: str, body: bytes) -> str:
+                async with web.put(f"{node.url}/remote.php/dav/files/einstein/{name}", data=body,
+                                   auth=EINSTEIN) as answer:
+                    assert answer.status == 201, await answer.text()
+                    return answer.headers["ETag"]
+
+            async def get(node: Node, name: str) -> bytes:
+                async with web.get(f"{node.url}/remote.php/dav/files/einstein/{name}",
+                                   auth=EINSTEIN) as answer:
+                    assert answer.status == 200, await answer.text()
+                    return await answer.read()
+
+            etag = await put(a, "from-a.txt", b"written through A")
+            assert await get(b, "from-a.txt") == b"written through A"
+            while (message := await sse_b.next(15)).event != "postprocessing-finished":
+                pass
+            assert message.data["etag"] == etag              # B's client saw A's change
+            await put(b, "from-b.txt", b"written through B")
+            assert await get(a, "from-b.txt") == b"written through B"
+
+            # a share made through B: marie sees it through A
+            propfind = (b'<?xml version="1.0"?><d:propfind xmlns:d="DAV:" '
+                        b'xmlns:oc="http://owncloud.org/ns"><d:prop><oc:fileid/></d:prop>'
+                        b'</d:propfind>')
+            async with web.request("PROPFIND", f"{b.url}/remote.php/dav/files/einstein/from-b.txt",
+                                   data=propfind, headers={"Depth": "0"},
+                                   auth=EINSTEIN) as answer:
+                assert answer.status == 207
+                found = re.search(r"<oc:fileid>([^<]+)</oc:fileid>", await answer.text())
+            assert found is not None
+            file_id = found.group(1)
+            invite = {"recipients": [{"objectId": "f7fbf8c8-139b-4376-b307-cf0a8c2d0d9c",
+                                      "@libre.graph.recipient.type": "user"}],
+                      "roles": ["b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5"]}     # viewer
+            async with web.post(f"{b.url}/graph/v1beta1/drives/{file_id.split('!')[0]}"
+                                f"/items/{file_id}/invite", json=invite, auth=EINSTEIN) as answer:
+                assert answer.status == 200, await answer.text()
+            async with web.get(f"{a.url}/graph/v1beta1/me/drive/sharedWithMe",
+                               auth=MARIE) as answer:
+                assert answer.status == 200
+                names = [i["remoteItem"]["id"] for i in (await answer.json())["value"]]
+            assert file_id in names
+    finally:
+        b.stop()
+        a.stop()

@@ -50,7 +50,7 @@ async def test_nats_restart_nothing_lost_consumers_resume_services_reregister(
         nats_server: NatsServer, tmp_path: Path) -> None:  # noqa: F811
     env = {"OCIS_EVENTS_ENDPOINT": nats_server.address, "MICRO_REGISTRY": "nats-js-kv",
            "MICRO_REGISTRY_ADDRESS": nats_server.address, "EXPERIMENTAL_REGISTER_TTL": "2",
-           "EXPERIMENTAL_REGISTER_INTERVAL": "0.5"}
+           "EXPERIMENTAL_REGISTER_INTERVAL": "0.5", "STORAGE_USERS_HTTP_ADDR": "127.0.0.1:0"}
     audit_bus = JetStreamBus(nats_server.address, max_backoff=0.5)   # another process's group
     await audit_bus.start()
     assert await audit_bus.wait_connected(10)

@@ -110,7 +110,8 @@ def two_nodes(nats_server: NatsServer, tmp_path: Path) -> Iterator[tuple[Node, N
     store they need), with the front's ocis.toml and public URL, its own data folder."""
     registry = {"MICRO_REGISTRY": "nats-js-kv", "MICRO_REGISTRY_ADDRESS": nats_server.address,
                 "EXPERIMENTAL_REGISTER_TTL": str(TTL),
-                "EXPERIMENTAL_REGISTER_INTERVAL": str(INTERVAL)}
+                "EXPERIMENTAL_REGISTER_INTERVAL": str(INTERVAL),
+                "STORAGE_USERS_HTTP_ADDR": "127.0.0.1:0"}   # each node's provider API: any port
     front = make_node("front", tmp_path / "front",
                       registry | {"OCIS_EXCLUDE_RUN_SERVICES": "graph,ocdav"})
     front.workdir.mkdir(parents=True)
