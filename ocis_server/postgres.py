@@ -4,7 +4,8 @@ psycopg 3 and the schema migrations every node runs at start (docs/decisions/001
 - The pool holds at most `size` connections; waiting for one, connecting and every statement have
   time-outs. A database that is away (refused, reset, timed out, shut down) is ServiceUnavailable
   (503 with Retry-After), never a crash: the broken connection is dropped, so are the idle ones
-  (a restarted server closed them all), and the next request connects afresh.
+  (a restarted server closed them all), and the next request connects afresh. An idle connection
+  the server hung up on (its socket readable) is noticed before reuse, without a round trip.
 - `migrate` brings one component's tables to the newest version inside one transaction that holds
   a transaction-level advisory lock: two nodes starting at once migrate once, the second waits and
   then finds nothing to do. DDL is transactional in PostgreSQL, so a failed step leaves nothing.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import select
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -44,6 +46,15 @@ def _unavailable(exc: BaseException) -> ServiceUnavailable:
     return ServiceUnavailable("the database (PostgreSQL) is not reachable", retry_after=RETRY_AFTER)
 
 
+def _hung_up(conn: Connection) -> bool:
+    """An idle connection has nothing to read unless the server said goodbye (or closed it)."""
+    try:
+        readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    except (OSError, ValueError, psycopg.OperationalError):
+        return True
+    return bool(readable)
+
+
 class Pool:
     """At most `size` connections (autocommit) to one database, handed out one at a time."""
 
@@ -66,6 +77,12 @@ class Pool:
     async def _checkout(self) -> Connection:
         while self._idle:
             conn, since = self._idle.pop()
+            if _hung_up(conn):
+                # The server closed it (a restart sends every session a notice and hangs up):
+                # so did it the others. No round trip needed to know.
+                await conn.close()
+                await self._drop_idle()
+                break
             if time.monotonic() - since < _PING_AFTER:
                 return conn
             try:
@@ -147,3 +164,41 @@ async def migrate(pool: Pool, component: str, steps: Sequence[Sequence[str]]) ->
             log.info("PostgreSQL: %s tables migrated from version %d to %d",
                      component, version, len(steps))
         return len(steps) - version
+
+
+class Tables:
+    """One component's tables over its own pool, migrated on first use: a node whose database
+    is away at start still starts (what needs the tables answers 503 until it is back), and the
+    migration is tried again with the next request."""
+
+    def __init__(self, url: str, component: str, steps: Sequence[Sequence[str]], *,
+                 size: int = 4) -> None:
+        self.pool = Pool(url, size=size)
+        self._component, self._steps = component, steps
+        self._ready = False
+        self._lock = asyncio.Lock()
+
+    async def ready(self) -> None:
+        if self._ready:
+            return
+        async with self._lock:
+            if not self._ready:
+                await migrate(self.pool, self._component, self._steps)
+                self._ready = True
+
+    async def try_ready(self) -> None:
+        """At start: migrate now if the database answers, else later (logged, not raised)."""
+        try:
+            await self.ready()
+        except ServiceUnavailable:
+            log.warning("PostgreSQL: %s tables not migrated yet (the database is away)",
+                        self._component)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Connection]:
+        await self.ready()
+        async with self.pool.connection() as conn:
+            yield conn
+
+    async def close(self) -> None:
+        await self.pool.close()

@@ -9,6 +9,7 @@ scripts/install-test-tools.sh.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -75,6 +76,13 @@ class PgCluster:
 @pytest.fixture
 def postgres() -> Iterator[PgCluster]:
     """A running cluster with an empty database `ocis`, owned by the superuser `ocis`."""
+    with throwaway_cluster() as cluster:
+        yield cluster
+
+
+@contextlib.contextmanager
+def throwaway_cluster() -> Iterator[PgCluster]:
+    """The fixture's cluster, also for scripts (scripts/bench_postgres.py)."""
     base = Path(tempfile.mkdtemp(prefix="ocis-pg-"))   # under /tmp: the postgres user can enter
     as_user: list[str] = []
     if os.geteuid() == 0:

@@ -17,20 +17,44 @@ the client's `address` (`addr:<ip>`, IPv6 per /64; throttle.address_key). The ru
   with its password on every request waits once, not on each request.
 - Only a right password counts as a success: app tokens and bearer tokens never pass through here
   (auth/principal.py checks them first), so failures on an account cannot stop them.
-In memory, per process, bounded by `max_keys` per table.
+In memory, per process, bounded by `max_keys` per table. With OCIS_DATABASE_URL the failures are
+also written to PostgreSQL (`shared`, auth/pgfailures.py) and every node reads them back before it
+checks a password, replaying them through the same rule: N front nodes give a guesser the budget
+of one. A pair this node trusts (a right password from it within the window) is not read back, so
+a sync client's password on every request costs no database round trip; only its first sign-in in
+a window and every failure do (docs/scaling.md has the measured cost).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
 
 from ocis_server.domain.errors import TooManyRequests
 
 from .throttle import Throttle
+
+
+log = logging.getLogger(__name__)
+
+
+class SharedFailures(Protocol):
+    """Where the nodes' failures meet (auth/pgfailures.py): rows (account, address, source,
+    wall-clock time, cleared)."""
+
+    async def load(self, account: str, address: str,
+                   since: float) -> Sequence[tuple[str, str, str, float, bool]]: ...
+
+    async def add(self, account: str, address: str, source: str, at: float,
+                  forget_before: float) -> None: ...
+
+    async def clear(self, account: str, address: str, source: str) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 class LoginThrottle:
@@ -38,7 +62,9 @@ class LoginThrottle:
                  address_max_failures: int | None = None, delay: float = 0.25,
                  max_delay: float = 3.0, max_waiting: int = 256, max_keys: int = 10_000,
                  clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+                 shared: SharedFailures | None = None,
+                 wall: Callable[[], float] = time.time) -> None:
         if max_waiting < 0 or delay < 0 or max_delay < 0:
             raise ValueError("delay, max_delay and max_waiting must not be negative")
         self.hard = Throttle(max_failures, window, address_max_failures=address_max_failures,
@@ -48,6 +74,8 @@ class LoginThrottle:
         self._clock, self._sleep = clock, sleep
         self._accounts: OrderedDict[str, deque[float]] = OrderedDict()   # account -> failure times
         self._trusted: OrderedDict[str, float] = OrderedDict()          # pair -> last success
+        self.shared, self._wall = shared, wall
+        self._pending: set[asyncio.Task[None]] = set()      # clears not yet written
 
     @property
     def max_failures(self) -> int:
@@ -90,9 +118,12 @@ class LoginThrottle:
         """Call before checking a password: raises TooManyRequests (pair or address locked, or
         the waiting room full for a client that failed), else waits the account's delay."""
         pair = self.pair(account, address)
-        self.hard.check(pair, address)
         if self._is_trusted(pair):
+            self.hard.check(pair, address)
             return
+        if self.shared is not None:
+            await self._load(account, address)
+        self.hard.check(pair, address)
         wait = self.delay_for(account)
         if wait <= 0:
             return
@@ -108,7 +139,34 @@ class LoginThrottle:
             self.waiting -= 1
         self.hard.check(pair, address)     # a failure from the same pair may have locked it meanwhile
 
+    async def _load(self, account: str, address: str) -> None:
+        """Replace this node's counts for the pair, the address and the account by the rows every
+        node wrote (their times mapped from the wall clock onto this throttle's clock)."""
+        assert self.shared is not None
+        offset = self._clock() - self._wall()
+        rows = await self.shared.load(account, address,
+                                      self._wall() - self.window - self.hard.lockout)
+        self.hard.replace(self.pair(account, address),
+                          ((at + offset, src) for acc, addr, src, at, cleared in rows
+                           if acc == account and addr == address and not cleared))
+        self.hard.replace(address, ((at + offset, src) for _, addr, src, at, _ in rows
+                                    if addr == address))
+        times = deque(at + offset for acc, _, _, at, _ in rows if acc == account)
+        self._accounts.pop(account, None)
+        if times:
+            self._accounts[account] = times
+            self._bound(self._accounts)
+
     # --- after it was checked ------------------------------------------------------------------
+    async def failed(self, account: str, address: str, *, source: str) -> None:
+        """A wrong password: counted here and, with `shared`, written for every node before the
+        caller answers (so the next attempt, on any node, sees it)."""
+        self.failure(account, address, source=source)
+        if self.shared is not None:
+            now = self._wall()
+            await self.shared.add(account, address, source, now,
+                                  now - self.window - self.hard.lockout)
+
     def failure(self, account: str, address: str, *, source: str) -> None:
         now = self._clock()
         pair = self.pair(account, address)
@@ -128,10 +186,28 @@ class LoginThrottle:
         pair for a window. The account's failures from elsewhere stay (they are not the owner's),
         and a lock in force stays: only time lifts it."""
         pair = self.pair(account, address)
+        if self.shared is not None and self.hard.failures(pair):
+            # Rare (a right password after wrong ones): cleared in the background, the answer
+            # does not wait. Lost when the database is away: the rows then still count, stricter.
+            task = asyncio.get_running_loop().create_task(
+                self.shared.clear(account, address, source))
+            self._pending.add(task)
+            task.add_done_callback(self._written)
         self.hard.success(pair, source=source)
         self._trusted.pop(pair, None)
         self._trusted[pair] = self._clock()
         self._bound(self._trusted)
+
+    def _written(self, task: asyncio.Task[None]) -> None:
+        self._pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("login failures not cleared in the database: %s", task.exception())
+
+    async def close(self) -> None:
+        for task in list(self._pending):
+            await asyncio.gather(task, return_exceptions=True)
+        if self.shared is not None:
+            await self.shared.close()
 
     def _is_trusted(self, pair: str) -> bool:
         since = self._trusted.get(pair)
@@ -154,10 +230,16 @@ def login_throttle(config: Any) -> LoginThrottle:
     """The process's one login throttle from PROXY_LOGIN_MAX_FAILURES (per account and address,
     and where the account's delay starts), PROXY_LOGIN_MAX_FAILURES_PER_ADDRESS,
     PROXY_LOGIN_FAILURE_WINDOW (also the lockout), PROXY_LOGIN_FAILURE_DELAY,
-    PROXY_LOGIN_FAILURE_MAX_DELAY and PROXY_LOGIN_MAX_WAITING."""
+    PROXY_LOGIN_FAILURE_MAX_DELAY and PROXY_LOGIN_MAX_WAITING; shared by every node through
+    PostgreSQL with OCIS_DATABASE_URL."""
+    shared: SharedFailures | None = None
+    if config.database_url:
+        from .pgfailures import PostgresFailures      # psycopg only when configured
+
+        shared = PostgresFailures(config.database_url)
     return LoginThrottle(max(1, int(config.login_max_failures)),
                          max(1.0, float(config.login_failure_window)),
                          address_max_failures=max(1, int(config.login_max_failures_per_address)),
                          delay=max(0.0, float(config.login_failure_delay)),
                          max_delay=max(0.0, float(config.login_failure_max_delay)),
-                         max_waiting=max(0, int(config.login_max_waiting)))
+                         max_waiting=max(0, int(config.login_max_waiting)), shared=shared)

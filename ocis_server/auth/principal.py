@@ -102,7 +102,7 @@ class Authenticators:
                 user = None
         if user is None:
             if self.throttle is not None:
-                self.throttle.failure(account, origin, source=THROTTLE_SOURCE)
+                await self.throttle.failed(account, origin, source=THROTTLE_SOURCE)
             raise Unauthenticated("username or password was incorrect")
         if self.throttle is not None:
             self.throttle.success(account, origin, source=THROTTLE_SOURCE)

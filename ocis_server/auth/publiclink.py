@@ -69,7 +69,7 @@ class LinkPasswords:
             self.throttle.success(key, origin, source=THROTTLE_SOURCE)
             return
         if not await asyncio.to_thread(verify_password, password, link.password_hash):
-            self.throttle.failure(key, origin, source=THROTTLE_SOURCE)
+            await self.throttle.failed(key, origin, source=THROTTLE_SOURCE)
             raise Unauthenticated("wrong link password")
         self.throttle.success(key, origin, source=THROTTLE_SOURCE)
         self._ok[memo] = None

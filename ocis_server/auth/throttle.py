@@ -80,14 +80,31 @@ class Throttle:
             for key in keys:
                 entry = self._entries.pop(key, None) or _Entry()
                 self._entries[key] = entry        # most recently failed last
-                failures = entry.failures
-                failures.append((now, source))
-                while failures and failures[0][0] <= now - self.window:
-                    failures.popleft()
-                if len(failures) >= self._limit(key):
-                    entry.locked_until = now + self.lockout
-                    failures.clear()
+                self._count(key, entry, now, source)
             self._evict(now)
+
+    def _count(self, key: str, entry: _Entry, when: float, source: str) -> None:
+        """The one rule: a failure at `when`; `max_failures` within `window` lock the key."""
+        failures = entry.failures
+        failures.append((when, source))
+        while failures and failures[0][0] <= when - self.window:
+            failures.popleft()
+        if len(failures) >= self._limit(key):
+            entry.locked_until = when + self.lockout
+            failures.clear()
+
+    def replace(self, key: str, events: Iterable[tuple[float, str]]) -> None:
+        """Set `key` to what these failures (when, source), oldest first, add up to: the
+        failures every node recorded (auth/pgfailures.py), counted by the same rule."""
+        entry = _Entry()
+        for when, source in events:
+            self._count(key, entry, when, source)
+        now = self._clock()
+        with self._lock:
+            self._entries.pop(key, None)
+            if entry.locked_until > now or any(f[0] > now - self.window for f in entry.failures):
+                self._entries[key] = entry
+                self._evict(now)
 
     def success(self, *keys: str, source: str = "") -> None:
         """Forget the failures the path `source` recorded against `keys` (call it with the account,

@@ -285,6 +285,7 @@ class Runtime:
         if self.ctx is not None:
             await sharing_settled()          # sharing changes whose request went away publish
             await close_bus(self.ctx.events)
+            await self.ctx.throttle.close()      # its PostgreSQL pool, with OCIS_DATABASE_URL
         runners, self._runners = self._runners, []
         for runner in runners:
             await runner.cleanup()

@@ -19,7 +19,7 @@ from ocis_server.storage import RemoteShare, Storage
 if TYPE_CHECKING:
     from ocis_server.auth.keys import KeySet
     from ocis_server.config import Config
-    from ocis_server.identity.apptokens import AppTokenStore
+    from ocis_server.identity.apptokens import AppTokenRules
     from ocis_server.sharing.federated_sent import FederationPeer
 
 
@@ -61,7 +61,7 @@ class ServiceContext:
     storage: Storage
     users: UserStore
     keys: KeySet | None = None      # the embedded IdP's signing keys while it runs in this process
-    app_tokens: AppTokenStore | None = None   # app token store while auth-app runs here
+    app_tokens: AppTokenRules | None = None   # app token store while auth-app runs here
     # The one failed-login throttle every password path shares (auth/logins.py). The runtime
     # configures it from PROXY_LOGIN_*; a context built by hand gets the defaults.
     throttle: LoginThrottle = field(default_factory=LoginThrottle)

@@ -19,7 +19,7 @@ from ocis_server.domain.errors import (
     Unauthenticated,
 )
 from ocis_server.identity import User
-from ocis_server.identity.apptokens import AppToken, AppTokenStore
+from ocis_server.identity.apptokens import AppToken, AppTokenRules
 
 from .config import CONFIG_KEY, CONTEXT_KEY, DEFAULT_EXPIRY, MAX_EXPIRY
 
@@ -55,7 +55,7 @@ def token_json(record: AppToken, token: str | None = None) -> dict[str, Any]:
             "label": record.label}
 
 
-def _store(request: web.Request) -> AppTokenStore:
+def _store(request: web.Request) -> AppTokenRules:
     store = request.app[CONTEXT_KEY].app_tokens
     if store is None:
         raise BadGateway("the app token store is not open")

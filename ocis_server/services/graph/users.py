@@ -260,7 +260,7 @@ async def change_password(request: web.Request) -> web.Response:
     origin = address_key(client_address(request, ctx.config.trusted_proxies))
     await ctx.throttle.admit(account, origin)
     if await ctx.users.authenticate(caller.username, current) is None:
-        ctx.throttle.failure(account, origin, source=THROTTLE_SOURCE)
+        await ctx.throttle.failed(account, origin, source=THROTTLE_SOURCE)
         raise BadRequest("the current password is wrong")
     ctx.throttle.success(account, origin, source=THROTTLE_SOURCE)
     await ctx.users.set_password(caller.id, new)

@@ -118,7 +118,7 @@ class Session:
             return result(ber.INVALID_CREDENTIALS, "invalid credentials")
         entry_dn = await self._verify(directory, key, password)
         if entry_dn is None:
-            self.throttle.failure(account, address, source=THROTTLE_SOURCE)
+            await self.throttle.failed(account, address, source=THROTTLE_SOURCE)
             return result(ber.INVALID_CREDENTIALS, "invalid credentials")
         self.throttle.success(account, address, source=THROTTLE_SOURCE)
         self.bound_dn, self.authenticated = entry_dn, True
@@ -323,7 +323,7 @@ class Session:
             return ber.INVALID_CREDENTIALS, "invalid credentials"
         user = await self.users.authenticate(username, old_text)
         if user is None:
-            self.throttle.failure(account, address, source=THROTTLE_SOURCE)
+            await self.throttle.failed(account, address, source=THROTTLE_SOURCE)
             return ber.INVALID_CREDENTIALS, "invalid credentials"
         self.throttle.success(account, address, source=THROTTLE_SOURCE)
         try:

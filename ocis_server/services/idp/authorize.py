@@ -138,7 +138,7 @@ async def handle_login(request: web.Request) -> web.StreamResponse:
         except Unauthenticated:
             user = None
     if user is None:
-        state.logins.failure(account, address, source=THROTTLE_SOURCE)
+        await state.logins.failed(account, address, source=THROTTLE_SOURCE)
         log.info("idp: failed sign-in for %r from %s", username, address[5:])
         return show_login(request, continue_to, username=username,
                           error="Wrong user name or password.")

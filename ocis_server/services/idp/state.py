@@ -12,6 +12,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -28,7 +29,7 @@ from .clients import Client, builtin_clients
 from .config import DEVICE_CODE_MAX_FAILURES, SESSION_TTL, STATE_KEY, IdpConfig
 from .errors import PageError
 from .oauth import OAuthServer
-from .store import IdpStore
+from .store import IdpRules, IdpStore
 
 log = logging.getLogger("ocis.idp")
 SESSION_COOKIE = "ocis-idp-session"
@@ -43,7 +44,7 @@ class IdpState:
     cfg: IdpConfig
     clients: dict[str, Client]
     keys: KeySet
-    store: IdpStore
+    store: IdpRules
     codes: Throttle            # wrong device user codes per address
     oauth: OAuthServer = None  # type: ignore[assignment]  # authlib's server (not in discovery)
 
@@ -78,7 +79,7 @@ def lifecycle(ctx: ServiceContext, *, with_store: bool,
             keys = await KeySet.open(directory, algorithm=cfg.signing_method,
                                      keep_retired=max(cfg.access_token_ttl, cfg.id_token_ttl) + 60)
         ctx.keys = keys
-        store = await IdpStore.open(directory / "idp.db") if with_store else None
+        store = await _open_store(ctx, directory) if with_store else None
         state = app[STATE_KEY] = IdpState(
             ctx, cfg, builtin_clients(ctx.public_url, cfg.trusted_clients), keys,
             store,   # type: ignore[arg-type]  # the discovery app never touches the store
@@ -104,7 +105,16 @@ def lifecycle(ctx: ServiceContext, *, with_store: bool,
     return run
 
 
-async def _maintain(cfg: IdpConfig, keys: KeySet, store: IdpStore) -> None:
+async def _open_store(ctx: ServiceContext, directory: Path) -> IdpRules:
+    """idp.db beside the node, or with OCIS_DATABASE_URL the tables every front node shares."""
+    if ctx.config.database_url:
+        from .pgidp import PostgresIdpStore       # psycopg only when configured
+
+        return await PostgresIdpStore.open(ctx.config.database_url)
+    return await IdpStore.open(directory / "idp.db")
+
+
+async def _maintain(cfg: IdpConfig, keys: KeySet, store: IdpRules) -> None:
     rotation = cfg.key_rotation_interval
     pause = MAINTENANCE_INTERVAL if rotation <= 0 else max(1.0, min(MAINTENANCE_INTERVAL,
                                                                     rotation / 10))
