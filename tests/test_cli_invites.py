@@ -5,35 +5,15 @@ a second accept is a clear error, and forgetting a contact removes it."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import RealServer, launch_real_server
-from ocm_peers import write_providers
+from ocm_peers import real_zurich_and_paris
 from test_cli import Story
 
 from ocis_cli.exitcodes import ExitCode
-
-
-@contextlib.contextmanager
-def two_servers(tmp_path: Path) -> Iterator[tuple[RealServer, RealServer]]:
-    files = {name: tmp_path / f"{name}-providers.json" for name in ("zurich", "paris")}
-    for path in files.values():
-        write_providers(path, {})
-
-    def env(name: str) -> dict[str, str]:
-        return {"OCIS_ENABLE_OCM": "true", "OCM_DOMAIN": f"{name}.test",
-                "OCM_OCM_PROVIDER_AUTHORIZER_PROVIDERS_FILE": str(files[name]),
-                "OCM_OCM_INVITE_MANAGER_INSECURE": "true"}
-
-    with launch_real_server(tmp_path / "zurich", env("zurich")) as zurich, \
-            launch_real_server(tmp_path / "paris", env("paris")) as paris:
-        write_providers(files["zurich"], {"paris.test": paris.url})
-        write_providers(files["paris"], {"zurich.test": zurich.url})
-        yield zurich, paris
 
 
 def _story(server: RealServer, root: Path, name: str, password: str) -> Story:
@@ -45,7 +25,7 @@ def _story(server: RealServer, root: Path, name: str, password: str) -> Story:
 
 @pytest.mark.slow
 def test_invite_create_accept_contacts_forget(tmp_path: Path) -> None:
-    with two_servers(tmp_path) as (zurich, paris):
+    with real_zurich_and_paris(tmp_path, launch_real_server) as (zurich, paris):
         einstein = _story(zurich, tmp_path, "einstein", "relativity")
         marie = _story(paris, tmp_path, "marie", "radioactivity")
         invitation = einstein.run("invite", "create", "--description", "Physics").stdout
