@@ -92,6 +92,7 @@ class RemoteStorage:
 
     async def call(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
         method = codec.METHODS[name]
+        log.debug("rpc %s", name)
         payload = codec.dumps({"args": codec.encode_args(method, args, kwargs)})
         response = await self._post(f"/rpc/{name}", payload,
                                     {"Content-Type": "application/json"})
@@ -100,6 +101,7 @@ class RemoteStorage:
     async def _streamed(self, name: str, body: AsyncIterator[bytes], /, *args: Any,
                         **kwargs: Any) -> Any:
         method = codec.METHODS[name]
+        log.debug("rpc %s (streamed)", name)
         head = codec.dumps(codec.encode_args(method, args, {**kwargs, "body": body}))
 
         async def framed() -> AsyncIterator[bytes]:
@@ -158,6 +160,7 @@ class RemoteStorage:
             body.release()
 
     async def open_blob(self, args: dict[str, Any], range_header: str | None) -> BlobBody:
+        log.debug("rpc blob")
         headers = {"Content-Type": "application/json"}
         if range_header:
             headers["Range"] = range_header
