@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import io
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -26,9 +28,11 @@ from typing import Any
 
 import aiohttp
 import pytest
+from PIL import Image
 
 from ocis_server.registry.natskv import NatsKvRegistry
 from tests.conftest import ADMIN_PASSWORD, free_port, server_env
+from tests.kit.tools import litmus_run
 from tests.kit.nats import NatsServer, nats_server  # noqa: F401  (fixture)
 from tests.sse_helpers import SseReader
 
@@ -398,3 +402,23 @@ async def test_one_front_two_providers(three: Cluster) -> None:
             assert time.monotonic() < deadline, status
             await asyncio.sleep(0.3)
         assert (await _req(http, "GET", f"{project}/p.txt", auth=admin))[1] == b"project"
+
+
+async def test_thumbnail_and_litmus_through_the_front(cluster: Cluster) -> None:
+    image = io.BytesIO()
+    Image.new("RGB", (200, 100), (200, 30, 30)).save(image, "PNG")
+    dav = f"{cluster.url}/remote.php/dav/files/einstein"
+    async with aiohttp.ClientSession() as http:
+        assert (await _req(http, "PUT", f"{dav}/red.png", data=image.getvalue()))[0] == 201
+        status, body, headers = await _req(http, "GET", f"{dav}/red.png?preview=1&x=32&y=32")
+        assert status == 200 and headers["Content-Type"] == "image/png"
+        thumb = Image.open(io.BytesIO(body))
+        assert max(thumb.size) <= 32 and thumb.getpixel((5, 5))[:3] == (200, 30, 30)
+    proc = await asyncio.create_subprocess_exec(
+        "bash", str(litmus_run()), f"{cluster.url}/remote.php/webdav/", "einstein", "relativity",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        env={"TESTS": "basic copymove props locks http", "PATH": "/usr/bin:/bin"})
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=300)
+    text = out.decode(errors="replace")
+    match = re.search(r"(\d+) passed, (\d+) failed", text)
+    assert match and int(match.group(2)) == 0 and int(match.group(1)) >= 104, text
