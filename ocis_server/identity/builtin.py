@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import hashlib
 import secrets
 import sqlite3
 import time
@@ -19,11 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from ocis_server.domain.errors import AlreadyExists, BadRequest, NotFound
-from ocis_server.domain.ids import new_id
 
-from . import validate
 from .api import ROLES, Group, User, counts_change
 from .passwords import DUMMY_HASH, hash_password, verify_password
+from .rules import UserRules, credentials_mac
 from .schema import link_identity, migrate
 from .sqlitedb import SqliteThread
 
@@ -45,7 +43,7 @@ def _row_to_group(row: tuple[Any, ...]) -> Group:
     return Group(id=row[0], name=row[1], description=row[2])
 
 
-class BuiltinUserStore:
+class BuiltinUserStore(UserRules):
     """UserStore over one SQLite file."""
 
     def __init__(self, db: SqliteThread) -> None:
@@ -106,20 +104,8 @@ class BuiltinUserStore:
         assert row is not None
         return int(row[0])
 
-    async def check(self) -> None:
-        """The runtime's health query: the database answers."""
-        await self.count()
-
-    # --- user changes ------------------------------------------------------------------------
-    @counts_change
-    async def create(self, *, username: str, password: str, display_name: str = "",
-                     email: str = "", role: str = "user", user_id: str | None = None,
-                     user_type: str = "Member") -> User:
-        user = validate.new_user(user_id=user_id or new_id(), username=username,
-                                 password=password, display_name=display_name, email=email,
-                                 role=role, user_type=user_type)
-        encoded = await asyncio.to_thread(hash_password, password) if password else ""
-
+    # --- user changes (the rules: rules.UserRules) -------------------------------------------
+    async def _insert_user(self, user: User, encoded: str) -> None:
         def insert(conn: sqlite3.Connection) -> None:
             try:
                 conn.execute(
@@ -128,39 +114,23 @@ class BuiltinUserStore:
                     (user.id, user.username, user.display_name, user.email, user.role,
                      encoded, time.time(), user.user_type))
             except sqlite3.IntegrityError:
-                raise AlreadyExists(f"user {username!r} already exists") from None
+                raise AlreadyExists(f"user {user.username!r} already exists") from None
 
         await self._db.run(insert)
-        return user
 
-    @counts_change
-    async def update(self, user_id: str, *, display_name: str | None = None,
-                     email: str | None = None, role: str | None = None,
-                     user_type: str | None = None, enabled: bool | None = None) -> User:
-        changes = {column: int(value) if isinstance(value, bool) else value
-                   for column, value in validate.user_changes(
-                       display_name=display_name, email=email, role=role, user_type=user_type,
-                       enabled=enabled).items()}
-        if changes:
-            assignments = ", ".join(f"{column} = ?" for column in changes)   # fixed column names
-            changed = await self._db.run(lambda c: c.execute(
-                f"UPDATE users SET {assignments} WHERE id = ?",
-                (*changes.values(), user_id)).rowcount)
-            if not changed:
-                raise NotFound("user not found")
-            self._forget(user_id)
-        return await self.get(user_id)
+    async def _change_user(self, user_id: str, changes: dict[str, Any]) -> bool:
+        values = [int(v) if isinstance(v, bool) else v for v in changes.values()]
+        assignments = ", ".join(f"{column} = ?" for column in changes)   # fixed column names
+        changed = await self._db.run(lambda c: c.execute(
+            f"UPDATE users SET {assignments} WHERE id = ?", (*values, user_id)).rowcount)
+        self._forget(user_id)
+        return bool(changed)
 
-    @counts_change
-    async def set_password(self, user_id: str, password: str) -> None:
-        if not password:
-            raise BadRequest("the password must not be empty")
-        encoded = await asyncio.to_thread(hash_password, password)
+    async def _store_hash(self, user_id: str, encoded: str) -> bool:
         changed = await self._db.run(lambda c: c.execute(
             "UPDATE users SET password_hash = ? WHERE id = ?", (encoded, user_id)).rowcount)
-        if not changed:
-            raise NotFound("user not found")
         self._forget(user_id)
+        return bool(changed)
 
     @counts_change
     async def delete(self, user_id: str) -> None:
@@ -188,23 +158,16 @@ class BuiltinUserStore:
             raise NotFound("group not found")
         return _row_to_group(row)
 
-    @counts_change
-    async def create_group(self, *, name: str, description: str = "",
-                           group_id: str | None = None) -> Group:
-        validate.group_name(name)
-        group = Group(id=group_id or new_id(), name=name,
-                      description=validate.display_name(description))
-
+    async def _insert_group(self, group: Group) -> None:
         def insert(conn: sqlite3.Connection) -> None:
             try:
                 conn.execute("INSERT INTO groups (id, name, description, created)"
                              " VALUES (?, ?, ?, ?)",
                              (group.id, group.name, group.description, time.time()))
             except sqlite3.IntegrityError:
-                raise AlreadyExists(f"group {name!r} already exists") from None
+                raise AlreadyExists(f"group {group.name!r} already exists") from None
 
         await self._db.run(insert)
-        return group
 
     @counts_change
     async def delete_group(self, group_id: str) -> None:
@@ -270,9 +233,7 @@ class BuiltinUserStore:
 
     # --- authentication ------------------------------------------------------------------
     async def authenticate(self, username: str, password: str) -> User | None:
-        # Keyed BLAKE2b: a MAC like HMAC-SHA256, at a fraction of its set-up cost per request.
-        key = hashlib.blake2b(f"{username}\0{password}".encode(), key=self._cache_key,
-                              digest_size=32).digest()
+        key = credentials_mac(self._cache_key, username, password)
         cached = self._cache.get(key)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import hashlib
 import secrets
 import time
 from collections import OrderedDict
@@ -22,12 +21,11 @@ from typing import Any
 import psycopg
 
 from ocis_server.domain.errors import AlreadyExists, BadRequest, NotFound
-from ocis_server.domain.ids import new_id
 from ocis_server.postgres import Connection, Pool, migrate
 
-from . import validate
 from .api import Group, User, counts_change
-from .passwords import DUMMY_HASH, hash_password, verify_password
+from .passwords import DUMMY_HASH, verify_password
+from .rules import UserRules, credentials_mac
 
 _CACHE_TTL = 60.0
 _CACHE_SIZE = 1024
@@ -84,7 +82,7 @@ async def _require(conn: Connection, table: str, row_id: str, message: str) -> N
         raise NotFound(message)
 
 
-class PostgresUserStore:
+class PostgresUserStore(UserRules):
     """UserStore over the tables of one PostgreSQL database."""
 
     def __init__(self, pool: Pool) -> None:
@@ -137,18 +135,8 @@ class PostgresUserStore:
         row = await self._one("SELECT count(*) FROM users")
         return int(row[0]) if row else 0
 
-    async def check(self) -> None:
-        """The runtime's health query: the database answers."""
-        await self.count()
-
-    @counts_change
-    async def create(self, *, username: str, password: str, display_name: str = "",
-                     email: str = "", role: str = "user", user_id: str | None = None,
-                     user_type: str = "Member") -> User:
-        user = validate.new_user(user_id=user_id or new_id(), username=username,
-                                 password=password, display_name=display_name, email=email,
-                                 role=role, user_type=user_type)
-        encoded = await asyncio.to_thread(hash_password, password) if password else ""
+    # --- user changes (the rules: rules.UserRules) -------------------------------------------
+    async def _insert_user(self, user: User, encoded: str) -> None:
         try:
             await self._rowcount(
                 "INSERT INTO users (id, username, display_name, email, role, password_hash,"
@@ -156,30 +144,16 @@ class PostgresUserStore:
                 (user.id, user.username, user.display_name, user.email, user.role, encoded,
                  time.time(), user.user_type))
         except psycopg.errors.UniqueViolation:
-            raise AlreadyExists(f"user {username!r} already exists") from None
-        return user
+            raise AlreadyExists(f"user {user.username!r} already exists") from None
 
-    @counts_change
-    async def update(self, user_id: str, *, display_name: str | None = None,
-                     email: str | None = None, role: str | None = None,
-                     user_type: str | None = None, enabled: bool | None = None) -> User:
-        changes = validate.user_changes(display_name=display_name, email=email, role=role,
-                                        user_type=user_type, enabled=enabled)
-        if changes:
-            assignments = ", ".join(f"{column} = %s" for column in changes)   # fixed names
-            if not await self._rowcount(f"UPDATE users SET {assignments} WHERE id = %s",
-                                        (*changes.values(), user_id)):
-                raise NotFound("user not found")
-        return await self.get(user_id)
+    async def _change_user(self, user_id: str, changes: dict[str, Any]) -> bool:
+        assignments = ", ".join(f"{column} = %s" for column in changes)   # fixed names
+        return bool(await self._rowcount(f"UPDATE users SET {assignments} WHERE id = %s",
+                                         (*changes.values(), user_id)))
 
-    @counts_change
-    async def set_password(self, user_id: str, password: str) -> None:
-        if not password:
-            raise BadRequest("the password must not be empty")
-        encoded = await asyncio.to_thread(hash_password, password)
-        if not await self._rowcount("UPDATE users SET password_hash = %s WHERE id = %s",
-                                    (encoded, user_id)):
-            raise NotFound("user not found")
+    async def _store_hash(self, user_id: str, encoded: str) -> bool:
+        return bool(await self._rowcount("UPDATE users SET password_hash = %s WHERE id = %s",
+                                         (encoded, user_id)))
 
     @counts_change
     async def delete(self, user_id: str) -> None:
@@ -206,19 +180,13 @@ class PostgresUserStore:
             raise NotFound("group not found")
         return _group(row)
 
-    @counts_change
-    async def create_group(self, *, name: str, description: str = "",
-                           group_id: str | None = None) -> Group:
-        validate.group_name(name)
-        group = Group(id=group_id or new_id(), name=name,
-                      description=validate.display_name(description))
+    async def _insert_group(self, group: Group) -> None:
         try:
             await self._rowcount(
                 "INSERT INTO groups (id, name, description, created) VALUES (%s, %s, %s, %s)",
                 (group.id, group.name, group.description, time.time()))
         except psycopg.errors.UniqueViolation:
-            raise AlreadyExists(f"group {name!r} already exists") from None
-        return group
+            raise AlreadyExists(f"group {group.name!r} already exists") from None
 
     @counts_change
     async def delete_group(self, group_id: str) -> None:
@@ -286,9 +254,7 @@ class PostgresUserStore:
     async def authenticate(self, username: str, password: str) -> User | None:
         row = await self._one(f"SELECT {_COLUMNS}, u.password_hash FROM users u"
                               " WHERE lower(u.username) = lower(%s)", (username,))
-        # Keyed BLAKE2b: a MAC like HMAC-SHA256, at a fraction of its set-up cost per request.
-        key = hashlib.blake2b(f"{username}\0{password}".encode(), key=self._cache_key,
-                              digest_size=32).digest()
+        key = credentials_mac(self._cache_key, username, password)
         encoded = row[7] if row is not None and row[7] else DUMMY_HASH
         accepted = self._accepted.get(key)
         if accepted is None or accepted[0] != encoded or accepted[1] < time.monotonic():
