@@ -234,3 +234,19 @@ def test_same_named_shares_from_two_providers_get_distinct_mounts(routed: RealSe
     seen = {_dav(routed, recipient, "GET", f"{JAIL}/{name}/who.txt").content
             for name in (folder, f"{folder} (1)")}
     assert seen == {on_a.encode(), on_b.encode()}        # each mount opens its own provider
+
+
+async def test_events_of_a_share_on_the_other_provider_name_its_mount(routed: RealServer) -> None:
+    from tests.sse_helpers import SseReader
+    demo = ("einstein", "marie", "moss", "richard", "katherine")
+    on_b = next(u for u in demo if _mount(_personal(routed, u)) == B)
+    recipient = next(u for u in demo if _mount(_personal(routed, u)) != B)
+    drive = _personal(routed, on_b)["id"]
+    folder = f"ev-{uuid.uuid4().hex[:6]}"
+    assert _dav(routed, on_b, "MKCOL", f"{drive}/{folder}").status_code == 201
+    async with SseReader(routed.url, recipient, DEMO_PASSWORDS[recipient]) as sse:
+        _share_folder(routed, on_b, folder, recipient)
+        created = await sse.next()
+        assert created.event == "share-created"
+        assert created.data["itemid"].startswith(f"{B}$"), created.data
+        assert created.data["spaceid"] == drive

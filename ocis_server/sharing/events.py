@@ -70,7 +70,10 @@ def publishes(fn: Callable[Concatenate[Any, P], Awaitable[Changed[T]]]
         bus = getattr(ctx, "events", None)
         if bus is not None and changed.events:
             storage_id = str(getattr(ctx.config, "storage_id", "") or "")
-            bus.publish([to_bus(e, storage_id) for e in changed.events])
+            # several providers (storage/router): the mount id of the provider holding the space
+            known = getattr(getattr(ctx, "storage", None), "known_mount", None)
+            bus.publish([to_bus(e, (known(e.space_id) if known else None) or storage_id)
+                         for e in changed.events])
         return changed
 
     @functools.wraps(fn)

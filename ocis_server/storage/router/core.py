@@ -53,7 +53,6 @@ class RouterCore:
         self._providers: dict[str, Storage] = dict(providers)
         self.primary = providers[0][0]          # holds the per-user records (settings, keys, ...)
         self.storage_id = self.primary
-        self.mount_ids = frozenset(self._providers)
         self.registry = registry
         self.placement = placement or Placement()
         for mount in self.placement.pinned.values():
@@ -66,6 +65,23 @@ class RouterCore:
         self._down: dict[str, str] = {}         # mount id -> why
         self._probes: dict[str, asyncio.Task[None]] = {}
         self._seen: set[str] = set()            # providers whose spaces are registered
+
+    @property
+    def mount_ids(self) -> frozenset[str]:
+        """The mount ids of every provider (storage.api.knows_storage)."""
+        return frozenset(self._providers)
+
+    def known_mount(self, space_id: str) -> str | None:
+        """The mount id of a space this front knows of, without a query (events name it)."""
+        return self._spaces.get(space_id)
+
+    async def set_provider(self, mount: str, provider: Storage) -> None:
+        """Add a provider found later (or one that came back at another address: the old
+        object is replaced, closing it is the caller's), and register its spaces."""
+        self._providers[mount] = provider
+        self._down.pop(mount, None)
+        self._seen.discard(mount)
+        await self._register_provider(mount)
 
     # --- registry -------------------------------------------------------------------------
 
