@@ -67,6 +67,7 @@ async def upstream() -> AsyncIterator[TestServer]:
     app.router.add_get("/graph/stream", _stream)
     app.router.add_get("/graph/file", _head)
     app.router.add_get("/graph/broken", _broken)
+    app.router.add_get("/graph/short", lambda request: _short(request))
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     yield server
@@ -155,3 +156,27 @@ async def test_no_instance_503_and_no_second_forwarding(upstream: TestServer) ->
         await forwarder.close()
         await server.close()
         await asyncio.sleep(0)
+
+
+async def _short(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Length": "500"})
+    await response.prepare(request)
+    await response.write(b"z" * 100)
+    assert request.transport is not None
+    request.transport.abort()           # dies before its small answer is complete
+    return response
+
+
+async def test_small_answer_broken_off_is_a_502_and_small_answers_pass(
+        upstream: TestServer) -> None:
+    server, forwarder = await front([Entry("graph", "other", url_of(upstream), "ready")])
+    try:
+        async with aiohttp.ClientSession() as web_client:
+            async with web_client.get(f"{url_of(server)}/graph/file") as answer:
+                assert answer.status == 200 and await answer.read() == b"x" * 1000
+            async with web_client.get(f"{url_of(server)}/graph/short") as answer:
+                assert answer.status == 502
+                assert "did not answer" in (await answer.json())["error"]["message"]
+    finally:
+        await forwarder.close()
+        await server.close()

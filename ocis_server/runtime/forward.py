@@ -113,7 +113,7 @@ class Forwarder:
                 return self._render(route, request, BadGateway(
                     f"the {name} service on another node did not answer"))
             async with upstream:
-                return await self._relay(upstream, request, name, address)
+                return await self._relay(upstream, request, route, address)
         return self._render(route, request, ServiceUnavailable(
             f"no node runs the {name} service right now", retry_after=5.0))
 
@@ -133,10 +133,24 @@ class Forwarder:
             data=body, allow_redirects=False, compress=None,
             skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"))
 
-    async def _relay(self, upstream: aiohttp.ClientResponse, request: web.Request, name: str,
+    async def _relay(self, upstream: aiohttp.ClientResponse, request: web.Request, route: Route,
                      address: str) -> web.StreamResponse:
+        name = route.spec.name
+        headers = end_to_end(upstream.headers)
+        size = upstream.content_length
+        if (size is not None and size <= CHUNK and request.method != "HEAD"
+                and upstream.status not in (204, 304)):     # small: one write, no stream
+            try:
+                body = await upstream.read()
+            except (aiohttp.ClientError, TimeoutError) as exc:   # nothing sent yet: a 502
+                log.warning("%s at %s broke off its answer: %s", name, address, exc)
+                return self._render(route, request, BadGateway(
+                    f"the {name} service on another node did not answer"))
+            headers.popall("Content-Length", None)
+            return web.Response(status=upstream.status, reason=upstream.reason, headers=headers,
+                                body=body)
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason,
-                                      headers=end_to_end(upstream.headers))
+                                      headers=headers)
         await response.prepare(request)
         try:
             async for chunk in upstream.content.iter_chunked(CHUNK):
