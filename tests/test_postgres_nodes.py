@@ -239,3 +239,32 @@ async def test_the_login_throttle_counts_failures_from_both_nodes(nodes: Nodes) 
         status, _, body = await call(s, "PROPFIND", nodes.a.url + "/remote.php/dav/files/einstein",
                                      EINSTEIN, headers={"Depth": "0"})
         assert status == 207, body
+
+
+async def test_settings_values_and_signing_keys_follow_the_user_across_nodes(nodes: Nodes) -> None:
+    """They belong with the user, not with the node's storage provider: a language chosen through
+    A is einstein's on B; the URL signing key is one key on both, and a rotation on B counts on A."""
+    key_path = "/ocs/v1.php/cloud/user/signing-key?format=json"
+    async with aiohttp.ClientSession() as s:
+        status, _, body = await call(s, "PATCH", nodes.a.url + "/graph/v1.0/me", EINSTEIN,
+                                     json={"preferredLanguage": "de"})
+        assert status == 200, body
+        status, _, body = await call(s, "GET", nodes.b.url + "/graph/v1.0/me", EINSTEIN)
+        assert status == 200 and body["preferredLanguage"] == "de", body
+        keys = []
+        for node in (nodes.b, nodes.a):
+            status, _, body = await call(s, "GET", node.url + key_path, EINSTEIN)
+            assert status == 200, body
+            keys.append(body["ocs"]["data"]["signing-key"])
+        assert keys[0] == keys[1] and len(keys[0]) == 128
+        status, _, body = await call(s, "DELETE", nodes.b.url + key_path, EINSTEIN)
+        assert status == 200, body
+        status, _, body = await call(s, "GET", nodes.a.url + key_path, EINSTEIN)
+        assert status == 200 and body["ocs"]["data"]["signing-key"] not in keys, body
+
+        nodes.db.stop()
+        status, headers, body = await call(s, "GET", nodes.a.url + "/graph/v1.0/me", EINSTEIN)
+        assert_unavailable(status, headers, body, nodes.db)
+        nodes.db.start()
+        status, body = await until_back(s, "GET", nodes.b.url + "/graph/v1.0/me", EINSTEIN)
+        assert status == 200 and body["preferredLanguage"] == "de", body

@@ -115,7 +115,10 @@ class StorageUnit:
             root or self._root, mount or self.ctx.config.storage_id,
             free_space_reserve=max(0, self.ctx.config.free_space_reserve),
             personal_quota=max(0, self.ctx.config.personal_spaces_default_quota),
-            **({"read_only": True} if read_only else {}))
+            **({"read_only": True} if read_only else {}),
+            # settings values and signing keys belong with the user: shared by every front node
+            **({"database_url": self.ctx.config.database_url}
+               if self.ctx.config.database_url else {}))
         storage.publish_to(self.ctx.events.publish)     # committed changes -> the event bus
         return storage
 

@@ -107,11 +107,17 @@ class SqliteStorage(PagedListing,
 
     @classmethod
     async def open(cls, root: Path, storage_id: str, *, free_space_reserve: int = 0,
-                   personal_quota: int = 0, read_only: bool = False) -> SqliteStorage:
+                   personal_quota: int = 0, read_only: bool = False,
+                   database_url: str = "") -> SqliteStorage:
         """`free_space_reserve`: bytes of the data disk uploads must leave free (507 otherwise);
         `personal_quota`: the quota a new personal space gets (0 = unlimited); `read_only`: the
-        data folder takes no writes: nothing is created or tidied, every write answers 503."""
+        data folder takes no writes: nothing is created or tidied, every write answers 503;
+        `database_url` (OCIS_DATABASE_URL): settings values and signing keys in PostgreSQL."""
         self = cls(Path(root), storage_id, free_space_reserve)
+        if database_url:
+            from .pgusersettings import PostgresUserRecords      # psycopg only when configured
+
+            self._user_records = PostgresUserRecords(database_url)
         self.personal_quota = max(0, personal_quota)
         self.read_only = read_only
         setup = self._setup_read_only if read_only else self._setup
@@ -139,6 +145,9 @@ class SqliteStorage(PagedListing,
         return conn, int(last)
 
     async def close(self) -> None:
+        records, self._user_records = self._user_records, None
+        if records is not None:
+            await records.close()
         writer, self._writer = self._writer, None
         if writer is not None:
             await asyncio.to_thread(writer.close)

@@ -2,6 +2,8 @@
 user and setting id, as the settings service saved it), the user's URL signing key (table
 `signing_keys`, the secret of pre-signed URLs, replaced when the user rotates it) and the user's
 favourites (table `favorites`: each user marks their own, as oCIS keeps one flag per user).
+With OCIS_DATABASE_URL the settings values and signing keys live in PostgreSQL instead
+(pgusersettings.py), shared by every front node; favourites stay here, with the nodes they mark.
 """
 
 from __future__ import annotations
@@ -9,9 +11,12 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .writer import Tx
+
+if TYPE_CHECKING:
+    from .pgusersettings import PostgresUserRecords
 
 
 def _values(conn: sqlite3.Connection, user_id: str) -> dict[str, str]:
@@ -70,21 +75,30 @@ class UserSettingsStore:
 
     _write: Callable[..., Any]
     _cached: Callable[..., Any]
+    _user_records: PostgresUserRecords | None = None     # with OCIS_DATABASE_URL
 
     async def setting_values(self, user_id: str) -> dict[str, str]:
+        if self._user_records is not None:
+            return await self._user_records.values(user_id)
         found: dict[str, str] = await self._cached(("setting_values", user_id),
                                                    lambda c: _values(c, user_id), len)
         return dict(found)
 
     async def save_setting_value(self, user_id: str, setting_id: str, value: str) -> None:
+        if self._user_records is not None:
+            return await self._user_records.save_value(user_id, setting_id, value)
         await self._write(_save_value, user_id, setting_id, value)
 
     async def signing_key(self, user_id: str) -> str | None:
+        if self._user_records is not None:
+            return await self._user_records.key(user_id)
         key: str | None = await self._cached(("signing_key", user_id),
                                              lambda c: _key(c, user_id))
         return key
 
     async def set_signing_key(self, user_id: str, key: str, *, replace: bool = True) -> str:
+        if self._user_records is not None:
+            return await self._user_records.set_key(user_id, key, replace)
         stored: str = await self._write(_set_key, user_id, key, replace)
         return stored
 
