@@ -7,6 +7,7 @@ missing space marked) and comes back without a restart."""
 
 from __future__ import annotations
 
+import base64
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -250,3 +251,48 @@ async def test_events_of_a_share_on_the_other_provider_name_its_mount(routed: Re
         assert created.event == "share-created"
         assert created.data["itemid"].startswith(f"{B}$"), created.data
         assert created.data["spaceid"] == drive
+
+
+def test_tus_versions_trash_and_locks_on_the_second_provider(routed: RealServer) -> None:
+    """What finds its provider by upload id, bare file id or lock token works on either."""
+    demo = ("einstein", "marie", "moss", "richard", "katherine")
+    user = next(u for u in demo if _mount(_personal(routed, u)) == B)
+    drive = _personal(routed, user)["id"]
+    tus = {"Tus-Resumable": "1.0.0"}
+    data = b"0123456789" * 3000
+    created = _dav(routed, user, "POST", f"{drive}/", headers={
+        **tus, "Upload-Length": str(len(data)),
+        "Upload-Metadata": "filename " + base64.b64encode(b"tus.bin").decode()})
+    assert created.status_code == 201, created.text
+    location = created.headers["Location"]
+    for offset in (0, 10000):
+        end = 10000 if offset == 0 else len(data)
+        patched = requests.patch(location, auth=_auth(user), timeout=10, data=data[offset:end],
+                                 headers={**tus, "Upload-Offset": str(offset),
+                                          "Content-Type": "application/offset+octet-stream"})
+        assert patched.status_code == 204, patched.text
+    assert _dav(routed, user, "GET", f"{drive}/tus.bin").content == data
+    # versions by bare file id (the router finds the provider of the node)
+    first = _dav(routed, user, "PUT", f"{drive}/v.txt", data=b"first")
+    assert _dav(routed, user, "PUT", f"{drive}/v.txt", data=b"second").status_code == 204
+    file_id = first.headers["OC-FileId"]
+    assert file_id.startswith(f"{B}$")
+    versions = requests.request("PROPFIND", f"{routed.url}/remote.php/dav/meta/{file_id}/v",
+                                auth=_auth(user), timeout=10, headers={"Depth": "1"})
+    assert versions.status_code == 207 and versions.text.count("<d:response>") == 2
+    # trash and restore
+    assert _dav(routed, user, "DELETE", f"{drive}/v.txt").status_code == 204
+    trash = requests.request("PROPFIND", f"{routed.url}/remote.php/dav/spaces/trash-bin/{drive}",
+                             auth=_auth(user), timeout=10, headers={"Depth": "1"})
+    assert trash.status_code == 207 and "v.txt" in trash.text
+    # a lock on the second provider, found again by its token
+    lock_body = ('<?xml version="1.0"?><d:lockinfo xmlns:d="DAV:"><d:lockscope><d:exclusive/>'
+                 '</d:lockscope><d:locktype><d:write/></d:locktype></d:lockinfo>')
+    locked = _dav(routed, user, "LOCK", f"{drive}/tus.bin", data=lock_body,
+                  headers={"Timeout": "Second-60"})
+    assert locked.status_code == 200, locked.text
+    token = locked.headers["Lock-Token"]
+    assert _dav(routed, user, "PUT", f"{drive}/tus.bin", data=b"x").status_code == 423
+    assert _dav(routed, user, "UNLOCK", f"{drive}/tus.bin",
+                headers={"Lock-Token": token}).status_code == 204
+    assert _dav(routed, user, "PUT", f"{drive}/tus.bin", data=b"x").status_code == 204
