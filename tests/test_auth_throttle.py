@@ -164,3 +164,79 @@ def test_login_throttle_tables_are_bounded() -> None:
         t.failure(f"user:{n}", f"addr:{n}", source="idp")
         t.success(f"user:{n}", f"addr:x{n}", source="idp")
     assert len(t) <= 30
+
+
+class Rows:
+    """The shared failure rows of auth/pgfailures.py, kept in a list (the rule under test is
+    the nodes' replay of them; tests/test_postgres_nodes.py runs the real tables)."""
+
+    def __init__(self) -> None:
+        self.rows: list[list[object]] = []
+        self.loads = 0
+
+    async def load(self, account: str, address: str,
+                   since: float) -> list[tuple[str, str, str, float, bool]]:
+        self.loads += 1
+        return [(str(a), str(d), str(s), float(str(t)), bool(c)) for a, d, s, t, c in self.rows
+                if (a == account or d == address) and float(str(t)) > since]
+
+    async def add(self, account: str, address: str, source: str, at: float,
+                  forget_before: float) -> None:
+        self.rows = [r for r in self.rows if float(str(r[3])) >= forget_before]
+        self.rows.append([account, address, source, at, False])
+
+    async def clear(self, account: str, address: str, source: str) -> None:
+        for r in self.rows:
+            if r[:3] == [account, address, source]:
+                r[4] = True
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_nodes_sharing_failure_rows_count_them_together() -> None:
+    """Two nodes (different monotonic clocks, one wall clock): 2 + 2 failures lock the pair on
+    both; the account's delay counts all four; a trusted pair is not read back; a right password
+    after failures clears them for its pair only."""
+    rows, wall = Rows(), Clock()
+    mono_a, mono_b = Clock(), Clock()
+    mono_b.now = 50.0
+    nodes = [LoginThrottle(max_failures=4, window=60, address_max_failures=50, delay=0.5,
+                           max_delay=2, clock=mono, sleep=Sleeps(), shared=rows, wall=wall)
+             for mono in (mono_a, mono_b)]
+    a, b = nodes
+    for node in (a, b, a):
+        await node.admit("user:m", "addr:bad")
+        await node.failed("user:m", "addr:bad", source="basic")
+    await b.admit("user:m", "addr:bad")                 # three: not locked yet
+    await b.failed("user:m", "addr:bad", source="basic")
+    for node in (a, b):
+        with pytest.raises(TooManyRequests):
+            await node.admit("user:m", "addr:bad")
+        assert node.delay_for("user:m") == 0.5          # four failures of the account, from both
+    # Time passes on every clock: the lock ends everywhere.
+    for clock in (wall, mono_a, mono_b):
+        clock.now += 61
+    await a.admit("user:m", "addr:bad")
+    # The owner signs in on A: trusted there, so A reads nothing more for that pair.
+    await a.admit("user:m", "addr:owner")
+    a.success("user:m", "addr:owner", source="basic")
+    loads = rows.loads
+    for _ in range(5):
+        await a.admit("user:m", "addr:owner")
+        a.success("user:m", "addr:owner", source="basic")
+    assert rows.loads == loads
+    # Three failures from addr:x on B, then the right password there: the pair's rows are
+    # cleared (no lock after one more), the account and the address still count them.
+    for _ in range(3):
+        await b.admit("user:m", "addr:x")
+        await b.failed("user:m", "addr:x", source="basic")
+    await b.admit("user:m", "addr:x")
+    b.success("user:m", "addr:x", source="basic")
+    await asyncio.gather(*b._pending)
+    assert [r[4] for r in rows.rows if r[1] == "addr:x"] == [True, True, True]
+    await a.admit("user:m", "addr:x")                   # A reads them: the pair is not locked
+    assert a.hard.failures("addr:x") == 3 and a.delay_for("user:m") == 0
+    await a.failed("user:m", "addr:x", source="basic")
+    await b.admit("user:m", "addr:y")
+    assert b.delay_for("user:m") == 0.5                 # 4 account failures within the window
