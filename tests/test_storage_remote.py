@@ -220,3 +220,30 @@ async def test_an_unreachable_provider_is_503_at_once(free_port: typing.Callable
         await blackhole.close()
     finally:
         await remote.close()
+
+
+async def test_the_default_internal_address_gives_way_an_explicit_one_does_not(
+        tmp_path: Path, free_port: typing.Callable[[], int]) -> None:
+    from ocis_server.config import ConfigError, load_config
+    from ocis_server.runtime.remoteproviders import InternalApi
+
+    port = free_port()
+    base = {"OCIS_CONFIG_DIR": str(tmp_path), "OCIS_MACHINE_AUTH_API_KEY": SECRET}
+    explicit = load_config({**base, "STORAGE_USERS_HTTP_ADDR": f"127.0.0.1:{port}"})
+    first = await InternalApi.start(explicit, lambda: None)
+    try:
+        assert first.url == f"http://127.0.0.1:{port}"
+        with pytest.raises(ConfigError):              # set explicitly and busy: an error
+            await InternalApi.start(explicit, lambda: None)
+        default = load_config(base)
+        busy = dataclasses.replace(default, storage_users_http_addr=f"127.0.0.1:{port}")
+        second = await InternalApi.start(busy, lambda: None)   # the default: any free port
+        try:
+            assert second.url.startswith("http://127.0.0.1:") and second.url != first.url
+            async with aiohttp.ClientSession() as http:
+                async with http.post(f"{second.url}/rpc/check", json={"args": {}}) as resp:
+                    assert resp.status == 401
+        finally:
+            await second.stop()
+    finally:
+        await first.stop()

@@ -108,7 +108,8 @@ FIELDS: tuple[Field, ...] = (
           ("STORAGE_USERS_HTTP_ADDR",),
           "internal API of the storage provider (machine secret, never public), for fronts on "
           "other processes; served when MICRO_REGISTRY is not memory or this is set (port 0 = "
-          "any free port)"),
+          "any free port; the default, when busy, gives way to a free port: the registry "
+          "carries the URL)"),
     Field("upload_expiration", "storage_users.upload_expiration", "int", 86400,
           ("STORAGE_USERS_UPLOAD_EXPIRATION",),
           "seconds an unfinished upload session (TUS, chunking NG) is kept; expired ones are cleaned"),

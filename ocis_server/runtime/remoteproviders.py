@@ -40,6 +40,28 @@ def serves_internal_api(config: Config) -> bool:
     return config.registry != "memory" or config.origin("storage_users_http_addr").kind != "default"
 
 
+def _listen(config: Config) -> socket.socket:
+    """The internal API's socket. The default address someone else holds (a second provider
+    or a full `ocis server` on the same host) gives way to any free port, as the registry
+    carries the URL; an address set explicitly is an error when busy."""
+    addr = config.storage_users_http_addr
+    try:
+        host, port = split_addr(addr)
+    except ValueError as exc:
+        raise ConfigError(f"invalid STORAGE_USERS_HTTP_ADDR {addr!r}: {exc}") from None
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        sock = socket.create_server((host, port), family=family, backlog=512)
+    except OSError as exc:
+        if config.origin("storage_users_http_addr").kind != "default" or not port:
+            raise ConfigError(f"cannot listen on {addr} (STORAGE_USERS_HTTP_ADDR): "
+                              f"{exc.strerror or exc}") from None
+        log.info("STORAGE_USERS_HTTP_ADDR %s is busy: the internal API takes a free port", addr)
+        sock = socket.create_server((host, 0), family=family, backlog=512)
+    sock.setblocking(False)
+    return sock
+
+
 class InternalApi:
     def __init__(self, runner: web.AppRunner, url: str) -> None:
         self._runner, self.url = runner, url
@@ -49,17 +71,7 @@ class InternalApi:
         if not config.machine_auth_api_key:
             raise ConfigError("the storage provider's internal API needs OCIS_MACHINE_AUTH_API_KEY, "
                               "which `ocis init` generates")
-        addr = config.storage_users_http_addr
-        try:
-            host, port = split_addr(addr)
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            sock = socket.create_server((host, port), family=family, backlog=512)
-        except ValueError as exc:
-            raise ConfigError(f"invalid STORAGE_USERS_HTTP_ADDR {addr!r}: {exc}") from None
-        except OSError as exc:
-            raise ConfigError(f"cannot listen on {addr} (STORAGE_USERS_HTTP_ADDR): "
-                              f"{exc.strerror or exc}") from None
-        sock.setblocking(False)
+        sock = _listen(config)
         runner = web.AppRunner(internal_app(storage, config.machine_auth_api_key),
                                handle_signals=False, access_log=None)
         await runner.setup()
