@@ -49,3 +49,23 @@ async def test_two_fronts_share_the_space_registry(postgres: PgCluster, tmp_path
     finally:
         await one.close()
         await two.close()
+
+
+async def test_the_registry_away_delays_records_but_not_requests(postgres: PgCluster,
+                                                                  tmp_path: Path) -> None:
+    router = await _router(tmp_path, postgres.url)
+    try:
+        known = await router.create_space(space_type="project", name="Known", owner_id="u-1",
+                                          alias="project/known")
+        postgres.stop()
+        assert (await router.get_space(known.id)).name == "Known"      # routed from memory
+        made = await router.create_space(space_type="project", name="Later", owner_id="u-1",
+                                         alias="project/later")
+        assert (await router.get_space(made.id)).name == "Later"
+        assert {known.id, made.id} <= {s.id for s in await router.list_spaces()}
+        postgres.start()
+        await router.list_spaces()          # the next listing records what was missed
+        rows = postgres.psql("SELECT space_id FROM space_registry")
+        assert made.id in rows and known.id in rows
+    finally:
+        await router.close()

@@ -103,21 +103,58 @@ class RouterCore:
         except Exception as exc:  # noqa: BLE001 - any failure of the provider marks it down
             self._failed(mount, exc)
             return
-        entries = [SpaceEntry.of(s) for s in spaces]
-        fresh = [e for e in entries if self._snapshots.get(e.space_id) != e]
-        await self.registry.put(fresh)
-        for entry in entries:
-            self._remember(entry)
+        await self.record_listed([SpaceEntry.of(s) for s in spaces])
         self._seen.add(mount)
 
     async def register(self, entry: SpaceEntry) -> None:
-        await self.registry.put([entry])
-        self._remember(entry)
+        """Record a space made or changed on a provider. The change has happened: a registry
+        that is away (PostgreSQL down) only delays the record: the space is routed from memory
+        and written by the next listing that finds it (its snapshot is left out until then)."""
+        self._spaces[entry.space_id] = entry.mount_id
+        try:
+            await self.registry.put([entry])
+        except ServiceUnavailable as exc:
+            log.warning("space %s not recorded in the space registry yet: %s", entry.space_id,
+                        exc.message)
+            self._snapshots.pop(entry.space_id, None)
+            return
+        self._snapshots[entry.space_id] = entry
 
     async def unregister(self, space_id: str) -> None:
-        await self.registry.remove(space_id)
         self._spaces.pop(space_id, None)
         self._snapshots.pop(space_id, None)
+        try:
+            await self.registry.remove(space_id)
+        except ServiceUnavailable as exc:   # the space is gone: a stale entry only routes to 404
+            log.warning("deleted space %s stays in the space registry: %s", space_id,
+                        exc.message)
+
+    async def record_listed(self, entries: list[SpaceEntry]) -> None:
+        """Spaces a listing found that the registry lacks or has otherwise (registry away:
+        tried again by the next listing)."""
+        fresh = [e for e in entries if self._snapshots.get(e.space_id) != e]
+        if not fresh:
+            return
+        for entry in fresh:
+            self._spaces[entry.space_id] = entry.mount_id
+        try:
+            await self.registry.put(fresh)
+        except ServiceUnavailable as exc:
+            log.warning("listed spaces not recorded in the space registry: %s", exc.message)
+            return
+        for entry in fresh:
+            self._snapshots[entry.space_id] = entry
+
+    async def reload_registry(self) -> None:
+        """The registry's entries into memory (another front may have added some); the
+        registry away: what is in memory."""
+        try:
+            entries = await self.registry.entries()
+        except ServiceUnavailable as exc:
+            log.warning("space registry not read: %s", exc.message)
+            return
+        for entry in entries:
+            self._remember(entry)
 
     def snapshots(self, mount: str) -> list[SpaceEntry]:
         return [e for e in self._snapshots.values() if e.mount_id == mount]
@@ -252,7 +289,10 @@ class RouterCore:
             return mount
         if space_id == SHARE_JAIL_ID:          # virtual: on no provider (asked on every poll)
             raise NotFound("the space not found")
-        entry = await self.registry.get(space_id)     # another front node may have made it
+        try:
+            entry = await self.registry.get(space_id)  # another front node may have made it
+        except ServiceUnavailable:
+            entry = None                               # the registry away: ask the providers
         if entry is not None:
             self._remember(entry)
             return entry.mount_id

@@ -69,17 +69,12 @@ class SpaceRouting(RouterCore):
     async def list_spaces(self, *, member_id: str | None = None) -> list[Space]:
         listed = await self.each(lambda s: s.list_spaces(member_id=member_id))
         spaces = [space for _, part in listed for space in part]
-        fresh = [SpaceEntry.of(s) for s in spaces if self._snapshots.get(s.id) != SpaceEntry.of(s)]
-        if fresh:
-            await self.registry.put(fresh)
-            for entry in fresh:
-                self._remember(entry)
+        await self.record_listed([SpaceEntry.of(s) for s in spaces])
         up = {mount for mount, _ in listed}
         if len(up) < len(self._providers):
             # the registry itself (another front may have made spaces there); it knows owners
             # (creators of project spaces), not the other members
-            for entry in await self.registry.entries():
-                self._remember(entry)
+            await self.reload_registry()
             spaces += [e.snapshot() for e in self._snapshots.values()
                        if e.mount_id not in up and e.mount_id in self._providers
                        and (member_id is None or e.owner_id == member_id)]
