@@ -6,7 +6,8 @@ bodies (`d:error` + `s:exception` + `s:message`); anything unexpected becomes a 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
 
 from aiohttp import web
 
@@ -37,6 +38,19 @@ class DavError(Exception):
         self.message = message
         self.condition = condition
         self.headers = headers or {}
+
+
+H = TypeVar("H")
+
+
+def method_handler(request: web.Request, methods: Mapping[str, H], where: str = "") -> H:
+    """The handler of the request's method in a namespace's table; any other method -> 405
+    with Allow (`where`: the namespace, for the message)."""
+    handler = methods.get(request.method)
+    if handler is None:
+        raise DavError(405, f"{request.method} is not supported{where}",
+                       headers={"Allow": ", ".join(methods)})
+    return handler
 
 
 def exception_name(status: int) -> str:

@@ -19,9 +19,9 @@ from ocis_server.storage import Node, Storage, knows_storage
 
 from .config import CONTEXT_KEY
 from .errors import DavError
-from .namespaces import config_of, storage_of, strip_query, user_of
-from .propfind import parse_request
-from .xml import CONTENT_TYPE, NS_OC, ROOT_XMLNS, XML_DECL, QName, esc, read_xml, response_xml
+from .namespaces import storage_of, strip_query, user_of
+from .propfind import wanted_props
+from .xml import CONTENT_TYPE, NS_OC, ROOT_XMLNS, XML_DECL, QName, esc, response_xml
 
 META_ROOTS = ("/remote.php/dav/meta/", "/dav/meta/")
 PATH_FOR_USER = (NS_OC, "meta-path-for-user")
@@ -68,7 +68,7 @@ async def handle_meta_node(request: web.Request) -> web.StreamResponse:
         raise DavError(405, f"{request.method} is not supported here", headers={"Allow": "PROPFIND"})
     root, segment, _ = split_meta(request.raw_path)
     user = user_of(request)
-    mode, names = parse_request(await read_xml(request, config_of(request)))
+    wanted, allprop = await wanted_props(request, _ALLPROP)
     ctx = request.app[CONTEXT_KEY]
     storage = storage_of(request)
     node = await node_of_id(storage, segment)
@@ -80,10 +80,9 @@ async def handle_meta_node(request: web.Request) -> web.StreamResponse:
         start = len(await storage.node_path(shared)) - 1
         full = full[max(start, 0):]
     values = {PATH_FOR_USER: esc("/" + "/".join(full)), (NS_OC, "id"): node.resource_id}
-    wanted = tuple(names) if mode == "prop" else _ALLPROP
     href = f"{root}{quote(decode_segment(segment), safe='$!')}/"
     body = (XML_DECL.decode() + f"<d:multistatus {ROOT_XMLNS}>"
             + response_xml(href, ((name, values.get(name)) for name in wanted),
-                           allprop=mode != "prop")
+                           allprop=allprop)
             + "</d:multistatus>")
     return web.Response(status=207, body=body.encode(), headers={"Content-Type": CONTENT_TYPE})

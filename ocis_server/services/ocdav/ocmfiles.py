@@ -20,8 +20,9 @@ from ocis_server.domain.paths import split_path
 from ocis_server.sharing import federated_sent
 
 from .config import CONTEXT_KEY
+from .errors import method_handler
 from .namespaces import DESTINATION_KEY, TARGET_KEY, DavTarget
-from .scoped import Handler, TokenRoots, authorize_bits, method_handler, shared_path
+from .scoped import Handler, TokenRoots, authorize_bits, shared_path
 
 OCM = TokenRoots(("/remote.php/dav/ocm/", "/dav/ocm/"),
                  missing="no federated share at this path",

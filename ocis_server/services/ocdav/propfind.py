@@ -25,7 +25,7 @@ from ocis_server.storage import LockRecord, Node, Storage
 
 from .config import CONTEXT_KEY
 from .locking import SUPPORTEDLOCK_XML, covers, lockdiscovery_xml
-from .namespaces import DavTarget
+from .namespaces import DavTarget, config_of
 from .xml import (
     NS_DAV,
     NS_OC,
@@ -35,6 +35,7 @@ from .xml import (
     is_tag,
     key_qname,
     parse_body,
+    read_xml,
     prop_key,
     qname,
     tags,
@@ -307,6 +308,23 @@ def parse_request(body: Element | None) -> tuple[str, list[QName]]:
         return mode, []
     names = [qname(el.tag) for el in body.iterfind("{DAV:}prop/*") if isinstance(el.tag, str)]
     return ("prop", names) if names else ("allprop", [])
+
+
+def flat_depth(request: web.Request) -> str:
+    """Depth of a PROPFIND on the trash bin or the versions, flat listings: "0", "1" or
+    "infinity" (a missing header: "1")."""
+    depth = request.headers.get("Depth", "1").strip().lower()
+    if depth not in ("0", "1", "infinity"):
+        raise BadRequest("Invalid Depth header value")
+    return depth
+
+
+async def wanted_props(request: web.Request,
+                       allprop: tuple[QName, ...]) -> tuple[tuple[QName, ...], bool]:
+    """The properties a PROPFIND body of a side namespace (meta, trash bin, versions) asks for,
+    and whether it asked for all (then `allprop`, the namespace's own set)."""
+    mode, names = parse_request(await read_xml(request, config_of(request)))
+    return (tuple(names), False) if mode == "prop" else (allprop, True)
 
 
 def _parse_propfind(data: bytes, max_depth: int) -> tuple[str, list[QName]]:

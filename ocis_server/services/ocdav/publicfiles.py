@@ -25,14 +25,13 @@ from ocis_server.domain.paths import split_path
 from ocis_server.storage import Link, Node
 
 from .config import CONTEXT_KEY
-from .errors import DavError
+from .errors import DavError, method_handler
 from .namespaces import DESTINATION_KEY, TARGET_KEY, DavTarget
 from .scoped import (
     Handler,
     TokenRoots,
     authorize_bits,
     existing,
-    method_handler,
     need,
     shared_path,
     upload_name,

@@ -1,12 +1,12 @@
 """What every token-scoped DAV namespace shares, whoever holds the token: a public link
 (publicfiles.py) or a federated share's secret (ocmfiles.py). The URL split, the request
-preamble (method table, 401 with the namespace's challenge), the target inside the shared node,
+preamble (401 with the namespace's challenge), the target inside the shared node,
 the rule that a MOVE/COPY stays inside the same token, and the OCS bits each method needs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -75,15 +75,6 @@ class TokenRoots:
         if not self.owns(raw) or self.split(raw)[1] != token:
             raise BadGateway(self.outside)
         return raw
-
-
-def method_handler(request: web.Request, methods: Mapping[str, Handler]) -> Handler:
-    """The ocdav handler of the request's method; any other method -> 405 with Allow."""
-    handler = methods.get(request.method)
-    if handler is None:
-        raise DavError(405, f"{request.method} is not supported",
-                       headers={"Allow": ", ".join(methods)})
-    return handler
 
 
 async def shared_path(ctx: ServiceContext, node: Node,

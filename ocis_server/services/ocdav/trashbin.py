@@ -18,10 +18,10 @@ from ocis_server.domain.ids import ResourceId
 from ocis_server.domain.paths import decode_segment
 from ocis_server.storage import Storage, TrashItem, knows_storage
 
-from .errors import DavError
+from .errors import DavError, method_handler
 from .locking import SUBMITTED_KEY, check_locks, evaluate_if
-from .namespaces import config_of, destination_target, storage_of, strip_query, user_of
-from .propfind import parse_request
+from .namespaces import destination_target, storage_of, strip_query, user_of
+from .propfind import flat_depth, wanted_props
 from .transfer import node_headers
 from .xml import (
     CONTENT_TYPE,
@@ -31,7 +31,6 @@ from .xml import (
     XML_DECL,
     QName,
     esc,
-    read_xml,
     response_xml,
 )
 
@@ -85,29 +84,22 @@ async def _target(request: web.Request) -> TrashTarget:
 
 
 async def handle_trash(request: web.Request) -> web.StreamResponse:
-    handler = _METHODS.get(request.method)
-    if handler is None:
-        raise DavError(405, f"{request.method} is not supported on the trash bin",
-                       headers={"Allow": ", ".join(_METHODS)})
-    return await handler(request)
+    return await method_handler(request, _METHODS, " on the trash bin")(request)
 
 
 async def _propfind(request: web.Request) -> web.StreamResponse:
     target = await _target(request)
     if not target.access.can_list_trash:
         raise PermissionDenied("no permission to list the trash bin")
-    depth = request.headers.get("Depth", "1").strip().lower()
-    if depth not in ("0", "1", "infinity"):
-        raise BadRequest("Invalid Depth header value")
-    mode, names = parse_request(await read_xml(request, config_of(request)))
+    depth = flat_depth(request)
+    wanted, allprop = await wanted_props(request, _ALLPROP)
     items = await _listing(storage_of(request), target, depth)
-    wanted = tuple(names) if mode == "prop" else _ALLPROP
     head = [XML_DECL.decode(), f"<d:multistatus {ROOT_XMLNS}>"]
     if not target.key:
         head.append(response_xml(f"{target.root_href}/", [((NS_DAV, "resourcetype"),
                                                             "<d:collection/>")], allprop=True))
     headers = {"Content-Type": CONTENT_TYPE, "DAV": "1, 3, extended-mkcol"}
-    space_id, allprop = target.access.space.id, mode != "prop"
+    space_id = target.access.space.id
     if len(items) <= _STREAM_BATCH:
         body = head + [_item_response(target.root_href, item, space_id, wanted, allprop=allprop)
                        for item in items]

@@ -13,16 +13,16 @@ from urllib.parse import quote
 from aiohttp import web
 
 from ocis_server.auth.authz import Access, space_access
-from ocis_server.domain.errors import BadRequest, NotFound
+from ocis_server.domain.errors import NotFound
 from ocis_server.domain.paths import decode_segment
 from ocis_server.services.downloads import DOWNLOAD_HEADERS, send_remote_blob
 from ocis_server.storage import Node, Version
 
-from .errors import DavError
+from .errors import DavError, method_handler
 from .locking import SUBMITTED_KEY, check_locks, evaluate_if
 from .meta import node_of_id, split_meta
-from .namespaces import DavTarget, config_of, storage_of, user_of
-from .propfind import http_date, mimetype, parse_request
+from .namespaces import DavTarget, storage_of, user_of
+from .propfind import flat_depth, http_date, mimetype, wanted_props
 from .transfer import BlobResponse
 from .xml import (
     CONTENT_TYPE,
@@ -32,7 +32,6 @@ from .xml import (
     XML_DECL,
     QName,
     esc,
-    read_xml,
     response_xml,
 )
 
@@ -63,26 +62,18 @@ async def _target(request: web.Request) -> MetaTarget:
 
 
 async def handle_meta(request: web.Request) -> web.StreamResponse:
-    handler = _METHODS.get(request.method)
-    if handler is None:
-        raise DavError(405, f"{request.method} is not supported on versions",
-                       headers={"Allow": ", ".join(_METHODS)})
-    return await handler(request)
+    return await method_handler(request, _METHODS, " on versions")(request)
 
 
 async def _propfind(request: web.Request) -> web.StreamResponse:
     target = await _target(request)
-    depth = request.headers.get("Depth", "1").strip().lower()
-    if depth not in ("0", "1", "infinity"):
-        raise BadRequest("Invalid Depth header value")
-    mode, names = parse_request(await read_xml(request, config_of(request)))
+    depth = flat_depth(request)
+    wanted, allprop = await wanted_props(request, _ALLPROP)
     versions = await storage_of(request).list_versions(target.node.id)
     if target.key:
         versions = [v for v in versions if v.key == target.key]
         if not versions:
             raise NotFound("no such version")
-    wanted = tuple(names) if mode == "prop" else _ALLPROP
-    allprop = mode != "prop"
     out = [XML_DECL.decode(), f"<d:multistatus {ROOT_XMLNS}>"]
     if not target.key:   # the version folder itself (reva adds this "." entry)
         out.append(_response(f"{target.versions_href}/", None, target.node, wanted, allprop))
