@@ -64,6 +64,15 @@ async def test_services_register_renew_and_disappear(
         assert own["ocdav"]["address"] == server.url and own["ocdav"]["state"] == "ready"
         await until(lambda: f"proxy.{node}" in asyncio.run(kv_keys(nats_server.url)))
 
+        # a node that stops cleanly deletes its keys: gone at once, and not a failure
+        clean = NatsKvRegistry(nats_server.address, ttl=TTL, interval=INTERVAL)
+        await clean.start(lambda: [Entry("graph", "node-c", "http://10.0.0.3:9200", "ready")])
+        await until(lambda: any(r["node"] == "node-c" for r in listed(server)))
+        await clean.close()
+        assert not any(r["node"] == "node-c" for r in await asyncio.to_thread(listed, server))
+        health = await asyncio.to_thread(server.ocis, "health")
+        assert health.returncode == 0, health.stdout + health.stderr
+
         # another node (a storage provider elsewhere) registers, then dies without a word
         other = NatsKvRegistry(nats_server.address, ttl=TTL, interval=INTERVAL)
         await other.start(lambda: [Entry("storage-users", "node-b", "http://10.0.0.2:9200",
@@ -78,6 +87,8 @@ async def test_services_register_renew_and_disappear(
         other._task.cancel()                  # killed: no renewal, no goodbye
         await other._nc.close()
         await until(lambda: not any(r["node"] == "node-b" for r in listed(server)), TTL * 5)
+        health = await asyncio.to_thread(server.ocis, "health")     # it stopped renewing
+        assert health.returncode == 1 and "storage-users@node-b" in health.stderr, health.stderr
 
         # NATS restarts with an empty store: the server's renewals put it back
         nats_server.stop(signal.SIGKILL)
