@@ -72,3 +72,18 @@ def test_hop_by_hop_headers_are_not_passed_on() -> None:
     assert sorted(k for k, _ in kept.items()) == ["Authorization", "Depth", "Set-Cookie",
                                                  "Set-Cookie"]
     assert kept.getall("Set-Cookie") == ["a=1", "b=2"]
+
+
+async def test_registry_unreadable_the_last_list_stays() -> None:
+    entries = [Entry("graph", "a", "http://a:9200", "ready")]
+    clock = Clock()
+    registry = await registry_of(entries)
+    found = Lookup(registry, node="me", ttl=3, clock=clock)
+    assert await found.addresses("graph") == ["http://a:9200"]
+    entries.clear()                                  # what a registry gives while NATS is away
+    registry.reachable = False  # type: ignore[attr-defined]
+    clock.now += 3
+    assert await found.addresses("graph") == ["http://a:9200"]
+    registry.reachable = True  # type: ignore[attr-defined]
+    clock.now += 3
+    assert await found.addresses("graph") == []      # readable again: it is gone

@@ -2,7 +2,8 @@
 ocdav, a second node (same ocis.toml, its own data folder) runs them; the front's proxy forwards to
 it through the registry, bodies streamed both ways. Before the second node is up (and after it is
 killed) the front answers 503 in the service's own error body; a node killed with kill -9 leaves
-`ocis list` within the TTL and makes `ocis health` fail, naming it, until a new instance runs."""
+`ocis list` within the TTL and makes `ocis health` fail, naming it, until a new instance runs;
+while NATS is away the front goes on forwarding to the addresses it knew."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 import requests
 
+from ocis_server.runtime.instance import LOOKUP_TTL
 from tests.conftest import ADMIN_PASSWORD, free_port, server_env
 from tests.kit.nats import NatsServer, nats_server  # noqa: F401  (fixture)
 
@@ -147,7 +149,7 @@ def sha256_file(path: Path) -> str:
 
 
 def test_front_forwards_to_the_node_that_registered_the_service(
-        two_nodes: tuple[Node, Node], tmp_path: Path) -> None:
+        two_nodes: tuple[Node, Node], nats_server: NatsServer, tmp_path: Path) -> None:  # noqa: F811
     front, back = two_nodes
     with Web(front.url) as web:
         # nobody runs graph or ocdav yet: 503 with Retry-After, each in its protocol's body
@@ -189,6 +191,18 @@ def test_front_forwards_to_the_node_that_registered_the_service(
             {("graph", back.url), ("ocdav", back.url)}
         health = front.ocis("health")
         assert health.returncode == 0, health.stdout + health.stderr
+
+        # NATS away for a while: the front keeps forwarding to the addresses it knew
+        nats_server.stop(signal.SIGKILL)
+        deadline = time.monotonic() + 2 * LOOKUP_TTL + 1
+        while time.monotonic() < deadline:
+            t0 = time.monotonic()
+            assert web.get("/graph/v1.0/me").status_code == 200
+            assert time.monotonic() - t0 < 3.0
+            time.sleep(0.5)
+        nats_server.start()
+        until(lambda: front.ocis("health").returncode == 0, TTL * 5, "all registered again")
+        assert web.get("/graph/v1.0/me").status_code == 200
 
         # kill -9: the front answers 503 at once (the dead address is dropped), the node leaves
         # `ocis list` within the TTL, and `ocis health` fails naming it

@@ -3,7 +3,8 @@ live instances on other nodes, in round-robin order (each call starts one furthe
 read from the registry at most every `ttl` seconds. An address a caller found dead (`dead()`)
 goes to the end of the list for `dead_for` seconds (by default the registry's TTL, so that a node
 killed with kill -9 has left the registry before it is tried first again): the others are tried
-before it, and it is tried only when none of them answers.
+before it, and it is tried only when none of them answers. While the registry cannot be read
+(NATS restarting) the last list read stays in use.
 
 Used by the proxy for HTTP services that do not run in its process; anything else that needs a
 service of another node (a storage provider's internal address) calls the same."""
@@ -35,7 +36,9 @@ class Lookup:
             return self._entries
         async with self._lock:
             if self._clock() - self._read_at >= self.ttl:
-                self._entries = await self.registry.entries()
+                entries = await self.registry.entries()
+                if getattr(self.registry, "reachable", True) or not self._entries:
+                    self._entries = entries      # NATS away: the last list it gave stays
                 self._read_at = self._clock()
         return self._entries
 

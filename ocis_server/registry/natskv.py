@@ -39,6 +39,7 @@ class NatsKvRegistry:
         self._task: asyncio.Task[None] | None = None
         self._seen: dict[str, tuple[Entry, float]] = {}   # other nodes' keys: entry, first seen
         self._lost: dict[str, Lost] = {}                  # ... that expired (no clean stop)
+        self.reachable = True        # the last read of the bucket worked (else: own services only)
 
     async def start(self, local: Entries) -> None:
         self._local = local
@@ -78,14 +79,19 @@ class NatsKvRegistry:
         """Every node's live instances; this node's own (as they are now) when NATS is away."""
         local = {_key(e): e for e in self._local()}
         try:
+            if self._nc is not None and self._nc.is_reconnecting:
+                raise ConnectionError("reconnecting")      # do not wait for it: answer now
             kv = await asyncio.wait_for(self._connect(), self.timeout)
             found = await self._read(kv)
             await self._notice_losses(kv, {k: e for k, e in found.items() if k not in local})
         except (NatsError, OSError, TimeoutError, ValueError) as exc:
             self._kv = None
-            log.warning("registry at %s not readable (%s): own services only", self.url,
-                        exc or type(exc).__name__)
+            if self.reachable:
+                log.warning("registry at %s not readable (%s): own services only", self.url,
+                            exc or type(exc).__name__)
+            self.reachable = False
             return list(local.values())
+        self.reachable = True
         found.update(local)            # this node's own state is the freshest
         return sorted(found.values(), key=lambda e: (e.name, e.node))
 
