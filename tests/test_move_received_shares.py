@@ -111,6 +111,12 @@ async def test_from_the_own_space_into_a_received_share_is_502_even_for_a_viewer
         assert_cross_storage(await dav.move(f"{OLD}/mine.txt", dst), f"mine.txt -> {dst}")
     assert_cross_storage(await dav.move(f"{dav.personal}/mine.txt", f"{JAIL}/Docs/mine.txt"),
                          "spaces URL -> jail")
+    # a new name in the jail root itself (no share there): the gateway's 502 as well
+    for dst in (f"{JAIL}/mine.txt", f"{OLD}/Shares/mine.txt"):
+        assert_cross_storage(await dav.move(f"{OLD}/mine.txt", dst), f"mine.txt -> {dst}")
+    # ... while from inside a share the share jail answers: no share by that name (404)
+    status, body = await dav.move(f"{JAIL}/Docs/a.txt", f"{JAIL}/a.txt")
+    assert status == 404, body
     assert await dav.req("GET", "marie", f"{OLD}/mine.txt") == (200, "marie's")
     assert not await dav.exists("einstein", f"{OLD}/Docs/mine.txt")
     assert not await dav.exists("einstein", f"{OLD}/View/mine.txt")

@@ -266,10 +266,19 @@ async def jail_rename(request: web.Request, source: DavTarget) -> str | None:
     Destination names a new child of the jail root); None for any other MOVE."""
     if source.mount_id is None or source.rel or source.access.share is None:
         return None
+    return jail_child(request)
+
+
+def jail_child(request: web.Request) -> str | None:
+    """The name when the Destination names a direct child of the share jail root (over
+    `/dav/spaces/<jail>` or the legacy `/Shares`), else None."""
     ctx = request.app[CONTEXT_KEY]
-    raw = destination_path(request.headers.get("Destination"), request.host, ctx.public_url)
-    kind, arg, _, tail = split_namespace(strip_query(raw))
-    rel = _split(tail)
+    try:
+        raw = destination_path(request.headers.get("Destination"), request.host, ctx.public_url)
+        kind, arg, _, tail = split_namespace(strip_query(raw))
+        rel = _split(tail)
+    except (BadRequest, BadGateway, NotFound):
+        return None
     if kind == "spaces":
         try:
             rid = ResourceId.parse(decode_segment(arg))

@@ -11,6 +11,7 @@ from ocis_server.domain.errors import (
     AlreadyExists,
     BadGateway,
     BadRequest,
+    NotFound,
     PermissionDenied,
     PreconditionFailed,
     UnsupportedMediaType,
@@ -23,6 +24,7 @@ from .locking import check_locks
 from .namespaces import (
     DavTarget,
     destination_target,
+    jail_child,
     jail_rename,
     request_target,
     storage_of,
@@ -74,7 +76,15 @@ def _overwrite(request: web.Request) -> bool:
 
 async def _prepare(request: web.Request) -> tuple[DavTarget, DavTarget, bool]:
     source = await request_target(request)
-    destination = await destination_target(request)
+    try:
+        destination = await destination_target(request)
+    except NotFound:
+        # a new name in the share jail root: no share there, but for a MOVE from outside every
+        # share oCIS's gateway refuses first (the jail is another storage provider)
+        if request.method == "MOVE" and _share_root(source) is None \
+                and jail_child(request) is not None:
+            raise BadGateway(CROSS_STORAGE) from None
+        raise
     if destination.path:
         check_new_name(destination.path[-1])
     overwrite = _overwrite(request)
