@@ -137,7 +137,7 @@ class Cluster:
         with ThreadPoolExecutor(1) as pool:     # callers may run inside an event loop
             return pool.submit(asyncio.run, look()).result()
 
-    def start_front(self, extra: dict[str, str] | None = None) -> None:
+    def start_front(self, extra: dict[str, str] | None = None, *, wait: bool = True) -> None:
         port = free_port()
         env = {**self.env("front", port, extra), "OCIS_EXCLUDE_RUN_SERVICES": "storage-users"}
         log = self.workdir / "front.log"
@@ -158,7 +158,11 @@ class Cluster:
             except (urllib.error.URLError, OSError):
                 return False
 
-        _wait("the front", home_listed, self.front, log)
+        if wait:
+            _wait("the front", home_listed, self.front, log)
+        else:
+            _wait("the front", lambda: _post(f"{self.url}/status.php", {}, b"") in (200, 405),
+                  self.front, log)
 
     def stop(self) -> None:
         for proc in (self.front, *(p.proc for p in self.providers.values())):
@@ -422,3 +426,25 @@ async def test_thumbnail_and_litmus_through_the_front(cluster: Cluster) -> None:
     text = out.decode(errors="replace")
     match = re.search(r"(\d+) passed, (\d+) failed", text)
     assert match and int(match.group(2)) == 0 and int(match.group(1)) >= 104, text
+
+
+async def test_a_front_started_before_its_provider(nats_server: NatsServer,  # noqa: F811
+                                                   tmp_path: Path) -> None:
+    """No provider registered yet: 503 with Retry-After (not 502), then it works once the
+    provider registers."""
+    found = Cluster(tmp_path, nats_server)
+    found.init()
+    try:
+        found.start_front(wait=False)
+        dav = f"{found.url}/remote.php/dav/files/einstein/"
+        async with aiohttp.ClientSession() as http:
+            status, body, headers = await _req(http, "PROPFIND", dav, headers={"Depth": "0"})
+            assert status == 503 and int(headers["Retry-After"]) >= 1, body
+            found.start_provider()
+            deadline = time.monotonic() + 20
+            while (await _req(http, "PROPFIND", dav, headers={"Depth": "0"}))[0] != 207:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.3)
+            assert (await _req(http, "PUT", f"{dav}late.txt", data=b"late"))[0] == 201
+    finally:
+        found.stop()

@@ -215,6 +215,9 @@ class Runtime:
         if "storage-users" not in names and config.registry != "memory":
             self.providers = ProviderFinder(self.registry, self.ctx,
                                             interval=min(2.0, max(0.2, config.register_interval)))
+            self.ctx.storage = cast(Any, Unavailable(
+                "storage-users", waiting="no storage provider is registered yet; try again "
+                "shortly"))
         units = self._units(specs, self.ctx, proxy_sock)
         self.supervisor = Supervisor(units, backoff=config.restart_backoff,
                                      max_failures=config.max_failures,

@@ -41,13 +41,17 @@ class Unit(Protocol):
 
 class Unavailable:
     """Stands in for storage or users when that service does not run in this process (502), or
-    runs here but is not open right now (`here`: degraded or restarting, 503 with Retry-After)."""
+    runs here but is not open right now (`here`: degraded or restarting, 503 with Retry-After),
+    or runs on another node not found yet (`waiting`: why, 503 with Retry-After)."""
 
-    def __init__(self, service: str, *, here: bool = False) -> None:
+    def __init__(self, service: str, *, here: bool = False, waiting: str = "") -> None:
         self._service = service
         self._here = here
+        self._waiting = waiting
 
     def __getattr__(self, name: str) -> Any:
+        if self._waiting:
+            raise ServiceUnavailable(self._waiting, retry_after=2.0)
         if self._here:
             raise ServiceUnavailable(f"the {self._service} service is unavailable right now; "
                                      f"it is being started again")
