@@ -6,7 +6,9 @@ started again: works without restarting the nodes."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+import json
 import time
 import tomllib
 from collections.abc import Iterator
@@ -268,3 +270,54 @@ async def test_settings_values_and_signing_keys_follow_the_user_across_nodes(nod
         nodes.db.start()
         status, body = await until_back(s, "GET", nodes.b.url + "/graph/v1.0/me", EINSTEIN)
         assert status == 200 and body["preferredLanguage"] == "de", body
+
+
+@pytest.fixture
+def balanced(postgres: PgCluster, tmp_path: Path) -> Iterator[Nodes]:  # noqa: F811
+    """Two nodes as behind one balancer: the same OCIS_URL (so the same token issuer), keys
+    rotated every 8 s."""
+    env = {"OCIS_DATABASE_URL": postgres.url, "IDP_KEY_ROTATION_INTERVAL": "8", **COMMON}
+    with launch_real_server(tmp_path / "a", env) as a:
+        toml = tomllib.loads((tmp_path / "a" / "config" / "ocis.toml").read_text())
+        with launch_real_server(tmp_path / "b", {**env, "OCIS_URL": a.url,
+                                                 "OCIS_ADMIN_USER_ID": toml["admin_user_id"]}) as b:
+            yield Nodes(a, b, postgres)
+
+
+def kid_of(jwt: str) -> str:
+    head = jwt.split(".")[0]
+    return str(json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))["kid"])
+
+
+async def test_a_token_signed_through_one_node_verifies_on_the_other_across_rotations(
+        balanced: Nodes) -> None:
+    a, b = balanced.a.url, balanced.b.url
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as s:
+        code, verifier = await sign_in(s, a, "einstein", "relativity")
+        status, first = await token(s, a, grant_type="authorization_code", code=code,
+                                    redirect_uri=LOOPBACK, code_verifier=verifier)
+        assert status == 200, first
+        status, text = await me(s, b, first["access_token"])
+        assert status == 200 and "einstein" in text, text
+        # A new key (the rotation, once for both nodes): B's refreshed token verifies on A,
+        # and the first token, signed with the retired key, still verifies on B.
+        deadline = time.monotonic() + 30
+        while True:
+            status, second = await token(s, b, grant_type="refresh_token",
+                                         refresh_token=first["refresh_token"])
+            assert status == 200, second
+            if kid_of(second["access_token"]) != kid_of(first["access_token"]):
+                break
+            assert time.monotonic() < deadline, "the signing key was not rotated"
+            first = second
+            await asyncio.sleep(1)
+        for node in (a, b):
+            status, text = await me(s, node, second["access_token"])
+            assert status == 200 and "einstein" in text, (node, text)
+        status, text = await me(s, b, first["access_token"])
+        assert status == 200, text
+        async with s.get(a + "/konnect/v1/jwks.json") as ra, \
+                s.get(b + "/konnect/v1/jwks.json") as rb:
+            kids_a = {k["kid"] for k in (await ra.json())["keys"]}
+            kids_b = {k["kid"] for k in (await rb.json())["keys"]}
+        assert kid_of(second["access_token"]) in kids_a & kids_b

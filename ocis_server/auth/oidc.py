@@ -175,6 +175,9 @@ class OidcVerifier:
         local = self._embedded_keys() if policy.primary else None
         if local is not None:
             keys = self._embedded(local)
+            if not _has_kid(keys, kid) and hasattr(local, "refresh"):
+                await local.refresh()       # shared keys (auth/pgkeys.py): another node rotated
+                keys = self._embedded(local)
             if _has_kid(keys, kid):
                 return keys, True
             raise Unauthenticated("token signed with an unknown key")

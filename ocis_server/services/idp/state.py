@@ -36,6 +36,7 @@ SESSION_COOKIE = "ocis-idp-session"
 CSRF_COOKIE = "ocis-idp-csrf"
 COOKIE_PATH = "/signin/"
 MAINTENANCE_INTERVAL = 600.0
+SHARED_KEYS_INTERVAL = 30.0
 
 
 @dataclass(slots=True)
@@ -76,8 +77,7 @@ def lifecycle(ctx: ServiceContext, *, with_store: bool,
         directory = ctx.config.base_data_path / "idp"
         keys = ctx.keys
         if keys is None or keys.directory != directory:
-            keys = await KeySet.open(directory, algorithm=cfg.signing_method,
-                                     keep_retired=max(cfg.access_token_ttl, cfg.id_token_ttl) + 60)
+            keys = await _open_keys(ctx, cfg, directory)
         ctx.keys = keys
         store = await _open_store(ctx, directory) if with_store else None
         state = app[STATE_KEY] = IdpState(
@@ -102,7 +102,22 @@ def lifecycle(ctx: ServiceContext, *, with_store: bool,
                 await store.close()
             if ctx.keys is keys:
                 ctx.keys = None
+                close = getattr(keys, "close", None)     # the shared keys' pool
+                if close is not None:
+                    await close()
     return run
+
+
+async def _open_keys(ctx: ServiceContext, cfg: IdpConfig, directory: Path) -> KeySet:
+    """The key files beside the node, or with OCIS_DATABASE_URL the keys every front node
+    shares (auth/pgkeys.py), so that any node verifies what another signed."""
+    keep = max(cfg.access_token_ttl, cfg.id_token_ttl) + 60
+    if ctx.config.database_url:
+        from ocis_server.auth.pgkeys import SharedKeySet     # psycopg only when configured
+
+        return await SharedKeySet.open_shared(ctx.config.database_url, directory,
+                                              algorithm=cfg.signing_method, keep_retired=keep)
+    return await KeySet.open(directory, algorithm=cfg.signing_method, keep_retired=keep)
 
 
 async def _open_store(ctx: ServiceContext, directory: Path) -> IdpRules:
@@ -118,6 +133,8 @@ async def _maintain(cfg: IdpConfig, keys: KeySet, store: IdpRules) -> None:
     rotation = cfg.key_rotation_interval
     pause = MAINTENANCE_INTERVAL if rotation <= 0 else max(1.0, min(MAINTENANCE_INTERVAL,
                                                                     rotation / 10))
+    if hasattr(keys, "refresh"):     # shared keys: learn other nodes' rotations soon
+        pause = min(pause, SHARED_KEYS_INTERVAL)
     while True:
         try:
             if rotation > 0 and time.time() - keys.since >= rotation:
