@@ -16,10 +16,8 @@ import pytest
 
 from ocis_server.events.jetstream import JetStreamBus
 from ocis_server.runtime import embedded_server
-from ocm_peers import write_providers
 from test_ocm_events import SSE, next_event, put_at_zurich, stream, until_flowing
-from test_ocm_federation import EINSTEIN, MARIE, OCS, Pair, call, configs, einstein_shares, \
-    marie_accepts
+from test_ocm_federation import EINSTEIN, MARIE, OCS, Pair, call, configs, federate
 from tests.kit.nats import NatsServer, nats_server  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.scaleout
@@ -27,16 +25,13 @@ pytestmark = pytest.mark.scaleout
 
 async def test_remote_changes_reach_marie_over_nats(tmp_path: Path,
                                                     nats_server: NatsServer) -> None:  # noqa: F811
-    zurich_config, paris_config, files = configs(tmp_path)
+    zurich_config, paris_config = configs(tmp_path)
     paris_config = dataclasses.replace(paris_config, events_endpoint=nats_server.address)
     async with (embedded_server(zurich_config) as zurich, embedded_server(paris_config) as paris,
                 aiohttp.ClientSession() as http):
         assert isinstance(paris.ctx.events, JetStreamBus)
-        write_providers(files["zurich"], {"paris.test": paris.url})
-        write_providers(files["paris"], {"zurich.test": zurich.url})
         p = Pair(zurich, paris, zurich_config, http)
-        await einstein_shares(p)
-        physics = (await marie_accepts(p))["Physics"]
+        physics = (await federate(tmp_path, p))["Physics"]
         space = physics["id"]
         probe = paris.ctx.events.consume("test-probe", frozenset({"FileUploaded"}))
         async with stream(http, paris.url + SSE, auth=MARIE) as events:
