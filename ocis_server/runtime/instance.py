@@ -279,6 +279,7 @@ class Runtime:
 
     async def stop(self) -> None:
         remove_state(self.config.config_dir)
+        await sharing_settled()     # sharing changes whose request went away end and publish
         if self.registry is not None:
             await self.registry.close()
         if self.supervisor is not None:
@@ -286,7 +287,6 @@ class Runtime:
         if self.providers is not None:
             await self.providers.close()
         if self.ctx is not None:
-            await sharing_settled()          # sharing changes whose request went away publish
             await close_bus(self.ctx.events)
             await self.ctx.throttle.close()      # its PostgreSQL pool, with OCIS_DATABASE_URL
         runners, self._runners = self._runners, []
