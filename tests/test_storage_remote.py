@@ -247,3 +247,20 @@ async def test_the_default_internal_address_gives_way_an_explicit_one_does_not(
             await second.stop()
     finally:
         await first.stop()
+
+
+async def test_a_request_that_comes_too_slowly_is_400(
+        pair: tuple[SqliteStorage, RemoteStorage, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from ocis_server.storage.remote import server
+
+    monkeypatch.setattr(server, "BODY_TIMEOUT", 0.5)
+    _, _, url = pair
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(f"POST /rpc/list_spaces HTTP/1.1\r\nHost: x\r\n{SECRET_HEADER}: {SECRET}\r\n"
+                 "Content-Length: 100\r\n\r\n{".encode())
+    await writer.drain()
+    t0 = time.monotonic()
+    status = await asyncio.wait_for(reader.readline(), 5)
+    assert status.startswith(b"HTTP/1.1 400") and time.monotonic() - t0 < 3
+    writer.close()

@@ -39,6 +39,7 @@ log = logging.getLogger("ocis.storage.remote")
 SECRET_HEADER = "X-Machine-Auth-Api-Key"
 ARGS_LENGTH = "X-Ocis-Args-Length"
 CHUNK = 256 * 1024
+BODY_TIMEOUT = 30.0      # seconds the JSON part of a request may take to arrive
 _BLOB_ID = re.compile(r"^[0-9a-fA-F-]{8,64}$")
 StorageGetter = Callable[[], Storage]
 
@@ -80,6 +81,18 @@ SECRET_KEY = web.AppKey("secret", str)
 STORAGE_KEY: web.AppKey[StorageGetter] = web.AppKey("storage")
 
 
+async def _json(read: Awaitable[bytes]) -> Any:
+    """The JSON part of a request, parsed; a client that sends it too slowly gets a 400."""
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT):
+            raw = await read
+    except TimeoutError:
+        raise BadRequest("internal API: the request came too slowly") from None
+    except asyncio.IncompleteReadError:
+        raise BadRequest("internal API: the request ended early") from None
+    return codec.loads(raw)
+
+
 def _method(request: web.Request, streamed: bool) -> codec.Method:
     method = codec.METHODS.get(request.match_info["method"])
     if method is None or method.streamed != streamed:
@@ -89,7 +102,7 @@ def _method(request: web.Request, streamed: bool) -> codec.Method:
 
 async def _call(request: web.Request) -> web.Response:
     method = _method(request, streamed=False)
-    raw = codec.loads(await request.read())
+    raw = await _json(request.read())
     args = codec.decode_args(method, raw.get("args", {}) if isinstance(raw, dict) else None)
     result = await getattr(request.app[STORAGE_KEY](), method.name)(**args)
     return _answer(200, {"result": codec.encode(result)})
@@ -103,7 +116,7 @@ async def _stream(request: web.Request) -> web.Response:
         raise BadRequest(f"internal API: {ARGS_LENGTH} missing") from None
     if not 0 <= length <= codec.MAX_JSON:
         raise BadRequest("internal API: the JSON part is too large")
-    raw = codec.loads(await request.content.readexactly(length))
+    raw = await _json(request.content.readexactly(length))
     args = codec.decode_args(method, raw)
 
     async def body() -> AsyncIterator[bytes]:
@@ -115,7 +128,7 @@ async def _stream(request: web.Request) -> web.Response:
 
 
 async def _blob(request: web.Request) -> web.StreamResponse:
-    raw = codec.loads(await request.read())
+    raw = await _json(request.read())
     storage = request.app[STORAGE_KEY]()
     if not isinstance(raw, dict):
         raise BadRequest("internal API: the arguments are not an object")
