@@ -176,6 +176,10 @@ def test_a_provider_away_degrades_only_its_spaces_and_comes_back(routed: RealSer
     on_a = next(u for u in demo if _mount(_personal(routed, u)) != B)
     b_drive, a_drive = _personal(routed, on_b)["id"], _personal(routed, on_a)["id"]
     assert _dav(routed, on_b, "PUT", f"{b_drive}/keep.txt", data=b"kept").status_code == 201
+    shared = f"away-{uuid.uuid4().hex[:6]}"             # a share on B, mounted in A's user's jail
+    assert _dav(routed, on_b, "MKCOL", f"{b_drive}/{shared}").status_code == 201
+    _share_folder(routed, on_b, shared, on_a)
+    assert shared in _jail_names(routed, on_a)
     folder = routed.workdir / "data" / "storage" / f"users-{B}"
     away = folder.with_name(folder.name + ".away")      # its disk is gone (unmounted)
     folder.rename(away)
@@ -198,7 +202,15 @@ def test_a_provider_away_degrades_only_its_spaces_and_comes_back(routed: RealSer
         everything = {d["id"]: d for d in _drives(routed, "admin", "/graph/v1.0/drives")}
         assert everything[b_drive].get("@ocis.unavailable") is True
         assert "@ocis.unavailable" not in everything[a_drive]
-        assert _jail_names(routed, on_a) is not None           # share jail PROPFIND: 207
+        # the share jail: 207, the share on B still mounted (a sync client must not take it for
+        # removed), with no permissions; requests into it answer 503
+        assert shared in _jail_names(routed, on_a)
+        listing = _dav(routed, on_a, "PROPFIND", f"{JAIL}/", headers={"Depth": "1"})
+        entry = next(r for r in ET.fromstring(listing.content).iter("{DAV:}response")
+                     if unquote(r.findtext("{DAV:}href") or "").rstrip("/").endswith(shared))
+        assert entry.findtext(".//{http://owncloud.org/ns}permissions") == ""
+        inside = _dav(routed, on_a, "PROPFIND", f"{JAIL}/{shared}/", headers={"Depth": "1"})
+        assert inside.status_code == 503 and "Retry-After" in inside.headers
         health = requests.get(f"http://127.0.0.1:{routed.runtime_port}/health", timeout=10)
         assert "degraded" in health.text
     finally:

@@ -25,6 +25,7 @@ from ocis_server.domain.errors import (
     BadGateway,
     BadRequest,
     NotFound,
+    ServiceUnavailable,
     Unauthenticated,
 )
 from ocis_server.domain.ids import SHARE_JAIL_ID, ResourceId
@@ -215,6 +216,9 @@ async def _resolve_jail(storage: Storage, users: UserStore, user: User, share_id
                          if path == rel[:1]), "")
         if not share_id:
             raise NotFound("resource not found")
+        if share_id in listing.away:
+            raise ServiceUnavailable("the storage provider of this share is unavailable right "
+                                     "now", retry_after=1)
         segment = next(p for p in raw[len(root_href):].split("/") if p)
         root_href += "/" + segment      # spelled as the client sent it
         rel = rel[1:]

@@ -28,6 +28,7 @@ class JailListing:
     entries: list[tuple[Node, tuple[str, ...]]]
     perms: dict[str, tuple[str, str]] = field(default_factory=dict)   # node id -> (letters, ocs bits)
     share_ids: dict[str, str] = field(default_factory=dict)           # node id -> share id
+    away: set[str] = field(default_factory=set)   # share ids whose storage provider is down
 
 
 def jail_space(user: User, etag: str, mtime: float, used: int) -> Space:
@@ -60,6 +61,7 @@ async def jail_listing(storage: Storage, users: UserStore, user: User) -> tuple[
         perms[share.id] = (access.webdav_permissions(is_dir=node.is_dir, mounted=True),
                            str(access.grantable(is_dir=node.is_dir)))
         share_ids[share.id] = share.id
+    away = await _mounts_away(storage, user, gids, entries, perms, share_ids)
     await _remote_mounts(storage, user, entries, perms, share_ids)
     # The jail's etag changes whenever any mount point's does (clients poll it).
     digest = hashlib.md5(usedforsecurity=False)
@@ -71,7 +73,34 @@ async def jail_listing(storage: Storage, users: UserStore, user: User) -> tuple[
                 parent_id=None, name="", is_dir=True, size=used, mtime=mtime,
                 etag=digest.hexdigest(), owner_id=user.id)
     return (jail_space(user, root.etag, mtime, used),
-            JailListing(root, entries, perms, share_ids))
+            JailListing(root, entries, perms, share_ids, away))
+
+
+async def _mounts_away(storage: Storage, user: User, gids: list[str],
+                       entries: list[tuple[Node, tuple[str, ...]]],
+                       perms: dict[str, tuple[str, str]], share_ids: dict[str, str]) -> set[str]:
+    """Several storage providers (storage/router): the accepted shares of a provider that is
+    down stay listed as they last were, with no permissions (requests into them answer 503
+    with Retry-After), so that a sync client does not take them for removed shares."""
+    received_away = getattr(storage, "received_away", None)
+    away: set[str] = set()
+    if received_away is None:
+        return away
+    for received, node in await received_away(user.id, gids):
+        share = received.share
+        if received.state != "accepted" or share.expired():
+            continue
+        mount = Node(id=share.id, space_id=SHARE_JAIL_ID, storage_id=SHARE_JAIL_ID,
+                     parent_id=SHARE_JAIL_ID, name=received.mount_point,
+                     is_dir=node.is_dir if node else True, size=node.size if node else 0,
+                     mtime=node.mtime if node else share.mtime,
+                     etag=node.etag if node else f"away-{share.id}",
+                     owner_id=node.owner_id if node else share.creator_id)
+        entries.append((mount, (received.mount_point,)))
+        perms[share.id] = ("", "0")
+        share_ids[share.id] = share.id
+        away.add(share.id)
+    return away
 
 
 async def _remote_mounts(storage: Storage, user: User, entries: list[tuple[Node, tuple[str, ...]]],

@@ -39,6 +39,7 @@ class StorageRouter(RecordRouting):
                  placement: Placement | None = None) -> None:
         super().__init__(providers, registry, placement)
         self._uploads = {}
+        self._received = {}
 
     @classmethod
     async def open(cls, providers: Sequence[tuple[str, Storage]], registry: SpaceRegistry,

@@ -62,6 +62,7 @@ class RouterCore:
         self._spaces: dict[str, str] = {}       # space id -> mount id (the registry, in memory)
         self._snapshots: dict[str, SpaceEntry] = {}
         self._nodes: dict[str, str] = {}        # node id -> mount id
+        self._last_nodes: dict[str, Node] = {}  # node id -> as get_node last gave it
         self._down: dict[str, str] = {}         # mount id -> why
         self._probes: dict[str, asyncio.Task[None]] = {}
         self._seen: set[str] = set()            # providers whose spaces are registered

@@ -34,6 +34,9 @@ Parts = Sequence[str]
 
 class RecordRouting(SpaceRouting):
     _uploads: dict[str, str]          # upload id -> mount id
+    # (user, groups) -> mount id -> the received shares it last gave (a mount point keeps its
+    # name while another provider is down)
+    _received: dict[tuple[str, tuple[str, ...]], dict[str, list[ReceivedShare]]]
 
     # --- search -------------------------------------------------------------------------------
     async def search_names(self, space_id: str, base: Parts, pattern: str, *,
@@ -210,11 +213,36 @@ class RecordRouting(SpaceRouting):
     async def delete_share(self, share_id: str) -> None:
         await self.on(self.mount_of_record(share_id), lambda s: s.delete_share(share_id))
 
+    async def _received_all(self, user_id: str, group_ids: Sequence[str]
+                            ) -> tuple[list[ReceivedShare], set[str]]:
+        """The user's received shares from every provider, mount points made distinct; those
+        of a provider that is down are the last ones it gave (their ids in the set)."""
+        key = (user_id, tuple(sorted(group_ids)))
+        cached = self._received.setdefault(key, {})
+        parts = dict(await self.each(lambda s: s.received_shares(user_id, group_ids)))
+        cached.update(parts)
+        away = {r.share.id for mount, part in cached.items() if mount not in parts for r in part}
+        merged = sorted((x for part in cached.values() for x in part),
+                        key=lambda x: (x.share.ctime, x.share.id))
+        if len(self._received) > 10_000:
+            self._received.clear()
+        return _distinct_mounts(merged), away
+
     async def received_shares(self, user_id: str,
                               group_ids: Sequence[str] = ()) -> list[ReceivedShare]:
-        parts = await self.each(lambda s: s.received_shares(user_id, group_ids))
-        return _distinct_mounts(sorted((x for _, part in parts for x in part),
-                                       key=lambda x: (x.share.ctime, x.share.id)))
+        named, away = await self._received_all(user_id, group_ids)
+        return [r for r in named if r.share.id not in away]
+
+    async def received_away(self, user_id: str, group_ids: Sequence[str] = ()
+                            ) -> list[tuple[ReceivedShare, Node | None]]:
+        """Received shares held by a provider that is down, as it last gave them, with the
+        shared node as this front last read it (None when it never did): the share jail lists
+        them as mounts that are unavailable instead of leaving them out (a sync client would
+        take a mount that disappears for a removed share)."""
+        if not self._down:
+            return []
+        named, away = await self._received_all(user_id, group_ids)
+        return [(r, self._last_nodes.get(r.share.node_id)) for r in named if r.share.id in away]
 
     async def set_received(self, share_id: str, user_id: str, *, state: str | None = None,
                            hidden: bool | None = None, mount_point: str | None = None) -> None:

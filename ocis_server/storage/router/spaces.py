@@ -109,7 +109,11 @@ class SpaceRouting(RouterCore):
         return self.noted(await self.on_space(space_id, lambda s: s.lookup(space_id, path)))
 
     async def get_node(self, node_id: str) -> Node:
-        return await self.on_node(node_id, lambda s: s.get_node(node_id))
+        node = await self.on_node(node_id, lambda s: s.get_node(node_id))
+        if len(self._last_nodes) >= 10_000:
+            self._last_nodes.clear()
+        self._last_nodes[node_id] = node      # what a share jail shows while its provider is away
+        return node
 
     async def node_path(self, node: Node) -> tuple[str, ...]:
         return await self.on(self.mount_of(node), lambda s: s.node_path(node))
