@@ -21,6 +21,7 @@ from ocis_server.domain.ids import new_id
 
 from . import validate
 from .api import Group, User, UserStore, counts_change
+from .rules import UserRules
 
 # SQLite's NOCASE, which the builtin store's names use: ASCII letters only.
 _FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
@@ -30,7 +31,7 @@ def _fold(name: str) -> str:
     return name.translate(_FOLD)
 
 
-class MemoryUserStore:
+class MemoryUserStore(UserRules):
     """UserStore over dicts; `open()` takes (and ignores) the path a file-backed driver would use."""
 
     def __init__(self) -> None:
@@ -157,18 +158,13 @@ class MemoryUserStore:
                 return group
         raise NotFound("group not found")
 
-    @counts_change
-    async def create_group(self, *, name: str, description: str = "",
-                           group_id: str | None = None) -> Group:
-        validate.group_name(name)
-        group = Group(id=group_id or new_id(), name=name,
-                      description=validate.display_name(description))
-        folded = _fold(name)
+    async def _insert_group(self, group: Group) -> None:
+        """For UserRules.create_group (the rules of every store)."""
+        folded = _fold(group.name)
         if group.id in self._groups or any(_fold(g.name) == folded for g in self._groups.values()):
-            raise AlreadyExists(f"group {name!r} already exists")
+            raise AlreadyExists(f"group {group.name!r} already exists")
         self._groups[group.id] = group
         self._members[group.id] = set()
-        return group
 
     @counts_change
     async def delete_group(self, group_id: str) -> None:
