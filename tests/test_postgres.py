@@ -129,3 +129,43 @@ async def test_database_away_at_call_is_service_unavailable(postgres: PgCluster)
         assert (await store.authenticate("grace", "cobol-pw")) is not None
     finally:
         await store.close()
+
+
+async def test_the_idp_rules_hold_on_sqlite_and_on_postgresql(postgres: PgCluster,
+                                                              tmp_path: Path) -> None:
+    """The same programs (services/idp/store.py IdpRules) through both drivers: single-use codes
+    whose replay revokes the family, rotated refresh tokens, the device flow with slow_down, and
+    sessions."""
+    from ocis_server.services.idp.pgidp import PostgresIdpStore
+    from ocis_server.services.idp.store import Grant, IdpStore
+
+    for store in (await IdpStore.open(tmp_path / "idp.db"),
+                  await PostgresIdpStore.open(postgres.url)):
+        try:
+            grant = Grant("ocis-cli", "u1", "openid", 1700000000, "fam1", "n", "http://x/cb", "ch")
+            await store.add_code("code-1", grant, 60)
+            assert await store.redeem_code("code-1") == grant
+            await store.add_refresh("r1", grant, 60)
+            assert (await store.use_refresh("r1")) == Grant("ocis-cli", "u1", "openid",
+                                                            1700000000, "fam1")
+            await store.add_refresh("r2", grant, 60)
+            assert await store.redeem_code("code-1") is None        # replayed: family revoked
+            assert await store.use_refresh("r2") is None
+            assert (await store.find_refresh("r2")) is not None
+            assert await store.add_device("dev-1", "bcdf-ghjk", "ocis-cli", "openid", 60, 5)
+            assert not await store.add_device("dev-2", "BCDFGHJK", "ocis-cli", "openid", 60, 5)
+            assert (await store.device("bcdfghjk")) is not None
+            assert (await store.poll_device("dev-1", "ocis-cli"))[0] == "authorization_pending"
+            assert (await store.poll_device("dev-1", "ocis-cli"))[0] == "slow_down"
+            assert (await store.poll_device("dev-1", "other"))[0] == "invalid_grant"
+            assert await store.decide_device("BCDF-GHJK", "u1", 1700000001)
+            outcome, approved = await store.poll_device("dev-1", "ocis-cli")
+            assert outcome == "approved" and approved is not None and approved.user_id == "u1"
+            assert (await store.poll_device("dev-1", "ocis-cli"))[0] == "invalid_grant"
+            sid, auth_time = await store.add_session("u1", 60)
+            assert await store.session(sid) == ("u1", auth_time)
+            await store.drop_session(sid)
+            assert await store.session(sid) is None
+            await store.purge()
+        finally:
+            await store.close()
