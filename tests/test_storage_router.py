@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from ocis_server.domain.ids import SHARE_JAIL_ID
+from ocis_server.domain.roles import SPACE_VIEWER
 from tests.conftest import RealServer, launch_real_server
 from tests.kit.users import DEMO_PASSWORDS
 
@@ -55,6 +56,21 @@ def _new_project(server: RealServer, name: str) -> dict:
                              json={"name": name, "quota": {"total": 0}})
     assert response.status_code == 201, response.text
     return dict(response.json())
+
+
+def _project_on(server: RealServer, mount: str) -> dict:
+    """A project space of the admin's on provider `mount`: an existing one, else new ones
+    until placement picks it (the other provider made heavier each time)."""
+    for drive in _drives(server, "admin", "/graph/v1.0/drives"):
+        if drive["driveType"] == "project" and _mount(drive) == mount:
+            return drive
+    for _ in range(6):
+        drive = _new_project(server, f"on-{uuid.uuid4().hex[:6]}")
+        if _mount(drive) == mount:
+            return drive
+        assert _dav(server, "admin", "PUT", f"{drive['id']}/weight.bin",
+                    data=b"w" * (8 * 1024 * 1024)).status_code == 201
+    raise AssertionError(f"no project space placed on {mount}")
 
 
 @pytest.fixture(scope="module")
@@ -102,10 +118,7 @@ def test_project_spaces_go_to_the_provider_with_fewest_bytes(routed: RealServer)
 
 def test_copy_across_providers_streams_and_move_answers_502(routed: RealServer) -> None:
     primary = _primary(routed)
-    on_primary = next(d for d in (_new_project(routed, f"c-{uuid.uuid4().hex[:6]}")
-                                  for _ in range(3)) if _mount(d) == primary)
-    other = next(d for d in _drives(routed, "admin", "/graph/v1.0/drives")
-                 if d["driveType"] == "project" and _mount(d) == B)
+    on_primary, other = _project_on(routed, primary), _project_on(routed, B)
     src, dst = on_primary["id"], other["id"]
     assert _dav(routed, "admin", "MKCOL", f"{src}/tree").status_code == 201
     assert _dav(routed, "admin", "MKCOL", f"{src}/tree/sub").status_code == 201
@@ -180,6 +193,14 @@ def test_a_provider_away_degrades_only_its_spaces_and_comes_back(routed: RealSer
     assert _dav(routed, on_b, "MKCOL", f"{b_drive}/{shared}").status_code == 201
     _share_folder(routed, on_b, shared, on_a)
     assert shared in _jail_names(routed, on_a)
+    project = _project_on(routed, B)
+    member = _personal(routed, on_a)["owner"]["user"]["id"]
+    invited = requests.post(f"{routed.url}/graph/v1beta1/drives/{project['id']}/root/invite",
+                            auth=_auth("admin"), timeout=10, json={
+                                "recipients": [{"objectId": member,
+                                                "@libre.graph.recipient.type": "user"}],
+                                "roles": [SPACE_VIEWER.id]})
+    assert invited.status_code == 200, invited.text
     folder = routed.workdir / "data" / "storage" / f"users-{B}"
     away = folder.with_name(folder.name + ".away")      # its disk is gone (unmounted)
     folder.rename(away)
@@ -199,6 +220,10 @@ def test_a_provider_away_degrades_only_its_spaces_and_comes_back(routed: RealSer
         mine = {d["id"]: d for d in _drives(routed, on_b)}
         assert mine[b_drive]["@ocis.unavailable"] is True
         assert mine[b_drive]["driveType"] == "personal"
+        # a member (not the creator) of a project space on B sees it too, marked
+        theirs = {d["id"]: d for d in _drives(routed, on_a)}
+        assert theirs[project["id"]]["@ocis.unavailable"] is True
+        assert "@ocis.unavailable" not in theirs[a_drive]
         everything = {d["id"]: d for d in _drives(routed, "admin", "/graph/v1.0/drives")}
         assert everything[b_drive].get("@ocis.unavailable") is True
         assert "@ocis.unavailable" not in everything[a_drive]

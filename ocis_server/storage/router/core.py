@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from ocis_server.domain.errors import NotFound, OcisError, ServiceUnavailable
 from ocis_server.domain.ids import SHARE_JAIL_ID
-from ocis_server.storage.api import Node, Storage
+from ocis_server.storage.api import Node, Space, Storage
 
 from .registry import SpaceEntry, SpaceRegistry
 
@@ -99,13 +99,26 @@ class RouterCore:
         """A provider seen for the first time (or back): its spaces go into the registry."""
         if mount in self._seen or mount in self._down:
             return
+        provider = self._providers[mount]
         try:
-            spaces = await self._providers[mount].list_spaces()
+            spaces = await provider.list_spaces()
+            # members of project spaces the registry does not know yet (a listing while the
+            # provider is away shows a project space to them)
+            unknown = [s for s in spaces if s.type != "personal" and s.id not in self._snapshots]
+            found = await asyncio.gather(*(provider.members(s.id) for s in unknown))
         except Exception as exc:  # noqa: BLE001 - any failure of the provider marks it down
             self._failed(mount, exc)
             return
-        await self.record_listed([SpaceEntry.of(s) for s in spaces])
+        members = {s.id: " ".join(sorted(m)) for s, m in zip(unknown, found, strict=True)}
+        await self.record_listed([self.entry_of(s, members.get(s.id)) for s in spaces])
         self._seen.add(mount)
+
+    def entry_of(self, space: Space, members: str | None = None) -> SpaceEntry:
+        """The registry entry of `space`; `members` None: as the registry has them."""
+        if members is None:
+            known = self._snapshots.get(space.id)
+            members = known.members if known is not None else ""
+        return SpaceEntry.of(space, members)
 
     async def register(self, entry: SpaceEntry) -> None:
         """Record a space made or changed on a provider. The change has happened: a registry
@@ -298,7 +311,7 @@ class RouterCore:
             self._remember(entry)
             return entry.mount_id
         found, space = await self.first(lambda s: s.space_info(space_id), "the space")
-        await self.register(SpaceEntry.of(space))
+        await self.register(self.entry_of(space))
         return found
 
     async def mount_of_node(self, node_id: str) -> str:

@@ -17,12 +17,13 @@ STEPS: tuple[tuple[str, ...], ...] = (
             name TEXT NOT NULL,
             alias TEXT NOT NULL)""",
      "CREATE INDEX space_registry_by_mount ON space_registry (mount_id)"),
+    ("ALTER TABLE space_registry ADD COLUMN members TEXT NOT NULL DEFAULT ''",),
 )
-_COLUMNS = "space_id, mount_id, type, owner_id, name, alias"
-_UPSERT = (f"INSERT INTO space_registry ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)"
+_COLUMNS = "space_id, mount_id, type, owner_id, name, alias, members"
+_UPSERT = (f"INSERT INTO space_registry ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
            " ON CONFLICT (space_id) DO UPDATE SET mount_id = EXCLUDED.mount_id,"
            " type = EXCLUDED.type, owner_id = EXCLUDED.owner_id, name = EXCLUDED.name,"
-           " alias = EXCLUDED.alias")
+           " alias = EXCLUDED.alias, members = EXCLUDED.members")
 
 
 class PostgresSpaceRegistry:

@@ -24,11 +24,16 @@ class SpaceEntry:
     owner_id: str
     name: str
     alias: str
+    members: str = ""          # the project space's members (principal ids, space-separated)
 
     @classmethod
-    def of(cls, space: Space) -> SpaceEntry:
+    def of(cls, space: Space, members: str = "") -> SpaceEntry:
         return cls(space.id, space.storage_id, space.type, space.owner_id, space.name,
-                   space.alias)
+                   space.alias, members)
+
+    def lists_for(self, member_id: str) -> bool:
+        """Whether a listing for `member_id` (a user or group id) shows it from the snapshot."""
+        return self.owner_id == member_id or member_id in self.members.split()
 
     def snapshot(self) -> Space:
         """The space as a listing shows it while its provider is away."""
@@ -48,15 +53,18 @@ class SpaceRegistry(Protocol):
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spaces(
     space_id TEXT PRIMARY KEY, mount_id TEXT NOT NULL, type TEXT NOT NULL,
-    owner_id TEXT NOT NULL, name TEXT NOT NULL, alias TEXT NOT NULL)"""
-_COLUMNS = "space_id, mount_id, type, owner_id, name, alias"
-UPSERT = (f"INSERT INTO spaces ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (space_id)"
+    owner_id TEXT NOT NULL, name TEXT NOT NULL, alias TEXT NOT NULL,
+    members TEXT NOT NULL DEFAULT '')"""
+_COLUMNS = "space_id, mount_id, type, owner_id, name, alias, members"
+UPSERT = (f"INSERT INTO spaces ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (space_id)"
           " DO UPDATE SET mount_id = excluded.mount_id, type = excluded.type,"
-          " owner_id = excluded.owner_id, name = excluded.name, alias = excluded.alias")
+          " owner_id = excluded.owner_id, name = excluded.name, alias = excluded.alias,"
+          " members = excluded.members")
 
 
-def row_values(entry: SpaceEntry) -> tuple[str, str, str, str, str, str]:
-    return (entry.space_id, entry.mount_id, entry.type, entry.owner_id, entry.name, entry.alias)
+def row_values(entry: SpaceEntry) -> tuple[str, str, str, str, str, str, str]:
+    return (entry.space_id, entry.mount_id, entry.type, entry.owner_id, entry.name, entry.alias,
+            entry.members)
 
 
 class SqliteSpaceRegistry:
@@ -73,6 +81,9 @@ class SqliteSpaceRegistry:
             conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(_SCHEMA)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(spaces)")}
+            if "members" not in columns:     # a registry written before members were kept
+                conn.execute("ALTER TABLE spaces ADD COLUMN members TEXT NOT NULL DEFAULT ''")
             return conn
         return cls(await asyncio.to_thread(setup))
 

@@ -1,7 +1,7 @@
 """Spaces and their trees through a `StorageRouter`: each call goes to the provider that owns the
 space or node; listings of spaces fan out and merge. A space whose provider is down is listed from
-the registry's snapshot with `Space.unavailable` set (to its owner in `list_spaces(member_id=)`,
-to everyone in the full listing): Graph marks such a drive, see docs/scaling.md."""
+the registry's snapshot with `Space.unavailable` set (to its owner and members in
+`list_spaces(member_id=)`, to everyone in the full listing): Graph marks such a drive, see docs/scaling.md."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from ocis_server.storage.api import (
 )
 
 from .core import RouterCore
-from .registry import SpaceEntry
 
 Parts = Sequence[str]
 _COPY_CHUNK = 1024 * 1024
@@ -57,7 +56,7 @@ class SpaceRouting(RouterCore):
         space = await self.on(mount, lambda s: s.create_space(
             space_type=space_type, name=name, owner_id=owner_id, alias=alias, space_id=space_id,
             quota_total=quota_total, description=description))
-        await self.register(SpaceEntry.of(space))
+        await self.register(self.entry_of(space))
         return space
 
     async def get_space(self, space_id: str) -> Space:
@@ -69,15 +68,15 @@ class SpaceRouting(RouterCore):
     async def list_spaces(self, *, member_id: str | None = None) -> list[Space]:
         listed = await self.each(lambda s: s.list_spaces(member_id=member_id))
         spaces = [space for _, part in listed for space in part]
-        await self.record_listed([SpaceEntry.of(s) for s in spaces])
+        await self.record_listed([self.entry_of(s) for s in spaces])
         up = {mount for mount, _ in listed}
         if len(up) < len(self._providers):
-            # the registry itself (another front may have made spaces there); it knows owners
-            # (creators of project spaces), not the other members
+            # the registry itself (another front may have made spaces there): owners and
+            # the members of project spaces (direct ones: a group's members through the group)
             await self.reload_registry()
             spaces += [e.snapshot() for e in self._snapshots.values()
                        if e.mount_id not in up and e.mount_id in self._providers
-                       and (member_id is None or e.owner_id == member_id)]
+                       and (member_id is None or e.lists_for(member_id))]
         return spaces
 
     async def update_space(self, space_id: str, *, name: str | None = None,
@@ -86,7 +85,7 @@ class SpaceRouting(RouterCore):
         space = await self.on_space(space_id, lambda s: s.update_space(
             space_id, name=name, description=description, quota_total=quota_total, alias=alias,
             disabled=disabled))
-        await self.register(SpaceEntry.of(space))
+        await self.register(self.entry_of(space))
         return space
 
     async def delete_space(self, space_id: str) -> None:
@@ -95,8 +94,12 @@ class SpaceRouting(RouterCore):
 
     async def set_member(self, space_id: str, principal_id: str, role: str | None, *,
                          keep_manager: bool = False, expires: float | None = None) -> None:
-        await self.on_space(space_id, lambda s: s.set_member(
+        mount = await self.mount_of_space(space_id)
+        await self.on(mount, lambda s: s.set_member(
             space_id, principal_id, role, keep_manager=keep_manager, expires=expires))
+        # the registry's snapshot keeps the members (listed to them while the provider is away)
+        space, members = await self.on(mount, lambda s: _space_and_members(s, space_id))
+        await self.register(self.entry_of(space, " ".join(sorted(members))))
 
     async def members(self, space_id: str) -> dict[str, str]:
         return await self.on_space(space_id, lambda s: s.members(space_id))
@@ -235,6 +238,10 @@ class SpaceRouting(RouterCore):
     async def remove_lock(self, token: str) -> None:
         mount, _ = await self.first(lambda s: s.get_lock(token), "the lock")
         await self.on(mount, lambda s: s.remove_lock(token))
+
+
+async def _space_and_members(storage: Storage, space_id: str) -> tuple[Space, dict[str, str]]:
+    return await storage.space_info(space_id), await storage.members(space_id)
 
 
 async def _read_remote(blob: RemoteBlob) -> AsyncIterator[bytes]:
