@@ -159,6 +159,7 @@ def test_front_forwards_to_the_node_that_registered_the_service(
         dav = web.request("PROPFIND", "/remote.php/webdav/", headers={"Depth": "0"})
         assert dav.status_code == 503 and b"<d:error" in dav.content
         assert web.get("/graph/v1.0/me", auth=("admin", "wrong")).status_code == 401
+        assert web.get("/ocm-provider").status_code == 404     # not enabled: no route at all
 
         back.start()
         me = until(lambda: (r := web.get("/graph/v1.0/me")).status_code == 200 and r, 10,

@@ -151,11 +151,14 @@ class Runtime:
 
     def _elsewhere(self, specs: Sequence[ServiceSpec]) -> dict[str, Any]:
         """With a shared registry (MICRO_REGISTRY=nats-js-kv), the proxy forwards the HTTP services
-        of the table that do not run here to a node that registered them (forward.py)."""
+        of the instance (default ones, and those enabled, e.g. ocm with OCIS_ENABLE_OCM) that do
+        not run here to a node that registered them (forward.py)."""
         if self.config.registry == "memory" or self.registry is None:
             return {}
         here = {s.name for s in specs}
-        remote = [s for s in self._specs if s.app and s.mounts and s.name not in here]
+        config = self.config
+        remote = [s for s in self._specs if s.app and s.mounts and s.name not in here
+                  and (s.default or (s.enabled_by and getattr(config, s.enabled_by) is True))]
         lookup = Lookup(self.registry, node=self.node, ttl=LOOKUP_TTL,
                         dead_for=max(1.0, self.config.register_ttl))
         return {"remote": remote,
