@@ -122,6 +122,10 @@ async def test_bodies_stream_both_ways_and_headers(upstream: TestServer) -> None
                 assert headers["x-forwarded-proto"] == "http"
                 assert headers["host"] == server.make_url("").authority
             assert forwarder.lookup._dead.keys() == {dead}
+            async with web_client.put(f"{base}/graph/echo", data=blob[:300000]) as answer:
+                seen = await answer.json()            # a body with Content-Length
+            assert seen["size"] == 300000 and seen["headers"]["content-length"] == "300000"
+            assert seen["sha"] == hashlib.sha256(blob[:300000]).hexdigest()
 
             async with web_client.get(f"{base}/graph/stream") as answer:
                 assert await answer.read() == b"part 0\npart 1\npart 2\n"
