@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from pgcluster import PgCluster, postgres  # noqa: F401 - the fixture
 
-from ocis_server.domain.errors import AlreadyExists, ServiceUnavailable
+from ocis_server.domain.errors import AlreadyExists, NotFound, ServiceUnavailable
 from ocis_server.identity.pgstore import STEPS, PostgresUserStore
 from ocis_server.postgres import Pool, migrate
 from ocis_server.runtime import embedded_server, make_test_config
@@ -168,4 +168,36 @@ async def test_the_idp_rules_hold_on_sqlite_and_on_postgresql(postgres: PgCluste
             assert await store.session(sid) is None
             await store.purge()
         finally:
+            await store.close()
+
+
+async def test_ldap_local_roles_and_links_are_shared_by_the_nodes(postgres: PgCluster,
+                                                                  tmp_path: Path) -> None:
+    """With OCIS_LDAP_URI and OCIS_DATABASE_URL, what the directory does not hold (roles, user
+    types, linked identities) is in PostgreSQL: what one node sets, the other reads; the rules are
+    the SQLite LocalAccounts' (checked on both)."""
+    from ocis_server.identity.localdb import LocalAccounts
+    from ocis_server.identity.pglocal import PostgresLocalAccounts
+
+    sqlite = await LocalAccounts.open(tmp_path / "ldap-local.db")
+    node_a = await PostgresLocalAccounts.open(postgres.url)
+    node_b = await PostgresLocalAccounts.open(postgres.url)
+    try:
+        for one, other in ((sqlite, sqlite), (node_a, node_b)):
+            await one.set("u1", role="admin")
+            await one.set("u1", user_type="Guest")              # the role stays
+            assert await other.override("u1") == ("admin", "Guest")
+            await other.set("u1", role="user")
+            assert (await one.overrides())["u1"] == ("user", "Guest")
+            await one.link("https://idp.example", "sub-1", "u1")
+            await other.link("https://idp.example", "sub-1", "u1")   # again: a no-op
+            with pytest.raises(AlreadyExists):
+                await other.link("https://idp.example", "sub-1", "u2")
+            assert await other.identity("https://idp.example", "sub-1") == "u1"
+            await other.forget("u1")
+            assert await one.override("u1") == (None, None)
+            with pytest.raises(NotFound):
+                await one.identity("https://idp.example", "sub-1")
+    finally:
+        for store in (sqlite, node_a, node_b):
             await store.close()

@@ -15,7 +15,7 @@ import secrets
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ldap3 import MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, Connection  # type: ignore[import-untyped]
 
@@ -34,6 +34,9 @@ from .api import Group, User, counts_change
 from .ldapconn import LdapPool, LdapSettings, entry_id, eq, first, rdn, search, values
 from .localdb import LocalAccounts
 
+if TYPE_CHECKING:
+    from .pglocal import PostgresLocalAccounts
+
 _CACHE_TTL = 30.0
 _CACHE_SIZE = 1024
 _MEMBER_LOOKUPS = 20      # more members than this: list all users once instead
@@ -45,7 +48,7 @@ _NO_SUCH_OBJECT, _ALREADY_EXISTS, _NO_SUCH_ATTRIBUTE, _VALUE_EXISTS = 32, 68, 16
 class LdapUserStore:
     """UserStore over an LDAP directory; see the module docstring."""
 
-    def __init__(self, pool: LdapPool, local: LocalAccounts) -> None:
+    def __init__(self, pool: LdapPool, local: LocalAccounts | PostgresLocalAccounts) -> None:
         self.pool, self.local, self.s = pool, local, pool.settings
         self.changes = 0          # bumped by every write made here (UserStore.changes)
         self._by_id: dict[str, tuple[User, float]] = {}
@@ -53,9 +56,18 @@ class LdapUserStore:
         self._cache_key = secrets.token_bytes(32)
 
     @classmethod
-    async def open(cls, settings: LdapSettings, local_db: Path) -> LdapUserStore:
+    async def open(cls, settings: LdapSettings, local_db: Path,
+                   database_url: str = "") -> LdapUserStore:
+        """`local_db`: the SQLite file of roles and links; with `database_url` (OCIS_DATABASE_URL)
+        they are in PostgreSQL instead (pglocal.py), the same for every front node."""
         settings.validate()
-        local = await LocalAccounts.open(local_db)
+        local: LocalAccounts | PostgresLocalAccounts
+        if database_url:
+            from .pglocal import PostgresLocalAccounts as Shared     # psycopg only when configured
+
+            local = await Shared.open(database_url)
+        else:
+            local = await LocalAccounts.open(local_db)
         store = cls(LdapPool(settings), local)
         try:
             await store.check()

@@ -270,7 +270,8 @@ async def _open_ldap(config: Any) -> Any:
     from ocis_server.identity.ldapconn import LdapSettings
 
     return await LdapUserStore.open(LdapSettings.from_config(config),
-                                    config.base_data_path / "idm" / "ldap-local.db")
+                                    config.base_data_path / "idm" / "ldap-local.db",
+                                    config.database_url)
 
 
 class HttpUnit:
