@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Concatenate, Generic, Literal, ParamSpec, TypeVar
 
 from ocis_server.events import Event as BusEvent
+from ocis_server.storage.router import StorageRouter
 
 EventKind = Literal[
     "ShareCreated", "ShareUpdated", "ShareRemoved", "ReceivedShareUpdated",
@@ -70,10 +71,12 @@ def publishes(fn: Callable[Concatenate[Any, P], Awaitable[Changed[T]]]
         bus = getattr(ctx, "events", None)
         if bus is not None and changed.events:
             storage_id = str(getattr(ctx.config, "storage_id", "") or "")
-            # several providers (storage/router): the mount id of the provider holding the space
-            known = getattr(getattr(ctx, "storage", None), "known_mount", None)
-            bus.publish([to_bus(e, (known(e.space_id) if known else None) or storage_id)
-                         for e in changed.events])
+            # several providers: the mount id of the provider holding the space (the storage
+            # may be a stand-in by now, whose attributes raise: only a router is asked)
+            storage = getattr(ctx, "storage", None)
+            router = storage if isinstance(storage, StorageRouter) else None
+            bus.publish([to_bus(e, (router.known_mount(e.space_id) if router else None)
+                                or storage_id) for e in changed.events])
         return changed
 
     @functools.wraps(fn)
