@@ -116,7 +116,10 @@ class NatsKvRegistry:
         service registers after it was lost."""
         now = time.time()
         for key in [k for k in self._seen if k not in others]:
-            entry, _ = self._seen.pop(key)
+            seen = self._seen.pop(key, None)       # (a concurrent read may have taken it)
+            if seen is None:
+                continue
+            entry = seen[0]
             try:
                 await asyncio.wait_for(kv.get(key), self.timeout)
                 continue                                  # back meanwhile: seen next time
@@ -131,7 +134,8 @@ class NatsKvRegistry:
                 self._seen[key] = (entry, now)
             self._lost.pop(key, None)
         for key, lost in list(self._lost.items()):
-            if any(e.name == lost.entry.name and self._seen[k][1] >= lost.since and k != key
+            if any(e.name == lost.entry.name and k in self._seen and k != key
+                   and self._seen[k][1] >= lost.since
                    for k, e in others.items()):
                 del self._lost[key]                       # replaced by a newer instance
 
