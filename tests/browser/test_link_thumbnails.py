@@ -14,6 +14,7 @@ from conftest import RealServer, launch_real_server
 from PIL import Image
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from .test_public_link_pages import EINSTEIN, browser, create_link, downloads, wait_for
 
@@ -59,6 +60,9 @@ def test_protected_folder_link_shows_thumbnails(server: RealServer, browser: web
     thumbs = listing.find_elements(By.CSS_SELECTOR, "td.thumb img")
     # The image and the text file have a thumbnail, the binary file has none.
     assert len(thumbs) == 2
+    # a text thumbnail is rendered on request (a worker thread): let the browser finish loading
+    # (`complete` is also true for an image that failed, which the size check below then catches)
+    WebDriverWait(browser, 30).until(lambda _: all(t.get_property("complete") for t in thumbs))
     for thumb in thumbs:
         assert loaded(thumb) == (64, 64), thumb.get_attribute("src")
     browser.save_screenshot(str(tmp_path / "link-thumbnails.png"))
