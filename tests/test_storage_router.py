@@ -188,7 +188,8 @@ def test_a_provider_away_degrades_only_its_spaces_and_comes_back(routed: RealSer
     on_b = next(u for u in demo if _mount(_personal(routed, u)) == B)
     on_a = next(u for u in demo if _mount(_personal(routed, u)) != B)
     b_drive, a_drive = _personal(routed, on_b)["id"], _personal(routed, on_a)["id"]
-    assert _dav(routed, on_b, "PUT", f"{b_drive}/keep.txt", data=b"kept").status_code == 201
+    kept = _dav(routed, on_b, "PUT", f"{b_drive}/keep.txt", data=b"kept")
+    assert kept.status_code == 201
     shared = f"away-{uuid.uuid4().hex[:6]}"             # a share on B, mounted in A's user's jail
     assert _dav(routed, on_b, "MKCOL", f"{b_drive}/{shared}").status_code == 201
     _share_folder(routed, on_b, shared, on_a)
@@ -213,6 +214,11 @@ def test_a_provider_away_degrades_only_its_spaces_and_comes_back(routed: RealSer
         assert response.status_code == 503
         assert time.monotonic() - started < 1.0
         assert int(response.headers["Retry-After"]) >= 1
+        # by bare file id too (the router knows the node's provider)
+        versions = requests.request(
+            "PROPFIND", f"{routed.url}/remote.php/dav/meta/{kept.headers['OC-FileId']}/v",
+            auth=_auth(on_b), timeout=10, headers={"Depth": "1"})
+        assert versions.status_code == 503
         # the other provider's spaces go on
         assert _dav(routed, on_a, "PUT", f"{a_drive}/during.txt", data=b"ok").status_code == 201
         assert _dav(routed, on_a, "GET", f"{a_drive}/during.txt").content == b"ok"
@@ -333,3 +339,30 @@ def test_tus_versions_trash_and_locks_on_the_second_provider(routed: RealServer)
     assert _dav(routed, user, "UNLOCK", f"{drive}/tus.bin",
                 headers={"Lock-Token": token}).status_code == 204
     assert _dav(routed, user, "PUT", f"{drive}/tus.bin", data=b"x").status_code == 204
+
+
+def test_chunked_upload_lands_on_the_users_provider_and_not_across(routed: RealServer) -> None:
+    """Chunking NG: the chunks go to the provider of the user's personal space; the final MOVE
+    into a space there works, into one on the other provider answers 502 (not a 500)."""
+    primary = _primary(routed)
+    drive = _personal(routed, "admin")["id"]
+    elsewhere = _project_on(routed, B if _mount(_personal(routed, "admin")) == primary
+                            else primary)
+    data = bytes(range(256)) * 100
+    for transfer, target, status in ((f"t-{uuid.uuid4().hex[:6]}", drive, 201),
+                                     (f"t-{uuid.uuid4().hex[:6]}", elsewhere["id"], 502)):
+        root = f"{routed.url}/remote.php/dav/uploads/admin/{transfer}"
+        made = requests.request("MKCOL", root, auth=_auth("admin"), timeout=10,
+                                headers={"OC-Total-Length": str(len(data))})
+        assert made.status_code == 201, made.text
+        for offset in (0, 12800):
+            put = requests.put(f"{root}/{offset:015d}", auth=_auth("admin"), timeout=10,
+                               data=data[offset:offset + 12800],
+                               headers={"OC-Chunk-Offset": str(offset)})
+            assert put.status_code in (201, 204), put.text
+        moved = requests.request("MOVE", f"{root}/.file", auth=_auth("admin"), timeout=10,
+                                 headers={"Destination": f"{routed.url}/remote.php/dav/spaces/"
+                                                         f"{target}/chunked.bin",
+                                          "OC-Total-Length": str(len(data))})
+        assert moved.status_code == status, moved.text
+    assert _dav(routed, "admin", "GET", f"{drive}/chunked.bin").content == data
