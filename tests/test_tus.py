@@ -400,9 +400,14 @@ async def test_storage_unit_cleans_expired_sessions(tmp_path):
     from ocis_server.runtime.units import StorageUnit
     from ocis_server.services import by_name
 
-    config = SimpleNamespace(base_data_path=tmp_path, storage_id=STORAGE_ID,
-                             health_interval=0.05, upload_expiration=60,
-                             free_space_reserve=0, personal_spaces_default_quota=0)
+    from ocis_server.runtime import make_test_config
+
+    # the real config (the unit reads more of it as the runtime grows: registry, extra mounts)
+    config = make_test_config(tmp_path, STORAGE_USERS_MOUNT_ID=STORAGE_ID,
+                              OCIS_RUNTIME_HEALTH_INTERVAL="0.05",
+                              STORAGE_USERS_UPLOAD_EXPIRATION="60",
+                              STORAGE_USERS_FREE_SPACE_RESERVE="0",
+                              GRAPH_PERSONAL_SPACES_DEFAULT_QUOTA="0")
     ctx = ServiceContext(config=config, storage=None, users=None)  # type: ignore[arg-type]
     unit = StorageUnit(by_name()["storage-users"], ctx)
     await unit.start()
@@ -422,7 +427,8 @@ async def test_storage_unit_cleans_expired_sessions(tmp_path):
             await asyncio.sleep(0.02)
         runner.cancel()
         assert [s.id for s in await st.list_uploads()] == [fresh.id]
-        assert not (tmp_path / "storage" / "users" / "uploads" / stale.id).exists()
+        assert not (Path(config.base_data_path) / "storage" / "users" / "uploads"
+                    / stale.id).exists()
     finally:
         await unit.stop()
 
