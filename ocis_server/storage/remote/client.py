@@ -68,12 +68,33 @@ class RemoteStorage:
                                   f"({type(exc).__name__}); try again shortly",
                                   retry_after=RETRY_AFTER)
 
-    async def _post(self, path: str, data: Any, headers: dict[str, str] | None = None
-                    ) -> aiohttp.ClientResponse:
+    async def _post(self, path: str, data: Any, headers: dict[str, str] | None = None, *,
+                    again: bool = False) -> aiohttp.ClientResponse:
+        """The provider's response to one call; `again`: an idempotent read, sent a second time
+        when the keep-alive connection it went out on broke (the provider restarted)."""
         try:
             return await self._client().post(f"{self.base_url}{path}", data=data,
                                              headers=headers)
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            if again and broken_connection(exc):
+                log.info("storage provider %s: connection broke (%s), reading again",
+                         self.storage_id, type(exc).__name__)
+                return await self._post(path, data, headers)
+            raise self._unreachable(exc) from None
+
+    async def _exchange(self, path: str, data: bytes, headers: dict[str, str], *,
+                        again: bool) -> tuple[int, bytes]:
+        """Status and body of one call, read whole; a read (`again`) is sent a second time when
+        its connection broke before the whole answer came."""
+        try:
+            async with self._client().post(f"{self.base_url}{path}", data=data,
+                                           headers=headers) as response:
+                return response.status, await response.read()
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            if again and broken_connection(exc):
+                log.info("storage provider %s: connection broke (%s), reading again",
+                         self.storage_id, type(exc).__name__)
+                return await self._exchange(path, data, headers, again=False)
             raise self._unreachable(exc) from None
 
     async def _result(self, response: aiohttp.ClientResponse) -> Any:
@@ -82,21 +103,15 @@ class RemoteStorage:
                 raw = await response.read()
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise self._unreachable(exc) from None
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = None
-        if response.status != 200 or not isinstance(body, dict) or "result" not in body:
-            raise codec.decode_error(body)
-        return body["result"]
+        return _answer(response.status, raw)
 
     async def call(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
         method = codec.METHODS[name]
         log.debug("rpc %s", name)
         payload = codec.dumps({"args": codec.encode_args(method, args, kwargs)})
-        response = await self._post(f"/rpc/{name}", payload,
-                                    {"Content-Type": "application/json"})
-        return codec.decode(await self._result(response), method.result)
+        status, raw = await self._exchange(f"/rpc/{name}", payload, _JSON,
+                                           again=name in codec.READS)
+        return codec.decode(_answer(status, raw), method.result)
 
     async def _streamed(self, name: str, body: AsyncIterator[bytes], /, *args: Any,
                         **kwargs: Any) -> Any:
@@ -164,7 +179,7 @@ class RemoteStorage:
         headers = {"Content-Type": "application/json"}
         if range_header:
             headers["Range"] = range_header
-        response = await self._post("/blob", codec.dumps(args), headers)
+        response = await self._post("/blob", codec.dumps(args), headers, again=True)
         if response.status not in (200, 206, 416):
             await self._result(response)       # raises the provider's error
             raise OcisError("the storage provider sent no blob")
@@ -183,6 +198,30 @@ class RemoteStorage:
         session, self._session = self._session, None
         if session is not None:
             await session.close()
+
+
+_JSON = {"Content-Type": "application/json"}
+
+
+def _answer(status: int, raw: bytes) -> Any:
+    """The result in a provider's answer, or the domain error it carries, raised."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    if status != 200 or not isinstance(body, dict) or "result" not in body:
+        raise codec.decode_error(body)
+    return body["result"]
+
+
+def broken_connection(exc: BaseException) -> bool:
+    """A connection that was open broke (closed or reset by the provider), as opposed to one
+    that could not be made (refused: the provider is away) or an answer that did not come in
+    time: only the first is worth one more try."""
+    if isinstance(exc, (aiohttp.ClientConnectorError, TimeoutError)):
+        return False
+    return isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError,
+                            ConnectionResetError, BrokenPipeError))
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,18 @@ MAX_JSON = 8 * 1024 * 1024      # bytes of one call's JSON (arguments or answer)
 # Not calls: local to each side (close), answered by the blob endpoints (read_small, blob,
 # version_blob: no host path leaves the provider), or a property (change_stamp).
 LOCAL = frozenset({"close", "read_small", "blob", "version_blob", "change_stamp"})
+# Calls that only read: a front may send one of them again when the keep-alive connection broke
+# before the answer came (the provider restarted). Never an upload or a write: those are sent once.
+READS = frozenset({
+    "accepted_remote_shares", "accepted_users", "check", "children", "children_page",
+    "count_below", "favorite_ids", "favorites", "find_chunked_upload", "get_link", "get_lock",
+    "get_node", "get_ocm_share", "get_props", "get_props_many", "get_remote_share", "get_share",
+    "get_space", "get_upload", "invite_token", "invite_tokens", "link_by_token", "list_links",
+    "list_ocm_shares", "list_shares", "list_spaces", "list_trash", "list_trash_folder",
+    "list_uploads", "list_versions", "locks_below", "locks_covering", "lookup",
+    "member_expirations", "members", "node_path", "received_shares", "remote_links",
+    "remote_shares", "remote_shares_of", "search_names", "setting_values", "shares_covering",
+    "signing_key", "space_info", "trash_item", "upload_chunks", "used_bytes"})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

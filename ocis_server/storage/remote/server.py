@@ -8,6 +8,9 @@ STORAGE_USERS_HTTP_ADDR, never the public one. Every request carries the machine
     POST /blob               JSON {"node": ...} or {"node_id", "key"} (a version); Range honoured;
                              the bytes of the blob (sendfile), never its path
 
+A call (/rpc) that takes longer than CALL_TIMEOUT answers 503 with Retry-After: a read is
+abandoned, a write goes on to its end here (never cut off half-way) though the front was told 503.
+
 Errors: the domain error's class name, message (and retry_after) as JSON with its HTTP status;
 an unexpected failure is a 500 with no detail (logged here). No answer names a host path."""
 
@@ -17,7 +20,7 @@ import asyncio
 import hmac
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ from ocis_server.domain.errors import (
     BadRequest,
     NotFound,
     OcisError,
+    ServiceUnavailable,
     Unauthenticated,
     disk_full_error,
     unavailable_cause,
@@ -40,6 +44,8 @@ SECRET_HEADER = "X-Machine-Auth-Api-Key"
 ARGS_LENGTH = "X-Ocis-Args-Length"
 CHUNK = 256 * 1024
 BODY_TIMEOUT = 30.0      # seconds the JSON part of a request may take to arrive
+CALL_TIMEOUT = 30.0      # seconds a storage call may take before the front gets a 503
+RETRY_AFTER = 5.0        # what that 503 tells the client
 _BLOB_ID = re.compile(r"^[0-9a-fA-F-]{8,64}$")
 StorageGetter = Callable[[], Storage]
 
@@ -79,6 +85,7 @@ async def _guard(request: web.Request,
 
 SECRET_KEY = web.AppKey("secret", str)
 STORAGE_KEY: web.AppKey[StorageGetter] = web.AppKey("storage")
+CALL_TIMEOUT_KEY = web.AppKey("call_timeout", float)
 
 
 async def _json(read: Awaitable[bytes]) -> Any:
@@ -104,8 +111,33 @@ async def _call(request: web.Request) -> web.Response:
     method = _method(request, streamed=False)
     raw = await _json(request.read())
     args = codec.decode_args(method, raw.get("args", {}) if isinstance(raw, dict) else None)
-    result = await getattr(request.app[STORAGE_KEY](), method.name)(**args)
+    result = await _timed(request.app[CALL_TIMEOUT_KEY], method.name,
+                          getattr(request.app[STORAGE_KEY](), method.name)(**args))
     return _answer(200, {"result": codec.encode(result)})
+
+
+_RUNNING: set[asyncio.Task[Any]] = set()      # writes that outlived their time-out
+
+
+async def _timed(seconds: float, name: str, call: Coroutine[Any, Any, Any]) -> Any:
+    """The result of a storage call, or a ServiceUnavailable after `seconds`."""
+    task = asyncio.ensure_future(call)
+    try:
+        async with asyncio.timeout(seconds):
+            return await asyncio.shield(task)
+    except TimeoutError:
+        if name in codec.READS:
+            task.cancel()
+        else:
+            _RUNNING.add(task)
+            task.add_done_callback(_RUNNING.discard)
+        log.warning("internal storage API: %s took longer than %.1f s", name, seconds)
+        raise ServiceUnavailable(f"the storage call {name} took too long; try again shortly",
+                                 retry_after=RETRY_AFTER) from None
+    except asyncio.CancelledError:
+        if name in codec.READS:
+            task.cancel()
+        raise
 
 
 async def _stream(request: web.Request) -> web.Response:
@@ -148,11 +180,13 @@ async def _blob(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={"Content-Type": "application/octet-stream"})
 
 
-def internal_app(storage: StorageGetter, secret: str) -> web.Application:
+def internal_app(storage: StorageGetter, secret: str, *,
+                 call_timeout: float = CALL_TIMEOUT) -> web.Application:
     """The internal API over whichever storage `storage()` gives now (it may be replaced)."""
     app = web.Application(middlewares=[_guard], client_max_size=codec.MAX_JSON)
     app[SECRET_KEY] = secret
     app[STORAGE_KEY] = storage
+    app[CALL_TIMEOUT_KEY] = call_timeout
     app.router.add_post("/rpc/{method}", _call)
     app.router.add_post("/stream/{method}", _stream)
     app.router.add_post("/blob", _blob)
