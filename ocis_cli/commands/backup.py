@@ -57,8 +57,9 @@ Exit status: 0 consistent; 1 problems (after --repair: problems left);
 def consistency(
     basepath: Annotated[Path | None, typer.Option(
         "--basepath", "-p",
-        help="Data path to check (default: the server's, from OCIS_CONFIG_DIR and "
-             "OCIS_BASE_DATA_PATH). A folder holding metadata.db is taken as the storage root.")
+        help="Data path to check (default: the server's storage folder, "
+             "STORAGE_USERS_OCIS_ROOT or OCIS_BASE_DATA_PATH's storage/users, from "
+             "OCIS_CONFIG_DIR). A folder holding metadata.db is taken as the storage root.")
     ] = None,
     do_repair: Annotated[bool, typer.Option(
         "--repair", help="Fix what can be fixed without losing data, then check again.")] = False,

@@ -61,6 +61,7 @@ class Config:
     storage_extra_mount_ids: list[str]
     storage_personal_mount_id: str
     storage_project_mount_id: str
+    storage_users_ocis_root: str
     upload_expiration: int
     free_space_reserve: int
     spaces_default_quota: int
@@ -222,6 +223,14 @@ class Config:
     def initialized(self) -> bool:
         """True when `ocis init` has written the config file."""
         return self.config_file.is_file()
+
+    @property
+    def users_root(self) -> Path:
+        """The storage provider's data folder: STORAGE_USERS_OCIS_ROOT, by default
+        `<base_data_path>/storage/users`."""
+        if self.storage_users_ocis_root:
+            return Path(self.storage_users_ocis_root).expanduser()
+        return Path(self.base_data_path) / "storage" / "users"
 
     def origin(self, key: str) -> Origin:
         """Where a value came from; `key` is the attribute name or the dotted TOML key."""

@@ -104,6 +104,10 @@ FIELDS: tuple[Field, ...] = (
           ("STORAGE_USERS_PROJECT_SPACES_MOUNT_ID",),
           "with several storage providers: the mount id new project spaces are pinned to; "
           "empty = the provider with the fewest bytes used"),
+    Field("storage_users_ocis_root", "storage_users.ocis_root", "str", "",
+          ("STORAGE_USERS_OCIS_ROOT",),
+          "data folder of the storage provider (its metadata.db, blobs, uploads); empty = "
+          "<base_data_path>/storage/users"),
     Field("storage_users_http_addr", "storage_users.http_addr", "addr", "127.0.0.1:9158",
           ("STORAGE_USERS_HTTP_ADDR",),
           "internal API of the storage provider (machine secret, never public), for fronts on "

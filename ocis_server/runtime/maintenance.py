@@ -32,11 +32,11 @@ class MaintenanceRefused(Exception):
 
 
 def storage_root(data_path: Path | None) -> Path:
-    """The users' storage root: `<data path>/storage/users`, the data path from the server config
-    (OCIS_CONFIG_DIR, OCIS_BASE_DATA_PATH) unless given. A path that itself holds metadata.db is
-    taken as the storage root."""
+    """The users' storage root: without `data_path`, the server config's (STORAGE_USERS_OCIS_ROOT,
+    by default `<OCIS_BASE_DATA_PATH>/storage/users`); a given data path's `storage/users`, or the
+    path itself when it holds metadata.db (a storage root)."""
     if data_path is None:
-        data_path = load_config().base_data_path
+        return load_config().users_root
     data_path = Path(data_path).expanduser()
     if (data_path / DB_NAME).is_file():
         return data_path

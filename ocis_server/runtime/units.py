@@ -63,7 +63,8 @@ async def _forever() -> None:
 
 
 class StorageUnit:
-    """storage-users: the storage provider its spec's driver names, at <base>/storage/users.
+    """storage-users: the storage provider its spec's driver names, in its data folder
+    (STORAGE_USERS_OCIS_ROOT, by default <base>/storage/users).
 
     On a read-only data folder it opens in read-only mode: reads are served, writes answer 503
     with Retry-After, and the unit is degraded (`ocis health`). Each health check looks at the
@@ -80,7 +81,7 @@ class StorageUnit:
 
     @property
     def _root(self) -> Path:
-        return Path(self.ctx.config.base_data_path) / "storage" / "users"
+        return self.ctx.config.users_root
 
     async def start(self) -> None:
         root = self._root
