@@ -85,3 +85,45 @@ def test_bad_input(server: RealServer) -> None:
     assert bad.status_code == 400 and bad.json()["ocs"]["meta"]["statuscode"] == 400
     wrong = requests.delete(server.url + NOTIFICATIONS, auth=MARIE, json={"ids": "x"})
     assert wrong.status_code == 400
+
+
+def _in_app(server: RealServer, auth: tuple[str, str], setting_id: str, on: bool) -> None:
+    r = requests.post(server.url + "/api/v0/settings/values-save", auth=auth, json={"value": {
+        "bundleId": "2a506de7-99bd-4f0d-994e-c38e72c28fd9", "settingId": setting_id,
+        "accountUuid": "me", "resource": {"type": "TYPE_USER"},
+        "collectionValue": {"values": [{"key": "in-app", "boolValue": on}]}}})
+    assert r.status_code == 201, r.text
+
+
+def test_in_app_option_off_silences_that_event_only(server: RealServer) -> None:
+    """The settings service's `event-share-created-options` with `in-app` off: no notification
+    for a share received (oCIS userlog `filter.go`), while a space membership (its own option,
+    untouched) still notifies; on again, shares notify again. The membership notification is
+    also the sync point: the bus delivers in order, so the share before it was handled."""
+    richard = ("richard", "superfluidity")
+    share_created = "872d8ef6-6f2a-42ab-af7d-f53cc81d7046"
+    _in_app(server, richard, share_created, False)
+    dav = f"{server.url}/remote.php/dav/files/einstein"
+    for folder in ("quiet", "loud"):
+        assert requests.request("MKCOL", f"{dav}/{folder}", auth=EINSTEIN).status_code == 201
+    r = requests.post(server.url + SHARES, auth=EINSTEIN, params={"format": "json"},
+                      data={"path": "/quiet", "shareType": "0", "shareWith": "richard",
+                            "permissions": "1"})
+    assert r.status_code == 200, r.text
+    drive = requests.post(server.url + "/graph/v1.0/drives", auth=("admin", "admin"),
+                          json={"name": "Quiet Lab"})
+    assert drive.status_code == 201, drive.text
+    r = requests.post(server.url + SHARES, auth=("admin", "admin"), params={"format": "json"},
+                      data={"space_ref": drive.json()["id"], "shareType": "7",
+                            "shareWith": "richard", "role": "viewer"})
+    assert r.status_code == 200, r.text
+    notes = _notifications(server, richard, 1)
+    assert [n["subject"] for n in notes] == ["Space shared"], notes
+    _in_app(server, richard, share_created, True)
+    r = requests.post(server.url + SHARES, auth=EINSTEIN, params={"format": "json"},
+                      data={"path": "/loud", "shareType": "0", "shareWith": "richard",
+                            "permissions": "1"})
+    assert r.status_code == 200, r.text
+    notes = _notifications(server, richard, 2)
+    assert [n["subject"] for n in notes] == ["Space shared", "Resource shared"]
+    assert notes[1]["messageRichParameters"]["resource"]["name"] == "loud"

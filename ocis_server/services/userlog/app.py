@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ocis_server.domain import settings as usersettings
 from ocis_server.domain.errors import BadRequest, NotFound, Unauthenticated
 from ocis_server.events import Event
 from ocis_server.events.event import PROCESS, SEND_SSE
@@ -96,14 +97,37 @@ async def consume(ctx: ServiceContext, notes: UserLog) -> None:
         consumer.close()
 
 
+# The per-user option that turns an event's in-app notification off (oCIS userlog `filter.go`:
+# event type -> profile setting; the `in-app` key of its collection value, on when never set).
+_IN_APP_SETTING = {"ShareCreated": "event-share-created-options",
+                   "ShareRemoved": "event-share-removed-options",
+                   "SpaceShared": "event-space-shared-options",
+                   "SpaceUnshared": "event-space-unshared-options",
+                   "OCMCoreShareCreated": "event-share-created-options"}
+
+
+async def wants_in_app(ctx: ServiceContext, user_id: str, event_type: str) -> bool:
+    """Whether the user keeps in-app notifications of this event type (settings service)."""
+    name = _IN_APP_SETTING.get(event_type)
+    if name is None:
+        return True
+    stored = (await ctx.storage.setting_values(user_id)).get(
+        usersettings.SETTINGS_BY_NAME[name].id)
+    if stored is None:
+        return True
+    return bool(usersettings.plain(json.loads(stored)).get("in-app", True))
+
+
 async def _recipients(ctx: ServiceContext, event: Event) -> list[str]:
-    """The user, or the members of the group, the change concerns (never who made it)."""
+    """The user, or the members of the group, the change concerns (never who made it), who
+    have not turned this event's in-app notifications off."""
     principal = event.grantee_group_id or event.grantee_user_id
     try:
         ids = [u.id for u in await ctx.users.members(principal)]
     except NotFound:
         ids = [principal]
-    return [i for i in ids if i and i != event.executant]
+    return [i for i in ids if i and i != event.executant
+            and await wants_in_app(ctx, i, event.type)]
 
 
 async def _federated(ctx: ServiceContext, notes: UserLog, event: Event) -> None:
@@ -111,6 +135,8 @@ async def _federated(ctx: ServiceContext, notes: UserLog, event: Event) -> None:
     every name comes from the other server and is shown as plain text (`plain`)."""
     share = await ctx.storage.get_remote_share(event.share_id)
     if share.user_id != event.grantee_user_id or share.state != "pending":
+        return
+    if not await wants_in_app(ctx, share.user_id, event.type):
         return
     sender = plain(share.sender)
     shown = plain(share.sender_display_name)
