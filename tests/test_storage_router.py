@@ -366,3 +366,20 @@ def test_chunked_upload_lands_on_the_users_provider_and_not_across(routed: RealS
                                           "OC-Total-Length": str(len(data))})
         assert moved.status_code == status, moved.text
     assert _dav(routed, "admin", "GET", f"{drive}/chunked.bin").content == data
+
+
+def test_upload_sessions_of_every_provider_in_the_cli(routed: RealServer) -> None:
+    """`ocis storage-users uploads sessions` lists the sessions of the extra provider too."""
+    demo = ("einstein", "marie", "moss", "richard", "katherine")
+    names = []
+    for on_b in (True, False):
+        user = next(u for u in demo if (_mount(_personal(routed, u)) == B) == on_b)
+        name = f"pending-{'b' if on_b else 'a'}-{uuid.uuid4().hex[:6]}.bin"
+        created = _dav(routed, user, "POST", f"{_personal(routed, user)['id']}/", headers={
+            "Tus-Resumable": "1.0.0", "Upload-Length": "10",
+            "Upload-Metadata": "filename " + base64.b64encode(name.encode()).decode()})
+        assert created.status_code == 201, created.text
+        names.append(name)
+    listed = routed.ocis("storage-users", "uploads", "sessions")
+    assert listed.returncode == 0, listed.stderr
+    assert all(f"/{name}" in listed.stdout for name in names), listed.stdout

@@ -150,28 +150,48 @@ async def _open_storage(data_path: Path | None) -> Any | None:
     return await by_name()["storage-users"].resolve("driver").open(root, config.storage_id)
 
 
+async def _open_storages(data_path: Path | None) -> list[Any]:
+    """The configured server's providers: the users' one and, with STORAGE_USERS_EXTRA_MOUNT_IDS,
+    each extra embedded one that has a database (docs/scaling.md); only the one at `data_path`
+    when given."""
+    from ocis_server.services import by_name
+
+    from .providers import extra_root
+
+    primary = await _open_storage(data_path)
+    storages = [] if primary is None else [primary]
+    if data_path is None:
+        config = load_config()
+        for mount in config.storage_extra_mount_ids:
+            root = extra_root(Path(config.base_data_path), mount)
+            if (root / DB_NAME).is_file():
+                storages.append(await by_name()["storage-users"].resolve("driver").open(root, mount))
+    return storages
+
+
 async def upload_sessions(data_path: Path | None = None, *,
                           expired: bool | None = None) -> list[UploadSession]:
     """The upload sessions of the storage (only the expired ones with `expired=True`)."""
-    storage = await _open_storage(data_path)
-    if storage is None:
-        return []
-    try:
-        return list(await storage.list_uploads(expired=expired))
-    finally:
-        await storage.close()
+    sessions: list[UploadSession] = []
+    for storage in await _open_storages(data_path):
+        try:
+            sessions += await storage.list_uploads(expired=expired)
+        finally:
+            await storage.close()
+    return sessions
 
 
 async def clean_upload_sessions(data_path: Path | None = None, *,
                                 expired_only: bool) -> tuple[list[UploadSession], int, int]:
     """Remove upload sessions (every one, or only the expired): (the sessions listed before the
     clean, sessions removed, bytes freed)."""
-    storage = await _open_storage(data_path)
-    if storage is None:
-        return [], 0, 0
-    try:
-        listed = list(await storage.list_uploads(expired=True if expired_only else None))
-        removed, freed = await storage.clean_uploads(expired_only=expired_only)
-        return listed, int(removed), int(freed)
-    finally:
-        await storage.close()
+    listed: list[UploadSession] = []
+    removed = freed = 0
+    for storage in await _open_storages(data_path):
+        try:
+            listed += await storage.list_uploads(expired=True if expired_only else None)
+            count, size = await storage.clean_uploads(expired_only=expired_only)
+            removed, freed = removed + int(count), freed + int(size)
+        finally:
+            await storage.close()
+    return listed, removed, freed
