@@ -57,7 +57,8 @@ class RemoteApi(Protocol):
     async def rename(self, space_id: str, src: str, dst: str) -> None: ...
     async def copy(self, space_id: str, src: str, dst: str) -> None: ...
     async def delete(self, space_id: str, path: str) -> None: ...
-    async def upload(self, space_id: str, path: str, local: Path, progress: Progress) -> None: ...
+    async def upload(self, space_id: str, path: str, local: Path,
+                     progress: Progress) -> str: ...     # the file's id ("" if not told)
     async def download(self, space_id: str, path: str, local: Path,
                        progress: Progress) -> None: ...
     async def read_head(self, space_id: str, path: str, limit: int = PREVIEW_LIMIT) -> bytes: ...
@@ -165,8 +166,9 @@ class Remote:
     async def delete(self, space_id: str, path: str) -> None:
         await self.client.webdav.delete(space_id, path)
 
-    async def upload(self, space_id: str, path: str, local: Path, progress: Progress) -> None:
-        """TUS when the server offers it (the SDK reports absolute offsets), else one PUT."""
+    async def upload(self, space_id: str, path: str, local: Path, progress: Progress) -> str:
+        """TUS when the server offers it (the SDK reports absolute offsets), else one PUT.
+        Returns the file's id (what the change stream names it by; "" if the server says not)."""
         from ocis_cli.client.webdav import checksum_from_header, sha1_of_file
 
         stat = await asyncio.to_thread(local.stat)
@@ -181,7 +183,7 @@ class Remote:
             found = await self.client.webdav.stat(space_id, path)
             if checksum_from_header(found.checksums) not in (None, sha1):
                 raise IntegrityError(f"{path}: the server's SHA1 is not the local file's")
-            return
+            return found.id
         done = 0
 
         def advance(n: int) -> None:
@@ -189,8 +191,9 @@ class Remote:
             done += n
             progress(done)
 
-        await self.client.webdav.upload(space_id, path, local, sha1=sha1, mtime=mtime,
-                                        progress=advance)
+        headers = await self.client.webdav.upload(space_id, path, local, sha1=sha1,
+                                                  mtime=mtime, progress=advance)
+        return next((v for k, v in headers.items() if k.lower() == "oc-fileid"), "")
 
     async def download(self, space_id: str, path: str, local: Path, progress: Progress) -> None:
         """Into a temporary file beside `local`, renamed into place once complete and verified."""

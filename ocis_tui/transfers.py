@@ -6,6 +6,7 @@ The browser starts each transfer in a worker and feeds `Transfer.update`; the pa
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -31,6 +32,7 @@ class Transfer:
     clock: Clock = time.monotonic
     space_id: str = ""
     path: str = ""            # where it goes in the space (uploads)
+    item_id: str = ""         # the file's id, once the server answered the upload
     elsewhere: bool = False   # made by another client: announced by the change stream
     announced: bool = False   # the stream said the file is ready (postprocessing-finished)
     done: int = 0
@@ -97,6 +99,7 @@ class Transfers:
         self.items: list[Transfer] = []
         self.clock = clock
         self._next = 1
+        self._ready: deque[str] = deque(maxlen=256)   # file ids the stream announced ready
 
     def add(self, direction: str, name: str, total: int, *, space_id: str = "",
             path: str = "") -> Transfer:
@@ -113,6 +116,22 @@ class Transfers:
         item.start()
         item.finish(State.DONE)
         return item
+
+    def ready(self, item_id: str) -> Transfer | None:
+        """The stream announced the file `item_id` ready: our upload of it (known by the id the
+        server answered with) is done; remembered for an upload whose answer is still on its
+        way (`settle`)."""
+        self._ready.append(item_id)
+        own = next((t for t in reversed(self.items) if t.direction == "upload" and t.item_id
+                    and t.item_id == item_id and not t.announced and not t.elsewhere), None)
+        if own is not None:
+            self.announce(own)
+        return own
+
+    def answering(self, space_id: str) -> bool:
+        """Whether an own upload to the space still waits for the server's answer."""
+        return any(t.direction == "upload" and not t.elsewhere and t.space_id == space_id
+                   and t.state in (State.QUEUED, State.RUNNING) for t in self.items)
 
     def own_upload(self, space_id: str, path: str) -> Transfer | None:
         """This session's upload to `path` that still waits for the server's word (running or
@@ -139,6 +158,8 @@ class Transfers:
     def settle(self, item: Transfer, *, following: bool) -> None:
         """Every byte of an upload went through: done when the stream already announced it or
         when no stream follows the changes; else processing until the stream announces it."""
+        if item.item_id and item.item_id in self._ready:
+            item.announced = True
         announced = item.announced or not following or item.direction != "upload"
         item.finish(State.DONE if announced else State.PROCESSING)
 

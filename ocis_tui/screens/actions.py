@@ -313,11 +313,11 @@ class FileActions(_Base):
             group="transfers", exit_on_error=False)
 
     async def _run_transfer(self, item: Transfer, space_id: str, folder: str,
-                            job: Callable[[], Awaitable[None]]) -> None:
+                            job: Callable[[], Awaitable[object]]) -> None:
         item.start()
         verb = "uploaded" if item.direction == "upload" else "downloaded"
         try:
-            await job()
+            answer = await job()
         except asyncio.CancelledError:
             item.finish(State.CANCELLED)
             self.notify(f"{item.name}: cancelled", severity="warning")
@@ -328,6 +328,7 @@ class FileActions(_Base):
             self.notify(f"{item.name}: {item.direction} failed: {reason}", severity="error",
                         timeout=15)
         else:
+            item.item_id = answer if isinstance(answer, str) else ""   # an upload's file id
             self.transfers.settle(item, following=self.following)
             self.notify(f"{verb} {item.name}")
         finally:

@@ -235,9 +235,16 @@ class BrowserScreen(FileActions, SharingActions, Screen[None]):
 
     @work(group="announced", exit_on_error=False)
     async def upload_announced(self, space_id: str, item_id: str) -> None:
-        """The server announced a file ready (postprocessing-finished): our own upload to that
-        path is done; an upload another client made to the open space joins the transfers pane,
-        done (what it was: its path and size, asked by its id)."""
+        """The server announced a file ready (postprocessing-finished): our own upload of it
+        (by the id the server answered with) is done; an upload another client made to the open
+        space joins the transfers pane, done (what it was: its path and size, asked by id)."""
+        if self.transfers.ready(item_id) is not None:
+            self.query_one(TransfersPanel).redraw()
+            return
+        while self.transfers.answering(space_id):   # ours, its answer still on its way?
+            await asyncio.sleep(0.1)
+        if any(t.item_id == item_id for t in self.transfers.items):
+            return                                  # it was ours: `settle` saw it ready
         open_space = self.drive is not None and self.drive.id == space_id
         if self.remote is None or not (open_space or self.transfers.waiting(space_id)):
             return

@@ -79,10 +79,11 @@ class FakeRemote:
 
     rename = copy = delete = mkdir  # type: ignore[assignment]
 
-    async def upload(self, space_id: str, path: str, local: Path, progress: Progress) -> None:
+    async def upload(self, space_id: str, path: str, local: Path, progress: Progress) -> str:
         raise NotFound("read-only fake", status=404)
 
-    download = upload  # type: ignore[assignment]
+    async def download(self, space_id: str, path: str, local: Path, progress: Progress) -> None:
+        raise NotFound("read-only fake", status=404)
 
     async def read_head(self, space_id: str, path: str, limit: int = 0) -> bytes:
         return TEXT

@@ -98,6 +98,32 @@ async def test_transfers_pane_follows_the_stream(tui_app: Any, einstein: Client,
         assert [t.name for t in app.transfers.items] == ["mine.bin", "other.txt"]
 
 
+async def test_an_upload_into_a_received_share_is_announced(tui_app: Any, server: Any,
+                                                            einstein: Client,
+                                                            tmp_path: Path) -> None:
+    """Inside a share mount the item's path for the user starts at the shared folder: the
+    upload is still matched (by the id the server answered with) and ends done."""
+    async with Client(server.url, user="marie", password="radioactivity") as marie:
+        mspace = await personal(marie)
+        await marie.webdav.mkcol(mspace, "/lab")
+        node = await marie.webdav.stat(mspace, "/lab")
+        await marie.shares.create(node.id, "einstein", role="editor")
+    local = tmp_path / "result.txt"
+    local.write_bytes(b"r" * 100)
+    app = tui_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        browser = await ready(pilot)
+        await pilot.pause(1.0)
+        spaces = app.screen.query_one(SpacesList)
+        await wait_for(pilot, lambda: "lab" in [d.name for d in spaces.drives.values()],
+                       what="the share in the spaces list")
+        mount = next(d for d in spaces.drives.values() if d.name == "lab")
+        browser.transfer_upload(mount, "/", local)
+        [item] = app.transfers.items
+        await wait_for(pilot, lambda: item.settled, timeout=8, what="the upload into the share")
+        assert item.state is State.DONE and item.announced and item.item_id
+
+
 def render_text(renderable: Any) -> str:
     from rich.console import Console
 

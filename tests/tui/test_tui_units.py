@@ -106,6 +106,33 @@ def test_transfer_speed_eta_and_totals() -> None:
     assert human_eta(75) == "01:15" and human_eta(3725) == "1:02:05" and human_eta(None) == "--:--"
 
 
+def test_an_upload_waits_for_the_stream_only_while_one_follows() -> None:
+    model = Transfers()
+    alone = model.add("upload", "a.bin", 10, space_id="s", path="/a.bin")
+    alone.start()
+    model.settle(alone, following=False)              # no stream: done on the answer
+    assert alone.state is State.DONE
+    waits = model.add("upload", "b.bin", 10, space_id="s", path="/b.bin")
+    waits.start()
+    waits.item_id = "s!b"
+    model.settle(waits, following=True)               # processing until the stream says so
+    assert waits.state is State.PROCESSING and waits.done == 10 and not waits.settled
+    assert model.totals()[:2] == (20, 20)
+    assert model.ready("s!other") is None and waits.state is State.PROCESSING
+    assert model.ready("s!b") is waits and waits.state is State.DONE and waits.announced
+    early = model.add("upload", "c.bin", 10, space_id="s", path="/c.bin")
+    early.start()
+    model.ready("s!c")                                # the event before the upload's answer
+    early.item_id = "s!c"
+    model.settle(early, following=True)
+    assert early.state is State.DONE
+    lost = model.add("upload", "d.bin", 10, space_id="s", path="/d.bin")
+    lost.start()
+    model.settle(lost, following=True)
+    model.stream_lost()                               # nobody will announce it any more
+    assert lost.state is State.DONE
+
+
 def test_names_are_checked_before_any_request() -> None:
     assert name_problem("report.pdf") is None
     for bad in (".", "..", "a/b", "a\\b", "x" * 256):
