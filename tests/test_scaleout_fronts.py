@@ -1,7 +1,7 @@
 """Several front nodes on one NATS (and one storage provider): a consumer group that keeps its work in the process (the SSE
-streams of the clients connected to a node, the userlog's notifications) is consumed by every node
-on its own, so each node's clients see every change; the other groups stay shared (each event to
-one member)."""
+streams of the clients connected to a node; the userlog's notifications unless they are in
+PostgreSQL: tests/test_userlog_store.py) is consumed by every node on its own, so each node's
+clients see every change; the other groups stay shared (each event to one member)."""
 
 from __future__ import annotations
 

@@ -174,7 +174,8 @@ FIELDS: tuple[Field, ...] = (
           "accepted users) as userType Federated"),
     Field("database_url", "database.url", "str", "", ("OCIS_DATABASE_URL",),
           "postgresql://user@host:port/db keeps users, groups, app tokens, the IdP's sessions, "
-          "tokens and keys, the login throttle's failures, settings values and signing keys in "
+          "tokens and keys, the login throttle's failures, settings values, signing keys and "
+          "the userlog's notifications in "
           "PostgreSQL, shared by several front nodes (docs/scaling.md); empty = SQLite under base_data_path. Give the password "
           "in PGPASSWORD or ~/.pgpass (libpq reads them), not here: `config show` prints this"),
     Field("ldap_uri", "ldap.uri", "str", "", ("USERS_LDAP_URI", "OCIS_LDAP_URI"),

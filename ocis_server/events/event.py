@@ -27,8 +27,10 @@ SHARING_TYPES = frozenset({
 })
 # A message for the SSE streams of one user (oCIS `events.SendSSE`): the userlog service sends
 # `userlog-notification` with each notification it writes.
-# On NATS every node runs its own userlog group (runtime/eventbus.py PER_NODE_GROUPS), so each
-# node's userlog sends it: a node's sse service forwards only those sent from its own process.
+# With OCIS_DATABASE_URL the userlog group is shared between nodes (one writer), so it is sent
+# once, without `origin`, and every node's sse service (a group per node) tells its clients.
+# Without, every node's userlog writes its own (runtime/eventbus.py per_node_groups) and sends it
+# with `origin` = its process: a node's sse service forwards only those of its own process.
 SEND_SSE = "SendSSE"
 PROCESS = uuid.uuid4().hex     # this process, as `Event.origin` names it
 IDENTITY_TYPES = frozenset({

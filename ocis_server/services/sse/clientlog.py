@@ -100,7 +100,7 @@ async def _affected(ctx: ServiceContext, event: Event) -> list[str]:
 async def notice(ctx: ServiceContext, event: Event) -> Notice | None:
     """The SSE event for a bus event, or None when clients are not told of it."""
     if event.type == SEND_SSE:       # a message for one user's streams (userlog-notification)
-        if event.origin != PROCESS:  # another node's userlog: that node tells its clients
+        if event.origin and event.origin != PROCESS:   # another node's userlog tells its clients
             return None
         body = json.loads(event.message or "null")
         return Notice(event.name, body, [], frozenset({event.user_id})) if (

@@ -1,5 +1,8 @@
 """The `userlog` aiohttp application: GET lists the caller's notifications, DELETE (body
-`{"ids": [...]}`) removes some; a consumer of the event bus (group "userlog") writes them."""
+`{"ids": [...]}`) removes some; a consumer of the event bus (group "userlog") writes them into the
+store (store.py: SQLite, or PostgreSQL with OCIS_DATABASE_URL). With several front nodes on NATS
+the group is shared, so each notification is written once, by one node; the `SendSSE` it
+publishes reaches every node's sse service (per-node groups), which tells its own clients."""
 
 from __future__ import annotations
 
@@ -18,10 +21,11 @@ from ocis_server.events.event import PROCESS, SEND_SSE
 from ocis_server.services.context import ServiceContext
 
 from .errors import error_middleware
-from .log import TEMPLATES, UserLog, compose, plain
+from .log import TEMPLATES, compose, plain
+from .store import NotificationStore, open_store
 
 log = logging.getLogger("ocis.userlog")
-LOG_KEY = web.AppKey("userlog_log", UserLog)
+LOG_KEY = web.AppKey("userlog_log", NotificationStore)
 CTX_KEY = web.AppKey("userlog_ctx", ServiceContext)
 TASK_KEY = web.AppKey("userlog_task", asyncio.Task[None])
 
@@ -30,7 +34,7 @@ def create_app(ctx: ServiceContext,
                mount: str = "/ocs/v2.php/apps/notifications/api/v1/notifications"
                ) -> web.Application:
     app = web.Application(middlewares=[error_middleware])
-    app[CTX_KEY], app[LOG_KEY] = ctx, UserLog()
+    app[CTX_KEY] = ctx
     for path in ("", "/"):
         app.router.add_get(path, list_notifications)
         app.router.add_delete(path, delete_notifications)
@@ -52,7 +56,7 @@ def _user_id(request: web.Request) -> str:
 
 
 async def list_notifications(request: web.Request) -> web.Response:
-    return _ocs(request.app[LOG_KEY].of(_user_id(request)))
+    return _ocs(await request.app[LOG_KEY].of(_user_id(request)))
 
 
 async def delete_notifications(request: web.Request) -> web.Response:
@@ -64,11 +68,13 @@ async def delete_notifications(request: web.Request) -> web.Response:
     ids = body.get("ids") if isinstance(body, dict) else None
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise BadRequest('expected {"ids": ["<notification id>", ...]}')
-    request.app[LOG_KEY].delete(user_id, ids)
+    await request.app[LOG_KEY].delete(user_id, ids)
     return _ocs(None)
 
 
 async def _start(app: web.Application) -> None:
+    ctx = app[CTX_KEY]
+    app[LOG_KEY] = await open_store(ctx.config.base_data_path, ctx.config.database_url)
     app[TASK_KEY] = asyncio.create_task(consume(app[CTX_KEY], app[LOG_KEY]), name="userlog")
 
 
@@ -78,9 +84,12 @@ async def _stop(app: web.Application) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    store = app.get(LOG_KEY)
+    if store is not None:
+        await store.close()
 
 
-async def consume(ctx: ServiceContext, notes: UserLog) -> None:
+async def consume(ctx: ServiceContext, notes: NotificationStore) -> None:
     consumer = ctx.events.consume("userlog", frozenset(TEMPLATES))
     try:
         while True:
@@ -130,7 +139,7 @@ async def _recipients(ctx: ServiceContext, event: Event) -> list[str]:
             and await wants_in_app(ctx, i, event.type)]
 
 
-async def _federated(ctx: ServiceContext, notes: UserLog, event: Event) -> None:
+async def _federated(ctx: ServiceContext, notes: NotificationStore, event: Event) -> None:
     """A federated share waiting for its recipient (only them): the sharer is a remote address,
     every name comes from the other server and is shown as plain text (`plain`)."""
     share = await ctx.storage.get_remote_share(event.share_id)
@@ -143,19 +152,24 @@ async def _federated(ctx: ServiceContext, notes: UserLog, event: Event) -> None:
     user = {"id": sender, "name": sender,
             "displayname": f"{shown} ({sender})" if shown and shown != sender else sender}
     resource = {"id": share.id, "name": plain(share.name) or share.provider_id}
-    _add(ctx, notes, share.user_id, compose(event.type, object_id=share.id, object_type="share",
-                                            user=user, username=sender, resource=resource))
+    await _add(ctx, notes, share.user_id,
+               compose(event.type, object_id=share.id, object_type="share", user=user,
+                       username=sender, resource=resource))
 
 
-def _add(ctx: ServiceContext, notes: UserLog, user_id: str, note: dict[str, Any]) -> None:
+async def _add(ctx: ServiceContext, notes: NotificationStore, user_id: str,
+               note: dict[str, Any]) -> None:
     """Keep the notification and tell the user's clients at once (oCIS: SendSSE
     `userlog-notification` with the notification as body)."""
-    notes.add(user_id, note)
+    await notes.add(user_id, note)
+    # One store for all nodes (PostgreSQL): written once, every node's clients are told (no
+    # origin). Else each node writes its own and tells its own clients (event.py SEND_SSE).
+    origin = "" if ctx.config.database_url else PROCESS
     ctx.events.publish([Event(SEND_SSE, user_id=user_id, name="userlog-notification",
-                              message=json.dumps(note), origin=PROCESS)])
+                              message=json.dumps(note), origin=origin)])
 
 
-async def record(ctx: ServiceContext, notes: UserLog, event: Event) -> None:
+async def record(ctx: ServiceContext, notes: NotificationStore, event: Event) -> None:
     if event.type == "OCMCoreShareCreated":
         await _federated(ctx, notes, event)
         return
@@ -175,7 +189,6 @@ async def record(ctx: ServiceContext, notes: UserLog, event: Event) -> None:
         resource = {"id": event.item_id, "name": node.name}
         object_id, object_type = event.share_id, "share"
     for user_id in recipients:
-        _add(ctx, notes, user_id, compose(event.type, object_id=object_id,
-                                          object_type=object_type, user=user,
-                                          username=actor.username, resource=resource,
-                                          space=space))
+        await _add(ctx, notes, user_id,
+                   compose(event.type, object_id=object_id, object_type=object_type, user=user,
+                           username=actor.username, resource=resource, space=space))

@@ -1,12 +1,10 @@
-"""What userlog keeps: per user, the notifications waiting to be read (newest last), bounded, in
-the shape oCIS's userlog answers (OC10Notification: notification_id, app, user, datetime,
-object_id, object_type, subject, subjectRich, message, messageRich, messageRichParameters).
-Kept in memory, as with oCIS's `memory` store: a restart empties it."""
+"""What a userlog notification says, in the shape oCIS's userlog answers (OC10Notification:
+notification_id, app, user, datetime, object_id, object_type, subject, subjectRich, message,
+messageRich, messageRichParameters). Where they are kept: store.py."""
 
 from __future__ import annotations
 
 import unicodedata
-from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,24 +49,3 @@ def compose(kind: str, *, object_id: str, object_type: str, user: dict[str, str]
             "subject": subject, "subjectRich": subject,
             "message": raw.format(**{k: names.get(k, "") for k in ("user", "resource", "space")}),
             "messageRich": raw, "messageRichParameters": details}
-
-
-class UserLog:
-    def __init__(self, per_user: int = MAX_PER_USER) -> None:
-        self._per_user = per_user
-        self._by_user: dict[str, OrderedDict[str, dict[str, Any]]] = {}
-
-    def add(self, user_id: str, notification: dict[str, Any]) -> None:
-        mine = self._by_user.setdefault(user_id, OrderedDict())
-        mine[notification["notification_id"]] = notification
-        while len(mine) > self._per_user:
-            mine.popitem(last=False)
-
-    def of(self, user_id: str) -> list[dict[str, Any]]:
-        return list(self._by_user.get(user_id, {}).values())
-
-    def delete(self, user_id: str, ids: list[str]) -> None:
-        mine = self._by_user.get(user_id)
-        for notification_id in ids:
-            if mine is not None:
-                mine.pop(notification_id, None)
