@@ -20,16 +20,19 @@ import time
 import tomllib
 import urllib.error
 import urllib.request
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import aiohttp
 import pytest
 from PIL import Image
 
+from ocis_server.domain.ids import SHARE_JAIL_ID
 from ocis_server.registry.natskv import NatsKvRegistry
 from tests.conftest import ADMIN_PASSWORD, free_port, server_env
 from tests.kit.tools import litmus_run
@@ -40,6 +43,7 @@ pytestmark = pytest.mark.scaleout
 EINSTEIN = aiohttp.BasicAuth("einstein", "relativity")
 MARIE = aiohttp.BasicAuth("marie", "radioactivity")
 START = 60.0
+JAIL = f"{SHARE_JAIL_ID}${SHARE_JAIL_ID}"
 
 
 def _wait(what: str, check: Callable[[], bool], proc: subprocess.Popen[bytes], log: Path,
@@ -270,6 +274,15 @@ async def _share_and_link(http: aiohttp.ClientSession, url: str) -> None:
             hashlib.sha1(bytes(range(256)) * 2000).hexdigest()
 
 
+async def _jail(http: aiohttp.ClientSession, url: str) -> list[str]:
+    """The names in marie's share jail (a PROPFIND that must answer 207)."""
+    status, body, _ = await _req(http, "PROPFIND", f"{url}/remote.php/dav/spaces/{JAIL}/",
+                                 auth=MARIE, headers={"Depth": "1"})
+    assert status == 207, body
+    hrefs = [h.text or "" for h in ET.fromstring(body).iter("{DAV:}href")]
+    return [unquote(h.rstrip("/").rsplit("/", 1)[-1]) for h in hrefs[1:]]
+
+
 async def _tus(http: aiohttp.ClientSession, url: str, data: bytes) -> None:
     status, _, headers = await _req(http, "POST", f"{url}/remote.php/dav/files/einstein/", headers={
         "Tus-Resumable": "1.0.0", "Upload-Length": str(len(data)),
@@ -314,10 +327,24 @@ async def test_provider_killed_and_back(cluster: Cluster) -> None:
             "Tus-Resumable": "1.0.0", "Upload-Offset": "0",
             "Content-Type": "application/offset+octet-stream"})
         assert status == 204
+        assert (await _req(http, "MKCOL", f"{dav}/Lent"))[0] == 201       # shared with marie
+        ocs = f"{cluster.url}/ocs/v2.php/apps/files_sharing/api/v1/shares?format=json"
+        status, body, _ = await _req(http, "POST", ocs, headers={"OCS-APIREQUEST": "true"},
+                                     data={"path": "/Lent", "shareType": "0",
+                                           "shareWith": "marie", "permissions": "1"})
+        assert status == 200, body
+        assert "Lent" in await _jail(http, cluster.url)
 
         assert cluster.provider is not None
         cluster.provider.send_signal(signal.SIGKILL)
         cluster.provider.wait(timeout=10)
+        # the only provider away: listings stay 200, its spaces marked (issue 16)
+        status, body, _ = await _req(http, "GET", f"{cluster.url}/graph/v1.0/me/drives")
+        assert status == 200, body
+        drives = json.loads(body)["value"]
+        assert drives and all(d.get("@ocis.unavailable") is True for d in drives
+                              if d["driveType"] == "personal")
+        assert "Lent" in await _jail(http, cluster.url)                  # still mounted
         for method, url in (("GET", f"{dav}/w1.txt"), ("PROPFIND", f"{dav}/"),
                             ("PUT", f"{dav}/lost.txt"), ("HEAD", location)):
             t0 = time.monotonic()
@@ -330,6 +357,10 @@ async def test_provider_killed_and_back(cluster: Cluster) -> None:
         assert cluster.front is not None and cluster.front.poll() is None
 
         cluster.start_provider()
+        deadline = time.monotonic() + 5      # the front's probe finds it back within a second
+        while (status := (await _req(http, "HEAD", location, headers={
+                "Tus-Resumable": "1.0.0"}))[0]) == 503 and time.monotonic() < deadline:
+            await asyncio.sleep(0.3)             # as a client does after Retry-After
         status, _, headers = await _req(http, "HEAD", location, headers={"Tus-Resumable": "1.0.0"})
         assert status == 200 and int(headers["Upload-Offset"]) == half
         status, _, _ = await _req(http, "PATCH", location, data=data[half:], headers={

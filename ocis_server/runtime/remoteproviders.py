@@ -7,9 +7,10 @@ or the address was set explicitly; the registry entry carries its URL and mount 
 Front side: `ProviderFinder` runs in a process without storage-users: it looks the providers up
 in the registry (entries `storage-users` with metadata `internal` and `mount_id`), keeps one
 RemoteStorage per mount id (its address updated when the provider comes back elsewhere) and
-hands them to the services as the context's storage: one provider as it is, several behind a
-StorageRouter (storage/router: space registry, placement, fan-out). A provider that stops renewing keeps its
-RemoteStorage: its spaces answer 503 with Retry-After until it is back."""
+hands them to the services as the context's storage behind a StorageRouter (storage/router:
+space registry, placement, fan-out), also when there is only one: listings stay 200 while it is
+away. A provider that stops renewing keeps its RemoteStorage: its spaces answer 503 with
+Retry-After until it is back."""
 
 from __future__ import annotations
 
@@ -124,14 +125,14 @@ class ProviderFinder:
             self._ctx.storage = await self._combined()
 
     async def _combined(self) -> Storage:
-        """One provider is the storage itself; several go behind a StorageRouter (its space
-        registry on this front, or in PostgreSQL), the one of STORAGE_USERS_MOUNT_ID first (it
-        keeps the per-user records). A new provider makes a new router; the old one's
+        """The providers behind a StorageRouter (its space registry on this front, or in
+        PostgreSQL), the one of STORAGE_USERS_MOUNT_ID first (it keeps the per-user records).
+        A single remote provider too: while it is away the router still lists its spaces
+        (`/me/drives` and the share jail stay 200, the missing spaces marked) where the bare
+        RemoteStorage could only answer 503. A new provider makes a new router; the old one's
         registry is closed once the requests still using it are done."""
         config = self._ctx.config
         ordered = sorted(self.providers.items(), key=lambda p: (p[0] != config.storage_id, p[0]))
-        if len(ordered) == 1:
-            return cast(Storage, ordered[0][1])
         placement = Placement({"personal": config.storage_personal_mount_id,
                                "project": config.storage_project_mount_id})
         registry = await open_space_registry(config)

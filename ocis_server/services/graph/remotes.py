@@ -13,11 +13,12 @@ own token. This server never contacts it, so it cannot say whether it is reachab
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiohttp import web
 
-from ocis_server.domain.errors import BadRequest
+from ocis_server.domain.errors import BadRequest, ServiceUnavailable
 from ocis_server.identity import User
 from ocis_server.sharing import remote_links
 from ocis_server.storage import RemoteLink
@@ -26,6 +27,7 @@ from .config import CONTEXT_KEY
 from .drives import iso_time, list_my_drives, read_body
 from .me import principal
 
+log = logging.getLogger("ocis.graph")
 REMOTE_STORAGE_ID = "d8c4b9a6-5e3f-4c1a-9b7d-2f0e6a1c3b5d"   # this server's own, for drive ids
 
 
@@ -56,7 +58,12 @@ async def link_drives(request: web.Request, user: User,
                       clauses: list[tuple[str, str]]) -> list[dict[str, Any]]:
     """The caller's registered remote spaces as drives, filtered by `$filter`'s equalities."""
     ctx = request.app[CONTEXT_KEY]
-    found = [remote_drive(link, user) for link in await remote_links.listed(ctx, user)]
+    try:
+        links = await remote_links.listed(ctx, user)
+    except ServiceUnavailable as exc:     # the primary storage provider is away: the spaces
+        log.warning("me/drives without the registered remotes: %s", exc)   # are still listed
+        return []
+    found = [remote_drive(link, user) for link in links]
     return [d for d in found if all(str(d.get(f)) == v for f, v in clauses)]
 
 

@@ -7,14 +7,17 @@ the shared node's space and path (namespaces.resolve).
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 
 from ocis_server.auth import authz
-from ocis_server.domain.errors import NotFound
+from ocis_server.domain.errors import NotFound, ServiceUnavailable
 from ocis_server.domain.ids import SHARE_JAIL_ID
 from ocis_server.identity import User, UserStore
 from ocis_server.sharing import federated
 from ocis_server.storage import Node, Space, Storage
+
+log = logging.getLogger("ocis.ocdav")
 
 JAIL_SPACE = f"{SHARE_JAIL_ID}${SHARE_JAIL_ID}"
 
@@ -110,7 +113,12 @@ async def _remote_mounts(storage: Storage, user: User, entries: list[tuple[Node,
     ETag is the last one the sharer gave (unknown: one of the share's own), so the listing
     answers whether or not the sharer does."""
     taken = {path[0] for _, path in entries}
-    for share in await storage.remote_shares(user.id):
+    try:
+        received = await storage.remote_shares(user.id)
+    except ServiceUnavailable as exc:    # the provider of the per-user records is away: the
+        log.warning("share jail without the federated shares: %s", exc)   # local ones stay
+        return
+    for share in received:
         if share.state != "accepted" or share.expired() or share.name in taken:
             continue
         etag = federated.last_etag(share.id).strip('"') or f"ocm-{share.id[4:]}"
