@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -18,7 +19,7 @@ from ocis_server.domain import errors
 from ocis_server.storage import api
 from ocis_server.storage.remote import codec
 from ocis_server.storage.remote.client import RemoteStorage
-from ocis_server.storage.remote.server import internal_app
+from ocis_server.storage.remote.server import SECRET_HEADER, internal_app
 from ocis_server.storage.sqlite import SqliteStorage
 
 pytestmark = pytest.mark.scaleout
@@ -144,6 +145,14 @@ async def test_a_storage_call_that_hangs_on_the_provider_answers_503(
         await asyncio.sleep(1.5)                 # the write went on to its end on the provider
         assert (await local.lookup(USER, ("late",))).is_dir
         assert (await remote.lookup(USER, ("late",))).is_dir      # quick calls still answer
+        # the front gives up before the provider's time-out: the write still finishes
+        async with aiohttp.ClientSession() as http:
+            with pytest.raises(TimeoutError):
+                await http.post(f"{url}/rpc/mkdir", headers={SECRET_HEADER: SECRET},
+                                json={"args": {"space_id": USER, "path": ["gone"]}},
+                                timeout=aiohttp.ClientTimeout(total=0.1))
+        await asyncio.sleep(1.5)
+        assert (await local.lookup(USER, ("gone",))).is_dir
     finally:
         await remote.close()
         await runner.cleanup()

@@ -126,18 +126,22 @@ async def _timed(seconds: float, name: str, call: Coroutine[Any, Any, Any]) -> A
         async with asyncio.timeout(seconds):
             return await asyncio.shield(task)
     except TimeoutError:
-        if name in codec.READS:
-            task.cancel()
-        else:
-            _RUNNING.add(task)
-            task.add_done_callback(_RUNNING.discard)
+        _let_finish(name, task)
         log.warning("internal storage API: %s took longer than %.1f s", name, seconds)
         raise ServiceUnavailable(f"the storage call {name} took too long; try again shortly",
                                  retry_after=RETRY_AFTER) from None
-    except asyncio.CancelledError:
-        if name in codec.READS:
-            task.cancel()
+    except asyncio.CancelledError:       # the front went away: the same as a time-out
+        _let_finish(name, task)
         raise
+
+
+def _let_finish(name: str, task: asyncio.Task[Any]) -> None:
+    """A read nobody waits for is abandoned; a write runs to its end (kept referenced)."""
+    if name in codec.READS:
+        task.cancel()
+    elif not task.done():
+        _RUNNING.add(task)
+        task.add_done_callback(_RUNNING.discard)
 
 
 async def _stream(request: web.Request) -> web.Response:
