@@ -181,9 +181,18 @@ def address_key(address: str) -> str:
     return f"addr:{ip}"
 
 
+# Request key: the client's address as a node of this instance that forwarded the request
+# determined it, set only once the node's signature over it was verified (runtime/forward.py).
+FORWARDED_CLIENT = "ocis_forwarded_client"
+
+
 def client_address(request: Any, trusted_proxies: Iterable[str] = ()) -> str:
     """The caller's address. X-Forwarded-For is read right to left, and only while each hop is a
-    trusted proxy: the first untrusted hop is the client (an untrusted peer cannot forge it)."""
+    trusted proxy: the first untrusted hop is the client (an untrusted peer cannot forge it).
+    A request another node of the instance forwarded (signed): the client that node saw."""
+    vouched = getattr(request, "get", None)
+    if vouched is not None and isinstance(vouched(FORWARDED_CLIENT), str):
+        return str(vouched(FORWARDED_CLIENT))
     peer = str(getattr(request, "remote", None) or "")
     nets = _networks(tuple(trusted_proxies))
     if not nets or not _trusted(peer, nets):

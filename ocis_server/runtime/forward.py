@@ -12,18 +12,30 @@ request has been sent it is never sent again (it may have changed something): a 
 that is a 502, or a cut connection if the answer had already begun. No instance at all: 503 with
 Retry-After, in the service's own error body. A forwarded request is never forwarded again (the
 header X-Ocis-Forwarded): two nodes whose registry views disagree cannot bounce it between them.
+
+The node that serves it signs the user in again, and its login throttle must count the client,
+not the forwarding node: the forwarding node sends the client's address as it determined it
+(X-Ocis-Forwarded-Client, its own PROXY_TRUSTED_PROXIES applied) with an HMAC-SHA256 (key derived
+from the machine secret, never the secret itself) over that address, its node name, the
+X-Forwarded-* headers, method, target and a timestamp (X-Ocis-Forwarded-Signature `t=<unix>,
+s=<hex>`). The serving node believes it only when the signature is right and at most
+HOP_MAX_AGE seconds old (`vouch`); else it ignores both headers (the peer is the client).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from ocis_server.auth.throttle import FORWARDED_CLIENT, client_address
 from ocis_server.domain.errors import BadGateway, OcisError, ServiceUnavailable
 from ocis_server.registry.lookup import Lookup
 
@@ -37,6 +49,10 @@ READ_TIMEOUT = 300.0        # longest silence of the other node, before or withi
 CHUNK = 64 * 1024
 SAFE = frozenset({"GET", "HEAD", "OPTIONS", "PROPFIND", "REPORT"})   # sent again on a dead link
 FORWARDED = "X-Ocis-Forwarded"      # the node that forwarded it: not forwarded again
+CLIENT = "X-Ocis-Forwarded-Client"  # the client's address, as the forwarding node saw it
+SIGNATURE = "X-Ocis-Forwarded-Signature"    # t=<unix time>,s=<HMAC-SHA256 hex>
+HOP_MAX_AGE = 60.0          # seconds a signature counts (clocks of the nodes may differ a bit)
+_SIGNED = ("X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host")
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
                         "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
                         "expect"})    # (this proxy answered any 100-continue itself)
@@ -51,11 +67,44 @@ def end_to_end(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
                        if k.lower() not in HOP_BY_HOP and k.lower() not in named)
 
 
+def _hop_key(secret: str) -> bytes:
+    return hashlib.sha256(b"ocis forwarded request\0" + secret.encode()).digest()
+
+
+def hop_mac(secret: str, stamp: str, method: str, target: str,
+            headers: CIMultiDict[str] | CIMultiDictProxy[str]) -> str:
+    parts = [stamp, method, target, headers.get(FORWARDED, ""), headers.get(CLIENT, ""),
+             *(headers.get(h, "") for h in _SIGNED)]
+    return hmac.new(_hop_key(secret), "\n".join(parts).encode(), hashlib.sha256).hexdigest()
+
+
+def vouch(request: web.Request, secret: str, now: float | None = None) -> None:
+    """A request a node of this instance forwarded (signature right, recent): its client
+    address counts as the caller's (throttle.client_address); anything else is ignored."""
+    client, signature = request.headers.get(CLIENT), request.headers.get(SIGNATURE, "")
+    if not client or not secret or FORWARDED not in request.headers:
+        return
+    fields = dict(p.partition("=")[::2] for p in signature.split(","))
+    stamp, mac = fields.get("t", ""), fields.get("s", "")
+    try:
+        age = abs((time.time() if now is None else now) - float(stamp))
+    except ValueError:
+        return
+    expected = hop_mac(secret, stamp, request.method, request.rel_url.raw_path_qs,
+                       request.headers)
+    if age <= HOP_MAX_AGE and hmac.compare_digest(mac, expected):
+        request[FORWARDED_CLIENT] = client
+    else:
+        log.warning("a request claiming to be forwarded by %s has a wrong or stale signature: "
+                    "its X-Forwarded-For is ignored", request.headers.get(FORWARDED, "?")[:64])
+
+
 class Forwarder:
-    def __init__(self, lookup: Lookup, node: str, render: Render, *,
-                 connect_timeout: float = CONNECT_TIMEOUT, read_timeout: float = READ_TIMEOUT
-                 ) -> None:
+    def __init__(self, lookup: Lookup, node: str, render: Render, *, secret: str = "",
+                 trusted_proxies: Sequence[str] = (), connect_timeout: float = CONNECT_TIMEOUT,
+                 read_timeout: float = READ_TIMEOUT) -> None:
         self.lookup, self.node, self._render = lookup, node, render
+        self._secret, self._trusted = secret, tuple(trusted_proxies)
         self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout,
                                               sock_read=read_timeout)
         self._session: aiohttp.ClientSession | None = None
@@ -127,6 +176,14 @@ class Forwarder:
         headers.setdefault("X-Forwarded-Host", request.host)
         headers["Host"] = request.host
         headers[FORWARDED] = self.node
+        headers.popall(CLIENT, None)
+        headers.popall(SIGNATURE, None)
+        if self._secret:
+            headers[CLIENT] = client_address(request, self._trusted)
+            stamp = str(int(time.time()))
+            mac = hop_mac(self._secret, stamp, request.method, request.rel_url.raw_path_qs,
+                          headers)
+            headers[SIGNATURE] = f"t={stamp},s={mac}"
         body = request.content if request.body_exists else None
         return await self._client().request(
             request.method, address.rstrip("/") + request.rel_url.raw_path_qs, headers=headers,

@@ -163,7 +163,9 @@ class Runtime:
                         dead_for=max(1.0, self.config.register_ttl))
         return {"remote": remote,
                 "forwarder": Forwarder(lookup, self.node, lambda route, request, error:
-                                       route.render(error, request))}
+                                       route.render(error, request),
+                                       secret=config.machine_auth_api_key,
+                                       trusted_proxies=config.trusted_proxies)}
 
     def _reserved_descriptors(self, specs: Sequence[ServiceSpec]) -> int:
         """Descriptors the proxy's client connections must leave free: the reserve for files,
