@@ -45,6 +45,8 @@ class Config:
     basic_auth: bool
     proxy_header_read_timeout: float
     proxy_idle_timeout: float
+    proxy_forward_connect_timeout: float
+    proxy_forward_read_timeout: float
     proxy_max_body_size: int
     proxy_max_header_size: int
     proxy_shutdown_timeout: float

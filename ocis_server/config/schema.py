@@ -59,6 +59,15 @@ FIELDS: tuple[Field, ...] = (
           ("PROXY_MAX_HEADER_SIZE",), "bytes of one request header line"),
     Field("proxy_shutdown_timeout", "proxy.shutdown_timeout", "float", 20.0,
           ("PROXY_SHUTDOWN_TIMEOUT",), "seconds in-flight requests get to finish at shutdown"),
+    Field("proxy_forward_connect_timeout", "proxy.forward_connect_timeout", "float", 5.0,
+          ("PROXY_FORWARD_CONNECT_TIMEOUT",),
+          "seconds the proxy waits for another node's proxy to take the connection when it "
+          "forwards a request there (MICRO_REGISTRY=nats-js-kv); past it the next instance is "
+          "tried; 0 = no limit"),
+    Field("proxy_forward_read_timeout", "proxy.forward_read_timeout", "float", 300.0,
+          ("PROXY_FORWARD_READ_TIMEOUT",),
+          "longest silence, in seconds, of another node the proxy forwarded a request to, "
+          "before or within its answer: then 502, or the client connection cut; 0 = no limit"),
     Field("proxy_max_connections", "proxy.max_connections", "int", 4096,
           ("PROXY_MAX_CONNECTIONS",),
           "open client connections at most; at the cap the longest idle keep-alive connection "

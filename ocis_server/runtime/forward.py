@@ -7,9 +7,10 @@ round robin), which is that node's own proxy: it authenticates the same credenti
 serves the request. Bodies stream both ways (nothing is held in memory); hop-by-hop headers
 (RFC 9110 §7.6.1, and those the Connection header names) are not passed on; X-Forwarded-For,
 -Proto and -Host say who asked. An address that refuses the connection (or does not accept it
-within CONNECT_TIMEOUT) is dropped from the lookup at once and the next one tried; once a
-request has been sent it is never sent again (it may have changed something): a failure after
-that is a 502, or a cut connection if the answer had already begun. No instance at all: 503 with
+within PROXY_FORWARD_CONNECT_TIMEOUT, 5 s) is dropped from the lookup at once and the next one
+tried; once a request has been sent it is never sent again (it may have changed something): a
+failure after that (or PROXY_FORWARD_READ_TIMEOUT, 300 s, of silence) is a 502, or a cut
+connection if the answer had already begun. No instance at all: 503 with
 Retry-After, in the service's own error body. A forwarded request is never forwarded again (the
 header X-Ocis-Forwarded): two nodes whose registry views disagree cannot bounce it between them.
 
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ocis.proxy")
 
+# Defaults of PROXY_FORWARD_CONNECT_TIMEOUT and PROXY_FORWARD_READ_TIMEOUT (config/schema.py)
 CONNECT_TIMEOUT = 5.0       # seconds to open a connection to another node's proxy
 READ_TIMEOUT = 300.0        # longest silence of the other node, before or within its answer
 CHUNK = 64 * 1024
@@ -105,8 +107,9 @@ class Forwarder:
                  read_timeout: float = READ_TIMEOUT) -> None:
         self.lookup, self.node, self._render = lookup, node, render
         self._secret, self._trusted = secret, tuple(trusted_proxies)
-        self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout,
-                                              sock_read=read_timeout)
+        self._timeout = aiohttp.ClientTimeout(    # 0 or less: no limit
+            total=None, connect=connect_timeout if connect_timeout > 0 else None,
+            sock_read=read_timeout if read_timeout > 0 else None)
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:

@@ -165,7 +165,9 @@ class Runtime:
                 "forwarder": Forwarder(lookup, self.node, lambda route, request, error:
                                        route.render(error, request),
                                        secret=config.machine_auth_api_key,
-                                       trusted_proxies=config.trusted_proxies)}
+                                       trusted_proxies=config.trusted_proxies,
+                                       connect_timeout=config.proxy_forward_connect_timeout,
+                                       read_timeout=config.proxy_forward_read_timeout)}
 
     def _reserved_descriptors(self, specs: Sequence[ServiceSpec]) -> int:
         """Descriptors the proxy's client connections must leave free: the reserve for files,
