@@ -142,3 +142,28 @@ async def test_two_fronts_over_one_postgres_list_and_delete_the_same(
     finally:
         b.stop()
         a.stop()
+
+
+async def test_postgres_away_is_a_503_and_notifications_work_again_once_it_is_back(
+        postgres: PgCluster, tmp_path: Path) -> None:  # noqa: F811
+    node = make_node("solo", tmp_path / "pg", {"OCIS_DATABASE_URL": postgres.url})
+    node.workdir.mkdir(parents=True)
+    init = node.ocis("init", "--insecure", "true", "--admin-password", ADMIN_PASSWORD)
+    assert init.returncode == 0, init.stderr
+    try:
+        await asyncio.to_thread(node.start)
+        async with aiohttp.ClientSession() as web:
+            await _share(web, node, "before")
+            assert len(await _listed(web, node, 1)) == 1
+            # Listing needs the database (so does signing in: the users are there too).
+            await asyncio.to_thread(postgres.stop)
+            async with web.get(node.url + NOTIFICATIONS, auth=MARIE) as answer:
+                assert answer.status == 503 and "Traceback" not in await answer.text()
+            await asyncio.sleep(1)
+            await asyncio.to_thread(postgres.start)
+            await _share(web, node, "after")
+            names = [n["messageRichParameters"]["resource"]["name"]
+                     for n in await _listed(web, node, 2, timeout=30)]
+            assert names == ["before", "after"]
+    finally:
+        node.stop()

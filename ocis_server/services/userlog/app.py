@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from ocis_server.domain import settings as usersettings
-from ocis_server.domain.errors import BadRequest, NotFound, Unauthenticated
+from ocis_server.domain.errors import BadRequest, NotFound, ServiceUnavailable, Unauthenticated
 from ocis_server.events import Event
 from ocis_server.events.event import PROCESS, SEND_SSE
 from ocis_server.services.context import ServiceContext
@@ -97,7 +97,7 @@ async def consume(ctx: ServiceContext, notes: NotificationStore) -> None:
             if delivery is None:
                 continue
             try:
-                await record(ctx, notes, delivery.event)
+                await _recorded(ctx, notes, delivery.event)
             except Exception:          # one event we cannot describe is logged, not fatal
                 log.exception("no notification for event %s (%s)", delivery.seq,
                               delivery.event.type)
@@ -125,6 +125,21 @@ async def wants_in_app(ctx: ServiceContext, user_id: str, event_type: str) -> bo
     if stored is None:
         return True
     return bool(usersettings.plain(json.loads(stored)).get("in-app", True))
+
+
+async def _recorded(ctx: ServiceContext, notes: NotificationStore, event: Event) -> None:
+    """`record`, tried again while the store is away (PostgreSQL restarting): the event is
+    acknowledged once its notifications are kept, so none is lost meanwhile."""
+    pause = 0.5
+    while True:
+        try:
+            await record(ctx, notes, event)
+            return
+        except ServiceUnavailable:
+            log.warning("userlog: the store is away; event %s kept, tried again in %.1f s",
+                        event.type, pause)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
 
 async def _recipients(ctx: ServiceContext, event: Event) -> list[str]:
