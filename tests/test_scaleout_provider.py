@@ -14,16 +14,9 @@ import io
 import json
 import re
 import signal
-import subprocess
-import sys
 import time
-import tomllib
-import urllib.error
-import urllib.request
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -33,8 +26,8 @@ import pytest
 from PIL import Image
 
 from ocis_server.domain.ids import SHARE_JAIL_ID
-from ocis_server.registry.natskv import NatsKvRegistry
-from tests.conftest import ADMIN_PASSWORD, free_port, server_env
+from tests.conftest import ADMIN_PASSWORD
+from tests.kit.cluster import Cluster, Provider, post
 from tests.kit.tools import litmus_run
 from tests.kit.nats import NatsServer, nats_server  # noqa: F401  (fixture)
 from tests.sse_helpers import SseReader
@@ -42,141 +35,7 @@ from tests.sse_helpers import SseReader
 pytestmark = pytest.mark.scaleout
 EINSTEIN = aiohttp.BasicAuth("einstein", "relativity")
 MARIE = aiohttp.BasicAuth("marie", "radioactivity")
-START = 60.0
 JAIL = f"{SHARE_JAIL_ID}${SHARE_JAIL_ID}"
-
-
-def _wait(what: str, check: Callable[[], bool], proc: subprocess.Popen[bytes], log: Path,
-          timeout: float = START) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if proc.poll() is not None:
-            pytest.fail(f"{what} exited {proc.returncode}:\n{log.read_text()[-4000:]}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} not ready in {timeout:.0f} s:\n{log.read_text()[-4000:]}")
-        time.sleep(0.1)
-
-
-def _post(url: str, headers: dict[str, str], body: bytes = b'{"args":{}}') -> int:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=2) as resp:
-            return int(resp.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return 0
-
-
-@dataclass
-class Provider:
-    role: str                        # its data folder's name
-    mount_id: str = ""               # "" = the one `ocis init` wrote
-    internal: str = ""               # its STORAGE_USERS_HTTP_ADDR as a URL
-    proc: subprocess.Popen[bytes] | None = None
-
-
-@dataclass
-class Cluster:
-    workdir: Path
-    nats: NatsServer
-    secret: str = ""
-    url: str = ""                    # the front's public URL
-    providers: dict[str, Provider] = field(default_factory=dict)
-    front: subprocess.Popen[bytes] | None = None
-
-    @property
-    def provider(self) -> subprocess.Popen[bytes] | None:
-        return self.providers["provider"].proc
-
-    @property
-    def internal(self) -> str:
-        return self.providers["provider"].internal
-
-    def env(self, role: str, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
-        return server_env(self.workdir, port, free_port(), {
-            "MICRO_REGISTRY": "nats-js-kv", "MICRO_REGISTRY_ADDRESS": self.nats.address,
-            "EXPERIMENTAL_REGISTER_TTL": "3", "EXPERIMENTAL_REGISTER_INTERVAL": "0.5",
-            "OCIS_EVENTS_ENDPOINT": self.nats.address, "OCIS_LOG_LEVEL": "warn",
-            "OCIS_BASE_DATA_PATH": str(self.workdir / role), **(extra or {})})
-
-    def init(self, *mounts: str) -> None:
-        env = self.env("front", free_port())
-        done = subprocess.run([sys.executable, "-m", "ocis_cli", "init", "--insecure", "true",
-                               "--admin-password", ADMIN_PASSWORD], env=env, cwd=self.workdir,
-                              capture_output=True, text=True, timeout=60, check=False)
-        assert done.returncode == 0, done.stderr
-        config = tomllib.loads((self.workdir / "config" / "ocis.toml").read_text())
-        self.secret = config["machine_auth_api_key"]
-        first = config["storage_users"]["mount_id"]
-        for i, mount in enumerate(mounts or ("",)):
-            role = "provider" if i == 0 else f"provider{i}"
-            self.providers[role] = Provider(role, mount or first,
-                                            f"http://127.0.0.1:{free_port()}")
-
-    def start_provider(self, role: str = "provider") -> None:
-        provider = self.providers[role]
-        log = self.workdir / f"{role}.log"
-        env = self.env(role, free_port(), {
-            "STORAGE_USERS_HTTP_ADDR": provider.internal.removeprefix("http://"),
-            "STORAGE_USERS_MOUNT_ID": provider.mount_id})
-        with log.open("ab") as out:
-            provider.proc = subprocess.Popen(
-                [sys.executable, "-m", "ocis_cli", "storage-users", "server"], env=env,
-                cwd=self.workdir, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        headers = {"X-Machine-Auth-Api-Key": self.secret}
-        _wait(role, lambda: _post(f"{provider.internal}/rpc/check", headers) == 200,
-              provider.proc, log)
-        _wait(f"{role} in the registry", lambda: self._registered(provider.mount_id),
-              provider.proc, log)
-
-    def _registered(self, mount_id: str) -> bool:
-        async def look() -> bool:
-            registry = NatsKvRegistry(self.nats.address)
-            try:
-                return any(e.name == "storage-users" and e.metadata.get("mount_id") == mount_id
-                           for e in await registry.entries())
-            finally:
-                await registry.close()
-        with ThreadPoolExecutor(1) as pool:     # callers may run inside an event loop
-            return pool.submit(asyncio.run, look()).result()
-
-    def start_front(self, extra: dict[str, str] | None = None, *, wait: bool = True) -> None:
-        port = free_port()
-        env = {**self.env("front", port, extra), "OCIS_EXCLUDE_RUN_SERVICES": "storage-users"}
-        log = self.workdir / "front.log"
-        with log.open("ab") as out:
-            self.front = subprocess.Popen([sys.executable, "-m", "ocis_cli", "server"], env=env,
-                                          cwd=self.workdir, stdout=out, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL)
-        self.url = f"http://127.0.0.1:{port}"
-
-        def home_listed() -> bool:
-            request = urllib.request.Request(f"{self.url}/remote.php/dav/files/einstein/",
-                                             method="PROPFIND", headers={
-                                                 "Depth": "0", "Authorization": "Basic " +
-                                                 base64.b64encode(b"einstein:relativity").decode()})
-            try:
-                with urllib.request.urlopen(request, timeout=2) as resp:
-                    return int(resp.status) == 207
-            except (urllib.error.URLError, OSError):
-                return False
-
-        if wait:
-            _wait("the front", home_listed, self.front, log)
-        else:
-            _wait("the front", lambda: _post(f"{self.url}/status.php", {}, b"") in (200, 405),
-                  self.front, log)
-
-    def stop(self) -> None:
-        for proc in (self.front, *(p.proc for p in self.providers.values())):
-            if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=10)
 
 
 @pytest.fixture
@@ -300,10 +159,10 @@ async def _tus(http: aiohttp.ClientSession, url: str, data: bytes) -> None:
 
 async def test_wrong_machine_secret_is_401(cluster: Cluster) -> None:
     for secret in ("", "wrong", cluster.secret[:-1]):
-        assert _post(f"{cluster.internal}/rpc/list_spaces", {
+        assert post(f"{cluster.internal}/rpc/list_spaces", {
             "X-Machine-Auth-Api-Key": secret}) == 401
     # the internal API is not on the public listener
-    assert _post(f"{cluster.url}/rpc/list_spaces", {
+    assert post(f"{cluster.url}/rpc/list_spaces", {
         "X-Machine-Auth-Api-Key": cluster.secret}) in (401, 404)
 
 
