@@ -190,8 +190,9 @@ def _report(results: dict[str, dict[str, list[dict[str, float]]]]) -> dict[str, 
           f"{'CPU ms/req':>10} {'req/core-s':>10}")
     for name, phases in med.items():
         for phase, row in phases.items():
+            per_core = f"{1000 / row['cpu_ms']:10.0f}" if row["cpu_ms"] else f"{'-':>10}"
             print(f"{name:6} {phase:10} {row['req_s']:8.0f} {row['lat_med_ms']:8.2f} "
-                  f"{row['lat_p95_ms']:8.2f} {row['cpu_ms']:10.2f} {1000 / row['cpu_ms']:10.0f}")
+                  f"{row['lat_p95_ms']:8.2f} {row['cpu_ms']:10.2f} {per_core}")
     if "a" in med and "b" in med:
         for phase in PHASES:
             hop = med["b"][phase]["cpu_ms"] - med["a"][phase]["cpu_ms"]

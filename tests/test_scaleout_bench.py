@@ -22,7 +22,7 @@ def test_bench_scaleout_runs(tmp_path: Path) -> None:
     out = tmp_path / "medians.json"
     done = subprocess.run(
         [sys.executable, str(REPO_ROOT / "scripts" / "bench_scaleout.py"), "--rounds", "1",
-         "--small-count", "10", "--get-count", "20", "--propfind0-count", "20",
+         "--small-count", "30", "--get-count", "30", "--propfind0-count", "30",
          "--concurrency", "2", "--json", str(out)],
         capture_output=True, text=True, timeout=600, check=False, cwd=REPO_ROOT)
     assert done.returncode == 0, done.stdout + done.stderr[-4000:]
@@ -35,5 +35,6 @@ def test_bench_scaleout_runs(tmp_path: Path) -> None:
     assert "extra hop (b - a) put_small" in done.stdout
     medians = json.loads(out.read_text())["medians"]
     assert set(medians) == {"a", "b", "c", "d"}
-    # every layout did work the server processes paid for (CPU of all of them summed)
-    assert all(medians[layout]["put_small"]["cpu_ms"] > 0 for layout in "abcd")
+    # every layout did work the server processes paid for (CPU of all of them summed; a
+    # single phase of 30 requests may fall under the clock tick of 10 ms)
+    assert all(sum(row["cpu_ms"] for row in medians[layout].values()) > 0 for layout in "abcd")
