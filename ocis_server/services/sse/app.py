@@ -134,7 +134,7 @@ def _last_event_id(request: web.Request) -> int | None:
 
 
 _SEND_BUFFER = 64 * 1024
-_COALESCE = 0.1
+_COALESCE = 0.25
 
 
 def _take(stream: Stream, first: tuple[int, bytes], sent: int) -> tuple[bytes, int, bool]:
