@@ -137,25 +137,19 @@ _SEND_BUFFER = 64 * 1024
 _COALESCE = 0.25
 
 
-def _take(stream: Stream, first: tuple[int, bytes], sent: int) -> tuple[bytes, int, bool]:
-    """`first` and every frame queued behind it, skipping what was replayed already:
-    (bytes to write, last id written, the server stops)."""
-    parts: list[bytes] = []
-    item: tuple[int, bytes] | None = first
-    while item is not None:
-        seq, data = item
-        if not data:
-            return b"".join(parts), sent, True
+def _frames(events: list[tuple[int, bytes]], sent: int) -> tuple[bytes, int]:
+    """The frames of `events` not written yet (a replay may have sent some): (bytes, last id)."""
+    parts = []
+    for seq, data in events:
         if seq > sent:
             parts.append(data)
             sent = seq
-        item = None if stream.queue.empty() else stream.queue.get_nowait()
-    return b"".join(parts), sent, False
+    return b"".join(parts), sent
 
 
 def _bound_socket_buffers(request: web.Request) -> None:
     """A stream is a trickle: the kernel's send buffer and the transport's buffer stay small, so
-    a client that stops reading fills them quickly and its queue (SSE_BUFFER_SIZE) decides."""
+    a client that stops reading fills them quickly and its buffer (SSE_BUFFER_SIZE) decides."""
     transport = request.transport
     if transport is None:
         return
@@ -198,21 +192,19 @@ async def _serve(request: web.Request, hub: Hub, stream: Stream,
         loop = asyncio.get_running_loop()
         written = 0.0
         while not stream.overflowed:
-            try:
-                first = await asyncio.wait_for(stream.queue.get(), keepalive)
-            except TimeoutError:
+            if not await stream.wait(keepalive):
                 await response.write(b": keepalive\n\n")
                 continue
             # Under a stream of events, write at most every _COALESCE seconds, all that
             # waits in one piece: far fewer writes; an event after a quiet spell goes at once.
             pause = written + _COALESCE - loop.time()
-            if pause > 0:
+            if pause > 0 and not stream.stopping:
                 await asyncio.sleep(pause)
-            batch, sent, stop = _take(stream, first, sent)
-            if batch:
+            batch, sent = _frames(stream.take(), sent)
+            if batch and not stream.overflowed:
                 await response.write(batch)
                 written = loop.time()
-            if stop:
+            if stream.stopping:
                 break                      # the server stops
     except ConnectionError:
         pass                               # the client went away, or was cut off

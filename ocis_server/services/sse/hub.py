@@ -1,9 +1,11 @@
 """The open event streams, per user: where a notice goes, what a reconnect replays, and the
 limits (streams per user, events buffered per stream, replay window).
 
-Each stream has a bounded queue. A client that does not read fills it and is disconnected (its
-connection closed), so a slow reader never makes the server hold more than `buffer` events for
-it; it reconnects with Last-Event-ID and gets what it missed from the replay ring.
+A user's events are kept once, in the user's replay ring; each stream reads them with a cursor, so
+delivering an event costs a counter and, for a stream whose writer sleeps, one wake-up, not a copy
+per stream. A client that does not read falls `buffer` events behind and is disconnected (its
+connection closed), so a slow reader never makes the server hold more for it; it reconnects with
+Last-Event-ID and gets what it missed from the replay ring.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import time
 from collections import deque
 from collections.abc import Iterable
+from itertools import islice
 from dataclasses import dataclass
 
 from ocis_server.domain.errors import TooManyRequests
@@ -35,10 +38,23 @@ def frame(seq: int, kind: str, body: object) -> bytes:
 
 
 class Stream:
-    def __init__(self, user_id: str, buffer: int, close: asyncio.Transport | None) -> None:
+    """One open event stream. Its events are not copied into it: they sit once in its user's
+    log, and the stream keeps a cursor there. The writer sleeps until `deliver` wakes it (at most
+    once while it sleeps); a stream whose cursor falls more than `buffer` events behind (a client
+    that does not read) is cut off."""
+
+    __slots__ = ("_buffer", "_transport", "_user", "_waiter", "cursor", "overflowed", "stopping",
+                 "user_id")
+
+    def __init__(self, user_id: str, user: _User, buffer: int,
+                 close: asyncio.Transport | None) -> None:
         self.user_id = user_id
-        self.queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue(maxsize=max(1, buffer))
+        self._user = user
+        self.cursor = user.count           # events of the user's log taken by this stream
+        self._buffer = max(1, min(buffer, user.history.maxlen or buffer))
         self.overflowed = False
+        self.stopping = False              # the server stops: the writer ends the stream
+        self._waiter: asyncio.Future[bool] | None = None
         self._transport = close
 
     @property
@@ -46,24 +62,65 @@ class Stream:
         """False once the client's connection is gone (noticed before the next write)."""
         return self._transport is None or not self._transport.is_closing()
 
-    def offer(self, seq: int, data: bytes) -> None:
-        if self.overflowed:
-            return
-        try:
-            self.queue.put_nowait((seq, data))
-        except asyncio.QueueFull:
-            self.overflowed = True       # cut off: the writer may be stuck in a full socket
+    def notify(self) -> None:
+        """A new event in the user's log: wake the writer if it sleeps, cut the stream off if
+        it lags more than its buffer behind (the writer may be stuck in a full socket)."""
+        waiter = self._waiter
+        if waiter is not None:
+            if not waiter.done():
+                waiter.set_result(True)
+        elif not self.overflowed and self._user.count - self.cursor > self._buffer:
+            self.overflowed = True
             if self._transport is not None:
-                self._transport.abort()  # close() would wait to flush first
+                self._transport.abort()    # close() would wait to flush first
+
+    def stop(self) -> None:
+        self.stopping = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(True)
+
+    async def wait(self, timeout: float) -> bool:
+        """Until there is something to take (True) or `timeout` passed (False)."""
+        if self._user.count != self.cursor or self.stopping or self.overflowed:
+            return True
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[bool] = loop.create_future()
+        self._waiter = waiter
+        timer = loop.call_later(timeout, _expire, waiter)
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+    def take(self) -> list[tuple[int, bytes]]:
+        """The events delivered since the last take, oldest first."""
+        user = self._user
+        new = user.count - self.cursor
+        self.cursor = user.count
+        if new <= 0:
+            return []
+        history = user.history
+        if new > len(history):             # fell out of the log: as a cut-off
+            self.overflowed = True
+            return []
+        return [(seq, data) for seq, _, data in islice(history, len(history) - new, None)]
+
+
+def _expire(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
 
 
 class _User:
-    __slots__ = ("groups", "history", "seen", "streams")
+    __slots__ = ("count", "groups", "history", "seen", "streams")
 
     def __init__(self, replay_size: int) -> None:
         self.streams: set[Stream] = set()
         self.groups: frozenset[str] | None = None      # None: to be looked up
         self.history: deque[tuple[int, float, bytes]] = deque(maxlen=max(1, replay_size))
+        self.count = 0                                  # events ever appended to history
         self.seen = time.monotonic()                    # last time a stream was open
 
 
@@ -80,7 +137,7 @@ class Hub:
         if len(user.streams) >= self.limits.streams_per_user:
             raise TooManyRequests(f"at most {self.limits.streams_per_user} event streams per "
                                   f"user", retry_after=5.0)
-        stream = Stream(user_id, self.limits.buffer, transport)
+        stream = Stream(user_id, user, self.limits.buffer, transport)
         user.streams.add(stream)
         user.seen = time.monotonic()
         return stream
@@ -94,7 +151,7 @@ class Hub:
     def close_all(self) -> None:
         for user in self._users.values():
             for stream in list(user.streams):
-                stream.offer(0, b"")       # wakes the writer; an empty frame ends the stream
+                stream.stop()
 
     def replay(self, user_id: str, after: int) -> list[tuple[int, bytes]]:
         """What the user was sent after event id `after`, within the replay window."""
@@ -126,8 +183,9 @@ class Hub:
             if user is None:
                 continue
             user.history.append((seq, now, data))
-            for stream in list(user.streams):
-                stream.offer(seq, data)
+            user.count += 1
+            for stream in user.streams:
+                stream.notify()
 
     @property
     def stream_count(self) -> int:
