@@ -29,6 +29,8 @@ async def test_invitation_round_trip(tmp_path: Path) -> None:
                                     json={"description": "Physics with Marie"})
         assert status == 200, invite
         token = invite["token"]
+        assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
+                            token), token    # a UUID as reva's: never a leading "-" for the CLI
         assert re.fullmatch(r"[0-9]{10}", str(invite["expiration"]))
         assert invite["description"] == "Physics with Marie"
         assert invite["invite_link"].endswith(f"providerDomain=zurich.test")

@@ -22,8 +22,8 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import secrets
 import time
+import uuid
 
 from ocis_server.domain.errors import (
     AlreadyExists,
@@ -74,7 +74,9 @@ async def generate(ctx: SharingContext, user: User, *, lifetime: float, descript
     if recipient and not _MAIL.match(recipient):
         raise BadRequest(f"{recipient!r} is not a valid e-mail address")
     now = time.time()
-    token = InviteToken(token=secrets.token_urlsafe(24), user_id=user.id,
+    # A UUID as reva's invite manager makes them: 122 random bits, and never a leading '-' that
+    # `ocis invite accept TOKEN` would read as an option (token_urlsafe gave one in 64).
+    token = InviteToken(token=str(uuid.uuid4()), user_id=user.id,
                         description=_text(description, "description", 4096),
                         recipient=recipient, expiration=now + lifetime, ctime=now)
     return await ctx.storage.create_invite_token(token)
