@@ -12,6 +12,7 @@ import secrets
 import sqlite3
 import string
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,30 +51,35 @@ class AppToken:
     expires: float
 
 
-class AppTokenRules:
+class AppTokenRules(ABC):
     """What every app token store does, whatever holds the rows (SQLite here, PostgreSQL in
     pgapptokens.py): the token's form, its hash, the lifetime check, the per-user cap, expiry and
     revocation by token or hash. A backend supplies the five row operations below."""
 
     _clock: Callable[[], float]
 
+    @abstractmethod
     async def _insert(self, record: AppToken, now: float) -> bool:
         """Drop expired rows, then add `record` unless its user has MAX_TOKENS_PER_USER live
         tokens (False), atomically."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     async def _owner(self, digest: str, now: float) -> str | None:
         """The user id of the live token with this hash."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     async def _live(self, user_id: str, now: float) -> list[AppToken]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     async def _remove(self, digest: str, user_id: str) -> int:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     async def close(self) -> None:
-        raise NotImplementedError
+        ...
 
     async def create(self, user_id: str, *, lifetime: float,
                      label: str = "Generated via API") -> tuple[str, AppToken]:

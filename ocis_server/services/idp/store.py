@@ -13,6 +13,7 @@ import hashlib
 import secrets
 import sqlite3
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,14 +96,16 @@ Program = Generator[One | Do, Any, T]
 _TABLES = ("codes", "devices", "refresh", "sessions")
 
 
-class IdpRules:
+class IdpRules(ABC):
     """The IdP's rules over the tables; a driver supplies `_run` (one program, one transaction)."""
 
+    @abstractmethod
     async def _run(self, program: Callable[[], Program[T]]) -> T:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     async def close(self) -> None:
-        raise NotImplementedError
+        ...
 
     async def purge(self) -> None:
         """Drop everything expired (codes, device codes, refresh tokens, sessions)."""
