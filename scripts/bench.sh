@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # `make bench`: start our server the way the tests do (fresh config and data, free loopback port,
 # HTTP Basic, admin/admin) and run the team's WebDAV benchmark (../shared/bench/peers.sh) with it
-# as the extra column "ours" next to the peer servers. Prints and keeps $OUT/summary.txt.
+# as the extra column "ours" next to the peer servers. Ends with one table (scripts/bench_summary.py):
+# per phase rate and server CPU per request of ours and each peer, medians over the rounds, the
+# ratios ours / rclone (ours / nginx for the big files), peak RSS of our front process against
+# rclone's and issue 18's targets met / not met; kept as $OUT/summary.md (davbench's own
+# comparison stays in $OUT/summary.txt).
 # env: PEERS, ROUNDS, BENCH_ARGS, WORKROOT, OUT as peers.sh; OCIS_SHARED_DIR (default ../shared)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,4 +50,7 @@ if ! kill -0 "$server_pid" 2>/dev/null; then
 fi
 ls "$OUT"/ours-r*.json >/dev/null 2>&1 \
   || { echo "bench: davbench failed against our server, see $OUT/ours-r*.txt" >&2; exit 1; }
-echo "bench: summary in $OUT/summary.txt (server log: $OUT/ours-server.log)"
+"$PY" "$repo/scripts/bench_summary.py" procs "$server_pid" --json "$OUT/ours-procs.json"
+echo
+"$PY" "$repo/scripts/bench_summary.py" table "$OUT" --ours ours
+echo "bench: $OUT/summary.md (davbench's comparison: summary.txt; server log: ours-server.log)"
