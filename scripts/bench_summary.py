@@ -42,7 +42,7 @@ def cpu_per(phase: str, count: str, per: float = 1.0) -> Metric:
         cpu, n = ph.get("server_cpu_s"), ph.get(count)
         if not isinstance(cpu, (int, float)) or cpu <= 0 or not n:
             return None                  # 0: under one clock tick, not a measurement
-        return float(cpu) * 1000.0 / (n * ph.get("reps", 1) / per)
+        return float(cpu) * 1000.0 / (float(n) * float(ph.get("reps", 1)) / per)
     return value
 
 
@@ -127,7 +127,7 @@ def build(out: Path, ours: str) -> dict[str, Any]:
     by_label = load(out)
     labels = [x for x in (ours, *PEER_ORDER) if x in by_label]
     labels += sorted(x for x in by_label if x not in labels)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, unit, metric, higher, vs_nginx in ROWS:
         med = {lab: median([metric(r) for r in by_label[lab]]) for lab in labels}
         rows.append({"row": name, "unit": unit, "higher_is_better": higher, "medians": med,

@@ -30,7 +30,7 @@ def _cpu_ms(out: Path, label: str, phase: str, count: str) -> float:
     assert doc["label"] == label
     ph = doc["results"][phase]
     assert not ph["errors"], ph["statuses"]             # every request of the phase was 2xx
-    return float(ph["server_cpu_s"]) * 1000 / ph[count]
+    return float(ph["server_cpu_s"]) * 1000 / float(ph[count])
 
 
 def test_make_bench_ends_with_the_issue_18_table(tmp_path: Path) -> None:
