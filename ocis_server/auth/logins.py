@@ -226,13 +226,13 @@ class LoginThrottle:
         return len(self.hard) + len(self._accounts) + len(self._trusted)
 
 
-def login_throttle(config: Any) -> LoginThrottle:
+def login_throttle(config: Any, shared: SharedFailures | None = None) -> LoginThrottle:
     """The process's one login throttle from PROXY_LOGIN_MAX_FAILURES (per account and address,
     and where the account's delay starts), PROXY_LOGIN_MAX_FAILURES_PER_ADDRESS,
     PROXY_LOGIN_FAILURE_WINDOW (also the lockout), PROXY_LOGIN_FAILURE_DELAY,
     PROXY_LOGIN_FAILURE_MAX_DELAY and PROXY_LOGIN_MAX_WAITING; shared by every node through
-    PostgreSQL with OCIS_DATABASE_URL."""
-    shared: SharedFailures | None = None
+    PostgreSQL with OCIS_DATABASE_URL; `shared`: where else failures meet (the workers of one
+    node: sqlitefailures.py)."""
     if config.database_url:
         from .pgfailures import PostgresFailures      # psycopg only when configured
 

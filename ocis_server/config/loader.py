@@ -199,6 +199,8 @@ class Config:
     max_failures: int
     health_interval: float
     event_loop: str
+    workers: int
+    workers_debug: bool
     proxy_debug_addr: str
     ocdav_debug_addr: str
     frontend_debug_addr: str

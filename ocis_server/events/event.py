@@ -8,6 +8,7 @@ see them: `space_id` is `<storage>$<space>`, `item_id`/`parent_id` are resource 
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -32,7 +33,9 @@ SHARING_TYPES = frozenset({
 # Without, every node's userlog writes its own (runtime/eventbus.py per_node_groups) and sends it
 # with `origin` = its process: a node's sse service forwards only those of its own process.
 SEND_SSE = "SendSSE"
-PROCESS = uuid.uuid4().hex     # this process, as `Event.origin` names it
+# this process, as `Event.origin` names it; the workers of one `ocis server` (OCIS_WORKERS) are
+# one process to it: their parent gives them one value (runtime/workers.py)
+PROCESS = os.environ.get("OCIS_EVENTS_PROCESS") or uuid.uuid4().hex
 IDENTITY_TYPES = frozenset({
     "UserCreated", "UserDeleted", "GroupCreated", "GroupDeleted",
     "GroupMemberAdded", "GroupMemberRemoved",

@@ -274,6 +274,13 @@ class BuiltinUserStore(UserRules):
         user = _row_to_user(row)
         return user if user.enabled else None
 
+    def forget_cached(self) -> None:
+        """Another process changed users.db (the workers of one node, runtime/freshness.py):
+        users by id and accepted passwords are read again."""
+        self._generation += 1
+        self._by_id.clear()
+        self._cache.clear()
+
     def _forget(self, user_id: str) -> None:
         self._generation += 1
         self._by_id.clear()

@@ -38,6 +38,8 @@ from .remoteproviders import ProviderFinder
 from .listener import ProxyUnit, bind
 from .supervisor import Supervisor
 from .units import HttpUnit, Unavailable, Unit
+from .workerrole import HEADER, ONLY_PRIMARY_SERVICES, WorkerRole
+from .workerstate import worker_bus, worker_freshness, worker_throttle
 
 log = logging.getLogger("ocis.runtime")
 LOOKUP_TTL = 3.0     # seconds the proxy keeps the registry's list of other nodes' services
@@ -77,19 +79,22 @@ def select_services(config: Config, specs: Sequence[ServiceSpec] = SERVICES,
     return [spec for spec in specs if spec.name in chosen]
 
 
-def _listen(addr: str, what: str) -> socket.socket:
+def _listen(addr: str, what: str, *, reuse_port: bool = False) -> socket.socket:
     try:
         host, port = split_addr(addr)
-        return bind(host, port)
+        return bind(host, port, reuse_port=reuse_port)
     except ValueError as exc:
         raise ConfigError(f"invalid {what} address {addr!r}: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"cannot listen on {addr} ({what}): {exc.strerror or exc}") from None
 
 
-def _control_socket(config: Config) -> socket.socket:
+def _control_socket(config: Config, role: WorkerRole | None = None) -> socket.socket:
     """The control API's socket; a derived port (see config.ports) someone else holds gives way
-    to any free port, an explicitly configured one is an error."""
+    to any free port, an explicitly configured one is an error. A worker other than the
+    primary has its own on any free port (`ocis list` and `ocis health` reach the primary)."""
+    if role is not None and not role.primary:
+        return _listen(f"{config.runtime_host}:0", "OCIS_RUNTIME")
     addr = f"{config.runtime_host}:{config.runtime_port}"
     try:
         return _listen(addr, "OCIS_RUNTIME")
@@ -123,6 +128,8 @@ class Runtime:
         self._debug: list[tuple[str, str]] = []     # (service, URL) of each debug listener
         self._t0 = time.monotonic()
         self.started = datetime.now(UTC).isoformat(timespec="seconds")
+        self.role = WorkerRole.from_env()           # one of several workers (OCIS_WORKERS)
+        self.freshness: Any = None                  # freshness.Freshness in a worker
 
     def _units(self, specs: list[ServiceSpec], ctx: ServiceContext,
                proxy_sock: socket.socket | None) -> list[Unit]:
@@ -142,7 +149,7 @@ class Runtime:
                     unit.proxied = True
                 units.append(ProxyUnit(spec, ctx, http_units, proxy_sock,
                                        reserved=self._reserved_descriptors(specs),
-                                       **self._elsewhere(specs)))
+                                       **self._elsewhere(specs), **self._worker_hooks()))
         known = {u.spec.name for u in units}
         missing = [s.name for s in specs if s.name not in known]
         if missing:
@@ -169,6 +176,14 @@ class Runtime:
                                        connect_timeout=config.proxy_forward_connect_timeout,
                                        read_timeout=config.proxy_forward_read_timeout)}
 
+    def _worker_hooks(self) -> dict[str, Any]:
+        """A worker's proxy checks the shared databases before each request (freshness.py)
+        and, with OCIS_WORKERS_DEBUG, names itself in every answer."""
+        if self.role is None:
+            return {}
+        header = (HEADER, str(self.role.index)) if self.config.workers_debug else None
+        return {"freshness": self.freshness, "header": header}
+
     def _reserved_descriptors(self, specs: Sequence[ServiceSpec]) -> int:
         """Descriptors the proxy's client connections must leave free: the reserve for files,
         SQLite and the LDAP client, plus the idm listener's connections when it runs here."""
@@ -186,6 +201,8 @@ class Runtime:
         self._t0 = time.monotonic()
         self.started = datetime.now(UTC).isoformat(timespec="seconds")
         specs = select_services(self.config, self._specs, self._only)
+        if self.role is not None and not self.role.primary:
+            specs = [s for s in specs if s.name not in ONLY_PRIMARY_SERVICES]
         config = self.config
         for spec in specs:
             for attr in spec.requires:
@@ -195,14 +212,15 @@ class Runtime:
         proxy_sock = None
         http_port = configured_http_port(config)
         if any(s.entry for s in specs):
-            proxy_sock = _listen(config.proxy_http_addr, "PROXY_HTTP_ADDR")
+            proxy_sock = _listen(config.proxy_http_addr, "PROXY_HTTP_ADDR",
+                                 reuse_port=self.role is not None)
             self.url = _url(proxy_sock)
             http_port = proxy_sock.getsockname()[1]
             if config.origin("ocis_url").kind == "default":
                 config = dataclasses.replace(config, ocis_url=self.url)
         config = with_derived_ports(config, http_port)
         try:
-            control_sock = _control_socket(config)
+            control_sock = _control_socket(config, self.role)
         except BaseException:
             if proxy_sock is not None:
                 proxy_sock.close()
@@ -213,9 +231,12 @@ class Runtime:
         self.ctx = ServiceContext(config,
                                   cast(Any, Unavailable("storage-users", here="storage-users" in names)),
                                   cast(Any, Unavailable("users", here="users" in names)),
-                                  throttle=login_throttle(config))
+                                  throttle=login_throttle(config, worker_throttle(config, self.role)))
         self.registry = self.ctx.registry = open_registry(config)
-        self.ctx.events = await open_bus(config, self.node)
+        if self.role is not None:
+            self.freshness = worker_freshness(config, self.ctx, names)
+        self.ctx.events = await worker_bus(config, self.role, self.freshness,
+                                           await open_bus(config, self.node))
         if config.enable_ocm or "ocm" in names:     # the front ends share with `user@domain`
             from ocis_server.services.ocm.peer import OcmPeer
             self.ctx.ocm = OcmPeer.from_context(self.ctx)
@@ -258,16 +279,20 @@ class Runtime:
 
     def _announce(self, units: Sequence[Unit]) -> None:
         """One line per listener, then "ready"; and the record `ocis health` finds this by."""
+        worker = "" if self.role is None else f"worker {self.role.index}: "
         for name, url, note in listeners(self.config, self.runtime_url, units, self._debug):
-            announce.info("%s listening on %s%s", name, url, note)
+            announce.info("%s%s listening on %s%s", worker, name, url, note)
         record = self.instance()
-        if not write_state(self.config.config_dir, record):
+        if self.role is not None and not self.role.primary:
+            pass          # the primary's record is the instance's
+        elif not write_state(self.config.config_dir, record):
             log.warning("cannot write %s: `ocis health` finds this instance only with "
                         "OCIS_RUNTIME_PORT=%s", self.config.config_dir / STATE_FILE,
                         record["runtime"].rpartition(":")[2])
         assert self.supervisor is not None
         elapsed = time.monotonic() - self._t0
-        announce.info("ready: %d services in %.1fs, %s (config %s)", len(self.supervisor.status),
+        announce.info("%sready: %d services in %.1fs, %s (config %s)", worker,
+                      len(self.supervisor.status),
                       elapsed, self.config.ocis_url if self.url else "no HTTP listener",
                       self.config.config_dir)
 
@@ -285,7 +310,8 @@ class Runtime:
         return 1 if self.supervisor.gave_up.is_set() else 0
 
     async def stop(self) -> None:
-        remove_state(self.config.config_dir)
+        if self.role is None or self.role.primary:
+            remove_state(self.config.config_dir)
         await sharing_settled()     # sharing changes whose request went away end and publish
         if self.registry is not None:
             await self.registry.close()
@@ -299,3 +325,5 @@ class Runtime:
         runners, self._runners = self._runners, []
         for runner in runners:
             await runner.cleanup()
+        if self.freshness is not None:
+            self.freshness.close()

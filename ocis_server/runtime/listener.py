@@ -28,6 +28,7 @@ from ocis_server.services import ServiceSpec
 from ocis_server.services.context import ServiceContext
 
 from .forward import Forwarder
+from .freshness import Freshness
 from .connections import Acceptor, Caps, ConnectionGate, descriptor_limit, networks
 from .proxy import build_app
 from .units import HttpUnit
@@ -270,10 +271,12 @@ def guarded_factory(server: Any, handler_args: dict[str, Any], limits: ReadLimit
     return start
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket; OSError (address in use) propagates for a clear start-up error."""
+def bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A listening TCP socket; OSError (address in use) propagates for a clear start-up error.
+    `reuse_port`: one of several workers on the port (SO_REUSEPORT: the kernel spreads the
+    connections over them, runtime/workers.py)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.create_server((host, port), family=family, backlog=512, reuse_port=False)
+    sock = socket.create_server((host, port), family=family, backlog=512, reuse_port=reuse_port)
     sock.setblocking(False)
     return sock
 
@@ -287,11 +290,14 @@ class ProxyUnit:
 
     def __init__(self, spec: ServiceSpec, ctx: ServiceContext, http_units: Sequence[HttpUnit],
                  sock: socket.socket, *, reserved: int = 0,
-                 remote: Sequence[ServiceSpec] = (), forwarder: Forwarder | None = None) -> None:
+                 remote: Sequence[ServiceSpec] = (), forwarder: Forwarder | None = None,
+                 freshness: Freshness | None = None, header: tuple[str, str] | None = None) -> None:
         self.spec, self.ctx = spec, ctx
+        self._freshness, self._header = freshness, header       # a worker's (workerstate.py)
         self._remote, self._forwarder = remote, forwarder     # services of other nodes
         self._http_units = http_units
         self._sock: socket.socket | None = sock
+        self._reuse_port = sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) != 0
         self.address: tuple[str, int] = sock.getsockname()[:2]
         self._runner: web.AppRunner | None = None
         self._acceptor: Acceptor | None = None
@@ -318,11 +324,12 @@ class ProxyUnit:
                                         "max_line_size": config.proxy_max_header_size,
                                         "max_field_size": config.proxy_max_header_size}
         remote = [(spec, mount) for spec in self._remote for mount in spec.mounts]
-        runner = web.AppRunner(build_app(self.ctx, mounted, remote, self._forwarder),
+        runner = web.AppRunner(self._worker_app(build_app(self.ctx, mounted, remote,
+                                                          self._forwarder)),
                                handle_signals=False,
                                shutdown_timeout=config.proxy_shutdown_timeout, **handler_args)
         await runner.setup()
-        sock, self._sock = self._sock or bind(*self.address), None
+        sock, self._sock = self._sock or bind(*self.address, reuse_port=self._reuse_port), None
         assert runner.server is not None
         limits = ReadLimits(config.proxy_header_read_timeout, config.proxy_idle_timeout,
                             config.proxy_body_min_bytes, config.proxy_body_rate_window)
@@ -338,6 +345,20 @@ class ProxyUnit:
         for unit in self._http_units:
             unit.mounted = True
         log.debug("proxy listening on http://%s:%d", *self.address)
+
+    def _worker_app(self, app: web.Application) -> web.Application:
+        """In a worker: the cache check before every request, and the worker's name in every
+        answer when OCIS_WORKERS_DEBUG asks for it."""
+        if self._freshness is not None:
+            app.middlewares.insert(0, self._freshness.middleware())
+        if self._header is not None:
+            name, value = self._header
+
+            async def name_worker(_request: web.Request, response: web.StreamResponse) -> None:
+                response.headers[name] = value
+
+            app.on_response_prepare.append(name_worker)
+        return app
 
     async def run(self) -> None:
         while self._acceptor is not None and self._acceptor.serving:

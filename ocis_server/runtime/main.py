@@ -23,6 +23,7 @@ from .connections import raise_descriptor_limit
 from .instance import Runtime
 from .lifecycle import announce, setup_announce
 from .supervisor import GaveUp
+from .workerrole import WorkerRole
 
 log = logging.getLogger("ocis.runtime")
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
@@ -48,6 +49,8 @@ async def _serve(config: Config, only: Sequence[str] | None) -> int:
         except GaveUp as exc:            # Runtime.start has stopped what it started
             log.critical("ocis exits: %s. This is a bug in ocis: please report it with this log", exc)
             return 1
+        if runtime.role is not None:
+            runtime.role.ready()
         code = await runtime.wait()
         t0 = time.monotonic()
         await runtime.stop()
@@ -121,6 +124,18 @@ def run_server(config: Config, only: list[str] | None = None) -> int:
         log.info("file descriptors: limit %d", after)
     try:
         config.require_initialized()
+        role = WorkerRole.from_env()
+        if role is None and only is None and config.workers != 1:
+            from .workers import Parent, worker_count
+
+            count = worker_count(config)
+            if count > 1:
+                with asyncio.Runner(loop_factory=loop_factory(config.event_loop)) as runner:
+                    return runner.run(Parent(config, count).run())
+        if role is not None:
+            from .workers import die_with_parent
+
+            die_with_parent()
         with asyncio.Runner(loop_factory=loop_factory(config.event_loop)) as runner:
             return runner.run(_serve(config, only))
     except ConfigError as exc:

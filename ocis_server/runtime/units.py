@@ -25,6 +25,7 @@ from ocis_server.storage.database import read_only_folder
 from .bootstrap import ensure_personal_spaces, ensure_users
 from .providers import open_router, several
 from .remoteproviders import InternalApi, serves_internal_api
+from .workerrole import WorkerRole
 
 log = logging.getLogger("ocis.runtime")
 RETIRE_AFTER = 60.0    # seconds a replaced storage stays open for the requests still using it
@@ -56,6 +57,13 @@ class Unavailable:
             raise ServiceUnavailable(f"the {self._service} service is unavailable right now; "
                                      f"it is being started again")
         raise BadGateway(f"the {self._service} service is not running on this node")
+
+
+def background_here() -> bool:
+    """Whether this process runs the once-per-node rounds: yes unless it is a worker other than
+    the primary (OCIS_WORKERS > 1, runtime/workers.py)."""
+    role = WorkerRole.from_env()
+    return role is None or role.primary
 
 
 async def _forever() -> None:
@@ -103,7 +111,7 @@ class StorageUnit:
                 await primary.close()
                 raise
         self.ctx.storage = self._storage
-        if self._internal is None and serves_internal_api(self.ctx.config):
+        if self._internal is None and serves_internal_api(self.ctx.config) and background_here():
             self._internal = await InternalApi.start(self.ctx.config, lambda: self._storage)
 
     def endpoint(self) -> dict[str, str] | None:
@@ -153,7 +161,7 @@ class StorageUnit:
             await asyncio.sleep(self.ctx.config.health_interval)
             await self.check()
             now = asyncio.get_running_loop().time()
-            if now >= next_clean:   # expired upload sessions, at most every few minutes
+            if now >= next_clean and background_here():   # expired upload sessions, at most every few minutes
                 next_clean = now + min(300.0, max(1.0, self.ctx.config.upload_expiration / 4))
                 await self._clean_uploads()
 
@@ -239,7 +247,7 @@ class UsersUnit:
             await asyncio.sleep(self.ctx.config.health_interval)
             await self.check()
             # Accounts made elsewhere (the directory, auto-provisioning) get their spaces here.
-            if self._store is not None:
+            if self._store is not None and background_here():
                 users = await self._store.list()      # the directory away: degraded
                 try:
                     await self._ensure_spaces(users)

@@ -287,6 +287,16 @@ class SqliteStorage(PagedListing,
         self._lock_gen += 1
         self._lock_cache.clear()
 
+    def forget_cached(self) -> None:
+        """Another process committed to this database (the workers of one node,
+        runtime/freshness.py): every cached read, the change stamp and the space and lock
+        caches move on. Runs on the event loop, which fills the caches: no fill interleaves."""
+        writer = self._writer
+        if writer is not None:
+            writer.generation += 1
+        self._forget_spaces()
+        self._forget_locks()
+
     def _forget_spaces(self, _done: object = None) -> None:
         self._space_gen += 1
         self._space_cache.clear()
