@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import ADMIN_PASSWORD
+from tests.kit.cluster import front_and_back, registry_env
 from tests.kit.nats import NatsServer, nats_server  # noqa: F401  (fixture)
-from tests.test_scaleout_proxy import make_node
 
 pytestmark = pytest.mark.scaleout
 EINSTEIN = ("einstein", "relativity")
@@ -23,22 +22,11 @@ EINSTEIN = ("einstein", "relativity")
 
 def test_a_silent_node_answers_502_after_the_read_timeout_set(
         nats_server: NatsServer, tmp_path: Path) -> None:  # noqa: F811
-    shared = {"MICRO_REGISTRY": "nats-js-kv", "MICRO_REGISTRY_ADDRESS": nats_server.address,
-              "EXPERIMENTAL_REGISTER_TTL": "10", "EXPERIMENTAL_REGISTER_INTERVAL": "0.5",
-              "STORAGE_USERS_HTTP_ADDR": "127.0.0.1:0"}
-    front = make_node("front", tmp_path / "front", shared | {
-        "OCIS_EXCLUDE_RUN_SERVICES": "graph,ocdav", "PROXY_FORWARD_READ_TIMEOUT": "1.5",
-        "PROXY_FORWARD_CONNECT_TIMEOUT": "2"})
-    front.workdir.mkdir(parents=True)
-    init = front.ocis("init", "--insecure", "true", "--admin-password", ADMIN_PASSWORD)
-    assert init.returncode == 0, init.stderr
+    front, back = front_and_back(tmp_path, registry_env(nats_server, ttl=10), {
+        "PROXY_FORWARD_READ_TIMEOUT": "1.5", "PROXY_FORWARD_CONNECT_TIMEOUT": "2"})
     shown = front.ocis("config", "show")
     assert shown.returncode == 0, shown.stderr
     assert "forward_read_timeout" in shown.stdout and "1.5" in shown.stdout
-    back = make_node("back", tmp_path / "back", shared | {
-        "OCIS_RUN_SERVICES": "storage-users,users,graph,ocdav,proxy",
-        "OCIS_CONFIG_DIR": front.env["OCIS_CONFIG_DIR"], "OCIS_URL": front.url})
-    back.workdir.mkdir(parents=True)
     front.start()
     try:
         back.start()

@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import ADMIN_PASSWORD
+from tests.kit.cluster import Node, front_and_back, registry_env
 from tests.kit.nats import NatsServer, nats_server  # noqa: F401  (fixture)
-from tests.test_scaleout_proxy import Node, make_node
 
 pytestmark = pytest.mark.scaleout
 EINSTEIN = ("einstein", "relativity")
@@ -30,18 +29,8 @@ THROTTLE = {"PROXY_LOGIN_MAX_FAILURES": "3", "PROXY_LOGIN_MAX_FAILURES_PER_ADDRE
 def nodes(nats_server: NatsServer, tmp_path: Path) -> Iterator[tuple[Node, Node]]:  # noqa: F811
     """front: everything but graph and ocdav, behind a trusted balancer; back: graph and ocdav
     and the storage they need, with the front's ocis.toml, and no trusted proxy at all."""
-    shared = {"MICRO_REGISTRY": "nats-js-kv", "MICRO_REGISTRY_ADDRESS": nats_server.address,
-              "EXPERIMENTAL_REGISTER_TTL": "3", "EXPERIMENTAL_REGISTER_INTERVAL": "0.5",
-              "STORAGE_USERS_HTTP_ADDR": "127.0.0.1:0", **THROTTLE}
-    front = make_node("front", tmp_path / "front", shared | {
-        "OCIS_EXCLUDE_RUN_SERVICES": "graph,ocdav", "PROXY_TRUSTED_PROXIES": "127.0.0.1"})
-    front.workdir.mkdir(parents=True)
-    init = front.ocis("init", "--insecure", "true", "--admin-password", ADMIN_PASSWORD)
-    assert init.returncode == 0, init.stderr
-    back = make_node("back", tmp_path / "back", shared | {
-        "OCIS_RUN_SERVICES": "storage-users,users,graph,ocdav,proxy",
-        "OCIS_CONFIG_DIR": front.env["OCIS_CONFIG_DIR"], "OCIS_URL": front.url})
-    back.workdir.mkdir(parents=True)
+    front, back = front_and_back(tmp_path, registry_env(nats_server) | THROTTLE,
+                                 {"PROXY_TRUSTED_PROXIES": "127.0.0.1"})
     front.start()
     try:
         back.start()

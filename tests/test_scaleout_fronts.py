@@ -17,10 +17,10 @@ import pytest
 from ocis_server.events import Event
 from ocis_server.events.jetstream import NODE_GROUP_IDLE, STREAM, JetStreamBus
 from ocis_server.runtime.eventbus import PER_NODE_GROUPS
-from tests.conftest import ADMIN_PASSWORD, free_port
+from tests.conftest import free_port
+from tests.kit.cluster import Node, make_node, registry_env
 from tests.kit.nats import NatsServer, nats_server  # noqa: F401  (fixture)
 from tests.sse_helpers import SseReader
-from tests.test_scaleout_proxy import Node, make_node
 
 EINSTEIN = aiohttp.BasicAuth("einstein", "relativity")
 MARIE = aiohttp.BasicAuth("marie", "radioactivity")
@@ -81,17 +81,12 @@ async def test_two_front_nodes_over_one_provider_and_one_nats(
     the front services without storage-users (it finds A's provider in the registry). A file or
     share made through one is there through the other at once, and an SSE client connected to B
     sees a change made through A."""
-    registry = {"MICRO_REGISTRY": "nats-js-kv", "MICRO_REGISTRY_ADDRESS": nats_server.address,
-                "EXPERIMENTAL_REGISTER_TTL": "3", "EXPERIMENTAL_REGISTER_INTERVAL": "0.5",
-                "OCIS_EVENTS_ENDPOINT": nats_server.address,
-                "STORAGE_USERS_HTTP_ADDR": f"127.0.0.1:{free_port()}"}
+    registry = registry_env(nats_server, events=True) | {
+        "STORAGE_USERS_HTTP_ADDR": f"127.0.0.1:{free_port()}"}
     a = make_node("a", tmp_path / "a", registry)
-    a.workdir.mkdir(parents=True)
-    init = a.ocis("init", "--insecure", "true", "--admin-password", ADMIN_PASSWORD)
-    assert init.returncode == 0, init.stderr
+    a.init()
     b = make_node("b", tmp_path / "b", registry | {
         "OCIS_EXCLUDE_RUN_SERVICES": "storage-users", "OCIS_CONFIG_DIR": a.env["OCIS_CONFIG_DIR"]})
-    b.workdir.mkdir(parents=True)
     try:
         await asyncio.to_thread(a.start)
         await asyncio.to_thread(b.start)

@@ -11,13 +11,8 @@ import hashlib
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,75 +20,13 @@ import pytest
 import requests
 
 from ocis_server.runtime.instance import LOOKUP_TTL
-from tests.conftest import ADMIN_PASSWORD, free_port, server_env
+from tests.conftest import ADMIN_PASSWORD
+from tests.kit.cluster import Node, front_and_back, registry_env
 from tests.kit.nats import NatsServer, nats_server  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.scaleout
 TTL, INTERVAL = 2.0, 0.5
-START_TIMEOUT = 40.0
 ADMIN = ("admin", ADMIN_PASSWORD)
-
-
-@dataclass
-class Node:
-    """One `ocis server` process of the instance."""
-
-    name: str
-    env: dict[str, str]
-    workdir: Path
-    url: str
-    runtime: str
-    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-
-    def start(self) -> None:
-        with (self.workdir / f"{self.name}.log").open("ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "ocis_cli", "server"],
-                                         env=self.env, cwd=self.workdir, stdout=log,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + START_TIMEOUT
-        while not self._ready():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop(signal.SIGKILL)
-                pytest.fail(f"node {self.name} did not become ready:\n{self.log()}")
-            time.sleep(0.2)
-
-    def _ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.runtime}/readyz", timeout=2) as resp:
-                return bool(resp.status == 200)
-        except (urllib.error.URLError, OSError):
-            return False
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(sig)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=15)
-
-    def log(self) -> str:
-        return (self.workdir / f"{self.name}.log").read_text(errors="replace")[-4000:]
-
-    def ocis(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "ocis_cli", *args], env=self.env,
-                              cwd=self.workdir, capture_output=True, text=True, timeout=60,
-                              stdin=subprocess.DEVNULL, check=False)
-
-    def listed(self) -> list[dict[str, Any]]:
-        result = self.ocis("list", "-o", "json")
-        assert result.returncode == 0, result.stderr
-        rows = json.loads(result.stdout)
-        assert isinstance(rows, list)
-        return rows
-
-
-def make_node(name: str, workdir: Path, extra: dict[str, str]) -> Node:
-    port, runtime_port = free_port(), free_port()
-    env = server_env(workdir, port, runtime_port, extra)
-    return Node(name, env, workdir, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{runtime_port}")
 
 
 def until(check: Any, timeout: float, what: str) -> Any:
@@ -110,19 +43,7 @@ def until(check: Any, timeout: float, what: str) -> Any:
 def two_nodes(nats_server: NatsServer, tmp_path: Path) -> Iterator[tuple[Node, Node]]:  # noqa: F811
     """front: everything but graph and ocdav; back: graph and ocdav (and the storage and user
     store they need), with the front's ocis.toml and public URL, its own data folder."""
-    registry = {"MICRO_REGISTRY": "nats-js-kv", "MICRO_REGISTRY_ADDRESS": nats_server.address,
-                "EXPERIMENTAL_REGISTER_TTL": str(TTL),
-                "EXPERIMENTAL_REGISTER_INTERVAL": str(INTERVAL),
-                "STORAGE_USERS_HTTP_ADDR": "127.0.0.1:0"}   # each node's provider API: any port
-    front = make_node("front", tmp_path / "front",
-                      registry | {"OCIS_EXCLUDE_RUN_SERVICES": "graph,ocdav"})
-    front.workdir.mkdir(parents=True)
-    init = front.ocis("init", "--insecure", "true", "--admin-password", ADMIN_PASSWORD)
-    assert init.returncode == 0, init.stderr
-    back = make_node("back", tmp_path / "back", registry | {
-        "OCIS_RUN_SERVICES": "storage-users,users,graph,ocdav,proxy",
-        "OCIS_CONFIG_DIR": front.env["OCIS_CONFIG_DIR"], "OCIS_URL": front.url})
-    back.workdir.mkdir(parents=True)
+    front, back = front_and_back(tmp_path, registry_env(nats_server, TTL, INTERVAL), {})
     front.start()
     try:
         yield front, back

@@ -16,11 +16,11 @@ import pytest
 
 from ocis_server.services.userlog.pgstore import PostgresNotifications
 from ocis_server.services.userlog.store import NotificationStore, SqliteNotifications
-from tests.conftest import ADMIN_PASSWORD, free_port
+from tests.conftest import free_port
+from tests.kit.cluster import Node, make_node, registry_env
 from tests.kit.nats import NatsServer, nats_server  # noqa: F401  (fixture)
 from pgcluster import PgCluster, postgres  # noqa: F401 - the fixture
 from tests.sse_helpers import SseReader
-from tests.test_scaleout_proxy import Node, make_node
 
 pytestmark = pytest.mark.scaleout
 NOTIFICATIONS = "/ocs/v2.php/apps/notifications/api/v1/notifications"
@@ -85,9 +85,7 @@ async def _delete(web: aiohttp.ClientSession, node: Node, ids: list[str]) -> Non
 
 async def test_notifications_outlive_a_restart_on_sqlite(tmp_path: Path) -> None:
     node = make_node("solo", tmp_path / "solo", {})
-    node.workdir.mkdir(parents=True)
-    init = node.ocis("init", "--insecure", "true", "--admin-password", ADMIN_PASSWORD)
-    assert init.returncode == 0, init.stderr
+    node.init()
     try:
         await asyncio.to_thread(node.start)
         async with aiohttp.ClientSession() as web:
@@ -110,17 +108,12 @@ async def test_notifications_outlive_a_restart_on_sqlite(tmp_path: Path) -> None
 
 async def test_two_fronts_over_one_postgres_list_and_delete_the_same(
         nats_server: NatsServer, postgres: PgCluster, tmp_path: Path) -> None:  # noqa: F811
-    shared = {"MICRO_REGISTRY": "nats-js-kv", "MICRO_REGISTRY_ADDRESS": nats_server.address,
-              "EXPERIMENTAL_REGISTER_TTL": "3", "EXPERIMENTAL_REGISTER_INTERVAL": "0.5",
-              "OCIS_EVENTS_ENDPOINT": nats_server.address, "OCIS_DATABASE_URL": postgres.url,
-              "STORAGE_USERS_HTTP_ADDR": f"127.0.0.1:{free_port()}"}
+    shared = registry_env(nats_server, events=True) | {
+        "OCIS_DATABASE_URL": postgres.url, "STORAGE_USERS_HTTP_ADDR": f"127.0.0.1:{free_port()}"}
     a = make_node("a", tmp_path / "a", shared)
-    a.workdir.mkdir(parents=True)
-    init = a.ocis("init", "--insecure", "true", "--admin-password", ADMIN_PASSWORD)
-    assert init.returncode == 0, init.stderr
+    a.init()
     b = make_node("b", tmp_path / "b", shared | {
         "OCIS_EXCLUDE_RUN_SERVICES": "storage-users", "OCIS_CONFIG_DIR": a.env["OCIS_CONFIG_DIR"]})
-    b.workdir.mkdir(parents=True)
     try:
         await asyncio.to_thread(a.start)
         await asyncio.to_thread(b.start)
@@ -147,9 +140,7 @@ async def test_two_fronts_over_one_postgres_list_and_delete_the_same(
 async def test_postgres_away_is_a_503_and_notifications_work_again_once_it_is_back(
         postgres: PgCluster, tmp_path: Path) -> None:  # noqa: F811
     node = make_node("solo", tmp_path / "pg", {"OCIS_DATABASE_URL": postgres.url})
-    node.workdir.mkdir(parents=True)
-    init = node.ocis("init", "--insecure", "true", "--admin-password", ADMIN_PASSWORD)
-    assert init.returncode == 0, init.stderr
+    node.init()
     try:
         await asyncio.to_thread(node.start)
         async with aiohttp.ClientSession() as web:

@@ -4,12 +4,14 @@ address), front nodes (`ocis server` with OCIS_EXCLUDE_RUN_SERVICES=storage-user
 `nats-server -js` (tests/kit/nats.py) for the registry and the events, and the single-process
 default (`ocis server` alone, no NATS). All of them share one `ocis init` (one ocis.toml, as
 machines of one instance do); each has its own data folder under the work dir. A process that
-exits or is not ready in time fails the caller (pytest.fail)."""
+exits or is not ready in time fails the caller (pytest.fail). Every one of them is a `Node`, the
+one way the tests start an `ocis` process of an instance (`make_node` for a node of its own)."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import signal
 import subprocess
 import sys
@@ -21,6 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,14 +77,120 @@ def _popen(args: list[str], env: dict[str, str], cwd: Path, log: Path) -> subpro
                                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
 
-def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
+def stop_process(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM) -> None:
     if proc is not None and proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def runtime_ready(node: Node) -> bool:
+    """The node's runtime answers /readyz with 200: all its services are up."""
+    try:
+        with urllib.request.urlopen(f"{node.runtime}/readyz", timeout=2) as resp:
+            return bool(resp.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@dataclass
+class Node:
+    """One `ocis` process of an instance (`ocis server` unless `args` says otherwise): its
+    environment (server_env, so its public and runtime ports are in it), its work dir and its
+    log <workdir>/<name>.log."""
+
+    name: str
+    env: dict[str, str]
+    workdir: Path
+    args: tuple[str, ...] = ("server",)
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.env['PROXY_HTTP_ADDR']}"
+
+    @property
+    def runtime(self) -> str:
+        return f"http://127.0.0.1:{self.env['OCIS_RUNTIME_PORT']}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / f"{self.name}.log"
+
+    def start(self, ready: Callable[[], bool] | None = None, timeout: float = START) -> None:
+        """Start the process and wait until `ready` (default: the runtime's /readyz); one that
+        exits or is not ready in time is killed and fails the test."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.proc = _popen(list(self.args), self.env, self.workdir, self.log_path)
+        try:
+            _wait(f"node {self.name}", ready or (lambda: runtime_ready(self)), self.proc,
+                  self.log_path, timeout)
+        except BaseException:
+            self.stop(signal.SIGKILL)
+            raise
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        proc, self.proc = self.proc, None
+        stop_process(proc, sig)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def ocis(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The `ocis` CLI with this node's environment, output captured."""
+        return subprocess.run([sys.executable, "-m", "ocis_cli", *args], env=self.env,
+                              cwd=self.workdir, capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL, check=False)
+
+    def init(self) -> None:
+        """`ocis init` (admin's password ADMIN_PASSWORD) into this node's OCIS_CONFIG_DIR."""
+        done = self.ocis("init", "--insecure", "true", "--admin-password", ADMIN_PASSWORD)
+        assert done.returncode == 0, done.stderr
+
+    def listed(self) -> list[dict[str, Any]]:
+        """`ocis list -o json`: the services of the instance the registry knows."""
+        result = self.ocis("list", "-o", "json")
+        assert result.returncode == 0, result.stderr
+        rows = json.loads(result.stdout)
+        assert isinstance(rows, list)
+        return rows
+
+
+def make_node(name: str, workdir: Path, extra: dict[str, str]) -> Node:
+    """A node of its own: fresh public and runtime ports, its config and data under `workdir`
+    (made here) unless `extra` points them elsewhere."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    return Node(name, server_env(workdir, free_port(), free_port(), extra), workdir)
+
+
+def registry_env(nats: NatsServer, ttl: float = 3, interval: float = 0.5, *,
+                 events: bool = False) -> dict[str, str]:
+    """The settings that put a node's services into the NATS registry (and its events on the
+    same NATS with events=True); each node's provider API on any free port."""
+    env = {"MICRO_REGISTRY": "nats-js-kv", "MICRO_REGISTRY_ADDRESS": nats.address,
+           "EXPERIMENTAL_REGISTER_TTL": str(ttl), "EXPERIMENTAL_REGISTER_INTERVAL": str(interval),
+           "STORAGE_USERS_HTTP_ADDR": "127.0.0.1:0"}
+    if events:
+        env["OCIS_EVENTS_ENDPOINT"] = nats.address
+    return env
+
+
+def front_and_back(workdir: Path, shared: dict[str, str], front_extra: dict[str, str],
+                   back_extra: dict[str, str] | None = None) -> tuple[Node, Node]:
+    """Two nodes of one instance, neither started: the front (`ocis init` done) runs everything
+    but graph and ocdav; the back runs graph and ocdav and what they need, with the front's
+    ocis.toml and public URL and a data folder of its own."""
+    front = make_node("front", workdir / "front", shared | {
+        "OCIS_EXCLUDE_RUN_SERVICES": "graph,ocdav", **front_extra})
+    front.init()
+    back = make_node("back", workdir / "back", shared | {
+        "OCIS_RUN_SERVICES": "storage-users,users,graph,ocdav,proxy",
+        "OCIS_CONFIG_DIR": front.env["OCIS_CONFIG_DIR"], "OCIS_URL": front.url,
+        **(back_extra or {})})
+    return front, back
 
 
 @dataclass
@@ -145,16 +254,16 @@ class Cluster:
     def start_provider(self, role: str = "provider",
                        extra: dict[str, str] | None = None) -> None:
         provider = self.providers[role]
-        log = self.workdir / f"{role}.log"
         env = self.env(role, free_port(), {
             "STORAGE_USERS_HTTP_ADDR": provider.internal.removeprefix("http://"),
             "STORAGE_USERS_MOUNT_ID": provider.mount_id, **(extra or {})})
-        provider.proc = _popen(["storage-users", "server"], env, self.workdir, log)
+        node = Node(role, env, self.workdir, ("storage-users", "server"))
         headers = {"X-Machine-Auth-Api-Key": self.secret}
-        _wait(role, lambda: post(f"{provider.internal}/rpc/check", headers) == 200,
-              provider.proc, log)
+        node.start(lambda: post(f"{provider.internal}/rpc/check", headers) == 200)
+        provider.proc = node.proc
+        assert node.proc is not None
         _wait(f"{role} in the registry", lambda: self._registered(provider.mount_id),
-              provider.proc, log)
+              node.proc, node.log_path)
 
     def _registered(self, mount_id: str) -> bool:
         assert self.nats is not None
@@ -174,20 +283,17 @@ class Cluster:
         """A front node (storage=True: `ocis server` with its own storage provider, as the
         single-process default); its public URL once einstein's home answers (wait=False: once
         it answers HTTP at all, e.g. before any provider is registered)."""
-        port = free_port()
-        env = self.env(name, port, extra)
+        env = self.env(name, free_port(), extra)
         if not storage:
             env["OCIS_EXCLUDE_RUN_SERVICES"] = "storage-users"
-        log = self.workdir / f"{name}.log"
-        proc = _popen(["server"], env, self.workdir, log)
-        url = f"http://127.0.0.1:{port}"
-        self.fronts[name] = (url, proc)
+        node = Node(name, env, self.workdir)
+        url = node.url
+        node.start((lambda: home_listed(url)) if wait else
+                   (lambda: post(f"{url}/status.php", {}, b"") in (200, 405)))
+        assert node.proc is not None
+        self.fronts[name] = (url, node.proc)
         if self.front is None:
-            self.front, self.url = proc, url
-        if wait:
-            _wait(name, lambda: home_listed(url), proc, log)
-        else:
-            _wait(name, lambda: post(f"{url}/status.php", {}, b"") in (200, 405), proc, log)
+            self.front, self.url = node.proc, url
         return url
 
     def stop(self) -> None:
