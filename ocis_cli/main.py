@@ -28,6 +28,7 @@ from ocis_cli.commands import (
     shares,
     spaceadmin,
     spaces,
+    storageimport,
     transfer,
     trash,
     tui,
@@ -66,7 +67,7 @@ def _root(
 
 
 for _module in (runtime, config, account, spaces, spaceadmin, remotes, files, find, transfer, meta, backup,
-                uploads, trash, versions, shares, invites, links, tui, users, groups, authapp,
+                uploads, storageimport, trash, versions, shares, invites, links, tui, users, groups, authapp,
                 settings, watch):
     _module.register(app)
 

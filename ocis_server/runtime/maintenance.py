@@ -195,3 +195,47 @@ async def clean_upload_sessions(data_path: Path | None = None, *,
         finally:
             await storage.close()
     return listed, removed, freed
+
+
+# --- bulk import (`ocis storage-users import`) -------------------------------------------------
+
+async def import_tree(source: Path, space: str, dest: str = "/", data_path: Path | None = None,
+                      progress: Any = None) -> Any:
+    """Import the local folder `source` below `dest` of a space (its id, alias such as
+    `personal/einstein`, or a project space's name) through the storage's bulk import
+    (storage/bulkimport.py): refused (MaintenanceRefused) while a server uses the data path.
+    LookupError: no such space; NotADirectoryError: `source` is not a folder. Returns the
+    ImportStats."""
+    from ocis_server.domain.paths import split_path
+    from ocis_server.storage.bulkimport import walk_folder
+
+    source = Path(source).expanduser()
+    if not source.is_dir():
+        raise NotADirectoryError(f"{source} is not a folder")
+    root = storage_root(data_path)
+    if _is_configured(root) and _runtime_answers():
+        raise MaintenanceRefused("the server's runtime answers on OCIS_RUNTIME_PORT: stop the "
+                                 "server before importing")
+    if (root / DB_NAME).is_file():
+        try:
+            open_db(root, exclusive=True).close()
+        except StorageBusy:
+            raise MaintenanceRefused("the metadata database is in use by another process (a "
+                                     "running server?): stop it before importing") from None
+    storage = await _open_storage(data_path)
+    if storage is None:
+        raise LookupError(f"no space {space!r}: the server has not made any space yet")
+    try:
+        spaces = await storage.list_spaces()
+        found = [s for s in spaces if space in (s.id, s.alias, f"{s.storage_id}${s.id}")]
+        found = found or [s for s in spaces if s.type == "project" and s.name == space]
+        if len(found) != 1:
+            raise LookupError(f"no space {space!r}" if not found else
+                              f"{len(found)} spaces are named {space!r}: give its id")
+        skipped: list[str] = []
+        stats = await storage.import_tree(found[0].id, split_path(dest, encoded=False),
+                                          walk_folder(source, skipped), progress=progress)
+        stats.skipped[:0] = skipped
+        return stats
+    finally:
+        await storage.close()

@@ -25,6 +25,7 @@ from ocis_server.events import ACTOR, Event
 from . import changes as recorded
 from . import ops, trash, versions
 from .api import LockRecord, Node, Space, TrashItem, UploadResult, Version
+from .bulkimport import BulkImport
 from .blobs import CHECKSUM_ALGORITHMS, BlobStore, Digest, TempBlob, receive
 from .chunked import ChunkedUploads
 from .database import connect, connect_read_only, database_error, open_checked
@@ -71,7 +72,7 @@ def _outcome_ignored(future: asyncio.Future[Any]) -> None:
 class SqliteStorage(PagedListing,
                     UploadSessions, ChunkedUploads, ShareStore, RemoteShareStore, OcmShareStore,
                     LinkStore, PropsAndLocks, NodeSearch, UserSettingsStore, InviteStore,
-                    RemoteLinkStore):
+                    RemoteLinkStore, BulkImport):
     """Implements `storage.api.Storage`. Create with `await SqliteStorage.open(root, storage_id)`."""
 
     def __init__(self, root: Path, storage_id: str, free_space_reserve: int = 0) -> None:
