@@ -16,6 +16,10 @@ class PublishingUserStore:
     def __init__(self, store: Any, publish: Callable[[list[Event]], None]) -> None:
         self._store = store
         self._publish = publish
+        # The reads every request makes (Basic auth, owner names) bound once: `__getattr__`
+        # runs only after a failed normal lookup, a few microseconds on each request.
+        self.authenticate = store.authenticate
+        self.get = store.get
 
     @property
     def inner(self) -> Any:
