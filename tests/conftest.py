@@ -97,12 +97,17 @@ def server_env(workdir: Path, port: int, runtime_port: int,
     return env
 
 
-def _status_ok(url: str) -> bool:
+def answers_200(url: str) -> bool:
+    """GET `url` answers 200 (False while nothing or something else answers)."""
     try:
-        with urllib.request.urlopen(f"{url}/status.php", timeout=2) as resp:
+        with urllib.request.urlopen(url, timeout=2) as resp:
             return bool(resp.status == 200)
     except (urllib.error.URLError, OSError):
         return False
+
+
+def _status_ok(url: str) -> bool:
+    return answers_200(f"{url}/status.php")
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> int | None:

@@ -18,7 +18,7 @@ from ocis_server.events import Event
 from ocis_server.events.jetstream import NODE_GROUP_IDLE, STREAM, JetStreamBus
 from ocis_server.runtime.eventbus import PER_NODE_GROUPS
 from tests.conftest import free_port
-from tests.kit.cluster import Node, make_node, registry_env
+from tests.kit.cluster import Node, registry_env, two_fronts
 from tests.kit.nats import NatsServer, nats_server  # noqa: F401  (fixture)
 from tests.sse_helpers import SseReader
 
@@ -83,10 +83,7 @@ async def test_two_front_nodes_over_one_provider_and_one_nats(
     sees a change made through A."""
     registry = registry_env(nats_server, events=True) | {
         "STORAGE_USERS_HTTP_ADDR": f"127.0.0.1:{free_port()}"}
-    a = make_node("a", tmp_path / "a", registry)
-    a.init()
-    b = make_node("b", tmp_path / "b", registry | {
-        "OCIS_EXCLUDE_RUN_SERVICES": "storage-users", "OCIS_CONFIG_DIR": a.env["OCIS_CONFIG_DIR"]})
+    a, b = two_fronts(tmp_path, registry)
     try:
         await asyncio.to_thread(a.start)
         await asyncio.to_thread(b.start)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, STOP_TIMEOUT, free_port, server_env
+from tests.conftest import ADMIN_PASSWORD, STOP_TIMEOUT, _stop, free_port, server_env
 
 pytestmark = pytest.mark.slow
 
@@ -70,13 +70,7 @@ def make_serve(workdir: Path, port: int) -> Iterator[Instance]:
             time.sleep(0.1)
         yield instance
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        _stop(proc)
 
 
 def _listening(text: str, what: str) -> list[str]:

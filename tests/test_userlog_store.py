@@ -17,7 +17,7 @@ import pytest
 from ocis_server.services.userlog.pgstore import PostgresNotifications
 from ocis_server.services.userlog.store import NotificationStore, SqliteNotifications
 from tests.conftest import free_port
-from tests.kit.cluster import Node, make_node, registry_env
+from tests.kit.cluster import Node, make_node, registry_env, two_fronts
 from tests.kit.nats import NatsServer, nats_server  # noqa: F401  (fixture)
 from pgcluster import PgCluster, postgres  # noqa: F401 - the fixture
 from tests.sse_helpers import SseReader
@@ -110,10 +110,7 @@ async def test_two_fronts_over_one_postgres_list_and_delete_the_same(
         nats_server: NatsServer, postgres: PgCluster, tmp_path: Path) -> None:  # noqa: F811
     shared = registry_env(nats_server, events=True) | {
         "OCIS_DATABASE_URL": postgres.url, "STORAGE_USERS_HTTP_ADDR": f"127.0.0.1:{free_port()}"}
-    a = make_node("a", tmp_path / "a", shared)
-    a.init()
-    b = make_node("b", tmp_path / "b", shared | {
-        "OCIS_EXCLUDE_RUN_SERVICES": "storage-users", "OCIS_CONFIG_DIR": a.env["OCIS_CONFIG_DIR"]})
+    a, b = two_fronts(tmp_path, shared)
     try:
         await asyncio.to_thread(a.start)
         await asyncio.to_thread(b.start)

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from ocis_server.registry.natskv import NatsKvRegistry
-from tests.conftest import ADMIN_PASSWORD, free_port, server_env
+from tests.conftest import ADMIN_PASSWORD, answers_200, free_port, server_env
 
 from .nats import NatsServer
 
@@ -87,15 +87,6 @@ def stop_process(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM
             proc.wait(timeout=10)
 
 
-def runtime_ready(node: Node) -> bool:
-    """The node's runtime answers /readyz with 200: all its services are up."""
-    try:
-        with urllib.request.urlopen(f"{node.runtime}/readyz", timeout=2) as resp:
-            return bool(resp.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 @dataclass
 class Node:
     """One `ocis` process of an instance (`ocis server` unless `args` says otherwise): its
@@ -126,7 +117,8 @@ class Node:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.proc = _popen(list(self.args), self.env, self.workdir, self.log_path)
         try:
-            _wait(f"node {self.name}", ready or (lambda: runtime_ready(self)), self.proc,
+            _wait(f"node {self.name}", ready or (lambda: answers_200(f"{self.runtime}/readyz")),
+                  self.proc,
                   self.log_path, timeout)
         except BaseException:
             self.stop(signal.SIGKILL)
@@ -191,6 +183,17 @@ def front_and_back(workdir: Path, shared: dict[str, str], front_extra: dict[str,
         "OCIS_CONFIG_DIR": front.env["OCIS_CONFIG_DIR"], "OCIS_URL": front.url,
         **(back_extra or {})})
     return front, back
+
+
+def two_fronts(workdir: Path, shared: dict[str, str]) -> tuple[Node, Node]:
+    """Two nodes of one instance, neither started: a runs everything (`ocis init` done), b the
+    front services without storage-users (it finds a's provider in the registry), with a's
+    ocis.toml and a data folder of its own."""
+    a = make_node("a", workdir / "a", shared)
+    a.init()
+    b = make_node("b", workdir / "b", shared | {
+        "OCIS_EXCLUDE_RUN_SERVICES": "storage-users", "OCIS_CONFIG_DIR": a.env["OCIS_CONFIG_DIR"]})
+    return a, b
 
 
 @dataclass
