@@ -75,18 +75,9 @@ def _parse_insecure(value: str | None) -> bool:
 
 
 def _serve(only: list[str] | None) -> None:
-    from ocis_server.config import ConfigError, load_config
+    from ocis_cli.launch import serve
 
-    try:
-        config = load_config()
-        config.require_initialized()
-    except ConfigError as exc:
-        print_error(exc.message)
-        raise typer.Exit(int(ExitCode.NOT_INITIALISED)) from None
-    from ocis_server.runtime.main import run_server
-
-    code = run_server(config) if only is None else run_server(config, only=only)
-    raise typer.Exit(int(code or 0))
+    raise typer.Exit(serve(only))
 
 
 def server() -> None:

@@ -9,17 +9,18 @@ import os
 import socket
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
 
 def ensure_self_signed(cert_path: Path, key_path: Path, *, common_name: str = "ocis-idm") -> bool:
     """Write a key (0600) and a certificate valid for localhost, 127.0.0.1, ::1 and this host's
     name unless both files exist. True when they were created."""
     if cert_path.is_file() and key_path.is_file():
         return False
+    # cryptography only when a certificate is made: a server with its files never loads it here
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
     key = ec.generate_private_key(ec.SECP256R1())
     names: list[x509.GeneralName] = [x509.DNSName("localhost"), x509.DNSName(socket.gethostname()),
                                      x509.IPAddress(ipaddress.ip_address("127.0.0.1")),

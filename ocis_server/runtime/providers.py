@@ -12,7 +12,6 @@ from typing import Any
 
 from ocis_server.config.loader import Config
 from ocis_server.storage.router import Placement, SqliteSpaceRegistry, StorageRouter
-from ocis_server.storage.router.pgregistry import PostgresSpaceRegistry
 from ocis_server.storage.router.registry import SpaceRegistry
 
 log = logging.getLogger("ocis.runtime")
@@ -30,6 +29,8 @@ def several(config: Config) -> bool:
 
 async def open_registry(config: Config) -> SpaceRegistry:
     if config.database_url:
+        from ocis_server.storage.router.pgregistry import PostgresSpaceRegistry   # psycopg
+
         return await PostgresSpaceRegistry.open(config.database_url)
     return await SqliteSpaceRegistry.open(
         Path(config.base_data_path) / "storage" / "spaces-registry.db")

@@ -14,10 +14,8 @@ from ocis_server.config import ConfigError, split_addr
 from ocis_server.config.certs import ensure_self_signed
 from ocis_server.services.context import ServiceContext
 
-from . import ber
-from .config import MAX_PDU, WRITE_BUFFER_HIGH, IdmSettings
+from .config import IdmSettings
 from .directory import DirectoryView
-from .session import Session
 
 log = logging.getLogger("ocis.idm")
 HANDSHAKE_TIMEOUT = 10.0
@@ -28,10 +26,10 @@ class IdmServer:
         self.ctx = ctx
         self.settings = IdmSettings.from_config(ctx.config)
         self.view = DirectoryView(lambda: self.ctx.users, self.settings.sysusers)
-        self._ssl: ssl.SSLContext | None = None
+        self.ssl_context: ssl.SSLContext | None = None
         self._servers: list[asyncio.Server] = []
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.writers: set[asyncio.StreamWriter] = set()      # open connections
+        self.tasks: set[asyncio.Task[Any]] = set()           # their handlers
         self.ldaps_port = 0
         self.ldap_port = 0          # 0 when the plain listener is off
 
@@ -40,9 +38,10 @@ class IdmServer:
         created = await asyncio.to_thread(ensure_self_signed, settings.cert, settings.key)
         if created:
             log.info("idm: created a self-signed certificate at %s", settings.cert)
-        self._ssl = await asyncio.to_thread(_server_context, settings)
+        self.ssl_context = await asyncio.to_thread(_server_context, settings)
         try:
-            server = await _listen(self._ldaps, settings.ldaps_addr, "IDM_LDAPS_ADDR", self._ssl)
+            server = await _listen(self._ldaps, settings.ldaps_addr, "IDM_LDAPS_ADDR",
+                                   self.ssl_context)
             self._servers.append(server)
             self.ldaps_port = server.sockets[0].getsockname()[1]
             if settings.ldap_addr:
@@ -63,10 +62,10 @@ class IdmServer:
         servers, self._servers = self._servers, []
         for server in servers:
             server.close()
-        for writer in list(self._writers):
+        for writer in list(self.writers):
             writer.transport.abort()       # no TLS close_notify dance with idle clients
-        if self._tasks:        # closed transports end their handlers; let them finish cleanly
-            await asyncio.wait(list(self._tasks), timeout=5.0)
+        if self.tasks:        # closed transports end their handlers; let them finish cleanly
+            await asyncio.wait(list(self.tasks), timeout=5.0)
         for server in servers:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 5.0)
@@ -79,75 +78,10 @@ class IdmServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
                      tls: bool) -> None:
-        peer = writer.get_extra_info("peername")
-        address = str(peer[0]) if peer else "unknown"
-        if len(self._writers) >= self.settings.max_connections:
-            writer.write(ber.encode_notice_of_disconnection(ber.BUSY, "too many connections"))
-            await _close(writer)
-            return
-        self._writers.add(writer)
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-        session = Session(self.settings, self.view, self.ctx.users, self.ctx.throttle, address,
-                          tls=tls)
-        try:
-            await self._loop(reader, writer, session)
-        except (TimeoutError, ConnectionError, ssl.SSLError, asyncio.IncompleteReadError):
-            pass
-        except ber.MalformedPDU as exc:
-            log.info("idm: closing connection from %s: %s", address, exc)
-            with contextlib.suppress(Exception):
-                writer.write(ber.encode_notice_of_disconnection(ber.PROTOCOL_ERROR,
-                                                                "malformed request"))
-        except Exception:
-            log.exception("idm: connection from %s failed", address)
-        finally:
-            self._writers.discard(writer)
-            if task is not None:
-                self._tasks.discard(task)
-            await _close(writer)
+        # the BER codec (ldap3's ASN.1 on pyasn1, a few MiB) loads with the first connection
+        from .connection import serve_connection
 
-    async def _loop(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                    session: Session) -> None:
-        buf = bytearray()
-        while True:
-            size = ber.frame_length(buf, MAX_PDU)
-            if size is None or len(buf) < size:
-                data = await asyncio.wait_for(reader.read(65536), self.settings.idle_timeout)
-                if not data:
-                    return
-                buf += data
-                continue
-            request = ber.decode_request(bytes(buf[:size]))
-            del buf[:size]
-            session.users = self.ctx.users
-            await self._answer(session, request, writer)
-            if session.closing:
-                return
-            if session.start_tls:
-                if buf:      # RFC 4511 §4.14.1: nothing may follow the StartTLS request
-                    raise ber.MalformedPDU("data after the StartTLS request")
-                assert self._ssl is not None
-                await writer.start_tls(self._ssl, ssl_handshake_timeout=HANDSHAKE_TIMEOUT)
-                session.tls, session.start_tls = True, False
-
-    async def _answer(self, session: Session, request: ber.Request,
-                      writer: asyncio.StreamWriter) -> None:
-        try:
-            async for chunk in session.handle(request):
-                writer.write(chunk)
-                if writer.transport.get_write_buffer_size() > WRITE_BUFFER_HIGH:
-                    await writer.drain()
-        except ber.MalformedPDU:
-            raise
-        except Exception:
-            # the store failed (or is not running here): this operation fails, the connection lives
-            log.exception("idm: %s failed", request.op)
-            if request.op in ber.ANSWERED:
-                writer.write(ber.encode_result(request.message_id, request.op, ber.OTHER,
-                                               "internal error"))
-        await writer.drain()
+        await serve_connection(self, reader, writer, tls=tls)
 
 
 async def _listen(handler: Any, addr: str, what: str, context: ssl.SSLContext | None) -> asyncio.Server:
@@ -169,7 +103,7 @@ def _server_context(settings: IdmSettings) -> ssl.SSLContext:
     return context
 
 
-async def _close(writer: asyncio.StreamWriter) -> None:
+async def close_writer(writer: asyncio.StreamWriter) -> None:
     with contextlib.suppress(Exception):
         writer.close()
         await asyncio.wait_for(writer.wait_closed(), 2.0)
