@@ -345,10 +345,15 @@ def fsync_dir(folder: Path) -> None:
 
 
 async def receive(body: AsyncIterator[bytes], temp: TempBlob, io: Executor, length: int | None,
-                  then: Callable[[Digest], None] | None = None) -> Digest:
+                  then: Callable[[Digest], None],
+                  failed: Callable[[BaseException], None]) -> None:
     """Stream a request body into `temp`: chunks are buffered up to ~1 MiB and written+hashed in
     a thread while the next ones arrive. Enforces `length` exactly (fewer or more -> BadRequest).
-    `then(digest)` runs in the same thread hop as the final fsync (verify and place the blob)."""
+    The last block, the digest and `then(digest)` (verify, place, queue the commit) run in one
+    I/O-thread hop that is not awaited: the caller hears of the upload from its commit alone
+    (one wake-up of the event loop per upload, not two). If that hop fails, the temp file is
+    discarded there and `failed(error)` is called in the thread. Returns once the hop is
+    submitted; raising before that means nothing was submitted (the caller discards)."""
     loop = asyncio.get_running_loop()
     pending: asyncio.Future[Any] | None = None
     buffer: list[bytes] = []
@@ -372,20 +377,19 @@ async def receive(body: AsyncIterator[bytes], temp: TempBlob, io: Executor, leng
         if pending is not None:
             await pending
             pending = None
-        tail = b"".join(buffer)
-
-        def finish() -> Digest:
-            if tail:
-                temp.write(tail)
-            digest = temp.finish()
-            if then is not None:
-                then(digest)
-            return digest
-
-        done: asyncio.Future[Digest] = loop.run_in_executor(io, finish)
-        pending = done
-        return await done
     finally:
         if pending is not None and not pending.done():
-            # Writes (and the final place) finish before the caller discards the file.
+            # Writes finish before the caller discards the file.
             await asyncio.shield(pending)
+    tail = buffer[0] if len(buffer) == 1 else b"".join(buffer)
+
+    def finish() -> None:
+        try:
+            if tail:
+                temp.write(tail)
+            then(temp.finish())
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            temp.discard()
+            failed(exc)
+
+    io.submit(finish)

@@ -7,6 +7,7 @@ The event loop only awaits: every query and file operation runs in a thread; rea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import sqlite3
@@ -62,6 +63,11 @@ _CACHE_WEIGHT = 30_000   # cached results (a listing counts per entry); cleared 
 _PRECHECK_ABOVE = 64 * 1024   # uploads up to this size are only checked at commit
 _SMALL_BLOB = 64 * 1024             # blobs up to this size may be kept in memory ...
 _SMALL_CACHE_BYTES = 8 * 1024 * 1024   # ... up to this many bytes in all
+
+
+def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
 
 
 def _outcome_ignored(future: asyncio.Future[Any]) -> None:
@@ -454,8 +460,8 @@ class SqliteStorage(PagedListing,
         writer = self._writer
         if writer is None:
             raise RuntimeError("storage is closed")
-        committed: asyncio.Future[tuple[Node, bool]] = asyncio.get_running_loop().create_future()
-        queued: list[bool] = []
+        loop = asyncio.get_running_loop()
+        committed: asyncio.Future[tuple[Node, bool]] = loop.create_future()
         actor = ACTOR.get()     # the commit is queued from an I/O thread, outside this context
 
         def verify_place_and_commit(digest: Digest) -> None:
@@ -465,18 +471,26 @@ class SqliteStorage(PagedListing,
             writer.enqueue(committed, self._commit_job(space_id, parts, blob_id, digest, mtime,
                                                        if_match, if_none_match_any),
                            undo=functools.partial(self._blobs.remove, [blob_id]), actor=actor)
-            queued.append(True)
+
+        def failed(exc: BaseException) -> None:    # in the I/O thread; temp is discarded
+            with contextlib.suppress(OSError):   # placed before a failed sync or enqueue
+                self._blobs.remove([blob_id])
+            try:
+                loop.call_soon_threadsafe(_fail, committed, exc)
+            except RuntimeError:     # the loop is gone: nobody waits for this upload
+                pass
 
         try:
-            await receive(body, temp, self._io, length, verify_place_and_commit)
+            await receive(body, temp, self._io, length, verify_place_and_commit, failed)
         except BaseException:
-            # receive() has waited for its thread work, so nothing races this cleanup.
-            if queued:     # cancelled after the last byte: the commit goes on, nobody waits
-                committed.add_done_callback(_outcome_ignored)
-            else:
-                self._io.submit(self._discard, temp, blob_id)
+            # Nothing was handed to the I/O thread's last hop: discard here.
+            self._io.submit(self._discard, temp, blob_id)
             raise
-        node, created = await committed
+        try:
+            node, created = await committed
+        except asyncio.CancelledError:   # cancelled after the last byte: the upload goes on
+            committed.add_done_callback(_outcome_ignored)
+            raise
         return UploadResult(node, created)
 
     def _commit_job(self, space_id: str, parts: tuple[str, ...], blob_id: str, digest: Digest,
