@@ -90,15 +90,17 @@ class GuardedRequestHandler(RequestHandler):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        self._last_seen = asyncio.get_running_loop().time()
+        self._last_seen = self._loop.time()
         if self._gate is not None:
             self._gate.attach(self._gate_key, self)
         self._arm(self._limits.header_timeout, "request headers")
 
+    # The loop is aiohttp's `self._loop` (the running one, given at construction): Python 3.11's
+    # asyncio.get_running_loop() makes a getpid() system call, on every read otherwise.
     def data_received(self, data: bytes) -> None:
         parsed = self._request_count
         super().data_received(data)
-        self._last_seen = asyncio.get_running_loop().time()
+        self._last_seen = self._loop.time()
         new = self._request_count > parsed and bool(self._messages)
         if new:
             self._body = self._messages[-1][1]         # headers complete: a new request
@@ -165,8 +167,7 @@ class GuardedRequestHandler(RequestHandler):
         if self._body is None or self._body.is_eof() or self._app_paused:
             return
         self._rate_bytes = 0
-        self._rate_timer = asyncio.get_running_loop().call_later(limits.body_rate_window,
-                                                                 self._rate_check)
+        self._rate_timer = self._loop.call_later(limits.body_rate_window, self._rate_check)
 
     def _stop_rate_window(self) -> None:
         if self._rate_timer is not None:
@@ -217,7 +218,7 @@ class GuardedRequestHandler(RequestHandler):
         the timer re-checks `_due` when it fires)."""
         if timeout <= 0 or (self._deadline is not None and not restart):
             return
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         self._due, self._what = loop.time() + timeout, what
         if self._deadline is not None and self._deadline.when() > self._due:
             self._cancel()                             # a shorter deadline than the running one
@@ -230,7 +231,7 @@ class GuardedRequestHandler(RequestHandler):
             self._deadline = None
 
     def _expire(self) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         if loop.time() < self._due:                    # pushed back by a later read
             self._deadline = loop.call_at(self._due, self._expire)
             return
