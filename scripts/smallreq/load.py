@@ -1,7 +1,8 @@
-"""Small-request load for profiling: `load.py URL get|p0 SECONDS PID`. `get` PUTs 100 x 4 KiB
+"""Small-request load for profiling: `load.py URL get|p0|raw SECONDS PID`. `get` PUTs 100 x 4 KiB
 files below URL (skipped with GP_NOSETUP=1) and GETs them; `p0` MKCOLs URL/gpdir and sends
-davbench's Depth 0 PROPFIND (the `dav` body) to it. 8 at once (davbench's default), HTTP Basic
-admin/admin; prints req/s and the server CPU per request (all threads of PID, /proc)."""
+davbench's Depth 0 PROPFIND (the `dav` body) to it; `raw` GETs URL itself (e.g. /status.php).
+8 at once (davbench's default), HTTP Basic admin/admin (none with GP_NOAUTH=1); prints req/s
+and the server CPU per request (all threads of PID, /proc)."""
 import asyncio, sys, time, os, aiohttp
 url, mode, dur, pid = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
 C = 8
@@ -16,8 +17,8 @@ def cpu(pid):
     return tot / os.sysconf("SC_CLK_TCK")
 async def main():
     auth = aiohttp.BasicAuth("admin", "admin")
-    async with aiohttp.ClientSession(auth=auth) as s:
-        if os.environ.get("GP_NOSETUP"):
+    async with aiohttp.ClientSession(auth=None if os.environ.get("GP_NOAUTH") else auth) as s:
+        if os.environ.get("GP_NOSETUP") or mode == "raw":
             pass
         elif mode == "get":
             for i in range(100):
@@ -29,7 +30,10 @@ async def main():
             nonlocal n
             i = w
             while time.monotonic() < stop:
-                if mode == "get":
+                if mode == "raw":
+                    async with s.get(url) as r:
+                        await r.read(); assert r.status == 200
+                elif mode == "get":
                     async with s.get(f"{url}/gp-{i % 100}.bin") as r:
                         await r.read(); assert r.status == 200
                 else:
