@@ -155,6 +155,8 @@ def markdown(doc: dict[str, Any]) -> str:
              "| phase | unit | " + " | ".join(labels) + f" | {ours} / rclone | {ours} / nginx |",
              "| --- | --- | " + " | ".join("---:" for _ in labels) + " | ---: | ---: |"]
     for r in doc["rows"]:
+        if all(v is None for v in r["medians"].values()):
+            continue                     # a phase no server ran (BENCH_ARGS="--skip ...")
         cells = [fmt(r["medians"].get(x)) for x in labels]
         lines.append(f"| {r['row']} | {r['unit']} | " + " | ".join(cells) +
                      f" | {fmt(r['ours_rclone'])} | {fmt(r['ours_nginx'])} |")
