@@ -53,9 +53,11 @@ def test_make_bench_ends_with_the_issue_18_table(tmp_path: Path) -> None:
     head = _row(table, "phase")
     assert head[1:3] == ["ours", "rclone"] and head[3:] == ["ours / rclone", "ours / nginx"]
     for name in ("PUT 4 KiB", "GET 4 KiB", "PROPFIND Depth 0 poll", "GET big file"):
-        rate, cpu = _row(table, name), _row(table, f"{name} server CPU")
+        rate = _row(table, name)
         assert float(rate[1].replace(",", "")) > 0 and float(rate[2].replace(",", "")) > 0
-        assert cpu[0] in ("ms/req", "ms/GB")
+    for name in ("PUT 4 KiB", "GET 4 KiB", "PROPFIND Depth 0 poll"):   # a 4 MiB file may take
+        assert _row(table, f"{name} server CPU")[0] == "ms/req"         # under one clock tick
+    assert not re.search(r"^\| PROPFIND 10k", table, re.M)             # skipped: no row
     # the ratio is the one the two servers' JSON files give, not a number printed blindly
     ours, theirs = (_cpu_ms(out, x, "get_small", "requests") for x in ("ours", "rclone"))
     shown = _row(table, "GET 4 KiB server CPU")
