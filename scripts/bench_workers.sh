@@ -19,7 +19,7 @@ rows = {}
 for path in sorted(glob.glob(os.path.join(sys.argv[1], "w*-r*.json"))):
     workers = os.path.basename(path).split("-")[0]
     data = json.load(open(path))
-    phases = data.get("phases", data)
+    phases = data.get("results", data)
     for name in ("put_small", "get_small", "propfind0"):
         ph = phases.get(name)
         if not ph:
@@ -46,7 +46,10 @@ for round in $(seq 1 "$rounds"); do
     work=$(mktemp -d /tmp/bench-workers.XXXX)
     export OCIS_WORKERS=$w
     start_ours || { echo "start failed (workers $w)"; rm -rf "$work"; continue; }
-    sleep 3       # the other workers start after worker 0 answers
+    if [ "$w" -gt 1 ]; then     # the other workers start once worker 0 answers
+      for _ in $(seq 1 600); do grep -q "ready: $w workers" "$work/server.log" && break; sleep 0.1; done
+    fi
+    sleep 2
     timeout 900 "$PY" "$BENCH" run "$ourl/remote.php/dav/files/admin" --user admin --password admin \
       --pid "$server_pid" --skip 10k --skip big --skip tree -c "$CONC" -q \
       --json "$out/w$w-r$round.json" > "$out/w$w-r$round.txt" 2>&1

@@ -146,6 +146,20 @@ def test_a_tus_upload_moves_between_workers(w0: http.client.HTTPConnection,
     assert call(w1, "GET", "/remote.php/dav/files/admin/tus.bin")[2] == b"0123456789"
 
 
+def test_a_chunked_upload_moves_between_workers(w0: http.client.HTTPConnection,
+                                               w1: http.client.HTTPConnection) -> None:
+    transfer = "/remote.php/dav/uploads/admin/chunked-1"
+    data = b"0123456789abcdef" * 8
+    assert call(w0, "MKCOL", transfer, OC_Total_Length=str(len(data)))[0] == 201
+    assert call(w1, "PUT", f"{transfer}/{0:016d}", data[:64], OC_Chunk_Offset="0")[0] == 201
+    assert call(w0, "PUT", f"{transfer}/{64:016d}", data[64:], OC_Chunk_Offset="64")[0] == 201
+    status, _, body = call(w1, "MOVE", f"{transfer}/.file", OC_Total_Length=str(len(data)),
+                           Destination="/remote.php/dav/files/admin/chunked.bin")
+    assert status == 201, body
+    assert call(w0, "GET", "/remote.php/dav/files/admin/chunked.bin")[2] == data
+    assert call(w0, "PROPFIND", transfer, Depth="1")[0] == 404          # the session is gone
+
+
 def test_users_passwords_and_app_tokens_are_shared(w0: http.client.HTTPConnection,
                                                    w1: http.client.HTTPConnection) -> None:
     user = {"onPremisesSamAccountName": "wanda", "displayName": "Wanda",
@@ -282,6 +296,31 @@ def test_a_killed_worker_is_replaced_and_loses_no_acknowledged_write(server: Rea
     again = pinned(server, 1)
     assert call(again, "GET", "/remote.php/dav/files/admin/durable.txt")[2] == b"kept"
     again.close()
+
+
+def test_the_primary_killed_is_replaced_with_its_control_api(server: RealServer) -> None:
+    before = _workers(server)
+    os.kill(before[0], signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and _workers(server).get(0) in (None, before[0]):
+        time.sleep(0.2)
+    assert _workers(server).get(0) not in (None, before[0]), server.log_tail()
+    w0 = pinned(server, 0)
+    assert call(w0, "GET", "/remote.php/dav/files/admin/durable.txt")[2] == b"kept"
+    w0.close()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and server.ocis("health").returncode != 0:
+        time.sleep(0.5)
+    assert server.ocis("health").returncode == 0, server.log_tail()
+
+
+def test_zero_workers_means_one_per_core(tmp_path: Path) -> None:
+    cores = len(os.sched_getaffinity(0))
+    with launch_real_server(tmp_path / "cores", {"OCIS_WORKERS": "0",
+                                                 "OCIS_WORKERS_DEBUG": "true"}) as srv:
+        for index in range(cores):
+            pinned(srv, index).close()
+        assert set(_workers(srv)) == set(range(cores))
 
 
 def test_sigterm_stops_every_worker(tmp_path: Path) -> None:
