@@ -19,7 +19,7 @@ request; with --rclone, `rclone serve webdav` on a folder of the same files (har
 space's blobs, named like the space's files) gets the same requests in the same run. The data
 folder lies in /dev/shm by default (tmpfs; say --dir for a disk). Usage:
     .venv/bin/python scripts/bench_space_size.py [--sizes 10000,100000] [--json out]
-        [--rclone] [--davbench /work/shared/bench/davbench.py] [--keep DIR]
+        [--rclone] [--davbench /work/shared/bench/davbench.py] [--consistency] [--keep]
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -47,6 +48,7 @@ sys.path[:0] = [str(REPO), str(REPO / "scripts")]
 
 from fill_space import fill  # noqa: E402
 
+from ocis_server.runtime.maintenance import consistency  # noqa: E402
 from ocis_server.storage.bulkimport import Entry  # noqa: E402
 from ocis_server.storage.sqlite import SqliteStorage  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
@@ -234,8 +236,17 @@ def _measure_peer(folder: Path, n: int, scale: int, davbench: Path | None,
         proc.wait(timeout=30)
 
 
+def _consistency(root: Path) -> dict[str, Any]:
+    """`ocis backup consistency` on the filled storage (server stopped): ok, counts, time."""
+    started = time.monotonic()
+    report, _ = consistency(root)
+    return {"ok": report.ok, "findings": [f.as_dict() for f in report.findings[:10]],
+            "counts": report.counts, "seconds": time.monotonic() - started}
+
+
 def run(work: Path, sizes: list[int], scale: int, *, uploads: bool = False,
-        davbench: Path | None = None, rclone: bool = False) -> dict[int, dict[str, Any]]:
+        davbench: Path | None = None, rclone: bool = False,
+        check: bool = False) -> dict[int, dict[str, Any]]:
     cluster = Cluster(work, None)
     cluster.init()
     mount_id = tomllib.loads((work / "config" / "ocis.toml").read_text())[
@@ -250,6 +261,9 @@ def run(work: Path, sizes: list[int], scale: int, *, uploads: bool = False,
             cluster.stop()
             filled = asyncio.run(_fill_to(root, mount_id, n, uploads))
             print(f"{n}: filled {filled}", file=sys.stderr)
+            if check:
+                filled["consistency"] = _consistency(root)
+                print(f"{n}: {filled['consistency']}", file=sys.stderr)
             url = cluster.start_front(storage=True)
             pid = cluster.fronts["front"][1].pid
             dav = f"{url}/remote.php/dav/files/{USER}"
@@ -298,6 +312,10 @@ def _print(results: dict[int, dict[str, Any]]) -> None:
                     f"{k} {v:.3f}" for k, v in bench.items()))
     for n, found in results.items():
         mem, db = found["memory_kib"], found["metadata_db_bytes"]
+        checked = found["fill"].get("consistency")
+        if checked:
+            print(f"{n:8} files: backup consistency {'ok' if checked['ok'] else 'FAILED'} in "
+                  f"{checked['seconds']:.0f} s ({checked['counts']})")
         print(f"{n:8} files: fill {found['fill']['fill_per_s']:.0f} files/s "
               f"({found['fill']['fill_s']:.0f} s); server RSS "
               f"{mem['VmRSS'] / 1024:.0f} MiB (peak {mem['VmHWM'] / 1024:.0f}); metadata.db "
@@ -315,12 +333,23 @@ def main() -> None:
     parser.add_argument("--davbench", type=Path, help="davbench.py: run its small phases too")
     parser.add_argument("--rclone", action="store_true",
                         help="rclone serve webdav on the same files, same requests")
+    parser.add_argument("--consistency", action="store_true",
+                        help="run `ocis backup consistency` on each filled space (timed)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the work folder (to profile a server on it; delete it after)")
     parser.add_argument("--json")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
-    with tempfile.TemporaryDirectory(prefix="bench-space-", dir=args.dir) as tmp:
+    tmp = tempfile.mkdtemp(prefix="bench-space-", dir=args.dir)
+    try:
         results = run(Path(tmp), sizes, args.scale, uploads=args.fill_uploads,
-                      davbench=args.davbench, rclone=args.rclone)
+                      davbench=args.davbench, rclone=args.rclone, check=args.consistency)
+    finally:
+        if args.keep:
+            print(f"kept {tmp} (config/, front/: OCIS_CONFIG_DIR and data; rclone/)",
+                  file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
     _print(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
