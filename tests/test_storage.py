@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import os
 import signal
@@ -451,6 +452,31 @@ async def test_checksum_mismatch_leaves_no_trace(storage: SqliteStorage, space: 
     assert res.created
     adler = f"{zlib.adler32(b'content'):08x}"
     assert (await put(storage, space, ("f",), b"content", checksum=("Adler32", adler))).node.size == 7
+
+
+async def test_a_failed_blob_sync_fails_the_upload_and_leaves_no_trace(
+        storage: SqliteStorage, space: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The I/O thread's last hop (rename, fsync, folder fsync, queueing the commit) is not
+    awaited by the request: when its fsync fails (EIO), the request still fails with that error
+    and neither the renamed blob nor the temp file stays; the next upload works."""
+    real_fsync, calls = os.fsync, []
+
+    def failing_fsync(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 1:
+            raise OSError(errno.EIO, "I/O error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(OSError) as failed:
+        await put(storage, space, ("f",), b"content")
+    assert failed.value.errno == errno.EIO
+    with pytest.raises(NotFound):
+        await storage.lookup(space, ("f",))
+    assert blob_files(storage.root) == [] and temp_files(storage.root) == []
+    res = await put(storage, space, ("f",), b"content")
+    assert res.created and storage.blob_path(res.node).read_bytes() == b"content"
+    assert len(blob_files(storage.root)) == 1 and temp_files(storage.root) == []
 
 
 async def test_quota_exceeded_leaves_no_trace(storage: SqliteStorage) -> None:
