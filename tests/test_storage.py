@@ -325,6 +325,48 @@ async def test_get_props_many(storage: SqliteStorage, space: str) -> None:
     assert await storage.get_props_many([kids[1].id, kids[1].id]) == {}
 
 
+async def test_small_upload_is_read_without_disk(storage: SqliteStorage, space: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A small upload's bytes are kept at commit (write-through): its first GET reads no blob
+    file. Overwrite, move, delete + restore and version restore answer the right bytes; a file
+    over the small-file limit is still read from disk; the kept bytes stay bounded."""
+    reads: list[Path] = []
+    real = Path.read_bytes
+
+    def counted(path: Path) -> bytes:
+        reads.append(path)
+        return real(path)
+
+    monkeypatch.setattr(Path, "read_bytes", counted)
+    await storage.mkdir(space, ("d",))
+    node = (await put(storage, space, ("d", "f"), b"one")).node
+    assert await storage.read_small(node) == b"one" and reads == []
+    # two chunks of one body: kept whole
+    two = (await storage.upload(space, ("d", "f"), body(b"tw", b"o"), length=3)).node
+    assert await storage.read_small(await storage.lookup(space, ("d", "f"))) == b"two"
+    assert await storage.read_small(node) == b"one"        # the old version's blob is unchanged
+    moved = (await storage.move(space, ("d", "f"), space, ("d", "g"), overwrite=False)).node
+    assert await storage.read_small(moved) == b"two"
+    await storage.delete(space, ("d", "g"))
+    [item] = await storage.list_trash(space)
+    back = (await storage.restore_trash(space, item.key, overwrite=False)).node
+    assert await storage.read_small(back) == b"two" and back.blob_id == two.blob_id
+    [old] = await storage.list_versions(back.id)
+    restored = await storage.restore_version(back.id, old.key)
+    assert await storage.read_small(await storage.lookup(space, ("d", "g"))) == b"one"
+    assert restored.etag != back.etag and reads == []
+    big = os.urandom(65 * 1024)                            # over the 64 KiB small-file limit
+    big_node = (await put(storage, space, ("d", "big"), big)).node
+    assert await storage.read_small(big_node) == big and len(reads) == 1
+    blob = os.urandom(60 * 1024)                           # 150 x 60 KiB > the 8 MiB bound
+    for i in range(150):
+        await put(storage, space, ("d", f"n{i}"), blob)
+    assert storage._small_bytes <= 8 * 1024 * 1024
+    assert storage._small_bytes == sum(len(v) for v in storage._small.values())
+    first = await storage.lookup(space, ("d", "n0"))
+    assert await storage.read_small(first) == blob and len(reads) == 2   # evicted: from disk
+
+
 async def test_read_cache_follows_changes(storage: SqliteStorage, space: str) -> None:
     """Cached reads (lookup, children, props, locks, small blobs) never outlive a change."""
     folder = await storage.mkdir(space, ("c",))

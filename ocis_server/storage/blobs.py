@@ -346,14 +346,16 @@ def fsync_dir(folder: Path) -> None:
 
 async def receive(body: AsyncIterator[bytes], temp: TempBlob, io: Executor, length: int | None,
                   then: Callable[[Digest], None],
-                  failed: Callable[[BaseException], None]) -> None:
+                  failed: Callable[[BaseException], None]) -> bytes | None:
     """Stream a request body into `temp`: chunks are buffered up to ~1 MiB and written+hashed in
     a thread while the next ones arrive. Enforces `length` exactly (fewer or more -> BadRequest).
     The last block, the digest and `then(digest)` (verify, place, queue the commit) run in one
     I/O-thread hop that is not awaited: the caller hears of the upload from its commit alone
     (one wake-up of the event loop per upload, not two). If that hop fails, the temp file is
     discarded there and `failed(error)` is called in the thread. Returns once the hop is
-    submitted; raising before that means nothing was submitted (the caller discards)."""
+    submitted, with the whole body when it fitted in that last block (else None: the caller may
+    keep a small one in memory); raising before that means nothing was submitted (the caller
+    discards)."""
     loop = asyncio.get_running_loop()
     pending: asyncio.Future[Any] | None = None
     buffer: list[bytes] = []
@@ -393,3 +395,4 @@ async def receive(body: AsyncIterator[bytes], temp: TempBlob, io: Executor, leng
             failed(exc)
 
     io.submit(finish)
+    return bytes(tail) if received == len(tail) else None

@@ -481,7 +481,7 @@ class SqliteStorage(PagedListing,
                 pass
 
         try:
-            await receive(body, temp, self._io, length, verify_place_and_commit, failed)
+            whole = await receive(body, temp, self._io, length, verify_place_and_commit, failed)
         except BaseException:
             # Nothing was handed to the I/O thread's last hop: discard here.
             self._io.submit(self._discard, temp, blob_id)
@@ -491,6 +491,8 @@ class SqliteStorage(PagedListing,
         except asyncio.CancelledError:   # cancelled after the last byte: the upload goes on
             committed.add_done_callback(_outcome_ignored)
             raise
+        if whole is not None:      # write-through: the first GET of a new small file reads no disk
+            self._keep_small(blob_id, whole)
         return UploadResult(node, created)
 
     def _commit_job(self, space_id: str, parts: tuple[str, ...], blob_id: str, digest: Digest,
@@ -540,12 +542,17 @@ class SqliteStorage(PagedListing,
             data = await asyncio.get_running_loop().run_in_executor(self._io, path.read_bytes)
         except FileNotFoundError:
             raise NotFound("resource not found") from None
+        self._keep_small(blob_id, data)
+        return data
+
+    def _keep_small(self, blob_id: str, data: bytes) -> None:
+        """Keep a small blob's content (read, or just uploaded: a blob id is never reused and
+        its bytes never change, so nothing here can go stale), evicting the least recent."""
         if len(data) <= _SMALL_BLOB and blob_id not in self._small:
             self._small[blob_id] = data
             self._small_bytes += len(data)
             while self._small_bytes > _SMALL_CACHE_BYTES:
                 self._small_bytes -= len(self._small.popitem(last=False)[1])
-        return data
 
     async def delete(self, space_id: str, path: Sequence[str]) -> None:
         await self._lock_write(recorded.delete, self.storage_id, self._blobs, space_id, tuple(path),
