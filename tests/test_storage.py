@@ -786,3 +786,17 @@ async def test_read_cache_never_serves_state_older_than_an_acknowledged_write(
     finally:
         stop = True
         await asyncio.gather(*readers)
+
+
+async def test_a_listing_page_holds_its_shared_ids_once(storage: SqliteStorage, space: str) -> None:
+    # A cached 1,000-entry page (the read cache keeps up to 30,000 entries) held the space,
+    # parent and owner id of every entry as strings of their own: a quarter of its memory.
+    for i in range(5):
+        await put(storage, space, (f"f{i}.txt",), b"x")
+    root = await storage.lookup(space, ())
+    page = await storage.children_page(root, None, 100)
+    assert [n.name for n in page] == [f"f{i}.txt" for i in range(5)]
+    assert {n.space_id for n in page} == {space} and {n.parent_id for n in page} == {root.id}
+    assert len({id(n.space_id) for n in page}) == 1
+    assert len({id(n.parent_id) for n in page}) == 1
+    assert len({id(n.owner_id) for n in page}) == 1

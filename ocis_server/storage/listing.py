@@ -38,7 +38,8 @@ class PagedListing:
                 rows = conn.execute(f"SELECT {NODE_COLS} FROM {NODE_FROM} WHERE n.parent_id = ?"
                                     " AND n.name > ? ORDER BY n.name LIMIT ?",
                                     (parent_id, after, limit))
-            return [node_from_row(r, storage_id) for r in rows]
+            shared: dict[object, str] = {}
+            return [node_from_row(r, storage_id, shared) for r in rows]
         # Through the read cache (its budget bounds what all listings together keep): repeated
         # listings of an unchanged folder cost no query, concurrent ones share each page.
         page: list[Node] = await self._cached(("page", parent_id, node.etag, after, limit),

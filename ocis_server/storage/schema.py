@@ -154,7 +154,11 @@ def make_etag(node_id: str, stamp: int) -> str:
     return hashlib.md5(f"{node_id}:{stamp}".encode(), usedforsecurity=False).hexdigest()
 
 
-def node_from_row(row: Sequence[object], storage_id: str) -> Node:
+def node_from_row(row: Sequence[object], storage_id: str,
+                  shared: dict[object, str] | None = None) -> Node:
+    """A Node of a NODE_COLS row. `shared` (one dict for the rows of one listing page) makes the
+    rows' equal space, parent and owner ids one string object each: a cached 1,000-entry page
+    then holds them once, not a thousand times (about a quarter of a cached entry)."""
     (nid, space_id, parent_id, name, is_dir, size, tree_size, mtime, etag,
      sha1, md5, adler32, blob_id, owner_id) = row
     checksums: dict[str, str] = {}
@@ -164,12 +168,16 @@ def node_from_row(row: Sequence[object], storage_id: str) -> Node:
         checksums["MD5"] = str(md5)
     if adler32:
         checksums["ADLER32"] = str(adler32)
-    return Node(id=str(nid), space_id=str(space_id), storage_id=storage_id,
-                parent_id=None if parent_id is None else str(parent_id), name=str(name),
-                is_dir=bool(is_dir), size=int(tree_size if is_dir else size),  # type: ignore[call-overload]
+    space, parent, owner = str(space_id), None if parent_id is None else str(parent_id), str(owner_id)
+    if shared is not None:
+        space, owner = shared.setdefault(space, space), shared.setdefault(owner, owner)
+        parent = None if parent is None else shared.setdefault(parent, parent)
+    return Node(id=str(nid), space_id=space, storage_id=storage_id, parent_id=parent,
+                name=str(name), is_dir=bool(is_dir),
+                size=int(tree_size if is_dir else size),  # type: ignore[call-overload]
                 mtime=float(mtime), etag=str(etag),  # type: ignore[arg-type]
                 checksums=checksums, blob_id=None if blob_id is None else str(blob_id),
-                owner_id=str(owner_id))
+                owner_id=owner)
 
 
 def space_from_row(row: Sequence[object]) -> Space:
