@@ -15,6 +15,7 @@ import time
 import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -519,6 +520,29 @@ async def test_a_failed_blob_sync_fails_the_upload_and_leaves_no_trace(
     res = await put(storage, space, ("f",), b"content")
     assert res.created and storage.blob_path(res.node).read_bytes() == b"content"
     assert len(blob_files(storage.root)) == 1 and temp_files(storage.root) == []
+
+
+async def test_an_upload_whose_temp_file_cannot_be_made_or_removed_still_answers(
+        storage: SqliteStorage, space: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read-only folder: the temp file's open fails (EROFS) in the unawaited last hop, and so
+    does removing it; the request still hears the open's error at once (it hung before)."""
+    real_open = os.open
+
+    def read_only_open(path: Any, flags: int, *args: Any) -> int:
+        if "put-" in str(path) and flags & os.O_CREAT:
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real_open(path, flags, *args)
+
+    def refuse_unlink(path: Any, *args: Any) -> None:
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(os, "open", read_only_open)
+    monkeypatch.setattr(os, "unlink", refuse_unlink)
+    with pytest.raises(OSError) as failed:
+        await asyncio.wait_for(put(storage, space, ("f",), b"content"), 10)
+    assert failed.value.errno == errno.EROFS
+    monkeypatch.undo()
+    assert (await put(storage, space, ("f",), b"content")).created
 
 
 async def test_quota_exceeded_leaves_no_trace(storage: SqliteStorage) -> None:

@@ -17,6 +17,7 @@ import asyncio
 import ctypes
 import ctypes.util
 import hashlib
+import logging
 import os
 import shutil
 import struct
@@ -32,6 +33,8 @@ from typing import Any
 from ocis_server.domain.errors import BadRequest, ChecksumMismatch
 
 from .diskspace import DiskGuard
+
+log = logging.getLogger("ocis.storage")
 
 TEMP_PREFIX = "put-"
 _FOLDERS = tuple(f"{i:02x}" for i in range(256))   # blob ids are UUIDs: lower-case hex first
@@ -391,8 +394,12 @@ async def receive(body: AsyncIterator[bytes], temp: TempBlob, io: Executor, leng
                 temp.write(tail)
             then(temp.finish())
         except BaseException as exc:  # noqa: BLE001 - handed to the caller
-            temp.discard()
-            failed(exc)
+            try:
+                temp.discard()
+            except OSError as gone:    # e.g. a read-only folder: the caller must still hear
+                log.warning("upload: temp file %s not removed: %s", temp.name, gone.strerror)
+            finally:
+                failed(exc)
 
     io.submit(finish)
     return bytes(tail) if received == len(tail) else None
