@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from ocis_cli.exitcodes import ExitCode
-from ocis_cli.output import CliError, Format, err, is_tty, print_result
+from ocis_cli.output import CliError, Format, err, is_tty, print_error, print_result
 from ocis_cli.runner import open_client, run
 
 if TYPE_CHECKING:
@@ -91,3 +91,19 @@ def service_group(app: typer.Typer, name: str, help_text: str, panel: str) -> ty
             info.rich_help_panel = panel
     group.info.help = help_text
     return group
+
+
+def registered_group(app: typer.Typer, name: str) -> typer.Typer:
+    """The `ocis <name>` group already on `app` (e.g. `storage-users`, made by `runtime.register`),
+    for commands that extend it."""
+    group = next((info.typer_instance for info in app.registered_groups
+                  if info.name == name and info.typer_instance is not None), None)
+    if group is None:
+        raise RuntimeError(f"no {name} command group to extend")
+    return group
+
+
+def exit_with(message: str, code: ExitCode) -> typer.Exit:
+    """Print `error: message` and return the Exit to raise with `code`."""
+    print_error(message)
+    return typer.Exit(int(code))

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
-from ocis_cli.commands.common import OutputOption
+from ocis_cli.commands.common import OutputOption, exit_with, registered_group
 from ocis_cli.exitcodes import ExitCode
-from ocis_cli.output import Format, err, human_size, print_error, print_json
+from ocis_cli.output import Format, err, human_size, print_json
 
 _SKIPPED_SHOWN = 20
 
@@ -51,17 +51,17 @@ def import_folder(
     try:
         stats = asyncio.run(import_tree(source, space, dest, data_path, progress))
     except MaintenanceRefused as exc:
-        raise _exit(str(exc), ExitCode.TEMPORARY) from None
+        raise exit_with(str(exc), ExitCode.TEMPORARY) from None
     except (LookupError, NotADirectoryError, FileNotFoundError) as exc:
-        raise _exit(str(exc).strip("'\""), ExitCode.NOT_FOUND) from None
+        raise exit_with(str(exc).strip("'\""), ExitCode.NOT_FOUND) from None
     except ConfigError as exc:
-        raise _exit(exc.message, ExitCode.NOT_INITIALISED) from None
+        raise exit_with(exc.message, ExitCode.NOT_INITIALISED) from None
     except QuotaExceeded as exc:
-        raise _exit(exc.message, ExitCode.QUOTA) from None
+        raise exit_with(exc.message, ExitCode.QUOTA) from None
     except OcisError as exc:
-        raise _exit(exc.message, ExitCode.FAILURE) from None
+        raise exit_with(exc.message, ExitCode.FAILURE) from None
     except KeyboardInterrupt:
-        raise _exit("interrupted (the batches committed so far stay)",
+        raise exit_with("interrupted (the batches committed so far stay)",
                     ExitCode.INTERRUPTED) from None
     if output is Format.json:
         print_json(stats.as_dict())
@@ -78,17 +78,10 @@ def import_folder(
         raise typer.Exit(int(ExitCode.PARTIAL))
 
 
-def _exit(message: str, code: ExitCode) -> typer.Exit:
-    print_error(message)
-    return typer.Exit(int(code))
-
 
 def register(app: typer.Typer) -> None:
     """Add `import` to the `storage-users` group that `runtime.register` created."""
-    group = next((info.typer_instance for info in app.registered_groups
-                  if info.name == "storage-users" and info.typer_instance is not None), None)
-    if group is None:
-        raise RuntimeError("no storage-users command group to extend")
+    group = registered_group(app, "storage-users")
     group.command("import", epilog=(
         "Examples:\n\n  ocis storage-users import ./photos --space personal/einstein "
         "--path /Photos\n"

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ocis_cli.commands.common import exit_with, registered_group
 from ocis_cli.exitcodes import ExitCode
 from ocis_cli.output import Col, Format, human_size, print_json, print_table
 
@@ -81,11 +82,11 @@ def sessions(
         else:
             listed = asyncio.run(maintenance.upload_sessions(data_path, expired=expired or None))
     except ConfigError as exc:
-        raise _exit(exc.message, ExitCode.NOT_INITIALISED) from None
+        raise exit_with(exc.message, ExitCode.NOT_INITIALISED) from None
     except KeyboardInterrupt:
-        raise _exit("interrupted", ExitCode.INTERRUPTED) from None
+        raise exit_with("interrupted", ExitCode.INTERRUPTED) from None
     except Exception as exc:                      # noqa: BLE001 - any storage failure, one line
-        raise _exit(f"cannot read the upload sessions: {exc}", ExitCode.FAILURE) from None
+        raise exit_with(f"cannot read the upload sessions: {exc}", ExitCode.FAILURE) from None
     if as_json or output is Format.json:
         doc: Any = [session_json(s) for s in listed]
         if clean:
@@ -97,19 +98,10 @@ def sessions(
         print(f"removed {removed} upload session(s), freed {human_size(freed)} ({freed} bytes)")
 
 
-def _exit(message: str, code: ExitCode) -> typer.Exit:
-    from ocis_cli.output import print_error
-
-    print_error(message)
-    return typer.Exit(int(code))
-
 
 def register(app: typer.Typer) -> None:
     """Add `uploads sessions` to the `storage-users` group that `runtime.register` created."""
-    group = next((info.typer_instance for info in app.registered_groups
-                  if info.name == "storage-users" and info.typer_instance is not None), None)
-    if group is None:
-        raise RuntimeError("no storage-users command group to extend")
+    group = registered_group(app, "storage-users")
     uploads = typer.Typer(help="Upload sessions of the users' storage (resumable uploads).",
                           no_args_is_help=True)
     uploads.command("sessions", epilog=(
