@@ -283,9 +283,8 @@ class Runtime:
         for name, url, note in listeners(self.config, self.runtime_url, units, self._debug):
             announce.info("%s%s listening on %s%s", worker, name, url, note)
         record = self.instance()
-        if self.role is not None and not self.role.primary:
-            pass          # the primary's record is the instance's
-        elif not write_state(self.config.config_dir, record):
+        primary = self.role is None or self.role.primary   # the primary's record is the instance's
+        if primary and not write_state(self.config.config_dir, record):
             log.warning("cannot write %s: `ocis health` finds this instance only with "
                         "OCIS_RUNTIME_PORT=%s", self.config.config_dir / STATE_FILE,
                         record["runtime"].rpartition(":")[2])
