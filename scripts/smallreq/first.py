@@ -3,13 +3,8 @@
 server CPU per such GET (all threads of PID, /proc): davbench's GET phase misses the caches on
 exactly these."""
 import asyncio, sys, time, os, aiohttp
+from proccpu import cpu
 url, pid, N = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-def cpu(pid):
-    tot = 0.0
-    for t in os.listdir(f"/proc/{pid}/task"):
-        f = open(f"/proc/{pid}/task/{t}/stat").read().rpartition(")")[2].split()
-        tot += int(f[11]) + int(f[12])
-    return tot / os.sysconf("SC_CLK_TCK")
 async def main():
     auth = {"Authorization": aiohttp.encode_basic_auth("admin", "admin")}
     async with aiohttp.ClientSession(headers=auth) as s:

@@ -4,26 +4,20 @@ davbench's Depth 0 PROPFIND (the `dav` body) to it; `raw` GETs URL itself (e.g. 
 8 at once (davbench's default), HTTP Basic admin/admin (none with GP_NOAUTH=1); prints req/s
 and the server CPU per request (all threads of PID, /proc)."""
 import asyncio, sys, time, os, aiohttp
+from proccpu import cpu
 url, mode, dur, pid = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
 C = 8
 BODY = ('<?xml version="1.0" encoding="utf-8"?>\n<d:propfind xmlns:d="DAV:"><d:prop>'
         "<d:resourcetype/><d:getlastmodified/><d:getcontentlength/><d:getetag/><d:getcontenttype/>"
         "</d:prop></d:propfind>").encode()
-def cpu(pid):
-    tot = 0.0
-    for t in os.listdir(f"/proc/{pid}/task"):
-        f = open(f"/proc/{pid}/task/{t}/stat").read().rpartition(")")[2].split()
-        tot += int(f[11]) + int(f[12])
-    return tot / os.sysconf("SC_CLK_TCK")
 async def main():
     auth = aiohttp.BasicAuth("admin", "admin")
     async with aiohttp.ClientSession(auth=None if os.environ.get("GP_NOAUTH") else auth) as s:
-        if os.environ.get("GP_NOSETUP") or mode == "raw":
-            pass
-        elif mode == "get":
+        setup = not os.environ.get("GP_NOSETUP") and mode != "raw"
+        if setup and mode == "get":
             for i in range(100):
                 async with s.put(f"{url}/gp-{i}.bin", data=os.urandom(4096)) as r: assert r.status in (201, 204), r.status
-        else:
+        elif setup:
             async with s.request("MKCOL", f"{url}/gpdir") as r: pass
         n = 0; stop = time.monotonic() + dur
         async def worker(w):
