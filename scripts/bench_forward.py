@@ -60,6 +60,7 @@ def _node(tmp: Path, name: str, nats: str, extra: dict[str, str]) -> tuple[subpr
             "PROXY_HTTP_ADDR": f"127.0.0.1:{port}", "OCIS_RUNTIME_PORT": str(runtime),
             "OCIS_URL": f"http://127.0.0.1:{port}", "PROXY_ENABLE_BASIC_AUTH": "true",
             "OCIS_INSECURE": "true", "IDM_LDAPS_ADDR": "127.0.0.1:0", "OCIS_LOG_LEVEL": "warn",
+            "OCIS_WORKERS": "1",
             "MICRO_REGISTRY": "nats-js-kv", "MICRO_REGISTRY_ADDRESS": nats,
             "STORAGE_USERS_HTTP_ADDR": "127.0.0.1:0"} | extra
     if not (tmp / "config" / "ocis.toml").exists():

@@ -89,6 +89,9 @@ def server_env(workdir: Path, port: int, runtime_port: int,
         "OCIS_RUNTIME_PORT": str(runtime_port),
         "IDM_LDAPS_ADDR": "127.0.0.1:0",
         "IDM_CREATE_DEMO_USERS": "true",
+        # one process: the tests read one process's state (its pid, its log, its children);
+        # tests/test_workers.py runs several explicitly
+        "OCIS_WORKERS": "1",
         "XDG_CONFIG_HOME": str(workdir / "xdg-config"),
         "XDG_DATA_HOME": str(workdir / "xdg-data"),
         "XDG_CACHE_HOME": str(workdir / "xdg-cache"),

@@ -53,6 +53,7 @@ def test_federation_in_five_minutes(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("OCIS_", "OCM_", "PROXY_", "IDM_"))}
     env["HOME"] = str(tmp_path)
+    env["OCIS_WORKERS"] = "1"      # two instances, not four workers, on the CI's two cores
     proc = subprocess.Popen(["bash", "-e", "-o", "pipefail", "-c", script], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)

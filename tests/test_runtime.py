@@ -359,7 +359,8 @@ def _env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OCIS_", "PROXY_", "IDM_"))}
     return {**env, "PYTHONPATH": str(REPO_ROOT), "OCIS_CONFIG_DIR": str(tmp_path / "config"),
             "OCIS_BASE_DATA_PATH": str(tmp_path / "data"), "PROXY_HTTP_ADDR": "127.0.0.1:0",
-            "OCIS_RUNTIME_PORT": "0", "IDM_LDAPS_ADDR": "127.0.0.1:0", "OCIS_LOG_LEVEL": "info"}
+            "OCIS_RUNTIME_PORT": "0", "IDM_LDAPS_ADDR": "127.0.0.1:0", "OCIS_LOG_LEVEL": "info",
+            "OCIS_WORKERS": "1"}     # this process's own signals and exit codes
 
 
 def test_sigterm_stops_a_real_server_promptly(tmp_path: Path) -> None:

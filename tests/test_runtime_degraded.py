@@ -201,7 +201,7 @@ def test_the_last_log_line_of_a_process_ended_by_a_bug_says_why(tmp_path: Path) 
                 "OCIS_BASE_DATA_PATH": str(tmp_path / "data"), "PROXY_HTTP_ADDR": "127.0.0.1:0",
                 "OCIS_RUNTIME_PORT": "0", "IDM_LDAPS_ADDR": "127.0.0.1:0",
                 "OCIS_LOG_LEVEL": "info", "OCIS_RUNTIME_RESTART_BACKOFF": "0.05",
-                "OCIS_RUNTIME_MAX_FAILURES": "2"})
+                "OCIS_RUNTIME_MAX_FAILURES": "2", "OCIS_WORKERS": "1"})   # this process's units
     proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=repo, capture_output=True,
                           text=True, timeout=60, stdin=subprocess.DEVNULL, check=False)
     assert proc.returncode == 1, proc.stderr[-3000:]

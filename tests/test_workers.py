@@ -314,6 +314,31 @@ def test_the_primary_killed_is_replaced_with_its_control_api(server: RealServer)
     assert server.ocis("health").returncode == 0, server.log_tail()
 
 
+def test_the_default_is_one_worker_per_core(tmp_path: Path) -> None:
+    from ocis_server.config import load_config
+    from ocis_server.runtime.workers import worker_count
+
+    config = load_config({"OCIS_CONFIG_DIR": str(tmp_path / "config"),
+                          "OCIS_BASE_DATA_PATH": str(tmp_path / "data")})
+    assert config.workers == 0
+    assert worker_count(config) == len(os.sched_getaffinity(0))
+
+
+def test_the_default_is_one_process_where_workers_cannot_share(tmp_path: Path) -> None:
+    """Several providers in one process keep upload sessions in memory: by default that layout
+    runs one process; asked for explicitly, several workers are refused at start."""
+    from ocis_server.config import ConfigError, load_config
+    from ocis_server.runtime.workers import check_layout, worker_count
+
+    env = {"OCIS_CONFIG_DIR": str(tmp_path / "config"), "OCIS_BASE_DATA_PATH": str(tmp_path / "data"),
+           "STORAGE_USERS_EXTRA_MOUNT_IDS": "storage-2"}
+    assert worker_count(load_config(env)) == 1
+    explicit = load_config({**env, "OCIS_WORKERS": "2"})
+    assert worker_count(explicit) == 2
+    with pytest.raises(ConfigError, match="OCIS_WORKERS=1"):
+        check_layout(explicit)
+
+
 def test_zero_workers_means_one_per_core(tmp_path: Path) -> None:
     cores = len(os.sched_getaffinity(0))
     with launch_real_server(tmp_path / "cores", {"OCIS_WORKERS": "0",

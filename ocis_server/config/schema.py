@@ -531,9 +531,9 @@ FIELDS: tuple[Field, ...] = (
     Field("event_loop", "runtime.event_loop", "str", "uvloop", ("OCIS_EVENT_LOOP",),
           "asyncio event loop of the server: uvloop (faster; falls back to asyncio when the "
           "package is missing) | asyncio"),
-    Field("workers", "runtime.workers", "int", 1, ("OCIS_WORKERS",),
+    Field("workers", "runtime.workers", "int", 0, ("OCIS_WORKERS",),
           "front processes `ocis server` runs on the one public port (SO_REUSEPORT) over the "
-          "same data folder: 1 = one process (as before), 0 = one per CPU core "
+          "same data folder: 0 = one per CPU core (the default), 1 = one process "
           "(docs/scaling.md, Workers)"),
     Field("workers_debug", "runtime.workers_debug", "bool", False, ("OCIS_WORKERS_DEBUG",),
           "with several workers, every answer names the worker that served it "

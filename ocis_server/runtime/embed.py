@@ -50,7 +50,7 @@ def make_test_config(base: Path, *, admin_password: str = "admin", demo_users: b
               "PROXY_HTTP_ADDR": "127.0.0.1:0", "OCIS_RUNTIME_PORT": "0", "IDM_LDAPS_ADDR": "127.0.0.1:0",
               "PROXY_ENABLE_BASIC_AUTH": "true" if basic_auth else "false",
               "IDM_CREATE_DEMO_USERS": "true" if demo_users else "false",
-              "OCIS_INSECURE": "true", **env}
+              "OCIS_INSECURE": "true", "OCIS_WORKERS": "1", **env}
     if not (base / "config" / "ocis.toml").exists():
         run_init(insecure=True, admin_password=admin_password, force_overwrite=False, env=values)
     return load_config(values)

@@ -38,11 +38,17 @@ STOP_GRACE = 10.0        # seconds beyond the proxy's shutdown timeout before SI
 
 
 def worker_count(config: Config) -> int:
-    """OCIS_WORKERS: 0 = one per CPU core this process may use."""
+    """OCIS_WORKERS: 0 (the default) = one per CPU core this process may use, or one process
+    where the layout cannot be shared by several (`check_layout`: said at start when asked for
+    explicitly)."""
     if config.workers < 0:
         raise ConfigError(f"runtime.workers: expected 0 or more, got {config.workers}")
     if config.workers:
         return config.workers
+    if config.storage_extra_mount_ids:
+        log.info("one worker: STORAGE_USERS_EXTRA_MOUNT_IDS keeps upload sessions in one "
+                 "process's memory")
+        return 1
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):

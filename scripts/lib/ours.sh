@@ -12,7 +12,8 @@ start_ours() {
   export PYTHONPATH="$repo${PYTHONPATH:+:$PYTHONPATH}"
   export OCIS_CONFIG_DIR="$work/config" OCIS_BASE_DATA_PATH="$work/data" OCIS_INSECURE=true \
          OCIS_URL="$ourl" PROXY_HTTP_ADDR="127.0.0.1:$port" OCIS_RUNTIME_PORT=$rport \
-         PROXY_ENABLE_BASIC_AUTH=true IDM_LDAPS_ADDR=127.0.0.1:0
+         PROXY_ENABLE_BASIC_AUTH=true IDM_LDAPS_ADDR=127.0.0.1:0 \
+         OCIS_WORKERS="${OCIS_WORKERS:-1}"   # per-request CPU of one front; OCIS_WORKERS=2 measures workers
   "$PY" -m ocis_cli init --insecure true --admin-password admin > "$work/init.log" 2>&1 \
     || { cat "$work/init.log" >&2; return 1; }
   "$PY" -m ocis_cli server > "$work/server.log" 2>&1 &
