@@ -366,6 +366,7 @@ async def test_ps256_as_ocis_signs(tmp_path: Path, aiohttp_client: Any) -> None:
 async def test_userinfo_refuses_wrong_audience_issuer_and_expiry(client: Any,
                                                                  ctx: ServiceContext) -> None:
     assert ctx.keys is not None
+    await ctx.keys.load()              # read with the IdP's first request; this test signs first
     einstein = await ctx.users.get_by_name("einstein")
     now = int(time.time())
     good = {"iss": ISSUER, "aud": "ocis-cli", "sub": einstein.id, "iat": now, "exp": now + 60,

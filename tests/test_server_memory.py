@@ -4,8 +4,11 @@ asked for a thumbnail, an LDAP bind or PostgreSQL never loads, and what it costs
 `ocis server` starts the runtime without the typer app (ocis_cli/launch.py); Pillow loads with the
 first thumbnail (thumbnails/pillow.py), the LDAP codec with the first LDAP connection
 (idm/connection.py), psycopg only with OCIS_DATABASE_URL, `ocis init`'s tomlkit and cryptography
-only for `ocis init`. Compiled extensions show in /proc/PID/maps once imported, so the test reads
-them from there, as an operator would.
+only for `ocis init`; the IdP's keys, clients and authlib server with the IdP's first request, and
+joserfc + cryptography with the first key or bearer token (auth/keys.py, auth/oidc.py,
+services/idp/app.py). Compiled extensions show in /proc/PID/maps once imported, so the test reads
+them from there, as an operator would; pure-Python packages from `python -X importtime`'s report
+(PYTHONPROFILEIMPORTTIME=1), which the server writes to its log as it imports.
 """
 
 from __future__ import annotations
@@ -25,13 +28,21 @@ from ocis_cli.exitcodes import ExitCode
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # After start the server was at 97 MiB before these cuts (typer, Pillow, ldap3, psycopg and
-# cryptography for `ocis init` all loaded) and is at about 73 now (peak incl. the start itself).
-IDLE_PEAK_MIB = 85
-NEVER_LOADED_IDLE = ("pydantic_core", "/PIL/", "psycopg_binary")
+# cryptography for `ocis init` all loaded), 73 with joserfc, cryptography and authlib still loaded
+# at start, and is at about 65 now (peak incl. the start itself and its one scrypt hash).
+IDLE_PEAK_MIB = 75
+NEVER_LOADED_IDLE = ("pydantic_core", "/PIL/", "psycopg_binary", "/cryptography/")
+NEVER_IMPORTED_IDLE = ("joserfc", "cryptography", "authlib", "ldap3", "PIL", "psycopg", "typer")
 
 
 def _mapped(pid: int) -> str:
     return Path(f"/proc/{pid}/maps").read_text()
+
+
+def _imported(log: str) -> set[str]:
+    """Top-level packages in `-X importtime`'s report ("import time: self | cumulative | name")."""
+    return {line.rsplit("|", 1)[1].strip().split(".")[0] for line in log.splitlines()
+            if line.startswith("import time:") and line.count("|") == 2}
 
 
 def _peak_mib(pid: int) -> int:
@@ -43,13 +54,27 @@ def _peak_mib(pid: int) -> int:
 
 def test_idle_server_loads_no_cli_pillow_or_postgres_until_asked(
         tmp_path: Path, real_server_factory: Callable[..., Any]) -> None:
-    with real_server_factory(tmp_path / "srv") as srv:
+    with real_server_factory(tmp_path / "srv", {"PYTHONPROFILEIMPORTTIME": "1"}) as srv:
         pid = srv.process.pid
         maps = _mapped(pid)
         loaded = [name for name in NEVER_LOADED_IDLE if name in maps]
         assert loaded == [], f"loaded by an idle server: {loaded}"
+        imported = _imported(srv.log_path.read_text())
+        assert "aiohttp" in imported and "ocis_server" in imported     # the report is there
+        assert sorted(imported & set(NEVER_IMPORTED_IDLE)) == []
         peak = _peak_mib(pid)
         assert peak <= IDLE_PEAK_MIB, f"peak RSS after start {peak} MiB"
+        key_file = srv.workdir / "data" / "idp" / "private-key.pem"
+        assert not key_file.exists()                 # the IdP's first key: with its first use
+
+        bearer = requests.get(f"{srv.url}/graph/v1.0/me", headers={"Authorization": "Bearer a.b.c"},
+                              timeout=30)
+        assert bearer.status_code == 401
+        assert "joserfc" in _imported(srv.log_path.read_text())
+        jwks = requests.get(f"{srv.url}/konnect/v1/jwks.json", timeout=30)
+        assert jwks.status_code == 200 and jwks.json()["keys"][0]["kty"] == "RSA"
+        assert key_file.exists() and "/cryptography/" in _mapped(pid)
+        assert {"authlib", "cryptography"} <= _imported(srv.log_path.read_text())
 
         buf = io.BytesIO()
         Image.new("RGB", (300, 200), "red").save(buf, "PNG")

@@ -12,6 +12,9 @@ party and says nothing about what its holder may call). The rule, by issuer:
   "Offline") and a logout token (`events`, header typ logout+jwt) are refused;
 - an issuer configured `strict = true` in [[oidc.issuers]] must mark access tokens as RFC 9068
   does, header `typ` "at+jwt" or "application/at+jwt"; others are accepted as before.
+
+joserfc (and cryptography under it, about 10 MiB resident) is imported with the first bearer
+token, not with the proxy: a server nobody sends a token to never loads it (issue 18, memory).
 """
 
 from __future__ import annotations
@@ -22,15 +25,15 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
-from joserfc import jws, jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
 
 from ocis_server.domain.errors import Unauthenticated
+
+if TYPE_CHECKING:
+    from joserfc.jwk import KeySet
 
 log = logging.getLogger("ocis.auth.oidc")
 
@@ -160,6 +163,9 @@ class OidcVerifier:
             raise Unauthenticated("token signed with a disallowed algorithm")
         kid = header.get("kid")
         keys, in_process = await self._keys(policy, kid if isinstance(kid, str) else None)
+        from joserfc import jwt
+        from joserfc.errors import JoseError
+
         try:
             decoded = jwt.decode(token, keys, algorithms=[alg])
         except (JoseError, ValueError, TypeError) as exc:
@@ -174,6 +180,8 @@ class OidcVerifier:
         embedded IdP's own (in-process, ctx.keys)."""
         local = self._embedded_keys() if policy.primary else None
         if local is not None:
+            if not getattr(local, "loaded", True):
+                await local.load()          # the IdP's key set is read with its first use
             keys = self._embedded(local)
             if not _has_kid(keys, kid) and hasattr(local, "refresh"):
                 await local.refresh()       # shared keys (auth/pgkeys.py): another node rotated
@@ -194,6 +202,8 @@ class OidcVerifier:
         return state.keys, False
 
     async def _refresh(self, issuer: str, state: _RemoteKeys, kid: str | None) -> None:
+        from joserfc.errors import JoseError
+
         now = self._clock()
         fresh = state.keys is not None and now - state.fetched <= self._refresh_interval
         if fresh and _has_kid(state.keys, kid):
@@ -213,6 +223,8 @@ class OidcVerifier:
         kids = kids() if callable(kids) else kids
         marker = (id(keyset), tuple(kids)) if isinstance(kids, (list, tuple)) else None
         if marker is None or self._embedded_cache is None or self._embedded_cache[0] != marker:
+            from joserfc.jwk import KeySet
+
             self._embedded_cache = (marker, KeySet.import_key_set(keyset.jwks()))
         return self._embedded_cache[1]
 
@@ -221,6 +233,9 @@ def _peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Header and claims of a compact JWS, unverified (to pick issuer and key)."""
     if not token or len(token) > MAX_TOKEN or token.count(".") != 2:
         raise Unauthenticated("malformed token")
+    from joserfc import jws
+    from joserfc.errors import JoseError
+
     try:
         compact = jws.extract_compact(token.encode("ascii"))
         claims = json.loads(compact.payload)
@@ -309,4 +324,6 @@ async def fetch_jwks(issuer: str) -> KeySet:
         raise TypeError("JWKS without keys")
     usable = [k for k in jwks["keys"] if isinstance(k, dict) and k.get("kty") in ("RSA", "EC")
               and k.get("use", "sig") == "sig" and "d" not in k]
+    from joserfc.jwk import KeySet
+
     return KeySet.import_key_set({"keys": usable})

@@ -1,7 +1,12 @@
 """What a mounted IdP app works with (config, clients, keys, store, throttles), its lifecycle, and
 the browser-facing helpers: the sign-in session cookie and the defences of every form POST (its
 Origin or Referer must be this IdP's; the CSRF token, a double-submit cookie with SameSite=Strict,
-compared in constant time)."""
+compared in constant time).
+
+Nothing of the IdP's crypto or OAuth machinery is loaded before it is asked for: the signing keys
+(joserfc, cryptography), the clients and authlib's server are made with the first request to an
+IdP mount (`IdpState.prepare`, app.py) or the first bearer token the proxy verifies (issue 18,
+memory: about 11 MiB an idle server does not hold)."""
 
 from __future__ import annotations
 
@@ -11,8 +16,9 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -25,11 +31,13 @@ from ocis_server.identity import User, UserStore
 from ocis_server.services.context import ServiceContext
 from ocis_server.services.htmlpages import csrf_matches, set_csrf_cookie
 
-from .clients import Client, builtin_clients
 from .config import DEVICE_CODE_MAX_FAILURES, SESSION_TTL, STATE_KEY, IdpConfig
 from .errors import PageError
-from .oauth import OAuthServer
 from .store import IdpRules, IdpStore
+
+if TYPE_CHECKING:
+    from .clients import Client
+    from .oauth import OAuthServer
 
 log = logging.getLogger("ocis.idp")
 SESSION_COOKIE = "ocis-idp-session"
@@ -43,11 +51,30 @@ SHARED_KEYS_INTERVAL = 30.0
 class IdpState:
     ctx: ServiceContext
     cfg: IdpConfig
-    clients: dict[str, Client]
-    keys: KeySet
+    keys: KeySet               # loaded by prepare()
     store: IdpRules
     codes: Throttle            # wrong device user codes per address
+    clients: dict[str, Client] = field(default_factory=dict)     # made by prepare()
     oauth: OAuthServer = None  # type: ignore[assignment]  # authlib's server (not in discovery)
+    prepared: bool = False
+    _preparing: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def prepare(self) -> None:
+        """Load the signing keys, make the clients and (with a store) authlib's server, once:
+        every handler of an IdP mount awaits this first (app.py)."""
+        if self.prepared:
+            return
+        async with self._preparing:
+            if self.prepared:
+                return
+            from .clients import builtin_clients   # authlib
+            from .oauth import OAuthServer
+
+            await self.keys.load()
+            self.clients = builtin_clients(self.ctx.public_url, self.cfg.trusted_clients)
+            if self.store is not None:
+                self.oauth = OAuthServer(self, asyncio.get_running_loop())
+            self.prepared = True
 
     @property
     def users(self) -> UserStore:
@@ -69,8 +96,8 @@ def idp_state(request: web.Request) -> IdpState:
 
 def lifecycle(ctx: ServiceContext, *, with_store: bool,
               maintain: bool = False) -> Callable[[web.Application], AsyncIterator[None]]:
-    """aiohttp cleanup context: load (or create) the signing keys and open idp.db when the proxy
-    starts this app, close them when it stops. The keys go on ctx.keys for the proxy's verifier.
+    """aiohttp cleanup context: open idp.db and the (deferred) signing keys when the proxy starts
+    this app, close them when it stops. The keys go on ctx.keys for the proxy's verifier.
     One app (`maintain`) also purges expired records and rotates the key when it is due."""
     async def run(app: web.Application) -> AsyncIterator[None]:
         cfg = IdpConfig.from_context(ctx)
@@ -81,11 +108,9 @@ def lifecycle(ctx: ServiceContext, *, with_store: bool,
         ctx.keys = keys
         store = await _open_store(ctx, directory) if with_store else None
         state = app[STATE_KEY] = IdpState(
-            ctx, cfg, builtin_clients(ctx.public_url, cfg.trusted_clients), keys,
+            ctx, cfg, keys,
             store,   # type: ignore[arg-type]  # the discovery app never touches the store
             Throttle(DEVICE_CODE_MAX_FAILURES, cfg.failure_window))
-        if store is not None:
-            state.oauth = OAuthServer(state, asyncio.get_running_loop())
         task = None
         if maintain and store is not None:
             task = asyncio.create_task(_maintain(cfg, keys, store))
@@ -109,15 +134,16 @@ def lifecycle(ctx: ServiceContext, *, with_store: bool,
 
 
 async def _open_keys(ctx: ServiceContext, cfg: IdpConfig, directory: Path) -> KeySet:
-    """The key files beside the node, or with OCIS_DATABASE_URL the keys every front node
-    shares (auth/pgkeys.py), so that any node verifies what another signed."""
+    """The key files beside the node (read with their first use), or with OCIS_DATABASE_URL the
+    keys every front node shares (auth/pgkeys.py), so that any node verifies what another
+    signed."""
     keep = max(cfg.access_token_ttl, cfg.id_token_ttl) + 60
     if ctx.config.database_url:
         from ocis_server.auth.pgkeys import SharedKeySet     # psycopg only when configured
 
         return await SharedKeySet.open_shared(ctx.config.database_url, directory,
                                               algorithm=cfg.signing_method, keep_retired=keep)
-    return await KeySet.open(directory, algorithm=cfg.signing_method, keep_retired=keep)
+    return KeySet.deferred(directory, algorithm=cfg.signing_method, keep_retired=keep)
 
 
 async def _open_store(ctx: ServiceContext, directory: Path) -> IdpRules:
@@ -137,7 +163,8 @@ async def _maintain(cfg: IdpConfig, keys: KeySet, store: IdpRules) -> None:
         pause = min(pause, SHARED_KEYS_INTERVAL)
     while True:
         try:
-            if rotation > 0 and time.time() - keys.since >= rotation:
+            due = keys.loaded and time.time() - keys.since >= rotation   # unloaded: none used yet
+            if rotation > 0 and due:
                 log.info("idp: rotating the signing key (kid %s is %.0f s old)", keys.kid,
                          time.time() - keys.since)
                 await keys.rotate()
