@@ -101,6 +101,13 @@ class LoginThrottle:
     def locked(self, account: str, address: str) -> bool:
         return self.hard.locked(self.pair(account, address), address)
 
+    def admits_at_once(self, account: str, address: str) -> bool:
+        """True when `admit` would let this pair in at once: it signed in with its password
+        within the window and neither it nor the address is locked (the replay lane's check,
+        runtime/replay.py; anything else goes through `admit`)."""
+        pair = self.pair(account, address)
+        return self._is_trusted(pair) and not self.hard.locked(pair, address)
+
     def delay_for(self, account: str) -> float:
         """Seconds an attempt on `account` waits now (0 below `max_failures` recent failures)."""
         times = self._accounts.get(account)

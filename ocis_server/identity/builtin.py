@@ -55,6 +55,13 @@ class BuiltinUserStore(UserRules):
         self._by_id: dict[str, User] = {}
         self._generation = 0      # bumped by every change to a user
 
+    @property
+    def generation(self) -> int:
+        """Moves on every change made through this store (users, passwords, account state,
+        groups, memberships) and whenever its caches are dropped (another worker wrote): what
+        the proxy's replay lane checks (runtime/replay.py)."""
+        return self._generation + self.changes
+
     @classmethod
     async def open(cls, path: Path) -> BuiltinUserStore:
         def setup(conn: sqlite3.Connection) -> None:

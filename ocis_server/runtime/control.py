@@ -133,7 +133,8 @@ def control_app(supervisor: Supervisor, instance: Describe,
 
 
 def debug_app(supervisor: Supervisor, unit: Unit) -> web.Application:
-    """One service's debug listener; /healthz runs the service's real check."""
+    """One service's debug listener; /healthz runs the service's real check; the proxy's also
+    answers /replay: its replay lane's counters (replayed, recorded, stale, entries, bytes)."""
     name = unit.spec.name
 
     async def healthz(_: web.Request) -> web.Response:
@@ -151,7 +152,13 @@ def debug_app(supervisor: Supervisor, unit: Unit) -> web.Application:
             return web.Response(status=503, text=f"{status.state.value}\n")
         return web.Response(text="OK\n")
 
+    async def replay(_: web.Request) -> web.Response:
+        memo = getattr(unit, "replay", None)      # the proxy's replay lane (replay.py)
+        return web.json_response(memo.stats() if memo is not None else {})
+
     app = web.Application()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    if hasattr(unit, "replay"):
+        app.router.add_get("/replay", replay)
     return app

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -31,6 +32,7 @@ from .forward import Forwarder
 from .freshness import Freshness
 from .connections import Acceptor, Caps, ConnectionGate, descriptor_limit, networks
 from .proxy import build_app
+from .replay import Framer, Key, Memo, client_key, matches
 from .units import HttpUnit
 
 log = logging.getLogger("ocis.proxy")
@@ -59,23 +61,34 @@ class GuardedRequestHandler(RequestHandler):
     flow-control flag, and shadowing it once made every early error response hang in drain."""
 
     __slots__ = (
+        "_address",
         "_app_paused",
         "_body",
         "_deadline",
         "_due",
+        "_framer",
         "_gate",
         "_gate_key",
+        "_keys",
+        "_lane",
         "_last_seen",
         "_limits",
         "_partial",
         "_rate_bytes",
         "_rate_timer",
+        "_reusable",
         "_what",
     )
 
     def __init__(self, manager: Any, *, limits: ReadLimits, gate: ConnectionGate | None = None,
-                 gate_key: str = "", **kwargs: Any) -> None:
+                 gate_key: str = "", lane: Memo | None = None, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
+        # The replay lane (replay.py); not while aiohttp logs every request (it would miss them).
+        self._lane = lane if not self._logging_enabled else None
+        self._framer = Framer() if self._lane is not None else None
+        self._keys: deque[Key | None] = deque()   # keys of the requests handed to aiohttp
+        self._address = ""
+        self._reusable = False    # the last answer is finished and keeps the connection
         self._limits = limits
         self._gate, self._gate_key = gate, gate_key
         self._deadline: asyncio.TimerHandle | None = None
@@ -98,8 +111,19 @@ class GuardedRequestHandler(RequestHandler):
     # The loop is aiohttp's `self._loop` (the running one, given at construction): Python 3.11's
     # asyncio.get_running_loop() makes a getpid() system call, on every read otherwise.
     def data_received(self, data: bytes) -> None:
+        framer = self._framer
+        if framer is not None and data:
+            idle = framer.at_boundary and self._idle()
+            found = framer.feed(data)
+            if idle and found:
+                data, found = self._replay(data, found)
+                if not data:
+                    return
+            self._keys.extend(key for _, key in found)
         parsed = self._request_count
         super().data_received(data)
+        if self._request_count > parsed:
+            self._reusable = False
         self._last_seen = self._loop.time()
         new = self._request_count > parsed and bool(self._messages)
         if new:
@@ -119,6 +143,72 @@ class GuardedRequestHandler(RequestHandler):
         elif data:                                     # first bytes of the next request
             self._partial = True
             self._arm(self._limits.header_timeout, "request headers")
+
+    # --- the replay lane (replay.py) ------------------------------------------------------------
+    def _idle(self) -> bool:
+        """aiohttp waits for the next request on this connection and can write at once."""
+        # start() awaits the next request, has not run yet, or has not resumed yet after a
+        # keep-alive answer was finished (and no request was queued since).
+        waiter = self._waiter
+        waiting = (not waiter.done()) if waiter is not None \
+            else self._request_count == 0 or self._reusable
+        return (waiting and not self._messages
+                and not self._request_in_progress and self._payload_parser is None
+                and not self._upgraded and not self._close and not self._force_close
+                and not self._paused and not self._buffer_paused and not self._reading_paused
+                and not self._message_tail and not self._keys and self._body is None
+                and self.transport is not None)
+
+    def _replay(self, data: bytes, found: list[tuple[int, Key | None]]
+                ) -> tuple[bytes, list[tuple[int, Key | None]]]:
+        """Answer the leading requests of `data` the memo holds; the rest (from the first one
+        it does not) and their keys go to aiohttp."""
+        lane, loop = self._lane, self._loop
+        assert lane is not None and self.transport is not None
+        if not self._address:
+            self._address = client_key(self.peername)
+        now = loop.time()
+        done = start = 0
+        for end, key in found:
+            answer = lane.answer(key, self._address, now) if key is not None else None
+            if answer is None:
+                break
+            self.transport.write(answer)
+            done, start = done + 1, end
+        if not done:
+            return data, found
+        # What aiohttp's start() and our data_received do after a request, and a
+        # complete request cancels the header deadline armed at connect.
+        self._last_seen = now
+        self._next_keepalive_close_time = now + self._keepalive_timeout
+        if self._keepalive_handle is None:
+            self._keepalive_handle = loop.call_at(self._next_keepalive_close_time,
+                                                  self._process_keepalive)
+        if self._manager is not None:
+            self._manager.requests_count += done
+        self._partial = False
+        self._cancel()
+        return data[start:], found[done:]
+
+    async def finish_response(self, request: BaseRequest, resp: web.StreamResponse,
+                              start_time: float | None) -> tuple[web.StreamResponse, bool]:
+        done = await super().finish_response(request, resp, start_time)
+        self._reusable = bool(done[0].keep_alive) and not done[1]
+        return done
+
+    def replay_key(self, request: BaseRequest) -> Key | None:
+        """The key of `request` (the next one aiohttp handles on this connection), None when
+        it is not eligible. A request that does not match stops the lane on this connection."""
+        if not self._keys:
+            return None
+        key = self._keys.popleft()
+        if key is not None and not matches(key, request):
+            log.warning("replay lane: request order lost on a connection; lane off for it")
+            self._keys.clear()
+            if self._framer is not None:
+                self._framer.lost = True
+            return None
+        return key
 
     def pause_reading(self) -> None:
         """The app is not consuming the body yet: the client is not the one stalling."""
@@ -242,7 +332,8 @@ class GuardedRequestHandler(RequestHandler):
 
 
 def guarded_factory(server: Any, handler_args: dict[str, Any], limits: ReadLimits,
-                    gate: ConnectionGate) -> Callable[[socket.socket, str], None]:
+                    gate: ConnectionGate, lane: Memo | None = None
+                    ) -> Callable[[socket.socket, str], None]:
     """What the acceptor calls for each accepted socket: one GuardedRequestHandler per connection
     of the aiohttp `server` (the runner's), with the same arguments the runner was given."""
     loop = asyncio.get_running_loop()
@@ -253,7 +344,7 @@ def guarded_factory(server: Any, handler_args: dict[str, Any], limits: ReadLimit
 
         def protocol() -> GuardedRequestHandler:
             made.append(GuardedRequestHandler(server, loop=loop, limits=limits, gate=gate,
-                                              gate_key=key, **handler_args))
+                                              gate_key=key, lane=lane, **handler_args))
             return made[0]
 
         try:
@@ -304,6 +395,7 @@ class ProxyUnit:
         self._acceptor: Acceptor | None = None
         self._reserved = reserved
         self.gate: ConnectionGate | None = None
+        self.replay: Memo | None = None          # the replay lane's answers (replay.py)
 
     def _caps(self) -> Caps:
         config = self.ctx.config
@@ -325,8 +417,10 @@ class ProxyUnit:
                                         "max_line_size": config.proxy_max_header_size,
                                         "max_field_size": config.proxy_max_header_size}
         remote = [(spec, mount) for spec in self._remote for mount in spec.mounts]
+        fresh = self._freshness.check if self._freshness is not None else None
+        self.replay = memo = Memo(self.ctx, fresh)
         runner = web.AppRunner(self._worker_app(build_app(self.ctx, mounted, remote,
-                                                          self._forwarder)),
+                                                          self._forwarder, memo)),
                                handle_signals=False,
                                shutdown_timeout=config.proxy_shutdown_timeout, **handler_args)
         await runner.setup()
@@ -336,7 +430,8 @@ class ProxyUnit:
                             config.proxy_body_min_bytes, config.proxy_body_rate_window)
         try:
             gate = ConnectionGate(self._caps(), networks(config.trusted_proxies))
-            acceptor = Acceptor(sock, gate, guarded_factory(runner.server, handler_args, limits, gate))
+            acceptor = Acceptor(sock, gate, guarded_factory(runner.server, handler_args, limits,
+                                                            gate, memo))
             acceptor.start()
         except BaseException:
             sock.close()

@@ -31,6 +31,7 @@ from ocis_server.services.errors import ErrorRenderer
 
 from .cors import CorsPolicy, is_preflight
 from .forward import FORWARDED, vouch
+from .replay import Memo, recorder
 
 if TYPE_CHECKING:
     from aiohttp.web_urldispatcher import _InfoDict
@@ -252,16 +253,20 @@ def _identify(request: web.Request, caller: Caller | None) -> None:
 
 def build_app(ctx: ServiceContext, mounted: Sequence[tuple[ServiceSpec, str, web.Application]],
               remote: Sequence[tuple[ServiceSpec, str]] = (),
-              forwarder: Forwarder | None = None) -> web.Application:
+              forwarder: Forwarder | None = None, memo: Memo | None = None) -> web.Application:
     """The root application: auth middleware plus one sub-app per (service, mount), in order;
-    the `remote` (service, mount)s run on other nodes and go to the `forwarder`."""
+    the `remote` (service, mount)s run on other nodes and go to the `forwarder`. With `memo`,
+    the replay lane's recorder is the outermost middleware (replay.py)."""
     routes = [Route(mount, spec, spec.resolve("errors")) for spec, mount, _ in mounted]
     if forwarder is not None:
         routes += [Route(mount, spec, spec.resolve("errors"), remote=True)
                    for spec, mount in remote]
     cors = CorsPolicy.from_config(ctx.config)
+    middlewares = [auth_middleware(ctx, routes, cors, forwarder)]
+    if memo is not None:
+        middlewares.insert(0, recorder(memo))
     root = web.Application(client_max_size=ctx.config.proxy_max_body_size,
-                           middlewares=[auth_middleware(ctx, routes, cors, forwarder)])
+                           middlewares=middlewares)
     root.on_response_prepare.append(cors.on_prepare)   # CORS headers on every answer (cors.py)
     root[CTX_KEY] = ctx
     for _, mount, app in mounted:

@@ -55,6 +55,21 @@ class RemoteSpaces(Protocol):
                              user_id: str) -> web.StreamResponse: ...
 
 
+class ReplayMark:
+    """Put on a request the proxy may answer again from memory (runtime/replay.py): its handler
+    sets `replayable` when the answer depends only on the stored state (the storage's change
+    stamp), the caller (the user store's generation) and the request's bytes, never on the time
+    (no share, expiring membership, lock or link behind it) nor on a side effect it must repeat."""
+
+    __slots__ = ("replayable",)
+
+    def __init__(self) -> None:
+        self.replayable = False
+
+
+REPLAY_MARK = web.RequestKey("ocis_replay", ReplayMark)
+
+
 @dataclass(slots=True)
 class ServiceContext:
     config: Config

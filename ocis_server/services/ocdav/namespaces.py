@@ -31,6 +31,7 @@ from ocis_server.domain.errors import (
 from ocis_server.domain.ids import SHARE_JAIL_ID, ResourceId
 from ocis_server.domain.paths import decode_segment, split_path
 from ocis_server.identity import User, UserStore
+from ocis_server.services.context import REPLAY_MARK
 from ocis_server.storage import Storage, knows_storage
 
 from .config import CONFIG_KEY, CONTEXT_KEY, OcdavConfig
@@ -361,3 +362,25 @@ async def destination_target(request: web.Request) -> DavTarget:
         if guest is None:
             raise
         return guest
+
+
+async def mark_replayable(request: web.Request, target: DavTarget) -> None:
+    """Let the proxy answer this request again from memory (services.context.REPLAY_MARK) when
+    its access cannot change with the time alone: not through a share, a link, the share jail
+    or a mount point, not the legacy home root (its PROPFIND asks remote sharers) nor `/Shares`
+    below it, and in a space the caller owns or holds without an expiring membership (every
+    other change moves the storage's change stamp or the user store's generation)."""
+    mark = request.get(REPLAY_MARK)
+    if mark is None:
+        return
+    user = principal_of(request)
+    access = target.access
+    if (user is None or target.jail is not None or target.mount_id is not None or target.public
+            or target.signature is not None or access.share is not None
+            or (target.legacy and target.rel[:1] in ((), (SHARES_FOLDER,)))):
+        return
+    space = access.space
+    if not (space.type == "personal" and space.owner_id == user.id):
+        if await storage_of(request).member_expirations(space.id):
+            return
+    mark.replayable = True

@@ -29,6 +29,7 @@ from .namespaces import (
     SHARES_FOLDER,
     DavTarget,
     config_of,
+    mark_replayable,
     principal_of,
     request_target,
     storage_of,
@@ -108,6 +109,7 @@ async def handle_propfind(request: web.Request) -> web.StreamResponse:
                caller.id if caller is not None else None)
         body = polls.get(stamp, key)
         if body is not None:
+            await mark_replayable(request, target)
             return web.Response(status=207, body=body, headers={"Content-Type": CONTENT_TYPE})
     rc = RenderContext(target, owner[0], owner[1], ctx.public_url)
     rc.user_id = getattr(principal_of(request), "id", "")
@@ -122,6 +124,7 @@ async def handle_propfind(request: web.Request) -> web.StreamResponse:
     if response is None:   # a small multistatus (a Depth 0 poll): one send, with Content-Length
         if polls is not None and storage.change_stamp == stamp:   # nothing changed meanwhile
             polls.put(stamp, key, tail)
+            await mark_replayable(request, target)
         return web.Response(status=207, body=tail, headers={"Content-Type": CONTENT_TYPE})
     return response
 
