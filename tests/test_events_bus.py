@@ -57,6 +57,29 @@ async def test_a_group_that_falls_behind_skips_what_the_stream_dropped() -> None
     assert got is not None and got.event.item_id == "3"      # memory stayed bounded
 
 
+async def test_the_stream_holds_only_what_a_group_has_not_taken() -> None:
+    bus = InProcessBus()
+    bus.publish([Event("FileUploaded", item_id=str(n)) for n in range(500)])
+    assert bus.held == 0                   # no group: a group made later starts after these
+    fast, slow = bus.consume("userlog"), bus.consume("ocm")
+    bus.publish([Event("FileUploaded", item_id=str(n)) for n in range(500)])
+    for _ in range(500):
+        got = await fast.fetch(1)
+        assert got is not None
+        fast.ack(got.seq)
+    assert bus.held == 500                 # `ocm` has taken none of them yet
+    for n in range(500):
+        got = await slow.fetch(1)
+        assert got is not None and got.event.item_id == str(n)     # nothing of it was lost
+    bus.publish([Event("FileUploaded", item_id="last")])
+    assert bus.held == 1
+    late = bus.consume("sse")
+    bus.publish([Event("ItemTrashed", item_id="x")])
+    got = await late.fetch(1)
+    assert got is not None and got.event.item_id == "x"
+    assert await fast.fetch(1) is not None and (await fast.fetch(1)) is not None
+
+
 @pytest.fixture
 async def storage(tmp_path: Path) -> AsyncIterator[tuple[SqliteStorage, list[Event]]]:
     store = await SqliteStorage.open(tmp_path / "users", STORAGE_ID)
