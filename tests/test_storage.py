@@ -368,6 +368,21 @@ async def test_small_upload_is_read_without_disk(storage: SqliteStorage, space: 
     assert await storage.read_small(first) == blob and len(reads) == 2   # evicted: from disk
 
 
+async def test_a_commit_frees_the_cached_reads_it_made_stale(storage: SqliteStorage,
+                                                           space: str) -> None:
+    """A cached listing is let go with the commit that made it stale, not with the next cached
+    read, which may be far off (issue 18, memory: a 10,000-entry listing is about 9 MiB)."""
+    await storage.mkdir(space, ("big",))
+    for n in range(40):
+        await put(storage, space, ("big", f"f{n:02d}"), b"x")
+    page = await storage.children_page(await storage.lookup(space, ("big",)), None, 1000)
+    assert len(page) == 40 and storage._cache_weight >= 40
+    await storage.mkdir(space, ("elsewhere",))                 # any commit
+    assert storage._cache == {} and storage._cache_weight == 0
+    again = await storage.children_page(await storage.lookup(space, ("big",)), None, 1000)
+    assert [n.name for n in again] == [f"f{n:02d}" for n in range(40)]
+
+
 async def test_read_cache_follows_changes(storage: SqliteStorage, space: str) -> None:
     """Cached reads (lookup, children, props, locks, small blobs) never outlive a change."""
     folder = await storage.mkdir(space, ("c",))
