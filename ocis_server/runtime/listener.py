@@ -170,6 +170,8 @@ class GuardedRequestHandler(RequestHandler):
         now = loop.time()
         done = start = 0
         for end, key in found:
+            if self._paused:                  # the client does not read: aiohttp waits for it
+                break
             answer = lane.answer(key, self._address, now) if key is not None else None
             if answer is None:
                 break
