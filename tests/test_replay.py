@@ -365,26 +365,49 @@ def _pinned(server: RealServer, index: int) -> Conn:
     pytest.fail(f"no connection reached worker {index}")
 
 
+def _worker_stats(server: RealServer) -> dict[int, str]:
+    """Each worker's proxy debug listener (PROXY_DEBUG_ADDR port 0: one per worker, logged)."""
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        found = re.findall(r"worker (\d+): proxy debug listening on (http://[\d.:]+)",
+                           server.log_tail(100_000))
+        if len(found) == 2:
+            return {int(index): url for index, url in found}
+        time.sleep(0.1)
+    pytest.fail(f"the workers' debug listeners are not in the log:\n{server.log_tail()}")
+
+
+def _replayed_by(url: str) -> int:
+    with urllib.request.urlopen(f"{url}/replay", timeout=10) as resp:
+        return int(json.loads(resp.read())["replayed"])
+
+
 def test_two_workers_see_each_others_writes(tmp_path: Path) -> None:
-    env = {"OCIS_WORKERS": "2", "OCIS_WORKERS_DEBUG": "true"}
+    env = {"OCIS_WORKERS": "2", "OCIS_WORKERS_DEBUG": "true", "PROXY_DEBUG_ADDR": "127.0.0.1:0"}
     with launch_real_server(tmp_path / "workers", env) as server:
         w0, w1 = _pinned(server, 0), _pinned(server, 1)
+        debug = _worker_stats(server)
         path = "/remote.php/webdav/w.txt"
         put(w0, path, b"from worker 0")
         assert status(w0.call(request("MKCOL", "/remote.php/webdav/f"))) == 201
         poll = request("PROPFIND", "/remote.php/webdav/f/", body=PROP, Depth="0")
+        before = _replayed_by(debug[1])
         for _ in range(3):                       # recorded, then answered from memory
             assert body(w1.call(request("GET", path))) == b"from worker 0"
             first = w1.call(poll)
+        assert _replayed_by(debug[1]) == before + 4
         put(w0, path, b"worker 0 again")
         put(w0, "/remote.php/webdav/f/new.txt", b"new")
         assert body(w1.call(request("GET", path))) == b"worker 0 again"
         assert body(w1.call(poll)) != body(first)
+        assert _replayed_by(debug[1]) == before + 4    # the other worker's commit: no replay
+        for _ in range(2):
+            assert body(w1.call(request("GET", path))) == b"worker 0 again"
+        assert _replayed_by(debug[1]) == before + 6       # recorded again at the first GET
         put(w1, path, b"worker 1")
         assert body(w0.call(request("GET", path))) == b"worker 1"
         w0.close()
         w1.close()
-
 
 def test_the_framer_follows_every_split() -> None:
     """Request boundaries are found wherever the reads split the bytes; what it cannot follow
