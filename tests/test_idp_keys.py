@@ -8,6 +8,8 @@ import hashlib
 import hmac
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -29,6 +31,37 @@ def hs256(secret: bytes, header: dict[str, object], claims: dict[str, object]) -
     signing_input = f"{b64(header)}.{b64(claims)}"
     mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{b64(mac)}"
+
+
+_FIRST_KEY = """
+import asyncio, sys, time
+from pathlib import Path
+from ocis_server.auth.keys import KeySet
+keys = KeySet.deferred(Path(sys.argv[1]))
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))     # both start creating at once
+asyncio.run(keys.load())
+print(keys.kid)
+"""
+
+
+def test_workers_creating_the_first_key_at_once_agree_on_it(tmp_path: Path) -> None:
+    """Each worker loads the IdP's keys with its first use, so two may create the first key
+    together: the key linked first wins, the other worker reads it."""
+    start = f"{time.time() + 1.5:.3f}"
+    procs = [subprocess.Popen([sys.executable, "-c", _FIRST_KEY, str(tmp_path / "idp"), start],
+                              stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    kids = {proc.communicate(timeout=60)[0].strip() for proc in procs}
+    assert len(kids) == 1 and "" not in kids
+    assert [p.name for p in (tmp_path / "idp").iterdir()] == ["private-key.pem"]
+
+
+async def test_deferred_key_set_reads_nothing_until_loaded(tmp_path: Path) -> None:
+    keys = KeySet.deferred(tmp_path / "idp")
+    assert not keys.loaded and not (tmp_path / "idp").exists()
+    with pytest.raises(RuntimeError):
+        keys.sign({"sub": "x"})
+    await keys.load()
+    assert keys.loaded and keys.verify(keys.sign({"sub": "x"}))["sub"] == "x"
 
 
 async def test_created_once_and_reloaded(tmp_path: Path) -> None:
