@@ -430,6 +430,17 @@ def test_the_framer_follows_every_split() -> None:
         assert all(end in ends or end == cut for end in heads) and len(seen) == len(stream)
         for (end, keyed), want_end, want in zip(seen, ends, eligible, strict=True):
             assert keyed == (want and end == want_end)
+    from ocis_server.runtime.replay import Known
+
+    known, poll = Known(), stream[2]
+    first = Framer(known).feed(poll)
+    assert first[0][1] is not None and list(known.keys) == [poll]
+    framer = Framer(known)
+    assert framer.feed(poll) == first and framer.at_boundary      # not parsed again
+    assert framer.feed(poll[:-1] + b"X")[0][1] != first[0][1]     # other bytes: parsed
+    half = Framer(known)
+    half.feed(poll[:10])
+    assert half.feed(poll) == [] and not half.at_boundary           # mid-request: no shortcut
     for odd in (b"PUT /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
                 b"PUT /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n",
                 b"GET /x HTTP/1.1\nHost: a\r\n\r\n", b"GET /x HTTP/1.1\r\n Host: a\r\n\r\n"):

@@ -85,7 +85,7 @@ class GuardedRequestHandler(RequestHandler):
         super().__init__(manager, **kwargs)
         # The replay lane (replay.py); not while aiohttp logs every request (it would miss them).
         self._lane = lane if not self._logging_enabled else None
-        self._framer = Framer() if self._lane is not None else None
+        self._framer = Framer(self._lane.known) if self._lane is not None else None
         self._keys: deque[Key | None] = deque()   # keys of the requests handed to aiohttp
         self._address = ""
         self._reusable = False    # the last answer is finished and keeps the connection
