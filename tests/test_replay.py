@@ -462,3 +462,77 @@ def test_chunked_and_expect_requests_keep_their_order(server: RealServer, conn: 
     before = replayed(server)
     assert body(conn.call(request("GET", path))) == b"after"
     assert replayed(server) == before          # the lane stays off on this connection
+
+
+def test_validity_rules_of_an_entry() -> None:
+    """Memo.answer's rules one by one, on a stand-in storage and user store: the change stamp,
+    the user store's generation, the TTL, the throttle's trust and lock; and an answer whose
+    state moved while its handler ran is not kept (stale at birth)."""
+    from types import SimpleNamespace
+
+    from ocis_server.auth.logins import LoginThrottle
+    from ocis_server.runtime.replay import Entry, Memo, Snapshot
+
+    storage = SimpleNamespace(change_stamp=(1, 0, 0))
+    users = SimpleNamespace(generation=7)
+    throttle = LoginThrottle(max_failures=2, delay=0)
+    memo = Memo(SimpleNamespace(storage=storage, users=users, throttle=throttle))  # type: ignore[arg-type]
+    key = (b"GET", b"/a", ((b"authorization", b"Basic eDp5"),), b"")
+    account, address = "user:x", "addr:10.0.0.1"
+
+    def keep(born: float) -> Snapshot:
+        before = memo.snapshot(born)
+        assert before is not None and memo._still(before)
+        memo._keep(key, Entry(b"HTTP/1.1 200 OK\r\nDate: ", b"\r\n\r\n", b"body", account,
+                              before.users, born, 100))
+        return before
+
+    keep(100.0)
+    assert memo.answer(key, address, 101.0) is None          # the pair never signed in here
+    throttle.success(account, address, source="basic")
+    answer = memo.answer(key, address, 101.0)
+    assert answer is not None and answer.startswith(b"HTTP/1.1 200 OK\r\nDate: ")
+    assert answer.endswith(b" GMT\r\n\r\nbody")
+    assert memo.answer(key, address, 100.0 + REPLAY_TTL) is None            # too old
+    users.generation = 8                                                    # a user changed
+    assert memo.answer(key, address, 101.0) is None
+    keep(200.0)
+    assert memo.answer(key, address, 201.0) is not None
+    storage.change_stamp = (2, 0, 0)                                        # a commit
+    assert memo.answer(key, address, 201.0) is None and not memo.entries    # dropped wholesale
+    keep(300.0)
+    for _ in range(2):
+        throttle.failure(account, address, source="basic")                  # the pair locks
+    assert memo.answer(key, address, 301.0) is None
+    before = memo.snapshot(400.0)
+    assert before is not None
+    storage.change_stamp = (3, 0, 0)                                        # while the handler ran
+    assert not memo._still(before)
+    users.generation = 9
+    assert not memo._still(Snapshot((3, 0, 0), (id(users), 8), 400.0))
+    no_count = Memo(SimpleNamespace(storage=storage, users=SimpleNamespace(), throttle=throttle))  # type: ignore[arg-type]
+    assert no_count.snapshot(1.0) is None          # a store without a generation: never recorded
+
+
+def test_the_memo_is_bounded() -> None:
+    from types import SimpleNamespace
+
+    from ocis_server.runtime.replay import MAX_BODY_BYTES, MAX_ENTRIES, MAX_OWN_BYTES, Entry, Memo
+
+    memo = Memo(SimpleNamespace(storage=None, users=None, throttle=None))  # type: ignore[arg-type]
+
+    def entry(size: int, body: bytes = b"") -> Entry:
+        return Entry(b"", b"", body, "user:x", (0, 0), 0.0, size)
+
+    for i in range(MAX_ENTRIES + 10):
+        memo._keep((b"GET", str(i).encode(), (), b""), entry(300))
+    assert len(memo.entries) == MAX_ENTRIES and (b"GET", b"0", (), b"") not in memo.entries
+    memo._clear(None)
+    for i in range(5):
+        memo._keep((b"GET", str(i).encode(), (), b""), entry(MAX_OWN_BYTES // 2))
+    assert len(memo.entries) == 2 and memo.own_bytes <= MAX_OWN_BYTES
+    memo._clear(None)
+    big = b"x" * (MAX_BODY_BYTES // 3)
+    for i in range(5):
+        memo._keep((b"GET", str(i).encode(), (), b""), entry(100, big))
+    assert len(memo.entries) == 3 and memo.body_bytes <= MAX_BODY_BYTES
