@@ -69,5 +69,6 @@ def listeners(config: Config, runtime_url: str, units: Sequence[Unit],
             if unit.server.ldap_port:
                 found.append(("idm", f"ldap://{host}:{unit.server.ldap_port}", " (StartTLS)"))
     found.append(("runtime", runtime_url, " (ocis list, ocis health)"))
-    found.extend((f"{name} debug", url, " (/healthz, /readyz)") for name, url in debug)
+    found.extend((f"{name} debug", url, " (/healthz, /readyz, /replay)" if name == "proxy"
+                  else " (/healthz, /readyz)") for name, url in debug)
     return found
