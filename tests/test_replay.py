@@ -438,6 +438,10 @@ def test_the_framer_follows_every_split() -> None:
     framer = Framer(known)
     assert framer.feed(poll) == first and framer.at_boundary      # not parsed again
     assert framer.feed(poll[:-1] + b"X")[0][1] != first[0][1]     # other bytes: parsed
+    after_body = Framer(known)                     # the end of a body, then a request
+    after_body.feed(request("PUT", "/b.txt", body=b"y" * 10)[:-4])
+    assert after_body.feed(b"yyyy" + stream[0])[-1][1] is not None
+    assert b"yyyy" + stream[0] not in known.keys
     half = Framer(known)
     half.feed(poll[:10])
     assert half.feed(poll) == [] and not half.at_boundary           # mid-request: no shortcut

@@ -183,6 +183,7 @@ class Framer:
         self.body_left -= pos
         if self.body_left:
             return found
+        whole = pos == 0 and not self.head     # `data` starts with a request of its own
         buf, shift = data, 0
         if self.head:
             buf, shift = self.head + data[pos:], pos - len(self.head)
@@ -203,7 +204,7 @@ class Framer:
         except Lost as exc:
             log.debug("replay lane off for a connection: %s", exc)
             self.lost, self.head, self.body_left = True, b"", 0
-        if (known is not None and shift == 0 and len(found) == 1 and found[0][0] == len(data)
+        if (known is not None and whole and len(found) == 1 and found[0][0] == len(data)
                 and not self.head and not self.body_left and not self.lost):
             key = found[0][1]
             if key is not None and len(data) <= MAX_HEAD:
