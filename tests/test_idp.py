@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import subprocess
 import sys
 import time
@@ -618,3 +619,26 @@ async def test_cross_origin_form_posts_are_refused(client: Any) -> None:
     resp = await client.post(consent["action"], data={**consent["fields"], "decision": "allow"},
                              headers={"Origin": "https://evil.example"}, allow_redirects=False)
     assert resp.status == 403
+
+
+async def test_unreadable_signing_key_is_a_503_and_refused_tokens_not_a_crash(
+        tmp_path: Path, aiohttp_client: Any) -> None:
+    """The keys are read with the IdP's first request (issue 18, memory): a key file that turns
+    out to be unreadable then answers 503 with the service's error body, not a 500, and the
+    proxy's verifier refuses tokens (401) instead of failing."""
+    from ocis_server.auth.oidc import OidcVerifier
+    from ocis_server.domain.errors import Unauthenticated
+
+    ctx = await make_context(tmp_path)
+    (tmp_path / "data" / "idp" / "private-key.pem").write_text("not a key")
+    client = await aiohttp_client(idp_root(ctx))
+    resp = await client.get("/konnect/v1/jwks.json")
+    assert resp.status == 503
+    assert "Traceback" not in await resp.text() and str(tmp_path) not in await resp.text()
+    verifier = OidcVerifier(ctx.config, lambda: ctx.keys)
+    def b64(data: dict[str, str]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    token = f"{b64({'alg': 'RS256', 'kid': 'x'})}.{b64({'iss': ISSUER})}.c2ln"
+    with pytest.raises(Unauthenticated, match="keys are not available"):
+        await verifier.verify(token)

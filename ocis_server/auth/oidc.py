@@ -181,7 +181,11 @@ class OidcVerifier:
         local = self._embedded_keys() if policy.primary else None
         if local is not None:
             if not getattr(local, "loaded", True):
-                await local.load()          # the IdP's key set is read with its first use
+                try:
+                    await local.load()      # the IdP's key set is read with its first use
+                except (OSError, ValueError) as exc:
+                    log.error("the embedded IdP's signing keys cannot be loaded: %s", exc)
+                    raise Unauthenticated("the token issuer's keys are not available") from None
             keys = self._embedded(local)
             if not _has_kid(keys, kid) and hasattr(local, "refresh"):
                 await local.refresh()       # shared keys (auth/pgkeys.py): another node rotated

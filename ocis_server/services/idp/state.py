@@ -26,7 +26,7 @@ from aiohttp import web
 from ocis_server.auth.keys import KeySet
 from ocis_server.auth.logins import LoginThrottle
 from ocis_server.auth.throttle import Throttle, address_key, client_address
-from ocis_server.domain.errors import NotFound
+from ocis_server.domain.errors import NotFound, ServiceUnavailable
 from ocis_server.identity import User, UserStore
 from ocis_server.services.context import ServiceContext
 from ocis_server.services.htmlpages import csrf_matches, set_csrf_cookie
@@ -70,7 +70,13 @@ class IdpState:
             from .clients import builtin_clients   # authlib
             from .oauth import OAuthServer
 
-            await self.keys.load()
+            try:
+                await self.keys.load()
+            except (OSError, ValueError) as exc:
+                log.error("idp: the signing keys in %s cannot be loaded: %s", self.keys.directory,
+                          exc)
+                raise ServiceUnavailable("the identity provider's signing keys cannot be "
+                                         "loaded") from None
             self.clients = builtin_clients(self.ctx.public_url, self.cfg.trusted_clients)
             if self.store is not None:
                 self.oauth = OAuthServer(self, asyncio.get_running_loop())
