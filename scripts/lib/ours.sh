@@ -14,9 +14,12 @@ start_ours() {
          OCIS_URL="$ourl" PROXY_HTTP_ADDR="127.0.0.1:$port" OCIS_RUNTIME_PORT=$rport \
          PROXY_ENABLE_BASIC_AUTH=true IDM_LDAPS_ADDR=127.0.0.1:0 \
          OCIS_WORKERS="${OCIS_WORKERS:-1}"   # per-request CPU of one front; OCIS_WORKERS=2 measures workers
-  "$PY" -m ocis_cli init --insecure true --admin-password admin > "$work/init.log" 2>&1 \
+  # Run from "$work": `python -m` puts the working directory first on sys.path, so started from
+  # inside a checkout it would run that checkout's code instead of $repo's (an A/B of two
+  # checkouts would measure one of them twice).
+  (cd "$work" && "$PY" -m ocis_cli init --insecure true --admin-password admin) > "$work/init.log" 2>&1 \
     || { cat "$work/init.log" >&2; return 1; }
-  "$PY" -m ocis_cli server > "$work/server.log" 2>&1 &
+  (cd "$work" && exec "$PY" -m ocis_cli server) > "$work/server.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 300); do
     curl -fs -o /dev/null "$ourl/status.php" && return 0
