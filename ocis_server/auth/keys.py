@@ -10,6 +10,7 @@ request, the proxy's OIDC verifier with the first bearer token (issue 18, memory
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from dataclasses import dataclass
@@ -63,9 +64,8 @@ def _write_private(path: Path, data: bytes, *, replace: bool = True) -> None:
         os.replace(tmp, path)
         return
     try:
-        os.link(tmp, path)
-    except FileExistsError:
-        pass
+        with contextlib.suppress(FileExistsError):    # another process linked its key first
+            os.link(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 

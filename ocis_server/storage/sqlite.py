@@ -245,11 +245,8 @@ class SqliteStorage(PagedListing,
         writer = self._writer
         if writer is None:
             raise RuntimeError("storage is closed")
+        self._drop_stale_reads()
         generation = writer.generation
-        if generation != self._cache_gen:
-            self._cache.clear()
-            self._cache_gen = generation
-            self._cache_weight = 0
         try:
             return self._cache[key]  # type: ignore[no-any-return]
         except KeyError:
